@@ -1,0 +1,165 @@
+//! Spike trains as events: for every row `(t, b)` the list of active channel ids.
+
+use crate::real::Real;
+use crate::tensor::Seq;
+
+/// Compressed rows of active channel ids, one row per `(t, b)` (time-major, like [`Seq`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SpikeEvents {
+    pub steps: usize,
+    pub batch: usize,
+    pub width: usize,
+    /// `offsets[r]..offsets[r + 1]` indexes the ids of row `r`; length `steps * batch + 1`.
+    pub offsets: Vec<u32>,
+    /// Active channel ids, ascending within a row.
+    pub ids: Vec<u32>,
+}
+
+impl SpikeEvents {
+    /// An event list with no spikes.
+    pub fn empty(steps: usize, batch: usize, width: usize) -> Self {
+        Self {
+            steps,
+            batch,
+            width,
+            offsets: vec![0; steps * batch + 1],
+            ids: Vec::new(),
+        }
+    }
+
+    /// Builds events from `(row, id)` pairs in any order; duplicates are kept once.
+    ///
+    /// Panics if a row or id is out of range (callers validate ids against `width`).
+    pub fn from_pairs(steps: usize, batch: usize, width: usize, pairs: &mut [(u32, u32)]) -> Self {
+        pairs.sort_unstable();
+        let rows = steps * batch;
+        let mut offsets = vec![0u32; rows + 1];
+        let mut ids = Vec::with_capacity(pairs.len());
+        let mut last = None;
+        for &(r, i) in pairs.iter() {
+            assert!((r as usize) < rows && (i as usize) < width, "event out of range");
+            if last == Some((r, i)) {
+                continue;
+            }
+            last = Some((r, i));
+            offsets[r as usize + 1] += 1;
+            ids.push(i);
+        }
+        for r in 0..rows {
+            offsets[r + 1] += offsets[r];
+        }
+        Self {
+            steps,
+            batch,
+            width,
+            offsets,
+            ids,
+        }
+    }
+
+    /// The events of a dense sequence's non-zero entries.
+    pub fn from_nonzero<F: Real>(x: &Seq<F>) -> Self {
+        let rows = x.rows();
+        let mut offsets = Vec::with_capacity(rows + 1);
+        let mut ids = Vec::new();
+        offsets.push(0);
+        for r in 0..rows {
+            let row = &x.data[r * x.width..(r + 1) * x.width];
+            ids.extend(
+                row.iter()
+                    .enumerate()
+                    .filter(|(_, &v)| v != F::zero())
+                    .map(|(i, _)| i as u32),
+            );
+            offsets.push(ids.len() as u32);
+        }
+        Self {
+            steps: x.steps,
+            batch: x.batch,
+            width: x.width,
+            offsets,
+            ids,
+        }
+    }
+
+    /// Number of rows `(t, b)`.
+    pub fn rows(&self) -> usize {
+        self.steps * self.batch
+    }
+
+    /// Active ids of row `r`.
+    #[inline(always)]
+    pub fn row(&self, r: usize) -> &[u32] {
+        &self.ids[self.offsets[r] as usize..self.offsets[r + 1] as usize]
+    }
+
+    /// Total number of spikes.
+    pub fn count(&self) -> usize {
+        self.ids.len()
+    }
+
+    /// The dense 0/1 sequence.
+    pub fn to_dense<F: Real>(&self) -> Seq<F> {
+        let mut x = Seq::zeros(self.steps, self.batch, self.width);
+        for r in 0..self.rows() {
+            for &i in self.row(r) {
+                x.data[r * self.width + i as usize] = F::one();
+            }
+        }
+        x
+    }
+
+    /// The transposed index: for every channel, the rows where it is active (ascending).
+    pub fn transpose(&self) -> Transposed {
+        let mut offsets = vec![0u32; self.width + 1];
+        for &i in &self.ids {
+            offsets[i as usize + 1] += 1;
+        }
+        for i in 0..self.width {
+            offsets[i + 1] += offsets[i];
+        }
+        let mut fill = offsets.clone();
+        let mut rows = vec![0u32; self.ids.len()];
+        for r in 0..self.rows() {
+            for &i in self.row(r) {
+                rows[fill[i as usize] as usize] = r as u32;
+                fill[i as usize] += 1;
+            }
+        }
+        Transposed { offsets, rows }
+    }
+}
+
+/// For every channel, the rows `(t, b)` in which it spikes.
+#[derive(Clone, Debug)]
+pub struct Transposed {
+    offsets: Vec<u32>,
+    rows: Vec<u32>,
+}
+
+impl Transposed {
+    /// Rows in which channel `i` is active.
+    #[inline(always)]
+    pub fn row(&self, i: usize) -> &[u32] {
+        &self.rows[self.offsets[i] as usize..self.offsets[i + 1] as usize]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pairs_dense_and_transpose_agree() {
+        let mut pairs = vec![(3, 1), (0, 2), (3, 1), (1, 0), (0, 0)];
+        let ev = SpikeEvents::from_pairs(2, 2, 3, &mut pairs);
+        assert_eq!(ev.count(), 4);
+        assert_eq!(ev.row(0), &[0, 2]);
+        let dense: Seq<f32> = ev.to_dense();
+        assert_eq!(SpikeEvents::from_nonzero(&dense), ev);
+        let tr = ev.transpose();
+        assert_eq!(tr.row(0), &[0, 1]);
+        assert_eq!(tr.row(1), &[3]);
+        assert_eq!(tr.row(2), &[0]);
+    }
+}

@@ -1,0 +1,27 @@
+//! spikegrad: fast, correct surrogate-gradient training of spiking neural networks.
+//!
+//! The engine is plain Rust with hand-written forward and adjoint kernels: sequences are
+//! time-major `[T, B, N]`, spike operands are consumed as row gathers, one generic time scan
+//! runs every neuron model forward and backward, and dense products go through `gemm`.
+
+pub mod config;
+pub mod data;
+pub mod error;
+pub mod events;
+pub mod initializers;
+pub mod io;
+pub mod layers;
+pub mod linalg;
+pub mod losses;
+pub mod network;
+pub mod neurons;
+pub mod optimizers;
+pub mod real;
+pub mod regularizers;
+pub mod scan;
+pub mod surrogates;
+pub mod tensor;
+pub mod training;
+
+pub use real::Real;
+pub use tensor::{Matrix, Seq};

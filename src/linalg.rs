@@ -1,0 +1,249 @@
+//! Products between sequences and weight matrices.
+//!
+//! Spike operands are consumed as row gathers (only the rows of `W` whose input is non-zero are
+//! touched); dense operands go through `gemm`.
+
+use crate::events::SpikeEvents;
+use crate::real::Real;
+use crate::tensor::{Matrix, Seq};
+use rayon::prelude::*;
+
+/// How many threads the dense products may use (rayon's pool size).
+fn parallelism(work: usize) -> gemm::Parallelism {
+    let threads = rayon::current_num_threads();
+    if threads > 1 && work > 64 * 64 * 64 {
+        gemm::Parallelism::Rayon(threads)
+    } else {
+        gemm::Parallelism::None
+    }
+}
+
+/// `c = a · b (+ c if accumulate)`, with `a` `[m, k]`, `b` `[k, n]`, `c` `[m, n]`, all
+/// row-major. `a_trans` reads `a` stored as `[k, m]` instead; `b_trans` reads `b` stored as
+/// `[n, k]`.
+#[allow(clippy::too_many_arguments)]
+pub fn gemm<F: Real>(
+    m: usize,
+    n: usize,
+    k: usize,
+    a: &[F],
+    a_trans: bool,
+    b: &[F],
+    b_trans: bool,
+    c: &mut [F],
+    accumulate: bool,
+) {
+    assert_eq!(a.len(), m * k, "gemm: lhs has the wrong length");
+    assert_eq!(b.len(), k * n, "gemm: rhs has the wrong length");
+    assert_eq!(c.len(), m * n, "gemm: output has the wrong length");
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        if !accumulate {
+            c.fill(F::zero());
+        }
+        return;
+    }
+    // (row stride, column stride) of each operand in elements.
+    let (a_rs, a_cs) = if a_trans { (1, m as isize) } else { (k as isize, 1) };
+    let (b_rs, b_cs) = if b_trans { (1, k as isize) } else { (n as isize, 1) };
+    // SAFETY: the strides above describe exactly the slices whose lengths were checked, and
+    // `c` does not alias `a` or `b` (it is borrowed mutably).
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            c.as_mut_ptr(),
+            1,
+            n as isize,
+            accumulate,
+            a.as_ptr(),
+            a_cs,
+            a_rs,
+            b.as_ptr(),
+            b_cs,
+            b_rs,
+            F::one(),
+            F::one(),
+            false,
+            false,
+            false,
+            parallelism(m * n * k),
+        );
+    }
+}
+
+/// `out[r] += Σ_i x[r, i] · W[i, :]` over the non-zero `x[r, i]` only (a row gather).
+///
+/// Use for spike trains (binary, or binary scaled by dropout); for dense inputs use
+/// [`dense_forward`].
+pub fn gather_forward<F: Real>(x: &Seq<F>, w: &Matrix<F>, out: &mut Seq<F>) {
+    assert_eq!(x.width, w.rows, "gather_forward: input width != weight rows");
+    assert_eq!(out.width, w.cols, "gather_forward: output width != weight cols");
+    assert_eq!(x.rows(), out.rows(), "gather_forward: row counts differ");
+    let n_in = x.width;
+    out.data
+        .par_chunks_mut(w.cols.max(1))
+        .zip(x.data.par_chunks(n_in.max(1)))
+        .for_each(|(o, xr)| {
+            for (i, &s) in xr.iter().enumerate() {
+                if s != F::zero() {
+                    axpy(s, w.row(i), o);
+                }
+            }
+        });
+}
+
+/// `out = x · W` for dense `x`.
+pub fn dense_forward<F: Real>(x: &Seq<F>, w: &Matrix<F>, out: &mut Seq<F>) {
+    assert_eq!(x.rows(), out.rows(), "dense_forward: row counts differ");
+    gemm(x.rows(), w.cols, w.rows, &x.data, false, &w.data, false, &mut out.data, true);
+}
+
+/// `out[r] += Σ_{i ∈ events(r)} W[i, :]` for input spikes given as events.
+pub fn events_forward<F: Real>(x: &SpikeEvents, w: &Matrix<F>, out: &mut Seq<F>) {
+    assert_eq!(x.width, w.rows, "events_forward: input width != weight rows");
+    assert_eq!(out.width, w.cols, "events_forward: output width != weight cols");
+    assert_eq!(x.rows(), out.rows(), "events_forward: row counts differ");
+    out.data
+        .par_chunks_mut(w.cols.max(1))
+        .enumerate()
+        .for_each(|(r, o)| {
+            for &i in x.row(r) {
+                axpy(F::one(), w.row(i as usize), o);
+            }
+        });
+}
+
+/// `dW += xᵀ · g` for dense `x` `[R, n_in]` and `g` `[R, n_out]`.
+pub fn dense_grad_weight<F: Real>(x: &Seq<F>, g: &Seq<F>, dw: &mut Matrix<F>) {
+    assert_eq!(x.rows(), g.rows(), "dense_grad_weight: row counts differ");
+    gemm(dw.rows, dw.cols, x.rows(), &x.data, true, &g.data, false, &mut dw.data, true);
+}
+
+/// `dW[i, :] += Σ_r x[r, i] · g[r, :]` over the non-zero `x[r, i]` (spike inputs).
+pub fn gather_grad_weight<F: Real>(x: &Seq<F>, g: &Seq<F>, dw: &mut Matrix<F>) {
+    let events = SpikeEvents::from_nonzero(x);
+    let by_input = events.transpose();
+    dw.data
+        .par_chunks_mut(dw.cols.max(1))
+        .enumerate()
+        .for_each(|(i, dwi)| {
+            for &r in by_input.row(i) {
+                let r = r as usize;
+                let scale = x.data[r * x.width + i];
+                axpy(scale, &g.data[r * g.width..(r + 1) * g.width], dwi);
+            }
+        });
+}
+
+/// `dW[i, :] += Σ_{r : i ∈ events(r)} g[r, :]` for input spikes given as events.
+pub fn events_grad_weight<F: Real>(x: &SpikeEvents, g: &Seq<F>, dw: &mut Matrix<F>) {
+    let by_input = x.transpose();
+    dw.data
+        .par_chunks_mut(dw.cols.max(1))
+        .enumerate()
+        .for_each(|(i, dwi)| {
+            for &r in by_input.row(i) {
+                let r = r as usize;
+                axpy(F::one(), &g.data[r * g.width..(r + 1) * g.width], dwi);
+            }
+        });
+}
+
+/// `dx = g · Wᵀ`, the gradient reaching the input of a product.
+pub fn grad_input<F: Real>(g: &Seq<F>, w: &Matrix<F>) -> Seq<F> {
+    let mut dx = Seq::zeros(g.steps, g.batch, w.rows);
+    gemm(g.rows(), w.rows, w.cols, &g.data, false, &w.data, true, &mut dx.data, false);
+    dx
+}
+
+/// `y += a · x`.
+#[inline(always)]
+pub fn axpy<F: Real>(a: F, x: &[F], y: &mut [F]) {
+    for (yi, &xi) in y.iter_mut().zip(x) {
+        *yi += a * xi;
+    }
+}
+
+/// `Σ x_i y_i`.
+#[inline(always)]
+pub fn dot<F: Real>(x: &[F], y: &[F]) -> F {
+    x.iter().zip(y).fold(F::zero(), |acc, (&a, &b)| acc + a * b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn naive(m: usize, n: usize, k: usize, a: &[f64], b: &[f64]) -> Vec<f64> {
+        let mut c = vec![0.0; m * n];
+        for i in 0..m {
+            for j in 0..n {
+                for l in 0..k {
+                    c[i * n + j] += a[i * k + l] * b[l * n + j];
+                }
+            }
+        }
+        c
+    }
+
+    fn transpose(rows: usize, cols: usize, a: &[f64]) -> Vec<f64> {
+        let mut t = vec![0.0; a.len()];
+        for i in 0..rows {
+            for j in 0..cols {
+                t[j * rows + i] = a[i * cols + j];
+            }
+        }
+        t
+    }
+
+    #[test]
+    fn gemm_matches_naive_in_every_transpose_mode() {
+        let (m, n, k) = (7, 5, 9);
+        let a: Vec<f64> = (0..m * k).map(|i| (i as f64 * 0.37).sin()).collect();
+        let b: Vec<f64> = (0..k * n).map(|i| (i as f64 * 0.11).cos()).collect();
+        let expect = naive(m, n, k, &a, &b);
+        for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
+            let aa = if ta { transpose(m, k, &a) } else { a.clone() };
+            let bb = if tb { transpose(k, n, &b) } else { b.clone() };
+            let mut c = vec![1.0; m * n];
+            gemm(m, n, k, &aa, ta, &bb, tb, &mut c, true);
+            for (x, y) in c.iter().zip(&expect) {
+                assert!((x - (y + 1.0)).abs() < 1e-12, "mode {ta} {tb}");
+            }
+        }
+    }
+
+    #[test]
+    fn gather_and_events_products_equal_dense_products() {
+        let (t, b, n_in, n_out) = (3, 2, 6, 4);
+        let x_data: Vec<f64> = (0..t * b * n_in)
+            .map(|i| if i % 3 == 0 { 1.0 } else { 0.0 })
+            .collect();
+        let x = Seq::from_vec(t, b, n_in, x_data).unwrap();
+        let w = Matrix::from_vec(n_in, n_out, (0..24).map(|i| i as f64 * 0.5 - 3.0).collect())
+            .unwrap();
+        let mut dense = Seq::zeros(t, b, n_out);
+        dense_forward(&x, &w, &mut dense);
+        let mut gathered = Seq::zeros(t, b, n_out);
+        gather_forward(&x, &w, &mut gathered);
+        let mut from_events = Seq::zeros(t, b, n_out);
+        events_forward(&SpikeEvents::from_nonzero(&x), &w, &mut from_events);
+        assert_eq!(dense, gathered);
+        assert_eq!(dense, from_events);
+
+        let g = Seq::from_vec(t, b, n_out, (0..24).map(|i| (i as f64).sin()).collect()).unwrap();
+        let mut dw_dense = Matrix::zeros(n_in, n_out);
+        dense_grad_weight(&x, &g, &mut dw_dense);
+        let mut dw_gather = Matrix::zeros(n_in, n_out);
+        gather_grad_weight(&x, &g, &mut dw_gather);
+        let mut dw_events = Matrix::zeros(n_in, n_out);
+        events_grad_weight(&SpikeEvents::from_nonzero(&x), &g, &mut dw_events);
+        for ((a, b2), c) in dw_dense.data.iter().zip(&dw_gather.data).zip(&dw_events.data) {
+            assert!((a - b2).abs() < 1e-12 && (a - c).abs() < 1e-12);
+        }
+    }
+}

@@ -1,0 +1,118 @@
+//! Adaptive LIF: a current-based LIF with a spike-triggered adaptation current.
+//!
+//! stork's `AdaptiveLIFGroup` form (Bellec et al. 2018 style adaptation; defaults
+//! `τ_ada = 100 ms`, strength `a = 0.1`), written on the reference LIF's time line, with
+//! `ρ = exp(−dt/τ_ada)`:
+//!
+//! ```text
+//! I[t] = α I[t−1] + x[t]
+//! A[t] = ρ A[t−1] + S[t−1]
+//! U[t] = β U[t−1] (1 − S[t−1]) + (1 − β) (I[t] − a A[t])
+//! S[t] = H(U[t] − θ)
+//! ```
+//!
+//! Adjoint (`g` = ∂L/∂S[t]):
+//!
+//! ```text
+//! λU* = λU + g σ'(U[t] − θ)    λI* = λI + (1 − β) λU*    λA* = λA − a (1 − β) λU*
+//! ∂L/∂I[t−1] = α λI*   ∂L/∂U[t−1] = β (1 − S[t−1]) λU*   ∂L/∂A[t−1] = ρ λA*   ∂L/∂x[t] = λI*
+//! ∂L/∂S[t−1] = λA* (− β U[t−1] λU* with a differentiable reset)
+//! ∂L/∂α += λI* I[t−1]   ∂L/∂β += λU* (U[t−1](1 − S[t−1]) − I[t] + a A[t])
+//! ∂L/∂ρ += λA* A[t−1]   ∂L/∂a += −(1 − β) λU* A[t]
+//! ```
+
+use super::{NeuronModel, ResetGrad, StepAdjoint};
+use crate::real::Real;
+use crate::surrogates::SpikeFn;
+
+/// Per-neuron state of [`AdaptiveLif`].
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct AdaptiveLifState<F> {
+    /// Synaptic current `I`.
+    pub syn: F,
+    /// Membrane potential `U`.
+    pub mem: F,
+    /// Adaptation variable `A` (a low-passed spike count).
+    pub ada: F,
+}
+
+/// Parameters of a layer of adaptive LIF neurons.
+#[derive(Clone, Debug)]
+pub struct AdaptiveLif<F> {
+    /// Synaptic decay `α` per neuron.
+    pub alpha: Vec<F>,
+    /// Membrane decay `β` per neuron.
+    pub beta: Vec<F>,
+    /// Adaptation decay `ρ = exp(−dt/τ_ada)` per neuron.
+    pub rho: Vec<F>,
+    /// Adaptation strength `a` per neuron.
+    pub strength: Vec<F>,
+    /// Firing threshold `θ`.
+    pub threshold: F,
+    /// Spike non-linearity and its surrogate.
+    pub spike: SpikeFn,
+    /// Whether the reset is differentiated.
+    pub reset: ResetGrad,
+}
+
+impl<F: Real> NeuronModel<F> for AdaptiveLif<F> {
+    type State = AdaptiveLifState<F>;
+    /// `[∂L/∂α, ∂L/∂β, ∂L/∂ρ, ∂L/∂a]`.
+    const GRADS_PER_NEURON: usize = 4;
+
+    fn width(&self) -> usize {
+        self.alpha.len()
+    }
+
+    fn initial_state(&self, _j: usize) -> Self::State {
+        AdaptiveLifState::default()
+    }
+
+    #[inline(always)]
+    fn step(&self, j: usize, prev: &Self::State, prev_out: F, input: F) -> (Self::State, F) {
+        let one = F::one();
+        let (alpha, beta) = (self.alpha[j], self.beta[j]);
+        let syn = alpha * prev.syn + input;
+        let ada = self.rho[j] * prev.ada + prev_out;
+        let drive = syn - self.strength[j] * ada;
+        let mem = beta * prev.mem * (one - prev_out) + (one - beta) * drive;
+        let state = AdaptiveLifState { syn, mem, ada };
+        (state, self.spike.value(mem - self.threshold))
+    }
+
+    #[inline(always)]
+    fn adjoint(
+        &self,
+        j: usize,
+        prev: &Self::State,
+        prev_out: F,
+        state: &Self::State,
+        carry: &Self::State,
+        g_out: F,
+        grads: &mut [F],
+    ) -> StepAdjoint<F, Self::State> {
+        let one = F::one();
+        let (alpha, beta, rho, a) = (self.alpha[j], self.beta[j], self.rho[j], self.strength[j]);
+        let keep = one - prev_out;
+        let lam_mem = carry.mem + g_out * self.spike.derivative(state.mem - self.threshold);
+        let lam_syn = carry.syn + (one - beta) * lam_mem;
+        let lam_ada = carry.ada - a * (one - beta) * lam_mem;
+        grads[0] += lam_syn * prev.syn;
+        grads[1] += lam_mem * (prev.mem * keep - state.syn + a * state.ada);
+        grads[2] += lam_ada * prev.ada;
+        grads[3] -= (one - beta) * lam_mem * state.ada;
+        let reset_grad = match self.reset {
+            ResetGrad::Detached => F::zero(),
+            ResetGrad::Differentiable => -beta * prev.mem * lam_mem,
+        };
+        StepAdjoint {
+            prev_state: AdaptiveLifState {
+                syn: alpha * lam_syn,
+                mem: beta * keep * lam_mem,
+                ada: rho * lam_ada,
+            },
+            input: lam_syn,
+            prev_out: lam_ada + reset_grad,
+        }
+    }
+}

@@ -1,0 +1,84 @@
+//! Neuron models: pure state-transition functions with hand-derived adjoints.
+//!
+//! A model describes one neuron's update `s_t = F(s_{t−1}, o_{t−1}, x_t)`, `o_t = G(s_t)` for
+//! state `s`, output `o` (a spike or a membrane trace) and input current `x`. The generic scan
+//! in [`crate::scan`] runs any model forward over `[T, B, N]` and backward (BPTT) using
+//! [`NeuronModel::adjoint`].
+
+pub mod adaptive;
+pub mod lif;
+pub mod readout;
+
+pub use adaptive::{AdaptiveLif, AdaptiveLifState};
+pub use lif::{Lif, LifState};
+pub use readout::{LeakyReadout, ReadoutState};
+
+use crate::real::Real;
+use serde::{Deserialize, Serialize};
+use std::fmt::Debug;
+
+/// Whether the reset `U ← U·(1 − S)` passes gradient through the spike.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ResetGrad {
+    /// The reset factor is treated as a constant backward (stork, SpyTorch; the default).
+    #[default]
+    Detached,
+    /// The reset factor is differentiated through the surrogate.
+    Differentiable,
+}
+
+/// The gradients one adjoint step hands back to the scan.
+#[derive(Clone, Copy, Debug)]
+pub struct StepAdjoint<F, S> {
+    /// `∂L/∂s_{t−1}` through this step (the carry for the previous step).
+    pub prev_state: S,
+    /// `∂L/∂x_t`, the gradient of the input current.
+    pub input: F,
+    /// `∂L/∂o_{t−1}` through this step (reset, adaptation), added to the previous output's
+    /// gradient.
+    pub prev_out: F,
+}
+
+/// A neuron model usable by the generic time scan.
+///
+/// `j` indexes the neuron within its layer so models can have per-neuron parameters.
+pub trait NeuronModel<F: Real>: Sync {
+    /// Per-neuron state; the adjoint of the state uses the same type.
+    type State: Copy + Default + Send + Sync + Debug;
+
+    /// How many per-neuron parameter gradients [`Self::adjoint`] accumulates.
+    const GRADS_PER_NEURON: usize;
+
+    /// Number of neurons.
+    fn width(&self) -> usize;
+
+    /// The state before the first step.
+    fn initial_state(&self, j: usize) -> Self::State;
+
+    /// One step: the new state and output from the previous state, previous output and the
+    /// input current of this step.
+    fn step(&self, j: usize, prev: &Self::State, prev_out: F, input: F) -> (Self::State, F);
+
+    /// The adjoint of [`Self::step`].
+    ///
+    /// `carry` is `∂L/∂s_t` through later steps, `g_out` is `∂L/∂o_t`; `grads` (length
+    /// [`Self::GRADS_PER_NEURON`]) accumulates this neuron's parameter gradients.
+    #[allow(clippy::too_many_arguments)]
+    fn adjoint(
+        &self,
+        j: usize,
+        prev: &Self::State,
+        prev_out: F,
+        state: &Self::State,
+        carry: &Self::State,
+        g_out: F,
+        grads: &mut [F],
+    ) -> StepAdjoint<F, Self::State>;
+}
+
+/// The decay factor `exp(−dt/τ)` of a time constant.
+#[inline]
+pub fn decay<F: Real>(dt_s: F, tau_s: F) -> F {
+    (-dt_s / tau_s).exp()
+}

@@ -1,0 +1,83 @@
+//! Non-spiking leaky readout: the LIF's synapse and membrane without threshold or reset.
+//!
+//! ```text
+//! I[t] = α I[t−1] + x[t]
+//! U[t] = β U[t−1] + (1 − β) I[t]      (the output is U[t])
+//! ```
+//!
+//! Adjoint (`g` = ∂L/∂U[t]):
+//!
+//! ```text
+//! λU* = λU + g                      λI* = λI + (1 − β) λU*
+//! ∂L/∂I[t−1] = α λI*                ∂L/∂U[t−1] = β λU*          ∂L/∂x[t] = λI*
+//! ∂L/∂α += λI* I[t−1]               ∂L/∂β += λU* (U[t−1] − I[t])
+//! ```
+
+use super::{NeuronModel, StepAdjoint};
+use crate::real::Real;
+
+/// Per-neuron state of [`LeakyReadout`].
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct ReadoutState<F> {
+    /// Synaptic current `I`.
+    pub syn: F,
+    /// Membrane potential `U` (the output).
+    pub mem: F,
+}
+
+/// Parameters of a layer of leaky readout units.
+#[derive(Clone, Debug)]
+pub struct LeakyReadout<F> {
+    /// Synaptic decay `α = exp(−dt/τ_syn)` per unit.
+    pub alpha: Vec<F>,
+    /// Membrane decay `β = exp(−dt/τ_mem)` per unit.
+    pub beta: Vec<F>,
+}
+
+impl<F: Real> NeuronModel<F> for LeakyReadout<F> {
+    type State = ReadoutState<F>;
+    /// `[∂L/∂α, ∂L/∂β]`.
+    const GRADS_PER_NEURON: usize = 2;
+
+    fn width(&self) -> usize {
+        self.alpha.len()
+    }
+
+    fn initial_state(&self, _j: usize) -> Self::State {
+        ReadoutState::default()
+    }
+
+    #[inline(always)]
+    fn step(&self, j: usize, prev: &Self::State, _prev_out: F, input: F) -> (Self::State, F) {
+        let (alpha, beta) = (self.alpha[j], self.beta[j]);
+        let syn = alpha * prev.syn + input;
+        let mem = beta * prev.mem + (F::one() - beta) * syn;
+        (ReadoutState { syn, mem }, mem)
+    }
+
+    #[inline(always)]
+    fn adjoint(
+        &self,
+        j: usize,
+        prev: &Self::State,
+        _prev_out: F,
+        state: &Self::State,
+        carry: &Self::State,
+        g_out: F,
+        grads: &mut [F],
+    ) -> StepAdjoint<F, Self::State> {
+        let (alpha, beta) = (self.alpha[j], self.beta[j]);
+        let lam_mem = carry.mem + g_out;
+        let lam_syn = carry.syn + (F::one() - beta) * lam_mem;
+        grads[0] += lam_syn * prev.syn;
+        grads[1] += lam_mem * (prev.mem - state.syn);
+        StepAdjoint {
+            prev_state: ReadoutState {
+                syn: alpha * lam_syn,
+                mem: beta * lam_mem,
+            },
+            input: lam_syn,
+            prev_out: F::zero(),
+        }
+    }
+}

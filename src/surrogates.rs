@@ -1,0 +1,184 @@
+//! The spike non-linearity: a Heaviside step forward, a surrogate derivative backward.
+//!
+//! `x = U − θ` is the distance of the membrane potential from threshold. Every surrogate is a
+//! smooth, peaked stand-in for the Dirac delta `H'(x)`; `beta` sets its steepness.
+
+use crate::real::Real;
+use serde::{Deserialize, Serialize};
+
+/// Surrogate derivatives `σ'(x)` used in place of `H'(x)` in the backward pass.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Surrogate {
+    /// SuperSpike fast sigmoid (Zenke & Ganguli 2018): `1 / (β|x| + 1)²`.
+    SuperSpike { beta: f64 },
+    /// Derivative of the logistic sigmoid: `β s (1 − s)`, `s = 1 / (1 + e^{−βx})`.
+    Sigmoid { beta: f64 },
+    /// Arc-tangent (Fang et al. 2021, snnTorch's form): `(β/2) / (1 + (π β x / 2)²)`.
+    Atan { beta: f64 },
+    /// Triangle (Esser et al. 2016; Bellec et al. 2018): `max(0, 1 − β|x|)`.
+    Triangle { beta: f64 },
+    /// Exponential (Shrestha & Orchard 2018): `exp(−β|x|)`.
+    Exponential { beta: f64 },
+}
+
+impl Default for Surrogate {
+    fn default() -> Self {
+        Surrogate::SuperSpike { beta: 20.0 }
+    }
+}
+
+impl Surrogate {
+    /// The steepness parameter β.
+    pub fn beta(&self) -> f64 {
+        match *self {
+            Surrogate::SuperSpike { beta }
+            | Surrogate::Sigmoid { beta }
+            | Surrogate::Atan { beta }
+            | Surrogate::Triangle { beta }
+            | Surrogate::Exponential { beta } => beta,
+        }
+    }
+
+    /// The surrogate derivative at `x = U − θ`.
+    #[inline(always)]
+    pub fn derivative<F: Real>(&self, x: F) -> F {
+        let one = F::one();
+        match *self {
+            Surrogate::SuperSpike { beta } => {
+                let d = F::from_f64(beta) * x.abs() + one;
+                one / (d * d)
+            }
+            Surrogate::Sigmoid { beta } => {
+                let b = F::from_f64(beta);
+                let s = logistic(b * x);
+                b * s * (one - s)
+            }
+            Surrogate::Atan { beta } => {
+                let b = F::from_f64(beta);
+                let half_pi = F::from_f64(std::f64::consts::FRAC_PI_2);
+                let z = half_pi * b * x;
+                b / F::from_f64(2.0) / (one + z * z)
+            }
+            Surrogate::Triangle { beta } => (one - F::from_f64(beta) * x.abs()).max(F::zero()),
+            Surrogate::Exponential { beta } => (-F::from_f64(beta) * x.abs()).exp(),
+        }
+    }
+}
+
+/// How a spiking neuron turns its membrane potential into an output.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum SpikeFn {
+    /// Heaviside step `H(x)` forward, the surrogate's derivative backward (training default).
+    Heaviside { surrogate: Surrogate },
+    /// Smooth relaxation `s(x) = 1 / (1 + e^{−βx})` forward with its exact derivative backward.
+    ///
+    /// The network is then an ordinary differentiable function, so its hand-written backward
+    /// pass can be checked against finite differences.
+    Relaxed { beta: f64 },
+}
+
+impl Default for SpikeFn {
+    fn default() -> Self {
+        SpikeFn::Heaviside {
+            surrogate: Surrogate::default(),
+        }
+    }
+}
+
+impl SpikeFn {
+    /// The output at `x = U − θ`.
+    #[inline(always)]
+    pub fn value<F: Real>(&self, x: F) -> F {
+        match *self {
+            SpikeFn::Heaviside { .. } => {
+                if x > F::zero() {
+                    F::one()
+                } else {
+                    F::zero()
+                }
+            }
+            SpikeFn::Relaxed { beta } => logistic(F::from_f64(beta) * x),
+        }
+    }
+
+    /// The derivative used backward at `x = U − θ`.
+    #[inline(always)]
+    pub fn derivative<F: Real>(&self, x: F) -> F {
+        match *self {
+            SpikeFn::Heaviside { surrogate } => surrogate.derivative(x),
+            SpikeFn::Relaxed { beta } => Surrogate::Sigmoid { beta }.derivative(x),
+        }
+    }
+
+    /// Whether outputs are exactly 0 or 1 (so they can be consumed as events).
+    pub fn is_binary(&self) -> bool {
+        matches!(self, SpikeFn::Heaviside { .. })
+    }
+}
+
+#[inline(always)]
+fn logistic<F: Real>(x: F) -> F {
+    F::one() / (F::one() + (-x).exp())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::f64::consts::PI;
+
+    const XS: [f64; 9] = [-1.3, -0.4, -0.05, -0.001, 0.0, 0.002, 0.07, 0.5, 2.0];
+
+    #[test]
+    fn each_surrogate_matches_its_formula() {
+        for beta in [1.0, 5.0, 20.0, 100.0] {
+            for &x in &XS {
+                let s = 1.0 / (1.0 + (-beta * x).exp());
+                let cases = [
+                    (Surrogate::SuperSpike { beta }, 1.0 / (beta * x.abs() + 1.0).powi(2)),
+                    (Surrogate::Sigmoid { beta }, beta * s * (1.0 - s)),
+                    (
+                        Surrogate::Atan { beta },
+                        beta / 2.0 / (1.0 + (PI / 2.0 * beta * x).powi(2)),
+                    ),
+                    (Surrogate::Triangle { beta }, (1.0 - beta * x.abs()).max(0.0)),
+                    (Surrogate::Exponential { beta }, (-beta * x.abs()).exp()),
+                ];
+                for (sur, expect) in cases {
+                    let got = sur.derivative(x);
+                    assert!((got - expect).abs() <= 1e-14 * expect.abs().max(1.0), "{sur:?} at {x}");
+                    let got32 = sur.derivative(x as f32) as f64;
+                    assert!((got32 - expect).abs() <= 1e-5 * expect.abs().max(1.0), "{sur:?} f32");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn sigmoid_surrogate_is_the_derivative_of_the_relaxation() {
+        let relaxed = SpikeFn::Relaxed { beta: 7.0 };
+        for &x in &XS {
+            let h = 1e-6;
+            let fd = (relaxed.value(x + h) - relaxed.value(x - h)) / (2.0 * h);
+            assert!((relaxed.derivative(x) - fd).abs() < 1e-8);
+        }
+    }
+
+    #[test]
+    fn atan_sigmoid_and_superspike_peak_where_documented() {
+        assert_eq!(Surrogate::SuperSpike { beta: 20.0 }.derivative(0.0), 1.0);
+        assert_eq!(Surrogate::Sigmoid { beta: 8.0 }.derivative(0.0), 2.0);
+        assert_eq!(Surrogate::Atan { beta: 2.0 }.derivative(0.0), 1.0);
+        assert_eq!(Surrogate::Triangle { beta: 1.0 }.derivative(1.5), 0.0);
+    }
+
+    #[test]
+    fn heaviside_is_binary_and_strict() {
+        let h = SpikeFn::default();
+        assert_eq!(h.value(0.0), 0.0);
+        assert_eq!(h.value(1e-9), 1.0);
+        assert!(h.is_binary());
+        assert!(!SpikeFn::Relaxed { beta: 1.0 }.is_binary());
+    }
+}

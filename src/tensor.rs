@@ -1,0 +1,142 @@
+//! Dense containers: time-major sequences `[T, B, N]` and row-major weight matrices.
+
+use crate::real::Real;
+
+/// A time-major sequence `[steps, batch, width]`, contiguous.
+///
+/// Element `(t, b, n)` lives at `(t * batch + b) * width + n`, so one time step of the whole
+/// batch is one contiguous `[batch, width]` slab and one row `(t, b)` is a contiguous vector.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Seq<F> {
+    pub steps: usize,
+    pub batch: usize,
+    pub width: usize,
+    pub data: Vec<F>,
+}
+
+impl<F: Real> Seq<F> {
+    /// A sequence of zeros.
+    pub fn zeros(steps: usize, batch: usize, width: usize) -> Self {
+        Self {
+            steps,
+            batch,
+            width,
+            data: vec![F::zero(); steps * batch * width],
+        }
+    }
+
+    /// Wraps existing data; `None` if its length does not match the shape.
+    pub fn from_vec(steps: usize, batch: usize, width: usize, data: Vec<F>) -> Option<Self> {
+        (data.len() == steps * batch * width).then_some(Self {
+            steps,
+            batch,
+            width,
+            data,
+        })
+    }
+
+    /// Number of rows `(t, b)`.
+    pub fn rows(&self) -> usize {
+        self.steps * self.batch
+    }
+
+    /// Flat index of element `(t, b, n)`.
+    #[inline(always)]
+    pub fn index(&self, t: usize, b: usize, n: usize) -> usize {
+        (t * self.batch + b) * self.width + n
+    }
+
+    /// Value at `(t, b, n)`.
+    #[inline(always)]
+    pub fn at(&self, t: usize, b: usize, n: usize) -> F {
+        self.data[self.index(t, b, n)]
+    }
+
+    /// The vector of row `(t, b)`.
+    #[inline(always)]
+    pub fn row(&self, t: usize, b: usize) -> &[F] {
+        let start = (t * self.batch + b) * self.width;
+        &self.data[start..start + self.width]
+    }
+
+    /// The mutable vector of row `(t, b)`.
+    #[inline(always)]
+    pub fn row_mut(&mut self, t: usize, b: usize) -> &mut [F] {
+        let start = (t * self.batch + b) * self.width;
+        &mut self.data[start..start + self.width]
+    }
+
+    /// The `[batch, width]` slab of time step `t`.
+    pub fn step(&self, t: usize) -> &[F] {
+        let len = self.batch * self.width;
+        &self.data[t * len..(t + 1) * len]
+    }
+
+    /// Whether every element is exactly 0 or 1 (a spike train).
+    pub fn is_binary(&self) -> bool {
+        self.data
+            .iter()
+            .all(|&v| v == F::zero() || v == F::one())
+    }
+
+    /// Converts the element type.
+    pub fn cast<G: Real>(&self) -> Seq<G> {
+        Seq {
+            steps: self.steps,
+            batch: self.batch,
+            width: self.width,
+            data: self.data.iter().map(|v| G::from_f64(v.as_f64())).collect(),
+        }
+    }
+}
+
+/// A row-major matrix `[rows, cols]`; weights map `rows` inputs to `cols` outputs (`y = x W`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Matrix<F> {
+    pub rows: usize,
+    pub cols: usize,
+    pub data: Vec<F>,
+}
+
+impl<F: Real> Matrix<F> {
+    /// A matrix of zeros.
+    pub fn zeros(rows: usize, cols: usize) -> Self {
+        Self {
+            rows,
+            cols,
+            data: vec![F::zero(); rows * cols],
+        }
+    }
+
+    /// Wraps existing data; `None` if its length does not match the shape.
+    pub fn from_vec(rows: usize, cols: usize, data: Vec<F>) -> Option<Self> {
+        (data.len() == rows * cols).then_some(Self { rows, cols, data })
+    }
+
+    /// Row `i` (the outgoing weights of input `i`).
+    #[inline(always)]
+    pub fn row(&self, i: usize) -> &[F] {
+        &self.data[i * self.cols..(i + 1) * self.cols]
+    }
+
+    /// Mutable row `i`.
+    #[inline(always)]
+    pub fn row_mut(&mut self, i: usize) -> &mut [F] {
+        &mut self.data[i * self.cols..(i + 1) * self.cols]
+    }
+
+    /// Element `(i, j)`.
+    #[inline(always)]
+    pub fn at(&self, i: usize, j: usize) -> F {
+        self.data[i * self.cols + j]
+    }
+
+    /// Converts the element type.
+    pub fn cast<G: Real>(&self) -> Matrix<G> {
+        Matrix {
+            rows: self.rows,
+            cols: self.cols,
+            data: self.data.iter().map(|v| G::from_f64(v.as_f64())).collect(),
+        }
+    }
+}
