@@ -125,16 +125,33 @@ pub fn dense_grad_weight<F: Real>(x: &Seq<F>, g: &Seq<F>, dw: &mut Matrix<F>) {
 
 /// `dW[i, :] += Σ_r x[r, i] · g[r, :]` over the non-zero `x[r, i]` (spike inputs).
 pub fn gather_grad_weight<F: Real>(x: &Seq<F>, g: &Seq<F>, dw: &mut Matrix<F>) {
-    let events = SpikeEvents::from_nonzero(x);
-    let by_input = events.transpose();
+    assert_eq!(x.rows(), g.rows(), "gather_grad_weight: row counts differ");
+    gather_grad_weight_rows(&x.data, &g.data, x.rows(), dw);
+}
+
+/// [`gather_grad_weight`] on raw row-major slices `x` `[rows, dw.rows]`, `g` `[rows, dw.cols]`.
+pub fn gather_grad_weight_rows<F: Real>(x: &[F], g: &[F], rows: usize, dw: &mut Matrix<F>) {
+    let (n_in, n_out) = (dw.rows, dw.cols);
+    assert_eq!(x.len(), rows * n_in, "gather_grad_weight: input has the wrong length");
+    assert_eq!(g.len(), rows * n_out, "gather_grad_weight: gradient has the wrong length");
+    // For every input channel, the rows where it is non-zero: each dW row is then owned by
+    // one task, which keeps the sum deterministic.
+    let mut active: Vec<Vec<u32>> = vec![Vec::new(); n_in];
+    for r in 0..rows {
+        for (i, &v) in x[r * n_in..(r + 1) * n_in].iter().enumerate() {
+            if v != F::zero() {
+                active[i].push(r as u32);
+            }
+        }
+    }
     dw.data
-        .par_chunks_mut(dw.cols.max(1))
+        .par_chunks_mut(n_out.max(1))
+        .zip(active.par_iter())
         .enumerate()
-        .for_each(|(i, dwi)| {
-            for &r in by_input.row(i) {
+        .for_each(|(i, (dwi, rs))| {
+            for &r in rs {
                 let r = r as usize;
-                let scale = x.data[r * x.width + i];
-                axpy(scale, &g.data[r * g.width..(r + 1) * g.width], dwi);
+                axpy(x[r * n_in + i], &g[r * n_out..(r + 1) * n_out], dwi);
             }
         });
 }

@@ -1,1 +1,183 @@
-//! (to be written)
+//! The generic time scan: runs any [`NeuronModel`] forward over `[T, B, N]` and backward
+//! through time (BPTT), parallel over the batch.
+//!
+//! The scan owns what is common to every model: the optional recurrent product
+//! `x[t] += o[t−1] · W_rec` (a row gather over the non-zero outputs), the bookkeeping of state
+//! adjoints between steps, and the reduction of per-neuron parameter gradients over the batch.
+
+use crate::linalg::{axpy, dot};
+use crate::neurons::NeuronModel;
+use crate::real::Real;
+use crate::tensor::{Matrix, Seq};
+use rayon::prelude::*;
+
+/// What the forward scan keeps for the backward pass.
+#[derive(Clone, Debug)]
+pub struct ScanTrace<F, S> {
+    /// Neuron states `s[t, b, j]`, time-major like [`Seq`].
+    pub states: Vec<S>,
+    /// Outputs `o[t, b, j]` (spikes, or membrane traces for a readout).
+    pub out: Seq<F>,
+}
+
+/// Gradients produced by the backward scan.
+#[derive(Clone, Debug)]
+pub struct ScanGrads<F> {
+    /// `∂L/∂x[t, b, j]`, the gradient of the feed-forward input currents.
+    pub input: Seq<F>,
+    /// `∂L/∂W_rec`, when the layer is recurrent.
+    pub w_rec: Option<Matrix<F>>,
+    /// Per-neuron parameter gradients, parameter-major: `params[p * N + j]`.
+    pub params: Vec<F>,
+}
+
+/// Runs `model` over the input currents `input` `[T, B, N]`.
+///
+/// With `w_rec` (`[N, N]`), the previous step's outputs feed back: `x[t] += o[t−1] · W_rec`.
+pub fn forward<F: Real, M: NeuronModel<F>>(
+    model: &M,
+    mut input: Seq<F>,
+    w_rec: Option<&Matrix<F>>,
+) -> ScanTrace<F, M::State> {
+    let (steps, batch, n) = (input.steps, input.batch, input.width);
+    assert_eq!(model.width(), n, "scan::forward: model width != input width");
+    let slab = batch * n;
+    let initial: Vec<M::State> = (0..n).map(|j| model.initial_state(j)).collect();
+    let mut states = vec![M::State::default(); steps * slab];
+    let mut out = Seq::zeros(steps, batch, n);
+    for t in 0..steps {
+        let (done_s, rest_s) = states.split_at_mut(t * slab);
+        let (done_o, rest_o) = out.data.split_at_mut(t * slab);
+        let prev_s = (t > 0).then(|| &done_s[(t - 1) * slab..]);
+        let prev_o = (t > 0).then(|| &done_o[(t - 1) * slab..]);
+        let x_t = &mut input.data[t * slab..(t + 1) * slab];
+        rest_s[..slab]
+            .par_chunks_mut(n)
+            .zip(rest_o[..slab].par_chunks_mut(n))
+            .zip(x_t.par_chunks_mut(n))
+            .enumerate()
+            .for_each(|(b, ((s_row, o_row), x_row))| {
+                let rows = b * n..(b + 1) * n;
+                let prev_states = prev_s.map_or(&initial[..], |p| &p[rows.clone()]);
+                let prev_outs = prev_o.map(|p| &p[rows]);
+                if let (Some(w), Some(po)) = (w_rec, prev_outs) {
+                    recurrent_input(w, po, x_row);
+                }
+                for j in 0..n {
+                    let po = prev_outs.map_or(F::zero(), |p| p[j]);
+                    let (s, o) = model.step(j, &prev_states[j], po, x_row[j]);
+                    s_row[j] = s;
+                    o_row[j] = o;
+                }
+            });
+    }
+    ScanTrace { states, out }
+}
+
+/// `x += o_prev · W_rec`, gathering only the rows of active (non-zero) outputs.
+#[inline]
+fn recurrent_input<F: Real>(w: &Matrix<F>, prev_out: &[F], x: &mut [F]) {
+    for (i, &o) in prev_out.iter().enumerate() {
+        if o != F::zero() {
+            axpy(o, w.row(i), x);
+        }
+    }
+}
+
+/// Backpropagates `g_out = ∂L/∂o` (from everything downstream of the layer) through the scan.
+pub fn backward<F: Real, M: NeuronModel<F>>(
+    model: &M,
+    trace: &ScanTrace<F, M::State>,
+    g_out: &Seq<F>,
+    w_rec: Option<&Matrix<F>>,
+) -> ScanGrads<F> {
+    let out = &trace.out;
+    let (steps, batch, n) = (out.steps, out.batch, out.width);
+    assert_eq!((g_out.steps, g_out.batch, g_out.width), (steps, batch, n));
+    let slab = batch * n;
+    let p = M::GRADS_PER_NEURON;
+    let initial: Vec<M::State> = (0..n).map(|j| model.initial_state(j)).collect();
+    let mut g_in = Seq::zeros(steps, batch, n);
+    // Per sample: state adjoints carried to the previous step, and gradient reaching o[t−1]
+    // (from the reset/adaptation path and from the recurrent product).
+    let mut carry = vec![M::State::default(); slab];
+    let mut g_prev_out = vec![F::zero(); slab];
+    let mut param_grads = vec![F::zero(); batch * n * p];
+    for t in (0..steps).rev() {
+        let s_t = &trace.states[t * slab..(t + 1) * slab];
+        let prev_s = (t > 0).then(|| &trace.states[(t - 1) * slab..t * slab]);
+        let prev_o = (t > 0).then(|| out.step(t - 1));
+        let g_ext = g_out.step(t);
+        g_in.data[t * slab..(t + 1) * slab]
+            .par_chunks_mut(n)
+            .zip(carry.par_chunks_mut(n))
+            .zip(g_prev_out.par_chunks_mut(n))
+            .zip(param_grads.par_chunks_mut(n * p))
+            .enumerate()
+            .for_each(|(b, (((gx, lam), gpo), pg))| {
+                let rows = b * n..(b + 1) * n;
+                let prev_states = prev_s.map_or(&initial[..], |s| &s[rows.clone()]);
+                let prev_outs = prev_o.map(|o| &o[rows.clone()]);
+                let states = &s_t[rows.clone()];
+                let g_e = &g_ext[rows];
+                for j in 0..n {
+                    let po = prev_outs.map_or(F::zero(), |o| o[j]);
+                    let g_o = g_e[j] + gpo[j];
+                    let adj = model.adjoint(
+                        j,
+                        &prev_states[j],
+                        po,
+                        &states[j],
+                        &lam[j],
+                        g_o,
+                        &mut pg[j * p..(j + 1) * p],
+                    );
+                    lam[j] = adj.prev_state;
+                    gx[j] = adj.input;
+                    gpo[j] = adj.prev_out;
+                }
+                // ∂L/∂o[t−1] += ∂L/∂x[t] · W_recᵀ.
+                if let (Some(w), true) = (w_rec, t > 0) {
+                    for (i, g) in gpo.iter_mut().enumerate() {
+                        *g += dot(w.row(i), gx);
+                    }
+                }
+            });
+    }
+    let w_rec_grad = w_rec.map(|w| recurrent_weight_grad(out, &g_in, w.rows));
+    ScanGrads {
+        input: g_in,
+        w_rec: w_rec_grad,
+        params: reduce_param_grads(&param_grads, batch, n, p),
+    }
+}
+
+/// `∂L/∂W_rec = Σ_t o[t−1]ᵀ · ∂L/∂x[t]`, gathering only active outputs.
+fn recurrent_weight_grad<F: Real>(out: &Seq<F>, g_in: &Seq<F>, n: usize) -> Matrix<F> {
+    let slab = out.batch * n;
+    let rows = out.rows().saturating_sub(out.batch);
+    let mut dw = Matrix::zeros(n, n);
+    if rows == 0 {
+        return dw;
+    }
+    let prev = &out.data[..rows * n];
+    let next = &g_in.data[slab..];
+    crate::linalg::gather_grad_weight_rows(prev, next, rows, &mut dw);
+    dw
+}
+
+/// Sums `[B, N, P]` per-sample gradients into parameter-major `[P, N]`.
+fn reduce_param_grads<F: Real>(per_sample: &[F], batch: usize, n: usize, p: usize) -> Vec<F> {
+    let mut total = vec![F::zero(); p * n];
+    for b in 0..batch {
+        for j in 0..n {
+            for k in 0..p {
+                total[k * n + j] += per_sample[(b * n + j) * p + k];
+            }
+        }
+    }
+    total
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,189 @@
+//! Gradient checks of the scan with every neuron model against central finite differences,
+//! in f64 with the smooth spike relaxation and a differentiable reset (so the network is an
+//! ordinary differentiable function of its inputs and parameters).
+
+use super::*;
+use crate::neurons::{AdaptiveLif, LeakyReadout, Lif, ResetGrad};
+use crate::surrogates::SpikeFn;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+/// A model whose per-neuron parameters can be perturbed by index, for finite differences.
+trait Perturb: NeuronModel<f64> + Clone {
+    fn param_mut(&mut self, p: usize, j: usize) -> &mut f64;
+}
+
+impl Perturb for Lif<f64> {
+    fn param_mut(&mut self, p: usize, j: usize) -> &mut f64 {
+        [&mut self.alpha, &mut self.beta][p].get_mut(j).unwrap()
+    }
+}
+
+impl Perturb for LeakyReadout<f64> {
+    fn param_mut(&mut self, p: usize, j: usize) -> &mut f64 {
+        [&mut self.alpha, &mut self.beta][p].get_mut(j).unwrap()
+    }
+}
+
+impl Perturb for AdaptiveLif<f64> {
+    fn param_mut(&mut self, p: usize, j: usize) -> &mut f64 {
+        [
+            &mut self.alpha,
+            &mut self.beta,
+            &mut self.rho,
+            &mut self.strength,
+        ][p]
+            .get_mut(j)
+            .unwrap()
+    }
+}
+
+fn uniform(rng: &mut ChaCha8Rng, len: usize, lo: f64, hi: f64) -> Vec<f64> {
+    (0..len).map(|_| rng.random_range(lo..hi)).collect()
+}
+
+/// `L = Σ c · o`: a random linear read-out of every output, so `∂L/∂o = c`.
+fn loss<M: NeuronModel<f64>>(model: &M, x: &Seq<f64>, w: Option<&Matrix<f64>>, c: &Seq<f64>) -> f64 {
+    let trace = forward(model, x.clone(), w);
+    trace.out.data.iter().zip(&c.data).map(|(o, c)| o * c).sum()
+}
+
+fn assert_close(got: f64, want: f64, what: &str) {
+    let err = (got - want).abs() / want.abs().max(1e-3);
+    assert!(err < 1e-6, "{what}: backward {got:e} vs finite difference {want:e} (rel {err:e})");
+}
+
+/// Checks input, recurrent-weight and per-neuron parameter gradients of `model`.
+fn check_model<M: Perturb>(model: &M, rng: &mut ChaCha8Rng, recurrent: bool) {
+    let n = model.width();
+    let (steps, batch) = (rng.random_range(3..9), rng.random_range(1..4));
+    // Inputs large enough that the relaxed neurons cross threshold regularly.
+    let x = Seq::from_vec(steps, batch, n, uniform(rng, steps * batch * n, -1.0, 6.0)).unwrap();
+    let c = Seq::from_vec(steps, batch, n, uniform(rng, steps * batch * n, -1.0, 1.0)).unwrap();
+    let w = recurrent.then(|| Matrix::from_vec(n, n, uniform(rng, n * n, -1.5, 1.5)).unwrap());
+    let trace = forward(model, x.clone(), w.as_ref());
+    let grads = backward(model, &trace, &c, w.as_ref());
+    let h = 1e-6;
+
+    for k in 0..x.data.len() {
+        let (mut xp, mut xm) = (x.clone(), x.clone());
+        xp.data[k] += h;
+        xm.data[k] -= h;
+        let fd = (loss(model, &xp, w.as_ref(), &c) - loss(model, &xm, w.as_ref(), &c)) / (2.0 * h);
+        assert_close(grads.input.data[k], fd, &format!("dL/dx[{k}]"));
+    }
+    if let (Some(w), Some(gw)) = (&w, &grads.w_rec) {
+        for k in 0..w.data.len() {
+            let (mut wp, mut wm) = (w.clone(), w.clone());
+            wp.data[k] += h;
+            wm.data[k] -= h;
+            let fd = (loss(model, &x, Some(&wp), &c) - loss(model, &x, Some(&wm), &c)) / (2.0 * h);
+            assert_close(gw.data[k], fd, &format!("dL/dW_rec[{k}]"));
+        }
+    }
+    for p in 0..M::GRADS_PER_NEURON {
+        for j in 0..n {
+            let (mut mp, mut mm) = (model.clone(), model.clone());
+            *mp.param_mut(p, j) += h;
+            *mm.param_mut(p, j) -= h;
+            let fd = (loss(&mp, &x, w.as_ref(), &c) - loss(&mm, &x, w.as_ref(), &c)) / (2.0 * h);
+            assert_close(grads.params[p * n + j], fd, &format!("dL/dparam[{p}][{j}]"));
+        }
+    }
+}
+
+fn random_lif(rng: &mut ChaCha8Rng, n: usize) -> Lif<f64> {
+    Lif {
+        alpha: uniform(rng, n, 0.5, 0.95),
+        beta: uniform(rng, n, 0.6, 0.97),
+        threshold: rng.random_range(0.5..1.5),
+        spike: SpikeFn::Relaxed {
+            beta: rng.random_range(2.0..10.0),
+        },
+        reset: ResetGrad::Differentiable,
+    }
+}
+
+#[test]
+fn lif_backward_matches_finite_differences() {
+    let mut rng = ChaCha8Rng::seed_from_u64(1);
+    for trial in 0..6 {
+        let n = rng.random_range(1..6);
+        check_model(&random_lif(&mut rng, n), &mut rng, trial % 2 == 0);
+    }
+}
+
+#[test]
+fn adaptive_lif_backward_matches_finite_differences() {
+    let mut rng = ChaCha8Rng::seed_from_u64(2);
+    for trial in 0..6 {
+        let n = rng.random_range(1..6);
+        let lif = random_lif(&mut rng, n);
+        let model = AdaptiveLif {
+            alpha: lif.alpha,
+            beta: lif.beta,
+            rho: uniform(&mut rng, n, 0.8, 0.99),
+            strength: uniform(&mut rng, n, 0.05, 0.5),
+            threshold: lif.threshold,
+            spike: lif.spike,
+            reset: ResetGrad::Differentiable,
+        };
+        check_model(&model, &mut rng, trial % 2 == 1);
+    }
+}
+
+#[test]
+fn readout_backward_matches_finite_differences() {
+    let mut rng = ChaCha8Rng::seed_from_u64(3);
+    for _ in 0..4 {
+        let n = rng.random_range(1..6);
+        let model = LeakyReadout {
+            alpha: uniform(&mut rng, n, 0.5, 0.95),
+            beta: uniform(&mut rng, n, 0.6, 0.97),
+        };
+        check_model(&model, &mut rng, false);
+    }
+}
+
+/// The LIF's response to one input spike at t = 0 is the closed-form difference of
+/// exponentials `U[t] = (1−β) Σ_{k≤t} α^k β^{t−k} = (1−β)(α^{t+1} − β^{t+1})/(α − β)`.
+#[test]
+fn lif_single_spike_response_matches_closed_form() {
+    let (dt, tau_syn, tau_mem) = (1e-3_f64, 5e-3, 10e-3);
+    let (alpha, beta) = ((-dt / tau_syn).exp(), (-dt / tau_mem).exp());
+    let model = Lif {
+        alpha: vec![alpha],
+        beta: vec![beta],
+        threshold: 1e9,
+        spike: SpikeFn::default(),
+        reset: ResetGrad::Detached,
+    };
+    let steps = 60;
+    let mut x = Seq::zeros(steps, 1, 1);
+    x.data[0] = 1.0;
+    let trace = forward(&model, x, None);
+    for t in 0..steps {
+        let k = (t + 1) as i32;
+        let expect = (1.0 - beta) * (alpha.powi(k) - beta.powi(k)) / (alpha - beta);
+        let got = trace.states[t].mem;
+        assert!((got - expect).abs() < 1e-14, "t={t}: {got} vs {expect}");
+        assert!((trace.states[t].syn - alpha.powi(t as i32)).abs() < 1e-14);
+    }
+}
+
+/// A neuron driven above threshold spikes, is reset to exactly zero, and integrates again.
+#[test]
+fn lif_resets_by_multiplication() {
+    let model = Lif {
+        alpha: vec![0.0],
+        beta: vec![0.5],
+        threshold: 1.0,
+        spike: SpikeFn::default(),
+        reset: ResetGrad::Detached,
+    };
+    let x = Seq::from_vec(4, 1, 1, vec![4.0, 4.0, 4.0, 0.0]).unwrap();
+    let trace = forward(&model, x, None);
+    // U0 = 0.5·4 = 2 → spike; U1 = 0.5·2·0 + 2 = 2 → spike; U3 = 0 (reset, no input).
+    assert_eq!(trace.out.data, vec![1.0, 1.0, 1.0, 0.0]);
+    assert_eq!(trace.states[3].mem, 0.0);
+}
