@@ -37,7 +37,10 @@ impl SpikeEvents {
         let mut ids = Vec::with_capacity(pairs.len());
         let mut last = None;
         for &(r, i) in pairs.iter() {
-            assert!((r as usize) < rows && (i as usize) < width, "event out of range");
+            assert!(
+                (r as usize) < rows && (i as usize) < width,
+                "event out of range"
+            );
             if last == Some((r, i)) {
                 continue;
             }

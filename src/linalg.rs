@@ -46,8 +46,16 @@ pub fn gemm<F: Real>(
         return;
     }
     // (row stride, column stride) of each operand in elements.
-    let (a_rs, a_cs) = if a_trans { (1, m as isize) } else { (k as isize, 1) };
-    let (b_rs, b_cs) = if b_trans { (1, k as isize) } else { (n as isize, 1) };
+    let (a_rs, a_cs) = if a_trans {
+        (1, m as isize)
+    } else {
+        (k as isize, 1)
+    };
+    let (b_rs, b_cs) = if b_trans {
+        (1, k as isize)
+    } else {
+        (n as isize, 1)
+    };
     // SAFETY: the strides above describe exactly the slices whose lengths were checked, and
     // `c` does not alias `a` or `b` (it is borrowed mutably).
     unsafe {
@@ -80,8 +88,14 @@ pub fn gemm<F: Real>(
 /// Use for spike trains (binary, or binary scaled by dropout); for dense inputs use
 /// [`dense_forward`].
 pub fn gather_forward<F: Real>(x: &Seq<F>, w: &Matrix<F>, out: &mut Seq<F>) {
-    assert_eq!(x.width, w.rows, "gather_forward: input width != weight rows");
-    assert_eq!(out.width, w.cols, "gather_forward: output width != weight cols");
+    assert_eq!(
+        x.width, w.rows,
+        "gather_forward: input width != weight rows"
+    );
+    assert_eq!(
+        out.width, w.cols,
+        "gather_forward: output width != weight cols"
+    );
     assert_eq!(x.rows(), out.rows(), "gather_forward: row counts differ");
     let n_in = x.width;
     out.data
@@ -99,13 +113,29 @@ pub fn gather_forward<F: Real>(x: &Seq<F>, w: &Matrix<F>, out: &mut Seq<F>) {
 /// `out = x · W` for dense `x`.
 pub fn dense_forward<F: Real>(x: &Seq<F>, w: &Matrix<F>, out: &mut Seq<F>) {
     assert_eq!(x.rows(), out.rows(), "dense_forward: row counts differ");
-    gemm(x.rows(), w.cols, w.rows, &x.data, false, &w.data, false, &mut out.data, true);
+    gemm(
+        x.rows(),
+        w.cols,
+        w.rows,
+        &x.data,
+        false,
+        &w.data,
+        false,
+        &mut out.data,
+        true,
+    );
 }
 
 /// `out[r] += Σ_{i ∈ events(r)} W[i, :]` for input spikes given as events.
 pub fn events_forward<F: Real>(x: &SpikeEvents, w: &Matrix<F>, out: &mut Seq<F>) {
-    assert_eq!(x.width, w.rows, "events_forward: input width != weight rows");
-    assert_eq!(out.width, w.cols, "events_forward: output width != weight cols");
+    assert_eq!(
+        x.width, w.rows,
+        "events_forward: input width != weight rows"
+    );
+    assert_eq!(
+        out.width, w.cols,
+        "events_forward: output width != weight cols"
+    );
     assert_eq!(x.rows(), out.rows(), "events_forward: row counts differ");
     out.data
         .par_chunks_mut(w.cols.max(1))
@@ -120,7 +150,17 @@ pub fn events_forward<F: Real>(x: &SpikeEvents, w: &Matrix<F>, out: &mut Seq<F>)
 /// `dW += xᵀ · g` for dense `x` `[R, n_in]` and `g` `[R, n_out]`.
 pub fn dense_grad_weight<F: Real>(x: &Seq<F>, g: &Seq<F>, dw: &mut Matrix<F>) {
     assert_eq!(x.rows(), g.rows(), "dense_grad_weight: row counts differ");
-    gemm(dw.rows, dw.cols, x.rows(), &x.data, true, &g.data, false, &mut dw.data, true);
+    gemm(
+        dw.rows,
+        dw.cols,
+        x.rows(),
+        &x.data,
+        true,
+        &g.data,
+        false,
+        &mut dw.data,
+        true,
+    );
 }
 
 /// `dW[i, :] += Σ_r x[r, i] · g[r, :]` over the non-zero `x[r, i]` (spike inputs).
@@ -132,8 +172,16 @@ pub fn gather_grad_weight<F: Real>(x: &Seq<F>, g: &Seq<F>, dw: &mut Matrix<F>) {
 /// [`gather_grad_weight`] on raw row-major slices `x` `[rows, dw.rows]`, `g` `[rows, dw.cols]`.
 pub fn gather_grad_weight_rows<F: Real>(x: &[F], g: &[F], rows: usize, dw: &mut Matrix<F>) {
     let (n_in, n_out) = (dw.rows, dw.cols);
-    assert_eq!(x.len(), rows * n_in, "gather_grad_weight: input has the wrong length");
-    assert_eq!(g.len(), rows * n_out, "gather_grad_weight: gradient has the wrong length");
+    assert_eq!(
+        x.len(),
+        rows * n_in,
+        "gather_grad_weight: input has the wrong length"
+    );
+    assert_eq!(
+        g.len(),
+        rows * n_out,
+        "gather_grad_weight: gradient has the wrong length"
+    );
     // For every input channel, the rows where it is non-zero: each dW row is then owned by
     // one task, which keeps the sum deterministic.
     let mut active: Vec<Vec<u32>> = vec![Vec::new(); n_in];
@@ -173,7 +221,17 @@ pub fn events_grad_weight<F: Real>(x: &SpikeEvents, g: &Seq<F>, dw: &mut Matrix<
 /// `dx = g · Wᵀ`, the gradient reaching the input of a product.
 pub fn grad_input<F: Real>(g: &Seq<F>, w: &Matrix<F>) -> Seq<F> {
     let mut dx = Seq::zeros(g.steps, g.batch, w.rows);
-    gemm(g.rows(), w.rows, w.cols, &g.data, false, &w.data, true, &mut dx.data, false);
+    gemm(
+        g.rows(),
+        w.rows,
+        w.cols,
+        &g.data,
+        false,
+        &w.data,
+        true,
+        &mut dx.data,
+        false,
+    );
     dx
 }
 
@@ -241,8 +299,8 @@ mod tests {
             .map(|i| if i % 3 == 0 { 1.0 } else { 0.0 })
             .collect();
         let x = Seq::from_vec(t, b, n_in, x_data).unwrap();
-        let w = Matrix::from_vec(n_in, n_out, (0..24).map(|i| i as f64 * 0.5 - 3.0).collect())
-            .unwrap();
+        let w =
+            Matrix::from_vec(n_in, n_out, (0..24).map(|i| i as f64 * 0.5 - 3.0).collect()).unwrap();
         let mut dense = Seq::zeros(t, b, n_out);
         dense_forward(&x, &w, &mut dense);
         let mut gathered = Seq::zeros(t, b, n_out);
@@ -259,7 +317,12 @@ mod tests {
         gather_grad_weight(&x, &g, &mut dw_gather);
         let mut dw_events = Matrix::zeros(n_in, n_out);
         events_grad_weight(&SpikeEvents::from_nonzero(&x), &g, &mut dw_events);
-        for ((a, b2), c) in dw_dense.data.iter().zip(&dw_gather.data).zip(&dw_events.data) {
+        for ((a, b2), c) in dw_dense
+            .data
+            .iter()
+            .zip(&dw_gather.data)
+            .zip(&dw_events.data)
+        {
             assert!((a - b2).abs() < 1e-12 && (a - c).abs() < 1e-12);
         }
     }

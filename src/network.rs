@@ -1,1 +1,250 @@
-//! (to be written)
+//! A network: a stack of spiking layers and a leaky readout, described by a [`NetworkSpec`].
+
+use crate::error::{check_count, check_positive, ConfigError};
+use crate::layers::{
+    Input, LayerTrace, Readout, ReadoutSpec, ReadoutTrace, SpikingLayer, SpikingLayerSpec,
+};
+use crate::real::Real;
+use crate::surrogates::SpikeFn;
+use crate::tensor::Seq;
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+
+/// The architecture of a network.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NetworkSpec {
+    /// Number of input channels.
+    pub inputs: usize,
+    /// Simulation time step.
+    pub dt_ms: f64,
+    /// Spike non-linearity of every spiking layer.
+    pub spike: SpikeFn,
+    /// Hidden spiking layers, input side first.
+    pub hidden: Vec<SpikingLayerSpec>,
+    /// The readout.
+    pub readout: ReadoutSpec,
+}
+
+impl Default for NetworkSpec {
+    fn default() -> Self {
+        Self {
+            inputs: 20,
+            dt_ms: 2.0,
+            spike: SpikeFn::default(),
+            hidden: vec![SpikingLayerSpec::default()],
+            readout: ReadoutSpec::default(),
+        }
+    }
+}
+
+impl NetworkSpec {
+    /// Checks every field; errors name it (`network.hidden[0].tau_mem_ms`, ...).
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        check_count("network.inputs", self.inputs)?;
+        check_positive("network.dt_ms", self.dt_ms)?;
+        let beta = match self.spike {
+            SpikeFn::Heaviside { surrogate } => surrogate.beta(),
+            SpikeFn::Relaxed { beta } => beta,
+        };
+        check_positive("network.spike.beta", beta)?;
+        for (i, layer) in self.hidden.iter().enumerate() {
+            layer.validate(&format!("network.hidden[{i}]"))?;
+        }
+        self.readout.validate("network.readout")
+    }
+}
+
+/// A named parameter tensor of a network (e.g. `hidden.0.w_in`).
+#[derive(Debug)]
+pub struct NamedTensor<'a, F> {
+    /// Unique name: `hidden.{i}.{param}` or `readout.{param}`.
+    pub name: String,
+    /// Shape.
+    pub shape: Vec<usize>,
+    /// Values.
+    pub data: &'a [F],
+    /// Whether the optimizer updates it.
+    pub learnable: bool,
+}
+
+/// A feed-forward stack of spiking layers with a leaky readout.
+#[derive(Clone, Debug)]
+pub struct Network<F> {
+    /// The architecture.
+    pub spec: NetworkSpec,
+    /// Hidden layers, input side first.
+    pub hidden: Vec<SpikingLayer<F>>,
+    /// The readout.
+    pub readout: Readout<F>,
+}
+
+/// Everything the forward pass keeps for the backward pass.
+#[derive(Clone, Debug)]
+pub struct NetworkTrace<F: Real> {
+    /// Per hidden layer.
+    pub hidden: Vec<LayerTrace<F>>,
+    /// The readout.
+    pub readout: ReadoutTrace<F>,
+}
+
+impl<F: Real> NetworkTrace<F> {
+    /// The readout membrane traces `[T, B, outputs]`.
+    pub fn output(&self) -> &Seq<F> {
+        self.readout.output()
+    }
+}
+
+impl<F: Real> Network<F> {
+    /// A network with zero weights (see [`crate::initializers`]) and time constants drawn as
+    /// the spec says.
+    pub fn new<R: Rng>(spec: &NetworkSpec, rng: &mut R) -> Result<Self, ConfigError> {
+        spec.validate()?;
+        let dt_s = spec.dt_ms * 1e-3;
+        let mut inputs = spec.inputs;
+        let mut hidden = Vec::with_capacity(spec.hidden.len());
+        for layer in &spec.hidden {
+            hidden.push(SpikingLayer::new(layer, inputs, dt_s, spec.spike, rng));
+            inputs = layer.size;
+        }
+        let readout = Readout::new(&spec.readout, inputs, dt_s, rng);
+        Ok(Self {
+            spec: spec.clone(),
+            hidden,
+            readout,
+        })
+    }
+
+    /// Runs the network; with `dropout_rng`, hidden layers apply dropout (training mode).
+    pub fn forward<R: Rng>(
+        &self,
+        input: Input<F>,
+        mut dropout_rng: Option<&mut R>,
+    ) -> NetworkTrace<F> {
+        let mut traces: Vec<LayerTrace<F>> = Vec::with_capacity(self.hidden.len());
+        for layer in &self.hidden {
+            let x = self.layer_input(input, &traces);
+            traces.push(layer.forward(x, dropout_rng.as_deref_mut()));
+        }
+        let readout = self.readout.forward(self.layer_input(input, &traces));
+        NetworkTrace {
+            hidden: traces,
+            readout,
+        }
+    }
+
+    /// Backpropagates `g_readout = ∂L/∂U_readout` and optional per-layer gradients on the raw
+    /// hidden spikes (activity regularizers). Returns one gradient per learnable tensor, in
+    /// [`Self::tensors`] order.
+    pub fn backward(
+        &self,
+        input: Input<F>,
+        trace: &NetworkTrace<F>,
+        g_readout: &Seq<F>,
+        g_spikes: &[Option<Seq<F>>],
+    ) -> Vec<Vec<F>> {
+        let depth = self.hidden.len();
+        let readout_input = self.layer_input(input, &trace.hidden);
+        let (readout_grads, mut g) =
+            self.readout
+                .backward(readout_input, &trace.readout, g_readout);
+        let mut per_layer: Vec<Vec<Vec<F>>> = Vec::with_capacity(depth + 1);
+        for k in (0..depth).rev() {
+            let x = self.layer_input(input, &trace.hidden[..k]);
+            let extra = g_spikes.get(k).and_then(Option::as_ref);
+            let (grads, g_in) = self.hidden[k].backward(x, &trace.hidden[k], &g, extra, k > 0);
+            per_layer.push(grads);
+            if let Some(g_in) = g_in {
+                g = g_in;
+            }
+        }
+        per_layer.reverse();
+        per_layer.push(readout_grads);
+        per_layer.into_iter().flatten().collect()
+    }
+
+    /// The input of the layer after `done` (the network input, or the last layer's output).
+    fn layer_input<'a>(&self, input: Input<'a, F>, done: &'a [LayerTrace<F>]) -> Input<'a, F> {
+        match done.last() {
+            None => input,
+            Some(trace) => Input::Dense {
+                x: trace.output(),
+                sparse: self.spec.spike.is_binary(),
+            },
+        }
+    }
+
+    /// Every parameter tensor, in a fixed order.
+    pub fn tensors(&self) -> Vec<NamedTensor<'_, F>> {
+        let mut all = Vec::new();
+        for (i, layer) in self.hidden.iter().enumerate() {
+            all.extend(layer.params().into_iter().map(|p| NamedTensor {
+                name: format!("hidden.{i}.{}", p.name),
+                shape: p.shape,
+                data: p.data,
+                learnable: p.learnable,
+            }));
+        }
+        all.extend(self.readout.params().into_iter().map(|p| NamedTensor {
+            name: format!("readout.{}", p.name),
+            shape: p.shape,
+            data: p.data,
+            learnable: p.learnable,
+        }));
+        all
+    }
+
+    /// Mutable views of every tensor, in [`Self::tensors`] order.
+    pub fn tensors_mut(&mut self) -> Vec<&mut Vec<F>> {
+        let mut all: Vec<&mut Vec<F>> = Vec::new();
+        for layer in &mut self.hidden {
+            all.extend(layer.params_mut());
+        }
+        all.extend(self.readout.params_mut());
+        all
+    }
+
+    /// Mutable views of the learnable tensors, in the order [`Self::backward`] returns grads.
+    pub fn learnable_mut(&mut self) -> Vec<&mut Vec<F>> {
+        let learnable: Vec<bool> = self.tensors().iter().map(|t| t.learnable).collect();
+        self.tensors_mut()
+            .into_iter()
+            .zip(learnable)
+            .filter_map(|(t, l)| l.then_some(t))
+            .collect()
+    }
+
+    /// Restores the constraints that optimizer steps may violate (τ ≥ dt).
+    pub fn apply_constraints(&mut self) {
+        self.hidden
+            .iter_mut()
+            .for_each(SpikingLayer::apply_constraints);
+        self.readout.apply_constraints();
+    }
+
+    /// The same network in another precision.
+    pub fn cast<G: Real>(&self) -> Network<G> {
+        // Every drawn value is overwritten below, so the seed does not matter.
+        let mut rng = <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(0);
+        let mut other = Network::<G>::new(&self.spec, &mut rng).expect("spec was validated");
+        for (dst, src) in other.tensors_mut().into_iter().zip(self.tensors()) {
+            *dst = src.data.iter().map(|v| G::from_f64(v.as_f64())).collect();
+        }
+        other.copy_masks_from(self);
+        other
+    }
+
+    fn copy_masks_from<G: Real>(&mut self, src: &Network<G>) {
+        let cast = |m: &Option<Vec<G>>| {
+            m.as_ref()
+                .map(|m| m.iter().map(|v| F::from_f64(v.as_f64())).collect())
+        };
+        for (dst, src) in self.hidden.iter_mut().zip(&src.hidden) {
+            dst.mask_in = cast(&src.mask_in);
+            dst.mask_rec = cast(&src.mask_rec);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

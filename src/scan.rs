@@ -40,7 +40,11 @@ pub fn forward<F: Real, M: NeuronModel<F>>(
     w_rec: Option<&Matrix<F>>,
 ) -> ScanTrace<F, M::State> {
     let (steps, batch, n) = (input.steps, input.batch, input.width);
-    assert_eq!(model.width(), n, "scan::forward: model width != input width");
+    assert_eq!(
+        model.width(),
+        n,
+        "scan::forward: model width != input width"
+    );
     let slab = batch * n;
     let initial: Vec<M::State> = (0..n).map(|j| model.initial_state(j)).collect();
     let mut states = vec![M::State::default(); steps * slab];

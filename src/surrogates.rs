@@ -136,20 +136,32 @@ mod tests {
             for &x in &XS {
                 let s = 1.0 / (1.0 + (-beta * x).exp());
                 let cases = [
-                    (Surrogate::SuperSpike { beta }, 1.0 / (beta * x.abs() + 1.0).powi(2)),
+                    (
+                        Surrogate::SuperSpike { beta },
+                        1.0 / (beta * x.abs() + 1.0).powi(2),
+                    ),
                     (Surrogate::Sigmoid { beta }, beta * s * (1.0 - s)),
                     (
                         Surrogate::Atan { beta },
                         beta / 2.0 / (1.0 + (PI / 2.0 * beta * x).powi(2)),
                     ),
-                    (Surrogate::Triangle { beta }, (1.0 - beta * x.abs()).max(0.0)),
+                    (
+                        Surrogate::Triangle { beta },
+                        (1.0 - beta * x.abs()).max(0.0),
+                    ),
                     (Surrogate::Exponential { beta }, (-beta * x.abs()).exp()),
                 ];
                 for (sur, expect) in cases {
                     let got = sur.derivative(x);
-                    assert!((got - expect).abs() <= 1e-14 * expect.abs().max(1.0), "{sur:?} at {x}");
+                    assert!(
+                        (got - expect).abs() <= 1e-14 * expect.abs().max(1.0),
+                        "{sur:?} at {x}"
+                    );
                     let got32 = sur.derivative(x as f32) as f64;
-                    assert!((got32 - expect).abs() <= 1e-5 * expect.abs().max(1.0), "{sur:?} f32");
+                    assert!(
+                        (got32 - expect).abs() <= 1e-5 * expect.abs().max(1.0),
+                        "{sur:?} f32"
+                    );
                 }
             }
         }

@@ -74,9 +74,7 @@ impl<F: Real> Seq<F> {
 
     /// Whether every element is exactly 0 or 1 (a spike train).
     pub fn is_binary(&self) -> bool {
-        self.data
-            .iter()
-            .all(|&v| v == F::zero() || v == F::one())
+        self.data.iter().all(|&v| v == F::zero() || v == F::one())
     }
 
     /// Converts the element type.

@@ -65,7 +65,10 @@ impl<F: Real> NeuronModel<F> for Lif<F> {
         let (alpha, beta) = (self.alpha[j], self.beta[j]);
         let syn = alpha * prev.syn + input;
         let mem = beta * prev.mem * (F::one() - prev_out) + (F::one() - beta) * syn;
-        (LifState { syn, mem }, self.spike.value(mem - self.threshold))
+        (
+            LifState { syn, mem },
+            self.spike.value(mem - self.threshold),
+        )
     }
 
     #[inline(always)]

@@ -43,14 +43,22 @@ fn uniform(rng: &mut ChaCha8Rng, len: usize, lo: f64, hi: f64) -> Vec<f64> {
 }
 
 /// `L = Σ c · o`: a random linear read-out of every output, so `∂L/∂o = c`.
-fn loss<M: NeuronModel<f64>>(model: &M, x: &Seq<f64>, w: Option<&Matrix<f64>>, c: &Seq<f64>) -> f64 {
+fn loss<M: NeuronModel<f64>>(
+    model: &M,
+    x: &Seq<f64>,
+    w: Option<&Matrix<f64>>,
+    c: &Seq<f64>,
+) -> f64 {
     let trace = forward(model, x.clone(), w);
     trace.out.data.iter().zip(&c.data).map(|(o, c)| o * c).sum()
 }
 
 fn assert_close(got: f64, want: f64, what: &str) {
     let err = (got - want).abs() / want.abs().max(1e-3);
-    assert!(err < 1e-6, "{what}: backward {got:e} vs finite difference {want:e} (rel {err:e})");
+    assert!(
+        err < 1e-6,
+        "{what}: backward {got:e} vs finite difference {want:e} (rel {err:e})"
+    );
 }
 
 /// Checks input, recurrent-weight and per-neuron parameter gradients of `model`.

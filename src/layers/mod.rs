@@ -1,0 +1,97 @@
+//! Layers: parameters plus `forward` and `backward` over whole sequences.
+//!
+//! A [`SpikingLayer`] projects its input through `W_in` (and optionally its own previous spikes
+//! through `W_rec`) into a population of spiking neurons; a [`Readout`] does the same into
+//! non-spiking leaky integrators. Both run the generic scan of [`crate::scan`].
+
+mod readout;
+mod spec;
+mod spiking;
+
+pub use readout::{Readout, ReadoutTrace};
+pub use spec::{NeuronKind, ReadoutSpec, SpikingLayerSpec};
+pub use spiking::{LayerTrace, SpikingLayer};
+
+use crate::events::SpikeEvents;
+use crate::linalg;
+use crate::real::Real;
+use crate::tensor::{Matrix, Seq};
+
+/// What a layer receives: input spikes as events, or a dense sequence.
+#[derive(Clone, Copy, Debug)]
+pub enum Input<'a, F> {
+    /// Binary spikes as per-row channel lists (the data's input spikes).
+    Events(&'a SpikeEvents),
+    /// A dense sequence; zeros are skipped when `sparse` (spike trains from a layer).
+    Dense { x: &'a Seq<F>, sparse: bool },
+}
+
+impl<F: Real> Input<'_, F> {
+    /// `(steps, batch, width)`.
+    pub fn shape(&self) -> (usize, usize, usize) {
+        match self {
+            Input::Events(e) => (e.steps, e.batch, e.width),
+            Input::Dense { x, .. } => (x.steps, x.batch, x.width),
+        }
+    }
+
+    /// `x · W` as a new sequence.
+    pub fn project(&self, w: &Matrix<F>) -> Seq<F> {
+        let (steps, batch, _) = self.shape();
+        let mut out = Seq::zeros(steps, batch, w.cols);
+        match *self {
+            Input::Events(e) => linalg::events_forward(e, w, &mut out),
+            Input::Dense { x, sparse: true } => linalg::gather_forward(x, w, &mut out),
+            Input::Dense { x, sparse: false } => linalg::dense_forward(x, w, &mut out),
+        }
+        out
+    }
+
+    /// `xᵀ · g`, the gradient of the weights of [`Self::project`].
+    pub fn grad_weight(&self, g: &Seq<F>, rows: usize) -> Matrix<F> {
+        let mut dw = Matrix::zeros(rows, g.width);
+        match *self {
+            Input::Events(e) => linalg::events_grad_weight(e, g, &mut dw),
+            Input::Dense { x, sparse: true } => linalg::gather_grad_weight(x, g, &mut dw),
+            Input::Dense { x, sparse: false } => linalg::dense_grad_weight(x, g, &mut dw),
+        }
+        dw
+    }
+}
+
+/// A named parameter tensor of a layer.
+#[derive(Debug)]
+pub struct Param<'a, F> {
+    /// Name within the layer, e.g. `w_in`.
+    pub name: &'static str,
+    /// Shape (`[rows, cols]` for weights, `[N]` for per-neuron values).
+    pub shape: Vec<usize>,
+    /// The values.
+    pub data: &'a [F],
+    /// Whether the optimizer updates it.
+    pub learnable: bool,
+}
+
+/// `∂L/∂τ` from `∂L/∂d` for a decay `d = exp(−dt/τ)`: `∂d/∂τ = d·dt/τ²`.
+fn tau_grad<F: Real>(g_decay: &[F], decay: &[F], tau_s: &[F], dt_s: F) -> Vec<F> {
+    g_decay
+        .iter()
+        .zip(decay)
+        .zip(tau_s)
+        .map(|((&g, &d), &tau)| g * d * dt_s / (tau * tau))
+        .collect()
+}
+
+/// Decays `exp(−dt/τ)` of per-neuron time constants.
+fn decays<F: Real>(tau_s: &[F], dt_s: F) -> Vec<F> {
+    tau_s.iter().map(|&tau| (-dt_s / tau).exp()).collect()
+}
+
+/// Zeroes the entries of `g` where `mask` is zero (pruned connections stay pruned).
+fn apply_mask<F: Real>(g: &mut [F], mask: Option<&[F]>) {
+    if let Some(mask) = mask {
+        for (g, &m) in g.iter_mut().zip(mask) {
+            *g *= m;
+        }
+    }
+}

@@ -1,0 +1,148 @@
+//! Declarative descriptions of layers (what a config file says).
+
+use crate::error::{check_count, check_non_negative, check_positive, check_range, ConfigError};
+use crate::neurons::ResetGrad;
+use serde::{Deserialize, Serialize};
+
+/// The neuron model of a spiking layer.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum NeuronKind {
+    /// Current-based LIF ([`crate::neurons::Lif`]).
+    Lif,
+    /// LIF with a spike-triggered adaptation current ([`crate::neurons::AdaptiveLif`]).
+    AdaptiveLif {
+        /// Adaptation time constant (stork: 100 ms).
+        #[serde(default = "default_tau_ada_ms")]
+        tau_ada_ms: f64,
+        /// Adaptation strength `a` (stork: 0.1).
+        #[serde(default = "default_ada_strength")]
+        strength: f64,
+    },
+}
+
+fn default_tau_ada_ms() -> f64 {
+    100.0
+}
+
+fn default_ada_strength() -> f64 {
+    0.1
+}
+
+/// A hidden layer of spiking neurons.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SpikingLayerSpec {
+    /// Number of neurons.
+    pub size: usize,
+    /// Neuron model.
+    pub neuron: NeuronKind,
+    /// Membrane time constant.
+    pub tau_mem_ms: f64,
+    /// Synaptic time constant.
+    pub tau_syn_ms: f64,
+    /// Heterogeneity at init: each neuron's τ is `τ·exp(spread·N(0,1))` (0 = homogeneous).
+    pub tau_spread: f64,
+    /// Whether the per-neuron time constants are trained.
+    pub learn_tau: bool,
+    /// Whether the layer has recurrent weights `W_rec`.
+    pub recurrent: bool,
+    /// Dropout probability applied to the layer's output spikes during training.
+    pub dropout: f64,
+    /// Fraction of feed-forward connections that exist (1 = dense).
+    pub density_ff: f64,
+    /// Fraction of recurrent connections that exist (1 = dense).
+    pub density_rec: f64,
+    /// Firing threshold.
+    pub threshold: f64,
+    /// Whether the reset is differentiated.
+    pub reset_grad: ResetGrad,
+}
+
+impl Default for SpikingLayerSpec {
+    fn default() -> Self {
+        Self {
+            size: 128,
+            neuron: NeuronKind::Lif,
+            tau_mem_ms: 20.0,
+            tau_syn_ms: 10.0,
+            tau_spread: 0.0,
+            learn_tau: false,
+            recurrent: false,
+            dropout: 0.0,
+            density_ff: 1.0,
+            density_rec: 1.0,
+            threshold: 1.0,
+            reset_grad: ResetGrad::Detached,
+        }
+    }
+}
+
+impl SpikingLayerSpec {
+    /// Checks every field; `at` prefixes field names in errors.
+    pub fn validate(&self, at: &str) -> Result<(), ConfigError> {
+        check_count(&format!("{at}.size"), self.size)?;
+        check_positive(&format!("{at}.tau_mem_ms"), self.tau_mem_ms)?;
+        check_positive(&format!("{at}.tau_syn_ms"), self.tau_syn_ms)?;
+        check_non_negative(&format!("{at}.tau_spread"), self.tau_spread)?;
+        check_range(&format!("{at}.dropout"), self.dropout, 0.0, 1.0, false)?;
+        check_range(&format!("{at}.density_ff"), self.density_ff, 0.0, 1.0, true)?;
+        check_range(
+            &format!("{at}.density_rec"),
+            self.density_rec,
+            0.0,
+            1.0,
+            true,
+        )?;
+        check_positive(&format!("{at}.density_ff"), self.density_ff)?;
+        check_positive(&format!("{at}.density_rec"), self.density_rec)?;
+        check_positive(&format!("{at}.threshold"), self.threshold)?;
+        if let NeuronKind::AdaptiveLif {
+            tau_ada_ms,
+            strength,
+        } = self.neuron
+        {
+            check_positive(&format!("{at}.neuron.tau_ada_ms"), tau_ada_ms)?;
+            check_non_negative(&format!("{at}.neuron.strength"), strength)?;
+        }
+        Ok(())
+    }
+}
+
+/// The non-spiking leaky readout layer.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ReadoutSpec {
+    /// Number of readout units (classes, or regression outputs).
+    pub size: usize,
+    /// Membrane time constant.
+    pub tau_mem_ms: f64,
+    /// Synaptic time constant.
+    pub tau_syn_ms: f64,
+    /// Heterogeneity at init, as in [`SpikingLayerSpec::tau_spread`].
+    pub tau_spread: f64,
+    /// Whether the per-unit time constants are trained.
+    pub learn_tau: bool,
+}
+
+impl Default for ReadoutSpec {
+    fn default() -> Self {
+        Self {
+            size: 10,
+            tau_mem_ms: 20.0,
+            tau_syn_ms: 10.0,
+            tau_spread: 0.0,
+            learn_tau: false,
+        }
+    }
+}
+
+impl ReadoutSpec {
+    /// Checks every field; `at` prefixes field names in errors.
+    pub fn validate(&self, at: &str) -> Result<(), ConfigError> {
+        check_count(&format!("{at}.size"), self.size)?;
+        check_positive(&format!("{at}.tau_mem_ms"), self.tau_mem_ms)?;
+        check_positive(&format!("{at}.tau_syn_ms"), self.tau_syn_ms)?;
+        check_non_negative(&format!("{at}.tau_spread"), self.tau_spread)
+    }
+}

@@ -1,0 +1,204 @@
+//! Whole-network gradient checks: every learnable tensor against central finite differences,
+//! in f64 with relaxed spikes and a differentiable reset.
+
+use super::*;
+use crate::layers::NeuronKind;
+use crate::neurons::ResetGrad;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+fn spec(inputs: usize) -> NetworkSpec {
+    let layer = |size, neuron, recurrent| SpikingLayerSpec {
+        size,
+        neuron,
+        recurrent,
+        learn_tau: true,
+        tau_spread: 0.3,
+        tau_mem_ms: 6.0,
+        tau_syn_ms: 3.0,
+        reset_grad: ResetGrad::Differentiable,
+        ..SpikingLayerSpec::default()
+    };
+    NetworkSpec {
+        inputs,
+        dt_ms: 1.0,
+        spike: SpikeFn::Relaxed { beta: 4.0 },
+        hidden: vec![
+            layer(4, NeuronKind::Lif, true),
+            layer(
+                3,
+                NeuronKind::AdaptiveLif {
+                    tau_ada_ms: 20.0,
+                    strength: 0.3,
+                },
+                true,
+            ),
+            layer(3, NeuronKind::Lif, false),
+        ],
+        readout: ReadoutSpec {
+            size: 2,
+            tau_mem_ms: 5.0,
+            tau_syn_ms: 2.0,
+            tau_spread: 0.2,
+            learn_tau: true,
+        },
+    }
+}
+
+fn random_network(rng: &mut ChaCha8Rng, inputs: usize) -> Network<f64> {
+    let mut net = Network::new(&spec(inputs), rng).unwrap();
+    for layer in &mut net.hidden {
+        let scale = 3.0 / (layer.w_in.rows as f64).sqrt();
+        layer
+            .w_in
+            .data
+            .iter_mut()
+            .for_each(|w| *w = rng.random_range(-0.5..1.5) * scale);
+        if let Some(w) = &mut layer.w_rec {
+            w.data
+                .iter_mut()
+                .for_each(|w| *w = rng.random_range(-0.6..0.6));
+        }
+    }
+    let w = &mut net.readout.w;
+    w.data
+        .iter_mut()
+        .for_each(|w| *w = rng.random_range(-1.0..1.0));
+    net
+}
+
+/// `L = Σ c · U_readout + Σ_k Σ d_k · S_k`.
+fn loss(net: &Network<f64>, x: &Seq<f64>, c: &Seq<f64>, d: &[Seq<f64>]) -> f64 {
+    let trace = net.forward::<ChaCha8Rng>(Input::Dense { x, sparse: false }, None);
+    let mut l: f64 = trace
+        .output()
+        .data
+        .iter()
+        .zip(&c.data)
+        .map(|(a, b)| a * b)
+        .sum();
+    for (layer, d) in trace.hidden.iter().zip(d) {
+        l += layer
+            .spikes()
+            .data
+            .iter()
+            .zip(&d.data)
+            .map(|(a, b)| a * b)
+            .sum::<f64>();
+    }
+    l
+}
+
+#[test]
+fn every_learnable_tensor_matches_finite_differences() {
+    let mut rng = ChaCha8Rng::seed_from_u64(11);
+    let (steps, batch, inputs) = (7, 2, 5);
+    let net = random_network(&mut rng, inputs);
+    let mut random_seq = |w| {
+        let data = (0..steps * batch * w)
+            .map(|_| rng.random_range(-1.0..1.0))
+            .collect();
+        Seq::from_vec(steps, batch, w, data).unwrap()
+    };
+    let x = random_seq(inputs);
+    let c = random_seq(2);
+    let d: Vec<Seq<f64>> = net.hidden.iter().map(|l| random_seq(l.size())).collect();
+
+    let trace = net.forward::<ChaCha8Rng>(
+        Input::Dense {
+            x: &x,
+            sparse: false,
+        },
+        None,
+    );
+    let extra: Vec<Option<Seq<f64>>> = d.iter().cloned().map(Some).collect();
+    let grads = net.backward(
+        Input::Dense {
+            x: &x,
+            sparse: false,
+        },
+        &trace,
+        &c,
+        &extra,
+    );
+
+    let names: Vec<String> = net
+        .tensors()
+        .iter()
+        .filter(|t| t.learnable)
+        .map(|t| t.name.clone())
+        .collect();
+    assert_eq!(names.len(), grads.len());
+    assert!(names.contains(&"hidden.1.tau_ada_s".to_string()));
+    let h = 1e-6;
+    for (k, name) in names.iter().enumerate() {
+        for i in 0..grads[k].len() {
+            let perturbed = |delta: f64| {
+                let mut n = net.clone();
+                n.learnable_mut()[k][i] += delta;
+                loss(&n, &x, &c, &d)
+            };
+            let fd = (perturbed(h) - perturbed(-h)) / (2.0 * h);
+            let got = grads[k][i];
+            let err = (got - fd).abs() / fd.abs().max(1e-3);
+            assert!(
+                err < 1e-6,
+                "{name}[{i}]: backward {got:e}, finite difference {fd:e}"
+            );
+        }
+    }
+}
+
+#[test]
+fn masked_connections_get_no_gradient() {
+    let mut rng = ChaCha8Rng::seed_from_u64(5);
+    let mut net = random_network(&mut rng, 5);
+    let mask: Vec<f64> = (0..net.hidden[0].w_in.data.len())
+        .map(|i| (i % 2) as f64)
+        .collect();
+    net.hidden[0].mask_in = Some(mask.clone());
+    let x = Seq::from_vec(
+        4,
+        1,
+        5,
+        (0..20).map(|i| (i as f64 * 0.7).sin() + 0.5).collect(),
+    )
+    .unwrap();
+    let trace = net.forward::<ChaCha8Rng>(
+        Input::Dense {
+            x: &x,
+            sparse: false,
+        },
+        None,
+    );
+    let g = Seq::from_vec(4, 1, 2, vec![1.0; 8]).unwrap();
+    let grads = net.backward(
+        Input::Dense {
+            x: &x,
+            sparse: false,
+        },
+        &trace,
+        &g,
+        &[],
+    );
+    for (gw, m) in grads[0].iter().zip(&mask) {
+        if *m == 0.0 {
+            assert_eq!(*gw, 0.0);
+        }
+    }
+    assert!(grads[0].iter().any(|g| *g != 0.0));
+}
+
+#[test]
+fn invalid_specs_name_the_field() {
+    let mut s = spec(3);
+    s.hidden[1].tau_mem_ms = 0.0;
+    let err = Network::<f32>::new(&s, &mut ChaCha8Rng::seed_from_u64(0)).unwrap_err();
+    assert_eq!(err.field, "network.hidden[1].tau_mem_ms");
+    let mut s = spec(3);
+    s.dt_ms = f64::NAN;
+    assert_eq!(s.validate().unwrap_err().field, "network.dt_ms");
+    let mut s = spec(3);
+    s.hidden[0].dropout = 1.0;
+    assert_eq!(s.validate().unwrap_err().field, "network.hidden[0].dropout");
+}
