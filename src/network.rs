@@ -247,4 +247,6 @@ impl<F: Real> Network<F> {
 }
 
 #[cfg(test)]
+mod surrogate_reference;
+#[cfg(test)]
 mod tests;

@@ -202,3 +202,69 @@ fn invalid_specs_name_the_field() {
     s.hidden[0].dropout = 1.0;
     assert_eq!(s.validate().unwrap_err().field, "network.hidden[0].dropout");
 }
+
+/// The event-driven products (input events, hidden spikes gathered) give the same forward
+/// pass and gradients as dense products, with Heaviside spikes and surrogate gradients.
+#[test]
+fn event_path_equals_dense_path() {
+    let mut rng = ChaCha8Rng::seed_from_u64(21);
+    let mut s = spec(12);
+    s.spike = SpikeFn::default();
+    s.hidden
+        .iter_mut()
+        .for_each(|l| l.reset_grad = ResetGrad::Detached);
+    let mut net = Network::<f64>::new(&s, &mut rng).unwrap();
+    for layer in &mut net.hidden {
+        layer
+            .w_in
+            .data
+            .iter_mut()
+            .for_each(|w| *w = rng.random_range(-0.5..2.5));
+        if let Some(w) = &mut layer.w_rec {
+            w.data
+                .iter_mut()
+                .for_each(|w| *w = rng.random_range(-0.5..0.5));
+        }
+    }
+    net.readout
+        .w
+        .data
+        .iter_mut()
+        .for_each(|w| *w = rng.random_range(-1.0..1.0));
+    let (steps, batch) = (30, 3);
+    let mut pairs: Vec<(u32, u32)> = (0..200)
+        .map(|_| {
+            (
+                rng.random_range(0..(steps * batch) as u32),
+                rng.random_range(0..12),
+            )
+        })
+        .collect();
+    let events = crate::events::SpikeEvents::from_pairs(steps, batch, 12, &mut pairs);
+    let dense: Seq<f64> = events.to_dense();
+    let g = Seq::from_vec(
+        steps,
+        batch,
+        2,
+        (0..steps * batch * 2).map(|i| (i as f64).cos()).collect(),
+    )
+    .unwrap();
+
+    let ev_in = Input::Events(&events);
+    let dense_in = Input::Dense {
+        x: &dense,
+        sparse: false,
+    };
+    let t_ev = net.forward::<ChaCha8Rng>(ev_in, None);
+    let t_dense = net.forward::<ChaCha8Rng>(dense_in, None);
+    assert_eq!(t_ev.output(), t_dense.output());
+    assert!(
+        t_ev.hidden[0].spikes().data.iter().any(|&s| s == 1.0),
+        "hidden layer is silent"
+    );
+    let g_ev = net.backward(ev_in, &t_ev, &g, &[]);
+    let g_dense = net.backward(dense_in, &t_dense, &g, &[]);
+    for (a, b) in g_ev.iter().flatten().zip(g_dense.iter().flatten()) {
+        assert!((a - b).abs() <= 1e-12 * a.abs().max(1.0), "{a} vs {b}");
+    }
+}
