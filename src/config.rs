@@ -1,1 +1,160 @@
-//! (to be written)
+//! The experiment configuration: everything a training run is determined by.
+//!
+//! A config is TOML with unknown keys rejected. Values left at their "from the data" default
+//! (`network.inputs = 0`, `network.readout.size = 0`, `init.nu_hz = 0`) are filled in by
+//! [`crate::experiment`], which saves the fully resolved config next to the results.
+
+use crate::data::RandmanConfig;
+use crate::error::{check_count, check_range, ConfigError};
+use crate::losses::LossKind;
+use crate::network::{NetworkSpec, WeightInit};
+use crate::optimizers::{LrSchedule, OptimizerKind};
+use crate::regularizers::{ActivityRegularizer, WeightRegularizer};
+use serde::{Deserialize, Serialize};
+
+/// A whole experiment.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ExperimentConfig {
+    /// Seed of every random draw of the run (init, shuffling, dropout).
+    pub seed: u64,
+    /// Where the samples come from and how they are split.
+    pub data: DataConfig,
+    /// The architecture.
+    pub network: NetworkSpec,
+    /// How weights are initialized.
+    pub init: WeightInit,
+    /// The optimization.
+    pub training: TrainingConfig,
+}
+
+impl Default for ExperimentConfig {
+    /// The default task: stork's randman example.
+    fn default() -> Self {
+        let mut network = NetworkSpec::default();
+        network.inputs = 0;
+        network.readout.size = 0;
+        Self {
+            seed: 1,
+            data: DataConfig::default(),
+            network,
+            init: WeightInit::default(),
+            training: TrainingConfig::default(),
+        }
+    }
+}
+
+/// The data source and split.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DataConfig {
+    /// The samples.
+    pub source: DataSource,
+    /// Fractions of samples for training, validation and test.
+    pub split: [f64; 3],
+    /// Whether each split keeps the class proportions.
+    pub stratified: bool,
+}
+
+impl Default for DataConfig {
+    fn default() -> Self {
+        Self {
+            source: DataSource::Randman(RandmanConfig::default()),
+            split: [0.8, 0.1, 0.1],
+            stratified: true,
+        }
+    }
+}
+
+/// A source of event samples.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum DataSource {
+    /// Synthetic random-manifold spike patterns (Zenke & Vogels 2021).
+    Randman(RandmanConfig),
+}
+
+/// The optimization.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TrainingConfig {
+    /// Passes over the training split.
+    pub epochs: usize,
+    /// Samples per mini-batch.
+    pub batch_size: usize,
+    /// The optimizer and its hyper-parameters.
+    pub optimizer: OptimizerKind,
+    /// Learning-rate schedule over epochs.
+    pub schedule: LrSchedule,
+    /// Global gradient-norm clipping; 0 = off.
+    pub clip_grad_norm: f64,
+    /// The loss.
+    pub loss: LossKind,
+    /// Activity regularizers, applied to every hidden layer's spikes.
+    pub activity: Vec<ActivityRegularizer>,
+    /// Weight regularizers, applied to every weight matrix.
+    pub weights: Vec<WeightRegularizer>,
+}
+
+impl Default for TrainingConfig {
+    fn default() -> Self {
+        Self {
+            epochs: 30,
+            batch_size: 250,
+            optimizer: OptimizerKind::Smorms3 {
+                lr: 5e-3,
+                eps: 1e-16,
+            },
+            schedule: LrSchedule::Constant,
+            clip_grad_norm: 0.0,
+            loss: LossKind::MaxOverTimeCe,
+            activity: Vec::new(),
+            weights: Vec::new(),
+        }
+    }
+}
+
+impl ExperimentConfig {
+    /// Checks every value that does not depend on the data.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let sum: f64 = self.data.split.iter().sum();
+        for (i, f) in self.data.split.iter().enumerate() {
+            check_range(&format!("data.split[{i}]"), *f, 0.0, 1.0, true)?;
+        }
+        if (sum - 1.0).abs() > 1e-9 {
+            return Err(ConfigError::new(
+                "data.split",
+                format!("fractions must sum to 1, got {sum}"),
+            ));
+        }
+        match &self.data.source {
+            DataSource::Randman(r) => r
+                .validate()
+                .map_err(|e| ConfigError::new("data.source", e.to_string()))?,
+        }
+        self.init.validate()?;
+        let t = &self.training;
+        check_count("training.epochs", t.epochs)?;
+        check_count("training.batch_size", t.batch_size)?;
+        t.optimizer
+            .validate()
+            .map_err(|e| ConfigError::new("training.optimizer", e.to_string()))?;
+        t.schedule
+            .validate()
+            .map_err(|e| ConfigError::new("training.schedule", e.to_string()))?;
+        check_range("training.clip_grad_norm", t.clip_grad_norm, 0.0, f64::MAX, false)?;
+        for (i, r) in t.activity.iter().enumerate() {
+            r.validate()
+                .map_err(|e| ConfigError::new(format!("training.activity[{i}]"), e.to_string()))?;
+        }
+        for (i, r) in t.weights.iter().enumerate() {
+            r.validate()
+                .map_err(|e| ConfigError::new(format!("training.weights[{i}]"), e.to_string()))?;
+        }
+        // The data-dependent sizes may still be 0 ("from the data") here.
+        let mut net = self.network.clone();
+        net.inputs = net.inputs.max(1);
+        net.readout.size = net.readout.size.max(1);
+        net.validate()
+    }
+}

@@ -1,1 +1,880 @@
-//! (to be written)
+//! Readout losses: cross-entropy on a reduction over time, and mean-squared error.
+//!
+//! Every loss reads the readout output `y` `[T, B, C]` (time-major, see [`Seq`]) and returns the
+//! scalar loss, a mean over the batch, together with `∂L/∂y` of the same shape, which seeds the
+//! backward pass. Classification losses also return one predicted class per sample.
+//!
+//! Losses are evaluated in `f64` whatever the element type `F`: the reductions over classes and
+//! time are tiny next to the network. Only the gradient (and, for the sum over time, the staged
+//! logits) is rounded to `F`.
+
+use crate::real::Real;
+use crate::tensor::Seq;
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+/// Which loss drives the readout (stork's loss stacks, reference §1.8).
+///
+/// For the cross-entropy kinds, `CE(z, k) = logsumexp(z) − z_k = −log softmax(z)_k` for the
+/// logits `z ∈ ℝ^C` of a sample of class `k`, and the loss is the mean of `CE` over the batch.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum LossKind {
+    /// Max over time: `z_c = max_t y[t, c]` (stork `MaxOverTimeCrossEntropy`).
+    ///
+    /// The gradient of `z_c` reaches only the step attaining the maximum, the first one on ties.
+    #[default]
+    MaxOverTimeCe,
+    /// Sum over time: `z_c = Σ_t y[t, c]` (stork `SumOverTimeCrossEntropy`).
+    SumOverTimeCe,
+    /// Last step: `z = y[T − 1]` (stork `LastStepCrossEntropy`).
+    LastStepCe,
+    /// Every step: `L = (1 / (B·T)) Σ_b Σ_t CE(y[t, b], k_b)`, the mean over batch *and* time,
+    /// so its scale does not grow with the number of steps.
+    ///
+    /// The prediction is `argmax_c Σ_t y[t, c]`. This equals the argmax of the time-summed
+    /// log-probabilities `Σ_t log softmax(y[t])_c`, the class that would make the loss smallest,
+    /// because log-softmax shifts all classes of one step by the same constant.
+    EveryStepCe,
+    /// Mean-squared error over every step, sample and output:
+    /// `L = (1 / (T·B·C)) Σ_{t,b,c} (y[t, b, c] − target[t, b, c])²` (stork `MeanSquareError`).
+    Mse,
+}
+
+impl LossKind {
+    /// Whether the loss takes class indices (every kind but [`LossKind::Mse`]).
+    pub fn is_classification(self) -> bool {
+        self.reduction().is_some()
+    }
+
+    fn reduction(self) -> Option<Reduction> {
+        match self {
+            LossKind::MaxOverTimeCe => Some(Reduction::Max),
+            LossKind::SumOverTimeCe => Some(Reduction::Sum),
+            LossKind::LastStepCe => Some(Reduction::Last),
+            LossKind::EveryStepCe => Some(Reduction::EveryStep),
+            LossKind::Mse => None,
+        }
+    }
+}
+
+/// How a cross-entropy kind turns `[T, C]` outputs into logits.
+#[derive(Clone, Copy)]
+enum Reduction {
+    Max,
+    Sum,
+    Last,
+    EveryStep,
+}
+
+/// The targets of one batch.
+#[derive(Clone, Copy, Debug)]
+pub enum Targets<'a> {
+    /// One class index per sample, `[B]` (the cross-entropy kinds).
+    Classes(&'a [usize]),
+    /// One target vector per sample, `[B, dims]` row-major, held over every step (MSE).
+    Values { data: &'a [f32], dims: usize },
+    /// One target per step, sample and output, shaped `[T, B, C]` like the readout output (MSE).
+    Sequence(&'a Seq<f32>),
+}
+
+/// A loss value with its gradient and, for classification, the predictions.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LossOutput<F> {
+    /// The scalar loss (see [`LossKind`] for each formula).
+    pub loss: f64,
+    /// `∂L/∂y`, shaped `[T, B, C]` like the readout output.
+    pub grad: Seq<F>,
+    /// How many samples' predictions equal their class (0 for regression).
+    pub correct: usize,
+    /// The predicted class of each sample, `[B]` (empty for regression).
+    pub predictions: Vec<usize>,
+}
+
+impl<F: Real> Default for LossOutput<F> {
+    /// An empty output; [`compute_into`] grows its buffers on first use.
+    fn default() -> Self {
+        Self {
+            loss: 0.0,
+            grad: Seq::zeros(0, 0, 0),
+            correct: 0,
+            predictions: Vec::new(),
+        }
+    }
+}
+
+/// Why a loss could not be evaluated.
+#[derive(Debug, Clone, PartialEq, Error)]
+pub enum LossError {
+    /// The readout output has no step, sample or output.
+    #[error("readout output has an empty shape [{steps}, {batch}, {outputs}]")]
+    EmptyOutput {
+        steps: usize,
+        batch: usize,
+        outputs: usize,
+    },
+    /// A sequence's data length disagrees with its shape.
+    #[error("sequence holds {len} values, but its shape needs {expected}")]
+    Malformed { len: usize, expected: usize },
+    /// The readout output contains NaN or ±∞.
+    #[error("non-finite readout output at step {step}, sample {sample}, output {output}")]
+    NonFiniteOutput {
+        step: usize,
+        sample: usize,
+        output: usize,
+    },
+    /// Summing finite outputs over time overflowed.
+    #[error("time-summed readout output of sample {sample} is not finite")]
+    SummedOutputOverflow { sample: usize },
+    /// A cross-entropy loss was given regression targets.
+    #[error("{kind:?} needs one class index per sample, got regression targets")]
+    NeedsClasses { kind: LossKind },
+    /// Mean-squared error was given class indices.
+    #[error("mean-squared error needs regression targets, got class indices")]
+    NeedsValues,
+    /// The number of class targets differs from the batch size.
+    #[error("{targets} class targets for a batch of {batch}")]
+    BatchMismatch { batch: usize, targets: usize },
+    /// A class index is not a readout output.
+    #[error("class {class} of sample {sample} is out of range for {outputs} readout outputs")]
+    ClassOutOfRange {
+        sample: usize,
+        class: usize,
+        outputs: usize,
+    },
+    /// Per-sample regression targets have the wrong width.
+    #[error("targets have {dims} values per sample, the readout has {outputs} outputs")]
+    DimsMismatch { outputs: usize, dims: usize },
+    /// Per-sample regression targets have the wrong length.
+    #[error("{got} target values, expected {expected} (batch × outputs)")]
+    ValuesLength { expected: usize, got: usize },
+    /// A target sequence is not shaped like the readout output.
+    #[error("target sequence shape {got:?} differs from readout output shape {expected:?}")]
+    SequenceShape {
+        expected: [usize; 3],
+        got: [usize; 3],
+    },
+    /// A regression target is NaN or ±∞.
+    #[error("non-finite regression target at flat index {index}")]
+    NonFiniteTarget { index: usize },
+    /// [`r2_per_output`] got data that are not whole rows of `dims` values.
+    #[error(
+        "R² needs equal-length, non-empty data made of whole rows of {dims} > 0 outputs, \
+         got {pred} predictions and {target} targets"
+    )]
+    R2Shape {
+        pred: usize,
+        target: usize,
+        dims: usize,
+    },
+}
+
+/// Evaluates loss `kind` on readout output `y` `[T, B, C]`, allocating the result.
+///
+/// See [`compute_into`], which reuses the buffers of a previous result.
+pub fn compute<F: Real>(
+    kind: LossKind,
+    y: &Seq<F>,
+    targets: Targets<'_>,
+) -> Result<LossOutput<F>, LossError> {
+    let mut out = LossOutput::default();
+    compute_into(kind, y, targets, &mut out)?;
+    Ok(out)
+}
+
+/// Evaluates loss `kind` on readout output `y` `[T, B, C]` into `out`, reusing its buffers.
+///
+/// `out.grad` is reshaped to `y`'s shape and overwritten (not accumulated). Every input is
+/// validated before `out` is touched, except for an overflow of the time-summed outputs
+/// ([`LossError::SummedOutputOverflow`]), after which `out` holds partial results.
+pub fn compute_into<F: Real>(
+    kind: LossKind,
+    y: &Seq<F>,
+    targets: Targets<'_>,
+    out: &mut LossOutput<F>,
+) -> Result<(), LossError> {
+    check_output(y)?;
+    out.loss = match (kind.reduction(), targets) {
+        (Some(reduction), Targets::Classes(classes)) => {
+            check_classes(y, classes)?;
+            reset(out, y);
+            cross_entropy(reduction, y, classes, out)?
+        }
+        (Some(_), _) => return Err(LossError::NeedsClasses { kind }),
+        (None, Targets::Classes(_)) => return Err(LossError::NeedsValues),
+        (None, Targets::Values { data, dims }) => {
+            check_values(y, data, dims)?;
+            reset(out, y);
+            mse(y, |_, b, c| data[b * y.width + c], &mut out.grad)
+        }
+        (None, Targets::Sequence(seq)) => {
+            check_sequence(y, seq)?;
+            reset(out, y);
+            mse(y, |t, b, c| seq.at(t, b, c), &mut out.grad)
+        }
+    };
+    Ok(())
+}
+
+/// Coefficient of determination per output: `R²_d = 1 − SSE_d / SST_d`, with
+/// `SSE_d = Σ_i (pred[i, d] − target[i, d])²` and `SST_d = Σ_i (target[i, d] − mean_d)²`.
+///
+/// `pred` and `target` are row-major `[n, dims]`; the data of a `[T, B, C]` [`Seq`] fit as is.
+/// A constant target (`SST_d = 0`) scores 1 when predicted exactly and 0 otherwise (scikit-learn's
+/// `force_finite` convention) rather than ±∞ or NaN.
+pub fn r2_per_output(pred: &[f64], target: &[f64], dims: usize) -> Result<Vec<f64>, LossError> {
+    if dims == 0 || pred.is_empty() || pred.len() != target.len() || pred.len() % dims != 0 {
+        return Err(LossError::R2Shape {
+            pred: pred.len(),
+            target: target.len(),
+            dims,
+        });
+    }
+    let rows = pred.len() / dims;
+    let r2 = (0..dims)
+        .map(|d| {
+            let targets = target.iter().skip(d).step_by(dims);
+            // Two passes (mean first) keep SST accurate when the mean is large.
+            let mean = targets.clone().sum::<f64>() / rows as f64;
+            let sst: f64 = targets.clone().map(|&v| (v - mean) * (v - mean)).sum();
+            let sse: f64 = pred
+                .iter()
+                .skip(d)
+                .step_by(dims)
+                .zip(targets)
+                .map(|(&p, &v)| (p - v) * (p - v))
+                .sum();
+            if sst > 0.0 {
+                1.0 - sse / sst
+            } else if sse == 0.0 {
+                1.0
+            } else {
+                0.0
+            }
+        })
+        .collect();
+    Ok(r2)
+}
+
+/// Shapes `out` like `y` without giving up its allocations; the losses rely on a zeroed gradient.
+fn reset<F: Real>(out: &mut LossOutput<F>, y: &Seq<F>) {
+    let grad = &mut out.grad;
+    (grad.steps, grad.batch, grad.width) = (y.steps, y.batch, y.width);
+    grad.data.clear();
+    grad.data.resize(y.data.len(), F::zero());
+    out.predictions.clear();
+    out.correct = 0;
+}
+
+fn check_len(len: usize, steps: usize, batch: usize, width: usize) -> Result<(), LossError> {
+    // Saturating: a corrupt shape must give an error, not an overflow panic.
+    let expected = steps.saturating_mul(batch).saturating_mul(width);
+    if len == expected {
+        Ok(())
+    } else {
+        Err(LossError::Malformed { len, expected })
+    }
+}
+
+fn check_output<F: Real>(y: &Seq<F>) -> Result<(), LossError> {
+    if y.steps == 0 || y.batch == 0 || y.width == 0 {
+        return Err(LossError::EmptyOutput {
+            steps: y.steps,
+            batch: y.batch,
+            outputs: y.width,
+        });
+    }
+    check_len(y.data.len(), y.steps, y.batch, y.width)?;
+    match y.data.iter().position(|v| !v.is_finite()) {
+        None => Ok(()),
+        Some(i) => Err(LossError::NonFiniteOutput {
+            step: i / (y.batch * y.width),
+            sample: i / y.width % y.batch,
+            output: i % y.width,
+        }),
+    }
+}
+
+fn check_classes<F: Real>(y: &Seq<F>, classes: &[usize]) -> Result<(), LossError> {
+    if classes.len() != y.batch {
+        return Err(LossError::BatchMismatch {
+            batch: y.batch,
+            targets: classes.len(),
+        });
+    }
+    match classes.iter().position(|&k| k >= y.width) {
+        None => Ok(()),
+        Some(sample) => Err(LossError::ClassOutOfRange {
+            sample,
+            class: classes[sample],
+            outputs: y.width,
+        }),
+    }
+}
+
+fn check_finite_targets(data: &[f32]) -> Result<(), LossError> {
+    match data.iter().position(|v| !v.is_finite()) {
+        None => Ok(()),
+        Some(index) => Err(LossError::NonFiniteTarget { index }),
+    }
+}
+
+fn check_values<F: Real>(y: &Seq<F>, data: &[f32], dims: usize) -> Result<(), LossError> {
+    if dims != y.width {
+        return Err(LossError::DimsMismatch {
+            outputs: y.width,
+            dims,
+        });
+    }
+    if data.len() != y.batch * dims {
+        return Err(LossError::ValuesLength {
+            expected: y.batch * dims,
+            got: data.len(),
+        });
+    }
+    check_finite_targets(data)
+}
+
+fn check_sequence<F: Real>(y: &Seq<F>, seq: &Seq<f32>) -> Result<(), LossError> {
+    let expected = [y.steps, y.batch, y.width];
+    let got = [seq.steps, seq.batch, seq.width];
+    if expected != got {
+        return Err(LossError::SequenceShape { expected, got });
+    }
+    check_len(seq.data.len(), seq.steps, seq.batch, seq.width)?;
+    check_finite_targets(&seq.data)
+}
+
+/// The first index of the largest value (`x` is non-empty and finite).
+fn first_argmax<F: Real>(x: &[F]) -> (usize, F) {
+    x.iter().enumerate().skip(1).fold(
+        (0, x[0]),
+        |best, (i, &v)| if v > best.1 { (i, v) } else { best },
+    )
+}
+
+/// The first step at which output `c` of sample `b` reaches its maximum over time.
+fn first_argmax_over_time<F: Real>(y: &Seq<F>, b: usize, c: usize) -> usize {
+    (1..y.steps)
+        .fold((0, y.at(0, b, c)), |best, t| {
+            let v = y.at(t, b, c);
+            if v > best.1 {
+                (t, v)
+            } else {
+                best
+            }
+        })
+        .0
+}
+
+/// Overwrites the logits `z` with `scale · (softmax(z) − e_class)`, the gradient of
+/// `scale · CE(z, class)`, and returns `(CE(z, class), argmax z)`.
+fn softmax_ce_in_place<F: Real>(z: &mut [F], class: usize, scale: f64) -> (f64, usize) {
+    let (pred, max) = first_argmax(z);
+    let max = max.as_f64();
+    // Shifting by the maximum keeps every exponent ≤ 0: no overflow, and the sum is ≥ 1.
+    let sum: f64 = z.iter().map(|&v| (v.as_f64() - max).exp()).sum();
+    let lse = max + sum.ln();
+    let ce = lse - z[class].as_f64();
+    for (c, v) in z.iter_mut().enumerate() {
+        let p = (v.as_f64() - lse).exp();
+        let onehot = if c == class { 1.0 } else { 0.0 };
+        *v = F::from_f64(scale * (p - onehot));
+    }
+    (ce, pred)
+}
+
+/// The cross-entropy kinds. Each sample's logits are staged in one gradient row of that sample,
+/// turned into their gradient in place and then moved or copied to the rows they belong to, so
+/// no scratch memory is needed.
+fn cross_entropy<F: Real>(
+    reduction: Reduction,
+    y: &Seq<F>,
+    classes: &[usize],
+    out: &mut LossOutput<F>,
+) -> Result<f64, LossError> {
+    let (steps, batch, width) = (y.steps, y.batch, y.width);
+    let grad = &mut out.grad;
+    let scale = 1.0 / batch as f64;
+    let mut loss = 0.0;
+    for (b, &class) in classes.iter().enumerate() {
+        let (ce, pred) = match reduction {
+            Reduction::Max => {
+                let z = grad.row_mut(0, b);
+                z.copy_from_slice(y.row(0, b));
+                for t in 1..steps {
+                    for (zc, &v) in z.iter_mut().zip(y.row(t, b)) {
+                        *zc = zc.max(v);
+                    }
+                }
+                let result = softmax_ce_in_place(z, class, scale);
+                for c in 0..width {
+                    let t = first_argmax_over_time(y, b, c);
+                    if t != 0 {
+                        let (from, to) = (grad.index(0, b, c), grad.index(t, b, c));
+                        grad.data.swap(from, to); // `to` still holds zero
+                    }
+                }
+                result
+            }
+            Reduction::Sum => {
+                // Accumulate in f64: `T` can be hundreds of steps.
+                let z = grad.row_mut(0, b);
+                for (c, zc) in z.iter_mut().enumerate() {
+                    *zc = F::from_f64((0..steps).map(|t| y.at(t, b, c).as_f64()).sum());
+                    if !zc.is_finite() {
+                        return Err(LossError::SummedOutputOverflow { sample: b });
+                    }
+                }
+                let result = softmax_ce_in_place(z, class, scale);
+                let first = grad.index(0, b, 0);
+                for t in 1..steps {
+                    let to = grad.index(t, b, 0);
+                    grad.data.copy_within(first..first + width, to);
+                }
+                result
+            }
+            Reduction::Last => {
+                let z = grad.row_mut(steps - 1, b);
+                z.copy_from_slice(y.row(steps - 1, b));
+                softmax_ce_in_place(z, class, scale)
+            }
+            Reduction::EveryStep => {
+                let step_scale = scale / steps as f64;
+                let mut ce = 0.0;
+                for t in 0..steps {
+                    let z = grad.row_mut(t, b);
+                    z.copy_from_slice(y.row(t, b));
+                    ce += softmax_ce_in_place(z, class, step_scale).0;
+                }
+                let summed = |c: usize| (0..steps).map(|t| y.at(t, b, c).as_f64()).sum::<f64>();
+                let pred = (1..width).fold((0, summed(0)), |best, c| {
+                    let s = summed(c);
+                    if s > best.1 {
+                        (c, s)
+                    } else {
+                        best
+                    }
+                });
+                (ce / steps as f64, pred.0)
+            }
+        };
+        loss += ce;
+        out.correct += usize::from(pred == class);
+        out.predictions.push(pred);
+    }
+    Ok(loss * scale)
+}
+
+/// Mean-squared error against `target(t, b, c)`; writes `∂L/∂y = 2 (y − target) / (T·B·C)`.
+fn mse<F: Real>(y: &Seq<F>, target: impl Fn(usize, usize, usize) -> f32, grad: &mut Seq<F>) -> f64 {
+    let (batch, width) = (y.batch, y.width);
+    let scale = 1.0 / y.data.len() as f64;
+    let mut sum = 0.0;
+    let rows = y
+        .data
+        .chunks_exact(width)
+        .zip(grad.data.chunks_exact_mut(width));
+    for (r, (yr, gr)) in rows.enumerate() {
+        let (t, b) = (r / batch, r % batch);
+        for (c, (&v, g)) in yr.iter().zip(gr.iter_mut()).enumerate() {
+            let d = v.as_f64() - f64::from(target(t, b, c));
+            sum += d * d;
+            *g = F::from_f64(2.0 * scale * d);
+        }
+    }
+    sum * scale
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{Rng, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+
+    const CE_KINDS: [LossKind; 4] = [
+        LossKind::MaxOverTimeCe,
+        LossKind::SumOverTimeCe,
+        LossKind::LastStepCe,
+        LossKind::EveryStepCe,
+    ];
+
+    fn random_seq(rng: &mut ChaCha8Rng, steps: usize, batch: usize, width: usize) -> Seq<f64> {
+        let data = (0..steps * batch * width)
+            .map(|_| rng.random_range(-2.0..2.0))
+            .collect();
+        Seq::from_vec(steps, batch, width, data).unwrap()
+    }
+
+    /// Checks `grad` against central differences of the loss, element by element.
+    fn assert_gradient_matches(kind: LossKind, y: &Seq<f64>, targets: Targets<'_>) {
+        let out = compute(kind, y, targets).unwrap();
+        let h = 1e-6;
+        let mut probe = y.clone();
+        for i in 0..y.data.len() {
+            probe.data[i] = y.data[i] + h;
+            let plus = compute(kind, &probe, targets).unwrap().loss;
+            probe.data[i] = y.data[i] - h;
+            let minus = compute(kind, &probe, targets).unwrap().loss;
+            probe.data[i] = y.data[i];
+            let fd = (plus - minus) / (2.0 * h);
+            let g = out.grad.data[i];
+            // Relative error < 1e-6, with an absolute floor for the (near-)zero entries,
+            // where the difference quotient is pure rounding noise (~1e-10).
+            assert!(
+                (g - fd).abs() <= 1e-6 * g.abs().max(fd.abs()) + 1e-9,
+                "{kind:?} element {i}: analytic {g}, finite difference {fd}"
+            );
+        }
+    }
+
+    #[test]
+    fn cross_entropy_gradients_match_finite_differences() {
+        let mut rng = ChaCha8Rng::seed_from_u64(7);
+        for kind in CE_KINDS {
+            for _ in 0..6 {
+                let (steps, batch, width) = (
+                    rng.random_range(1..7),
+                    rng.random_range(1..5),
+                    rng.random_range(2..7),
+                );
+                // Continuous random values: ties in the max over time have probability 0.
+                let y = random_seq(&mut rng, steps, batch, width);
+                let classes: Vec<usize> = (0..batch).map(|_| rng.random_range(0..width)).collect();
+                assert_gradient_matches(kind, &y, Targets::Classes(&classes));
+            }
+        }
+    }
+
+    #[test]
+    fn mse_gradients_match_finite_differences() {
+        let mut rng = ChaCha8Rng::seed_from_u64(11);
+        for _ in 0..6 {
+            let (steps, batch, width) = (
+                rng.random_range(1..6),
+                rng.random_range(1..5),
+                rng.random_range(1..5),
+            );
+            let y = random_seq(&mut rng, steps, batch, width);
+            let values: Vec<f32> = (0..batch * width)
+                .map(|_| rng.random_range(-1.0..1.0))
+                .collect();
+            let targets = Targets::Values {
+                data: &values,
+                dims: width,
+            };
+            assert_gradient_matches(LossKind::Mse, &y, targets);
+            let seq: Seq<f32> = random_seq(&mut rng, steps, batch, width).cast();
+            assert_gradient_matches(LossKind::Mse, &y, Targets::Sequence(&seq));
+        }
+    }
+
+    #[test]
+    fn uniform_logits_cost_ln_c() {
+        let (steps, batch, width) = (4, 3, 5);
+        let y = Seq::from_vec(steps, batch, width, vec![0.3; steps * batch * width]).unwrap();
+        let classes = [0, 2, 4];
+        let ln_c = (width as f64).ln();
+        for kind in CE_KINDS {
+            let out = compute(kind, &y, Targets::Classes(&classes)).unwrap();
+            assert!((out.loss - ln_c).abs() < 1e-12, "{kind:?}: {}", out.loss);
+            // Each sample's gradient sums to zero over classes and time.
+            for b in 0..batch {
+                let total: f64 = (0..steps).flat_map(|t| out.grad.row(t, b).to_vec()).sum();
+                assert!(total.abs() < 1e-12, "{kind:?}");
+            }
+        }
+        let sum = compute(LossKind::SumOverTimeCe, &y, Targets::Classes(&classes)).unwrap();
+        let expect = |c: usize, k: usize| (1.0 / width as f64 - f64::from(u8::from(c == k))) / 3.0;
+        for t in 0..steps {
+            for (b, &k) in classes.iter().enumerate() {
+                for c in 0..width {
+                    assert!((sum.grad.at(t, b, c) - expect(c, k)).abs() < 1e-15);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn max_over_time_ties_send_the_gradient_to_the_first_step() {
+        // Output 0 peaks at steps 1 and 3 (tie), output 1 at step 2.
+        let y = Seq::from_vec(4, 1, 2, vec![0.0, 0.0, 2.0, 0.0, 1.0, 1.5, 2.0, 1.0]).unwrap();
+        let out = compute(LossKind::MaxOverTimeCe, &y, Targets::Classes(&[1])).unwrap();
+        let p0 = 1.0 / (1.0 + (-0.5f64).exp()); // softmax([2, 1.5])_0
+        assert!((out.loss - (1.0 + (0.5f64).exp()).ln()).abs() < 1e-12);
+        let g = &out.grad;
+        assert!((g.at(1, 0, 0) - p0).abs() < 1e-15 && (g.at(2, 0, 1) + p0).abs() < 1e-15);
+        let others = [g.at(0, 0, 0), g.at(0, 0, 1), g.at(1, 0, 1), g.at(2, 0, 0)];
+        assert!(others.iter().chain(g.row(3, 0)).all(|&v| v == 0.0));
+    }
+
+    #[test]
+    fn cross_entropy_matches_hand_values() {
+        // Logits [0, ln 3] give p = [1/4, 3/4].
+        let y = Seq::from_vec(1, 2, 2, vec![0.0, 3f64.ln(), 0.0, 3f64.ln()]).unwrap();
+        let out = compute(LossKind::LastStepCe, &y, Targets::Classes(&[0, 1])).unwrap();
+        let expect = (4f64.ln() + (4.0f64 / 3.0).ln()) / 2.0;
+        assert!((out.loss - expect).abs() < 1e-14);
+        let g = [-0.375, 0.375, 0.125, -0.125]; // (p − onehot) / B
+        assert!(out
+            .grad
+            .data
+            .iter()
+            .zip(g)
+            .all(|(a, b)| (a - b).abs() < 1e-15));
+        assert_eq!((out.predictions, out.correct), (vec![1, 1], 1));
+    }
+
+    #[test]
+    fn every_step_loss_is_the_mean_over_steps() {
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let y = random_seq(&mut rng, 5, 2, 3);
+        let classes = [2, 0];
+        let every = compute(LossKind::EveryStepCe, &y, Targets::Classes(&classes)).unwrap();
+        let mut mean = 0.0;
+        for t in 0..5 {
+            let step = Seq::from_vec(1, 2, 3, y.step(t).to_vec()).unwrap();
+            mean += compute(LossKind::LastStepCe, &step, Targets::Classes(&classes))
+                .unwrap()
+                .loss
+                / 5.0;
+        }
+        assert!((every.loss - mean).abs() < 1e-14);
+    }
+
+    #[test]
+    fn every_step_prediction_uses_time_summed_outputs() {
+        // Output 1 wins 2 of 3 steps, but output 0 has the larger sum.
+        let y = Seq::from_vec(3, 1, 2, vec![5.0, 0.0, 0.0, 1.0, 0.0, 1.0f32]).unwrap();
+        let out = compute(LossKind::EveryStepCe, &y, Targets::Classes(&[0])).unwrap();
+        assert_eq!((out.predictions, out.correct), (vec![0], 1));
+    }
+
+    #[test]
+    fn accuracy_counts_correct_predictions() {
+        let (steps, batch, width) = (3, 5, 4);
+        let mut y = Seq::<f32>::zeros(steps, batch, width);
+        let argmax = [0, 3, 2, 2, 1];
+        for (b, &k) in argmax.iter().enumerate() {
+            for t in 0..steps {
+                y.row_mut(t, b)[k] = 1.0 + t as f32;
+            }
+        }
+        let classes = [0, 3, 1, 2, 0];
+        for kind in CE_KINDS {
+            let out = compute(kind, &y, Targets::Classes(&classes)).unwrap();
+            assert_eq!(out.predictions, argmax, "{kind:?}");
+            assert_eq!(out.correct, 3, "{kind:?}");
+        }
+    }
+
+    #[test]
+    fn large_logits_stay_finite() {
+        let y = Seq::from_vec(2, 1, 3, vec![1000.0, 0.0, -1000.0, 900.0, 0.0, 0.0f32]).unwrap();
+        for kind in CE_KINDS {
+            let out = compute(kind, &y, Targets::Classes(&[1])).unwrap();
+            assert!(
+                out.loss.is_finite() && out.loss >= 899.0,
+                "{kind:?}: {}",
+                out.loss
+            );
+            assert!(out
+                .grad
+                .data
+                .iter()
+                .all(|v| v.is_finite() && v.abs() <= 1.0));
+        }
+        let huge = Seq::from_vec(2, 1, 2, vec![3e38, 0.0, 3e38, 0.0f32]).unwrap();
+        assert_eq!(
+            compute(LossKind::SumOverTimeCe, &huge, Targets::Classes(&[0])).unwrap_err(),
+            LossError::SummedOutputOverflow { sample: 0 }
+        );
+    }
+
+    #[test]
+    fn f32_agrees_with_f64() {
+        let mut rng = ChaCha8Rng::seed_from_u64(5);
+        let y64 = random_seq(&mut rng, 20, 4, 6);
+        let y32: Seq<f32> = y64.cast();
+        let y64: Seq<f64> = y32.cast(); // the same values in both precisions
+        let classes = [1, 5, 0, 3];
+        for kind in CE_KINDS {
+            let a = compute(kind, &y32, Targets::Classes(&classes)).unwrap();
+            let b = compute(kind, &y64, Targets::Classes(&classes)).unwrap();
+            // Only the f32 rounding of the gradient (and of the time-summed logits) differs.
+            assert!((a.loss - b.loss).abs() < 1e-6 * b.loss.max(1.0), "{kind:?}");
+            let mut pairs = a.grad.data.iter().zip(&b.grad.data);
+            assert!(
+                pairs.all(|(x, y)| (f64::from(*x) - y).abs() < 1e-7),
+                "{kind:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn mse_matches_closed_form_and_broadcasts_values() {
+        let (steps, batch, width) = (3, 2, 2);
+        let y = Seq::from_vec(steps, batch, width, vec![1.0f64; 12]).unwrap();
+        let values = [0.0f32, 2.0, 1.0, 3.0];
+        let targets = Targets::Values {
+            data: &values,
+            dims: width,
+        };
+        let out = compute(LossKind::Mse, &y, targets).unwrap();
+        // Differences per step: [1, −1, 0, −2] → squares sum to 6 per step.
+        assert!((out.loss - 6.0 / 4.0).abs() < 1e-15);
+        assert!((out.grad.at(2, 1, 1) - 2.0 * -2.0 / 12.0).abs() < 1e-15);
+        assert!(out.predictions.is_empty() && out.correct == 0);
+        let mut seq = Seq::<f32>::zeros(steps, batch, width);
+        for t in 0..steps {
+            for b in 0..batch {
+                seq.row_mut(t, b)
+                    .copy_from_slice(&values[b * width..(b + 1) * width]);
+            }
+        }
+        assert_eq!(
+            compute(LossKind::Mse, &y, Targets::Sequence(&seq)).unwrap(),
+            out
+        );
+    }
+
+    #[test]
+    fn compute_into_reuses_buffers_across_shapes() {
+        let mut rng = ChaCha8Rng::seed_from_u64(9);
+        let mut out = LossOutput::default();
+        for (steps, batch, width) in [(6, 4, 5), (2, 3, 3), (7, 1, 4)] {
+            let y = random_seq(&mut rng, steps, batch, width);
+            let classes: Vec<usize> = (0..batch).map(|b| b % width).collect();
+            for kind in CE_KINDS {
+                compute_into(kind, &y, Targets::Classes(&classes), &mut out).unwrap();
+                assert_eq!(out, compute(kind, &y, Targets::Classes(&classes)).unwrap());
+            }
+        }
+    }
+
+    #[test]
+    fn bad_inputs_are_errors() {
+        let y = Seq::<f32>::zeros(2, 2, 3);
+        let ce = LossKind::MaxOverTimeCe;
+        let err = |kind, y: &Seq<f32>, t| compute(kind, y, t).unwrap_err();
+        assert_eq!(
+            err(ce, &y, Targets::Classes(&[0])),
+            LossError::BatchMismatch {
+                batch: 2,
+                targets: 1
+            }
+        );
+        assert_eq!(
+            err(ce, &y, Targets::Classes(&[0, 3])),
+            LossError::ClassOutOfRange {
+                sample: 1,
+                class: 3,
+                outputs: 3
+            }
+        );
+        let values = [0.0f32; 6];
+        let regression = Targets::Values {
+            data: &values,
+            dims: 3,
+        };
+        assert_eq!(
+            err(ce, &y, regression),
+            LossError::NeedsClasses { kind: ce }
+        );
+        assert_eq!(
+            err(LossKind::Mse, &y, Targets::Classes(&[0, 1])),
+            LossError::NeedsValues
+        );
+        let narrow = Targets::Values {
+            data: &values[..4],
+            dims: 2,
+        };
+        assert!(matches!(
+            err(LossKind::Mse, &y, narrow),
+            LossError::DimsMismatch { .. }
+        ));
+        let short = Targets::Values {
+            data: &values[..3],
+            dims: 3,
+        };
+        assert!(matches!(
+            err(LossKind::Mse, &y, short),
+            LossError::ValuesLength { .. }
+        ));
+        let nan_values = [0.0, f32::NAN, 0.0, 0.0, 0.0, 0.0];
+        let nan_target = Targets::Values {
+            data: &nan_values,
+            dims: 3,
+        };
+        assert_eq!(
+            err(LossKind::Mse, &y, nan_target),
+            LossError::NonFiniteTarget { index: 1 }
+        );
+        let wrong_seq = Seq::<f32>::zeros(3, 2, 3);
+        assert!(matches!(
+            err(LossKind::Mse, &y, Targets::Sequence(&wrong_seq)),
+            LossError::SequenceShape { .. }
+        ));
+
+        let mut nan = y.clone();
+        nan.data[9] = f32::NAN;
+        let e = err(ce, &nan, Targets::Classes(&[0, 0]));
+        assert_eq!(
+            e,
+            LossError::NonFiniteOutput {
+                step: 1,
+                sample: 1,
+                output: 0
+            }
+        );
+        assert!(e.to_string().starts_with("non-finite readout output"));
+        let empty = Seq::<f32>::zeros(0, 2, 3);
+        assert!(matches!(
+            err(ce, &empty, Targets::Classes(&[0, 0])),
+            LossError::EmptyOutput { .. }
+        ));
+        let mut malformed = y.clone();
+        malformed.data.pop();
+        assert_eq!(
+            err(ce, &malformed, Targets::Classes(&[0, 0])),
+            LossError::Malformed {
+                len: 11,
+                expected: 12
+            }
+        );
+    }
+
+    #[test]
+    fn r2_per_output_matches_hand_values() {
+        // Output 0 predicted exactly; output 1 off by 1 everywhere around targets [0, 2, 4].
+        let target = [1.0, 0.0, 2.0, 2.0, 3.0, 4.0];
+        let pred = [1.0, 1.0, 2.0, 3.0, 3.0, 5.0];
+        let r2 = r2_per_output(&pred, &target, 2).unwrap();
+        assert_eq!(r2[0], 1.0);
+        assert!((r2[1] - (1.0 - 3.0 / 8.0)).abs() < 1e-15);
+        // Constant targets: exact → 1, otherwise 0 (not ±∞ or NaN).
+        assert_eq!(r2_per_output(&[5.0, 5.0], &[5.0, 5.0], 1).unwrap(), [1.0]);
+        assert_eq!(r2_per_output(&[4.0, 5.0], &[5.0, 5.0], 1).unwrap(), [0.0]);
+        for (p, t, d) in [
+            (&pred[..], &target[..5], 2),
+            (&pred[..], &target[..], 4),
+            (&[][..], &[][..], 1),
+        ] {
+            assert!(matches!(
+                r2_per_output(p, t, d),
+                Err(LossError::R2Shape { .. })
+            ));
+        }
+        assert!(r2_per_output(&pred, &target, 0).is_err());
+    }
+
+    #[test]
+    fn loss_kinds_use_snake_case_names() {
+        let json = serde_json::to_string(&LossKind::MaxOverTimeCe).unwrap();
+        assert_eq!(json, "\"max_over_time_ce\"");
+        let kind: LossKind = serde_json::from_str("\"every_step_ce\"").unwrap();
+        assert_eq!(kind, LossKind::EveryStepCe);
+        assert!(serde_json::from_str::<LossKind>("\"cross_entropy\"").is_err());
+        assert!(!LossKind::Mse.is_classification() && LossKind::LastStepCe.is_classification());
+    }
+}

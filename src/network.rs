@@ -10,6 +10,9 @@ use crate::tensor::Seq;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
+mod init;
+pub use init::WeightInit;
+
 /// The architecture of a network.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]

@@ -1,1 +1,112 @@
-//! (to be written)
+//! Input data: in-memory spike-event datasets and the randman generator.
+//!
+//! An [`EventDataset`] holds variable-length spike trains in continuous time (seconds), one
+//! list of `(time, unit)` events per sample, together with a class label or a regression
+//! vector. Training code bins a batch of samples into time-major [`SpikeEvents`] with
+//! [`EventDataset::bin`], splits a dataset with [`EventDataset::split_fractions`] and cuts an
+//! index list into mini-batches with [`batches`].
+//!
+//! [`randman`] synthesises the random-manifold spike-timing task of Zenke & Vogels (2021)
+//! as such a dataset.
+//!
+//! Every random draw in this module comes from `ChaCha8Rng::seed_from_u64`, consumed through
+//! version-stable helpers, so a seed gives the same data on every platform.
+//!
+//! [`SpikeEvents`]: crate::events::SpikeEvents
+
+pub mod dataset;
+pub mod randman;
+mod rng;
+
+pub use dataset::{
+    batches, shuffled_indices, time_bin, BatchTargets, BinnedBatch, EventDataset, EventSample,
+    Split, Target,
+};
+pub use randman::{generate as generate_randman, RandmanConfig, RandomManifold};
+
+/// Why a dataset, a request on it or a generator configuration was rejected.
+#[derive(Debug, thiserror::Error)]
+pub enum DataError {
+    /// A sample has a different number of spike times and unit ids.
+    #[error("sample {sample}: {times} spike times but {units} unit ids")]
+    LengthMismatch {
+        sample: usize,
+        times: usize,
+        units: usize,
+    },
+    /// A unit id is not below the number of input channels.
+    #[error("sample {sample}: unit id {unit} is out of range for {channels} channels")]
+    UnitOutOfRange {
+        sample: usize,
+        unit: u32,
+        channels: usize,
+    },
+    /// A spike time is NaN, infinite or negative.
+    #[error("sample {sample}: spike time {time_s} s is not finite and non-negative")]
+    BadTime { sample: usize, time_s: f32 },
+    /// A class label is not below the number of classes.
+    #[error("sample {sample}: class {class} is out of range for {num_classes} classes")]
+    ClassOutOfRange {
+        sample: usize,
+        class: usize,
+        num_classes: usize,
+    },
+    /// A classification dataset holds a sample with a regression target.
+    #[error("sample {sample}: expected a class label, found a regression vector")]
+    ExpectedClass { sample: usize },
+    /// A regression dataset holds a sample with a class label.
+    #[error("sample {sample}: expected a regression vector, found a class label")]
+    ExpectedValues { sample: usize },
+    /// A regression vector's length differs from the first sample's.
+    #[error("sample {sample}: regression target has {found} values, expected {expected}")]
+    ValueDims {
+        sample: usize,
+        found: usize,
+        expected: usize,
+    },
+    /// A regression target holds a NaN or infinite value.
+    #[error("sample {sample}: regression target value {value} is not finite")]
+    BadValue { sample: usize, value: f32 },
+    /// A dataset index is not below the number of samples.
+    #[error("sample index {index} is out of range for a dataset of {len} samples")]
+    IndexOutOfRange { index: usize, len: usize },
+    /// A dataset must have at least one input channel.
+    #[error("a dataset needs at least one input channel")]
+    NoChannels,
+    /// A classification dataset must have at least one class.
+    #[error("a classification dataset needs at least one class")]
+    NoClasses,
+    /// The nominal sample duration is not a finite positive number.
+    #[error("nominal sample duration {0} s must be finite and positive")]
+    BadDuration(f64),
+    /// A binning time step is not a finite positive number.
+    #[error("time step {0} s must be finite and positive")]
+    BadTimeStep(f64),
+    /// A batch does not fit the `u32` row and offset indices of spike events.
+    #[error(
+        "{steps} steps x {batch} samples ({spikes} spikes) exceed the u32 indices of spike events"
+    )]
+    BatchTooLarge {
+        steps: usize,
+        batch: usize,
+        spikes: usize,
+    },
+    /// Split fractions are negative, not finite or do not sum to one.
+    #[error("split fractions {0:?} must be finite, non-negative and sum to 1")]
+    BadFractions([f64; 3]),
+    /// Stratified splitting was asked of a regression dataset.
+    #[error("stratified splitting needs class targets, but the dataset is a regression dataset")]
+    StratifyRegression,
+    /// A batch size of zero was asked for.
+    #[error("batch size must be at least 1")]
+    ZeroBatchSize,
+    /// A statistic over samples was asked for an empty selection.
+    #[error("no samples selected")]
+    EmptySelection,
+    /// A randman configuration field has an unusable value.
+    #[error("invalid randman config: `{field}` {reason}")]
+    InvalidConfig {
+        field: &'static str,
+        reason: &'static str,
+    },
+}

@@ -1,1 +1,168 @@
-//! (to be written)
+//! Mini-batch training with BPTT: loss, regularizers, gradient clipping, optimizer steps.
+//!
+//! Every random draw of an epoch (batch order, dropout) is derived from the run's seed and the
+//! epoch number, so an epoch's result does not depend on how the run got there (uninterrupted
+//! or resumed from a checkpoint).
+
+mod batch;
+
+pub use batch::{evaluate, EvalStats};
+
+use crate::config::TrainingConfig;
+use crate::data::{batches, DataError, EventDataset};
+use crate::losses::LossError;
+use crate::network::Network;
+use crate::optimizers::{clip_grad_norm, OptimError, Optimizer};
+use crate::regularizers::{add_weight_penalty, RegularizerError};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+/// Why training stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    /// A value became NaN or infinite; `place` names the layer or tensor.
+    #[error("non-finite values in {place} at epoch {epoch}, batch {batch}")]
+    NonFinite {
+        /// Where (e.g. `hidden.0 membrane`, `readout output`, `gradient of hidden.1.w_rec`).
+        place: String,
+        /// 1-based epoch.
+        epoch: usize,
+        /// 0-based batch within the epoch.
+        batch: usize,
+    },
+    /// The data could not be batched.
+    #[error(transparent)]
+    Data(#[from] DataError),
+    /// The loss could not be evaluated.
+    #[error(transparent)]
+    Loss(#[from] LossError),
+    /// A regularizer is invalid.
+    #[error(transparent)]
+    Regularizer(#[from] RegularizerError),
+    /// The optimizer rejected a step.
+    #[error(transparent)]
+    Optimizer(#[from] OptimError),
+}
+
+/// Derives an independent seed for `(seed, purpose, index)` (SplitMix64 finalizer).
+pub fn derive_seed(seed: u64, purpose: u64, index: u64) -> u64 {
+    let mut z = seed ^ purpose.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ index.wrapping_mul(0xD1B5_4A32_D192_ED03);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+const SHUFFLE: u64 = 1;
+const DROPOUT: u64 = 2;
+
+/// A network with its optimizer and training settings.
+#[derive(Clone, Debug)]
+pub struct Trainer {
+    /// The network being trained.
+    pub net: Network<f32>,
+    /// The optimizer over the network's learnable tensors.
+    pub optimizer: Optimizer<f32>,
+    /// The settings.
+    pub config: TrainingConfig,
+    /// Time steps per sample.
+    pub steps: usize,
+}
+
+/// Progress of one batch, for a progress display.
+#[derive(Clone, Copy, Debug)]
+pub struct BatchReport {
+    /// Batches done in this epoch.
+    pub done: usize,
+    /// Batches in this epoch.
+    pub total: usize,
+    /// Task loss of the batch.
+    pub loss: f64,
+}
+
+impl Trainer {
+    /// A trainer for `net`, with a fresh optimizer.
+    pub fn new(net: Network<f32>, config: TrainingConfig, steps: usize) -> Result<Self, OptimError> {
+        let shapes: Vec<usize> = net.tensors().iter().filter(|t| t.learnable).map(|t| t.data.len()).collect();
+        let optimizer = Optimizer::new(config.optimizer, &shapes)?;
+        Ok(Self {
+            net,
+            optimizer,
+            config,
+            steps,
+        })
+    }
+
+    /// One pass over `train` (indices into `data`); `epoch` is 1-based.
+    pub fn train_epoch(
+        &mut self,
+        data: &EventDataset,
+        train: &[usize],
+        epoch: usize,
+        seed: u64,
+        progress: &mut dyn FnMut(BatchReport),
+    ) -> Result<EvalStats, TrainError> {
+        let order = batches(train, self.config.batch_size, Some(derive_seed(seed, SHUFFLE, epoch as u64)))?;
+        let base_lr = self.config.optimizer.lr();
+        let lr = self.config.schedule.lr_at(base_lr, epoch - 1, self.config.epochs) as f32;
+        let mut stats = EvalStats::new(self.net.hidden.len());
+        for (b, indices) in order.iter().enumerate() {
+            let mut rng = ChaCha8Rng::seed_from_u64(derive_seed(seed, DROPOUT, ((epoch as u64) << 32) | b as u64));
+            let (eval, grads) = batch::forward_backward(&self.net, &self.config, data, indices, self.steps, Some(&mut rng))
+                .map_err(|e| e.at(epoch, b))?;
+            let mut grads = grads.unwrap_or_default();
+            let reg = self.weight_penalties(&mut grads)?;
+            self.check_gradients(&grads, epoch, b)?;
+            if self.config.clip_grad_norm > 0.0 {
+                let mut views: Vec<&mut [f32]> = grads.iter_mut().map(|g| g.as_mut_slice()).collect();
+                clip_grad_norm(&mut views, self.config.clip_grad_norm)?;
+            }
+            let grad_views: Vec<&[f32]> = grads.iter().map(|g| g.as_slice()).collect();
+            let mut params = self.net.learnable_mut();
+            let mut param_views: Vec<&mut [f32]> = params.iter_mut().map(|p| p.as_mut_slice()).collect();
+            self.optimizer.step(&mut param_views, &grad_views, lr)?;
+            self.net.apply_constraints();
+            progress(BatchReport {
+                done: b + 1,
+                total: order.len(),
+                loss: eval.loss / eval.samples as f64,
+            });
+            stats.merge(&eval);
+            stats.reg_loss += reg * indices.len() as f64;
+        }
+        Ok(stats)
+    }
+
+    /// Adds weight-regularizer gradients; returns the penalty.
+    fn weight_penalties(&self, grads: &mut [Vec<f32>]) -> Result<f64, TrainError> {
+        if self.config.weights.is_empty() {
+            return Ok(0.0);
+        }
+        let tensors = self.net.tensors();
+        let learnable = tensors.iter().filter(|t| t.learnable);
+        let mut total = 0.0;
+        for (t, g) in learnable.zip(grads.iter_mut()) {
+            if t.shape.len() == 2 {
+                for reg in &self.config.weights {
+                    total += add_weight_penalty(reg, t.data, g)?;
+                }
+            }
+        }
+        Ok(total)
+    }
+
+    /// Names the first learnable tensor whose gradient is not finite.
+    fn check_gradients(&self, grads: &[Vec<f32>], epoch: usize, batch: usize) -> Result<(), TrainError> {
+        let tensors = self.net.tensors();
+        let names = tensors.iter().filter(|t| t.learnable).map(|t| &t.name);
+        for (name, g) in names.zip(grads) {
+            if g.iter().any(|v| !v.is_finite()) {
+                return Err(TrainError::NonFinite {
+                    place: format!("the gradient of {name}"),
+                    epoch,
+                    batch,
+                });
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,175 @@
+//! Weight initialization of a whole network.
+
+use super::Network;
+use crate::error::{check_positive, check_range, ConfigError};
+use crate::initializers::{
+    fill_normal, kaiming_normal, sparse_mask, EpsilonMode, FluctuationDriven, InitError,
+    TargetTimescales, WeightStats,
+};
+use crate::real::Real;
+use crate::tensor::Matrix;
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+
+/// How the weights of a network are drawn.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum WeightInit {
+    /// Fluctuation-driven (Rossbroich, Gygax & Zenke 2022): every layer's weights are drawn so
+    /// that its free membrane potential fluctuates with standard deviation `σ_U` (around
+    /// `μ_U`) given presynaptic Poisson rates `ν` (see [`FluctuationDriven`]). The same `ν`
+    /// is assumed for every layer's afferents, as in stork's examples.
+    FluctuationDriven {
+        /// Target standard deviation of the free membrane potential.
+        sigma_u: f64,
+        /// Target mean of the free membrane potential (0 = centred).
+        #[serde(default)]
+        mu_u: f64,
+        /// Presynaptic rate ν in Hz; 0 = the training data's mean input rate.
+        #[serde(default)]
+        nu_hz: f64,
+        /// Share of membrane variance from feed-forward afferents in recurrent layers.
+        #[serde(default = "default_alpha")]
+        alpha: f64,
+        /// How the PSP-kernel integrals are computed.
+        #[serde(default)]
+        epsilon: EpsilonMode,
+    },
+    /// Kaiming normal: `W ~ N(0, gain²/fan_in)`.
+    KaimingNormal {
+        /// The gain.
+        gain: f64,
+    },
+}
+
+fn default_alpha() -> f64 {
+    0.9
+}
+
+impl Default for WeightInit {
+    fn default() -> Self {
+        WeightInit::FluctuationDriven {
+            sigma_u: 1.0,
+            mu_u: 0.0,
+            nu_hz: 0.0,
+            alpha: 0.9,
+            epsilon: EpsilonMode::Numerical,
+        }
+    }
+}
+
+impl WeightInit {
+    /// Checks every field (errors name `init.<field>`).
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        match *self {
+            WeightInit::FluctuationDriven {
+                sigma_u,
+                mu_u,
+                nu_hz,
+                alpha,
+                ..
+            } => {
+                check_positive("init.sigma_u", sigma_u)?;
+                check_range("init.mu_u", mu_u, -1e9, 1.0, false)?;
+                check_range("init.nu_hz", nu_hz, 0.0, 1e9, false)?;
+                check_range("init.alpha", alpha, 0.0, 1.0, true)
+            }
+            WeightInit::KaimingNormal { gain } => check_positive("init.gain", gain),
+        }
+    }
+
+    /// The same initializer with `nu_hz = 0` replaced by `data_rate_hz`.
+    pub fn resolved(&self, data_rate_hz: f64) -> WeightInit {
+        let mut init = self.clone();
+        if let WeightInit::FluctuationDriven { nu_hz, .. } = &mut init {
+            if *nu_hz == 0.0 {
+                *nu_hz = data_rate_hz;
+            }
+        }
+        init
+    }
+}
+
+impl<F: Real> Network<F> {
+    /// Draws every weight matrix (and sparse-connectivity mask) with `init`.
+    ///
+    /// Sparse layers draw a mask with the configured density and scale the surviving
+    /// weights' standard deviation by `1/√density`, which keeps the membrane statistics of
+    /// the dense layer (the effective fan-in is `N·density`).
+    pub fn initialize<R: Rng>(&mut self, init: &WeightInit, rng: &mut R) -> Result<(), InitError> {
+        let dt_s = self.spec.dt_ms * 1e-3;
+        for layer in &mut self.hidden {
+            let target = TargetTimescales {
+                tau_mem_s: layer.spec.tau_mem_ms * 1e-3,
+                tau_syn_s: layer.spec.tau_syn_ms * 1e-3,
+                dt_s,
+            };
+            let n_rec = layer.w_rec.as_ref().map(|w| w.rows);
+            let (ff, rec) = layer_stats(init, layer.w_in.rows, n_rec, &target)?;
+            layer.mask_in = draw(&mut layer.w_in, ff, layer.spec.density_ff, rng)?;
+            if let (Some(w), Some(rec)) = (&mut layer.w_rec, rec) {
+                layer.mask_rec = draw(w, rec, layer.spec.density_rec, rng)?;
+            }
+        }
+        let spec = &self.readout.spec;
+        let target = TargetTimescales {
+            tau_mem_s: spec.tau_mem_ms * 1e-3,
+            tau_syn_s: spec.tau_syn_ms * 1e-3,
+            dt_s,
+        };
+        let (ff, _) = layer_stats(init, self.readout.w.rows, None, &target)?;
+        draw(&mut self.readout.w, ff, 1.0, rng)?;
+        Ok(())
+    }
+}
+
+/// Feed-forward and recurrent weight statistics of one layer.
+fn layer_stats(
+    init: &WeightInit,
+    n_ff: usize,
+    n_rec: Option<usize>,
+    target: &TargetTimescales,
+) -> Result<(WeightStats, Option<WeightStats>), InitError> {
+    match *init {
+        WeightInit::FluctuationDriven {
+            sigma_u,
+            mu_u,
+            nu_hz,
+            alpha,
+            epsilon,
+        } => {
+            let fd = FluctuationDriven {
+                sigma_u,
+                mu_u,
+                nu_hz,
+                alpha,
+                epsilon,
+            };
+            let stats = fd.layer_stats(n_ff, n_rec, target)?;
+            Ok((stats.feed_forward, stats.recurrent))
+        }
+        WeightInit::KaimingNormal { gain } => {
+            let normal = |fan_in| kaiming_normal(fan_in, gain).map(|std| WeightStats { mean: 0.0, std });
+            Ok((normal(n_ff)?, n_rec.map(normal).transpose()?))
+        }
+    }
+}
+
+/// Fills `w` from `stats`; with `density < 1`, also draws and applies a mask and returns it.
+fn draw<F: Real, R: Rng>(
+    w: &mut Matrix<F>,
+    stats: WeightStats,
+    density: f64,
+    rng: &mut R,
+) -> Result<Option<Vec<F>>, InitError> {
+    fill_normal(w, stats.mean, stats.std / density.sqrt(), rng)?;
+    if density >= 1.0 {
+        return Ok(None);
+    }
+    let mask: Vec<F> = sparse_mask(w.rows, w.cols, density, rng)?
+        .into_iter()
+        .map(|keep| if keep { F::one() } else { F::zero() })
+        .collect();
+    w.data.iter_mut().zip(&mask).for_each(|(w, &m)| *w *= m);
+    Ok(Some(mask))
+}

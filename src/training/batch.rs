@@ -1,0 +1,179 @@
+//! One mini-batch: bin, forward, loss and regularizers, and (when training) backward.
+
+use super::TrainError;
+use crate::config::TrainingConfig;
+use crate::data::{BatchTargets, EventDataset};
+use crate::layers::Input;
+use crate::losses::{self, Targets};
+use crate::network::{Network, NetworkTrace};
+use crate::regularizers::{add_activity_penalties, ActivityScratch};
+use crate::tensor::Seq;
+use rand_chacha::ChaCha8Rng;
+
+/// Loss, accuracy and activity summed over the samples seen.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct EvalStats {
+    /// Task loss summed over samples (each batch's mean times its size).
+    pub loss: f64,
+    /// Regularizer penalties summed likewise.
+    pub reg_loss: f64,
+    /// Correct predictions (classification).
+    pub correct: usize,
+    /// Samples seen.
+    pub samples: usize,
+    /// Per hidden layer: spikes emitted.
+    pub spikes: Vec<f64>,
+    /// Per hidden layer: neuron-seconds simulated (neurons × samples × duration).
+    pub neuron_seconds: Vec<f64>,
+}
+
+impl EvalStats {
+    /// Empty statistics for `layers` hidden layers.
+    pub fn new(layers: usize) -> Self {
+        Self {
+            spikes: vec![0.0; layers],
+            neuron_seconds: vec![0.0; layers],
+            ..Self::default()
+        }
+    }
+
+    /// Adds another batch's statistics.
+    pub fn merge(&mut self, other: &EvalStats) {
+        self.loss += other.loss;
+        self.reg_loss += other.reg_loss;
+        self.correct += other.correct;
+        self.samples += other.samples;
+        for (a, b) in self.spikes.iter_mut().zip(&other.spikes) {
+            *a += b;
+        }
+        for (a, b) in self.neuron_seconds.iter_mut().zip(&other.neuron_seconds) {
+            *a += b;
+        }
+    }
+
+    /// Mean task loss per sample.
+    pub fn mean_loss(&self) -> f64 {
+        self.loss / self.samples.max(1) as f64
+    }
+
+    /// Mean regularizer penalty per sample.
+    pub fn mean_reg_loss(&self) -> f64 {
+        self.reg_loss / self.samples.max(1) as f64
+    }
+
+    /// Fraction of correct predictions.
+    pub fn accuracy(&self) -> f64 {
+        self.correct as f64 / self.samples.max(1) as f64
+    }
+
+    /// Mean firing rate of each hidden layer in Hz.
+    pub fn rates_hz(&self) -> Vec<f64> {
+        self.spikes
+            .iter()
+            .zip(&self.neuron_seconds)
+            .map(|(s, t)| if *t > 0.0 { s / t } else { 0.0 })
+            .collect()
+    }
+}
+
+/// A failure inside a batch, before it is located in an epoch.
+pub(super) enum BatchFailure {
+    NonFinite(String),
+    Other(TrainError),
+}
+
+impl BatchFailure {
+    pub(super) fn at(self, epoch: usize, batch: usize) -> TrainError {
+        match self {
+            BatchFailure::NonFinite(place) => TrainError::NonFinite { place, epoch, batch },
+            BatchFailure::Other(e) => e,
+        }
+    }
+}
+
+macro_rules! batch_failure_from {
+    ($($error:ty),*) => {$(
+        impl From<$error> for BatchFailure {
+            fn from(e: $error) -> Self {
+                BatchFailure::Other(e.into())
+            }
+        }
+    )*};
+}
+
+batch_failure_from!(crate::data::DataError, crate::losses::LossError, crate::regularizers::RegularizerError);
+
+/// Runs one batch. With `dropout_rng` (training), also runs the backward pass and returns one
+/// gradient per learnable tensor, in [`Network::learnable_mut`] order.
+pub(super) fn forward_backward(
+    net: &Network<f32>,
+    config: &TrainingConfig,
+    data: &EventDataset,
+    indices: &[usize],
+    steps: usize,
+    dropout_rng: Option<&mut ChaCha8Rng>,
+) -> Result<(EvalStats, Option<Vec<Vec<f32>>>), BatchFailure> {
+    let train = dropout_rng.is_some();
+    let dt_s = net.spec.dt_ms * 1e-3;
+    let batch = data.bin(indices, dt_s, steps)?;
+    let input = Input::Events(&batch.spikes);
+    let trace = net.forward(input, dropout_rng);
+    check_forward(&trace)?;
+    let targets = match &batch.targets {
+        BatchTargets::Classes(c) => Targets::Classes(c),
+        BatchTargets::Values { values, dims } => Targets::Values { data: values, dims: *dims },
+    };
+    let out = losses::compute(config.loss, trace.output(), targets)?;
+    if !out.loss.is_finite() {
+        return Err(BatchFailure::NonFinite("the loss".into()));
+    }
+    let n = indices.len();
+    let mut eval = EvalStats::new(net.hidden.len());
+    eval.loss = out.loss * n as f64;
+    eval.correct = if config.loss.is_classification() { out.correct } else { 0 };
+    eval.samples = n;
+    let duration_s = steps as f64 * dt_s;
+    let mut g_spikes = Vec::with_capacity(net.hidden.len());
+    let mut scratch = ActivityScratch::default();
+    for (k, layer) in trace.hidden.iter().enumerate() {
+        let spikes = layer.spikes();
+        eval.spikes[k] = spikes.data.iter().map(|&s| s as f64).sum();
+        eval.neuron_seconds[k] = (spikes.width * n) as f64 * duration_s;
+        if train && !config.activity.is_empty() {
+            let mut g = Seq::zeros(spikes.steps, spikes.batch, spikes.width);
+            eval.reg_loss += n as f64 * add_activity_penalties(&config.activity, spikes, &mut g, &mut scratch)?;
+            g_spikes.push(Some(g));
+        }
+    }
+    let grads = train.then(|| net.backward(input, &trace, &out.grad, &g_spikes));
+    Ok((eval, grads))
+}
+
+/// Names the first layer whose state is not finite, if the output is not.
+fn check_forward(trace: &NetworkTrace<f32>) -> Result<(), BatchFailure> {
+    if trace.output().data.iter().all(|v| v.is_finite()) {
+        return Ok(());
+    }
+    for (k, layer) in trace.hidden.iter().enumerate() {
+        if layer.membrane().data.iter().any(|v| !v.is_finite()) {
+            return Err(BatchFailure::NonFinite(format!("the membrane of hidden layer {k}")));
+        }
+    }
+    Err(BatchFailure::NonFinite("the readout output".into()))
+}
+
+/// Evaluates `net` on `indices` in batches of `batch_size` (no dropout, no gradients).
+pub fn evaluate(
+    net: &Network<f32>,
+    config: &TrainingConfig,
+    data: &EventDataset,
+    indices: &[usize],
+    steps: usize,
+) -> Result<EvalStats, TrainError> {
+    let mut stats = EvalStats::new(net.hidden.len());
+    for (b, chunk) in indices.chunks(config.batch_size.max(1)).enumerate() {
+        let (eval, _) = forward_backward(net, config, data, chunk, steps, None).map_err(|e| e.at(0, b))?;
+        stats.merge(&eval);
+    }
+    Ok(stats)
+}
