@@ -142,7 +142,13 @@ impl ExperimentConfig {
         t.schedule
             .validate()
             .map_err(|e| ConfigError::new("training.schedule", e.to_string()))?;
-        check_range("training.clip_grad_norm", t.clip_grad_norm, 0.0, f64::MAX, false)?;
+        check_range(
+            "training.clip_grad_norm",
+            t.clip_grad_norm,
+            0.0,
+            f64::MAX,
+            false,
+        )?;
         for (i, r) in t.activity.iter().enumerate() {
             r.validate()
                 .map_err(|e| ConfigError::new(format!("training.activity[{i}]"), e.to_string()))?;

@@ -8,6 +8,7 @@ pub mod config;
 pub mod data;
 pub mod error;
 pub mod events;
+pub mod experiment;
 pub mod initializers;
 pub mod io;
 pub mod layers;

@@ -149,7 +149,8 @@ fn layer_stats(
             Ok((stats.feed_forward, stats.recurrent))
         }
         WeightInit::KaimingNormal { gain } => {
-            let normal = |fan_in| kaiming_normal(fan_in, gain).map(|std| WeightStats { mean: 0.0, std });
+            let normal =
+                |fan_in| kaiming_normal(fan_in, gain).map(|std| WeightStats { mean: 0.0, std });
             Ok((normal(n_ff)?, n_rec.map(normal).transpose()?))
         }
     }

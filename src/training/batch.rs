@@ -85,7 +85,11 @@ pub(super) enum BatchFailure {
 impl BatchFailure {
     pub(super) fn at(self, epoch: usize, batch: usize) -> TrainError {
         match self {
-            BatchFailure::NonFinite(place) => TrainError::NonFinite { place, epoch, batch },
+            BatchFailure::NonFinite(place) => TrainError::NonFinite {
+                place,
+                epoch,
+                batch,
+            },
             BatchFailure::Other(e) => e,
         }
     }
@@ -101,7 +105,11 @@ macro_rules! batch_failure_from {
     )*};
 }
 
-batch_failure_from!(crate::data::DataError, crate::losses::LossError, crate::regularizers::RegularizerError);
+batch_failure_from!(
+    crate::data::DataError,
+    crate::losses::LossError,
+    crate::regularizers::RegularizerError
+);
 
 /// Runs one batch. With `dropout_rng` (training), also runs the backward pass and returns one
 /// gradient per learnable tensor, in [`Network::learnable_mut`] order.
@@ -121,7 +129,10 @@ pub(super) fn forward_backward(
     check_forward(&trace)?;
     let targets = match &batch.targets {
         BatchTargets::Classes(c) => Targets::Classes(c),
-        BatchTargets::Values { values, dims } => Targets::Values { data: values, dims: *dims },
+        BatchTargets::Values { values, dims } => Targets::Values {
+            data: values,
+            dims: *dims,
+        },
     };
     let out = losses::compute(config.loss, trace.output(), targets)?;
     if !out.loss.is_finite() {
@@ -130,7 +141,11 @@ pub(super) fn forward_backward(
     let n = indices.len();
     let mut eval = EvalStats::new(net.hidden.len());
     eval.loss = out.loss * n as f64;
-    eval.correct = if config.loss.is_classification() { out.correct } else { 0 };
+    eval.correct = if config.loss.is_classification() {
+        out.correct
+    } else {
+        0
+    };
     eval.samples = n;
     let duration_s = steps as f64 * dt_s;
     let mut g_spikes = Vec::with_capacity(net.hidden.len());
@@ -141,7 +156,8 @@ pub(super) fn forward_backward(
         eval.neuron_seconds[k] = (spikes.width * n) as f64 * duration_s;
         if train && !config.activity.is_empty() {
             let mut g = Seq::zeros(spikes.steps, spikes.batch, spikes.width);
-            eval.reg_loss += n as f64 * add_activity_penalties(&config.activity, spikes, &mut g, &mut scratch)?;
+            eval.reg_loss +=
+                n as f64 * add_activity_penalties(&config.activity, spikes, &mut g, &mut scratch)?;
             g_spikes.push(Some(g));
         }
     }
@@ -156,7 +172,9 @@ fn check_forward(trace: &NetworkTrace<f32>) -> Result<(), BatchFailure> {
     }
     for (k, layer) in trace.hidden.iter().enumerate() {
         if layer.membrane().data.iter().any(|v| !v.is_finite()) {
-            return Err(BatchFailure::NonFinite(format!("the membrane of hidden layer {k}")));
+            return Err(BatchFailure::NonFinite(format!(
+                "the membrane of hidden layer {k}"
+            )));
         }
     }
     Err(BatchFailure::NonFinite("the readout output".into()))
@@ -172,7 +190,8 @@ pub fn evaluate(
 ) -> Result<EvalStats, TrainError> {
     let mut stats = EvalStats::new(net.hidden.len());
     for (b, chunk) in indices.chunks(config.batch_size.max(1)).enumerate() {
-        let (eval, _) = forward_backward(net, config, data, chunk, steps, None).map_err(|e| e.at(0, b))?;
+        let (eval, _) =
+            forward_backward(net, config, data, chunk, steps, None).map_err(|e| e.at(0, b))?;
         stats.merge(&eval);
     }
     Ok(stats)

@@ -46,7 +46,9 @@ pub enum TrainError {
 
 /// Derives an independent seed for `(seed, purpose, index)` (SplitMix64 finalizer).
 pub fn derive_seed(seed: u64, purpose: u64, index: u64) -> u64 {
-    let mut z = seed ^ purpose.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ index.wrapping_mul(0xD1B5_4A32_D192_ED03);
+    let mut z = seed
+        ^ purpose.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        ^ index.wrapping_mul(0xD1B5_4A32_D192_ED03);
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
     z ^ (z >> 31)
@@ -81,8 +83,17 @@ pub struct BatchReport {
 
 impl Trainer {
     /// A trainer for `net`, with a fresh optimizer.
-    pub fn new(net: Network<f32>, config: TrainingConfig, steps: usize) -> Result<Self, OptimError> {
-        let shapes: Vec<usize> = net.tensors().iter().filter(|t| t.learnable).map(|t| t.data.len()).collect();
+    pub fn new(
+        net: Network<f32>,
+        config: TrainingConfig,
+        steps: usize,
+    ) -> Result<Self, OptimError> {
+        let shapes: Vec<usize> = net
+            .tensors()
+            .iter()
+            .filter(|t| t.learnable)
+            .map(|t| t.data.len())
+            .collect();
         let optimizer = Optimizer::new(config.optimizer, &shapes)?;
         Ok(Self {
             net,
@@ -101,24 +112,44 @@ impl Trainer {
         seed: u64,
         progress: &mut dyn FnMut(BatchReport),
     ) -> Result<EvalStats, TrainError> {
-        let order = batches(train, self.config.batch_size, Some(derive_seed(seed, SHUFFLE, epoch as u64)))?;
+        let order = batches(
+            train,
+            self.config.batch_size,
+            Some(derive_seed(seed, SHUFFLE, epoch as u64)),
+        )?;
         let base_lr = self.config.optimizer.lr();
-        let lr = self.config.schedule.lr_at(base_lr, epoch - 1, self.config.epochs) as f32;
+        let lr = self
+            .config
+            .schedule
+            .lr_at(base_lr, epoch - 1, self.config.epochs) as f32;
         let mut stats = EvalStats::new(self.net.hidden.len());
         for (b, indices) in order.iter().enumerate() {
-            let mut rng = ChaCha8Rng::seed_from_u64(derive_seed(seed, DROPOUT, ((epoch as u64) << 32) | b as u64));
-            let (eval, grads) = batch::forward_backward(&self.net, &self.config, data, indices, self.steps, Some(&mut rng))
-                .map_err(|e| e.at(epoch, b))?;
+            let mut rng = ChaCha8Rng::seed_from_u64(derive_seed(
+                seed,
+                DROPOUT,
+                ((epoch as u64) << 32) | b as u64,
+            ));
+            let (eval, grads) = batch::forward_backward(
+                &self.net,
+                &self.config,
+                data,
+                indices,
+                self.steps,
+                Some(&mut rng),
+            )
+            .map_err(|e| e.at(epoch, b))?;
             let mut grads = grads.unwrap_or_default();
             let reg = self.weight_penalties(&mut grads)?;
             self.check_gradients(&grads, epoch, b)?;
             if self.config.clip_grad_norm > 0.0 {
-                let mut views: Vec<&mut [f32]> = grads.iter_mut().map(|g| g.as_mut_slice()).collect();
+                let mut views: Vec<&mut [f32]> =
+                    grads.iter_mut().map(|g| g.as_mut_slice()).collect();
                 clip_grad_norm(&mut views, self.config.clip_grad_norm)?;
             }
             let grad_views: Vec<&[f32]> = grads.iter().map(|g| g.as_slice()).collect();
             let mut params = self.net.learnable_mut();
-            let mut param_views: Vec<&mut [f32]> = params.iter_mut().map(|p| p.as_mut_slice()).collect();
+            let mut param_views: Vec<&mut [f32]> =
+                params.iter_mut().map(|p| p.as_mut_slice()).collect();
             self.optimizer.step(&mut param_views, &grad_views, lr)?;
             self.net.apply_constraints();
             progress(BatchReport {
@@ -151,7 +182,12 @@ impl Trainer {
     }
 
     /// Names the first learnable tensor whose gradient is not finite.
-    fn check_gradients(&self, grads: &[Vec<f32>], epoch: usize, batch: usize) -> Result<(), TrainError> {
+    fn check_gradients(
+        &self,
+        grads: &[Vec<f32>],
+        epoch: usize,
+        batch: usize,
+    ) -> Result<(), TrainError> {
         let tensors = self.net.tensors();
         let names = tensors.iter().filter(|t| t.learnable).map(|t| &t.name);
         for (name, g) in names.zip(grads) {

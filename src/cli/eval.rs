@@ -1,0 +1,23 @@
+//! `spikegrad eval`.
+
+use super::config_file;
+use spikegrad::experiment::{load_network, Experiment, RunDir};
+use std::path::Path;
+
+pub fn eval(run: &Path) -> anyhow::Result<()> {
+    let dir = RunDir::new(run);
+    let config = config_file::load(Some(&dir.config()), &[])?;
+    let exp = Experiment::prepare(config)?;
+    let mut net = exp.new_network()?;
+    load_network(&mut net, &dir.best())?;
+    let test = exp.evaluate(&net, &exp.split.test)?;
+    let summary = serde_json::json!({
+        "run": run.display().to_string(),
+        "test_samples": test.samples,
+        "test_loss": test.mean_loss(),
+        "test_accuracy": exp.config.training.loss.is_classification().then(|| test.accuracy()),
+        "test_rates_hz": test.rates_hz(),
+    });
+    println!("{}", serde_json::to_string_pretty(&summary)?);
+    Ok(())
+}

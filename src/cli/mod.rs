@@ -1,0 +1,55 @@
+//! Command-line interface: argument parsing and the subcommands.
+
+mod config_file;
+mod eval;
+mod plot;
+mod plots;
+mod train;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+/// Fast, correct surrogate-gradient training of spiking neural networks.
+#[derive(Debug, Parser)]
+#[command(name = "spikegrad", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Train a network (with no config: the default randman task).
+    Train(train::TrainArgs),
+    /// Re-evaluate a saved run's best weights on its test split.
+    Eval {
+        /// The run directory.
+        #[arg(long)]
+        run: PathBuf,
+    },
+    /// Write PNG plots of a saved run into RUN/plots/.
+    Plot {
+        /// The run directory.
+        #[arg(long)]
+        run: PathBuf,
+    },
+}
+
+/// Runs the parsed command.
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Train(args) => train::train(args),
+        Command::Eval { run } => eval::eval(&run),
+        Command::Plot { run } => plots::plot_run(&run),
+    }
+}
+
+/// Log to stderr, filtered by `RUST_LOG` (default: warnings).
+pub fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}

@@ -1,0 +1,135 @@
+//! `spikegrad plot`: PNG plots of a saved run.
+
+use super::config_file;
+use super::plot::{self, EpochPoint, Raster, Traces};
+use anyhow::Context;
+use rand_chacha::ChaCha8Rng;
+use spikegrad::data::BatchTargets;
+use spikegrad::experiment::{load_network, EpochRecord, Experiment, RunDir};
+use spikegrad::layers::Input;
+use spikegrad::network::Network;
+use spikegrad::tensor::Seq;
+use std::path::Path;
+
+pub fn plot_run(run: &Path) -> anyhow::Result<()> {
+    let dir = RunDir::new(run);
+    let config = config_file::load(Some(&dir.config()), &[])?;
+    let exp = Experiment::prepare(config)?;
+    let mut net = exp.new_network()?;
+    load_network(&mut net, &dir.best())?;
+    let plots = dir.plots();
+    std::fs::create_dir_all(&plots)
+        .with_context(|| format!("cannot create {}", plots.display()))?;
+    if let Some(warning) = plot::font_status() {
+        eprintln!("warning: {warning}");
+    }
+
+    plot::plot_curves(&plots.join("curves.png"), &read_curves(&dir.metrics())?)?;
+    let sample = *exp
+        .split
+        .test
+        .first()
+        .context("the run has no test samples")?;
+    plot_sample(&exp, &net, sample, &plots)?;
+    for (k, rates) in neuron_rates(&exp, &net)?.iter().enumerate() {
+        let title = format!("Hidden layer {k}: firing rates on the test split");
+        plot::plot_rate_histogram(&plots.join(format!("rates_hidden{k}.png")), &title, rates)?;
+    }
+    println!("plots written to {}", plots.display());
+    Ok(())
+}
+
+fn read_curves(path: &Path) -> anyhow::Result<Vec<EpochPoint>> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    text.lines()
+        .enumerate()
+        .map(|(i, line)| {
+            let r: EpochRecord = serde_json::from_str(line)
+                .with_context(|| format!("{} line {}", path.display(), i + 1))?;
+            Ok(EpochPoint {
+                epoch: r.epoch,
+                train_loss: r.train_loss,
+                valid_loss: r.valid_loss.unwrap_or(f64::NAN),
+                train_accuracy: r.train_accuracy,
+                valid_accuracy: r.valid_accuracy,
+            })
+        })
+        .collect()
+}
+
+/// Spike rasters (input and hidden layers) and readout traces of one test sample.
+fn plot_sample(
+    exp: &Experiment,
+    net: &Network<f32>,
+    sample: usize,
+    plots: &Path,
+) -> anyhow::Result<()> {
+    let dt_ms = net.spec.dt_ms;
+    let batch = exp.data.bin(&[sample], dt_ms * 1e-3, exp.steps)?;
+    let trace = net.forward::<ChaCha8Rng>(Input::Events(&batch.spikes), None);
+    let input: Seq<f32> = batch.spikes.to_dense();
+    let mut rasters = vec![raster("Input", &input, dt_ms)];
+    for (k, layer) in trace.hidden.iter().enumerate() {
+        rasters.push(raster(&format!("Hidden layer {k}"), layer.spikes(), dt_ms));
+    }
+    plot::plot_rasters(&plots.join("raster.png"), &rasters)?;
+    let out = trace.output();
+    let label = match &batch.targets {
+        BatchTargets::Classes(c) => c.first().copied(),
+        BatchTargets::Values { .. } => None,
+    };
+    let traces = Traces {
+        title: match label {
+            Some(c) => format!("Readout membranes, test sample {sample} (class {c})"),
+            None => format!("Readout membranes, test sample {sample}"),
+        },
+        dt_ms,
+        values: (0..out.width)
+            .map(|c| (0..out.steps).map(|t| out.at(t, 0, c) as f64).collect())
+            .collect(),
+        highlight: label,
+    };
+    plot::plot_traces(&plots.join("readout.png"), &traces)
+}
+
+fn raster(title: &str, spikes: &Seq<f32>, dt_ms: f64) -> Raster {
+    let mut events = Vec::new();
+    for t in 0..spikes.steps {
+        for (n, &s) in spikes.row(t, 0).iter().enumerate() {
+            if s != 0.0 {
+                events.push((t, n));
+            }
+        }
+    }
+    Raster {
+        title: title.to_string(),
+        steps: spikes.steps,
+        neurons: spikes.width,
+        dt_ms,
+        spikes: events,
+    }
+}
+
+/// Per hidden layer, each neuron's mean firing rate over the test split, in Hz.
+fn neuron_rates(exp: &Experiment, net: &Network<f32>) -> anyhow::Result<Vec<Vec<f64>>> {
+    let dt_s = net.spec.dt_ms * 1e-3;
+    let mut counts: Vec<Vec<f64>> = net.hidden.iter().map(|l| vec![0.0; l.size()]).collect();
+    for chunk in exp.split.test.chunks(exp.config.training.batch_size) {
+        let batch = exp.data.bin(chunk, dt_s, exp.steps)?;
+        let trace = net.forward::<ChaCha8Rng>(Input::Events(&batch.spikes), None);
+        for (layer, count) in trace.hidden.iter().zip(&mut counts) {
+            let s = layer.spikes();
+            for row in s.data.chunks(s.width) {
+                row.iter()
+                    .zip(count.iter_mut())
+                    .for_each(|(&v, c)| *c += v as f64);
+            }
+        }
+    }
+    let seconds = exp.split.test.len() as f64 * exp.steps as f64 * dt_s;
+    Ok(counts
+        .into_iter()
+        .map(|c| c.into_iter().map(|n| n / seconds).collect())
+        .collect())
+}

@@ -1,0 +1,159 @@
+//! `spikegrad train`.
+
+use super::config_file;
+use anyhow::{bail, Context};
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+use spikegrad::experiment::{EpochRecord, Experiment, FinalReport, Observer, RunDir};
+use spikegrad::training::BatchReport;
+use std::path::PathBuf;
+
+#[derive(Debug, Args)]
+pub struct TrainArgs {
+    /// TOML config (default: the built-in randman task).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Run directory (default: runs/<config name>).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Override a config value, e.g. `--set training.epochs=5` (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    sets: Vec<String>,
+    /// Continue the run in --out from its last checkpoint, with its saved config.
+    #[arg(long)]
+    resume: bool,
+    /// Replace an existing run in --out.
+    #[arg(long)]
+    force: bool,
+}
+
+pub fn train(args: TrainArgs) -> anyhow::Result<()> {
+    let dir = RunDir::new(args.out.clone().unwrap_or_else(|| default_out(&args)));
+    let config = if args.resume {
+        if args.config.is_some() || !args.sets.is_empty() {
+            bail!("--resume continues with the run's saved config; drop --config and --set");
+        }
+        if !dir.checkpoint().exists() {
+            bail!("cannot resume: {} has no checkpoint", dir.path.display());
+        }
+        config_file::load(Some(&dir.config()), &[])?
+    } else {
+        if dir.checkpoint().exists() && !args.force {
+            bail!(
+                "{} already holds a run; use --resume to continue it, --force to replace it, or another --out",
+                dir.path.display()
+            );
+        }
+        config_file::load(args.config.as_deref(), &args.sets)?
+    };
+    let experiment = Experiment::prepare(config)?;
+    print_setup(&experiment, &dir);
+    let mut progress = Progress::new(experiment.config.training.epochs);
+    let report = experiment
+        .run(&dir, args.resume, &mut progress)
+        .with_context(|| {
+            format!(
+                "run {} stopped (its last good checkpoint is kept)",
+                dir.path.display()
+            )
+        })?;
+    progress.bar.finish_and_clear();
+    print_report(&report, &dir);
+    Ok(())
+}
+
+fn default_out(args: &TrainArgs) -> PathBuf {
+    let name = args
+        .config
+        .as_ref()
+        .and_then(|p| p.file_stem())
+        .map_or("randman".to_string(), |s| s.to_string_lossy().into_owned());
+    PathBuf::from("runs").join(name)
+}
+
+fn print_setup(exp: &Experiment, dir: &RunDir) {
+    let net = &exp.config.network;
+    let sizes: Vec<String> = net.hidden.iter().map(|l| l.size.to_string()).collect();
+    println!(
+        "spikegrad: {} samples ({} train / {} valid / {} test), {} inputs -> [{}] -> {} outputs, {} steps of {} ms, {} threads -> {}",
+        exp.data.len(),
+        exp.split.train.len(),
+        exp.split.valid.len(),
+        exp.split.test.len(),
+        net.inputs,
+        sizes.join(", "),
+        net.readout.size,
+        exp.steps,
+        net.dt_ms,
+        rayon::current_num_threads(),
+        dir.path.display()
+    );
+}
+
+fn print_report(r: &FinalReport, dir: &RunDir) {
+    let acc = r.test_accuracy.map_or(String::new(), |a| {
+        format!("test accuracy {:.2}%, ", 100.0 * a)
+    });
+    println!(
+        "done: {acc}test loss {:.4} (best epoch {} of {}), {:.1} s training; results in {}",
+        r.test_loss,
+        r.best_epoch,
+        r.epochs,
+        r.train_seconds,
+        dir.path.display()
+    );
+}
+
+/// A progress bar over the batches of an epoch and one summary line per epoch.
+struct Progress {
+    bar: ProgressBar,
+    epochs: usize,
+}
+
+impl Progress {
+    fn new(epochs: usize) -> Self {
+        let bar = ProgressBar::new(0);
+        bar.set_style(
+            ProgressStyle::with_template(
+                "epoch {prefix} [{bar:30}] {pos}/{len} batches, loss {msg}",
+            )
+            .expect("valid template")
+            .progress_chars("=> "),
+        );
+        Self { bar, epochs }
+    }
+}
+
+impl Observer for Progress {
+    fn batch(&mut self, epoch: usize, r: BatchReport) {
+        if r.done == 1 {
+            self.bar.reset();
+            self.bar.set_length(r.total as u64);
+            self.bar.set_prefix(format!("{epoch}/{}", self.epochs));
+        }
+        self.bar.set_position(r.done as u64);
+        self.bar.set_message(format!("{:.4}", r.loss));
+    }
+
+    fn epoch(&mut self, r: &EpochRecord) {
+        let pct = |a: Option<f64>| a.map_or("-".to_string(), |a| format!("{:.2}%", 100.0 * a));
+        let rates: Vec<String> = r.rates_hz.iter().map(|h| format!("{h:.1}")).collect();
+        let line = format!(
+            "epoch {:>3}/{}  loss {:.4}  acc {}  valid loss {}  valid acc {}  rates [{}] Hz  {:.1} s",
+            r.epoch,
+            self.epochs,
+            r.train_loss,
+            pct(r.train_accuracy),
+            r.valid_loss.map_or("-".to_string(), |l| format!("{l:.4}")),
+            pct(r.valid_accuracy),
+            rates.join(", "),
+            r.seconds
+        );
+        // A hidden bar (no terminal) drops println, so print directly then.
+        if self.bar.is_hidden() {
+            println!("{line}");
+        } else {
+            self.bar.println(line);
+        }
+    }
+}

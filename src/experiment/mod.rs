@@ -1,0 +1,332 @@
+//! Training runs on disk: a run directory with the resolved config, per-epoch metrics,
+//! checkpoints that can be resumed, the best-on-validation weights and the final test result.
+//!
+//! ```text
+//! RUN/config.toml              the fully resolved config (the run is determined by it)
+//! RUN/metrics.jsonl            one JSON object per epoch (EpochRecord)
+//! RUN/checkpoint.safetensors   weights + optimizer state after the last finished epoch
+//! RUN/best.safetensors         weights of the best epoch on the validation split
+//! RUN/final.json               test metrics of the best weights (FinalReport)
+//! ```
+
+mod records;
+mod state;
+
+pub use records::{EpochRecord, FinalReport};
+pub use state::{load_network, network_checkpoint};
+
+use crate::config::{DataSource, ExperimentConfig};
+use crate::data::{generate_randman, DataError, EventDataset, Split};
+use crate::error::ConfigError;
+use crate::initializers::InitError;
+use crate::io::{write_atomic_str, CheckpointError};
+use crate::network::Network;
+use crate::network::WeightInit;
+use crate::optimizers::OptimError;
+use crate::training::{derive_seed, evaluate, BatchReport, EvalStats, TrainError, Trainer};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// Why a run could not be prepared, trained or evaluated.
+#[derive(Debug, thiserror::Error)]
+pub enum ExperimentError {
+    /// A config value is invalid.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The data could not be made or used.
+    #[error(transparent)]
+    Data(#[from] DataError),
+    /// The weights could not be initialized.
+    #[error("weight initialization: {0}")]
+    Init(#[from] InitError),
+    /// The optimizer could not be built or restored.
+    #[error(transparent)]
+    Optimizer(#[from] OptimError),
+    /// Training stopped.
+    #[error(transparent)]
+    Train(#[from] TrainError),
+    /// A checkpoint could not be written or read.
+    #[error(transparent)]
+    Checkpoint(#[from] CheckpointError),
+    /// The observer asked to stop; the run can be resumed from its checkpoint.
+    #[error("stopped after epoch {epoch}; resume to continue")]
+    Interrupted {
+        /// The last finished epoch.
+        epoch: usize,
+    },
+    /// A file of the run directory could not be written or read.
+    #[error("{path}: {reason}")]
+    File {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong.
+        reason: String,
+    },
+}
+
+/// Paths of the files in a run directory.
+#[derive(Clone, Debug)]
+pub struct RunDir {
+    /// The directory.
+    pub path: PathBuf,
+}
+
+impl RunDir {
+    /// The run directory at `path`.
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        Self { path: path.into() }
+    }
+    /// `config.toml`.
+    pub fn config(&self) -> PathBuf {
+        self.path.join("config.toml")
+    }
+    /// `metrics.jsonl`.
+    pub fn metrics(&self) -> PathBuf {
+        self.path.join("metrics.jsonl")
+    }
+    /// `checkpoint.safetensors`.
+    pub fn checkpoint(&self) -> PathBuf {
+        self.path.join("checkpoint.safetensors")
+    }
+    /// `best.safetensors`.
+    pub fn best(&self) -> PathBuf {
+        self.path.join("best.safetensors")
+    }
+    /// `final.json`.
+    pub fn final_report(&self) -> PathBuf {
+        self.path.join("final.json")
+    }
+    /// `plots/`.
+    pub fn plots(&self) -> PathBuf {
+        self.path.join("plots")
+    }
+}
+
+/// Receives progress while a run trains.
+pub trait Observer {
+    /// After every training batch.
+    fn batch(&mut self, _epoch: usize, _report: BatchReport) {}
+    /// After every epoch.
+    fn epoch(&mut self, _record: &EpochRecord) {}
+    /// Asked after every epoch (once its checkpoint is written): stop the run now?
+    fn stop_requested(&mut self) -> bool {
+        false
+    }
+}
+
+/// An observer that ignores everything.
+pub struct Silent;
+impl Observer for Silent {}
+
+const SPLIT: u64 = 10;
+const INIT: u64 = 11;
+
+/// A resolved experiment: its config with every data-dependent value filled in, its data and
+/// its split.
+#[derive(Clone, Debug)]
+pub struct Experiment {
+    /// The fully resolved config.
+    pub config: ExperimentConfig,
+    /// All samples.
+    pub data: EventDataset,
+    /// Train / validation / test indices into `data`.
+    pub split: Split,
+    /// Time steps per sample.
+    pub steps: usize,
+}
+
+impl Experiment {
+    /// Validates `config`, makes the data and resolves every "from the data" value.
+    pub fn prepare(mut config: ExperimentConfig) -> Result<Self, ExperimentError> {
+        config.validate()?;
+        let data = match &config.data.source {
+            DataSource::Randman(r) => generate_randman(r)?,
+        };
+        let stratified = config.data.stratified && data.num_classes.is_some();
+        let split = data.split_fractions(
+            config.data.split,
+            derive_seed(config.seed, SPLIT, 0),
+            stratified,
+        )?;
+        if split.train.is_empty() {
+            return Err(ConfigError::new("data.split", "the training split is empty").into());
+        }
+        resolve_sizes(&mut config, &data)?;
+        let rate_hz = data.mean_rate_hz(&split.train)?;
+        config.init = config.init.resolved(rate_hz);
+        config.network.validate()?;
+        let dt_s = config.network.dt_ms * 1e-3;
+        let steps = (data.duration_s / dt_s).round().max(1.0) as usize;
+        Ok(Self {
+            config,
+            data,
+            split,
+            steps,
+        })
+    }
+
+    /// The network of this experiment, freshly initialized from the seed.
+    pub fn new_network(&self) -> Result<Network<f32>, ExperimentError> {
+        let mut rng = ChaCha8Rng::seed_from_u64(derive_seed(self.config.seed, INIT, 0));
+        let mut net = Network::new(&self.config.network, &mut rng)?;
+        net.initialize(&self.config.init, &mut rng)?;
+        Ok(net)
+    }
+
+    /// Evaluates `net` on `indices`.
+    pub fn evaluate(
+        &self,
+        net: &Network<f32>,
+        indices: &[usize],
+    ) -> Result<EvalStats, ExperimentError> {
+        Ok(evaluate(
+            net,
+            &self.config.training,
+            &self.data,
+            indices,
+            self.steps,
+        )?)
+    }
+
+    /// Trains into `dir` (created if needed), or continues the run there with `resume`.
+    pub fn run(
+        &self,
+        dir: &RunDir,
+        resume: bool,
+        observer: &mut dyn Observer,
+    ) -> Result<FinalReport, ExperimentError> {
+        std::fs::create_dir_all(&dir.path).map_err(|e| file_error(&dir.path, e))?;
+        let mut progress = if resume {
+            state::Progress::restore(self, dir)?
+        } else {
+            self.write_config(dir)?;
+            state::Progress::fresh(self)?
+        };
+        let epochs = self.config.training.epochs;
+        while progress.epoch < epochs {
+            let epoch = progress.epoch + 1;
+            let record = self.train_one_epoch(&mut progress.trainer, epoch, observer)?;
+            progress.record_epoch(self, dir, record)?;
+            observer.epoch(progress.history.last().expect("just recorded"));
+            if progress.epoch < epochs && observer.stop_requested() {
+                return Err(ExperimentError::Interrupted {
+                    epoch: progress.epoch,
+                });
+            }
+        }
+        self.finish(dir, &progress)
+    }
+
+    fn train_one_epoch(
+        &self,
+        trainer: &mut Trainer,
+        epoch: usize,
+        observer: &mut dyn Observer,
+    ) -> Result<EpochRecord, ExperimentError> {
+        let start = Instant::now();
+        let cfg = &self.config.training;
+        let lr = cfg
+            .schedule
+            .lr_at(cfg.optimizer.lr(), epoch - 1, cfg.epochs);
+        let train = trainer.train_epoch(
+            &self.data,
+            &self.split.train,
+            epoch,
+            self.config.seed,
+            &mut |r| observer.batch(epoch, r),
+        )?;
+        let valid = if self.split.valid.is_empty() {
+            None
+        } else {
+            Some(self.evaluate(&trainer.net, &self.split.valid)?)
+        };
+        let classify = self.config.training.loss.is_classification();
+        Ok(EpochRecord {
+            epoch,
+            lr,
+            train_loss: train.mean_loss(),
+            train_reg_loss: train.mean_reg_loss(),
+            train_accuracy: classify.then(|| train.accuracy()),
+            valid_loss: valid.as_ref().map(EvalStats::mean_loss),
+            valid_accuracy: valid.as_ref().filter(|_| classify).map(EvalStats::accuracy),
+            rates_hz: train.rates_hz(),
+            seconds: start.elapsed().as_secs_f64(),
+        })
+    }
+
+    fn write_config(&self, dir: &RunDir) -> Result<(), ExperimentError> {
+        let text = toml::to_string_pretty(&self.config).map_err(|e| ExperimentError::File {
+            path: dir.config(),
+            reason: e.to_string(),
+        })?;
+        write_atomic_str(&dir.config(), &text).map_err(|e| file_error(&dir.config(), e))
+    }
+
+    /// Tests the best weights and writes `final.json`.
+    fn finish(
+        &self,
+        dir: &RunDir,
+        progress: &state::Progress,
+    ) -> Result<FinalReport, ExperimentError> {
+        let mut net = self.new_network()?;
+        load_network(&mut net, &dir.best())?;
+        let test = self.evaluate(&net, &self.split.test)?;
+        let classify = self.config.training.loss.is_classification();
+        let report = FinalReport {
+            test_accuracy: classify.then(|| test.accuracy()),
+            test_loss: test.mean_loss(),
+            test_rates_hz: test.rates_hz(),
+            test_samples: test.samples,
+            best_epoch: progress.best_epoch,
+            best_valid_accuracy: progress.best_valid_accuracy,
+            best_valid_loss: progress.best_valid_loss,
+            epochs: progress.epoch,
+            train_seconds: progress.train_seconds,
+        };
+        let text = serde_json::to_string_pretty(&report).expect("report serializes");
+        write_atomic_str(&dir.final_report(), &text)
+            .map_err(|e| file_error(&dir.final_report(), e))?;
+        Ok(report)
+    }
+}
+
+/// Fills `network.inputs` and `network.readout.size` from the data, or checks them.
+fn resolve_sizes(config: &mut ExperimentConfig, data: &EventDataset) -> Result<(), ConfigError> {
+    let net = &mut config.network;
+    if net.inputs == 0 {
+        net.inputs = data.channels;
+    } else if net.inputs != data.channels {
+        return Err(ConfigError::new(
+            "network.inputs",
+            format!(
+                "is {} but the data has {} channels",
+                net.inputs, data.channels
+            ),
+        ));
+    }
+    let outputs = data.num_classes.or(data.value_dims()).unwrap_or(0);
+    if net.readout.size == 0 {
+        net.readout.size = outputs;
+    } else if net.readout.size != outputs {
+        return Err(ConfigError::new(
+            "network.readout.size",
+            format!(
+                "is {} but the data has {outputs} classes/outputs",
+                net.readout.size
+            ),
+        ));
+    }
+    Ok(())
+}
+
+pub(crate) fn file_error(path: &Path, e: impl std::fmt::Display) -> ExperimentError {
+    ExperimentError::File {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests;

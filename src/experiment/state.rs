@@ -1,0 +1,227 @@
+//! The resumable state of a run and its checkpoints.
+
+use super::{file_error, EpochRecord, Experiment, ExperimentError, RunDir};
+use crate::io::{write_atomic_str, Checkpoint, CheckpointError};
+use crate::network::Network;
+use crate::training::Trainer;
+use std::path::Path;
+
+/// Everything a run needs to continue after its last finished epoch.
+pub(super) struct Progress {
+    pub trainer: Trainer,
+    /// Epochs finished.
+    pub epoch: usize,
+    pub best_epoch: usize,
+    pub best_valid_accuracy: Option<f64>,
+    pub best_valid_loss: Option<f64>,
+    pub train_seconds: f64,
+    pub history: Vec<EpochRecord>,
+}
+
+impl Progress {
+    /// A new run.
+    pub fn fresh(exp: &Experiment) -> Result<Self, ExperimentError> {
+        let trainer = Trainer::new(exp.new_network()?, exp.config.training.clone(), exp.steps)?;
+        Ok(Self {
+            trainer,
+            epoch: 0,
+            best_epoch: 0,
+            best_valid_accuracy: None,
+            best_valid_loss: None,
+            train_seconds: 0.0,
+            history: Vec::new(),
+        })
+    }
+
+    /// The state saved in `dir`'s checkpoint; `metrics.jsonl` is cut back to match it.
+    pub fn restore(exp: &Experiment, dir: &RunDir) -> Result<Self, ExperimentError> {
+        let path = dir.checkpoint();
+        let ckpt = Checkpoint::load(&path)?;
+        let mut progress = Self::fresh(exp)?;
+        restore_network(&mut progress.trainer.net, &ckpt, &path)?;
+        let meta = |key: &str| -> Result<&str, ExperimentError> {
+            ckpt.metadata
+                .get(key)
+                .map(String::as_str)
+                .ok_or_else(|| file_error(&path, format!("metadata `{key}` is missing")))
+        };
+        let number = |key: &str| -> Result<f64, ExperimentError> {
+            meta(key)?
+                .parse::<f64>()
+                .map_err(|e| file_error(&path, format!("metadata `{key}`: {e}")))
+        };
+        let optional = |key: &str| -> Result<Option<f64>, ExperimentError> {
+            Ok(match meta(key)? {
+                "none" => None,
+                _ => Some(number(key)?),
+            })
+        };
+        progress.epoch = number("epoch")? as usize;
+        progress.best_epoch = number("best_epoch")? as usize;
+        progress.best_valid_accuracy = optional("best_valid_accuracy")?;
+        progress.best_valid_loss = optional("best_valid_loss")?;
+        progress.train_seconds = number("train_seconds")?;
+        let step = number("optimizer_step")? as u64;
+        let optimizer = &mut progress.trainer.optimizer;
+        let names: Vec<String> = optimizer
+            .state_tensors()
+            .into_iter()
+            .map(|(n, _)| n)
+            .collect();
+        let mut tensors = Vec::with_capacity(names.len());
+        for name in names {
+            let stored = ckpt.tensors.get(&format!("optim.{name}")).ok_or_else(|| {
+                file_error(&path, format!("optimizer tensor `{name}` is missing"))
+            })?;
+            tensors.push((name, stored.data.clone()));
+        }
+        optimizer.load_state(tensors, step)?;
+        progress.history = read_history(&dir.metrics(), progress.epoch)?;
+        Ok(progress)
+    }
+
+    /// Records a finished epoch: metrics, best weights, then the checkpoint (in that order, so
+    /// a crash at any point leaves a checkpoint whose epoch the metrics cover).
+    pub fn record_epoch(
+        &mut self,
+        exp: &Experiment,
+        dir: &RunDir,
+        record: EpochRecord,
+    ) -> Result<(), ExperimentError> {
+        self.epoch = record.epoch;
+        self.train_seconds += record.seconds;
+        if self.is_improvement(&record, exp.split.valid.is_empty()) {
+            self.best_epoch = record.epoch;
+            self.best_valid_accuracy = record.valid_accuracy;
+            self.best_valid_loss = record.valid_loss;
+            network_checkpoint(&self.trainer.net).save(&dir.best())?;
+        }
+        self.history.push(record);
+        write_history(&dir.metrics(), &self.history)?;
+        self.checkpoint().save(&dir.checkpoint())?;
+        Ok(())
+    }
+
+    /// Higher validation accuracy wins, then lower validation loss; without a validation
+    /// split the latest epoch is kept.
+    fn is_improvement(&self, r: &EpochRecord, no_validation: bool) -> bool {
+        if no_validation || self.best_epoch == 0 {
+            return true;
+        }
+        let loss_better =
+            r.valid_loss.unwrap_or(f64::INFINITY) < self.best_valid_loss.unwrap_or(f64::INFINITY);
+        match (r.valid_accuracy, self.best_valid_accuracy) {
+            (Some(a), Some(b)) if a != b => a > b,
+            _ => loss_better,
+        }
+    }
+
+    fn checkpoint(&self) -> Checkpoint {
+        let mut ckpt = network_checkpoint(&self.trainer.net);
+        let optimizer = &self.trainer.optimizer;
+        for (name, data) in optimizer.state_tensors() {
+            let len = data.len();
+            ckpt.insert(format!("optim.{name}"), vec![len], data);
+        }
+        let opt = |v: Option<f64>| v.map_or("none".to_string(), |v| format!("{v:e}"));
+        let meta = [
+            ("epoch", self.epoch.to_string()),
+            ("best_epoch", self.best_epoch.to_string()),
+            ("best_valid_accuracy", opt(self.best_valid_accuracy)),
+            ("best_valid_loss", opt(self.best_valid_loss)),
+            ("train_seconds", format!("{:e}", self.train_seconds)),
+            ("optimizer_step", optimizer.step_count().to_string()),
+        ];
+        ckpt.metadata
+            .extend(meta.into_iter().map(|(k, v)| (k.to_string(), v)));
+        ckpt
+    }
+}
+
+/// The network's tensors (and sparse-connectivity masks) as a checkpoint.
+pub fn network_checkpoint(net: &Network<f32>) -> Checkpoint {
+    let mut ckpt = Checkpoint::default();
+    for t in net.tensors() {
+        ckpt.insert(format!("net.{}", t.name), t.shape.clone(), t.data.to_vec());
+    }
+    for (i, layer) in net.hidden.iter().enumerate() {
+        for (name, mask) in [("w_in", &layer.mask_in), ("w_rec", &layer.mask_rec)] {
+            if let Some(mask) = mask {
+                ckpt.insert(
+                    format!("mask.hidden.{i}.{name}"),
+                    vec![mask.len()],
+                    mask.clone(),
+                );
+            }
+        }
+    }
+    ckpt
+}
+
+/// Loads weights saved by [`network_checkpoint`] into `net` (which must have the same
+/// architecture).
+pub fn load_network(net: &mut Network<f32>, path: &Path) -> Result<(), ExperimentError> {
+    let ckpt = Checkpoint::load(path)?;
+    Ok(restore_network(net, &ckpt, path)?)
+}
+
+fn restore_network(
+    net: &mut Network<f32>,
+    ckpt: &Checkpoint,
+    path: &Path,
+) -> Result<(), CheckpointError> {
+    let names: Vec<(String, usize)> = net
+        .tensors()
+        .iter()
+        .map(|t| (t.name.clone(), t.data.len()))
+        .collect();
+    for ((name, len), dst) in names.iter().zip(net.tensors_mut()) {
+        dst.copy_from_slice(ckpt.get(path, &format!("net.{name}"), *len)?);
+    }
+    for (i, layer) in net.hidden.iter_mut().enumerate() {
+        let n_in = layer.w_in.data.len();
+        let n_rec = layer.w_rec.as_ref().map_or(0, |w| w.data.len());
+        let key_in = format!("mask.hidden.{i}.w_in");
+        let key_rec = format!("mask.hidden.{i}.w_rec");
+        layer.mask_in = ckpt
+            .tensors
+            .contains_key(&key_in)
+            .then(|| ckpt.get(path, &key_in, n_in).map(<[f32]>::to_vec))
+            .transpose()?;
+        layer.mask_rec = ckpt
+            .tensors
+            .contains_key(&key_rec)
+            .then(|| ckpt.get(path, &key_rec, n_rec).map(<[f32]>::to_vec))
+            .transpose()?;
+    }
+    Ok(())
+}
+
+/// The first `epochs` records of `metrics.jsonl`.
+fn read_history(path: &Path, epochs: usize) -> Result<Vec<EpochRecord>, ExperimentError> {
+    let text = std::fs::read_to_string(path).map_err(|e| file_error(path, e))?;
+    let records: Vec<EpochRecord> = text
+        .lines()
+        .take(epochs)
+        .enumerate()
+        .map(|(i, line)| {
+            serde_json::from_str(line).map_err(|e| file_error(path, format!("line {}: {e}", i + 1)))
+        })
+        .collect::<Result<_, _>>()?;
+    if records.len() != epochs {
+        return Err(file_error(
+            path,
+            format!("has {} epochs, the checkpoint {epochs}", records.len()),
+        ));
+    }
+    Ok(records)
+}
+
+fn write_history(path: &Path, history: &[EpochRecord]) -> Result<(), ExperimentError> {
+    let mut text = String::new();
+    for r in history {
+        text.push_str(&serde_json::to_string(r).expect("records serialize"));
+        text.push('\n');
+    }
+    write_atomic_str(path, &text).map_err(|e| file_error(path, e))
+}
