@@ -31,13 +31,10 @@ pub struct ExperimentConfig {
 impl Default for ExperimentConfig {
     /// The default task: stork's randman example.
     fn default() -> Self {
-        let mut network = NetworkSpec::default();
-        network.inputs = 0;
-        network.readout.size = 0;
         Self {
             seed: 1,
             data: DataConfig::default(),
-            network,
+            network: NetworkSpec::default(),
             init: WeightInit::default(),
             training: TrainingConfig::default(),
         }

@@ -3,6 +3,9 @@
 //! The engine is plain Rust with hand-written forward and adjoint kernels: sequences are
 //! time-major `[T, B, N]`, spike operands are consumed as row gathers, one generic time scan
 //! runs every neuron model forward and backward, and dense products go through `gemm`.
+//!
+//! The crate's README follows (its example is compiled and run as a doc test).
+#![doc = include_str!("../README.md")]
 
 pub mod config;
 pub mod data;

@@ -17,7 +17,7 @@ pub use init::WeightInit;
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct NetworkSpec {
-    /// Number of input channels.
+    /// Number of input channels (0 in a config: taken from the data).
     pub inputs: usize,
     /// Simulation time step.
     pub dt_ms: f64,
@@ -32,7 +32,7 @@ pub struct NetworkSpec {
 impl Default for NetworkSpec {
     fn default() -> Self {
         Self {
-            inputs: 20,
+            inputs: 0,
             dt_ms: 2.0,
             spike: SpikeFn::default(),
             hidden: vec![SpikingLayerSpec::default()],

@@ -21,7 +21,6 @@ use crate::error::ConfigError;
 use crate::initializers::InitError;
 use crate::io::{write_atomic_str, CheckpointError};
 use crate::network::Network;
-use crate::network::WeightInit;
 use crate::optimizers::OptimError;
 use crate::training::{derive_seed, evaluate, BatchReport, EvalStats, TrainError, Trainer};
 use rand::SeedableRng;

@@ -3,6 +3,7 @@
 use super::*;
 use crate::data::RandmanConfig;
 use crate::io::Checkpoint;
+use crate::network::WeightInit;
 
 fn small_config() -> ExperimentConfig {
     let mut c = ExperimentConfig::default();
@@ -123,5 +124,37 @@ fn data_dependent_sizes_are_checked() {
     assert!(
         err.contains("network.inputs") && err.contains("10 channels"),
         "{err}"
+    );
+}
+
+#[test]
+fn non_finite_values_stop_the_run_naming_layer_and_epoch() {
+    let exp = Experiment::prepare(small_config()).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = RunDir::new(tmp.path().join("run"));
+    let _ = exp.run(&dir, false, &mut StopAfter(1, 0)).unwrap_err();
+    // Corrupt one input weight, as an exploding update would.
+    let mut ckpt = Checkpoint::load(&dir.checkpoint()).unwrap();
+    ckpt.tensors.get_mut("net.hidden.0.w_in").unwrap().data[0] = f32::INFINITY;
+    ckpt.save(&dir.checkpoint()).unwrap();
+    let before = std::fs::read(dir.checkpoint()).unwrap();
+
+    let err = exp.run(&dir, true, &mut Silent).unwrap_err();
+    let text = err.to_string();
+    assert!(
+        matches!(
+            err,
+            ExperimentError::Train(TrainError::NonFinite { epoch: 2, .. })
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("hidden layer 0") && text.contains("epoch 2"),
+        "{text}"
+    );
+    assert_eq!(
+        std::fs::read(dir.checkpoint()).unwrap(),
+        before,
+        "the last good checkpoint must stay"
     );
 }

@@ -113,7 +113,7 @@ impl SpikingLayerSpec {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ReadoutSpec {
-    /// Number of readout units (classes, or regression outputs).
+    /// Number of readout units (classes, or regression outputs; 0 in a config: from the data).
     pub size: usize,
     /// Membrane time constant.
     pub tau_mem_ms: f64,
@@ -128,7 +128,7 @@ pub struct ReadoutSpec {
 impl Default for ReadoutSpec {
     fn default() -> Self {
         Self {
-            size: 10,
+            size: 0,
             tau_mem_ms: 20.0,
             tau_syn_ms: 10.0,
             tau_spread: 0.0,

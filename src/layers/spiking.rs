@@ -66,6 +66,20 @@ impl<F: Real> LayerTrace<F> {
         self.dropped.as_ref().unwrap_or_else(|| self.spikes())
     }
 
+    /// Whether every state variable of every neuron and step is finite.
+    pub fn is_finite(&self) -> bool {
+        match &self.scan {
+            Scanned::Lif(_, t) => t
+                .states
+                .iter()
+                .all(|s| s.syn.is_finite() && s.mem.is_finite()),
+            Scanned::Adaptive(_, t) => t
+                .states
+                .iter()
+                .all(|s| s.syn.is_finite() && s.mem.is_finite() && s.ada.is_finite()),
+        }
+    }
+
     /// Membrane potentials `U[t, b, j]`.
     pub fn membrane(&self) -> Seq<F> {
         let (out, mem): (&Seq<F>, Vec<F>) = match &self.scan {

@@ -165,19 +165,21 @@ pub(super) fn forward_backward(
     Ok((eval, grads))
 }
 
-/// Names the first layer whose state is not finite, if the output is not.
+/// Names the first layer whose state is not finite. (A NaN membrane emits no spikes, so it
+/// would not show in the output: every layer is checked.)
 fn check_forward(trace: &NetworkTrace<f32>) -> Result<(), BatchFailure> {
-    if trace.output().data.iter().all(|v| v.is_finite()) {
-        return Ok(());
-    }
     for (k, layer) in trace.hidden.iter().enumerate() {
-        if layer.membrane().data.iter().any(|v| !v.is_finite()) {
+        if !layer.is_finite() {
             return Err(BatchFailure::NonFinite(format!(
-                "the membrane of hidden layer {k}"
+                "the state of hidden layer {k}"
             )));
         }
     }
-    Err(BatchFailure::NonFinite("the readout output".into()))
+    if trace.output().data.iter().all(|v| v.is_finite()) {
+        Ok(())
+    } else {
+        Err(BatchFailure::NonFinite("the readout output".into()))
+    }
 }
 
 /// Evaluates `net` on `indices` in batches of `batch_size` (no dropout, no gradients).

@@ -1,0 +1,155 @@
+//! End-to-end tests of the `spikegrad` command.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+const TINY: &[&str] = &[
+    "--set",
+    "data.source.nb_classes=3",
+    "--set",
+    "data.source.nb_samples=30",
+    "--set",
+    "network.hidden.0.size=16",
+    "--set",
+    "training.epochs=2",
+    "--set",
+    "training.batch_size=16",
+];
+
+fn spikegrad(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_spikegrad"))
+        .args(args)
+        .env("RAYON_NUM_THREADS", "2")
+        .output()
+        .expect("the binary runs")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn train(dir: &Path, extra: &[&str]) -> Output {
+    let mut args = vec!["train", "--out", dir.to_str().unwrap()];
+    args.extend_from_slice(TINY);
+    args.extend_from_slice(extra);
+    spikegrad(&args)
+}
+
+#[test]
+fn train_eval_plot_write_the_run_directory() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("run");
+    let out = train(&dir, &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("epoch   2/2") && stdout.contains("test accuracy"),
+        "{stdout}"
+    );
+    for file in [
+        "config.toml",
+        "metrics.jsonl",
+        "final.json",
+        "checkpoint.safetensors",
+        "best.safetensors",
+    ] {
+        assert!(dir.join(file).exists(), "missing {file}");
+    }
+    let final_json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("final.json")).unwrap()).unwrap();
+    let acc = final_json["test_accuracy"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&acc));
+    assert_eq!(
+        std::fs::read_to_string(dir.join("metrics.jsonl"))
+            .unwrap()
+            .lines()
+            .count(),
+        2
+    );
+
+    let out = spikegrad(&["eval", "--run", dir.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let eval: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        eval["test_accuracy"].as_f64().unwrap(),
+        acc,
+        "eval must reproduce final.json"
+    );
+
+    let out = spikegrad(&["plot", "--run", dir.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    for png in [
+        "curves.png",
+        "raster.png",
+        "readout.png",
+        "rates_hidden0.png",
+    ] {
+        let bytes = std::fs::read(dir.join("plots").join(png)).unwrap();
+        assert!(bytes.starts_with(b"\x89PNG"), "{png} is not a PNG");
+    }
+}
+
+#[test]
+fn existing_runs_are_not_overwritten_and_resume_needs_a_checkpoint() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("run");
+    let out = spikegrad(&["train", "--resume", "--out", dir.to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("no checkpoint"), "{}", stderr(&out));
+    assert!(train(&dir, &[]).status.success());
+    let out = train(&dir, &[]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("--resume"), "{}", stderr(&out));
+    let out = spikegrad(&["train", "--resume", "--out", dir.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+/// Each bad input gives one line naming the problem and a non-zero exit, never a panic.
+#[test]
+fn bad_input_gives_a_one_line_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("run");
+    let cases: &[(&[&str], &str)] = &[
+        (&["--set", "training.learning_rate=0.1"], "learning_rate"),
+        (
+            &["--set", "network.hidden.0.tau_mem_ms=-20"],
+            "network.hidden[0].tau_mem_ms",
+        ),
+        (
+            &["--set", "network.hidden.0.tau_syn_ms=0"],
+            "network.hidden[0].tau_syn_ms",
+        ),
+        (&["--set", "training.optimizer.lr=nan"], "lr"),
+        (&["--config", "no/such/config.toml"], "no/such/config.toml"),
+    ];
+    for (args, needle) in cases {
+        let out = train(&dir, args);
+        let err = stderr(&out);
+        assert!(!out.status.success(), "{args:?} succeeded");
+        assert!(!err.contains("panicked"), "{args:?} panicked: {err}");
+        assert_eq!(err.trim_end().lines().count(), 1, "{args:?}: {err}");
+        assert!(
+            err.starts_with("error: ") && err.contains(needle),
+            "{args:?}: {err}"
+        );
+    }
+}
+
+#[test]
+fn a_corrupt_config_file_is_named() {
+    let tmp = tempfile::tempdir().unwrap();
+    let config = tmp.path().join("broken.toml");
+    std::fs::write(&config, "[training\nepochs = 3").unwrap();
+    let out = spikegrad(&[
+        "train",
+        "--config",
+        config.to_str().unwrap(),
+        "--out",
+        tmp.path().join("r").to_str().unwrap(),
+    ]);
+    let err = stderr(&out);
+    assert!(
+        !out.status.success() && err.contains("broken.toml") && err.lines().count() == 1,
+        "{err}"
+    );
+}
