@@ -58,6 +58,9 @@ impl NetworkSpec {
     }
 }
 
+/// One gradient per learnable tensor, in [`Network::tensors`] order (learnable ones only).
+pub type Gradients<F> = Vec<Vec<F>>;
+
 /// A named parameter tensor of a network (e.g. `hidden.0.w_in`).
 #[derive(Debug)]
 pub struct NamedTensor<'a, F> {
@@ -145,7 +148,7 @@ impl<F: Real> Network<F> {
         trace: &NetworkTrace<F>,
         g_readout: &Seq<F>,
         g_spikes: &[Option<Seq<F>>],
-    ) -> Vec<Vec<F>> {
+    ) -> Gradients<F> {
         let depth = self.hidden.len();
         let readout_input = self.layer_input(input, &trace.hidden);
         let (readout_grads, mut g) =

@@ -5,6 +5,9 @@ use spikegrad::config::ExperimentConfig;
 use std::path::Path;
 use toml::Value;
 
+/// The default task, `configs/randman.toml`, built into the binary.
+pub const DEFAULT_CONFIG: &str = include_str!("../../configs/randman.toml");
+
 /// The config from `file` (or the default task), with `overrides` applied, validated.
 pub fn load(file: Option<&Path>, overrides: &[String]) -> anyhow::Result<ExperimentConfig> {
     let mut value = match file {
@@ -15,7 +18,10 @@ pub fn load(file: Option<&Path>, overrides: &[String]) -> anyhow::Result<Experim
                 anyhow::anyhow!("config {}: {}", path.display(), one_line(&e.to_string()))
             })?
         }
-        None => Value::try_from(ExperimentConfig::default()).context("default config")?,
+        None => DEFAULT_CONFIG
+            .parse::<toml::Table>()
+            .map(Value::Table)
+            .context("the built-in default config")?,
     };
     for assignment in overrides {
         apply_override(&mut value, assignment)?;
@@ -85,6 +91,25 @@ fn one_line(message: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_default_is_the_randman_config() {
+        let c = load(None, &[]).unwrap();
+        assert_eq!(
+            c,
+            load(Some(Path::new("configs/randman.toml")), &[]).unwrap()
+        );
+        assert_eq!(c.network.readout.tau_mem_ms, 200.0);
+        assert_eq!(c.network.hidden.len(), 1);
+    }
+
+    #[test]
+    fn every_shipped_config_is_valid() {
+        for entry in std::fs::read_dir("configs").unwrap() {
+            let path = entry.unwrap().path();
+            load(Some(&path), &[]).unwrap_or_else(|e| panic!("{}: {e:#}", path.display()));
+        }
+    }
 
     #[test]
     fn overrides_reach_nested_tables_and_lists() {

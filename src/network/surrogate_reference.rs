@@ -85,11 +85,11 @@ impl Reference {
             let mut new_spk = vec![Dual::c(0.0); n];
             for j in 0..n {
                 let mut cur = Dual::c(0.0);
-                for i in 0..n_in {
-                    cur = cur + Dual::c(xt[i]) * self.w_in[i * n + j];
+                for (i, &x) in xt.iter().enumerate().take(n_in) {
+                    cur = cur + Dual::c(x) * self.w_in[i * n + j];
                 }
-                for i in 0..n {
-                    cur = cur + spk[i] * self.w_rec[i * n + j];
+                for (i, &s) in spk.iter().enumerate() {
+                    cur = cur + s * self.w_rec[i * n + j];
                 }
                 syn[j] = a * syn[j] + cur;
                 mem[j] = b * mem[j] * (one - spk[j].detach()) + (one - b) * syn[j];
@@ -103,8 +103,8 @@ impl Reference {
             spk = new_spk;
             for k in 0..n_out {
                 let mut cur = Dual::c(0.0);
-                for i in 0..n {
-                    cur = cur + spk[i] * self.w_out[i * n_out + k];
+                for (i, &s) in spk.iter().enumerate() {
+                    cur = cur + s * self.w_out[i * n_out + k];
                 }
                 ro_syn[k] = a * ro_syn[k] + cur;
                 ro_mem[k] = b * ro_mem[k] + (one - b) * ro_syn[k];

@@ -132,14 +132,13 @@ fn every_learnable_tensor_matches_finite_differences() {
     assert!(names.contains(&"hidden.1.tau_ada_s".to_string()));
     let h = 1e-6;
     for (k, name) in names.iter().enumerate() {
-        for i in 0..grads[k].len() {
+        for (i, &got) in grads[k].iter().enumerate() {
             let perturbed = |delta: f64| {
                 let mut n = net.clone();
                 n.learnable_mut()[k][i] += delta;
                 loss(&n, &x, &c, &d)
             };
             let fd = (perturbed(h) - perturbed(-h)) / (2.0 * h);
-            let got = grads[k][i];
             let err = (got - fd).abs() / fd.abs().max(1e-3);
             assert!(
                 err < 1e-6,
@@ -259,7 +258,7 @@ fn event_path_equals_dense_path() {
     let t_dense = net.forward::<ChaCha8Rng>(dense_in, None);
     assert_eq!(t_ev.output(), t_dense.output());
     assert!(
-        t_ev.hidden[0].spikes().data.iter().any(|&s| s == 1.0),
+        t_ev.hidden[0].spikes().data.contains(&1.0),
         "hidden layer is silent"
     );
     let g_ev = net.backward(ev_in, &t_ev, &g, &[]);

@@ -5,7 +5,7 @@ use crate::config::TrainingConfig;
 use crate::data::{BatchTargets, EventDataset};
 use crate::layers::Input;
 use crate::losses::{self, Targets};
-use crate::network::{Network, NetworkTrace};
+use crate::network::{Gradients, Network, NetworkTrace};
 use crate::regularizers::{add_activity_penalties, ActivityScratch};
 use crate::tensor::Seq;
 use rand_chacha::ChaCha8Rng;
@@ -120,7 +120,7 @@ pub(super) fn forward_backward(
     indices: &[usize],
     steps: usize,
     dropout_rng: Option<&mut ChaCha8Rng>,
-) -> Result<(EvalStats, Option<Vec<Vec<f32>>>), BatchFailure> {
+) -> Result<(EvalStats, Option<Gradients<f32>>), BatchFailure> {
     let train = dropout_rng.is_some();
     let dt_s = net.spec.dt_ms * 1e-3;
     let batch = data.bin(indices, dt_s, steps)?;
