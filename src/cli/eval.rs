@@ -1,15 +1,10 @@
 //! `spikegrad eval`.
 
-use super::config_file;
-use spikegrad::experiment::{load_network, Experiment, RunDir};
+use spikegrad::experiment::{Experiment, RunDir};
 use std::path::Path;
 
 pub fn eval(run: &Path) -> anyhow::Result<()> {
-    let dir = RunDir::new(run);
-    let config = config_file::load(Some(&dir.config()), &[])?;
-    let exp = Experiment::prepare(config)?;
-    let mut net = exp.new_network()?;
-    load_network(&mut net, &dir.best())?;
+    let (exp, net) = Experiment::open_best(&RunDir::new(run))?;
     let test = exp.evaluate(&net, &exp.split.test)?;
     let summary = serde_json::json!({
         "run": run.display().to_string(),

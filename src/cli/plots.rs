@@ -1,11 +1,10 @@
 //! `spikegrad plot`: PNG plots of a saved run.
 
-use super::config_file;
 use super::plot::{self, EpochPoint, Raster, Traces};
 use anyhow::Context;
 use rand_chacha::ChaCha8Rng;
 use spikegrad::data::BatchTargets;
-use spikegrad::experiment::{load_network, EpochRecord, Experiment, RunDir};
+use spikegrad::experiment::{EpochRecord, Experiment, RunDir};
 use spikegrad::layers::Input;
 use spikegrad::network::Network;
 use spikegrad::tensor::Seq;
@@ -13,10 +12,7 @@ use std::path::Path;
 
 pub fn plot_run(run: &Path) -> anyhow::Result<()> {
     let dir = RunDir::new(run);
-    let config = config_file::load(Some(&dir.config()), &[])?;
-    let exp = Experiment::prepare(config)?;
-    let mut net = exp.new_network()?;
-    load_network(&mut net, &dir.best())?;
+    let (exp, net) = Experiment::open_best(&dir)?;
     let plots = dir.plots();
     std::fs::create_dir_all(&plots)
         .with_context(|| format!("cannot create {}", plots.display()))?;
@@ -80,10 +76,8 @@ fn plot_sample(
         BatchTargets::Values { .. } => None,
     };
     let traces = Traces {
-        title: match label {
-            Some(c) => format!("Readout membranes, test sample {sample} (class {c})"),
-            None => format!("Readout membranes, test sample {sample}"),
-        },
+        // The plot names the highlighted target unit itself.
+        title: format!("Readout membranes, test sample {sample}"),
         dt_ms,
         values: (0..out.width)
             .map(|c| (0..out.steps).map(|t| out.at(t, 0, c) as f64).collect())

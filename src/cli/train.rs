@@ -36,7 +36,7 @@ pub fn train(args: TrainArgs) -> anyhow::Result<()> {
         if !dir.checkpoint().exists() {
             bail!("cannot resume: {} has no checkpoint", dir.path.display());
         }
-        config_file::load(Some(&dir.config()), &[])?
+        dir.load_config()?
     } else {
         if dir.checkpoint().exists() && !args.force {
             bail!(

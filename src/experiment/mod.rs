@@ -101,6 +101,21 @@ impl RunDir {
     pub fn plots(&self) -> PathBuf {
         self.path.join("plots")
     }
+
+    /// The run's saved config.
+    pub fn load_config(&self) -> Result<ExperimentConfig, ExperimentError> {
+        let path = self.config();
+        let text = std::fs::read_to_string(&path).map_err(|e| file_error(&path, e))?;
+        let config: ExperimentConfig = toml::from_str(&text).map_err(|e| {
+            let message = e.to_string();
+            file_error(
+                &path,
+                message.split_whitespace().collect::<Vec<_>>().join(" "),
+            )
+        })?;
+        config.validate()?;
+        Ok(config)
+    }
 }
 
 /// Receives progress while a run trains.
@@ -172,6 +187,14 @@ impl Experiment {
         let mut net = Network::new(&self.config.network, &mut rng)?;
         net.initialize(&self.config.init, &mut rng)?;
         Ok(net)
+    }
+
+    /// The experiment saved in `dir` and its best weights.
+    pub fn open_best(dir: &RunDir) -> Result<(Self, Network<f32>), ExperimentError> {
+        let exp = Self::prepare(dir.load_config()?)?;
+        let mut net = exp.new_network()?;
+        load_network(&mut net, &dir.best())?;
+        Ok((exp, net))
     }
 
     /// Evaluates `net` on `indices`.
@@ -271,6 +294,7 @@ impl Experiment {
     ) -> Result<FinalReport, ExperimentError> {
         let mut net = self.new_network()?;
         load_network(&mut net, &dir.best())?;
+        tracing::info!(epoch = progress.best_epoch, "testing the best weights");
         let test = self.evaluate(&net, &self.split.test)?;
         let classify = self.config.training.loss.is_classification();
         let report = FinalReport {

@@ -77,6 +77,7 @@ impl Progress {
         }
         optimizer.load_state(tensors, step)?;
         progress.history = read_history(&dir.metrics(), progress.epoch)?;
+        tracing::info!(epoch = progress.epoch, "resuming from {}", path.display());
         Ok(progress)
     }
 
@@ -95,6 +96,7 @@ impl Progress {
             self.best_valid_accuracy = record.valid_accuracy;
             self.best_valid_loss = record.valid_loss;
             network_checkpoint(&self.trainer.net).save(&dir.best())?;
+            tracing::info!(epoch = record.epoch, "new best on validation");
         }
         self.history.push(record);
         write_history(&dir.metrics(), &self.history)?;
