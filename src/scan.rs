@@ -5,7 +5,7 @@
 //! `x[t] += o[t−1] · W_rec` (a row gather over the non-zero outputs), the bookkeeping of state
 //! adjoints between steps, and the reduction of per-neuron parameter gradients over the batch.
 
-use crate::linalg::{axpy, dot};
+use crate::linalg::axpy;
 use crate::neurons::NeuronModel;
 use crate::real::Real;
 use crate::tensor::{Matrix, Seq};
@@ -140,13 +140,22 @@ pub fn backward<F: Real, M: NeuronModel<F>>(
                     gx[j] = adj.input;
                     gpo[j] = adj.prev_out;
                 }
-                // ∂L/∂o[t−1] += ∂L/∂x[t] · W_recᵀ.
-                if let (Some(w), true) = (w_rec, t > 0) {
-                    for (i, g) in gpo.iter_mut().enumerate() {
-                        *g += dot(w.row(i), gx);
-                    }
-                }
             });
+        // ∂L/∂o[t−1] += ∂L/∂x[t] · W_recᵀ, for the whole batch in one product.
+        if let (Some(w), true) = (w_rec, t > 0) {
+            let gx_t = &g_in.data[t * slab..(t + 1) * slab];
+            crate::linalg::gemm(
+                batch,
+                n,
+                n,
+                gx_t,
+                false,
+                &w.data,
+                true,
+                &mut g_prev_out,
+                true,
+            );
+        }
     }
     let w_rec_grad = w_rec.map(|w| recurrent_weight_grad(out, &g_in, w.rows));
     ScanGrads {

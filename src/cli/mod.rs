@@ -1,5 +1,6 @@
 //! Command-line interface: argument parsing and the subcommands.
 
+mod bench;
 mod config_file;
 mod eval;
 mod plot;
@@ -27,6 +28,8 @@ enum Command {
         #[arg(long)]
         run: PathBuf,
     },
+    /// Time standard workloads (one JSON object per workload).
+    Bench(bench::BenchArgs),
     /// Write PNG plots of a saved run into RUN/plots/.
     Plot {
         /// The run directory.
@@ -41,6 +44,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Train(args) => train::train(args),
         Command::Eval { run } => eval::eval(&run),
         Command::Plot { run } => plots::plot_run(&run),
+        Command::Bench(args) => bench::bench(args),
     }
 }
 

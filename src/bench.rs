@@ -1,0 +1,279 @@
+//! Standard timing workloads (`spikegrad bench`), defined exactly as the peers' harness defines
+//! them so that step times can be compared side by side.
+//!
+//! - `shd-rsnn`: one training step (forward, BPTT, Adam) of 700 binary inputs (1.5% density) →
+//!   256 recurrent current-based LIF → 20 leaky readouts, T = 100, B = 128, dt = 1 ms,
+//!   τ_syn = 5 ms, τ_mem = 10 ms, SuperSpike β = 100, max-over-time cross-entropy.
+//! - `on-lif`: the Open Neuromorphic benchmark on CPU: `Linear(n, n)` (with bias) → LIF without
+//!   synaptic current, dense Gaussian input, B = 16, T = 500, loss = Σ spikes, forward + backward.
+//! - `long`: `shd-rsnn` with T = 2000, B = 32, 512 hidden neurons.
+//! - `infer`: forward passes only of the `shd-rsnn` network (throughput in samples/s).
+
+use crate::events::SpikeEvents;
+use crate::layers::{Input, ReadoutSpec, SpikingLayerSpec};
+use crate::linalg;
+use crate::losses::{self, LossKind, Targets};
+use crate::network::{Network, NetworkSpec};
+use crate::neurons::{Lif, ResetGrad};
+use crate::optimizers::{Optimizer, OptimizerKind};
+use crate::scan;
+use crate::surrogates::{SpikeFn, Surrogate};
+use crate::tensor::{Matrix, Seq};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rand_distr::StandardNormal;
+use serde::Serialize;
+use std::time::Instant;
+
+/// A named workload.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Workload {
+    /// One training step of the SHD-style recurrent network.
+    ShdRsnn,
+    /// Linear + LIF forward and backward, `n` neurons.
+    OnLif {
+        /// Layer width.
+        n: usize,
+    },
+    /// A long-sequence training step (T = 2000).
+    Long,
+    /// Forward-only inference of the SHD-style network.
+    Infer,
+}
+
+impl Workload {
+    /// The workload's name as printed.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Workload::ShdRsnn => "shd-rsnn",
+            Workload::OnLif { .. } => "on-lif",
+            Workload::Long => "long",
+            Workload::Infer => "infer",
+        }
+    }
+}
+
+/// Timings of one workload (medians over the timed steps, after warm-up).
+#[derive(Clone, Debug, Serialize)]
+pub struct BenchReport {
+    /// Workload name.
+    pub workload: String,
+    /// Median step time in ms.
+    pub median_ms: f64,
+    /// Fastest step in ms.
+    pub min_ms: f64,
+    /// Slowest step in ms.
+    pub max_ms: f64,
+    /// Timed steps.
+    pub steps: usize,
+    /// Threads used.
+    pub threads: usize,
+    /// Peak resident memory of the process in MB (Linux; `None` elsewhere).
+    pub peak_rss_mb: Option<f64>,
+    /// Samples per second (`infer` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub samples_per_s: Option<f64>,
+    /// The workload's shape.
+    pub shape: serde_json::Value,
+}
+
+/// Runs `workload` for `warmup` untimed and `steps` timed steps.
+pub fn run(workload: Workload, steps: usize, warmup: usize) -> BenchReport {
+    let (times, shape, batch) = match workload {
+        Workload::ShdRsnn => train_steps(rsnn(128, 100, 256), steps, warmup),
+        Workload::Long => train_steps(rsnn(32, 2000, 512), steps, warmup),
+        Workload::Infer => infer_steps(rsnn(128, 100, 256), steps, warmup),
+        Workload::OnLif { n } => on_lif(n, steps, warmup),
+    };
+    let mut sorted = times.clone();
+    sorted.sort_by(f64::total_cmp);
+    let median_ms = sorted[sorted.len() / 2];
+    BenchReport {
+        workload: workload.name().to_string(),
+        median_ms,
+        min_ms: sorted[0],
+        max_ms: sorted[sorted.len() - 1],
+        steps: times.len(),
+        threads: rayon::current_num_threads(),
+        peak_rss_mb: peak_rss_mb(),
+        samples_per_s: matches!(workload, Workload::Infer)
+            .then(|| batch as f64 / (median_ms * 1e-3)),
+        shape,
+    }
+}
+
+/// The SHD-style problem: network, input events and labels.
+struct Rsnn {
+    net: Network<f32>,
+    input: SpikeEvents,
+    labels: Vec<usize>,
+    shape: serde_json::Value,
+}
+
+fn rsnn(batch: usize, steps: usize, hidden: usize) -> Rsnn {
+    let (inputs, outputs) = (700, 20);
+    let mut rng = ChaCha8Rng::seed_from_u64(0);
+    let spec = NetworkSpec {
+        inputs,
+        dt_ms: 1.0,
+        spike: SpikeFn::Heaviside {
+            surrogate: Surrogate::SuperSpike { beta: 100.0 },
+        },
+        hidden: vec![SpikingLayerSpec {
+            size: hidden,
+            recurrent: true,
+            tau_mem_ms: 10.0,
+            tau_syn_ms: 5.0,
+            reset_grad: ResetGrad::Detached,
+            ..SpikingLayerSpec::default()
+        }],
+        readout: ReadoutSpec {
+            size: outputs,
+            tau_mem_ms: 10.0,
+            tau_syn_ms: 5.0,
+            ..ReadoutSpec::default()
+        },
+    };
+    let mut net = Network::new(&spec, &mut rng).expect("valid spec");
+    let layer = &mut net.hidden[0];
+    fill(&mut layer.w_in, 4.0 / (inputs as f64).sqrt(), &mut rng);
+    fill(
+        layer.w_rec.as_mut().expect("recurrent"),
+        4.0 / (hidden as f64).sqrt(),
+        &mut rng,
+    );
+    fill(&mut net.readout.w, 1.0 / (hidden as f64).sqrt(), &mut rng);
+    let mut pairs = Vec::new();
+    for row in 0..(steps * batch) as u32 {
+        for unit in 0..inputs as u32 {
+            if rng.random::<f64>() < 0.015 {
+                pairs.push((row, unit));
+            }
+        }
+    }
+    let input = SpikeEvents::from_pairs(steps, batch, inputs, &mut pairs);
+    let labels = (0..batch).map(|_| rng.random_range(0..outputs)).collect();
+    let shape = serde_json::json!({"inputs": inputs, "hidden": hidden, "outputs": outputs, "T": steps, "B": batch});
+    Rsnn {
+        net,
+        input,
+        labels,
+        shape,
+    }
+}
+
+fn fill(w: &mut Matrix<f32>, std: f64, rng: &mut ChaCha8Rng) {
+    for v in &mut w.data {
+        let z: f64 = rng.sample(StandardNormal);
+        *v = (z * std) as f32;
+    }
+}
+
+fn train_steps(mut p: Rsnn, steps: usize, warmup: usize) -> (Vec<f64>, serde_json::Value, usize) {
+    let shapes: Vec<usize> = p
+        .net
+        .tensors()
+        .iter()
+        .filter(|t| t.learnable)
+        .map(|t| t.data.len())
+        .collect();
+    let mut opt = Optimizer::new(OptimizerKind::adam(), &shapes).expect("valid optimizer");
+    let times = timed(steps, warmup, || {
+        let input = Input::Events(&p.input);
+        let trace = p.net.forward::<ChaCha8Rng>(input, None);
+        let loss = losses::compute(
+            LossKind::MaxOverTimeCe,
+            trace.output(),
+            Targets::Classes(&p.labels),
+        )
+        .expect("valid loss");
+        let grads = p.net.backward(input, &trace, &loss.grad, &[]);
+        let views: Vec<&[f32]> = grads.iter().map(|g| g.as_slice()).collect();
+        let mut params = p.net.learnable_mut();
+        let mut pv: Vec<&mut [f32]> = params.iter_mut().map(|v| v.as_mut_slice()).collect();
+        opt.step(&mut pv, &views, 1e-3).expect("matching shapes");
+    });
+    (times, p.shape, p.labels.len())
+}
+
+fn infer_steps(p: Rsnn, steps: usize, warmup: usize) -> (Vec<f64>, serde_json::Value, usize) {
+    let times = timed(steps, warmup, || {
+        let trace = p.net.forward::<ChaCha8Rng>(Input::Events(&p.input), None);
+        std::hint::black_box(trace.output());
+    });
+    (times, p.shape, p.labels.len())
+}
+
+fn on_lif(n: usize, steps: usize, warmup: usize) -> (Vec<f64>, serde_json::Value, usize) {
+    let (t_len, batch) = (500, 16);
+    let mut rng = ChaCha8Rng::seed_from_u64(0);
+    let data: Vec<f32> = (0..t_len * batch * n)
+        .map(|_| rng.sample::<f64, _>(StandardNormal) as f32)
+        .collect();
+    let x = Seq::from_vec(t_len, batch, n, data).expect("shape");
+    let bound = 1.0 / (n as f64).sqrt();
+    let w = Matrix::from_vec(
+        n,
+        n,
+        (0..n * n)
+            .map(|_| rng.random_range(-bound..bound) as f32)
+            .collect(),
+    )
+    .expect("shape");
+    let bias: Vec<f32> = (0..n)
+        .map(|_| rng.random_range(-bound..bound) as f32)
+        .collect();
+    // Linear → LIF without a synaptic current (α = 0), β = exp(−1/5).
+    let model = Lif {
+        alpha: vec![0.0; n],
+        beta: vec![(-0.2f32).exp(); n],
+        threshold: 1.0,
+        spike: SpikeFn::Heaviside {
+            surrogate: Surrogate::SuperSpike { beta: 100.0 },
+        },
+        reset: ResetGrad::Detached,
+    };
+    let times = timed(steps, warmup, || {
+        let mut current = Seq::zeros(t_len, batch, n);
+        linalg::dense_forward(&x, &w, &mut current);
+        for row in current.data.chunks_mut(n) {
+            row.iter_mut().zip(&bias).for_each(|(c, b)| *c += b);
+        }
+        let trace = scan::forward(&model, current, None);
+        let g_out = Seq::from_vec(t_len, batch, n, vec![1.0; t_len * batch * n]).expect("shape");
+        let grads = scan::backward(&model, &trace, &g_out, None);
+        let mut dw = Matrix::zeros(n, n);
+        linalg::dense_grad_weight(&x, &grads.input, &mut dw);
+        let mut db = vec![0.0f32; n];
+        for row in grads.input.data.chunks(n) {
+            db.iter_mut().zip(row).for_each(|(d, g)| *d += g);
+        }
+        std::hint::black_box((dw, db));
+    });
+    (
+        times,
+        serde_json::json!({"n": n, "T": t_len, "B": batch}),
+        batch,
+    )
+}
+
+fn timed(steps: usize, warmup: usize, mut step: impl FnMut()) -> Vec<f64> {
+    for _ in 0..warmup {
+        step();
+    }
+    (0..steps.max(1))
+        .map(|_| {
+            let start = Instant::now();
+            step();
+            start.elapsed().as_secs_f64() * 1e3
+        })
+        .collect()
+}
+
+/// Peak resident set size of this process (`VmHWM`), in MB.
+pub fn peak_rss_mb() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}

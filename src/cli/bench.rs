@@ -1,0 +1,82 @@
+//! `spikegrad bench`: timing workloads, one JSON object per line.
+
+use anyhow::{bail, Context};
+use clap::Args;
+use spikegrad::bench::{self, Workload};
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// shd-rsnn, on-lif, long, infer, or all (each in its own process, so that peak memory is
+    /// the workload's own).
+    #[arg(long, default_value = "shd-rsnn")]
+    workload: String,
+    /// Timed steps (after warm-up).
+    #[arg(long, default_value_t = 10)]
+    steps: usize,
+    /// Threads (default: RAYON_NUM_THREADS, else one per core).
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Layer width of on-lif.
+    #[arg(long, default_value_t = 1024)]
+    n: usize,
+}
+
+pub fn bench(args: BenchArgs) -> anyhow::Result<()> {
+    if args.steps == 0 {
+        bail!("--steps must be at least 1");
+    }
+    if let Some(threads) = args.threads {
+        if threads == 0 {
+            bail!("--threads must be at least 1");
+        }
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build_global()
+            .context("cannot size the thread pool")?;
+    }
+    if args.workload == "all" {
+        return run_each(&args);
+    }
+    let workload = match args.workload.as_str() {
+        "shd-rsnn" => Workload::ShdRsnn,
+        "on-lif" => Workload::OnLif { n: args.n },
+        "long" => Workload::Long,
+        "infer" => Workload::Infer,
+        other => bail!("unknown workload `{other}` (shd-rsnn, on-lif, long, infer, all)"),
+    };
+    let warmup = if matches!(workload, Workload::Long) {
+        1
+    } else {
+        3
+    };
+    let report = bench::run(workload, args.steps, warmup);
+    println!("{}", serde_json::to_string(&report)?);
+    Ok(())
+}
+
+/// Runs every workload in a child process of this binary.
+fn run_each(args: &BenchArgs) -> anyhow::Result<()> {
+    let exe = std::env::current_exe().context("cannot find this executable")?;
+    for name in ["shd-rsnn", "on-lif", "long", "infer"] {
+        let mut cmd = std::process::Command::new(&exe);
+        cmd.args([
+            "bench",
+            "--workload",
+            name,
+            "--steps",
+            &args.steps.to_string(),
+            "--n",
+            &args.n.to_string(),
+        ]);
+        if let Some(t) = args.threads {
+            cmd.args(["--threads", &t.to_string()]);
+        }
+        let status = cmd
+            .status()
+            .with_context(|| format!("cannot run workload {name}"))?;
+        if !status.success() {
+            bail!("workload {name} failed ({status})");
+        }
+    }
+    Ok(())
+}
