@@ -20,7 +20,7 @@ fn parallelism(work: usize) -> gemm::Parallelism {
 
 /// `c = a · b (+ c if accumulate)`, with `a` `[m, k]`, `b` `[k, n]`, `c` `[m, n]`, all
 /// row-major. `a_trans` reads `a` stored as `[k, m]` instead; `b_trans` reads `b` stored as
-/// `[n, k]`.
+/// `[n, k]`. Large products use every thread of the rayon pool.
 #[allow(clippy::too_many_arguments)]
 pub fn gemm<F: Real>(
     m: usize,
@@ -32,6 +32,50 @@ pub fn gemm<F: Real>(
     b_trans: bool,
     c: &mut [F],
     accumulate: bool,
+) {
+    let threads = parallelism(m * n * k);
+    gemm_on(m, n, k, a, a_trans, b, b_trans, c, accumulate, threads);
+}
+
+/// [`gemm`] on the calling thread only (for use inside a task that is already parallel).
+#[allow(clippy::too_many_arguments)]
+pub fn gemm_serial<F: Real>(
+    m: usize,
+    n: usize,
+    k: usize,
+    a: &[F],
+    a_trans: bool,
+    b: &[F],
+    b_trans: bool,
+    c: &mut [F],
+    accumulate: bool,
+) {
+    gemm_on(
+        m,
+        n,
+        k,
+        a,
+        a_trans,
+        b,
+        b_trans,
+        c,
+        accumulate,
+        gemm::Parallelism::None,
+    );
+}
+
+#[allow(clippy::too_many_arguments)]
+fn gemm_on<F: Real>(
+    m: usize,
+    n: usize,
+    k: usize,
+    a: &[F],
+    a_trans: bool,
+    b: &[F],
+    b_trans: bool,
+    c: &mut [F],
+    accumulate: bool,
+    threads: gemm::Parallelism,
 ) {
     assert_eq!(a.len(), m * k, "gemm: lhs has the wrong length");
     assert_eq!(b.len(), k * n, "gemm: rhs has the wrong length");
@@ -78,7 +122,7 @@ pub fn gemm<F: Real>(
             false,
             false,
             false,
-            parallelism(m * n * k),
+            threads,
         );
     }
 }

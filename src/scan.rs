@@ -31,6 +31,13 @@ pub struct ScanGrads<F> {
     pub params: Vec<F>,
 }
 
+/// Samples per parallel task: a few tasks per thread (for balance), each a block of samples
+/// (so that per-step products run on blocks, not single rows).
+fn samples_per_task(batch: usize) -> usize {
+    let tasks = 2 * rayon::current_num_threads();
+    batch.div_ceil(tasks).max(1)
+}
+
 /// Runs `model` over the input currents `input` `[T, B, N]`.
 ///
 /// With `w_rec` (`[N, N]`), the previous step's outputs feed back: `x[t] += o[t−1] · W_rec`.
@@ -46,7 +53,9 @@ pub fn forward<F: Real, M: NeuronModel<F>>(
         "scan::forward: model width != input width"
     );
     let slab = batch * n;
+    let block = samples_per_task(batch) * n;
     let initial: Vec<M::State> = (0..n).map(|j| model.initial_state(j)).collect();
+    let zeros = vec![F::zero(); n];
     let mut states = vec![M::State::default(); steps * slab];
     let mut out = Seq::zeros(steps, batch, n);
     for t in 0..steps {
@@ -56,22 +65,25 @@ pub fn forward<F: Real, M: NeuronModel<F>>(
         let prev_o = (t > 0).then(|| &done_o[(t - 1) * slab..]);
         let x_t = &mut input.data[t * slab..(t + 1) * slab];
         rest_s[..slab]
-            .par_chunks_mut(n)
-            .zip(rest_o[..slab].par_chunks_mut(n))
-            .zip(x_t.par_chunks_mut(n))
+            .par_chunks_mut(block)
+            .zip(rest_o[..slab].par_chunks_mut(block))
+            .zip(x_t.par_chunks_mut(block))
             .enumerate()
-            .for_each(|(b, ((s_row, o_row), x_row))| {
-                let rows = b * n..(b + 1) * n;
-                let prev_states = prev_s.map_or(&initial[..], |p| &p[rows.clone()]);
-                let prev_outs = prev_o.map(|p| &p[rows]);
-                if let (Some(w), Some(po)) = (w_rec, prev_outs) {
-                    recurrent_input(w, po, x_row);
-                }
-                for j in 0..n {
-                    let po = prev_outs.map_or(F::zero(), |p| p[j]);
-                    let (s, o) = model.step(j, &prev_states[j], po, x_row[j]);
-                    s_row[j] = s;
-                    o_row[j] = o;
+            .for_each(|(c, ((s_blk, o_blk), x_blk))| {
+                let start = c * block;
+                for (r, ((s_row, o_row), x_row)) in s_blk
+                    .chunks_mut(n)
+                    .zip(o_blk.chunks_mut(n))
+                    .zip(x_blk.chunks_mut(n))
+                    .enumerate()
+                {
+                    let rows = start + r * n..start + (r + 1) * n;
+                    let prev_states = prev_s.map_or(&initial[..], |p| &p[rows.clone()]);
+                    let prev_outs = prev_o.map_or(&zeros[..], |p| &p[rows]);
+                    if let (Some(w), true) = (w_rec, t > 0) {
+                        recurrent_input(w, prev_outs, x_row);
+                    }
+                    model.step_row(prev_states, prev_outs, x_row, s_row, o_row);
                 }
             });
     }
@@ -99,8 +111,11 @@ pub fn backward<F: Real, M: NeuronModel<F>>(
     let (steps, batch, n) = (out.steps, out.batch, out.width);
     assert_eq!((g_out.steps, g_out.batch, g_out.width), (steps, batch, n));
     let slab = batch * n;
+    let per_task = samples_per_task(batch);
+    let block = per_task * n;
     let p = M::GRADS_PER_NEURON;
     let initial: Vec<M::State> = (0..n).map(|j| model.initial_state(j)).collect();
+    let zeros = vec![F::zero(); n];
     let mut g_in = Seq::zeros(steps, batch, n);
     // Per sample: state adjoints carried to the previous step, and gradient reaching o[t−1]
     // (from the reset/adaptation path and from the recurrent product).
@@ -113,49 +128,35 @@ pub fn backward<F: Real, M: NeuronModel<F>>(
         let prev_o = (t > 0).then(|| out.step(t - 1));
         let g_ext = g_out.step(t);
         g_in.data[t * slab..(t + 1) * slab]
-            .par_chunks_mut(n)
-            .zip(carry.par_chunks_mut(n))
-            .zip(g_prev_out.par_chunks_mut(n))
-            .zip(param_grads.par_chunks_mut(n * p))
+            .par_chunks_mut(block)
+            .zip(carry.par_chunks_mut(block))
+            .zip(g_prev_out.par_chunks_mut(block))
+            .zip(param_grads.par_chunks_mut(block * p))
             .enumerate()
-            .for_each(|(b, (((gx, lam), gpo), pg))| {
-                let rows = b * n..(b + 1) * n;
-                let prev_states = prev_s.map_or(&initial[..], |s| &s[rows.clone()]);
-                let prev_outs = prev_o.map(|o| &o[rows.clone()]);
-                let states = &s_t[rows.clone()];
-                let g_e = &g_ext[rows];
-                for j in 0..n {
-                    let po = prev_outs.map_or(F::zero(), |o| o[j]);
-                    let g_o = g_e[j] + gpo[j];
-                    let adj = model.adjoint(
-                        j,
-                        &prev_states[j],
-                        po,
-                        &states[j],
-                        &lam[j],
-                        g_o,
-                        &mut pg[j * p..(j + 1) * p],
+            .for_each(|(c, (((gx_blk, lam_blk), gpo_blk), pg_blk))| {
+                let start = c * block;
+                let rows = gx_blk.len() / n;
+                for r in 0..rows {
+                    let cols = r * n..(r + 1) * n;
+                    let abs = start + r * n..start + (r + 1) * n;
+                    model.adjoint_row(
+                        prev_s.map_or(&initial[..], |s| &s[abs.clone()]),
+                        prev_o.map_or(&zeros[..], |o| &o[abs.clone()]),
+                        &s_t[abs.clone()],
+                        &g_ext[abs],
+                        &mut lam_blk[cols.clone()],
+                        &mut gpo_blk[cols.clone()],
+                        &mut gx_blk[cols.clone()],
+                        &mut pg_blk[r * n * p..(r + 1) * n * p],
                     );
-                    lam[j] = adj.prev_state;
-                    gx[j] = adj.input;
-                    gpo[j] = adj.prev_out;
+                }
+                // ∂L/∂o[t−1] += ∂L/∂x[t] · W_recᵀ for this block of samples.
+                if let (Some(w), true) = (w_rec, t > 0) {
+                    crate::linalg::gemm_serial(
+                        rows, n, n, gx_blk, false, &w.data, true, gpo_blk, true,
+                    );
                 }
             });
-        // ∂L/∂o[t−1] += ∂L/∂x[t] · W_recᵀ, for the whole batch in one product.
-        if let (Some(w), true) = (w_rec, t > 0) {
-            let gx_t = &g_in.data[t * slab..(t + 1) * slab];
-            crate::linalg::gemm(
-                batch,
-                n,
-                n,
-                gx_t,
-                false,
-                &w.data,
-                true,
-                &mut g_prev_out,
-                true,
-            );
-        }
     }
     let w_rec_grad = w_rec.map(|w| recurrent_weight_grad(out, &g_in, w.rows));
     ScanGrads {

@@ -118,6 +118,106 @@ impl SpikeFn {
     }
 }
 
+/// A spike non-linearity resolved to one concrete kind, so that a loop over neurons runs
+/// without a branch on the kind per element (see [`SpikeFn::dispatch`]).
+pub trait SpikeKernel<F: Real>: Copy {
+    /// The output at `x = U − θ`.
+    fn value(self, x: F) -> F;
+    /// The derivative used backward at `x = U − θ`.
+    fn derivative(self, x: F) -> F;
+}
+
+/// Code generic over the spike kernel, run by [`SpikeFn::dispatch`].
+pub trait WithSpikeKernel<F: Real> {
+    /// Runs with the resolved kernel.
+    fn run<K: SpikeKernel<F>>(self, kernel: K);
+}
+
+/// Heaviside forward with the surrogate `D` backward.
+#[derive(Clone, Copy)]
+struct Heaviside<D>(D);
+
+/// The relaxed sigmoid spike with its exact derivative.
+#[derive(Clone, Copy)]
+struct RelaxedKernel<F>(F);
+
+macro_rules! surrogate_kernel {
+    ($name:ident, |$b:ident, $x:ident| $body:expr) => {
+        #[derive(Clone, Copy)]
+        struct $name<F>(F);
+
+        impl<F: Real> $name<F> {
+            #[inline(always)]
+            fn derivative(self, $x: F) -> F {
+                let $b = self.0;
+                $body
+            }
+        }
+
+        impl<F: Real> SpikeKernel<F> for Heaviside<$name<F>> {
+            #[inline(always)]
+            fn value(self, x: F) -> F {
+                if x > F::zero() {
+                    F::one()
+                } else {
+                    F::zero()
+                }
+            }
+            #[inline(always)]
+            fn derivative(self, x: F) -> F {
+                self.0.derivative(x)
+            }
+        }
+    };
+}
+
+// The same formulas as `Surrogate::derivative` (a test checks that they agree).
+surrogate_kernel!(SuperSpikeK, |b, x| {
+    let d = b * x.abs() + F::one();
+    F::one() / (d * d)
+});
+surrogate_kernel!(SigmoidK, |b, x| {
+    let s = logistic(b * x);
+    b * s * (F::one() - s)
+});
+surrogate_kernel!(AtanK, |b, x| {
+    let z = F::from_f64(std::f64::consts::FRAC_PI_2) * b * x;
+    b / F::from_f64(2.0) / (F::one() + z * z)
+});
+surrogate_kernel!(TriangleK, |b, x| (F::one() - b * x.abs()).max(F::zero()));
+surrogate_kernel!(ExponentialK, |b, x| (-b * x.abs()).exp());
+
+impl<F: Real> SpikeKernel<F> for RelaxedKernel<F> {
+    #[inline(always)]
+    fn value(self, x: F) -> F {
+        logistic(self.0 * x)
+    }
+    #[inline(always)]
+    fn derivative(self, x: F) -> F {
+        SigmoidK(self.0).derivative(x)
+    }
+}
+
+impl SpikeFn {
+    /// Runs `code` with this spike function resolved to a concrete kernel.
+    #[inline(always)]
+    pub fn dispatch<F: Real, C: WithSpikeKernel<F>>(&self, code: C) {
+        match *self {
+            SpikeFn::Heaviside { surrogate } => {
+                let b = F::from_f64(surrogate.beta());
+                match surrogate {
+                    Surrogate::SuperSpike { .. } => code.run(Heaviside(SuperSpikeK(b))),
+                    Surrogate::Sigmoid { .. } => code.run(Heaviside(SigmoidK(b))),
+                    Surrogate::Atan { .. } => code.run(Heaviside(AtanK(b))),
+                    Surrogate::Triangle { .. } => code.run(Heaviside(TriangleK(b))),
+                    Surrogate::Exponential { .. } => code.run(Heaviside(ExponentialK(b))),
+                }
+            }
+            SpikeFn::Relaxed { beta } => code.run(RelaxedKernel(F::from_f64(beta))),
+        }
+    }
+}
+
 #[inline(always)]
 fn logistic<F: Real>(x: F) -> F {
     F::one() / (F::one() + (-x).exp())
@@ -183,6 +283,38 @@ mod tests {
         assert_eq!(Surrogate::Sigmoid { beta: 8.0 }.derivative(0.0), 2.0);
         assert_eq!(Surrogate::Atan { beta: 2.0 }.derivative(0.0), 1.0);
         assert_eq!(Surrogate::Triangle { beta: 1.0 }.derivative(1.5), 0.0);
+    }
+
+    /// The dispatched kernels compute exactly what `SpikeFn::value`/`derivative` compute.
+    #[test]
+    fn dispatched_kernels_equal_the_enum_formulas() {
+        struct Probe(Vec<(f64, f64)>);
+        impl WithSpikeKernel<f64> for &mut Probe {
+            fn run<K: SpikeKernel<f64>>(self, k: K) {
+                self.0 = XS.iter().map(|&x| (k.value(x), k.derivative(x))).collect();
+            }
+        }
+        let surrogates = |beta| {
+            [
+                Surrogate::SuperSpike { beta },
+                Surrogate::Sigmoid { beta },
+                Surrogate::Atan { beta },
+                Surrogate::Triangle { beta },
+                Surrogate::Exponential { beta },
+            ]
+        };
+        let mut fns: Vec<SpikeFn> = surrogates(3.0)
+            .into_iter()
+            .map(|surrogate| SpikeFn::Heaviside { surrogate })
+            .collect();
+        fns.push(SpikeFn::Relaxed { beta: 3.0 });
+        for f in fns {
+            let mut probe = Probe(Vec::new());
+            f.dispatch(&mut probe);
+            let expect: Vec<(f64, f64)> =
+                XS.iter().map(|&x| (f.value(x), f.derivative(x))).collect();
+            assert_eq!(probe.0, expect, "{f:?}");
+        }
     }
 
     #[test]

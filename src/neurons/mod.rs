@@ -75,6 +75,64 @@ pub trait NeuronModel<F: Real>: Sync {
         g_out: F,
         grads: &mut [F],
     ) -> StepAdjoint<F, Self::State>;
+
+    /// [`Self::step`] for every neuron of one sample (`prev_outs` is all zeros at `t = 0`).
+    ///
+    /// Models may override this with a fused loop; it must compute exactly what the default
+    /// does (the scan only calls the row forms).
+    #[inline(always)]
+    fn step_row(
+        &self,
+        prev: &[Self::State],
+        prev_outs: &[F],
+        input: &[F],
+        states: &mut [Self::State],
+        outs: &mut [F],
+    ) {
+        for j in 0..input.len() {
+            let (s, o) = self.step(j, &prev[j], prev_outs[j], input[j]);
+            states[j] = s;
+            outs[j] = o;
+        }
+    }
+
+    /// [`Self::adjoint`] for every neuron of one sample.
+    ///
+    /// On entry `lam` holds the state adjoints carried from step `t+1` and `g_prev_out` the
+    /// gradient reaching `o[t]` through step `t+1`; `g_ext` is the gradient from downstream.
+    /// On exit `lam` and `g_prev_out` hold the same for step `t−1`, and `g_input` the gradient
+    /// of this step's input. `grads` is `[N, GRADS_PER_NEURON]`. Overrides must compute exactly
+    /// what the default does.
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    fn adjoint_row(
+        &self,
+        prev: &[Self::State],
+        prev_outs: &[F],
+        states: &[Self::State],
+        g_ext: &[F],
+        lam: &mut [Self::State],
+        g_prev_out: &mut [F],
+        g_input: &mut [F],
+        grads: &mut [F],
+    ) {
+        let p = Self::GRADS_PER_NEURON;
+        for j in 0..g_input.len() {
+            let g_o = g_ext[j] + g_prev_out[j];
+            let adj = self.adjoint(
+                j,
+                &prev[j],
+                prev_outs[j],
+                &states[j],
+                &lam[j],
+                g_o,
+                &mut grads[j * p..(j + 1) * p],
+            );
+            lam[j] = adj.prev_state;
+            g_input[j] = adj.input;
+            g_prev_out[j] = adj.prev_out;
+        }
+    }
 }
 
 /// The decay factor `exp(−dt/τ)` of a time constant.
