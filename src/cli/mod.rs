@@ -1,6 +1,7 @@
 //! Command-line interface: argument parsing and the subcommands.
 
 mod config_file;
+mod data;
 mod eval;
 mod plot;
 mod plots;
@@ -27,6 +28,8 @@ enum Command {
         #[arg(long)]
         run: PathBuf,
     },
+    /// Look at data files (`data info FILE`).
+    Data(data::DataArgs),
     /// Write PNG plots of a saved run into RUN/plots/.
     Plot {
         /// The run directory.
@@ -41,6 +44,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Train(args) => train::train(args),
         Command::Eval { run } => eval::eval(&run),
         Command::Plot { run } => plots::plot_run(&run),
+        Command::Data(args) => data::run(args),
     }
 }
 
