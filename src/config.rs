@@ -11,6 +11,7 @@ use crate::network::{NetworkSpec, WeightInit};
 use crate::optimizers::{LrSchedule, OptimizerKind};
 use crate::regularizers::{ActivityRegularizer, WeightRegularizer};
 use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
 
 /// A whole experiment.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -65,10 +66,41 @@ impl Default for DataConfig {
 
 /// A source of event samples.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum DataSource {
     /// Synthetic random-manifold spike patterns (Zenke & Vogels 2021).
     Randman(RandmanConfig),
+    /// Spike trains from HDF5 files in the Spiking Heidelberg Digits / Spiking Speech
+    /// Commands layout ([`crate::data::shd`]). Relative paths are relative to the working
+    /// directory.
+    ///
+    /// A `valid` or `test` file is that split; the `train` file is split by `data.split`
+    /// among the remaining splits (fractions renormalized), e.g. with a test file only,
+    /// into train and validation samples in the ratio `split[0] : split[1]`.
+    Hdf5 {
+        /// The training file.
+        train: PathBuf,
+        /// The test file, if any.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        test: Option<PathBuf>,
+        /// The validation file, if any.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        valid: Option<PathBuf>,
+        /// Nominal sample duration in seconds: the time window that is binned.
+        #[serde(default = "default_max_time_s")]
+        max_time_s: f64,
+        /// Number of input channels; unit ids must be below it.
+        #[serde(default = "default_channels")]
+        channels: usize,
+    },
+}
+
+fn default_max_time_s() -> f64 {
+    crate::data::shd::SHD_MAX_TIME_S
+}
+
+fn default_channels() -> usize {
+    crate::data::shd::SHD_CHANNELS
 }
 
 /// The optimization.
@@ -128,6 +160,14 @@ impl ExperimentConfig {
             DataSource::Randman(r) => r
                 .validate()
                 .map_err(|e| ConfigError::new("data.source", e.to_string()))?,
+            DataSource::Hdf5 {
+                max_time_s,
+                channels,
+                ..
+            } => {
+                crate::error::check_positive("data.source.max_time_s", *max_time_s)?;
+                check_count("data.source.channels", *channels)?;
+            }
         }
         self.init.validate()?;
         let t = &self.training;

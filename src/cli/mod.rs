@@ -2,6 +2,7 @@
 
 mod bench;
 mod config_file;
+mod data;
 mod eval;
 mod plot;
 mod plots;
@@ -30,6 +31,8 @@ enum Command {
     },
     /// Time standard workloads (one JSON object per workload).
     Bench(bench::BenchArgs),
+    /// Look at data files (`data info FILE`).
+    Data(data::DataArgs),
     /// Write PNG plots of a saved run into RUN/plots/.
     Plot {
         /// The run directory.
@@ -45,6 +48,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Eval { run } => eval::eval(&run),
         Command::Plot { run } => plots::plot_run(&run),
         Command::Bench(args) => bench::bench(args),
+        Command::Data(args) => data::run(args),
     }
 }
 

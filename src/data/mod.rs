@@ -6,6 +6,9 @@
 //! [`EventDataset::bin`], splits a dataset with [`EventDataset::split_fractions`] and cuts an
 //! index list into mini-batches with [`batches`].
 //!
+//! [`shd`] reads and writes the HDF5 files of the Spiking Heidelberg Digits and Spiking
+//! Speech Commands datasets.
+//!
 //! [`randman`] synthesises the random-manifold spike-timing task of Zenke & Vogels (2021)
 //! as such a dataset.
 //!
@@ -17,12 +20,16 @@
 pub mod dataset;
 pub mod randman;
 mod rng;
+pub mod shd;
 
 pub use dataset::{
     batches, shuffled_indices, time_bin, BatchTargets, BinnedBatch, EventDataset, EventSample,
     Split, Target,
 };
 pub use randman::{generate as generate_randman, RandmanConfig, RandomManifold};
+pub use shd::{
+    read_shd, write_shd, write_shd_with, ShdFile, ShdReadOptions, ShdWriteOptions, TimeDtype,
+};
 
 /// Why a dataset, a request on it or a generator configuration was rejected.
 #[derive(Debug, thiserror::Error)]
@@ -103,6 +110,28 @@ pub enum DataError {
     /// A statistic over samples was asked for an empty selection.
     #[error("no samples selected")]
     EmptySelection,
+    /// An HDF5 file could not be read or written, or lacks the expected datasets or types.
+    #[error("{}: {dataset}: {reason}", path.display())]
+    Hdf5 {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The dataset (or group) concerned, `/` for the whole file.
+        dataset: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// One sample of an HDF5 event file is unusable.
+    #[error("{}: {dataset}: sample {sample}: {reason}", path.display())]
+    Hdf5Sample {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The dataset holding the bad value.
+        dataset: String,
+        /// The sample's position in the file.
+        sample: usize,
+        /// What is wrong.
+        reason: String,
+    },
     /// A randman configuration field has an unusable value.
     #[error("invalid randman config: `{field}` {reason}")]
     InvalidConfig {

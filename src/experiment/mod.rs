@@ -9,6 +9,7 @@
 //! RUN/final.json               test metrics of the best weights (FinalReport)
 //! ```
 
+mod hdf5;
 mod records;
 mod state;
 
@@ -155,15 +156,19 @@ impl Experiment {
     /// Validates `config`, makes the data and resolves every "from the data" value.
     pub fn prepare(mut config: ExperimentConfig) -> Result<Self, ExperimentError> {
         config.validate()?;
-        let data = match &config.data.source {
-            DataSource::Randman(r) => generate_randman(r)?,
+        let (data, split) = match &config.data.source {
+            DataSource::Randman(r) => {
+                let data = generate_randman(r)?;
+                let stratified = config.data.stratified && data.num_classes.is_some();
+                let split = data.split_fractions(
+                    config.data.split,
+                    derive_seed(config.seed, SPLIT, 0),
+                    stratified,
+                )?;
+                (data, split)
+            }
+            DataSource::Hdf5 { .. } => hdf5::load(&config)?,
         };
-        let stratified = config.data.stratified && data.num_classes.is_some();
-        let split = data.split_fractions(
-            config.data.split,
-            derive_seed(config.seed, SPLIT, 0),
-            stratified,
-        )?;
         if split.train.is_empty() {
             return Err(ConfigError::new("data.split", "the training split is empty").into());
         }

@@ -1,9 +1,10 @@
-//! Files: atomic writes and `safetensors` checkpoints.
+//! Files: atomic writes, `safetensors` checkpoints and a small HDF5 reader/writer.
 //!
 //! Nothing in the numerical core depends on this module.
 
 mod atomic;
 mod checkpoint;
+pub mod hdf5;
 
-pub use atomic::{write_atomic, write_atomic_str};
+pub use atomic::{write_atomic, write_atomic_str, write_atomic_with};
 pub use checkpoint::{Checkpoint, CheckpointError, StoredTensor};

@@ -1,0 +1,116 @@
+//! The data of an experiment whose source is SHD/SSC-layout HDF5 files.
+
+use super::{ExperimentError, SPLIT};
+use crate::config::{DataSource, ExperimentConfig};
+use crate::data::{read_shd, DataError, EventDataset, ShdFile, ShdReadOptions, Split};
+use crate::error::ConfigError;
+use crate::training::derive_seed;
+use std::path::Path;
+
+/// All samples of the train, validation and test files in one dataset, and the split:
+/// the validation and test files are their splits, and the train file is split by
+/// `data.split` among the splits that have no file (fractions renormalized).
+pub(super) fn load(config: &ExperimentConfig) -> Result<(EventDataset, Split), ExperimentError> {
+    let DataSource::Hdf5 {
+        train,
+        test,
+        valid,
+        max_time_s,
+        channels,
+    } = &config.data.source
+    else {
+        unreachable!("called for HDF5 sources only");
+    };
+    let opts = ShdReadOptions {
+        channels: *channels,
+        max_time_s: *max_time_s,
+        samples: None,
+    };
+    let read = |path: &Path| read_shd(path, &opts);
+    let train = read(train)?;
+    let valid = valid.as_deref().map(read).transpose()?;
+    let test = test.as_deref().map(read).transpose()?;
+    for other in valid.iter().chain(&test) {
+        check_same_classes(&train, other, config)?;
+    }
+    let fractions = train_fractions(config.data.split, valid.is_some(), test.is_some())?;
+    let stratified = config.data.stratified;
+    let seed = derive_seed(config.seed, SPLIT, 0);
+    let mut split = train.data.split_fractions(fractions, seed, stratified)?;
+    let num_classes = std::iter::once(&train)
+        .chain(&valid)
+        .chain(&test)
+        .filter_map(|f| f.data.num_classes)
+        .max();
+    let mut samples = train.data.samples;
+    for (file, indices) in [(valid, &mut split.valid), (test, &mut split.test)] {
+        if let Some(file) = file {
+            *indices = (samples.len()..samples.len() + file.data.len()).collect();
+            samples.extend(file.data.samples);
+        }
+    }
+    let data = EventDataset::new(samples, *channels, num_classes, *max_time_s)?;
+    Ok((data, split))
+}
+
+/// `split` with zeros for the splits that come from their own files, renormalized.
+fn train_fractions(split: [f64; 3], valid: bool, test: bool) -> Result<[f64; 3], ConfigError> {
+    let mut fractions = split;
+    if valid {
+        fractions[1] = 0.0;
+    }
+    if test {
+        fractions[2] = 0.0;
+    }
+    let sum: f64 = fractions.iter().sum();
+    if fractions[0] <= 0.0 || sum <= 0.0 {
+        return Err(ConfigError::new(
+            "data.split",
+            "the train file needs a training fraction > 0",
+        ));
+    }
+    Ok(fractions.map(|f| f / sum))
+}
+
+/// Class names, where two files both have them, must agree.
+fn check_same_classes(
+    train: &ShdFile,
+    other: &ShdFile,
+    config: &ExperimentConfig,
+) -> Result<(), DataError> {
+    let (Some(a), Some(b)) = (&train.class_names, &other.class_names) else {
+        return Ok(());
+    };
+    if a == b {
+        return Ok(());
+    }
+    let DataSource::Hdf5 { train: path, .. } = &config.data.source else {
+        unreachable!("called for HDF5 sources only");
+    };
+    Err(DataError::Hdf5 {
+        path: path.clone(),
+        dataset: "/extra/keys".into(),
+        reason: format!("class names {a:?} differ from another file's {b:?}"),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fractions_of_the_train_file_leave_out_splits_with_files() {
+        let f = train_fractions([0.8, 0.1, 0.1], false, true).unwrap();
+        assert!((f[0] - 8.0 / 9.0).abs() < 1e-12 && (f[1] - 1.0 / 9.0).abs() < 1e-12);
+        assert_eq!(f[2], 0.0);
+        assert_eq!(
+            train_fractions([0.8, 0.1, 0.1], true, true).unwrap(),
+            [1.0, 0.0, 0.0]
+        );
+        assert_eq!(
+            train_fractions([0.8, 0.1, 0.1], false, false).unwrap(),
+            [0.8, 0.1, 0.1]
+        );
+        assert!(train_fractions([0.0, 0.5, 0.5], false, false).is_err());
+    }
+}
