@@ -74,11 +74,24 @@ pub struct NamedTensor<'a, F> {
     pub learnable: bool,
 }
 
+/// How products with spike trains are computed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Products {
+    /// Spike operands as row gathers (events): the fast path.
+    #[default]
+    EventDriven,
+    /// Every product as a dense matrix product: the reference the event path is checked
+    /// against.
+    Dense,
+}
+
 /// A feed-forward stack of spiking layers with a leaky readout.
 #[derive(Clone, Debug)]
 pub struct Network<F> {
     /// The architecture.
     pub spec: NetworkSpec,
+    /// How products with hidden spikes are computed (pass dense input for a dense reference).
+    pub products: Products,
     /// Hidden layers, input side first.
     pub hidden: Vec<SpikingLayer<F>>,
     /// The readout.
@@ -116,6 +129,7 @@ impl<F: Real> Network<F> {
         let readout = Readout::new(&spec.readout, inputs, dt_s, rng);
         Ok(Self {
             spec: spec.clone(),
+            products: Products::default(),
             hidden,
             readout,
         })
@@ -175,7 +189,7 @@ impl<F: Real> Network<F> {
             None => input,
             Some(trace) => Input::Dense {
                 x: trace.output(),
-                sparse: self.spec.spike.is_binary(),
+                sparse: self.spec.spike.is_binary() && self.products == Products::EventDriven,
             },
         }
     }
@@ -233,6 +247,7 @@ impl<F: Real> Network<F> {
         // Every drawn value is overwritten below, so the seed does not matter.
         let mut rng = <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(0);
         let mut other = Network::<G>::new(&self.spec, &mut rng).expect("spec was validated");
+        other.products = self.products;
         for (dst, src) in other.tensors_mut().into_iter().zip(self.tensors()) {
             *dst = src.data.iter().map(|v| G::from_f64(v.as_f64())).collect();
         }

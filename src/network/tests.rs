@@ -267,3 +267,70 @@ fn event_path_equals_dense_path() {
         assert!((a - b).abs() <= 1e-12 * a.abs().max(1.0), "{a} vs {b}");
     }
 }
+
+/// The event-driven training step (input events, gathered hidden spikes) gives the gradients of
+/// the dense reference (every product a dense matrix product) in f32, on an SHD-like network
+/// with Heaviside spikes, a recurrent layer and max-over-time cross-entropy.
+#[test]
+fn event_driven_gradients_equal_the_dense_reference_in_f32() {
+    use crate::losses::{self, LossKind, Targets};
+    use crate::surrogates::Surrogate;
+    let mut rng = ChaCha8Rng::seed_from_u64(17);
+    let (inputs, hidden, outputs, steps, batch) = (200, 64, 10, 60, 16);
+    let spec = NetworkSpec {
+        inputs,
+        dt_ms: 1.0,
+        spike: SpikeFn::Heaviside {
+            surrogate: Surrogate::SuperSpike { beta: 100.0 },
+        },
+        hidden: vec![SpikingLayerSpec {
+            size: hidden,
+            recurrent: true,
+            tau_mem_ms: 10.0,
+            tau_syn_ms: 5.0,
+            ..SpikingLayerSpec::default()
+        }],
+        readout: ReadoutSpec {
+            size: outputs,
+            tau_mem_ms: 10.0,
+            tau_syn_ms: 5.0,
+            ..ReadoutSpec::default()
+        },
+    };
+    let mut net = Network::<f32>::new(&spec, &mut rng).unwrap();
+    let scale = |n: usize| 4.0 / (n as f32).sqrt();
+    net.hidden[0].w_in.data.iter_mut().for_each(|w| *w = rng.random_range(-1.0..1.6) * scale(inputs));
+    let w_rec = net.hidden[0].w_rec.as_mut().unwrap();
+    w_rec.data.iter_mut().for_each(|w| *w = rng.random_range(-1.0..1.0) * scale(hidden));
+    net.readout.w.data.iter_mut().for_each(|w| *w = rng.random_range(-1.0..1.0) / 8.0);
+    let mut pairs: Vec<(u32, u32)> = Vec::new();
+    for row in 0..(steps * batch) as u32 {
+        for unit in 0..inputs as u32 {
+            if rng.random::<f64>() < 0.03 {
+                pairs.push((row, unit));
+            }
+        }
+    }
+    let events = crate::events::SpikeEvents::from_pairs(steps, batch, inputs, &mut pairs);
+    let dense_x: Seq<f32> = events.to_dense();
+    let labels: Vec<usize> = (0..batch).map(|_| rng.random_range(0..outputs)).collect();
+
+    let grads = |net: &Network<f32>, input: Input<f32>| {
+        let trace = net.forward::<ChaCha8Rng>(input, None);
+        let rate: f32 = trace.hidden[0].spikes().data.iter().sum::<f32>() / (steps * batch * hidden) as f32;
+        assert!(rate > 0.005 && rate < 0.2, "hidden rate {rate}");
+        let loss = losses::compute(LossKind::MaxOverTimeCe, trace.output(), Targets::Classes(&labels)).unwrap();
+        net.backward(input, &trace, &loss.grad, &[])
+    };
+    let fast = grads(&net, Input::Events(&events));
+    let mut reference = net.clone();
+    reference.products = Products::Dense;
+    let slow = grads(&reference, Input::Dense { x: &dense_x, sparse: false });
+    for (k, (a, b)) in fast.iter().zip(&slow).enumerate() {
+        let scale = b.iter().fold(0f32, |m, v| m.max(v.abs()));
+        assert!(scale > 0.0, "tensor {k} has no gradient");
+        for (x, y) in a.iter().zip(b) {
+            assert!((x - y).abs() <= 1e-5 * scale, "tensor {k}: {x} vs {y} (scale {scale})");
+        }
+    }
+}
