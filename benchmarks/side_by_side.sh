@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Times spikegrad and the Python peers (PyTorch reference, snnTorch, Norse, SpikingJelly) on the
+# same workloads, back to back on one machine, and prints one JSON object per line.
+#
+#   benchmarks/side_by_side.sh [PEERS_DIR] > results.jsonl
+#
+# PEERS_DIR holds the peers' harness (`setup.sh`, `peers.py`); by default the `shared/bench/peers`
+# folder beside the repository. Set STEPS to change the number of timed steps (default 10).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+peers=${1:-../shared/bench/peers}
+steps=${STEPS:-10}
+py=$("$peers/setup.sh")
+cargo build --release --quiet
+bin=target/release/spikegrad
+
+for threads in 2 1; do
+  "$bin" bench --workload shd-rsnn --steps "$steps" --threads "$threads"
+done
+"$py" "$peers/peers.py" --workload shd-rsnn --steps "$steps"
+for n in 1024 4096; do
+  "$bin" bench --workload on-lif --n "$n" --steps "$steps"
+  "$py" "$peers/peers.py" --workload on-lif --n "$n" --steps "$steps"
+done
+"$bin" bench --workload long --steps 3
+"$bin" bench --workload infer --steps "$steps"
