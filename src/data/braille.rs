@@ -37,8 +37,13 @@
 //!
 //! The reference code finds the signal's local extrema first and interpolates within each
 //! monotone stretch between them; walking sample by sample as done here gives the same
-//! events. Where the signal stays on a level for several samples, an event is placed at the
-//! first time the level is reached. Event times are continuous, so unlike SpyTorch's dense
+//! events (checked on the shared recordings: identical event times for thresholds 1, 2, 5
+//! and 10). Where the signal stays on a level for several samples, an event is placed at the
+//! first time the level is reached. The reference code also truncates values to integers;
+//! the recordings hold integers, and fractional values are used as they are here.
+//!
+//! The sampling rate is [`BRAILLE_SAMPLE_RATE_HZ`] (the file's root attribute
+//! `sample_rate_hz` says the same; the HDF5 reader skips attributes). Event times are continuous, so unlike SpyTorch's dense
 //! LIF encoder (which upsamples the signal ×2), no upsampling is needed: the network's time
 //! step sets the resolution when the events are binned.
 
