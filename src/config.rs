@@ -4,7 +4,7 @@
 //! (`network.inputs = 0`, `network.readout.size = 0`, `init.nu_hz = 0`) are filled in by
 //! [`crate::experiment`], which saves the fully resolved config next to the results.
 
-use crate::data::RandmanConfig;
+use crate::data::{BrailleEncoding, RandmanConfig};
 use crate::error::{check_count, check_range, ConfigError};
 use crate::losses::LossKind;
 use crate::network::{NetworkSpec, WeightInit};
@@ -93,6 +93,16 @@ pub enum DataSource {
         #[serde(default = "default_channels")]
         channels: usize,
     },
+    /// The Braille letter recordings (Müller-Cleve et al. 2022) of an HDF5 file
+    /// ([`crate::data::braille`]), encoded as events; 27 classes, 50 samples each, split by
+    /// `data.split`. The path is relative to the working directory.
+    Braille {
+        /// The recordings file, e.g. `../shared/data/braille/braille_taxels.h5`.
+        path: PathBuf,
+        /// How the taxel signals become events.
+        #[serde(default)]
+        encoding: BrailleEncoding,
+    },
 }
 
 fn default_max_time_s() -> f64 {
@@ -168,6 +178,9 @@ impl ExperimentConfig {
                 crate::error::check_positive("data.source.max_time_s", *max_time_s)?;
                 check_count("data.source.channels", *channels)?;
             }
+            DataSource::Braille { encoding, .. } => encoding
+                .validate()
+                .map_err(|e| ConfigError::new("data.source.encoding", e))?,
         }
         self.init.validate()?;
         let t = &self.training;

@@ -6,6 +6,9 @@
 //! [`EventDataset::bin`], splits a dataset with [`EventDataset::split_fractions`] and cuts an
 //! index list into mini-batches with [`batches`].
 //!
+//! [`braille`] reads the Braille letter recordings (Müller-Cleve et al. 2022) and encodes
+//! them as sigma-delta ON/OFF events.
+//!
 //! [`shd`] reads and writes the HDF5 files of the Spiking Heidelberg Digits and Spiking
 //! Speech Commands datasets.
 //!
@@ -17,11 +20,16 @@
 //!
 //! [`SpikeEvents`]: crate::events::SpikeEvents
 
+pub mod braille;
 pub mod dataset;
 pub mod randman;
 mod rng;
 pub mod shd;
 
+pub use braille::{
+    read_braille, sigma_delta_events, BrailleData, BrailleEncoding, DeltaEvent,
+    BRAILLE_SAMPLE_RATE_HZ,
+};
 pub use dataset::{
     batches, shuffled_indices, time_bin, BatchTargets, BinnedBatch, EventDataset, EventSample,
     Split, Target,
@@ -132,6 +140,9 @@ pub enum DataError {
         /// What is wrong.
         reason: String,
     },
+    /// An event encoding has an unusable parameter.
+    #[error("invalid encoding: {0}")]
+    InvalidEncoding(String),
     /// A randman configuration field has an unusable value.
     #[error("invalid randman config: `{field}` {reason}")]
     InvalidConfig {

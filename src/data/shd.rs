@@ -511,7 +511,8 @@ fn vlen_base(ds: &Dataset) -> Datatype {
     }
 }
 
-fn hdf5_error(path: &Path, dataset: &str, e: Hdf5Error) -> DataError {
+/// An HDF5 error as a [`DataError`] naming the file and dataset.
+pub(super) fn hdf5_error(path: &Path, dataset: &str, e: Hdf5Error) -> DataError {
     let reason = match e {
         Hdf5Error::NotFound(walked) if walked == dataset => "dataset not found".to_string(),
         other => other.to_string(),

@@ -9,6 +9,7 @@
 //! RUN/final.json               test metrics of the best weights (FinalReport)
 //! ```
 
+mod braille;
 mod hdf5;
 mod records;
 mod state;
@@ -168,6 +169,7 @@ impl Experiment {
                 (data, split)
             }
             DataSource::Hdf5 { .. } => hdf5::load(&config)?,
+            DataSource::Braille { .. } => braille::load(&config)?,
         };
         if split.train.is_empty() {
             return Err(ConfigError::new("data.split", "the training split is empty").into());

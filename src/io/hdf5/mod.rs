@@ -1,6 +1,6 @@
 //! A small pure-Rust HDF5 reader and writer for the files this crate exchanges with Python
 //! tools (h5py, stork, Tonic): one-dimensional datasets of numbers, strings and
-//! variable-length sequences, in groups.
+//! variable-length sequences, and multi-dimensional arrays of numbers, in groups.
 //!
 //! No published pure-Rust HDF5 crate reads or writes variable-length numeric sequences,
 //! which the Spiking Heidelberg Digits layout is made of, so this module implements the
@@ -12,7 +12,9 @@
 //! single-chunk layouts; deflate, shuffle and Fletcher-32 filters (the checksum is not
 //! verified, nor are metadata checksums); integers of 1–8 bytes, IEEE floats of 2, 4 and 8
 //! bytes (either byte order), fixed-length and variable-length strings, and variable-length
-//! sequences of those numbers (through the global heap). Attributes are skipped.
+//! sequences of those numbers (through the global heap). Rows of one-dimensional datasets
+//! are read by range; datasets of higher rank are read whole ([`Hdf5Reader::read_all_raw`],
+//! chunks cut along any dimension). Attributes are skipped.
 //! Not read: chunk indexes of the HDF5 1.10+ "latest" format other than single-chunk,
 //! external and virtual storage, compound, enum, array and reference types, soft and
 //! external links.

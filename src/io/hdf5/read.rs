@@ -747,12 +747,15 @@ impl Hdf5Reader {
             let mut c = Cursor::new(&key, addr);
             let size = c.u32()?;
             let mask = c.u32()?;
-            let offset = c.u64()?;
+            let origin = (0..dims.saturating_sub(1))
+                .map(|_| c.u64())
+                .collect::<Result<Vec<_>, _>>()?;
             leaves.push(ChunkRef {
                 addr: child,
                 size,
                 mask,
-                offset,
+                offset: origin.first().copied().unwrap_or(0),
+                origin,
             });
         }
         Ok(())
@@ -794,6 +797,78 @@ impl Hdf5Reader {
             )));
         }
         Ok(data)
+    }
+
+    /// The raw bytes of every element of `ds`, of any rank, in row-major (C) order.
+    ///
+    /// Chunks of a multi-dimensional dataset may be cut along any dimension; chunks that
+    /// were never written read as zeros (the default fill value).
+    pub fn read_all_raw(&self, ds: &Dataset) -> Result<Vec<u8>, Hdf5Error> {
+        if ds.shape.len() <= 1 {
+            return self.read_raw_rows(ds, 0, ds.len());
+        }
+        let esize = ds.dtype.size();
+        let elements = ds.shape.iter().product::<u64>();
+        let bytes = usize::try_from(elements * esize as u64)
+            .map_err(|_| Hdf5Error::Unsupported("selection larger than memory".into()))?;
+        match &ds.layout {
+            Layout::Compact(data) => data.get(..bytes).map(<[u8]>::to_vec).ok_or_else(|| {
+                Hdf5Error::Corrupt(format!("{}: compact data shorter than its shape", ds.path))
+            }),
+            Layout::Contiguous { addr } if *addr == UNDEFINED => Ok(vec![0; bytes]),
+            Layout::Contiguous { addr } => self.read_addr(*addr, bytes),
+            Layout::SingleChunk {
+                addr,
+                filtered_size,
+                mask,
+            } => {
+                let stored = filtered_size.unwrap_or(bytes as u64) as usize;
+                let raw = self.read_addr(*addr, stored)?;
+                let mut data = self.unfilter(ds, raw, *mask, bytes)?;
+                data.truncate(bytes);
+                Ok(data)
+            }
+            Layout::BTreeChunks { btree, chunk } => self.read_chunked_all(ds, *btree, chunk, bytes),
+        }
+    }
+
+    /// Every element of a multi-dimensional dataset stored in B-tree-indexed chunks.
+    fn read_chunked_all(
+        &self,
+        ds: &Dataset,
+        btree: u64,
+        chunk: &[u64],
+        bytes: usize,
+    ) -> Result<Vec<u8>, Hdf5Error> {
+        if chunk.len() != ds.shape.len() || chunk.contains(&0) {
+            return Err(Hdf5Error::Corrupt(format!(
+                "{}: chunk shape {chunk:?} does not fit the dataset shape {:?}",
+                ds.path, ds.shape
+            )));
+        }
+        let mut out = vec![0u8; bytes];
+        if btree == UNDEFINED || bytes == 0 {
+            return Ok(out);
+        }
+        let esize = ds.dtype.size();
+        let chunk_bytes = chunk.iter().product::<u64>() as usize * esize;
+        let mut leaves = Vec::new();
+        let mut budget = MAX_BTREE_NODES;
+        self.chunk_btree(btree, chunk.len() + 1, &mut leaves, &mut budget)?;
+        for leaf in leaves {
+            if leaf.origin.len() != chunk.len()
+                || leaf.origin.iter().zip(&ds.shape).any(|(o, d)| o >= d)
+            {
+                return Err(Hdf5Error::Corrupt(format!(
+                    "{}: chunk at {:?} lies outside the dataset shape {:?}",
+                    ds.path, leaf.origin, ds.shape
+                )));
+            }
+            let raw = self.read_addr(leaf.addr, leaf.size as usize)?;
+            let data = self.unfilter(ds, raw, leaf.mask, chunk_bytes)?;
+            copy_chunk(&mut out, &ds.shape, &data, chunk, &leaf.origin, esize);
+        }
+        Ok(out)
     }
 
     /// Reads the variable-length elements `start..start + count` of `ds` and hands each to
@@ -875,6 +950,16 @@ impl Hdf5Reader {
         }
     }
 
+    /// Every element of a float dataset of any rank, row-major, as `f32`.
+    pub fn read_all_f32s(&self, ds: &Dataset) -> Result<Vec<f32>, Hdf5Error> {
+        let raw = self.read_all_raw(ds)?;
+        let mut out = Vec::new();
+        ds.dtype
+            .decode_f32s(&raw, &mut out)
+            .map_err(|e| e.in_dataset(&ds.path))?;
+        Ok(out)
+    }
+
     /// Elements `start..start + count` of a 1-D integer dataset.
     pub fn read_ints(&self, ds: &Dataset, start: u64, count: u64) -> Result<Vec<i64>, Hdf5Error> {
         let raw = self.read_raw_rows(ds, start, count)?;
@@ -883,6 +968,50 @@ impl Hdf5Reader {
             .decode_ints(&raw, &mut out)
             .map_err(|e| e.in_dataset(&ds.path))?;
         Ok(out)
+    }
+}
+
+/// Copies one chunk (`chunk` elements along each dimension, starting at `origin`) into the
+/// row-major array `out` of `shape`, clipping the parts of edge chunks beyond the shape.
+fn copy_chunk(
+    out: &mut [u8],
+    shape: &[u64],
+    data: &[u8],
+    chunk: &[u64],
+    origin: &[u64],
+    esize: usize,
+) {
+    let rank = shape.len();
+    let last = rank - 1;
+    let run = chunk[last].min(shape[last] - origin[last]) as usize * esize;
+    // Position within the chunk along the outer dimensions (all but the last).
+    let mut index = vec![0u64; last];
+    loop {
+        let inside = (0..last).all(|d| origin[d] + index[d] < shape[d]);
+        if inside {
+            let mut src = 0u64;
+            let mut dst = 0u64;
+            for d in 0..last {
+                src = src * chunk[d] + index[d];
+                dst = dst * shape[d] + origin[d] + index[d];
+            }
+            let src = (src * chunk[last]) as usize * esize;
+            let dst = (dst * shape[last] + origin[last]) as usize * esize;
+            out[dst..dst + run].copy_from_slice(&data[src..src + run]);
+        }
+        // Next outer position, row-major.
+        let mut d = last;
+        loop {
+            if d == 0 {
+                return;
+            }
+            d -= 1;
+            index[d] += 1;
+            if index[d] < chunk[d] {
+                break;
+            }
+            index[d] = 0;
+        }
     }
 }
 
@@ -895,6 +1024,8 @@ struct ChunkRef {
     mask: u32,
     /// Offset of the chunk's first row.
     offset: u64,
+    /// Offset of the chunk's first element along every dimension.
+    origin: Vec<u64>,
 }
 
 /// Parsed global-heap collections, keyed by address.

@@ -99,3 +99,30 @@ fn large_vlen_data_spans_several_heap_collections() {
     .unwrap();
     assert_eq!(count, 300);
 }
+
+#[test]
+fn arrays_of_any_rank_read_back_whole() {
+    let values: Vec<f32> = (0..24).map(|i| i as f32 * 0.5).collect();
+    let mut w = Hdf5Writer::new();
+    let array = DatasetData::Array {
+        dtype: Datatype::float(4),
+        shape: vec![2, 3, 4],
+        bytes: f32_bytes(&values),
+    };
+    w.add("a", array).unwrap();
+    let bad = DatasetData::Array {
+        dtype: Datatype::float(4),
+        shape: vec![2, 3],
+        bytes: f32_bytes(&values),
+    };
+    assert!(matches!(w.add("bad", bad), Err(Hdf5Error::WrongType(_))));
+    let file = write_file(&w);
+    let r = Hdf5Reader::open(file.path()).unwrap();
+    let a = r.dataset("a").unwrap();
+    assert_eq!(a.shape, [2, 3, 4]);
+    assert_eq!(r.read_all_f32s(&a).unwrap(), values);
+    assert!(matches!(
+        r.read_raw_rows(&a, 0, 1),
+        Err(Hdf5Error::WrongType(_))
+    ));
+}

@@ -28,6 +28,13 @@ pub enum DatasetData {
     VlenSeq { base: Datatype, rows: Vec<Vec<u8>> },
     /// Variable-length UTF-8 strings.
     VlenStrings(Vec<String>),
+    /// A multi-dimensional array of fixed-size elements (numbers or fixed-length strings):
+    /// `bytes` holds `shape.iter().product()` little-endian elements in row-major order.
+    Array {
+        dtype: Datatype,
+        shape: Vec<u64>,
+        bytes: Vec<u8>,
+    },
 }
 
 impl DatasetData {
@@ -36,6 +43,7 @@ impl DatasetData {
             DatasetData::Numbers { dtype, bytes } => bytes.len() / dtype.size().max(1),
             DatasetData::VlenSeq { rows, .. } => rows.len(),
             DatasetData::VlenStrings(rows) => rows.len(),
+            DatasetData::Array { shape, .. } => shape.first().copied().unwrap_or(1) as usize,
         }
     }
 
@@ -44,6 +52,15 @@ impl DatasetData {
             DatasetData::Numbers { dtype, .. } => dtype.clone(),
             DatasetData::VlenSeq { base, .. } => Datatype::VlenSeq(Box::new(base.clone())),
             DatasetData::VlenStrings(_) => Datatype::VlenString,
+            DatasetData::Array { dtype, .. } => dtype.clone(),
+        }
+    }
+
+    /// The dimensions of the dataset.
+    fn shape(&self) -> Vec<u64> {
+        match self {
+            DatasetData::Array { shape, .. } => shape.clone(),
+            other => vec![other.rows() as u64],
         }
     }
 }
@@ -93,6 +110,30 @@ impl Hdf5Writer {
                     )))
                 }
             };
+        }
+        if let DatasetData::Array {
+            dtype,
+            shape,
+            bytes,
+        } = &data
+        {
+            let elements = shape.iter().try_fold(1u64, |acc, &d| acc.checked_mul(d));
+            let expected = elements.and_then(|e| e.checked_mul(dtype.size() as u64));
+            let fixed_size = matches!(
+                dtype,
+                Datatype::Int { .. } | Datatype::Float { .. } | Datatype::FixedString { .. }
+            );
+            if !fixed_size
+                || shape.is_empty()
+                || shape.len() > 32
+                || expected != Some(bytes.len() as u64)
+            {
+                return Err(Hdf5Error::WrongType(format!(
+                    "{path}: {} bytes do not hold an array of shape {shape:?} of {}",
+                    bytes.len(),
+                    dtype.describe()
+                )));
+            }
         }
         if group.members.contains_key(*name) {
             return Err(Hdf5Error::WrongType(format!("{path} is added twice")));
@@ -182,7 +223,7 @@ impl<W: Write> Out<'_, W> {
     /// Writes a dataset's heap objects, raw data and header; returns the header address.
     fn dataset(&mut self, data: &DatasetData) -> Result<u64, Hdf5Error> {
         let raw = match data {
-            DatasetData::Numbers { bytes, .. } => bytes.clone(),
+            DatasetData::Numbers { bytes, .. } | DatasetData::Array { bytes, .. } => bytes.clone(),
             DatasetData::VlenSeq { base, rows } => {
                 let size = base.size().max(1);
                 let lens: Vec<usize> = rows.iter().map(|r| r.len() / size).collect();
@@ -199,9 +240,11 @@ impl<W: Write> Out<'_, W> {
         } else {
             self.append(&raw)?
         };
-        let rows = data.rows() as u64;
-        let mut space = vec![1u8, 1, 0, 0, 0, 0, 0, 0];
-        space.extend_from_slice(&rows.to_le_bytes());
+        let shape = data.shape();
+        let mut space = vec![1u8, shape.len() as u8, 0, 0, 0, 0, 0, 0];
+        for dim in &shape {
+            space.extend_from_slice(&dim.to_le_bytes());
+        }
         let fill = vec![2u8, 2, 2, 0]; // version 2, late allocation, fill if set, undefined
         let mut layout = vec![3u8, 1];
         layout.extend_from_slice(&addr.to_le_bytes());
