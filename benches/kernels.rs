@@ -26,15 +26,7 @@ fn random_matrix(rng: &mut ChaCha8Rng, rows: usize, cols: usize, scale: f32) -> 
 }
 
 fn input_events(rng: &mut ChaCha8Rng) -> SpikeEvents {
-    let mut pairs = Vec::new();
-    for row in 0..(T * B) as u32 {
-        for unit in 0..INPUTS as u32 {
-            if rng.random::<f64>() < 0.015 {
-                pairs.push((row, unit));
-            }
-        }
-    }
-    SpikeEvents::from_pairs(T, B, INPUTS, &mut pairs)
+    SpikeEvents::bernoulli(T, B, INPUTS, 0.015, rng)
 }
 
 fn lif() -> Lif<f32> {

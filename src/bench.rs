@@ -10,7 +10,7 @@
 //! - `infer`: forward passes only of the `shd-rsnn` network (throughput in samples/s).
 
 use crate::events::SpikeEvents;
-use crate::layers::{Input, ReadoutSpec, SpikingLayerSpec};
+use crate::layers::Input;
 use crate::linalg;
 use crate::losses::{self, LossKind, Targets};
 use crate::network::{Network, NetworkSpec};
@@ -113,27 +113,14 @@ struct Rsnn {
 fn rsnn(batch: usize, steps: usize, hidden: usize) -> Rsnn {
     let (inputs, outputs) = (700, 20);
     let mut rng = ChaCha8Rng::seed_from_u64(0);
-    let spec = NetworkSpec {
+    let spec = NetworkSpec::recurrent_lif(
         inputs,
-        dt_ms: 1.0,
-        spike: SpikeFn::Heaviside {
+        hidden,
+        outputs,
+        SpikeFn::Heaviside {
             surrogate: Surrogate::SuperSpike { beta: 100.0 },
         },
-        hidden: vec![SpikingLayerSpec {
-            size: hidden,
-            recurrent: true,
-            tau_mem_ms: 10.0,
-            tau_syn_ms: 5.0,
-            reset_grad: ResetGrad::Detached,
-            ..SpikingLayerSpec::default()
-        }],
-        readout: ReadoutSpec {
-            size: outputs,
-            tau_mem_ms: 10.0,
-            tau_syn_ms: 5.0,
-            ..ReadoutSpec::default()
-        },
-    };
+    );
     let mut net = Network::new(&spec, &mut rng).expect("valid spec");
     let layer = &mut net.hidden[0];
     fill(&mut layer.w_in, 4.0 / (inputs as f64).sqrt(), &mut rng);
@@ -143,15 +130,7 @@ fn rsnn(batch: usize, steps: usize, hidden: usize) -> Rsnn {
         &mut rng,
     );
     fill(&mut net.readout.w, 1.0 / (hidden as f64).sqrt(), &mut rng);
-    let mut pairs = Vec::new();
-    for row in 0..(steps * batch) as u32 {
-        for unit in 0..inputs as u32 {
-            if rng.random::<f64>() < 0.015 {
-                pairs.push((row, unit));
-            }
-        }
-    }
-    let input = SpikeEvents::from_pairs(steps, batch, inputs, &mut pairs);
+    let input = SpikeEvents::bernoulli(steps, batch, inputs, 0.015, &mut rng);
     let labels = (0..batch).map(|_| rng.random_range(0..outputs)).collect();
     let shape = serde_json::json!({"inputs": inputs, "hidden": hidden, "outputs": outputs, "T": steps, "B": batch});
     Rsnn {

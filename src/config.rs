@@ -153,6 +153,14 @@ impl Default for TrainingConfig {
     }
 }
 
+impl TrainingConfig {
+    /// The learning rate of 1-based `epoch` under the schedule.
+    pub fn lr_at(&self, epoch: usize) -> f64 {
+        self.schedule
+            .lr_at(self.optimizer.lr(), epoch - 1, self.epochs)
+    }
+}
+
 impl ExperimentConfig {
     /// Checks every value that does not depend on the data.
     pub fn validate(&self) -> Result<(), ConfigError> {

@@ -60,6 +60,26 @@ impl SpikeEvents {
         }
     }
 
+    /// Independent Bernoulli spikes: every channel of every row `(t, b)` is active with
+    /// probability `p` (the standard synthetic input of benchmarks and tests).
+    pub fn bernoulli<R: rand::Rng>(
+        steps: usize,
+        batch: usize,
+        width: usize,
+        p: f64,
+        rng: &mut R,
+    ) -> Self {
+        let mut pairs = Vec::new();
+        for row in 0..(steps * batch) as u32 {
+            for unit in 0..width as u32 {
+                if rng.random::<f64>() < p {
+                    pairs.push((row, unit));
+                }
+            }
+        }
+        Self::from_pairs(steps, batch, width, &mut pairs)
+    }
+
     /// The events of a dense sequence's non-zero entries.
     pub fn from_nonzero<F: Real>(x: &Seq<F>) -> Self {
         let rows = x.rows();

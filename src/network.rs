@@ -42,6 +42,29 @@ impl Default for NetworkSpec {
 }
 
 impl NetworkSpec {
+    /// The reference recurrent network of DESIGN.md: one recurrent layer of current-based LIF
+    /// neurons and a leaky readout, dt = 1 ms, τ_mem = 10 ms, τ_syn = 5 ms, detached reset.
+    pub fn recurrent_lif(inputs: usize, hidden: usize, outputs: usize, spike: SpikeFn) -> Self {
+        Self {
+            inputs,
+            dt_ms: 1.0,
+            spike,
+            hidden: vec![SpikingLayerSpec {
+                size: hidden,
+                recurrent: true,
+                tau_mem_ms: 10.0,
+                tau_syn_ms: 5.0,
+                ..SpikingLayerSpec::default()
+            }],
+            readout: ReadoutSpec {
+                size: outputs,
+                tau_mem_ms: 10.0,
+                tau_syn_ms: 5.0,
+                ..ReadoutSpec::default()
+            },
+        }
+    }
+
     /// Checks every field; errors name it (`network.hidden[0].tau_mem_ms`, ...).
     pub fn validate(&self) -> Result<(), ConfigError> {
         check_count("network.inputs", self.inputs)?;

@@ -47,11 +47,11 @@
 //! LIF encoder (which upsamples the signal ×2), no upsampling is needed: the network's time
 //! step sets the resolution when the events are binned.
 
-use super::shd::hdf5_error;
+use super::h5file::{hdf5_error, H5File};
 use super::{DataError, EventDataset, EventSample, Target};
-use crate::io::hdf5::{Dataset, Datatype, Hdf5Reader};
+use crate::io::hdf5::{Dataset, Datatype};
 use serde::{Deserialize, Serialize};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// Sampling rate of the recordings in Hz.
 pub const BRAILLE_SAMPLE_RATE_HZ: f64 = 40.0;
@@ -276,42 +276,19 @@ pub fn read_braille(path: &Path) -> Result<BrailleData, DataError> {
     })
 }
 
-/// An open file and its path, for error messages.
-struct BrailleSource {
-    reader: Hdf5Reader,
-    path: PathBuf,
+/// The Braille file being read: an [`H5File`] with the layout's checks.
+struct BrailleSource(H5File);
+
+impl std::ops::Deref for BrailleSource {
+    type Target = H5File;
+    fn deref(&self) -> &H5File {
+        &self.0
+    }
 }
 
 impl BrailleSource {
     fn open(path: &Path) -> Result<Self, DataError> {
-        let reader = Hdf5Reader::open(path).map_err(|e| hdf5_error(path, "/", e))?;
-        Ok(Self {
-            reader,
-            path: path.to_path_buf(),
-        })
-    }
-
-    fn error(&self, dataset: &str, reason: impl Into<String>) -> DataError {
-        DataError::Hdf5 {
-            path: self.path.clone(),
-            dataset: dataset.to_string(),
-            reason: reason.into(),
-        }
-    }
-
-    fn sample_error(&self, dataset: &str, sample: usize, reason: String) -> DataError {
-        DataError::Hdf5Sample {
-            path: self.path.clone(),
-            dataset: dataset.to_string(),
-            sample,
-            reason,
-        }
-    }
-
-    fn dataset(&self, name: &str) -> Result<Dataset, DataError> {
-        self.reader
-            .dataset(name)
-            .map_err(|e| hdf5_error(&self.path, name, e))
+        H5File::open(path).map(Self)
     }
 
     /// `[samples, steps, taxels]` of a 3-D float dataset with at least one taxel.

@@ -22,6 +22,7 @@
 
 pub mod braille;
 pub mod dataset;
+mod h5file;
 pub mod randman;
 mod rng;
 pub mod shd;

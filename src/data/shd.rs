@@ -23,13 +23,12 @@
 //! file's size, about 6 bytes per spike) and streams them to a temporary file that is
 //! renamed over the target.
 
+use super::h5file::{hdf5_error, H5File};
 use super::{DataError, EventDataset, EventSample, Target};
-use crate::io::hdf5::{
-    f32_to_f16, Dataset, DatasetData, Datatype, Hdf5Error, Hdf5Reader, Hdf5Writer,
-};
+use crate::io::hdf5::{f32_to_f16, Dataset, DatasetData, Datatype, Hdf5Writer};
 use crate::io::write_atomic_with;
 use std::ops::Range;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// Input channels of the SHD and SSC cochlea model.
 pub const SHD_CHANNELS: usize = 700;
@@ -288,50 +287,19 @@ fn integers(values: &[u64]) -> DatasetData {
     }
 }
 
-/// An open file and its path, for error messages.
-struct ShdSource {
-    reader: Hdf5Reader,
-    path: PathBuf,
+/// The SHD file being read: an [`H5File`] with the layout's checks.
+struct ShdSource(H5File);
+
+impl std::ops::Deref for ShdSource {
+    type Target = H5File;
+    fn deref(&self) -> &H5File {
+        &self.0
+    }
 }
 
 impl ShdSource {
     fn open(path: &Path) -> Result<Self, DataError> {
-        let reader = Hdf5Reader::open(path).map_err(|e| hdf5_error(path, "/", e))?;
-        Ok(Self {
-            reader,
-            path: path.to_path_buf(),
-        })
-    }
-
-    fn error(&self, dataset: &str, reason: impl Into<String>) -> DataError {
-        DataError::Hdf5 {
-            path: self.path.clone(),
-            dataset: dataset.to_string(),
-            reason: reason.into(),
-        }
-    }
-
-    fn sample_error(&self, dataset: &str, sample: u64, reason: String) -> DataError {
-        DataError::Hdf5Sample {
-            path: self.path.clone(),
-            dataset: dataset.to_string(),
-            sample: sample as usize,
-            reason,
-        }
-    }
-
-    fn dataset(&self, name: &str) -> Result<Dataset, DataError> {
-        self.reader
-            .dataset(name)
-            .map_err(|e| hdf5_error(&self.path, name, e))
-    }
-
-    fn optional_dataset(&self, name: &str) -> Result<Option<Dataset>, DataError> {
-        match self.reader.exists(name) {
-            Ok(true) => self.dataset(name).map(Some),
-            Ok(false) => Ok(None),
-            Err(e) => Err(hdf5_error(&self.path, name, e)),
-        }
+        H5File::open(path).map(Self)
     }
 
     fn expect_vlen(&self, ds: &Dataset, float: bool) -> Result<(), DataError> {
@@ -383,9 +351,8 @@ impl ShdSource {
             .iter()
             .enumerate()
             .map(|(i, &v)| {
-                usize::try_from(v).map_err(|_| {
-                    self.sample_error(LABELS, i as u64, format!("label {v} is negative"))
-                })
+                usize::try_from(v)
+                    .map_err(|_| self.sample_error(LABELS, i, format!("label {v} is negative")))
             })
             .collect()
     }
@@ -410,7 +377,7 @@ impl ShdSource {
                 "label {label} has no name in {KEYS} ({} names)",
                 names.len()
             );
-            return Err(self.sample_error(LABELS, i as u64, reason));
+            return Err(self.sample_error(LABELS, i, reason));
         }
         Ok(Some(names))
     }
@@ -428,7 +395,7 @@ impl ShdSource {
             .zip(range.start as u64..)
             .map(|(&v, i)| {
                 u32::try_from(v).map_err(|_| {
-                    self.sample_error(SPEAKER, i, format!("speaker id {v} is not a u32"))
+                    self.sample_error(SPEAKER, i as usize, format!("speaker id {v} is not a u32"))
                 })
             })
             .collect::<Result<_, _>>()?;
@@ -466,7 +433,7 @@ impl ShdSource {
                 .find(|t| !(t.is_finite() && **t >= 0.0))
             {
                 let reason = format!("spike time {t} s is not finite and non-negative");
-                return Err(self.sample_error(TIMES, row, reason));
+                return Err(self.sample_error(TIMES, row as usize, reason));
             }
         }
         let unit_type = vlen_base(units);
@@ -485,7 +452,7 @@ impl ShdSource {
             })
             .map_err(|e| hdf5_error(&self.path, UNITS, e))?;
         if let Some((row, reason)) = bad {
-            return Err(self.sample_error(UNITS, row, reason));
+            return Err(self.sample_error(UNITS, row as usize, reason));
         }
         Ok(samples)
     }
@@ -508,18 +475,5 @@ fn vlen_base(ds: &Dataset) -> Datatype {
     match &ds.dtype {
         Datatype::VlenSeq(base) => (**base).clone(),
         other => other.clone(),
-    }
-}
-
-/// An HDF5 error as a [`DataError`] naming the file and dataset.
-pub(super) fn hdf5_error(path: &Path, dataset: &str, e: Hdf5Error) -> DataError {
-    let reason = match e {
-        Hdf5Error::NotFound(walked) if walked == dataset => "dataset not found".to_string(),
-        other => other.to_string(),
-    };
-    DataError::Hdf5 {
-        path: path.to_path_buf(),
-        dataset: dataset.to_string(),
-        reason,
     }
 }

@@ -255,10 +255,7 @@ impl Experiment {
         observer: &mut dyn Observer,
     ) -> Result<EpochRecord, ExperimentError> {
         let start = Instant::now();
-        let cfg = &self.config.training;
-        let lr = cfg
-            .schedule
-            .lr_at(cfg.optimizer.lr(), epoch - 1, cfg.epochs);
+        let lr = self.config.training.lr_at(epoch);
         let train = trainer.train_epoch(
             &self.data,
             &self.split.train,

@@ -8,7 +8,6 @@
 //! along each parameter gives the exact expected gradient, element by element.
 
 use super::*;
-use crate::neurons::ResetGrad;
 use crate::surrogates::Surrogate;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -120,25 +119,7 @@ fn surrogate_gradient_with_detached_reset_matches_forward_mode_reference() {
     let mut rng = ChaCha8Rng::seed_from_u64(3);
     let (n_in, n, n_out, steps) = (4, 5, 3, 25);
     let surrogate = Surrogate::SuperSpike { beta: 5.0 };
-    let spec = NetworkSpec {
-        inputs: n_in,
-        dt_ms: 1.0,
-        spike: SpikeFn::Heaviside { surrogate },
-        hidden: vec![SpikingLayerSpec {
-            size: n,
-            recurrent: true,
-            tau_mem_ms: 10.0,
-            tau_syn_ms: 5.0,
-            reset_grad: ResetGrad::Detached,
-            ..SpikingLayerSpec::default()
-        }],
-        readout: ReadoutSpec {
-            size: n_out,
-            tau_mem_ms: 10.0,
-            tau_syn_ms: 5.0,
-            ..ReadoutSpec::default()
-        },
-    };
+    let spec = NetworkSpec::recurrent_lif(n_in, n, n_out, SpikeFn::Heaviside { surrogate });
     let mut net = Network::<f64>::new(&spec, &mut rng).unwrap();
     net.hidden[0]
         .w_in

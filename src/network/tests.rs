@@ -277,26 +277,14 @@ fn event_driven_gradients_equal_the_dense_reference_in_f32() {
     use crate::surrogates::Surrogate;
     let mut rng = ChaCha8Rng::seed_from_u64(17);
     let (inputs, hidden, outputs, steps, batch) = (200, 64, 10, 60, 16);
-    let spec = NetworkSpec {
+    let spec = NetworkSpec::recurrent_lif(
         inputs,
-        dt_ms: 1.0,
-        spike: SpikeFn::Heaviside {
+        hidden,
+        outputs,
+        SpikeFn::Heaviside {
             surrogate: Surrogate::SuperSpike { beta: 100.0 },
         },
-        hidden: vec![SpikingLayerSpec {
-            size: hidden,
-            recurrent: true,
-            tau_mem_ms: 10.0,
-            tau_syn_ms: 5.0,
-            ..SpikingLayerSpec::default()
-        }],
-        readout: ReadoutSpec {
-            size: outputs,
-            tau_mem_ms: 10.0,
-            tau_syn_ms: 5.0,
-            ..ReadoutSpec::default()
-        },
-    };
+    );
     let mut net = Network::<f32>::new(&spec, &mut rng).unwrap();
     let scale = |n: usize| 4.0 / (n as f32).sqrt();
     net.hidden[0]
@@ -314,15 +302,7 @@ fn event_driven_gradients_equal_the_dense_reference_in_f32() {
         .data
         .iter_mut()
         .for_each(|w| *w = rng.random_range(-1.0..1.0) / 8.0);
-    let mut pairs: Vec<(u32, u32)> = Vec::new();
-    for row in 0..(steps * batch) as u32 {
-        for unit in 0..inputs as u32 {
-            if rng.random::<f64>() < 0.03 {
-                pairs.push((row, unit));
-            }
-        }
-    }
-    let events = crate::events::SpikeEvents::from_pairs(steps, batch, inputs, &mut pairs);
+    let events = crate::events::SpikeEvents::bernoulli(steps, batch, inputs, 0.03, &mut rng);
     let dense_x: Seq<f32> = events.to_dense();
     let labels: Vec<usize> = (0..batch).map(|_| rng.random_range(0..outputs)).collect();
 

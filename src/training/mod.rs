@@ -117,11 +117,7 @@ impl Trainer {
             self.config.batch_size,
             Some(derive_seed(seed, SHUFFLE, epoch as u64)),
         )?;
-        let base_lr = self.config.optimizer.lr();
-        let lr = self
-            .config
-            .schedule
-            .lr_at(base_lr, epoch - 1, self.config.epochs) as f32;
+        let lr = self.config.lr_at(epoch) as f32;
         let mut stats = EvalStats::new(self.net.hidden.len());
         for (b, indices) in order.iter().enumerate() {
             let mut rng = ChaCha8Rng::seed_from_u64(derive_seed(

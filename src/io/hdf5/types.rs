@@ -142,12 +142,7 @@ impl Datatype {
         };
         out.reserve(raw.len() / size);
         for chunk in raw.chunks_exact(size) {
-            let mut bytes = [0u8; 8];
-            bytes[..size].copy_from_slice(chunk);
-            if order == ByteOrder::Big {
-                bytes[..size].reverse();
-            }
-            let unsigned = u64::from_le_bytes(bytes);
+            let unsigned = element_bits(chunk, order);
             let value = if signed {
                 let shift = 64 - 8 * size as u32;
                 ((unsigned << shift) as i64) >> shift
@@ -168,12 +163,7 @@ impl Datatype {
         };
         out.reserve(raw.len() / size);
         for chunk in raw.chunks_exact(size) {
-            let mut bytes = [0u8; 8];
-            bytes[..size].copy_from_slice(chunk);
-            if order == ByteOrder::Big {
-                bytes[..size].reverse();
-            }
-            let bits = u64::from_le_bytes(bytes);
+            let bits = element_bits(chunk, order);
             out.push(match size {
                 2 => f16_to_f32(bits as u16),
                 4 => f32::from_bits(bits as u32),
@@ -341,6 +331,17 @@ fn round_shift(value: u32, shift: u32) -> u32 {
     } else {
         kept
     }
+}
+
+/// The bits of one stored element of at most 8 bytes, in the file's byte order, as a `u64`.
+#[inline]
+fn element_bits(chunk: &[u8], order: ByteOrder) -> u64 {
+    let mut bytes = [0u8; 8];
+    bytes[..chunk.len()].copy_from_slice(chunk);
+    if order == ByteOrder::Big {
+        bytes[..chunk.len()].reverse();
+    }
+    u64::from_le_bytes(bytes)
 }
 
 #[cfg(test)]
