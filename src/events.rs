@@ -2,6 +2,7 @@
 
 use crate::real::Real;
 use crate::tensor::Seq;
+use rayon::prelude::*;
 
 /// Compressed rows of active channel ids, one row per `(t, b)` (time-major, like [`Seq`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -80,26 +81,32 @@ impl SpikeEvents {
         Self::from_pairs(steps, batch, width, &mut pairs)
     }
 
-    /// The events of a dense sequence's non-zero entries.
+    /// The events of a dense sequence's non-zero entries (blocks of rows in parallel).
     pub fn from_nonzero<F: Real>(x: &Seq<F>) -> Self {
-        let rows = x.rows();
+        let (rows, width) = (x.rows(), x.width);
         let mut offsets = Vec::with_capacity(rows + 1);
+        offsets.push(0u32);
         let mut ids = Vec::new();
-        offsets.push(0);
-        for r in 0..rows {
-            let row = &x.data[r * x.width..(r + 1) * x.width];
-            ids.extend(
-                row.iter()
-                    .enumerate()
-                    .filter(|(_, &v)| v != F::zero())
-                    .map(|(i, _)| i as u32),
-            );
-            offsets.push(ids.len() as u32);
+        if width == 0 {
+            offsets.resize(rows + 1, 0);
+        } else {
+            let per_block = rows.div_ceil(4 * rayon::current_num_threads()).max(1);
+            let parts: Vec<(Vec<u32>, Vec<u32>)> = x
+                .data
+                .par_chunks(per_block * width)
+                .map(|block| nonzero_rows(block, width))
+                .collect();
+            for (counts, block_ids) in parts {
+                for c in counts {
+                    offsets.push(offsets[offsets.len() - 1] + c);
+                }
+                ids.extend(block_ids);
+            }
         }
         Self {
             steps: x.steps,
             batch: x.batch,
-            width: x.width,
+            width,
             offsets,
             ids,
         }
@@ -151,6 +158,23 @@ impl SpikeEvents {
         }
         Transposed { offsets, rows }
     }
+}
+
+/// Per row of `block` (rows of `width`): the number of non-zero entries, and their ids.
+fn nonzero_rows<F: Real>(block: &[F], width: usize) -> (Vec<u32>, Vec<u32>) {
+    let mut counts = Vec::with_capacity(block.len() / width);
+    let mut ids = Vec::new();
+    for row in block.chunks(width) {
+        let before = ids.len();
+        ids.extend(
+            row.iter()
+                .enumerate()
+                .filter(|(_, &v)| v != F::zero())
+                .map(|(i, _)| i as u32),
+        );
+        counts.push((ids.len() - before) as u32);
+    }
+    (counts, ids)
 }
 
 /// For every channel, the rows `(t, b)` in which it spikes.

@@ -10,7 +10,15 @@ use clap::Parser;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// `mi_option_purge_delay` in the mimalloc version the allocator crate builds (v2).
+const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+
 fn main() {
+    // Never hand freed pages back to the OS: a training step frees and reallocates buffers of
+    // the same sizes, and returned pages come back as page faults plus kernel zeroing (measured:
+    // 6126 → 259 page faults over 23 `shd-rsnn` steps). Peak memory is unchanged.
+    // SAFETY: sets a plain integer option before any other thread exists.
+    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, -1) };
     let args = cli::Cli::parse();
     cli::init_logging();
     if let Err(e) = cli::run(args) {

@@ -167,7 +167,11 @@ impl<F: Real> Network<F> {
         let mut traces: Vec<LayerTrace<F>> = Vec::with_capacity(self.hidden.len());
         for layer in &self.hidden {
             let x = self.layer_input(input, &traces);
-            traces.push(layer.forward(x, dropout_rng.as_deref_mut()));
+            let mut trace = layer.forward(x, dropout_rng.as_deref_mut());
+            if self.products == Products::Dense {
+                trace.drop_events();
+            }
+            traces.push(trace);
         }
         let readout = self.readout.forward(self.layer_input(input, &traces));
         NetworkTrace {
@@ -210,9 +214,12 @@ impl<F: Real> Network<F> {
     fn layer_input<'a>(&self, input: Input<'a, F>, done: &'a [LayerTrace<F>]) -> Input<'a, F> {
         match done.last() {
             None => input,
-            Some(trace) => Input::Dense {
-                x: trace.output(),
-                sparse: self.spec.spike.is_binary() && self.products == Products::EventDriven,
+            Some(trace) => match (self.products, trace.output_events()) {
+                (Products::EventDriven, Some(events)) => Input::Events(events),
+                (products, _) => Input::Dense {
+                    x: trace.output(),
+                    sparse: self.spec.spike.is_binary() && products == Products::EventDriven,
+                },
             },
         }
     }

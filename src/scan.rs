@@ -5,6 +5,7 @@
 //! `x[t] += o[t−1] · W_rec` (a row gather over the non-zero outputs), the bookkeeping of state
 //! adjoints between steps, and the reduction of per-neuron parameter gradients over the batch.
 
+use crate::events::SpikeEvents;
 use crate::linalg::axpy;
 use crate::neurons::NeuronModel;
 use crate::real::Real;
@@ -18,6 +19,9 @@ pub struct ScanTrace<F, S> {
     pub states: Vec<S>,
     /// Outputs `o[t, b, j]` (spikes, or membrane traces for a readout).
     pub out: Seq<F>,
+    /// The outputs as events, when they are binary spikes (set by the layer that knows it):
+    /// the recurrent weight gradient then gathers from them instead of scanning `out`.
+    pub events: Option<SpikeEvents>,
 }
 
 /// Gradients produced by the backward scan.
@@ -87,7 +91,11 @@ pub fn forward<F: Real, M: NeuronModel<F>>(
                 }
             });
     }
-    ScanTrace { states, out }
+    ScanTrace {
+        states,
+        out,
+        events: None,
+    }
 }
 
 /// `x += o_prev · W_rec`, gathering only the rows of active (non-zero) outputs.
@@ -122,6 +130,9 @@ pub fn backward<F: Real, M: NeuronModel<F>>(
     let mut carry = vec![M::State::default(); slab];
     let mut g_prev_out = vec![F::zero(); slab];
     let mut param_grads = vec![F::zero(); batch * n * p];
+    // `W_recᵀ` row-major, once: `gemm` would otherwise repack the transposed operand in every
+    // per-step, per-block product (measured 85 → 45 µs per 32×256×256 product).
+    let w_rec_t = w_rec.map(Matrix::transpose);
     for t in (0..steps).rev() {
         let s_t = &trace.states[t * slab..(t + 1) * slab];
         let prev_s = (t > 0).then(|| &trace.states[(t - 1) * slab..t * slab]);
@@ -151,14 +162,21 @@ pub fn backward<F: Real, M: NeuronModel<F>>(
                     );
                 }
                 // ∂L/∂o[t−1] += ∂L/∂x[t] · W_recᵀ for this block of samples.
-                if let (Some(w), true) = (w_rec, t > 0) {
+                if let (Some(w_t), true) = (&w_rec_t, t > 0) {
                     crate::linalg::gemm_serial(
-                        rows, n, n, gx_blk, false, &w.data, true, gpo_blk, true,
+                        rows, n, n, gx_blk, false, &w_t.data, false, gpo_blk, true,
                     );
                 }
             });
     }
-    let w_rec_grad = w_rec.map(|w| recurrent_weight_grad(out, &g_in, w.rows));
+    let w_rec_grad = w_rec.map(|w| match &trace.events {
+        Some(events) => {
+            let mut dw = Matrix::zeros(n, n);
+            crate::linalg::events_grad_weight_shifted(events, &g_in, batch, &mut dw);
+            dw
+        }
+        None => recurrent_weight_grad(out, &g_in, w.rows),
+    });
     ScanGrads {
         input: g_in,
         w_rec: w_rec_grad,
@@ -166,17 +184,13 @@ pub fn backward<F: Real, M: NeuronModel<F>>(
     }
 }
 
-/// `∂L/∂W_rec = Σ_t o[t−1]ᵀ · ∂L/∂x[t]`, gathering only active outputs.
+/// `∂L/∂W_rec = Σ_t o[t−1]ᵀ · ∂L/∂x[t]` as one dense product (outputs without events).
 fn recurrent_weight_grad<F: Real>(out: &Seq<F>, g_in: &Seq<F>, n: usize) -> Matrix<F> {
     let slab = out.batch * n;
     let rows = out.rows().saturating_sub(out.batch);
     let mut dw = Matrix::zeros(n, n);
-    if rows == 0 {
-        return dw;
-    }
-    let prev = &out.data[..rows * n];
-    let next = &g_in.data[slab..];
-    crate::linalg::gather_grad_weight_rows(prev, next, rows, &mut dw);
+    let (prev, next) = (&out.data[..rows * n], &g_in.data[slab..]);
+    crate::linalg::gemm(n, n, rows, prev, true, next, false, &mut dw.data, true);
     dw
 }
 

@@ -129,6 +129,19 @@ impl<F: Real> Matrix<F> {
         self.data[i * self.cols + j]
     }
 
+    /// The transpose `[cols, rows]`.
+    pub fn transpose(&self) -> Self {
+        let mut data = Vec::with_capacity(self.data.len());
+        for j in 0..self.cols {
+            data.extend((0..self.rows).map(|i| self.at(i, j)));
+        }
+        Self {
+            rows: self.cols,
+            cols: self.rows,
+            data,
+        }
+    }
+
     /// Converts the element type.
     pub fn cast<G: Real>(&self) -> Matrix<G> {
         Matrix {

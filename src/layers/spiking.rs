@@ -1,6 +1,7 @@
 //! A hidden layer of spiking neurons with feed-forward and optional recurrent weights.
 
 use super::{apply_mask, decays, tau_grad, Input, NeuronKind, Param, SpikingLayerSpec};
+use crate::events::SpikeEvents;
 use crate::neurons::{AdaptiveLif, AdaptiveLifState, Lif, LifState};
 use crate::real::Real;
 use crate::scan::{self, ScanTrace};
@@ -8,6 +9,7 @@ use crate::surrogates::SpikeFn;
 use crate::tensor::{Matrix, Seq};
 use rand::Rng;
 use rand_distr::{Distribution, StandardNormal};
+use std::borrow::Cow;
 
 /// A layer of spiking neurons: `x[t] = in[t]·W_in (+ S[t−1]·W_rec)` drives the neuron model.
 #[derive(Clone, Debug)]
@@ -64,6 +66,25 @@ impl<F: Real> LayerTrace<F> {
     /// What the next layer receives (spikes after dropout).
     pub fn output(&self) -> &Seq<F> {
         self.dropped.as_ref().unwrap_or_else(|| self.spikes())
+    }
+
+    /// Forgets the spikes' events, so that every later product is dense (the reference path).
+    pub fn drop_events(&mut self) {
+        match &mut self.scan {
+            Scanned::Lif(_, t) => t.events = None,
+            Scanned::Adaptive(_, t) => t.events = None,
+        }
+    }
+
+    /// What the next layer receives as events, when it is binary (spikes without dropout).
+    pub fn output_events(&self) -> Option<&SpikeEvents> {
+        if self.dropped.is_some() {
+            return None;
+        }
+        match &self.scan {
+            Scanned::Lif(_, t) => t.events.as_ref(),
+            Scanned::Adaptive(_, t) => t.events.as_ref(),
+        }
     }
 
     /// Whether every state variable of every neuron and step is finite.
@@ -137,12 +158,12 @@ impl<F: Real> SpikingLayer<F> {
         let scan = match self.spec.neuron {
             NeuronKind::Lif => {
                 let model = self.lif();
-                let trace = scan::forward(&model, current, w_rec);
+                let trace = with_events(self.spike, scan::forward(&model, current, w_rec));
                 Scanned::Lif(model, trace)
             }
             NeuronKind::AdaptiveLif { .. } => {
                 let model = self.adaptive();
-                let trace = scan::forward(&model, current, w_rec);
+                let trace = with_events(self.spike, scan::forward(&model, current, w_rec));
                 Scanned::Adaptive(model, trace)
             }
         };
@@ -188,11 +209,14 @@ impl<F: Real> SpikingLayer<F> {
         g_spikes: Option<&Seq<F>>,
         input_grad: bool,
     ) -> (Vec<Vec<F>>, Option<Seq<F>>) {
-        let mut g = g_output.clone();
+        // ∂L/∂S: through dropout, plus the regularizers' term (no copy when neither applies).
+        let mut g = Cow::Borrowed(g_output);
         if let Some(mask) = &trace.dropout {
+            let g = g.to_mut();
             g.data.iter_mut().zip(mask).for_each(|(g, &m)| *g *= m);
         }
         if let Some(extra) = g_spikes {
+            let g = g.to_mut();
             g.data
                 .iter_mut()
                 .zip(&extra.data)
@@ -319,6 +343,15 @@ impl<F: Real> SpikingLayer<F> {
             reset: lif.reset,
         }
     }
+}
+
+/// Binary spikes are also kept as events: the next layer's product, the recurrent weight
+/// gradient and the next layer's weight gradient gather from them.
+fn with_events<F: Real, S>(spike: SpikeFn, mut trace: ScanTrace<F, S>) -> ScanTrace<F, S> {
+    if spike.is_binary() {
+        trace.events = Some(SpikeEvents::from_nonzero(&trace.out));
+    }
+    trace
 }
 
 /// `n` time constants `τ·exp(spread·z)`, `z ~ N(0, 1)` (all equal to `τ` when `spread = 0`).
