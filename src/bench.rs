@@ -216,11 +216,15 @@ fn on_lif(n: usize, steps: usize, warmup: usize) -> (Vec<f64>, serde_json::Value
     // materialize it per step either).
     let g_out = Seq::from_vec(t_len, batch, n, vec![1.0; t_len * batch * n]).expect("shape");
     let times = timed(steps, warmup, || {
-        let mut current = Seq::zeros(t_len, batch, n);
+        // The bias broadcast over rows, then `x · W` accumulated onto it (one pass, not two).
+        let rows = bias
+            .iter()
+            .copied()
+            .cycle()
+            .take(t_len * batch * n)
+            .collect();
+        let mut current = Seq::from_vec(t_len, batch, n, rows).expect("shape");
         linalg::dense_forward(&x, &w, &mut current);
-        for row in current.data.chunks_mut(n) {
-            row.iter_mut().zip(&bias).for_each(|(c, b)| *c += b);
-        }
         let trace = scan::forward(&model, current, None);
         let grads = scan::backward(&model, &trace, &g_out, None);
         let mut dw = Matrix::zeros(n, n);
