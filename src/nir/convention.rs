@@ -176,7 +176,8 @@ fn decay_tau(
 }
 
 /// The `f32` time constant `τ` whose decay `exp(−dt/τ)`, computed in `f32` as the layers do,
-/// equals `target` (or comes closest to it; 0 gives a decay that underflows to 0).
+/// equals `target` (exactly for decays of at least 0.5, i.e. `τ ≥ 1.44 dt`; below that the
+/// closest may be a few ulps off; 0 gives a decay that underflows to 0).
 pub fn tau_for_decay(target: f32, dt32: f32) -> f32 {
     if target <= 0.0 {
         return dt32 * 1e-3;

@@ -349,7 +349,7 @@ fn check_width(node: &str, expected: usize, got: usize, from: &str) -> Result<()
     }
     Err(NirError::node(
         node,
-        format!("shape mismatch: it takes {expected} inputs, but {from} gives {got}"),
+        format!("shape mismatch: it takes {expected} inputs, but node {from} gives {got}"),
     ))
 }
 

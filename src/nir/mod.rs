@@ -130,6 +130,14 @@ pub enum NirError {
     /// The network cannot be expressed in NIR.
     #[error("export: {0}")]
     Export(String),
+    /// An error in the graph of a file.
+    #[error("{path}: {source}")]
+    InFile {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong in it.
+        source: Box<NirError>,
+    },
     /// The time step or discretisation disagree with the file.
     #[error("{0}")]
     Convention(String),

@@ -43,7 +43,13 @@ pub fn read_nir(path: &Path) -> Result<NirGraph, NirError> {
     if kind != "NIRGraph" {
         return Err(not_nir(format!("/node/type is {kind:?}, not \"NIRGraph\"")));
     }
-    file.graph("/node", "")
+    file.graph("/node", "").map_err(|e| match e {
+        e @ (NirError::Hdf5 { .. } | NirError::NotNir { .. }) => e,
+        e => NirError::InFile {
+            path: path.to_path_buf(),
+            source: Box::new(e),
+        },
+    })
 }
 
 /// An open file and its path (for error messages).
