@@ -115,8 +115,10 @@ fn import(
     let imported =
         nir::import_graph(&graph, &opts).with_context(|| format!("{}", file.display()))?;
     let net = &imported.network;
-    let mut config = ExperimentConfig::default();
-    config.network = net.spec.clone();
+    let mut config = ExperimentConfig {
+        network: net.spec.clone(),
+        ..ExperimentConfig::default()
+    };
     let path = data.clone().unwrap_or_default();
     config.data.source = DataSource::Hdf5 {
         train: path.clone(),

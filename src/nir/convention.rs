@@ -113,7 +113,7 @@ pub fn discretise(
         }
     };
     let threshold = l.v_threshold.as_ref().map_or(1.0, |t| t.data[j]);
-    if !(threshold > 0.0) {
+    if threshold.is_nan() || threshold <= 0.0 {
         return Err(NirError::unsupported(
             name,
             format!("v_threshold[{j}] = {threshold} (must be > 0)"),

@@ -56,7 +56,7 @@ pub fn export_network(net: &Network<f32>) -> Result<NirGraph, NirError> {
             &layer.tau_mem_s,
             Some(layer.spec.threshold),
         );
-        add(&mut g, &lif, NodeKind::Leaky(leaky), meta.clone());
+        add(&mut g, &lif, NodeKind::Leaky(Box::new(leaky)), meta.clone());
         g.edges.push((prev, fc.clone()));
         g.edges.push((fc, lif.clone()));
         if let Some(w_rec) = &layer.w_rec {
@@ -70,7 +70,7 @@ pub fn export_network(net: &Network<f32>) -> Result<NirGraph, NirError> {
     let r = &net.readout;
     add(&mut g, "fc_out", linear(&r.w), Metadata::new());
     let readout = cuba(&r.tau_syn_s, &r.tau_mem_s, None);
-    add(&mut g, "readout", NodeKind::Leaky(readout), meta);
+    add(&mut g, "readout", NodeKind::Leaky(Box::new(readout)), meta);
     let size = r.spec.size;
     add(
         &mut g,

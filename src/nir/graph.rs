@@ -117,7 +117,7 @@ pub enum NodeKind {
     /// `y = W x`, `W` of shape `[out, in]`.
     Linear { weight: Array },
     /// A leaky neuron population (`LIF`, `CubaLIF`, `LI`, `CubaLI`).
-    Leaky(Leaky),
+    Leaky(Box<Leaky>),
     /// A nested graph (as some exporters write recurrent layers).
     Graph(Box<NirGraph>),
 }

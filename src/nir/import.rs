@@ -257,7 +257,7 @@ fn chain(g: &NirGraph) -> Result<(usize, Vec<Stage>), NirError> {
         }
         stages.push(Stage {
             name: neuron.to_string(),
-            leaky: leaky.clone(),
+            leaky: (**leaky).clone(),
             w_in,
             w_rec: rec.map(|(_, w)| w.clone()),
         });

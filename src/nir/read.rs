@@ -122,7 +122,7 @@ impl File<'_> {
             "Linear" => NodeKind::Linear {
                 weight: p.matrix("weight")?,
             },
-            "LIF" | "CubaLIF" | "LI" | "CubaLI" => NodeKind::Leaky(p.leaky(&kind_name)?),
+            "LIF" | "CubaLIF" | "LI" | "CubaLI" => NodeKind::Leaky(Box::new(p.leaky(&kind_name)?)),
             "NIRGraph" => NodeKind::Graph(Box::new(self.graph(at, &format!("{name}."))?)),
             other if KNOWN_UNSUPPORTED.contains(&other) => {
                 return Err(NirError::unsupported(

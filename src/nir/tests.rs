@@ -35,7 +35,9 @@ fn nested() -> NirGraph {
         .insert("input".into(), node(NodeKind::Input { shape: vec![2] }));
     let mut lif = leaky(2, Some(5e-3), 1e-2, 1.0, Some(0.1));
     lif.v_reset = Some(Array::filled(2, 0.0));
-    inner.nodes.insert("lif".into(), node(NodeKind::Leaky(lif)));
+    inner
+        .nodes
+        .insert("lif".into(), node(NodeKind::Leaky(Box::new(lif))));
     let w = Array::matrix(2, 2, vec![0.5, -0.25, 0.125, 1.0]);
     inner
         .nodes
