@@ -72,6 +72,7 @@
 //! graph's and every neuron node's metadata; import uses them and checks them against the
 //! time step it is given.
 
+mod chain;
 mod convention;
 mod export;
 mod graph;
