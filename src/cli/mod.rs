@@ -4,8 +4,10 @@ mod bench;
 mod config_file;
 mod data;
 mod eval;
+mod nir;
 mod plot;
 mod plots;
+mod run;
 mod train;
 
 use clap::{Parser, Subcommand};
@@ -33,6 +35,10 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Look at data files (`data info FILE`).
     Data(data::DataArgs),
+    /// NIR files: `nir export --run DIR OUT.nir`, `nir import IN.nir --dt S --out DIR`.
+    Nir(nir::NirArgs),
+    /// Run a saved network forward on an SHD-layout spike file; write its spikes and traces.
+    Run(run::RunArgs),
     /// Write PNG plots of a saved run into RUN/plots/.
     Plot {
         /// The run directory.
@@ -49,6 +55,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Plot { run } => plots::plot_run(&run),
         Command::Bench(args) => bench::bench(args),
         Command::Data(args) => data::run(args),
+        Command::Nir(args) => nir::run(args),
+        Command::Run(args) => run::run(args),
     }
 }
 

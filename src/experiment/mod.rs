@@ -104,6 +104,31 @@ impl RunDir {
         self.path.join("plots")
     }
 
+    /// The architecture in the saved config with the best weights, without the data (for
+    /// inference; the config's sizes must be resolved, as every saved run's are).
+    pub fn open_network(&self) -> Result<Network<f32>, ExperimentError> {
+        let config = self.load_config()?;
+        let mut rng = ChaCha8Rng::seed_from_u64(0);
+        let mut net = Network::new(&config.network, &mut rng)?;
+        load_network(&mut net, &self.best())?;
+        Ok(net)
+    }
+
+    /// Writes `config` and `net` as the config and best weights of a run that was not trained
+    /// here (e.g. an imported network), creating the directory.
+    pub fn save_network(
+        &self,
+        config: &ExperimentConfig,
+        net: &Network<f32>,
+    ) -> Result<(), ExperimentError> {
+        config.validate()?;
+        std::fs::create_dir_all(&self.path).map_err(|e| file_error(&self.path, e))?;
+        let text = toml::to_string_pretty(config).map_err(|e| file_error(&self.config(), e))?;
+        write_atomic_str(&self.config(), &text).map_err(|e| file_error(&self.config(), e))?;
+        network_checkpoint(net).save(&self.best())?;
+        Ok(())
+    }
+
     /// The run's saved config.
     pub fn load_config(&self) -> Result<ExperimentConfig, ExperimentError> {
         let path = self.config();

@@ -26,6 +26,7 @@
 //! only those rows (for chunked data, the chunks overlapping them), and variable-length
 //! rows keep at most about 64 MiB of decoded global-heap collections cached.
 
+mod any_rank;
 mod bytes;
 mod dense;
 mod read;

@@ -892,6 +892,19 @@ impl Hdf5Reader {
             }
         };
         let refs = self.read_raw_rows(ds, start, count)?;
+        self.visit_vlen_refs(ds, &refs, start, base_size, &mut visit)
+    }
+
+    /// Resolves the variable-length references `refs` (rows numbered from `start` for error
+    /// messages) through the global heap and hands each row to `visit`.
+    pub(super) fn visit_vlen_refs(
+        &self,
+        ds: &Dataset,
+        refs: &[u8],
+        start: u64,
+        base_size: usize,
+        visit: &mut impl FnMut(u64, &[u8], usize) -> Result<(), Hdf5Error>,
+    ) -> Result<(), Hdf5Error> {
         let o = self.offset_size as usize;
         let ref_size = 4 + o + 4;
         let mut cache = self.heap_cache.borrow_mut();

@@ -173,6 +173,23 @@ impl Datatype {
         Ok(())
     }
 
+    /// Decodes float elements to `f64` (exactly).
+    pub fn decode_f64s(&self, raw: &[u8], out: &mut Vec<f64>) -> Result<(), Hdf5Error> {
+        let &Datatype::Float { size, order } = self else {
+            return Err(wrong_type("floats", self));
+        };
+        out.reserve(raw.len() / size);
+        for chunk in raw.chunks_exact(size) {
+            let bits = element_bits(chunk, order);
+            out.push(match size {
+                2 => f64::from(f16_to_f32(bits as u16)),
+                4 => f64::from(f32::from_bits(bits as u32)),
+                _ => f64::from_bits(bits),
+            });
+        }
+        Ok(())
+    }
+
     /// The datatype message body of this type (little-endian numbers; strings as h5py writes
     /// them: vlen UTF-8).
     pub fn encode(&self) -> Vec<u8> {

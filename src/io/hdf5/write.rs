@@ -28,8 +28,15 @@ pub enum DatasetData {
     VlenSeq { base: Datatype, rows: Vec<Vec<u8>> },
     /// Variable-length UTF-8 strings.
     VlenStrings(Vec<String>),
-    /// A multi-dimensional array of fixed-size elements (numbers or fixed-length strings):
-    /// `bytes` holds `shape.iter().product()` little-endian elements in row-major order.
+    /// Variable-length UTF-8 strings in an array of any rank, row-major; an empty `shape`
+    /// is a scalar (one string), as h5py writes a Python `str`.
+    StringArray {
+        shape: Vec<u64>,
+        strings: Vec<String>,
+    },
+    /// An array of fixed-size elements (numbers or fixed-length strings) of any rank (an
+    /// empty `shape` is a scalar): `bytes` holds `shape.iter().product()` little-endian
+    /// elements in row-major order.
     Array {
         dtype: Datatype,
         shape: Vec<u64>,
@@ -43,6 +50,7 @@ impl DatasetData {
             DatasetData::Numbers { dtype, bytes } => bytes.len() / dtype.size().max(1),
             DatasetData::VlenSeq { rows, .. } => rows.len(),
             DatasetData::VlenStrings(rows) => rows.len(),
+            DatasetData::StringArray { strings, .. } => strings.len(),
             DatasetData::Array { shape, .. } => shape.first().copied().unwrap_or(1) as usize,
         }
     }
@@ -51,7 +59,7 @@ impl DatasetData {
         match self {
             DatasetData::Numbers { dtype, .. } => dtype.clone(),
             DatasetData::VlenSeq { base, .. } => Datatype::VlenSeq(Box::new(base.clone())),
-            DatasetData::VlenStrings(_) => Datatype::VlenString,
+            DatasetData::VlenStrings(_) | DatasetData::StringArray { .. } => Datatype::VlenString,
             DatasetData::Array { dtype, .. } => dtype.clone(),
         }
     }
@@ -59,7 +67,9 @@ impl DatasetData {
     /// The dimensions of the dataset.
     fn shape(&self) -> Vec<u64> {
         match self {
-            DatasetData::Array { shape, .. } => shape.clone(),
+            DatasetData::Array { shape, .. } | DatasetData::StringArray { shape, .. } => {
+                shape.clone()
+            }
             other => vec![other.rows() as u64],
         }
     }
@@ -123,15 +133,20 @@ impl Hdf5Writer {
                 dtype,
                 Datatype::Int { .. } | Datatype::Float { .. } | Datatype::FixedString { .. }
             );
-            if !fixed_size
-                || shape.is_empty()
-                || shape.len() > 32
-                || expected != Some(bytes.len() as u64)
-            {
+            if !fixed_size || shape.len() > 32 || expected != Some(bytes.len() as u64) {
                 return Err(Hdf5Error::WrongType(format!(
                     "{path}: {} bytes do not hold an array of shape {shape:?} of {}",
                     bytes.len(),
                     dtype.describe()
+                )));
+            }
+        }
+        if let DatasetData::StringArray { shape, strings } = &data {
+            let elements = shape.iter().try_fold(1u64, |acc, &d| acc.checked_mul(d));
+            if shape.len() > 32 || elements != Some(strings.len() as u64) {
+                return Err(Hdf5Error::WrongType(format!(
+                    "{path}: {} strings do not fill an array of shape {shape:?}",
+                    strings.len()
                 )));
             }
         }
@@ -229,7 +244,7 @@ impl<W: Write> Out<'_, W> {
                 let lens: Vec<usize> = rows.iter().map(|r| r.len() / size).collect();
                 self.heap_objects(rows, &lens)?
             }
-            DatasetData::VlenStrings(strings) => {
+            DatasetData::VlenStrings(strings) | DatasetData::StringArray { strings, .. } => {
                 let rows: Vec<&[u8]> = strings.iter().map(|s| s.as_bytes()).collect();
                 let lens: Vec<usize> = rows.iter().map(|r| r.len()).collect();
                 self.heap_objects(&rows, &lens)?

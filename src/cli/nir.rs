@@ -1,0 +1,145 @@
+//! `spikegrad nir export|import`: NIR files in and out.
+
+use anyhow::{bail, Context};
+use clap::{Args, Subcommand, ValueEnum};
+use spikegrad::config::{DataSource, ExperimentConfig};
+use spikegrad::data::shd::SHD_MAX_TIME_S;
+use spikegrad::experiment::RunDir;
+use spikegrad::nir::{self, Discretisation, ImportOptions};
+use std::path::PathBuf;
+
+#[derive(Debug, Args)]
+pub struct NirArgs {
+    #[command(subcommand)]
+    command: NirCommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum NirCommand {
+    /// Write a run's best weights as a NIR graph (CubaLIF layers, CubaLI readout).
+    Export {
+        /// The run directory.
+        #[arg(long)]
+        run: PathBuf,
+        /// The NIR file to write.
+        out: PathBuf,
+    },
+    /// Build a run directory (config.toml + best.safetensors) from a NIR graph.
+    Import {
+        /// The NIR file.
+        file: PathBuf,
+        /// Time step to simulate at, in seconds (snnTorch files: 1e-4).
+        #[arg(long)]
+        dt: f64,
+        /// The run directory to create.
+        #[arg(long)]
+        out: PathBuf,
+        /// How the continuous-time equations are discretised (default: the file's metadata,
+        /// else exponential; snnTorch and Norse files: forward-euler).
+        #[arg(long, value_enum)]
+        discretisation: Option<DiscretisationArg>,
+        /// SHD-layout HDF5 file that `spikegrad eval` evaluates on (train and test split).
+        #[arg(long)]
+        data: Option<PathBuf>,
+        /// Sample duration in seconds binned by `eval`.
+        #[arg(long, default_value_t = SHD_MAX_TIME_S)]
+        max_time_s: f64,
+        /// Replace an existing run in `--out`.
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum DiscretisationArg {
+    Exponential,
+    ForwardEuler,
+}
+
+pub fn run(args: NirArgs) -> anyhow::Result<()> {
+    match args.command {
+        NirCommand::Export { run, out } => export(run, out),
+        NirCommand::Import {
+            file,
+            dt,
+            out,
+            discretisation,
+            data,
+            max_time_s,
+            force,
+        } => {
+            let discretisation = discretisation.map(|d| match d {
+                DiscretisationArg::Exponential => Discretisation::Exponential,
+                DiscretisationArg::ForwardEuler => Discretisation::ForwardEuler,
+            });
+            let opts = ImportOptions {
+                dt_s: dt,
+                discretisation,
+            };
+            import(file, out, opts, data, max_time_s, force)
+        }
+    }
+}
+
+fn export(run: PathBuf, out: PathBuf) -> anyhow::Result<()> {
+    let net = RunDir::new(&run).open_network()?;
+    let graph = nir::export_network(&net)?;
+    nir::write_nir(&out, &graph)?;
+    let summary = serde_json::json!({
+        "run": run.display().to_string(),
+        "out": out.display().to_string(),
+        "dt_s": net.spec.dt_ms * 1e-3,
+        "nodes": graph.nodes.len(),
+        "edges": graph.edges.len(),
+    });
+    println!("{}", serde_json::to_string_pretty(&summary)?);
+    Ok(())
+}
+
+fn import(
+    file: PathBuf,
+    out: PathBuf,
+    opts: ImportOptions,
+    data: Option<PathBuf>,
+    max_time_s: f64,
+    force: bool,
+) -> anyhow::Result<()> {
+    let dir = RunDir::new(&out);
+    if dir.config().exists() && !force {
+        bail!(
+            "{} already holds a run; use --force to replace it, or another --out",
+            out.display()
+        );
+    }
+    let graph = nir::read_nir(&file)?;
+    let imported =
+        nir::import_graph(&graph, &opts).with_context(|| format!("{}", file.display()))?;
+    let net = &imported.network;
+    let mut config = ExperimentConfig {
+        network: net.spec.clone(),
+        ..ExperimentConfig::default()
+    };
+    let path = data.clone().unwrap_or_default();
+    config.data.source = DataSource::Hdf5 {
+        train: path.clone(),
+        test: data.map(|_| path),
+        valid: None,
+        max_time_s,
+        channels: net.spec.inputs,
+    };
+    dir.save_network(&config, net)?;
+    let summary = serde_json::json!({
+        "file": file.display().to_string(),
+        "out": out.display().to_string(),
+        "dt_s": opts.dt_s,
+        "discretisation": imported.discretisation.name(),
+        "discretisation_from_file": imported.discretisation_from_file,
+        "inputs": net.spec.inputs,
+        "hidden": net.hidden.iter().map(|l| l.size()).collect::<Vec<_>>(),
+        "recurrent": net.hidden.iter().map(|l| l.w_rec.is_some()).collect::<Vec<_>>(),
+        "outputs": net.readout.spec.size,
+        "notes": imported.notes,
+    });
+    println!("{}", serde_json::to_string_pretty(&summary)?);
+    Ok(())
+}

@@ -1,0 +1,203 @@
+//! Discretisation of NIR's continuous-time neurons into this crate's discrete model (see the
+//! module documentation of [`crate::nir`] for the equations).
+
+use super::graph::Leaky;
+use super::NirError;
+
+/// Metadata key of the time step in seconds.
+pub const META_DT: &str = "dt";
+/// Metadata key of the [`Discretisation`] (`"exponential"` or `"forward_euler"`).
+pub const META_DISCRETISATION: &str = "discretisation";
+/// Metadata key of the reset rule.
+pub const META_RESET: &str = "reset";
+/// Metadata key of how input spikes enter the synapse.
+pub const META_SPIKE_INPUT: &str = "spike_input";
+/// Metadata key naming the program that wrote the file.
+pub const META_PRODUCER: &str = "producer";
+/// The reset rule this crate simulates, as written to metadata.
+pub const RESET_RULE: &str = "v_reset_after_spike_step: v[t] = beta*v[t-1]*(1-S[t-1]) + input";
+/// How input spikes enter, as written to metadata.
+pub const SPIKE_INPUT: &str = "dirac: I jumps by w_in/tau_syn per unit input at the step start";
+
+/// Gains this close to 1 are taken as exactly 1 (float32 storage of `r = τ/dt`).
+const UNIT_GAIN_TOLERANCE: f64 = 1e-6;
+
+/// How continuous-time equations become one update per time step `dt`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Discretisation {
+    /// Exact decays `exp(−dt/τ)`, Dirac input spikes, membrane fed by the updated current:
+    /// this crate's model.
+    Exponential,
+    /// `x += dt/τ·(−x + gain·input)` per step with input values per step (snnTorch, Norse).
+    ForwardEuler,
+}
+
+impl Discretisation {
+    /// The name written to and read from metadata.
+    pub fn name(self) -> &'static str {
+        match self {
+            Discretisation::Exponential => "exponential",
+            Discretisation::ForwardEuler => "forward_euler",
+        }
+    }
+
+    /// Parses [`Self::name`].
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "exponential" => Some(Discretisation::Exponential),
+            "forward_euler" => Some(Discretisation::ForwardEuler),
+            _ => None,
+        }
+    }
+}
+
+/// One neuron of a NIR node in this crate's terms.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct DiscreteNeuron {
+    /// Synaptic time constant whose decay (in `f32`, at the network's `dt`) is the target `α`.
+    pub tau_syn_s: f32,
+    /// Membrane time constant whose decay is the target `β`.
+    pub tau_mem_s: f32,
+    /// Factor on every weight into this neuron.
+    pub gain: f64,
+    /// Firing threshold (1 for non-spiking nodes).
+    pub threshold: f64,
+}
+
+/// Maps neuron `j` of node `name` at time step `dt_s` (the `f32` step is `dt32`).
+pub fn discretise(
+    name: &str,
+    l: &Leaky,
+    j: usize,
+    dt_s: f64,
+    dt32: f32,
+    disc: Discretisation,
+) -> Result<DiscreteNeuron, NirError> {
+    if l.v_leak.data[j] != 0.0 {
+        return Err(NirError::unsupported(
+            name,
+            format!("v_leak[{j}] = {} (only 0 is supported)", l.v_leak.data[j]),
+        ));
+    }
+    if let Some(v) = l.v_reset.as_ref().map(|v| v.data[j]).filter(|&v| v != 0.0) {
+        return Err(NirError::unsupported(
+            name,
+            format!("v_reset[{j}] = {v} (only reset to 0 is supported)"),
+        ));
+    }
+    let tau_mem = positive(name, "tau_mem", j, l.tau_mem_s.data[j])?;
+    let r = l.r.data[j];
+    let mem = decay_tau(name, "tau_mem", j, tau_mem, dt_s, dt32, disc)?;
+    let beta = f64::from(crate::neurons::decay(dt32, mem));
+    let (tau_syn_s, gain) = match &l.tau_syn_s {
+        Some(tau_syn) => {
+            let tau_syn = positive(name, "tau_syn", j, tau_syn.data[j])?;
+            let w_in = l.w_in.as_ref().map_or(1.0, |w| w.data[j]);
+            let syn = decay_tau(name, "tau_syn", j, tau_syn, dt_s, dt32, disc)?;
+            let gain = match disc {
+                // (w_in/τ_syn) · (1 − β)R / (1 − β)
+                Discretisation::Exponential => unit(w_in / tau_syn) * unit(r),
+                Discretisation::ForwardEuler => {
+                    unit(dt_s * w_in / tau_syn) * unit(dt_s * r / tau_mem) / (1.0 - beta)
+                }
+            };
+            (syn, gain)
+        }
+        None => {
+            // No synapse: the input drives the membrane; α = 0 (a decay that underflows).
+            let gain = match disc {
+                Discretisation::Exponential => r / tau_mem / (1.0 - beta),
+                Discretisation::ForwardEuler => unit(dt_s * r / tau_mem) / (1.0 - beta),
+            };
+            (dt32 * 1e-3, gain)
+        }
+    };
+    let threshold = l.v_threshold.as_ref().map_or(1.0, |t| t.data[j]);
+    if threshold.is_nan() || threshold <= 0.0 {
+        return Err(NirError::unsupported(
+            name,
+            format!("v_threshold[{j}] = {threshold} (must be > 0)"),
+        ));
+    }
+    Ok(DiscreteNeuron {
+        tau_syn_s,
+        tau_mem_s: mem,
+        gain,
+        threshold,
+    })
+}
+
+fn positive(name: &str, key: &str, j: usize, v: f64) -> Result<f64, NirError> {
+    if v > 0.0 {
+        Ok(v)
+    } else {
+        Err(NirError::node(
+            name,
+            format!("{key}[{j}] = {v} (must be > 0)"),
+        ))
+    }
+}
+
+/// 1 for gains within float32 rounding of 1, else the gain.
+fn unit(g: f64) -> f64 {
+    if (g - 1.0).abs() <= UNIT_GAIN_TOLERANCE {
+        1.0
+    } else {
+        g
+    }
+}
+
+/// The `f32` time constant of our model for a file's `tau`.
+fn decay_tau(
+    name: &str,
+    key: &str,
+    j: usize,
+    tau: f64,
+    dt_s: f64,
+    dt32: f32,
+    disc: Discretisation,
+) -> Result<f32, NirError> {
+    match disc {
+        Discretisation::Exponential => Ok(tau as f32),
+        Discretisation::ForwardEuler => {
+            let target = 1.0 - dt_s / tau;
+            if !(0.0..1.0).contains(&target) {
+                return Err(NirError::unsupported(
+                    name,
+                    format!(
+                        "{key}[{j}] = {tau} s with dt = {dt_s} s gives the forward-Euler decay \
+                         1 - dt/tau = {target}, outside [0, 1)"
+                    ),
+                ));
+            }
+            Ok(tau_for_decay(target as f32, dt32))
+        }
+    }
+}
+
+/// The `f32` time constant `τ` whose decay `exp(−dt/τ)`, computed in `f32` as the layers do,
+/// equals `target` (exactly for decays of at least 0.5, i.e. `τ ≥ 1.44 dt`; below that the
+/// closest may be a few ulps off; 0 gives a decay that underflows to 0).
+pub fn tau_for_decay(target: f32, dt32: f32) -> f32 {
+    if target <= 0.0 {
+        return dt32 * 1e-3;
+    }
+    let decay = |tau: f32| crate::neurons::decay(dt32, tau);
+    let mut tau = (-f64::from(dt32) / f64::from(target).ln()) as f32;
+    let mut best = tau;
+    let mut best_err = (decay(tau) - target).abs();
+    // The decay grows with τ; step one ulp at a time towards the target.
+    for _ in 0..256 {
+        let d = decay(tau);
+        if d == target {
+            return tau;
+        }
+        let err = (d - target).abs();
+        if err < best_err {
+            (best, best_err) = (tau, err);
+        }
+        let bits = tau.to_bits();
+        tau = f32::from_bits(if d < target { bits + 1 } else { bits - 1 });
+    }
+    best
+}

@@ -1,0 +1,136 @@
+//! A trained [`Network`] as a NIR graph:
+//! `input → fc0 → lif0 (⇄ rec0) → fc1 → lif1 … → fc_out → readout → output`.
+
+use super::convention::{
+    Discretisation, META_DISCRETISATION, META_DT, META_PRODUCER, META_RESET, META_SPIKE_INPUT,
+    RESET_RULE, SPIKE_INPUT,
+};
+use super::graph::{Array, Leaky, MetaValue, Metadata, NirGraph, Node, NodeKind};
+use super::NirError;
+use crate::layers::NeuronKind;
+use crate::network::Network;
+use crate::surrogates::SpikeFn;
+use crate::tensor::Matrix;
+
+/// The graph of `net` (see the [module documentation](super) for the parameter mapping):
+/// per hidden layer a `Linear` from the previous layer and a `CubaLIF`, a recurrent layer's
+/// `W_rec` as a `Linear` on the edge cycle `lif → rec → lif`, and the readout as a `CubaLI`.
+/// Time constants, weights and thresholds are the network's `f32` values.
+///
+/// Fails for adaptive neurons and relaxed (non-binary) spikes, which NIR cannot express.
+pub fn export_network(net: &Network<f32>) -> Result<NirGraph, NirError> {
+    if let SpikeFn::Relaxed { .. } = net.spec.spike {
+        return Err(NirError::Export(
+            "network.spike is \"relaxed\" (smooth spikes); NIR neurons emit binary spikes".into(),
+        ));
+    }
+    let dt_s = net.spec.dt_ms * 1e-3;
+    let meta = metadata(dt_s);
+    let mut g = NirGraph {
+        metadata: meta.clone(),
+        ..NirGraph::default()
+    };
+    let add = |g: &mut NirGraph, name: &str, kind: NodeKind, metadata: Metadata| {
+        g.nodes.insert(name.to_string(), Node { kind, metadata });
+    };
+    let inputs = net.spec.inputs;
+    add(
+        &mut g,
+        "input",
+        NodeKind::Input {
+            shape: vec![inputs],
+        },
+        Metadata::new(),
+    );
+    let mut prev = "input".to_string();
+    for (k, layer) in net.hidden.iter().enumerate() {
+        if let NeuronKind::AdaptiveLif { .. } = layer.spec.neuron {
+            return Err(NirError::Export(format!(
+                "hidden layer {k} has adaptive LIF neurons, which have no NIR node type"
+            )));
+        }
+        let (fc, lif) = (format!("fc{k}"), format!("lif{k}"));
+        add(&mut g, &fc, linear(&layer.w_in), Metadata::new());
+        let leaky = cuba(
+            &layer.tau_syn_s,
+            &layer.tau_mem_s,
+            Some(layer.spec.threshold),
+        );
+        add(&mut g, &lif, NodeKind::Leaky(Box::new(leaky)), meta.clone());
+        g.edges.push((prev, fc.clone()));
+        g.edges.push((fc, lif.clone()));
+        if let Some(w_rec) = &layer.w_rec {
+            let rec = format!("rec{k}");
+            add(&mut g, &rec, linear(w_rec), Metadata::new());
+            g.edges.push((lif.clone(), rec.clone()));
+            g.edges.push((rec, lif.clone()));
+        }
+        prev = lif;
+    }
+    let r = &net.readout;
+    add(&mut g, "fc_out", linear(&r.w), Metadata::new());
+    let readout = cuba(&r.tau_syn_s, &r.tau_mem_s, None);
+    add(&mut g, "readout", NodeKind::Leaky(Box::new(readout)), meta);
+    let size = r.spec.size;
+    add(
+        &mut g,
+        "output",
+        NodeKind::Output { shape: vec![size] },
+        Metadata::new(),
+    );
+    for (a, b) in [
+        (prev.as_str(), "fc_out"),
+        ("fc_out", "readout"),
+        ("readout", "output"),
+    ] {
+        g.edges.push((a.to_string(), b.to_string()));
+    }
+    Ok(g)
+}
+
+/// The metadata written on the graph and every neuron node.
+fn metadata(dt_s: f64) -> Metadata {
+    let text = |s: &str| MetaValue::Text(s.to_string());
+    Metadata::from([
+        (META_DT.to_string(), MetaValue::Number(dt_s)),
+        (
+            META_DISCRETISATION.to_string(),
+            text(Discretisation::Exponential.name()),
+        ),
+        (META_RESET.to_string(), text(RESET_RULE)),
+        (META_SPIKE_INPUT.to_string(), text(SPIKE_INPUT)),
+        (
+            META_PRODUCER.to_string(),
+            text(concat!("spikegrad ", env!("CARGO_PKG_VERSION"))),
+        ),
+    ])
+}
+
+/// Our `[in, out]` weights as a NIR `[out, in]` `Linear`.
+fn linear(w: &Matrix<f32>) -> NodeKind {
+    let mut data = Vec::with_capacity(w.data.len());
+    for j in 0..w.cols {
+        data.extend((0..w.rows).map(|i| f64::from(w.at(i, j))));
+    }
+    NodeKind::Linear {
+        weight: Array::matrix(w.cols, w.rows, data),
+    }
+}
+
+/// `CubaLIF` (with a threshold) or `CubaLI` of per-neuron time constants: `w_in = τ_syn`,
+/// `r = 1`, `v_leak = v_reset = 0`.
+fn cuba(tau_syn_s: &[f32], tau_mem_s: &[f32], threshold: Option<f64>) -> Leaky {
+    let n = tau_mem_s.len();
+    let values = |v: &[f32]| Array::vector(v.iter().map(|&x| f64::from(x)).collect());
+    // The threshold the layer uses is the f32 rounding of the config value.
+    let theta = threshold.map(|t| Array::filled(n, f64::from(t as f32)));
+    Leaky {
+        tau_syn_s: Some(values(tau_syn_s)),
+        tau_mem_s: values(tau_mem_s),
+        r: Array::filled(n, 1.0),
+        v_leak: Array::filled(n, 0.0),
+        w_in: Some(values(tau_syn_s)),
+        v_reset: theta.as_ref().map(|_| Array::filled(n, 0.0)),
+        v_threshold: theta,
+    }
+}

@@ -1,0 +1,230 @@
+//! A NIR graph as a runnable [`Network`]: a chain
+//! `Input → [Affine|Linear] → neurons (⇄ [Affine|Linear]) → … → neurons → Output`.
+
+use super::chain::{chain, Stage};
+use super::convention::{discretise, DiscreteNeuron, Discretisation, META_DISCRETISATION, META_DT};
+use super::graph::{Array, MetaValue, NirGraph};
+use super::NirError;
+use crate::layers::{ReadoutSpec, SpikingLayerSpec};
+use crate::network::{Network, NetworkSpec};
+use crate::surrogates::SpikeFn;
+use rand::SeedableRng;
+
+/// How to interpret a file.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ImportOptions {
+    /// The time step to simulate at, in seconds.
+    pub dt_s: f64,
+    /// The discretisation; `None`: the file's metadata, else exponential.
+    pub discretisation: Option<Discretisation>,
+}
+
+/// An imported network and how it was read.
+#[derive(Clone, Debug)]
+pub struct Imported {
+    /// The network (weights and time constants set).
+    pub network: Network<f32>,
+    /// The discretisation used.
+    pub discretisation: Discretisation,
+    /// Whether the discretisation came from the file's metadata.
+    pub discretisation_from_file: bool,
+    /// Notes on choices made (identity readout, folded gains, inexact decays).
+    pub notes: Vec<String>,
+}
+
+/// Relative difference tolerated between the file's `dt` and the given one.
+const DT_TOLERANCE: f64 = 1e-9;
+
+/// Builds the network of `graph` (nested graphs inlined) at `opts.dt_s`.
+///
+/// Errors name the node: node types other than Input, Output, Affine, Linear, LIF, CubaLIF,
+/// LI and CubaLI; branches, several inputs or outputs; non-zero biases, `v_leak` or
+/// `v_reset`; sizes that do not match; non-spiking neurons before the last layer; and a
+/// `dt` or discretisation in the file's metadata that differs from `opts`.
+pub fn import_graph(graph: &NirGraph, opts: &ImportOptions) -> Result<Imported, NirError> {
+    let g = graph.flattened()?;
+    let (disc, from_file) = resolve_convention(&g, opts)?;
+    let (inputs, mut stages) = chain(&g)?;
+    let mut notes = Vec::new();
+    let last = stages
+        .last()
+        .ok_or_else(|| NirError::Graph("no neuron node between the input and the output".into()))?;
+    let identity_readout = last.leaky.spikes();
+    if identity_readout {
+        notes.push(format!(
+            "the last layer ({}) spikes: it is a hidden layer, read out through an identity \
+             leaky readout (tau_syn ~ 0, tau_mem = 20 ms)",
+            last.name
+        ));
+    }
+    let readout_stage = (!identity_readout).then(|| stages.pop().expect("checked non-empty"));
+    for s in &stages {
+        if !s.leaky.spikes() {
+            return Err(NirError::unsupported(
+                &s.name,
+                format!("{} neurons only as the last layer", s.leaky.type_name()),
+            ));
+        }
+    }
+    if let Some(r) = readout_stage.as_ref().filter(|r| r.w_rec.is_some()) {
+        return Err(NirError::unsupported(&r.name, "a recurrent readout"));
+    }
+    let dt_ms = opts.dt_s * 1e3;
+    let dt32 = (dt_ms * 1e-3) as f32;
+    let mut spec = NetworkSpec {
+        inputs,
+        dt_ms,
+        spike: SpikeFn::default(),
+        hidden: Vec::new(),
+        readout: ReadoutSpec::default(),
+    };
+    let mut mapped = Vec::new();
+    for s in &stages {
+        let neurons = neurons(s, opts.dt_s, dt32, disc)?;
+        let threshold = uniform_threshold(&neurons);
+        spec.hidden.push(SpikingLayerSpec {
+            size: s.leaky.size(),
+            recurrent: s.w_rec.is_some(),
+            tau_mem_ms: f64::from(neurons[0].tau_mem_s) * 1e3,
+            tau_syn_ms: f64::from(neurons[0].tau_syn_s) * 1e3,
+            threshold: threshold.unwrap_or(1.0),
+            ..SpikingLayerSpec::default()
+        });
+        if threshold.is_none() {
+            notes.push(format!(
+                "{}: per-neuron thresholds folded into its weights",
+                s.name
+            ));
+        }
+        mapped.push(neurons);
+    }
+    let readout_neurons = match &readout_stage {
+        Some(r) => neurons(r, opts.dt_s, dt32, disc)?,
+        None => identity_readout_neurons(stages.last().expect("checked").leaky.size(), dt32),
+    };
+    spec.readout = ReadoutSpec {
+        size: readout_neurons.len(),
+        tau_mem_ms: f64::from(readout_neurons[0].tau_mem_s) * 1e3,
+        tau_syn_ms: f64::from(readout_neurons[0].tau_syn_s) * 1e3,
+        ..ReadoutSpec::default()
+    };
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
+    let mut network = Network::<f32>::new(&spec, &mut rng)
+        .map_err(|e| NirError::Graph(format!("the imported network is invalid: {e}")))?;
+    for (k, (s, n)) in stages.iter().zip(&mapped).enumerate() {
+        let layer = &mut network.hidden[k];
+        let fold = |j: usize| n[j].gain / layer_threshold_fold(n, j);
+        layer.w_in.data = ours(s.w_in.as_ref(), layer.w_in.rows, n.len(), fold);
+        if let (Some(w), Some(dst)) = (&s.w_rec, &mut layer.w_rec) {
+            dst.data = ours(Some(w), n.len(), n.len(), fold);
+        }
+        layer.tau_mem_s = n.iter().map(|d| d.tau_mem_s).collect();
+        layer.tau_syn_s = n.iter().map(|d| d.tau_syn_s).collect();
+    }
+    let r = &mut network.readout;
+    let w_out = readout_stage.as_ref().map(|s| s.w_in.as_ref());
+    let gain = |j: usize| readout_neurons[j].gain;
+    r.w.data = ours(w_out.flatten(), r.w.rows, readout_neurons.len(), gain);
+    r.tau_mem_s = readout_neurons.iter().map(|d| d.tau_mem_s).collect();
+    r.tau_syn_s = readout_neurons.iter().map(|d| d.tau_syn_s).collect();
+    Ok(Imported {
+        network,
+        discretisation: disc,
+        discretisation_from_file: from_file,
+        notes,
+    })
+}
+
+/// The discretisation to use, and whether the file named it; checks the file's `dt`.
+fn resolve_convention(
+    g: &NirGraph,
+    opts: &ImportOptions,
+) -> Result<(Discretisation, bool), NirError> {
+    if !(opts.dt_s.is_finite() && opts.dt_s > 0.0) {
+        return Err(NirError::Convention(format!(
+            "dt must be a positive number of seconds, got {}",
+            opts.dt_s
+        )));
+    }
+    let metas = std::iter::once(&g.metadata).chain(g.nodes.values().map(|n| &n.metadata));
+    let mut file_disc = None;
+    for meta in metas {
+        if let Some(MetaValue::Number(dt)) = meta.get(META_DT) {
+            if ((dt - opts.dt_s) / opts.dt_s).abs() > DT_TOLERANCE {
+                return Err(NirError::Convention(format!(
+                    "the file was written for dt = {dt} s, but dt = {} s was given",
+                    opts.dt_s
+                )));
+            }
+        }
+        if let Some(MetaValue::Text(name)) = meta.get(META_DISCRETISATION) {
+            let d = Discretisation::from_name(name).ok_or_else(|| {
+                NirError::Convention(format!("unknown discretisation {name:?} in the metadata"))
+            })?;
+            file_disc.get_or_insert(d);
+        }
+    }
+    match (opts.discretisation, file_disc) {
+        (Some(a), Some(b)) if a != b => Err(NirError::Convention(format!(
+            "the file says discretisation {}, but {} was asked for",
+            b.name(),
+            a.name()
+        ))),
+        (Some(a), _) => Ok((a, file_disc.is_some())),
+        (None, Some(b)) => Ok((b, true)),
+        (None, None) => Ok((Discretisation::Exponential, false)),
+    }
+}
+
+fn neurons(
+    s: &Stage,
+    dt_s: f64,
+    dt32: f32,
+    disc: Discretisation,
+) -> Result<Vec<DiscreteNeuron>, NirError> {
+    (0..s.leaky.size())
+        .map(|j| discretise(&s.name, &s.leaky, j, dt_s, dt32, disc))
+        .collect()
+}
+
+/// The layer's threshold when every neuron has the same one.
+fn uniform_threshold(n: &[DiscreteNeuron]) -> Option<f64> {
+    let first = n[0].threshold;
+    n.iter().all(|d| d.threshold == first).then_some(first)
+}
+
+/// The divisor folded into neuron `j`'s weights: 1 for a uniform threshold, else `θ_j`.
+fn layer_threshold_fold(n: &[DiscreteNeuron], j: usize) -> f64 {
+    match uniform_threshold(n) {
+        Some(_) => 1.0,
+        None => n[j].threshold,
+    }
+}
+
+/// Identity readout of a spiking last layer: `α = 0`, `τ_mem` = 20 ms, gain 1.
+fn identity_readout_neurons(n: usize, dt32: f32) -> Vec<DiscreteNeuron> {
+    let neuron = DiscreteNeuron {
+        tau_syn_s: dt32 * 1e-3,
+        tau_mem_s: 20e-3,
+        gain: 1.0,
+        threshold: 1.0,
+    };
+    vec![neuron; n]
+}
+
+/// NIR `[out, in]` weights (`None`: identity) as our `[in, out]` row-major data, column `j`
+/// scaled by `scale(j)` (exactly unchanged where it is 1).
+fn ours(w: Option<&Array>, rows: usize, cols: usize, scale: impl Fn(usize) -> f64) -> Vec<f32> {
+    let mut out = vec![0f32; rows * cols];
+    for i in 0..rows {
+        for j in 0..cols {
+            let v = match w {
+                Some(w) => w.data[j * rows + i],
+                None => f64::from(u8::from(i == j)),
+            };
+            let s = scale(j);
+            out[i * cols + j] = if s == 1.0 { v as f32 } else { (v * s) as f32 };
+        }
+    }
+    out
+}

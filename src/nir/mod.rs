@@ -1,0 +1,164 @@
+//! NIR (Neuromorphic Intermediate Representation; Pedersen et al. 2024) files: reading,
+//! writing, exporting a [`Network`](crate::network::Network) and importing one.
+//!
+//! A `.nir` file is HDF5 as the Python `nir` package writes it (`nir/serialization.py`):
+//!
+//! ```text
+//! /version                     scalar string
+//! /node/type                   scalar string "NIRGraph"
+//! /node/edges                  (E, 2) strings: [source, target] node names
+//! /node/metadata/<key>         optional scalar strings or numbers
+//! /node/nodes/<name>/type      scalar string: Input, Output, Affine, Linear, LIF, CubaLIF, ...
+//! /node/nodes/<name>/<param>   arrays (float32 or float64); Input/Output: `shape` (int64)
+//! /node/nodes/<name>/metadata  optional group of scalars
+//! ```
+//!
+//! Weights are `[out, in]` (`y = W x`); this crate's are `[in, out]` (`y = x W`), so they are
+//! transposed both ways. A nested `NIRGraph` node (how older snnTorch versions write a
+//! recurrent layer) is inlined on import.
+//!
+//! # The continuous-time models and our discrete one
+//!
+//! NIR's `CubaLIF` is `τ_syn dI/dt = −I + w_in·S`, `τ_mem dv/dt = (v_leak − v) + R·I`, a spike
+//! when `v > v_threshold`, then `v ← v_reset`; `LIF`/`LI` have no synapse (the input drives
+//! `v` directly) and `LI`/`CubaLI` no threshold. A file carries no time step, and exporters
+//! discretise differently; [`Discretisation`] names the two schemes this module maps:
+//!
+//! **Exponential** (this crate's model, [`crate::neurons::lif`]; written on export):
+//! `α = exp(−dt/τ_syn)`, `β = exp(−dt/τ_mem)`; input spikes are unit-area Dirac impulses at
+//! the start of a step, so a spike through weight `w` makes `I` jump by `w·w_in/τ_syn`; the
+//! membrane integrates the updated current held constant over the step:
+//!
+//! ```text
+//! I[t] = α I[t−1] + (w_in/τ_syn) x[t]
+//! v[t] = β v[t−1] (1 − S[t−1]) + (1 − β) R I[t]        (v_leak = v_reset = 0)
+//! ```
+//!
+//! Export maps a layer with decays `α`, `β` and threshold `θ` to `tau_syn = −dt/ln α`
+//! (= the stored `tau_syn_s`), `tau_mem = −dt/ln β` (= `tau_mem_s`), `w_in = tau_syn`,
+//! `r = 1`, `v_leak = 0`, `v_reset = 0`, `v_threshold = θ`, so the equations above are ours
+//! exactly. Without a synapse (`LIF`, `LI`) the impulse goes into the membrane: `v` jumps by
+//! `R·x/τ_mem`.
+//!
+//! **Forward Euler** (snnTorch, Norse): `α = 1 − dt/τ_syn`, `β = 1 − dt/τ_mem`, input per step
+//! as a value (a spike is 1):
+//!
+//! ```text
+//! I[t] = α I[t−1] + (dt/τ_syn) w_in x[t]
+//! v[t] = β v[t−1] (1 − S[t−1]) + (dt/τ_mem) R I[t]
+//! ```
+//!
+//! snnTorch's exporter (`snntorch/export_nir.py`) assumes `dt = 1e-4` s and writes
+//! `tau = dt/(1 − β)`, `r = tau/dt` and `w_in = tau_syn/dt`, so both gains are 1 and its
+//! `Synaptic` update `syn = α syn + x`, `mem = β mem + syn` comes back; its importer
+//! (`import_nir.py`) builds `Synaptic(reset_mechanism="zero", reset_delay=False)`, whose
+//! reset is the one above. Import such files with `dt = 1e-4` and forward Euler.
+//!
+//! **Import** turns either form into our model per neuron `j`: the decays as above (for
+//! forward Euler, the `f32` time constant whose decay `exp(−dt/τ)` equals `1 − dt/τ_file`
+//! exactly), and the input gains folded into the weights into `j`:
+//! `k_j = g_syn·g_mem/(1 − β_j)` with `g_syn = w_in/τ_syn` (exponential) or `dt·w_in/τ_syn`
+//! (Euler) and `g_mem = (1 − β)R` or `dt·R/τ_mem`; gains within `1e-6` of 1 are taken as 1
+//! (`r = τ/dt` stored in `float32` cannot be exactly that). Different thresholds per neuron
+//! are folded into the weights too (threshold 1). `v_leak ≠ 0`, `v_reset ≠ 0` and biases
+//! are not supported and give an error naming the node.
+//!
+//! The reset rule of both: a neuron that crossed the threshold in step `t−1` starts step
+//! `t` from `v_reset = 0` and still integrates that step's input (snnTorch's `RSynaptic` with
+//! `reset_mechanism="zero"` instead also drops the step's input and synaptic current, which
+//! NIR cannot express).
+//!
+//! Exported files carry `dt` (seconds), `discretisation`, `reset` and `spike_input` in the
+//! graph's and every neuron node's metadata; import uses them and checks them against the
+//! time step it is given.
+
+mod chain;
+mod convention;
+mod export;
+mod graph;
+mod import;
+mod read;
+mod write;
+
+pub use convention::{tau_for_decay, Discretisation, META_DISCRETISATION, META_DT};
+pub use export::export_network;
+pub use graph::{Array, Leaky, MetaValue, Metadata, NirGraph, Node, NodeKind};
+pub use import::{import_graph, ImportOptions, Imported};
+pub use read::read_nir;
+pub use write::write_nir;
+
+use crate::io::hdf5::Hdf5Error;
+use std::path::PathBuf;
+
+/// Why a NIR file could not be read, written, exported or imported.
+#[derive(Debug, thiserror::Error)]
+pub enum NirError {
+    /// The HDF5 layer failed.
+    #[error("{path}: {source}")]
+    Hdf5 {
+        /// The file.
+        path: PathBuf,
+        /// What failed.
+        source: Hdf5Error,
+    },
+    /// The file is HDF5 but not a NIR graph.
+    #[error("{path}: not a NIR file: {reason}")]
+    NotNir {
+        /// The file.
+        path: PathBuf,
+        /// What is missing or wrong.
+        reason: String,
+    },
+    /// A node is malformed (missing parameter, wrong shape, NaN, unknown type).
+    #[error("node {node}: {reason}")]
+    Node {
+        /// The node's name.
+        node: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A node type or parameter value this crate cannot map.
+    #[error("node {node}: {reason}")]
+    Unsupported {
+        /// The node's name.
+        node: String,
+        /// What is not supported.
+        reason: String,
+    },
+    /// The edges do not form a graph this crate can map.
+    #[error("graph: {0}")]
+    Graph(String),
+    /// The network cannot be expressed in NIR.
+    #[error("export: {0}")]
+    Export(String),
+    /// An error in the graph of a file.
+    #[error("{path}: {source}")]
+    InFile {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong in it.
+        source: Box<NirError>,
+    },
+    /// The time step or discretisation disagree with the file.
+    #[error("{0}")]
+    Convention(String),
+}
+
+impl NirError {
+    fn node(node: &str, reason: impl Into<String>) -> Self {
+        NirError::Node {
+            node: node.to_string(),
+            reason: reason.into(),
+        }
+    }
+
+    fn unsupported(node: &str, reason: impl Into<String>) -> Self {
+        NirError::Unsupported {
+            node: node.to_string(),
+            reason: reason.into(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

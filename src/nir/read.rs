@@ -1,0 +1,312 @@
+//! Reading `.nir` files (the layout of `nir.write`) into a [`NirGraph`].
+
+use super::graph::{Array, Leaky, MetaValue, Metadata, NirGraph, Node, NodeKind};
+use super::NirError;
+use crate::io::hdf5::{Datatype, Hdf5Error, Hdf5Reader};
+use std::path::Path;
+
+/// NIR node types that exist but that this crate does not map.
+const KNOWN_UNSUPPORTED: &[&str] = &[
+    "I",
+    "IF",
+    "Delay",
+    "Scale",
+    "Threshold",
+    "Flatten",
+    "Conv1d",
+    "Conv2d",
+    "SumPool2d",
+    "AvgPool2d",
+];
+
+/// Reads the NIR graph in `path`.
+///
+/// Errors name the file and, for a bad node, the node: not HDF5, no `/node` graph, an
+/// unknown or unsupported node type, a missing parameter, parameters of different lengths,
+/// a weight that is not a matrix, a non-finite value, edges that are not `(E, 2)` strings or
+/// that name missing nodes.
+pub fn read_nir(path: &Path) -> Result<NirGraph, NirError> {
+    let hdf5 = |source: Hdf5Error| NirError::Hdf5 {
+        path: path.to_path_buf(),
+        source,
+    };
+    let reader = Hdf5Reader::open(path).map_err(hdf5)?;
+    let not_nir = |reason: String| NirError::NotNir {
+        path: path.to_path_buf(),
+        reason,
+    };
+    if !reader.exists("/node/type").map_err(hdf5)? {
+        return Err(not_nir("it has no /node/type".into()));
+    }
+    let file = File { reader, path };
+    let kind = file.string("/node/type", "graph")?;
+    if kind != "NIRGraph" {
+        return Err(not_nir(format!("/node/type is {kind:?}, not \"NIRGraph\"")));
+    }
+    file.graph("/node", "").map_err(|e| match e {
+        e @ (NirError::Hdf5 { .. } | NirError::NotNir { .. }) => e,
+        e => NirError::InFile {
+            path: path.to_path_buf(),
+            source: Box::new(e),
+        },
+    })
+}
+
+/// An open file and its path (for error messages).
+struct File<'a> {
+    reader: Hdf5Reader,
+    path: &'a Path,
+}
+
+impl File<'_> {
+    fn hdf5(&self, source: Hdf5Error) -> NirError {
+        NirError::Hdf5 {
+            path: self.path.to_path_buf(),
+            source,
+        }
+    }
+
+    /// The graph whose group is `at`; `prefix` names nested graphs in errors.
+    fn graph(&self, at: &str, prefix: &str) -> Result<NirGraph, NirError> {
+        let mut graph = NirGraph::default();
+        let nodes_at = format!("{at}/nodes");
+        let names = if self.reader.exists(&nodes_at).map_err(|e| self.hdf5(e))? {
+            self.reader.members(&nodes_at).map_err(|e| self.hdf5(e))?
+        } else {
+            Vec::new()
+        };
+        for name in names {
+            let display = format!("{prefix}{name}");
+            let node = self.node(&format!("{nodes_at}/{name}"), &display)?;
+            graph.nodes.insert(name, node);
+        }
+        graph.edges = self.edges(&format!("{at}/edges"), prefix)?;
+        graph.metadata = self.metadata(&format!("{at}/metadata"), prefix)?;
+        graph.check_edges().map_err(|e| match (e, prefix) {
+            (NirError::Graph(m), p) if !p.is_empty() => {
+                NirError::Graph(format!("in nested graph {}: {m}", p.trim_end_matches('.')))
+            }
+            (e, _) => e,
+        })?;
+        Ok(graph)
+    }
+
+    fn node(&self, at: &str, name: &str) -> Result<Node, NirError> {
+        let kind_name = self.string(&format!("{at}/type"), name)?;
+        let p = NodeParams {
+            file: self,
+            at,
+            name,
+        };
+        let kind = match kind_name.as_str() {
+            "Input" => NodeKind::Input {
+                shape: p.shape("shape")?,
+            },
+            "Output" => NodeKind::Output {
+                shape: p.shape("shape")?,
+            },
+            "Affine" => {
+                let weight = p.matrix("weight")?;
+                let bias = p.array("bias")?;
+                if bias.shape != [weight.shape[0]] {
+                    return Err(NirError::node(
+                        name,
+                        format!(
+                            "bias has shape {:?}, the weight {:?} needs [{}]",
+                            bias.shape, weight.shape, weight.shape[0]
+                        ),
+                    ));
+                }
+                NodeKind::Affine { weight, bias }
+            }
+            "Linear" => NodeKind::Linear {
+                weight: p.matrix("weight")?,
+            },
+            "LIF" | "CubaLIF" | "LI" | "CubaLI" => NodeKind::Leaky(Box::new(p.leaky(&kind_name)?)),
+            "NIRGraph" => NodeKind::Graph(Box::new(self.graph(at, &format!("{name}."))?)),
+            other if KNOWN_UNSUPPORTED.contains(&other) => {
+                return Err(NirError::unsupported(
+                    name,
+                    format!(
+                        "node type {other} is not supported (supported: Input, Output, Affine, \
+                         Linear, LIF, CubaLIF, LI, CubaLI, NIRGraph)"
+                    ),
+                ))
+            }
+            other => {
+                return Err(NirError::node(name, format!("unknown node type {other:?}")));
+            }
+        };
+        let metadata = self.metadata(&format!("{at}/metadata"), name)?;
+        Ok(Node { kind, metadata })
+    }
+
+    /// A scalar (or one-element) string dataset.
+    fn string(&self, at: &str, owner: &str) -> Result<String, NirError> {
+        let ds = self.reader.dataset(at).map_err(|e| self.hdf5(e))?;
+        let strings = self
+            .reader
+            .read_all_strings(&ds)
+            .map_err(|e| NirError::node(owner, format!("{at}: {e}")))?;
+        match <[String; 1]>::try_from(strings) {
+            Ok([s]) => Ok(s),
+            Err(v) => Err(NirError::node(
+                owner,
+                format!("{at} holds {} strings, expected one", v.len()),
+            )),
+        }
+    }
+
+    fn edges(&self, at: &str, prefix: &str) -> Result<Vec<(String, String)>, NirError> {
+        let owner = if prefix.is_empty() {
+            "graph".to_string()
+        } else {
+            prefix.trim_end_matches('.').to_string()
+        };
+        if !self.reader.exists(at).map_err(|e| self.hdf5(e))? {
+            return Err(NirError::node(&owner, format!("{at} is missing")));
+        }
+        let ds = self.reader.dataset(at).map_err(|e| self.hdf5(e))?;
+        if ds.shape.iter().product::<u64>() == 0 {
+            return Ok(Vec::new());
+        }
+        if ds.shape.len() != 2 || ds.shape[1] != 2 {
+            return Err(NirError::node(
+                &owner,
+                format!("{at} has shape {:?}, expected (E, 2)", ds.shape),
+            ));
+        }
+        let names = self
+            .reader
+            .read_all_strings(&ds)
+            .map_err(|e| NirError::node(&owner, e.to_string()))?;
+        Ok(names
+            .chunks_exact(2)
+            .map(|p| (p[0].clone(), p[1].clone()))
+            .collect())
+    }
+
+    fn metadata(&self, at: &str, owner: &str) -> Result<Metadata, NirError> {
+        let mut out = Metadata::new();
+        if !self.reader.exists(at).map_err(|e| self.hdf5(e))? {
+            return Ok(out);
+        }
+        for key in self.reader.members(at).map_err(|e| self.hdf5(e))? {
+            let path = format!("{at}/{key}");
+            let Ok(ds) = self.reader.dataset(&path) else {
+                continue; // nested groups carry nothing this crate reads
+            };
+            let value = match ds.dtype {
+                Datatype::VlenString | Datatype::FixedString { .. } => {
+                    MetaValue::Text(self.string(&path, owner)?)
+                }
+                Datatype::Int { .. } | Datatype::Float { .. } if ds.shape.is_empty() => {
+                    let v = self.reader.read_all_f64s(&ds);
+                    MetaValue::Number(v.map_err(|e| NirError::node(owner, e.to_string()))?[0])
+                }
+                _ => continue, // arrays and other types: kept by nir, not needed here
+            };
+            out.insert(key, value);
+        }
+        Ok(out)
+    }
+}
+
+/// Reads the parameters of one node.
+struct NodeParams<'a> {
+    file: &'a File<'a>,
+    at: &'a str,
+    name: &'a str,
+}
+
+impl NodeParams<'_> {
+    fn optional(&self, key: &str) -> Result<Option<Array>, NirError> {
+        let path = format!("{}/{key}", self.at);
+        let reader = &self.file.reader;
+        if !reader.exists(&path).map_err(|e| self.file.hdf5(e))? {
+            return Ok(None);
+        }
+        let err = |e: Hdf5Error| NirError::node(self.name, format!("{key}: {e}"));
+        let ds = reader.dataset(&path).map_err(err)?;
+        let data = reader.read_all_f64s(&ds).map_err(err)?;
+        if let Some(i) = data.iter().position(|v| !v.is_finite()) {
+            return Err(NirError::node(
+                self.name,
+                format!("{key}[{i}] is {}", data[i]),
+            ));
+        }
+        let shape = ds.shape.iter().map(|&d| d as usize).collect();
+        Ok(Some(Array { shape, data }))
+    }
+
+    fn array(&self, key: &str) -> Result<Array, NirError> {
+        self.optional(key)?
+            .ok_or_else(|| NirError::node(self.name, format!("parameter {key} is missing")))
+    }
+
+    fn matrix(&self, key: &str) -> Result<Array, NirError> {
+        let a = self.array(key)?;
+        if a.shape.len() != 2 {
+            return Err(NirError::node(
+                self.name,
+                format!("{key} has shape {:?}, expected a matrix [out, in]", a.shape),
+            ));
+        }
+        Ok(a)
+    }
+
+    fn shape(&self, key: &str) -> Result<Vec<usize>, NirError> {
+        let a = self.array(key)?;
+        a.data
+            .iter()
+            .map(|&d| {
+                (d >= 0.0 && d.fract() == 0.0)
+                    .then_some(d as usize)
+                    .ok_or_else(|| NirError::node(self.name, format!("{key} holds {d}")))
+            })
+            .collect()
+    }
+
+    /// A `LIF`, `CubaLIF`, `LI` or `CubaLI` node; every parameter one value per neuron.
+    fn leaky(&self, kind: &str) -> Result<Leaky, NirError> {
+        let cuba = kind.starts_with("Cuba");
+        let spiking = kind.ends_with('F');
+        let leaky = Leaky {
+            tau_syn_s: cuba.then(|| self.array("tau_syn")).transpose()?,
+            tau_mem_s: self.array(if cuba { "tau_mem" } else { "tau" })?,
+            r: self.array("r")?,
+            v_leak: self.array("v_leak")?,
+            w_in: if cuba { self.optional("w_in")? } else { None },
+            v_threshold: spiking.then(|| self.array("v_threshold")).transpose()?,
+            v_reset: if spiking {
+                self.optional("v_reset")?
+            } else {
+                None
+            },
+        };
+        let n = leaky.size();
+        let params = [
+            ("tau_syn", &leaky.tau_syn_s),
+            ("tau_mem", &Some(leaky.tau_mem_s.clone())),
+            ("r", &Some(leaky.r.clone())),
+            ("v_leak", &Some(leaky.v_leak.clone())),
+            ("w_in", &leaky.w_in),
+            ("v_threshold", &leaky.v_threshold),
+            ("v_reset", &leaky.v_reset),
+        ];
+        for (key, value) in params {
+            if let Some(a) = value {
+                if a.shape != [n] {
+                    return Err(NirError::node(
+                        self.name,
+                        format!(
+                            "shape mismatch: {key} has shape {:?}, the time constants [{n}]",
+                            a.shape
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(leaky)
+    }
+}

@@ -1,0 +1,190 @@
+//! Unit tests of the NIR module: file round trip, flattening, the discretisation mapping.
+
+use super::convention::{discretise, DiscreteNeuron};
+use super::*;
+use crate::neurons::decay;
+
+fn leaky(n: usize, tau_syn: Option<f64>, tau_mem: f64, r: f64, w_in: Option<f64>) -> Leaky {
+    Leaky {
+        tau_syn_s: tau_syn.map(|t| Array::filled(n, t)),
+        tau_mem_s: Array::filled(n, tau_mem),
+        r: Array::filled(n, r),
+        v_leak: Array::filled(n, 0.0),
+        w_in: w_in.map(|w| Array::filled(n, w)),
+        v_threshold: Some(Array::filled(n, 1.0)),
+        v_reset: None,
+    }
+}
+
+fn node(kind: NodeKind) -> Node {
+    Node::new(kind)
+}
+
+fn edges(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect()
+}
+
+/// An RSynaptic-like nested graph `rnn` between a Linear and the output.
+fn nested() -> NirGraph {
+    let mut inner = NirGraph::default();
+    inner
+        .nodes
+        .insert("input".into(), node(NodeKind::Input { shape: vec![2] }));
+    let mut lif = leaky(2, Some(5e-3), 1e-2, 1.0, Some(0.1));
+    lif.v_reset = Some(Array::filled(2, 0.0));
+    inner
+        .nodes
+        .insert("lif".into(), node(NodeKind::Leaky(Box::new(lif))));
+    let w = Array::matrix(2, 2, vec![0.5, -0.25, 0.125, 1.0]);
+    inner
+        .nodes
+        .insert("w_rec".into(), node(NodeKind::Linear { weight: w }));
+    inner
+        .nodes
+        .insert("output".into(), node(NodeKind::Output { shape: vec![2] }));
+    inner.edges = edges(&[
+        ("input", "lif"),
+        ("lif", "w_rec"),
+        ("w_rec", "lif"),
+        ("lif", "output"),
+    ]);
+    let mut g = NirGraph::default();
+    g.nodes
+        .insert("in".into(), node(NodeKind::Input { shape: vec![3] }));
+    let weight = Array::matrix(2, 3, vec![0.1, 0.2, 0.3, -0.4, 0.5, 1.0 / 3.0]);
+    let bias = Array::vector(vec![0.0, 0.0]);
+    g.nodes
+        .insert("fc".into(), node(NodeKind::Affine { weight, bias }));
+    g.nodes
+        .insert("rnn".into(), node(NodeKind::Graph(Box::new(inner))));
+    let mut out = node(NodeKind::Output { shape: vec![2] });
+    out.metadata
+        .insert("note".into(), MetaValue::Text("hi".into()));
+    out.metadata.insert("dt".into(), MetaValue::Number(1e-3));
+    g.nodes.insert("out".into(), out);
+    g.edges = edges(&[("in", "fc"), ("fc", "rnn"), ("rnn", "out")]);
+    g.metadata
+        .insert("producer".into(), MetaValue::Text("test".into()));
+    g
+}
+
+#[test]
+fn written_graphs_read_back_unchanged() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("g.nir");
+    let g = nested();
+    write_nir(&path, &g).unwrap();
+    assert_eq!(read_nir(&path).unwrap(), g);
+}
+
+#[test]
+fn nested_graphs_are_inlined() {
+    let flat = nested().flattened().unwrap();
+    let mut names: Vec<&str> = flat.nodes.keys().map(String::as_str).collect();
+    names.sort();
+    assert_eq!(names, ["fc", "in", "out", "rnn.lif", "rnn.w_rec"]);
+    let mut e = flat.edges.clone();
+    e.sort();
+    let mut expected = edges(&[
+        ("in", "fc"),
+        ("fc", "rnn.lif"),
+        ("rnn.lif", "rnn.w_rec"),
+        ("rnn.w_rec", "rnn.lif"),
+        ("rnn.lif", "out"),
+    ]);
+    expected.sort();
+    assert_eq!(e, expected);
+}
+
+#[test]
+fn dangling_and_repeated_edges_are_errors() {
+    let mut g = nested();
+    g.edges.push(("out".into(), "nowhere".into()));
+    let e = g.check_edges().unwrap_err().to_string();
+    assert!(e.contains("\"nowhere\""), "{e}");
+    let mut g = nested();
+    g.edges.push(("in".into(), "fc".into()));
+    assert!(g.check_edges().unwrap_err().to_string().contains("twice"));
+}
+
+#[test]
+fn euler_decays_are_matched_exactly_in_f32_down_to_one_half() {
+    // Below 0.5 (tau < 1.44 dt) one ulp of tau moves the decay by about dt/tau ulps, so the
+    // closest tau may miss by about that many.
+    let dt32 = 1e-4f32;
+    for i in 1..2000 {
+        let target = (1.0 - f64::from(i) * 4.9e-4) as f32; // 0.9995 down to 0.02
+        let got = decay(dt32, tau_for_decay(target, dt32));
+        let ulps = (i64::from(got.to_bits()) - i64::from(target.to_bits())).abs();
+        let allowed = if target >= 0.5 {
+            0
+        } else {
+            (-f64::from(target).ln()).ceil() as i64 + 1
+        };
+        assert!(ulps <= allowed, "decay {target}: got {got} ({ulps} ulps)");
+    }
+    assert_eq!(decay(dt32, tau_for_decay(0.0, dt32)), 0.0);
+}
+
+#[test]
+fn snntorch_parameters_map_to_unit_gains_over_one_minus_beta() {
+    // What snnTorch's exporter writes for alpha = 0.8, beta = 0.9 at dt = 1e-4 (float32).
+    let dt = 1e-4;
+    let (a, b) = (0.8f32, 0.9f32);
+    let tau_syn = f64::from((dt as f32) / (1.0 - a));
+    let tau_mem = f64::from((dt as f32) / (1.0 - b));
+    let l = leaky(1, Some(tau_syn), tau_mem, tau_mem / dt, Some(tau_syn / dt));
+    let n = discretise("x", &l, 0, dt, dt as f32, Discretisation::ForwardEuler).unwrap();
+    assert_eq!(decay(dt as f32, n.tau_syn_s), a);
+    assert_eq!(decay(dt as f32, n.tau_mem_s), b);
+    assert_eq!(n.gain, 1.0 / f64::from(1.0 - b));
+}
+
+#[test]
+fn our_exponential_parameters_map_back_unchanged() {
+    let (dt, tau_syn, tau_mem) = (1e-3, 5e-3f32, 2e-2f32);
+    let (ts, tm) = (f64::from(tau_syn), f64::from(tau_mem));
+    let l = leaky(1, Some(ts), tm, 1.0, Some(ts));
+    let n = discretise("x", &l, 0, dt, dt as f32, Discretisation::Exponential).unwrap();
+    let expected = DiscreteNeuron {
+        tau_syn_s: tau_syn,
+        tau_mem_s: tau_mem,
+        gain: 1.0,
+        threshold: 1.0,
+    };
+    assert_eq!(n, expected);
+}
+
+#[test]
+fn synapse_free_lif_gets_the_membrane_impulse_gain() {
+    // Exponential: v jumps by R x / tau; our update adds (1 - beta) k x, so k = R/(tau(1-beta)).
+    let (dt, tau, r) = (1e-3, 4e-3, 2.0);
+    let l = leaky(1, None, tau, r, None);
+    let n = discretise("x", &l, 0, dt, dt as f32, Discretisation::Exponential).unwrap();
+    let beta = f64::from(decay(dt as f32, tau as f32));
+    assert!((n.gain - r / (tau * (1.0 - beta))).abs() < 1e-9 * n.gain);
+    assert_eq!(decay(dt as f32, n.tau_syn_s), 0.0);
+    // Forward Euler: v += dt/tau R x, i.e. k = (dt R / tau) / (1 - beta).
+    let n = discretise("x", &l, 0, dt, dt as f32, Discretisation::ForwardEuler).unwrap();
+    let beta = f64::from(decay(dt as f32, n.tau_mem_s));
+    assert_eq!(beta as f32, (1.0 - dt / tau) as f32);
+    assert!((n.gain - (dt * r / tau) / (1.0 - beta)).abs() < 1e-9 * n.gain);
+}
+
+#[test]
+fn leaks_resets_and_unstable_euler_steps_are_rejected_by_name() {
+    let mut l = leaky(2, Some(5e-3), 1e-2, 1.0, None);
+    l.v_leak.data[1] = -0.5;
+    let e = discretise("lif3", &l, 1, 1e-3, 1e-3, Discretisation::Exponential).unwrap_err();
+    assert!(e.to_string().starts_with("node lif3: v_leak[1]"), "{e}");
+    let mut l = leaky(1, Some(5e-3), 1e-2, 1.0, None);
+    l.v_reset = Some(Array::filled(1, 0.2));
+    let e = discretise("n", &l, 0, 1e-3, 1e-3, Discretisation::Exponential).unwrap_err();
+    assert!(e.to_string().contains("v_reset[0] = 0.2"), "{e}");
+    let l = leaky(1, Some(5e-4), 1e-2, 1.0, None);
+    let e = discretise("n", &l, 0, 1e-3, 1e-3, Discretisation::ForwardEuler).unwrap_err();
+    assert!(e.to_string().contains("outside [0, 1)"), "{e}");
+}

@@ -1,0 +1,441 @@
+//! NIR files: export → import round trip, snnTorch's and Norse's files, a hand-written
+//! graph against a closed-form simulation, `nir.read` in Python (when available) and broken
+//! files. Fixtures and the script that makes them: tests/fixtures/nir/.
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use spikegrad::data::{read_shd, ShdReadOptions};
+use spikegrad::events::SpikeEvents;
+use spikegrad::inference::infer;
+use spikegrad::io::hdf5::Hdf5Reader;
+use spikegrad::layers::{Input, SpikingLayerSpec};
+use spikegrad::network::{Network, NetworkSpec};
+use spikegrad::nir::{self, Discretisation, ImportOptions, NodeKind};
+use std::path::{Path, PathBuf};
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/nir")
+        .join(name)
+}
+
+/// Two hidden layers (the first recurrent), heterogeneous time constants, threshold 0.7.
+fn random_network(seed: u64) -> Network<f32> {
+    let mut spec = NetworkSpec::recurrent_lif(7, 9, 3, Default::default());
+    spec.dt_ms = 0.5;
+    spec.hidden[0].threshold = 0.7;
+    spec.hidden[0].tau_spread = 0.3;
+    spec.hidden.push(SpikingLayerSpec {
+        size: 5,
+        tau_spread: 0.2,
+        ..SpikingLayerSpec::default()
+    });
+    spec.readout.tau_spread = 0.2;
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut net = Network::<f32>::new(&spec, &mut rng).unwrap();
+    for t in net.tensors_mut() {
+        if t.iter().all(|&v| v == 0.0) {
+            t.iter_mut().for_each(|v| *v = rng.random_range(-0.6..1.0));
+        }
+    }
+    net
+}
+
+fn events(seed: u64, steps: usize, batch: usize, width: usize) -> SpikeEvents {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    SpikeEvents::bernoulli(steps, batch, width, 0.2, &mut rng)
+}
+
+fn import(path: &Path, dt_s: f64, d: Option<Discretisation>) -> Result<nir::Imported, String> {
+    let graph = nir::read_nir(path).map_err(|e| e.to_string())?;
+    let opts = ImportOptions {
+        dt_s,
+        discretisation: d,
+    };
+    nir::import_graph(&graph, &opts).map_err(|e| e.to_string())
+}
+
+#[test]
+fn export_then_import_is_bit_exact() {
+    let net = random_network(1);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("net.nir");
+    nir::write_nir(&path, &nir::export_network(&net).unwrap()).unwrap();
+    let back = import(&path, 0.5e-3, None).unwrap();
+    assert_eq!(back.discretisation, Discretisation::Exponential);
+    assert!(back.discretisation_from_file && back.notes.is_empty());
+    let back = back.network;
+    for (a, b) in net.tensors().iter().zip(back.tensors()) {
+        assert_eq!(a.name, b.name);
+        let same = a
+            .data
+            .iter()
+            .zip(b.data)
+            .all(|(x, y)| x.to_bits() == y.to_bits());
+        assert!(same && a.data.len() == b.data.len(), "{} differs", a.name);
+    }
+    let x = events(2, 80, 4, 7);
+    let (ta, tb) = (
+        net.forward::<ChaCha8Rng>(Input::Events(&x), None),
+        back.forward::<ChaCha8Rng>(Input::Events(&x), None),
+    );
+    let spikes: f32 = ta
+        .hidden
+        .iter()
+        .map(|h| h.spikes().data.iter().sum::<f32>())
+        .sum();
+    assert!(spikes > 50.0, "the test network should spike ({spikes})");
+    for (a, b) in ta.hidden.iter().zip(&tb.hidden) {
+        assert_eq!(a.spikes().data, b.spikes().data);
+    }
+    let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+    assert_eq!(bits(&ta.output().data), bits(&tb.output().data));
+}
+
+#[test]
+fn exported_parameters_are_the_networks() {
+    let net = random_network(3);
+    let g = nir::export_network(&net).unwrap();
+    let NodeKind::Leaky(lif) = &g.nodes["lif0"].kind else {
+        panic!("lif0 is not a neuron node")
+    };
+    let layer = &net.hidden[0];
+    let as64 = |v: &[f32]| v.iter().map(|&x| f64::from(x)).collect::<Vec<_>>();
+    assert_eq!(lif.tau_mem_s.data, as64(&layer.tau_mem_s));
+    assert_eq!(lif.tau_syn_s.as_ref().unwrap().data, as64(&layer.tau_syn_s));
+    assert_eq!(lif.w_in.as_ref().unwrap().data, as64(&layer.tau_syn_s));
+    assert_eq!(
+        lif.v_threshold.as_ref().unwrap().data,
+        vec![f64::from(0.7f32); 9]
+    );
+    let NodeKind::Linear { weight } = &g.nodes["rec0"].kind else {
+        panic!("rec0 is not a Linear node")
+    };
+    let w_rec = layer.w_rec.as_ref().unwrap();
+    // NIR weights are [out, in]: entry (j, i) is our (i, j).
+    assert_eq!(weight.shape, [9, 9]);
+    assert_eq!(weight.data[2 * 9 + 5], f64::from(w_rec.at(5, 2)));
+    assert!(g.edges.contains(&("lif0".into(), "rec0".into())));
+    assert!(g.edges.contains(&("rec0".into(), "lif0".into())));
+}
+
+#[test]
+fn export_metadata_is_checked_on_import() {
+    let net = random_network(4);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("net.nir");
+    nir::write_nir(&path, &nir::export_network(&net).unwrap()).unwrap();
+    let e = import(&path, 1e-3, None).unwrap_err();
+    assert!(e.contains("written for dt = 0.0005 s"), "{e}");
+    let e = import(&path, 0.5e-3, Some(Discretisation::ForwardEuler)).unwrap_err();
+    assert!(e.contains("discretisation exponential"), "{e}");
+}
+
+/// Spikes of hidden layer `k` of a `spikegrad run`-layout or fixture file.
+fn stored_spikes(path: &Path, k: usize) -> (Vec<u64>, Vec<i64>) {
+    let r = Hdf5Reader::open(path).unwrap();
+    let ds = r.dataset(&format!("/hidden/{k}/spikes")).unwrap();
+    let raw = r.read_all_raw(&ds).unwrap();
+    let mut out = Vec::new();
+    ds.dtype.decode_ints(&raw, &mut out).unwrap();
+    (ds.shape, out)
+}
+
+#[test]
+fn snntorch_rsynaptic_export_reproduces_snntorch_spikes() {
+    let imported = import(
+        &fixture("snntorch_rsynaptic.nir"),
+        1e-4,
+        Some(Discretisation::ForwardEuler),
+    )
+    .unwrap();
+    let net = imported.network;
+    assert_eq!(net.hidden.len(), 2);
+    assert!(net.hidden[0].w_rec.is_some() && net.hidden[1].w_rec.is_none());
+    let opts = ShdReadOptions {
+        channels: 12,
+        ..ShdReadOptions::default()
+    };
+    let data = read_shd(&fixture("snntorch_input.h5"), &opts).unwrap().data;
+    let rec = infer(&net, &data, 60, 8).unwrap();
+    let (mut diff, mut total, mut spikes) = (0, 0, 0);
+    for k in 0..2 {
+        let (shape, expected) = stored_spikes(&fixture("snntorch_expected.h5"), k);
+        assert_eq!(shape, [60, 8, rec.hidden[k].0 as u64]);
+        let got = &rec.hidden[k].1;
+        diff += got
+            .iter()
+            .zip(&expected)
+            .filter(|(a, b)| i64::from(**a) != **b)
+            .count();
+        total += expected.len();
+        spikes += expected.iter().sum::<i64>();
+    }
+    let rate = diff as f64 / total as f64;
+    println!("snnTorch RSynaptic fixture: {diff} of {total} spike entries differ (rate {rate:.2e}; {spikes} spikes)");
+    assert!(spikes > 100, "the fixture should spike");
+    assert!(rate <= 1e-3, "mismatch rate {rate}");
+}
+
+#[test]
+fn hand_written_lif_li_graph_matches_a_forward_euler_simulation() {
+    let imported = import(
+        &fixture("hand_lif_li.nir"),
+        1e-3,
+        Some(Discretisation::ForwardEuler),
+    )
+    .unwrap();
+    assert!(!imported.discretisation_from_file);
+    let opts = ShdReadOptions {
+        channels: 3,
+        ..ShdReadOptions::default()
+    };
+    let data = read_shd(&fixture("hand_input.h5"), &opts).unwrap().data;
+    let rec = infer(&imported.network, &data, 20, 1).unwrap();
+    let (_, expected) = stored_spikes(&fixture("hand_expected.h5"), 0);
+    let got: Vec<i64> = rec.hidden[0].1.iter().map(|&v| i64::from(v)).collect();
+    assert_eq!(got, expected);
+    assert!(expected.iter().sum::<i64>() > 5);
+    let r = Hdf5Reader::open(&fixture("hand_expected.h5")).unwrap();
+    let mem = r
+        .read_all_f32s(&r.dataset("/readout/membrane").unwrap())
+        .unwrap();
+    for (a, b) in rec.readout.iter().zip(&mem) {
+        assert!(
+            (a - b).abs() <= 1e-5 * (1.0 + b.abs()),
+            "readout {a} vs {b}"
+        );
+    }
+}
+
+#[test]
+fn norse_export_imports_with_its_parameters() {
+    let path = fixture("norse.nir");
+    let graph = nir::read_nir(&path).unwrap();
+    let imported = import(&path, 1e-3, None).unwrap();
+    let net = imported.network;
+    assert_eq!(net.spec.inputs, 5);
+    assert_eq!(net.hidden.iter().map(|l| l.size()).collect::<Vec<_>>(), [6]);
+    assert_eq!(net.readout.spec.size, 3);
+    // The first Affine's weight [6, 5], transposed into ours [5, 6].
+    let (name, w) = graph
+        .nodes
+        .iter()
+        .find_map(|(n, node)| match &node.kind {
+            NodeKind::Affine { weight, .. } if weight.shape == [6, 5] => Some((n, weight)),
+            _ => None,
+        })
+        .expect("an Affine 6x5 node");
+    let lif = graph
+        .nodes
+        .values()
+        .find_map(|node| match &node.kind {
+            NodeKind::Leaky(l) if l.spikes() => Some(l),
+            _ => None,
+        })
+        .expect("a CubaLIF node");
+    // Exponential mapping: weights into neuron j scaled by w_in R / tau_syn (Norse writes
+    // w_in = r = 1, and dt / tau_inv as its time constants).
+    let ours = &net.hidden[0].w_in;
+    for j in 0..6 {
+        let tau_syn = lif.tau_syn_s.as_ref().unwrap().data[j];
+        let gain = lif.w_in.as_ref().map_or(1.0, |w| w.data[j]) * lif.r.data[j] / tau_syn;
+        assert_eq!(net.hidden[0].tau_syn_s[j], tau_syn as f32);
+        for i in 0..5 {
+            let expected = w.data[j * 5 + i] * gain;
+            let got = f64::from(ours.at(i, j));
+            assert!(
+                (got - expected).abs() <= 1e-6 * expected.abs(),
+                "{name} ({j}, {i})"
+            );
+        }
+    }
+}
+
+#[test]
+fn broken_files_give_errors_naming_the_problem() {
+    let cases = [
+        ("bad_not_nir.h5", "not a NIR file"),
+        (
+            "bad_unknown_type.nir",
+            "node fc: unknown node type \"Frobnicate\"",
+        ),
+        (
+            "bad_dangling_edge.nir",
+            "names node \"ghost\", which does not exist",
+        ),
+        (
+            "bad_shape_mismatch.nir",
+            "node fc: shape mismatch: it takes 5 inputs",
+        ),
+        ("bad_delay.nir", "node fc: node type Delay is not supported"),
+        ("bad_bias.nir", "node fc: bias[1] = 0.5"),
+    ];
+    for (file, expected) in cases {
+        let e = import(&fixture(file), 1e-3, None).unwrap_err();
+        assert!(e.contains(expected), "{file}: {e}");
+    }
+    let e = import(&fixture("missing.nir"), 1e-3, None).unwrap_err();
+    assert!(e.contains("missing.nir"), "{e}");
+}
+
+/// A Python with the `nir` package: `SPIKEGRAD_PYTHON`, or `None` with a message.
+fn python() -> Option<String> {
+    match std::env::var("SPIKEGRAD_PYTHON") {
+        Ok(p) if !p.is_empty() => Some(p),
+        _ => {
+            println!("SKIPPED: set SPIKEGRAD_PYTHON to a Python with the nir package");
+            None
+        }
+    }
+}
+
+#[test]
+fn exported_files_load_in_python_nir_with_type_checking() {
+    let Some(py) = python() else { return };
+    let net = random_network(5);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("net.nir");
+    nir::write_nir(&path, &nir::export_network(&net).unwrap()).unwrap();
+    let script = r#"
+import json, sys, nir
+g = nir.read(sys.argv[1], type_check=True)
+n = g.nodes
+print(json.dumps({
+    "edges": sorted([list(e) for e in g.edges]),
+    "tau_mem": n["lif0"].tau_mem.tolist(), "tau_syn": n["lif1"].tau_syn.tolist(),
+    "w_rec": n["rec0"].weight.tolist(), "w_out": n["fc_out"].weight.tolist(),
+    "theta": n["lif0"].v_threshold.tolist(), "dt": float(n["lif0"].metadata["dt"]),
+    "readout_tau_mem": n["readout"].tau_mem.tolist(),
+}))
+"#;
+    let out = std::process::Command::new(&py)
+        .args(["-c", script, path.to_str().unwrap()])
+        .output()
+        .expect("the Python runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let floats = |key: &str| -> Vec<f32> {
+        let flat = |x: &serde_json::Value| x.as_f64().map(|f| vec![f as f32]);
+        v[key]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|x| {
+                flat(x).unwrap_or_else(|| {
+                    x.as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|y| y.as_f64().unwrap() as f32)
+                        .collect()
+                })
+            })
+            .collect()
+    };
+    assert_eq!(floats("tau_mem"), net.hidden[0].tau_mem_s);
+    assert_eq!(floats("tau_syn"), net.hidden[1].tau_syn_s);
+    assert_eq!(floats("readout_tau_mem"), net.readout.tau_mem_s);
+    assert_eq!(floats("theta"), vec![0.7f32; 9]);
+    let transposed = |w: &spikegrad::Matrix<f32>| -> Vec<f32> {
+        (0..w.cols)
+            .flat_map(|j| (0..w.rows).map(move |i| w.at(i, j)))
+            .collect()
+    };
+    assert_eq!(
+        floats("w_rec"),
+        transposed(net.hidden[0].w_rec.as_ref().unwrap())
+    );
+    assert_eq!(floats("w_out"), transposed(&net.readout.w));
+    assert_eq!(v["dt"].as_f64().unwrap(), 0.5e-3);
+    assert_eq!(v["edges"].as_array().unwrap().len(), 9);
+}
+
+fn spikegrad(args: &[&str]) -> String {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_spikegrad"))
+        .args(args)
+        .env("RAYON_NUM_THREADS", "2")
+        .output()
+        .expect("the binary runs");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "spikegrad {args:?}: {stderr}");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn cli_export_import_run_and_eval_reproduce_the_trained_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
+    let tiny = [
+        "--set",
+        "data.source.nb_classes=3",
+        "--set",
+        "data.source.nb_samples=30",
+        "--set",
+        "network.hidden.0.size=16",
+        "--set",
+        "network.hidden.0.recurrent=true",
+        "--set",
+        "training.epochs=2",
+    ];
+    let trained = p("run");
+    let mut train = vec!["train", "--out", &trained];
+    train.extend(tiny);
+    spikegrad(&train);
+    // Input spikes: the run's own data, written in the SHD layout.
+    let config = spikegrad::experiment::RunDir::new(&trained)
+        .load_config()
+        .unwrap();
+    let exp = spikegrad::experiment::Experiment::prepare(config).unwrap();
+    spikegrad::data::write_shd(Path::new(&p("in.h5")), &exp.data, None, None).unwrap();
+
+    spikegrad(&["nir", "export", "--run", &trained, &p("net.nir")]);
+    spikegrad(&[
+        "nir",
+        "import",
+        &p("net.nir"),
+        "--dt",
+        "0.002",
+        "--out",
+        &p("imp"),
+        "--data",
+        &p("in.h5"),
+        "--max-time-s",
+        "0.2",
+    ]);
+    spikegrad(&[
+        "run",
+        "--model",
+        &trained,
+        "--input",
+        &p("in.h5"),
+        "--out",
+        &p("a.h5"),
+    ]);
+    spikegrad(&[
+        "run",
+        "--model",
+        &p("imp"),
+        "--input",
+        &p("in.h5"),
+        "--out",
+        &p("b.h5"),
+    ]);
+    let (a, b) = (
+        std::fs::read(p("a.h5")).unwrap(),
+        std::fs::read(p("b.h5")).unwrap(),
+    );
+    assert!(
+        a == b,
+        "run outputs of the trained and the imported network differ"
+    );
+    let (shape, spikes) = stored_spikes(Path::new(&p("a.h5")), 0);
+    assert_eq!(shape[1..], [90, 16]);
+    assert!(spikes.iter().sum::<i64>() > 0);
+    let eval: serde_json::Value =
+        serde_json::from_str(&spikegrad(&["eval", "--run", &p("imp")])).unwrap();
+    assert_eq!(eval["test_samples"], 90);
+}
