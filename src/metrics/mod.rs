@@ -49,7 +49,7 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CostMetrics {
     /// How the weight matrices are stored.
-    pub weight_precision: Quantization,
+    pub quantization: Quantization,
     /// Bytes of parameters and buffers.
     pub footprint: Footprint,
     /// Fraction of zero weights over all weight matrices.
@@ -71,7 +71,7 @@ pub struct CostMetrics {
 impl CostMetrics {
     /// One line for people: footprint, sparsities, synaptic operations (and R²).
     pub fn summary(&self) -> String {
-        let precision = match self.weight_precision {
+        let precision = match self.quantization {
             Quantization::None => "f32",
             Quantization::Int8 => "int8",
         };
@@ -135,7 +135,7 @@ impl MetricsAccumulator {
         precision: Quantization,
     ) -> Result<CostMetrics, LossError> {
         Ok(CostMetrics {
-            weight_precision: precision,
+            quantization: precision,
             footprint: footprint(net, precision),
             connection_sparsity: connection_sparsity(net),
             activation_sparsity: self.activations.sparsity(),
