@@ -217,6 +217,18 @@ mod tests {
     }
 
     #[test]
+    fn other_dtypes_are_errors_naming_the_tensor() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f64.safetensors");
+        let raw: Vec<u8> = 1.5f64.to_le_bytes().to_vec();
+        let view = TensorView::new(Dtype::F64, vec![1], &raw).unwrap();
+        let bytes = safetensors::serialize([("net.w", view)], None).unwrap();
+        std::fs::write(&path, bytes).unwrap();
+        let e = Checkpoint::load(&path).unwrap_err().to_string();
+        assert!(e.contains("net.w") && e.contains("F64"), "{e}");
+    }
+
+    #[test]
     fn corrupt_and_missing_files_are_errors() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("bad.safetensors");
