@@ -11,13 +11,15 @@
 //! ```
 
 mod braille;
+mod evaluation;
 mod hdf5;
 mod ptq;
 mod records;
 mod state;
 mod weights;
 
-pub use ptq::{quantize_run, PtqReport, TestResult};
+pub use evaluation::TestResult;
+pub use ptq::{quantize_run, PtqReport};
 pub use records::{EpochRecord, FinalReport};
 pub use weights::{load_network, network_checkpoint, quantized_checkpoint};
 
@@ -27,13 +29,10 @@ use crate::error::ConfigError;
 use crate::initializers::InitError;
 use crate::io::{write_atomic_str, CheckpointError};
 use crate::losses::LossError;
-use crate::metrics::{CostMetrics, MetricsAccumulator};
 use crate::network::Network;
 use crate::optimizers::OptimError;
 use crate::quant::{QuantError, Quantization};
-use crate::training::{
-    derive_seed, evaluate, evaluate_observed, BatchReport, EvalStats, TrainError, Trainer,
-};
+use crate::training::{derive_seed, evaluate, BatchReport, EvalStats, TrainError, Trainer};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use std::path::{Path, PathBuf};
@@ -241,26 +240,6 @@ impl Experiment {
             indices,
             self.steps,
         )?)
-    }
-
-    /// Evaluates `net` on `indices` and measures its cost metrics ([`crate::metrics`]), with
-    /// its weight matrices stored as `precision`.
-    pub fn measure(
-        &self,
-        net: &Network<f32>,
-        indices: &[usize],
-        precision: Quantization,
-    ) -> Result<(EvalStats, CostMetrics), ExperimentError> {
-        let mut acc = MetricsAccumulator::new(net);
-        let stats = evaluate_observed(
-            net,
-            &self.config.training,
-            &self.data,
-            indices,
-            self.steps,
-            &mut |b| acc.add(b.input, b.trace, b.targets),
-        )?;
-        Ok((stats, acc.finish(net, precision)?))
     }
 
     /// Trains into `dir` (created if needed), or continues the run there with `resume`.

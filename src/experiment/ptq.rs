@@ -1,22 +1,11 @@
 //! Post-training quantization of a saved run into a new run directory.
 
-use super::{file_error, quantized_checkpoint, Experiment, ExperimentError, FinalReport, RunDir};
+use super::{
+    file_error, quantized_checkpoint, Experiment, ExperimentError, FinalReport, RunDir, TestResult,
+};
 use crate::io::write_atomic_str;
-use crate::metrics::CostMetrics;
 use crate::quant::{Quantization, QuantizedNetwork};
-use crate::training::EvalStats;
 use serde::{Deserialize, Serialize};
-
-/// Test results of one model.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct TestResult {
-    /// Test accuracy (classification).
-    pub test_accuracy: Option<f64>,
-    /// Mean test loss.
-    pub test_loss: f64,
-    /// Cost metrics on the test split.
-    pub cost: CostMetrics,
-}
 
 /// The source run's best weights and their int8 quantization, side by side.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -75,27 +64,6 @@ pub fn quantize_run(src: &RunDir, dst: &RunDir) -> Result<PtqReport, ExperimentE
     let text = serde_json::to_string_pretty(&report).expect("report serializes");
     write_atomic_str(&dst.final_report(), &text).map_err(|e| file_error(&dst.final_report(), e))?;
     Ok(PtqReport { source, int8 })
-}
-
-impl Experiment {
-    /// Accuracy, loss and cost metrics of `net` on the test split.
-    pub fn test_result(
-        &self,
-        net: &crate::network::Network<f32>,
-        precision: Quantization,
-    ) -> Result<TestResult, ExperimentError> {
-        let (stats, cost) = self.measure(net, &self.split.test, precision)?;
-        Ok(self.result_of(&stats, cost))
-    }
-
-    fn result_of(&self, stats: &EvalStats, cost: CostMetrics) -> TestResult {
-        let classify = self.config.training.loss.is_classification();
-        TestResult {
-            test_accuracy: classify.then(|| stats.accuracy()),
-            test_loss: stats.mean_loss(),
-            cost,
-        }
-    }
 }
 
 fn read_final(dir: &RunDir) -> Result<Option<FinalReport>, ExperimentError> {
