@@ -9,6 +9,7 @@ use crate::error::{check_count, check_range, ConfigError};
 use crate::losses::LossKind;
 use crate::network::{NetworkSpec, WeightInit};
 use crate::optimizers::{LrSchedule, OptimizerKind};
+use crate::quant::Quantization;
 use crate::regularizers::{ActivityRegularizer, WeightRegularizer};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
@@ -133,6 +134,10 @@ pub struct TrainingConfig {
     pub activity: Vec<ActivityRegularizer>,
     /// Weight regularizers, applied to every weight matrix.
     pub weights: Vec<WeightRegularizer>,
+    /// Quantization-aware training: `"int8"` trains with fake-quantized weight matrices
+    /// (validation and test use the int8 model, `best.safetensors` stores it as int8);
+    /// `"none"` trains in f32. See [`crate::quant`].
+    pub quantize: Quantization,
 }
 
 impl Default for TrainingConfig {
@@ -149,6 +154,7 @@ impl Default for TrainingConfig {
             loss: LossKind::MaxOverTimeCe,
             activity: Vec::new(),
             weights: Vec::new(),
+            quantize: Quantization::None,
         }
     }
 }

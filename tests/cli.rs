@@ -120,6 +120,7 @@ fn bad_input_gives_a_one_line_error() {
             "network.hidden[0].tau_syn_ms",
         ),
         (&["--set", "training.optimizer.lr=nan"], "lr"),
+        (&["--set", "training.quantize=\"int4\""], "int4"),
         (&["--config", "no/such/config.toml"], "no/such/config.toml"),
     ];
     for (args, needle) in cases {
@@ -151,5 +152,62 @@ fn a_corrupt_config_file_is_named() {
     assert!(
         !out.status.success() && err.contains("broken.toml") && err.lines().count() == 1,
         "{err}"
+    );
+}
+
+#[test]
+fn eval_reports_cost_metrics_and_quantize_writes_an_int8_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("run");
+    assert!(train(&dir, &[]).status.success());
+    let run = dir.to_str().unwrap();
+    let json = |o: &Output| -> serde_json::Value {
+        assert!(o.status.success(), "{}", stderr(o));
+        serde_json::from_slice(&o.stdout).unwrap()
+    };
+    let eval = json(&spikegrad(&["eval", "--run", run]));
+    let cost = &eval["cost"];
+    // 20 inputs → 16 → 3 classes: (320 + 48) f32 weights, τ_mem and τ_syn of 19 neurons.
+    assert_eq!(cost["footprint"]["total_bytes"], (368 + 38) * 4);
+    assert_eq!(cost["quantization"], "none");
+    // Dense synaptic operations per sample: 100 steps × (20·16 + 16·3).
+    assert_eq!(cost["synops"]["dense"].as_f64().unwrap(), 100.0 * 368.0);
+    assert_eq!(cost["synops"]["effective_macs"].as_f64().unwrap(), 0.0);
+    let sparsity = cost["activation_sparsity"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&sparsity));
+    let final_json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("final.json")).unwrap()).unwrap();
+    assert_eq!(final_json["cost"], *cost, "final.json and eval must agree");
+
+    let int8 = json(&spikegrad(&["eval", "--run", run, "--int8"]));
+    assert_eq!(int8["cost"]["quantization"], "int8");
+    // Two matrices (no recurrence): two scales.
+    assert_eq!(
+        int8["cost"]["footprint"]["total_bytes"],
+        368 + 2 * 4 + 38 * 4
+    );
+
+    let out = tmp.path().join("int8");
+    let q = json(&spikegrad(&[
+        "quantize",
+        "--run",
+        run,
+        "--out",
+        out.to_str().unwrap(),
+    ]));
+    assert_eq!(q["source"]["test_accuracy"], eval["test_accuracy"]);
+    assert_eq!(q["int8"]["test_accuracy"], int8["test_accuracy"]);
+    let again = spikegrad(&["quantize", "--run", run, "--out", out.to_str().unwrap()]);
+    assert!(!again.status.success() && stderr(&again).contains("--force"));
+    let stored = json(&spikegrad(&["eval", "--run", out.to_str().unwrap()]));
+    assert_eq!(stored["test_accuracy"], int8["test_accuracy"]);
+    assert_eq!(stored["cost"], int8["cost"]);
+
+    let plot = spikegrad(&["plot", "--run", out.to_str().unwrap()]);
+    assert!(plot.status.success(), "{}", stderr(&plot));
+    let summary = std::fs::read_to_string(out.join("plots").join("summary.txt")).unwrap();
+    assert!(
+        summary.contains("int8 weights") && summary.contains("activation sparsity"),
+        "{summary}"
     );
 }

@@ -1,17 +1,25 @@
-//! `spikegrad eval`.
+//! `spikegrad eval`: test accuracy, loss and cost metrics of a run's best weights.
 
 use spikegrad::experiment::{Experiment, RunDir};
+use spikegrad::quant::{Quantization, QuantizedNetwork};
 use std::path::Path;
 
-pub fn eval(run: &Path) -> anyhow::Result<()> {
-    let (exp, net) = Experiment::open_best(&RunDir::new(run))?;
-    let test = exp.evaluate(&net, &exp.split.test)?;
+/// Prints one JSON object. With `int8`, the best weights are first quantized (post-training,
+/// nothing is written; `spikegrad quantize` writes the quantized run).
+pub fn eval(run: &Path, int8: bool) -> anyhow::Result<()> {
+    let (exp, mut net, mut precision) = Experiment::open_best_stored(&RunDir::new(run))?;
+    if int8 {
+        net = QuantizedNetwork::quantize(&net)?.net;
+        precision = Quantization::Int8;
+    }
+    let (test, cost) = exp.measure(&net, &exp.split.test, precision)?;
     let summary = serde_json::json!({
         "run": run.display().to_string(),
         "test_samples": test.samples,
         "test_loss": test.mean_loss(),
         "test_accuracy": exp.config.training.loss.is_classification().then(|| test.accuracy()),
         "test_rates_hz": test.rates_hz(),
+        "cost": cost,
     });
     println!("{}", serde_json::to_string_pretty(&summary)?);
     Ok(())

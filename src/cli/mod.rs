@@ -7,6 +7,7 @@ mod eval;
 mod nir;
 mod plot;
 mod plots;
+mod quantize;
 mod run;
 mod train;
 
@@ -25,11 +26,28 @@ pub struct Cli {
 enum Command {
     /// Train a network (with no config: the default randman task).
     Train(train::TrainArgs),
-    /// Re-evaluate a saved run's best weights on its test split.
+    /// Re-evaluate a saved run's best weights on its test split: accuracy, loss and cost
+    /// metrics (footprint, sparsities, synaptic operations).
     Eval {
         /// The run directory.
         #[arg(long)]
         run: PathBuf,
+        /// Quantize the weights to int8 first (post-training; nothing is written).
+        #[arg(long)]
+        int8: bool,
+    },
+    /// Post-training int8 quantization: writes a run directory with int8 best weights and
+    /// their test results, and prints the float and int8 results.
+    Quantize {
+        /// The source run directory.
+        #[arg(long)]
+        run: PathBuf,
+        /// The run directory to write.
+        #[arg(long)]
+        out: PathBuf,
+        /// Replace an existing run in --out.
+        #[arg(long)]
+        force: bool,
     },
     /// Time standard workloads (one JSON object per workload).
     Bench(bench::BenchArgs),
@@ -51,7 +69,8 @@ enum Command {
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Train(args) => train::train(args),
-        Command::Eval { run } => eval::eval(&run),
+        Command::Eval { run, int8 } => eval::eval(&run, int8),
+        Command::Quantize { run, out, force } => quantize::quantize(&run, &out, force),
         Command::Plot { run } => plots::plot_run(&run),
         Command::Bench(args) => bench::bench(args),
         Command::Data(args) => data::run(args),

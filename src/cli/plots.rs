@@ -5,14 +5,17 @@ use anyhow::Context;
 use rand_chacha::ChaCha8Rng;
 use spikegrad::data::BatchTargets;
 use spikegrad::experiment::{EpochRecord, Experiment, RunDir};
+use spikegrad::io::write_atomic_str;
 use spikegrad::layers::Input;
+use spikegrad::metrics::CostMetrics;
 use spikegrad::network::Network;
 use spikegrad::tensor::Seq;
+use spikegrad::training::EvalStats;
 use std::path::Path;
 
 pub fn plot_run(run: &Path) -> anyhow::Result<()> {
     let dir = RunDir::new(run);
-    let (exp, net) = Experiment::open_best(&dir)?;
+    let (exp, net, precision) = Experiment::open_best_stored(&dir)?;
     let plots = dir.plots();
     std::fs::create_dir_all(&plots)
         .with_context(|| format!("cannot create {}", plots.display()))?;
@@ -27,12 +30,43 @@ pub fn plot_run(run: &Path) -> anyhow::Result<()> {
         .first()
         .context("the run has no test samples")?;
     plot_sample(&exp, &net, sample, &plots)?;
+    let (test, cost) = exp.measure(&net, &exp.split.test, precision)?;
+    write_summary(&plots.join("summary.txt"), &exp, &test, &cost)?;
     for (k, rates) in neuron_rates(&exp, &net)?.iter().enumerate() {
-        let title = format!("Hidden layer {k}: firing rates on the test split");
+        let sparsity = cost.activation_sparsity_per_layer[k];
+        let title =
+            format!("Hidden layer {k}: test firing rates, activation sparsity {sparsity:.3}");
         plot::plot_rate_histogram(&plots.join(format!("rates_hidden{k}.png")), &title, rates)?;
     }
     println!("plots written to {}", plots.display());
     Ok(())
+}
+
+/// `summary.txt`: the test results and cost metrics of the best weights, one per line.
+fn write_summary(
+    path: &Path,
+    exp: &Experiment,
+    test: &EvalStats,
+    cost: &CostMetrics,
+) -> anyhow::Result<()> {
+    let mut text = String::new();
+    if exp.config.training.loss.is_classification() {
+        text += &format!("test accuracy: {:.2}%\n", 100.0 * test.accuracy());
+    }
+    text += &format!("test loss: {:.4}\n", test.mean_loss());
+    text += &format!("test samples: {}\n", test.samples);
+    for part in cost.summary().split(", ") {
+        text += part;
+        text.push('\n');
+    }
+    for c in &cost.synops_per_connection {
+        let o = c.ops;
+        text += &format!(
+            "synaptic ops per sample, {}: dense {:.4e}, effective MACs {:.4e}, effective ACs {:.4e}\n",
+            c.connection, o.dense, o.effective_macs, o.effective_acs
+        );
+    }
+    write_atomic_str(path, &text).with_context(|| format!("cannot write {}", path.display()))
 }
 
 fn read_curves(path: &Path) -> anyhow::Result<Vec<EpochPoint>> {

@@ -102,6 +102,9 @@ fn print_report(r: &FinalReport, dir: &RunDir) {
         r.train_seconds,
         dir.path.display()
     );
+    if let Some(cost) = &r.cost {
+        println!("cost: {}", cost.summary());
+    }
 }
 
 /// A progress bar over the batches of an epoch and one summary line per epoch.

@@ -5,25 +5,33 @@
 //! RUN/config.toml              the fully resolved config (the run is determined by it)
 //! RUN/metrics.jsonl            one JSON object per epoch (EpochRecord)
 //! RUN/checkpoint.safetensors   weights + optimizer state after the last finished epoch
-//! RUN/best.safetensors         weights of the best epoch on the validation split
+//! RUN/best.safetensors         weights of the best epoch on the validation split (int8 for a
+//!                              quantization-aware run, see `weights` below)
 //! RUN/final.json               test metrics of the best weights (FinalReport)
 //! ```
 
 mod braille;
+mod evaluation;
 mod hdf5;
+mod ptq;
 mod records;
 mod state;
+mod weights;
 
+pub use evaluation::TestResult;
+pub use ptq::{quantize_run, PtqReport};
 pub use records::{EpochRecord, FinalReport};
-pub use state::{load_network, network_checkpoint};
+pub use weights::{load_network, network_checkpoint, quantized_checkpoint};
 
 use crate::config::{DataSource, ExperimentConfig};
 use crate::data::{generate_randman, DataError, EventDataset, Split};
 use crate::error::ConfigError;
 use crate::initializers::InitError;
 use crate::io::{write_atomic_str, CheckpointError};
+use crate::losses::LossError;
 use crate::network::Network;
 use crate::optimizers::OptimError;
+use crate::quant::{QuantError, Quantization};
 use crate::training::{derive_seed, evaluate, BatchReport, EvalStats, TrainError, Trainer};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -51,6 +59,12 @@ pub enum ExperimentError {
     /// A checkpoint could not be written or read.
     #[error(transparent)]
     Checkpoint(#[from] CheckpointError),
+    /// The weights could not be quantized.
+    #[error(transparent)]
+    Quantization(#[from] QuantError),
+    /// A metric could not be computed.
+    #[error("metrics: {0}")]
+    Metrics(#[from] LossError),
     /// The observer asked to stop; the run can be resumed from its checkpoint.
     #[error("stopped after epoch {epoch}; resume to continue")]
     Interrupted {
@@ -223,10 +237,19 @@ impl Experiment {
 
     /// The experiment saved in `dir` and its best weights.
     pub fn open_best(dir: &RunDir) -> Result<(Self, Network<f32>), ExperimentError> {
+        let (exp, net, _) = Self::open_best_stored(dir)?;
+        Ok((exp, net))
+    }
+
+    /// [`Self::open_best`], and how the best weights are stored (f32 or int8; int8 weights
+    /// are loaded as their dequantized values).
+    pub fn open_best_stored(
+        dir: &RunDir,
+    ) -> Result<(Self, Network<f32>, Quantization), ExperimentError> {
         let exp = Self::prepare(dir.load_config()?)?;
         let mut net = exp.new_network()?;
-        load_network(&mut net, &dir.best())?;
-        Ok((exp, net))
+        let precision = load_network(&mut net, &dir.best())?;
+        Ok((exp, net, precision))
     }
 
     /// Evaluates `net` on `indices`.
@@ -291,7 +314,7 @@ impl Experiment {
         let valid = if self.split.valid.is_empty() {
             None
         } else {
-            Some(self.evaluate(&trainer.net, &self.split.valid)?)
+            Some(self.evaluate(&*trainer.forward_network()?, &self.split.valid)?)
         };
         let classify = self.config.training.loss.is_classification();
         Ok(EpochRecord {
@@ -322,9 +345,9 @@ impl Experiment {
         progress: &state::Progress,
     ) -> Result<FinalReport, ExperimentError> {
         let mut net = self.new_network()?;
-        load_network(&mut net, &dir.best())?;
+        let precision = load_network(&mut net, &dir.best())?;
         tracing::info!(epoch = progress.best_epoch, "testing the best weights");
-        let test = self.evaluate(&net, &self.split.test)?;
+        let (test, cost) = self.measure(&net, &self.split.test, precision)?;
         let classify = self.config.training.loss.is_classification();
         let report = FinalReport {
             test_accuracy: classify.then(|| test.accuracy()),
@@ -336,6 +359,7 @@ impl Experiment {
             best_valid_loss: progress.best_valid_loss,
             epochs: progress.epoch,
             train_seconds: progress.train_seconds,
+            cost: Some(cost),
         };
         let text = serde_json::to_string_pretty(&report).expect("report serializes");
         write_atomic_str(&dir.final_report(), &text)

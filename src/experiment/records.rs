@@ -1,5 +1,6 @@
 //! What a run writes: one record per epoch and the final report.
 
+use crate::metrics::CostMetrics;
 use serde::{Deserialize, Serialize};
 
 /// Metrics of one epoch (one line of `metrics.jsonl`).
@@ -46,4 +47,8 @@ pub struct FinalReport {
     pub epochs: usize,
     /// Seconds spent training and validating (summed over resumed sessions).
     pub train_seconds: f64,
+    /// Footprint, sparsities, synaptic operations (and R² for regression) of the best weights
+    /// on the test split ([`crate::metrics`]); absent in reports written before they existed.
+    #[serde(default)]
+    pub cost: Option<CostMetrics>,
 }

@@ -1,8 +1,8 @@
 //! The resumable state of a run and its checkpoints.
 
+use super::weights::{best_checkpoint, network_checkpoint, restore_network};
 use super::{file_error, EpochRecord, Experiment, ExperimentError, RunDir};
-use crate::io::{write_atomic_str, Checkpoint, CheckpointError};
-use crate::network::Network;
+use crate::io::{write_atomic_str, Checkpoint};
 use crate::training::Trainer;
 use std::path::Path;
 
@@ -95,7 +95,7 @@ impl Progress {
             self.best_epoch = record.epoch;
             self.best_valid_accuracy = record.valid_accuracy;
             self.best_valid_loss = record.valid_loss;
-            network_checkpoint(&self.trainer.net).save(&dir.best())?;
+            best_checkpoint(&self.trainer.net, exp.config.training.quantize)?.save(&dir.best())?;
             tracing::info!(epoch = record.epoch, "new best on validation");
         }
         self.history.push(record);
@@ -138,65 +138,6 @@ impl Progress {
             .extend(meta.into_iter().map(|(k, v)| (k.to_string(), v)));
         ckpt
     }
-}
-
-/// The network's tensors (and sparse-connectivity masks) as a checkpoint.
-pub fn network_checkpoint(net: &Network<f32>) -> Checkpoint {
-    let mut ckpt = Checkpoint::default();
-    for t in net.tensors() {
-        ckpt.insert(format!("net.{}", t.name), t.shape.clone(), t.data.to_vec());
-    }
-    for (i, layer) in net.hidden.iter().enumerate() {
-        for (name, mask) in [("w_in", &layer.mask_in), ("w_rec", &layer.mask_rec)] {
-            if let Some(mask) = mask {
-                ckpt.insert(
-                    format!("mask.hidden.{i}.{name}"),
-                    vec![mask.len()],
-                    mask.clone(),
-                );
-            }
-        }
-    }
-    ckpt
-}
-
-/// Loads weights saved by [`network_checkpoint`] into `net` (which must have the same
-/// architecture).
-pub fn load_network(net: &mut Network<f32>, path: &Path) -> Result<(), ExperimentError> {
-    let ckpt = Checkpoint::load(path)?;
-    Ok(restore_network(net, &ckpt, path)?)
-}
-
-fn restore_network(
-    net: &mut Network<f32>,
-    ckpt: &Checkpoint,
-    path: &Path,
-) -> Result<(), CheckpointError> {
-    let names: Vec<(String, usize)> = net
-        .tensors()
-        .iter()
-        .map(|t| (t.name.clone(), t.data.len()))
-        .collect();
-    for ((name, len), dst) in names.iter().zip(net.tensors_mut()) {
-        dst.copy_from_slice(ckpt.get(path, &format!("net.{name}"), *len)?);
-    }
-    for (i, layer) in net.hidden.iter_mut().enumerate() {
-        let n_in = layer.w_in.data.len();
-        let n_rec = layer.w_rec.as_ref().map_or(0, |w| w.data.len());
-        let key_in = format!("mask.hidden.{i}.w_in");
-        let key_rec = format!("mask.hidden.{i}.w_rec");
-        layer.mask_in = ckpt
-            .tensors
-            .contains_key(&key_in)
-            .then(|| ckpt.get(path, &key_in, n_in).map(<[f32]>::to_vec))
-            .transpose()?;
-        layer.mask_rec = ckpt
-            .tensors
-            .contains_key(&key_rec)
-            .then(|| ckpt.get(path, &key_rec, n_rec).map(<[f32]>::to_vec))
-            .transpose()?;
-    }
-    Ok(())
 }
 
 /// The first `epochs` records of `metrics.jsonl`.

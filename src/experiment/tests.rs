@@ -4,6 +4,7 @@ use super::*;
 use crate::data::RandmanConfig;
 use crate::io::Checkpoint;
 use crate::network::WeightInit;
+use crate::quant::QuantizedNetwork;
 
 fn small_config() -> ExperimentConfig {
     let mut c = ExperimentConfig::default();
@@ -157,4 +158,130 @@ fn non_finite_values_stop_the_run_naming_layer_and_epoch() {
         before,
         "the last good checkpoint must stay"
     );
+}
+
+fn qat_config() -> ExperimentConfig {
+    let mut c = small_config();
+    c.training.epochs = 3;
+    c.training.quantize = Quantization::Int8;
+    c
+}
+
+#[test]
+fn a_quantization_aware_run_stores_int8_weights_and_reports_their_cost() {
+    let exp = Experiment::prepare(qat_config()).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = RunDir::new(tmp.path().join("qat"));
+    let report = exp.run(&dir, false, &mut Silent).unwrap();
+
+    let best = Checkpoint::load(&dir.best()).unwrap();
+    assert_eq!(best.metadata["quantization"], "int8");
+    for name in ["hidden.0.w_in", "hidden.0.w_rec", "readout.w"] {
+        assert!(best.int8.contains_key(&format!("net.{name}")), "{name}");
+        assert!(
+            best.tensors.contains_key(&format!("scale.{name}")),
+            "{name}"
+        );
+    }
+    assert!(best.tensors.contains_key("net.hidden.0.tau_mem_s"));
+    // The training checkpoint keeps the float master weights.
+    let ckpt = Checkpoint::load(&dir.checkpoint()).unwrap();
+    assert!(ckpt.int8.is_empty() && ckpt.tensors.contains_key("net.hidden.0.w_in"));
+
+    let (_, net, precision) = Experiment::open_best_stored(&dir).unwrap();
+    assert_eq!(precision, Quantization::Int8);
+    let again = QuantizedNetwork::quantize(&net).unwrap();
+    for (name, q) in &again.weights {
+        assert_eq!(q.values, best.int8[&format!("net.{name}")].data, "{name}");
+    }
+    let cost = report.cost.unwrap();
+    assert_eq!(cost.quantization, Quantization::Int8);
+    // 10 inputs → 12 recurrent → 3: 120 + 144 + 36 one-byte weights, 3 scales, and
+    // τ_mem, τ_syn of 12 + 3 neurons as f32.
+    assert_eq!(cost.footprint.total_bytes, 300 + 12 + 30 * 4);
+    assert_eq!(cost.samples, exp.split.test.len());
+    let test = exp.evaluate(&net, &exp.split.test).unwrap();
+    assert_eq!(report.test_accuracy, Some(test.accuracy()));
+}
+
+#[test]
+fn a_resumed_quantization_aware_run_equals_an_uninterrupted_one() {
+    let exp = Experiment::prepare(qat_config()).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let whole = RunDir::new(tmp.path().join("whole"));
+    let parts = RunDir::new(tmp.path().join("parts"));
+    let a = exp.run(&whole, false, &mut Silent).unwrap();
+    exp.run(&parts, false, &mut StopAfter(1, 0)).unwrap_err();
+    let b = exp.run(&parts, true, &mut Silent).unwrap();
+    assert_eq!(metrics(&whole), metrics(&parts));
+    assert_eq!(a.test_loss, b.test_loss);
+    assert_eq!(
+        Checkpoint::load(&whole.best()).unwrap(),
+        Checkpoint::load(&parts.best()).unwrap()
+    );
+}
+
+#[test]
+fn post_training_quantization_writes_an_int8_run() {
+    let mut c = small_config();
+    c.training.epochs = 2;
+    let exp = Experiment::prepare(c).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let src = RunDir::new(tmp.path().join("float"));
+    let dst = RunDir::new(tmp.path().join("int8"));
+    let float = exp.run(&src, false, &mut Silent).unwrap();
+    let report = quantize_run(&src, &dst).unwrap();
+    assert_eq!(report.source.test_accuracy, float.test_accuracy);
+    assert_eq!(report.source.cost, float.cost.unwrap());
+    assert_eq!(report.int8.cost.quantization, Quantization::Int8);
+
+    let (_, float_net) = Experiment::open_best(&src).unwrap();
+    let (_, net, precision) = Experiment::open_best_stored(&dst).unwrap();
+    assert_eq!(precision, Quantization::Int8);
+    let expected = QuantizedNetwork::quantize(&float_net).unwrap().net;
+    for (a, b) in net.tensors().iter().zip(expected.tensors()) {
+        assert_eq!(a.data, b.data, "{}", a.name);
+    }
+    let saved: FinalReport =
+        serde_json::from_str(&std::fs::read_to_string(dst.final_report()).unwrap()).unwrap();
+    assert_eq!(saved.test_accuracy, report.int8.test_accuracy);
+    assert_eq!(saved.best_epoch, float.best_epoch);
+    assert!(
+        quantize_run(&src, &src).is_err(),
+        "must not overwrite the source"
+    );
+}
+
+#[test]
+fn corrupt_int8_checkpoints_are_errors_naming_the_tensor() {
+    let exp = Experiment::prepare(qat_config()).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = RunDir::new(tmp.path().join("qat"));
+    exp.run(&dir, false, &mut StopAfter(1, 0)).unwrap_err();
+    let good = Checkpoint::load(&dir.best()).unwrap();
+    let mut net = exp.new_network().unwrap();
+    let path = tmp.path().join("bad.safetensors");
+    let load = |ckpt: Checkpoint, net: &mut Network<f32>| {
+        ckpt.save(&path).unwrap();
+        load_network(net, &path).unwrap_err().to_string()
+    };
+    let mut c = good.clone();
+    c.insert("scale.readout.w", vec![1], vec![0.0]);
+    let e = load(c, &mut net);
+    assert!(e.contains("net.readout.w") && e.contains("scale"), "{e}");
+    let mut c = good.clone();
+    c.tensors.remove("scale.hidden.0.w_rec");
+    let e = load(c, &mut net);
+    assert!(
+        e.contains("scale.hidden.0.w_rec") && e.contains("missing"),
+        "{e}"
+    );
+    let mut c = good.clone();
+    c.int8.get_mut("net.hidden.0.w_in").unwrap().data[3] = -128;
+    let e = load(c, &mut net);
+    assert!(e.contains("net.hidden.0.w_in") && e.contains("−128"), "{e}");
+    let mut c = good;
+    c.insert("net.readout.w", vec![12, 3], vec![0.0; 36]);
+    let e = load(c, &mut net);
+    assert!(e.contains("int8") && e.contains("f32"), "{e}");
 }

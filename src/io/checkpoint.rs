@@ -1,4 +1,4 @@
-//! Checkpoints: named f32 tensors plus string metadata, in the `safetensors` format.
+//! Checkpoints: named f32 and int8 tensors plus string metadata, in the `safetensors` format.
 
 use super::write_atomic;
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
@@ -45,20 +45,56 @@ pub struct StoredTensor {
     pub data: Vec<f32>,
 }
 
-/// Named f32 tensors and string metadata.
+/// One named int8 tensor of a checkpoint (quantized weights, see [`crate::quant`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct StoredInt8 {
+    /// Shape.
+    pub shape: Vec<usize>,
+    /// Values, row-major.
+    pub data: Vec<i8>,
+}
+
+/// Named f32 and int8 tensors and string metadata. A name is in at most one of the two maps.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Checkpoint {
-    /// Tensors by name.
+    /// f32 tensors by name.
     pub tensors: BTreeMap<String, StoredTensor>,
+    /// int8 tensors by name.
+    pub int8: BTreeMap<String, StoredInt8>,
     /// Free-form metadata (epoch, step, ...).
     pub metadata: BTreeMap<String, String>,
 }
 
 impl Checkpoint {
-    /// Adds a tensor.
+    /// Adds (or replaces) an f32 tensor.
     pub fn insert(&mut self, name: impl Into<String>, shape: Vec<usize>, data: Vec<f32>) {
-        self.tensors
-            .insert(name.into(), StoredTensor { shape, data });
+        let name = name.into();
+        self.int8.remove(&name);
+        self.tensors.insert(name, StoredTensor { shape, data });
+    }
+
+    /// Adds (or replaces) an int8 tensor.
+    pub fn insert_int8(&mut self, name: impl Into<String>, shape: Vec<usize>, data: Vec<i8>) {
+        let name = name.into();
+        self.tensors.remove(&name);
+        self.int8.insert(name, StoredInt8 { shape, data });
+    }
+
+    /// The int8 tensor `name` with the expected number of elements.
+    pub fn get_int8(&self, path: &Path, name: &str, len: usize) -> Result<&[i8], CheckpointError> {
+        let t = self.int8.get(name).ok_or_else(|| CheckpointError::Tensor {
+            path: path.to_path_buf(),
+            name: name.to_string(),
+            reason: "is missing (as int8)".into(),
+        })?;
+        if t.data.len() != len {
+            return Err(CheckpointError::Tensor {
+                path: path.to_path_buf(),
+                name: name.to_string(),
+                reason: format!("has {} values, expected {len}", t.data.len()),
+            });
+        }
+        Ok(&t.data)
     }
 
     /// The tensor `name` with the expected number of elements.
@@ -80,16 +116,17 @@ impl Checkpoint {
 
     /// Writes the checkpoint atomically.
     pub fn save(&self, path: &Path) -> Result<(), CheckpointError> {
-        let bytes: Vec<(String, Vec<u8>, Vec<usize>)> = self
-            .tensors
-            .iter()
-            .map(|(name, t)| {
-                let raw = t.data.iter().flat_map(|v| v.to_le_bytes()).collect();
-                (name.clone(), raw, t.shape.clone())
-            })
-            .collect();
-        let views = bytes.iter().map(|(name, raw, shape)| {
-            let view = TensorView::new(Dtype::F32, shape.clone(), raw).expect("sizes match");
+        let f32s = self.tensors.iter().map(|(name, t)| {
+            let raw = t.data.iter().flat_map(|v| v.to_le_bytes()).collect();
+            (name.clone(), Dtype::F32, raw, t.shape.clone())
+        });
+        let int8s = self.int8.iter().map(|(name, t)| {
+            let raw = t.data.iter().map(|v| v.to_le_bytes()[0]).collect();
+            (name.clone(), Dtype::I8, raw, t.shape.clone())
+        });
+        let bytes: Vec<(String, Dtype, Vec<u8>, Vec<usize>)> = f32s.chain(int8s).collect();
+        let views = bytes.iter().map(|(name, dtype, raw, shape)| {
+            let view = TensorView::new(*dtype, shape.clone(), raw).expect("sizes match");
             (name.clone(), view)
         });
         let meta: HashMap<String, String> = self.metadata.clone().into_iter().collect();
@@ -122,29 +159,39 @@ impl Checkpoint {
             .into_iter()
             .collect();
         let st = SafeTensors::deserialize(&bytes).map_err(|e| corrupt(e.to_string()))?;
-        let mut tensors = BTreeMap::new();
+        let mut ckpt = Self {
+            metadata,
+            ..Self::default()
+        };
         for (name, view) in st.tensors() {
-            if view.dtype() != Dtype::F32 {
-                return Err(CheckpointError::Tensor {
-                    path: path.to_path_buf(),
-                    name,
-                    reason: format!("has dtype {:?}, expected F32", view.dtype()),
-                });
+            let shape = view.shape().to_vec();
+            match view.dtype() {
+                Dtype::F32 => {
+                    let data = view
+                        .data()
+                        .chunks_exact(4)
+                        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                        .collect();
+                    ckpt.tensors.insert(name, StoredTensor { shape, data });
+                }
+                Dtype::I8 => {
+                    let data = view
+                        .data()
+                        .iter()
+                        .map(|&b| i8::from_le_bytes([b]))
+                        .collect();
+                    ckpt.int8.insert(name, StoredInt8 { shape, data });
+                }
+                other => {
+                    return Err(CheckpointError::Tensor {
+                        path: path.to_path_buf(),
+                        name,
+                        reason: format!("has dtype {other:?}, expected F32 or I8"),
+                    })
+                }
             }
-            let data = view
-                .data()
-                .chunks_exact(4)
-                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-                .collect();
-            tensors.insert(
-                name,
-                StoredTensor {
-                    shape: view.shape().to_vec(),
-                    data,
-                },
-            );
         }
-        Ok(Self { tensors, metadata })
+        Ok(ckpt)
     }
 }
 
@@ -163,9 +210,22 @@ mod tests {
             vec![1.0, -2.5, 3.25, f32::MIN_POSITIVE, 0.0, 7.0],
         );
         c.insert("b.m", vec![1], vec![0.1]);
+        c.insert_int8("q", vec![2, 2], vec![-127, 0, 5, 127]);
         c.metadata.insert("epoch".into(), "4".into());
         c.save(&path).unwrap();
         assert_eq!(Checkpoint::load(&path).unwrap(), c);
+    }
+
+    #[test]
+    fn other_dtypes_are_errors_naming_the_tensor() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f64.safetensors");
+        let raw: Vec<u8> = 1.5f64.to_le_bytes().to_vec();
+        let view = TensorView::new(Dtype::F64, vec![1], &raw).unwrap();
+        let bytes = safetensors::serialize([("net.w", view)], None).unwrap();
+        std::fs::write(&path, bytes).unwrap();
+        let e = Checkpoint::load(&path).unwrap_err().to_string();
+        assert!(e.contains("net.w") && e.contains("F64"), "{e}");
     }
 
     #[test]

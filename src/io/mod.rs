@@ -7,4 +7,4 @@ mod checkpoint;
 pub mod hdf5;
 
 pub use atomic::{write_atomic, write_atomic_str, write_atomic_with};
-pub use checkpoint::{Checkpoint, CheckpointError, StoredTensor};
+pub use checkpoint::{Checkpoint, CheckpointError, StoredInt8, StoredTensor};

@@ -77,6 +77,7 @@ impl EvalStats {
 }
 
 /// A failure inside a batch, before it is located in an epoch.
+#[derive(Debug)]
 pub(super) enum BatchFailure {
     NonFinite(String),
     Other(TrainError),
@@ -111,6 +112,20 @@ batch_failure_from!(
     crate::regularizers::RegularizerError
 );
 
+/// What an evaluation observer sees of one batch: the input, the forward pass and the targets.
+#[derive(Clone, Copy)]
+pub struct BatchView<'a> {
+    /// The network input.
+    pub input: Input<'a, f32>,
+    /// The forward pass (no dropout).
+    pub trace: &'a NetworkTrace<f32>,
+    /// The batch's targets.
+    pub targets: &'a BatchTargets,
+}
+
+/// Receives every batch of an evaluation (e.g. [`crate::metrics::MetricsAccumulator`]).
+pub type BatchObserver<'o> = &'o mut dyn FnMut(&BatchView<'_>);
+
 /// Runs one batch. With `dropout_rng` (training), also runs the backward pass and returns one
 /// gradient per learnable tensor, in [`Network::learnable_mut`] order.
 pub(super) fn forward_backward(
@@ -120,6 +135,7 @@ pub(super) fn forward_backward(
     indices: &[usize],
     steps: usize,
     dropout_rng: Option<&mut ChaCha8Rng>,
+    observe: Option<BatchObserver<'_>>,
 ) -> Result<(EvalStats, Option<Gradients<f32>>), BatchFailure> {
     let train = dropout_rng.is_some();
     let dt_s = net.spec.dt_ms * 1e-3;
@@ -127,6 +143,13 @@ pub(super) fn forward_backward(
     let input = Input::Events(&batch.spikes);
     let trace = net.forward(input, dropout_rng);
     check_forward(&trace)?;
+    if let Some(observe) = observe {
+        observe(&BatchView {
+            input,
+            trace: &trace,
+            targets: &batch.targets,
+        });
+    }
     let targets = match &batch.targets {
         BatchTargets::Classes(c) => Targets::Classes(c),
         BatchTargets::Values { values, dims } => Targets::Values {
@@ -190,10 +213,23 @@ pub fn evaluate(
     indices: &[usize],
     steps: usize,
 ) -> Result<EvalStats, TrainError> {
+    evaluate_observed(net, config, data, indices, steps, &mut |_| {})
+}
+
+/// [`evaluate`], showing every batch's forward pass to `observe` (e.g. to measure costs).
+pub fn evaluate_observed(
+    net: &Network<f32>,
+    config: &TrainingConfig,
+    data: &EventDataset,
+    indices: &[usize],
+    steps: usize,
+    observe: BatchObserver<'_>,
+) -> Result<EvalStats, TrainError> {
     let mut stats = EvalStats::new(net.hidden.len());
     for (b, chunk) in indices.chunks(config.batch_size.max(1)).enumerate() {
         let (eval, _) =
-            forward_backward(net, config, data, chunk, steps, None).map_err(|e| e.at(0, b))?;
+            forward_backward(net, config, data, chunk, steps, None, Some(&mut *observe))
+                .map_err(|e| e.at(0, b))?;
         stats.merge(&eval);
     }
     Ok(stats)

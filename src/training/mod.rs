@@ -3,19 +3,27 @@
 //! Every random draw of an epoch (batch order, dropout) is derived from the run's seed and the
 //! epoch number, so an epoch's result does not depend on how the run got there (uninterrupted
 //! or resumed from a checkpoint).
+//!
+//! With `quantize = "int8"` (quantization-aware training) the trainer keeps f32 master weights
+//! and runs every forward and backward pass on a copy whose weight matrices are quantized and
+//! dequantized ([`Trainer::forward_network`]); the gradient with respect to those fake-quantized
+//! weights is applied to the master weights as it is (straight-through estimator, see
+//! [`crate::quant`]). The neuron kernels are unchanged.
 
 mod batch;
 
-pub use batch::{evaluate, EvalStats};
+pub use batch::{evaluate, evaluate_observed, BatchObserver, BatchView, EvalStats};
 
 use crate::config::TrainingConfig;
 use crate::data::{batches, DataError, EventDataset};
 use crate::losses::LossError;
-use crate::network::Network;
+use crate::network::{Gradients, Network};
 use crate::optimizers::{clip_grad_norm, OptimError, Optimizer};
+use crate::quant::{QuantError, Quantization, QuantizedNetwork};
 use crate::regularizers::{add_weight_penalty, RegularizerError};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
+use std::borrow::Cow;
 
 /// Why training stopped.
 #[derive(Debug, thiserror::Error)]
@@ -42,6 +50,9 @@ pub enum TrainError {
     /// The optimizer rejected a step.
     #[error(transparent)]
     Optimizer(#[from] OptimError),
+    /// The weights could not be quantized (quantization-aware training).
+    #[error(transparent)]
+    Quantization(#[from] QuantError),
 }
 
 /// Derives an independent seed for `(seed, purpose, index)` (SplitMix64 finalizer).
@@ -125,23 +136,9 @@ impl Trainer {
                 DROPOUT,
                 ((epoch as u64) << 32) | b as u64,
             ));
-            let (eval, grads) = batch::forward_backward(
-                &self.net,
-                &self.config,
-                data,
-                indices,
-                self.steps,
-                Some(&mut rng),
-            )
-            .map_err(|e| e.at(epoch, b))?;
-            let mut grads = grads.unwrap_or_default();
-            let reg = self.weight_penalties(&mut grads)?;
-            self.check_gradients(&grads, epoch, b)?;
-            if self.config.clip_grad_norm > 0.0 {
-                let mut views: Vec<&mut [f32]> =
-                    grads.iter_mut().map(|g| g.as_mut_slice()).collect();
-                clip_grad_norm(&mut views, self.config.clip_grad_norm)?;
-            }
+            let (eval, grads, reg) = self
+                .gradients(data, indices, &mut rng)
+                .map_err(|e| e.at(epoch, b))?;
             let grad_views: Vec<&[f32]> = grads.iter().map(|g| g.as_slice()).collect();
             let mut params = self.net.learnable_mut();
             let mut param_views: Vec<&mut [f32]> =
@@ -157,6 +154,46 @@ impl Trainer {
             stats.reg_loss += reg * indices.len() as f64;
         }
         Ok(stats)
+    }
+
+    /// The network the forward and backward passes run: the master weights, or under
+    /// quantization-aware training a copy with every weight matrix quantized and dequantized.
+    /// Validation and test of a quantization-aware run evaluate this network.
+    pub fn forward_network(&self) -> Result<Cow<'_, Network<f32>>, QuantError> {
+        Ok(match self.config.quantize {
+            Quantization::None => Cow::Borrowed(&self.net),
+            Quantization::Int8 => Cow::Owned(QuantizedNetwork::quantize(&self.net)?.net),
+        })
+    }
+
+    /// One batch's statistics, the gradients the optimizer applies to the (master) weights —
+    /// task and regularizer gradients at the [`Self::forward_network`] weights, weight
+    /// penalties at the master weights, clipped — and the weight penalty.
+    pub fn gradients(
+        &self,
+        data: &EventDataset,
+        indices: &[usize],
+        dropout_rng: &mut ChaCha8Rng,
+    ) -> Result<(EvalStats, Gradients<f32>, f64), BatchError> {
+        let net = self.forward_network()?;
+        let (eval, grads) = batch::forward_backward(
+            &net,
+            &self.config,
+            data,
+            indices,
+            self.steps,
+            Some(dropout_rng),
+            None,
+        )
+        .map_err(BatchError)?;
+        let mut grads = grads.unwrap_or_default();
+        let reg = self.weight_penalties(&mut grads)?;
+        self.check_gradients(&grads)?;
+        if self.config.clip_grad_norm > 0.0 {
+            let mut views: Vec<&mut [f32]> = grads.iter_mut().map(|g| g.as_mut_slice()).collect();
+            clip_grad_norm(&mut views, self.config.clip_grad_norm)?;
+        }
+        Ok((eval, grads, reg))
     }
 
     /// Adds weight-regularizer gradients; returns the penalty.
@@ -178,23 +215,41 @@ impl Trainer {
     }
 
     /// Names the first learnable tensor whose gradient is not finite.
-    fn check_gradients(
-        &self,
-        grads: &[Vec<f32>],
-        epoch: usize,
-        batch: usize,
-    ) -> Result<(), TrainError> {
+    fn check_gradients(&self, grads: &[Vec<f32>]) -> Result<(), BatchError> {
         let tensors = self.net.tensors();
         let names = tensors.iter().filter(|t| t.learnable).map(|t| &t.name);
         for (name, g) in names.zip(grads) {
             if g.iter().any(|v| !v.is_finite()) {
-                return Err(TrainError::NonFinite {
-                    place: format!("the gradient of {name}"),
-                    epoch,
-                    batch,
-                });
+                let place = format!("the gradient of {name}");
+                return Err(BatchError(batch::BatchFailure::NonFinite(place)));
             }
         }
         Ok(())
     }
 }
+
+/// A failure in one batch of [`Trainer::gradients`]; [`BatchError::at`] locates it.
+#[derive(Debug)]
+pub struct BatchError(batch::BatchFailure);
+
+impl BatchError {
+    /// The error of batch `batch` (0-based) of epoch `epoch` (1-based).
+    pub fn at(self, epoch: usize, batch: usize) -> TrainError {
+        self.0.at(epoch, batch)
+    }
+}
+
+macro_rules! batch_error_from {
+    ($($error:ty),*) => {$(
+        impl From<$error> for BatchError {
+            fn from(e: $error) -> Self {
+                BatchError(batch::BatchFailure::Other(e.into()))
+            }
+        }
+    )*};
+}
+
+batch_error_from!(QuantError, RegularizerError, OptimError, TrainError);
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,61 @@
+//! Test results and cost metrics of a network on an experiment's data.
+
+use super::{Experiment, ExperimentError};
+use crate::metrics::{CostMetrics, MetricsAccumulator};
+use crate::network::Network;
+use crate::quant::Quantization;
+use crate::training::{evaluate_observed, EvalStats};
+use serde::{Deserialize, Serialize};
+
+/// Test results of one model.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TestResult {
+    /// Test accuracy (classification).
+    pub test_accuracy: Option<f64>,
+    /// Mean test loss.
+    pub test_loss: f64,
+    /// Cost metrics on the test split.
+    pub cost: CostMetrics,
+}
+
+impl Experiment {
+    /// Evaluates `net` on `indices` and measures its cost metrics ([`crate::metrics`]), with
+    /// its weight matrices stored as `precision`.
+    pub fn measure(
+        &self,
+        net: &Network<f32>,
+        indices: &[usize],
+        precision: Quantization,
+    ) -> Result<(EvalStats, CostMetrics), ExperimentError> {
+        let mut acc = MetricsAccumulator::new(net);
+        let stats = evaluate_observed(
+            net,
+            &self.config.training,
+            &self.data,
+            indices,
+            self.steps,
+            &mut |b| acc.add(b.input, b.trace, b.targets),
+        )?;
+        Ok((stats, acc.finish(net, precision)?))
+    }
+
+    /// Accuracy, loss and cost metrics of `net` on the test split.
+    pub fn test_result(
+        &self,
+        net: &Network<f32>,
+        precision: Quantization,
+    ) -> Result<TestResult, ExperimentError> {
+        let (stats, cost) = self.measure(net, &self.split.test, precision)?;
+        Ok(self.result_of(&stats, cost))
+    }
+
+    /// The [`TestResult`] of evaluated statistics and measured costs.
+    pub(super) fn result_of(&self, stats: &EvalStats, cost: CostMetrics) -> TestResult {
+        let classify = self.config.training.loss.is_classification();
+        TestResult {
+            test_accuracy: classify.then(|| stats.accuracy()),
+            test_loss: stats.mean_loss(),
+            cost,
+        }
+    }
+}

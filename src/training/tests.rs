@@ -1,0 +1,113 @@
+//! Quantization-aware training: the straight-through gradient.
+
+use super::*;
+use crate::data::{generate_randman, RandmanConfig};
+use crate::network::{NetworkSpec, WeightInit};
+use crate::optimizers::OptimizerKind;
+
+fn setup() -> (EventDataset, Network<f32>, TrainingConfig, usize) {
+    let data = generate_randman(&RandmanConfig {
+        nb_classes: 3,
+        nb_samples: 8,
+        nb_steps: 40,
+        ..Default::default()
+    })
+    .unwrap();
+    let spec = NetworkSpec::recurrent_lif(data.channels, 24, 3, Default::default());
+    let mut rng = ChaCha8Rng::seed_from_u64(5);
+    let mut net = Network::<f32>::new(&spec, &mut rng).unwrap();
+    let nu_hz = data.mean_rate_hz(&[0, 1, 2, 3]).unwrap();
+    net.initialize(&WeightInit::default().resolved(nu_hz), &mut rng)
+        .unwrap();
+    let config = TrainingConfig {
+        batch_size: 24,
+        optimizer: OptimizerKind::Sgd {
+            lr: 0.05,
+            momentum: 0.0,
+            nesterov: false,
+        },
+        quantize: Quantization::Int8,
+        ..Default::default()
+    };
+    let steps = (data.duration_s / 1e-3).round() as usize;
+    (data, net, config, steps)
+}
+
+/// Quantized-dequantized copy of `w`, written out independently of `crate::quant`.
+fn by_hand(w: &[f32]) -> Vec<f32> {
+    let scale = w.iter().fold(0.0f32, |m, v| m.max(v.abs())) / 127.0;
+    w.iter()
+        .map(|&v| (v / scale).round_ties_even().clamp(-127.0, 127.0) * scale)
+        .collect()
+}
+
+fn grads_of(trainer: &Trainer, data: &EventDataset, indices: &[usize]) -> Gradients<f32> {
+    let mut rng = ChaCha8Rng::seed_from_u64(0);
+    trainer.gradients(data, indices, &mut rng).unwrap().1
+}
+
+#[test]
+fn straight_through_gradient_is_the_float_gradient_at_the_quantized_weights() {
+    let (data, net, config, steps) = setup();
+    let indices: Vec<usize> = (0..data.len()).collect();
+    let qat = Trainer::new(net.clone(), config.clone(), steps).unwrap();
+    let g_qat = grads_of(&qat, &data, &indices);
+
+    // The float gradient evaluated at the quantized weights.
+    let mut at_quantized = net.clone();
+    for (t, dst) in net.tensors().iter().zip(at_quantized.tensors_mut()) {
+        if t.shape.len() == 2 {
+            *dst = by_hand(t.data);
+        }
+    }
+    let float = TrainingConfig {
+        quantize: Quantization::None,
+        ..config.clone()
+    };
+    let reference = Trainer::new(at_quantized, float.clone(), steps).unwrap();
+    assert_eq!(g_qat, grads_of(&reference, &data, &indices));
+
+    // ... which is not the float gradient at the master weights (the test can tell them apart).
+    let plain = Trainer::new(net.clone(), float, steps).unwrap();
+    let g_float = grads_of(&plain, &data, &indices);
+    let max_diff = g_qat
+        .iter()
+        .flatten()
+        .zip(g_float.iter().flatten())
+        .fold(0.0f32, |m, (a, b)| m.max((a - b).abs()));
+    assert!(max_diff > 1e-6, "quantization changed no gradient");
+}
+
+#[test]
+fn the_straight_through_step_updates_the_float_master_weights() {
+    let (data, net, config, steps) = setup();
+    let indices: Vec<usize> = (0..data.len()).collect();
+    let mut qat = Trainer::new(net.clone(), config.clone(), steps).unwrap();
+    let g = grads_of(&qat, &data, &indices);
+    qat.train_epoch(&data, &indices, 1, 7, &mut |_| {}).unwrap();
+    let lr = config.lr_at(1) as f32;
+    let after = qat.net.tensors().into_iter().filter(|t| t.learnable);
+    let before = net.tensors().into_iter().filter(|t| t.learnable);
+    let mut off_grid = 0;
+    for ((before, after), g) in before.zip(after).zip(&g) {
+        for ((&w0, &w1), &g) in before.data.iter().zip(after.data).zip(g) {
+            // One batch per epoch: the step is w − lr·g (up to the summation order of a
+            // shuffled batch).
+            let expected = w0 - lr * g;
+            assert!(
+                (w1 - expected).abs() <= 1e-5 * (1.0 + expected.abs()),
+                "{} {w0} {w1} {expected} {g}",
+                before.name
+            );
+        }
+        if before.shape.len() == 2 {
+            let scale = after.data.iter().fold(0.0f32, |m, v| m.max(v.abs())) / 127.0;
+            off_grid += after
+                .data
+                .iter()
+                .filter(|&&w| ((w / scale) - (w / scale).round()).abs() > 1e-3)
+                .count();
+        }
+    }
+    assert!(off_grid > 0, "the master weights must stay float");
+}
