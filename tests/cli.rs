@@ -203,6 +203,39 @@ fn eval_reports_cost_metrics_and_quantize_writes_an_int8_run() {
     assert_eq!(stored["test_accuracy"], int8["test_accuracy"]);
     assert_eq!(stored["cost"], int8["cost"]);
 
+    // NIR export of the int8 run: weights on the int8 grid of the scale it records.
+    let nir_file = tmp.path().join("int8.nir");
+    let export = json(&spikegrad(&[
+        "nir",
+        "export",
+        "--run",
+        out.to_str().unwrap(),
+        nir_file.to_str().unwrap(),
+    ]));
+    assert_eq!(export["weights"], "int8");
+    let graph = spikegrad::nir::read_nir(&nir_file).unwrap();
+    for name in ["fc0", "fc_out"] {
+        let node = &graph.nodes[name];
+        let text = |k: &str| node.metadata.get(k).cloned();
+        assert_eq!(
+            text("weight_precision"),
+            Some(spikegrad::nir::MetaValue::Text("int8".into()))
+        );
+        let Some(spikegrad::nir::MetaValue::Number(scale)) = text("weight_scale") else {
+            panic!("{name} has no weight_scale");
+        };
+        let spikegrad::nir::NodeKind::Linear { weight } = &node.kind else {
+            panic!("{name} is not Linear");
+        };
+        for &w in &weight.data {
+            let q = w / scale;
+            assert!(
+                q.abs() <= 127.0 + 1e-3 && (q - q.round()).abs() < 1e-3,
+                "{name}: {q}"
+            );
+        }
+    }
+
     let plot = spikegrad(&["plot", "--run", out.to_str().unwrap()]);
     assert!(plot.status.success(), "{}", stderr(&plot));
     let summary = std::fs::read_to_string(out.join("plots").join("summary.txt")).unwrap();

@@ -6,6 +6,7 @@ use spikegrad::config::{DataSource, ExperimentConfig};
 use spikegrad::data::shd::SHD_MAX_TIME_S;
 use spikegrad::experiment::RunDir;
 use spikegrad::nir::{self, Discretisation, ImportOptions};
+use spikegrad::quant::{Quantization, QuantizedNetwork};
 use std::path::PathBuf;
 
 #[derive(Debug, Args)]
@@ -82,13 +83,17 @@ pub fn run(args: NirArgs) -> anyhow::Result<()> {
 }
 
 fn export(run: PathBuf, out: PathBuf) -> anyhow::Result<()> {
-    let net = RunDir::new(&run).open_network()?;
-    let graph = nir::export_network(&net)?;
+    let (net, stored) = RunDir::new(&run).open_network_stored()?;
+    let mut graph = nir::export_network(&net)?;
+    if stored == Quantization::Int8 {
+        nir::mark_int8(&mut graph, &QuantizedNetwork::quantize(&net)?)?;
+    }
     nir::write_nir(&out, &graph)?;
     let summary = serde_json::json!({
         "run": run.display().to_string(),
         "out": out.display().to_string(),
         "dt_s": net.spec.dt_ms * 1e-3,
+        "weights": stored,
         "nodes": graph.nodes.len(),
         "edges": graph.edges.len(),
     });

@@ -121,11 +121,16 @@ impl RunDir {
     /// The architecture in the saved config with the best weights, without the data (for
     /// inference; the config's sizes must be resolved, as every saved run's are).
     pub fn open_network(&self) -> Result<Network<f32>, ExperimentError> {
+        Ok(self.open_network_stored()?.0)
+    }
+
+    /// [`Self::open_network`], with the precision the best weights are stored at.
+    pub fn open_network_stored(&self) -> Result<(Network<f32>, Quantization), ExperimentError> {
         let config = self.load_config()?;
         let mut rng = ChaCha8Rng::seed_from_u64(0);
         let mut net = Network::new(&config.network, &mut rng)?;
-        load_network(&mut net, &self.best())?;
-        Ok(net)
+        let stored = load_network(&mut net, &self.best())?;
+        Ok((net, stored))
     }
 
     /// Writes `config` and `net` as the config and best weights of a run that was not trained

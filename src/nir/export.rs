@@ -9,6 +9,7 @@ use super::graph::{Array, Leaky, MetaValue, Metadata, NirGraph, Node, NodeKind};
 use super::NirError;
 use crate::layers::NeuronKind;
 use crate::network::Network;
+use crate::quant::QuantizedNetwork;
 use crate::surrogates::SpikeFn;
 use crate::tensor::Matrix;
 
@@ -86,6 +87,35 @@ pub fn export_network(net: &Network<f32>) -> Result<NirGraph, NirError> {
         g.edges.push((a.to_string(), b.to_string()));
     }
     Ok(g)
+}
+
+/// Records int8 storage on the weight nodes of a graph made by [`export_network`]: each
+/// `Linear` keeps its dequantized values `q · scale` (exact in float32) and gains the metadata
+/// `weight_precision = "int8"` and `weight_scale`, so a deployment tool can recover `q`.
+pub fn mark_int8(graph: &mut NirGraph, quantized: &QuantizedNetwork) -> Result<(), NirError> {
+    let hidden = quantized.net.hidden.len();
+    let mut pairs: Vec<(String, String)> = (0..hidden)
+        .flat_map(|k| {
+            [
+                (format!("fc{k}"), format!("hidden.{k}.w_in")),
+                (format!("rec{k}"), format!("hidden.{k}.w_rec")),
+            ]
+        })
+        .collect();
+    pairs.push(("fc_out".into(), "readout.w".into()));
+    for (node, tensor) in pairs {
+        let Some(n) = graph.nodes.get_mut(&node) else {
+            continue;
+        };
+        let scale = quantized
+            .scale(&tensor)
+            .ok_or_else(|| NirError::Export(format!("no int8 scale for {tensor} (node {node})")))?;
+        n.metadata
+            .insert("weight_precision".into(), MetaValue::Text("int8".into()));
+        n.metadata
+            .insert("weight_scale".into(), MetaValue::Number(f64::from(scale)));
+    }
+    Ok(())
 }
 
 /// The metadata written on the graph and every neuron node.
