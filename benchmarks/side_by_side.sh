@@ -5,11 +5,13 @@
 #   benchmarks/side_by_side.sh [PEERS_DIR] > results.jsonl
 #
 # PEERS_DIR holds the peers' harness (`setup.sh`, `peers.py`); by default the `shared/bench/peers`
-# folder beside the repository. Set STEPS to change the number of timed steps (default 10).
+# folder beside the repository. Set STEPS to change the number of timed steps (default 10), and
+# STEPS_4096 for on-lif at n = 4096 (default 3: the slowest peers need ~30 s per step there).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 peers=${1:-../shared/bench/peers}
 steps=${STEPS:-10}
+steps_4096=${STEPS_4096:-3}
 py=$("$peers/setup.sh")
 cargo build --release --quiet
 bin=target/release/spikegrad
@@ -19,8 +21,10 @@ for threads in 2 1; do
 done
 "$py" "$peers/peers.py" --workload shd-rsnn --steps "$steps"
 for n in 1024 4096; do
-  "$bin" bench --workload on-lif --n "$n" --steps "$steps"
-  "$py" "$peers/peers.py" --workload on-lif --n "$n" --steps "$steps"
+  n_steps=$steps
+  [ "$n" = 4096 ] && n_steps=$steps_4096
+  "$bin" bench --workload on-lif --n "$n" --steps "$n_steps"
+  "$py" "$peers/peers.py" --workload on-lif --n "$n" --steps "$n_steps"
 done
 "$bin" bench --workload long --steps 3
 "$bin" bench --workload infer --steps "$steps"
