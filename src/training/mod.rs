@@ -6,10 +6,10 @@
 
 mod batch;
 
-pub use batch::{evaluate, EvalStats};
+pub use batch::{batch_input, evaluate, EvalStats};
 
 use crate::config::TrainingConfig;
-use crate::data::{batches, DataError, EventDataset};
+use crate::data::{batches, AugmentConfig, Augmentation, DataError, Dataset};
 use crate::losses::LossError;
 use crate::network::Network;
 use crate::optimizers::{clip_grad_norm, OptimError, Optimizer};
@@ -56,6 +56,7 @@ pub fn derive_seed(seed: u64, purpose: u64, index: u64) -> u64 {
 
 const SHUFFLE: u64 = 1;
 const DROPOUT: u64 = 2;
+const AUGMENT: u64 = 3;
 
 /// A network with its optimizer and training settings.
 #[derive(Clone, Debug)]
@@ -68,6 +69,8 @@ pub struct Trainer {
     pub config: TrainingConfig,
     /// Time steps per sample.
     pub steps: usize,
+    /// Augmentation of the training samples (off by default).
+    pub augment: AugmentConfig,
 }
 
 /// Progress of one batch, for a progress display.
@@ -100,13 +103,15 @@ impl Trainer {
             optimizer,
             config,
             steps,
+            augment: AugmentConfig::default(),
         })
     }
 
-    /// One pass over `train` (indices into `data`); `epoch` is 1-based.
+    /// One pass over `train` (indices into `data`); `epoch` is 1-based. Training samples are
+    /// augmented with draws seeded by `seed` and `epoch` (see [`crate::data::augment`]).
     pub fn train_epoch(
         &mut self,
-        data: &EventDataset,
+        data: &Dataset,
         train: &[usize],
         epoch: usize,
         seed: u64,
@@ -119,6 +124,10 @@ impl Trainer {
         )?;
         let lr = self.config.lr_at(epoch) as f32;
         let mut stats = EvalStats::new(self.net.hidden.len());
+        let augment = Augmentation {
+            config: &self.augment,
+            seed: derive_seed(seed, AUGMENT, epoch as u64),
+        };
         for (b, indices) in order.iter().enumerate() {
             let mut rng = ChaCha8Rng::seed_from_u64(derive_seed(
                 seed,
@@ -132,6 +141,7 @@ impl Trainer {
                 indices,
                 self.steps,
                 Some(&mut rng),
+                Some(augment),
             )
             .map_err(|e| e.at(epoch, b))?;
             let mut grads = grads.unwrap_or_default();
