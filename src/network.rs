@@ -186,10 +186,7 @@ impl<F: Real> Network<F> {
         input: Input<F>,
         mut dropout_rng: Option<&mut R>,
     ) -> NetworkTrace<F> {
-        let encoder = self
-            .encoder
-            .as_ref()
-            .map(|e| e.forward(&dense(input)));
+        let encoder = self.encoder.as_ref().map(|e| e.forward(&dense(input)));
         let first = self.first_input(input, encoder.as_ref());
         let mut traces: Vec<LayerTrace<F>> = Vec::with_capacity(self.hidden.len());
         for layer in &self.hidden {

@@ -4,7 +4,7 @@
 
 use spikegrad::config::{DataSource, ExperimentConfig, ValidBy};
 use spikegrad::data::{
-    generate_randman, read_shd, write_shd, ShdReadOptions, RandmanConfig, UnitJitter,
+    generate_randman, read_shd, write_shd, RandmanConfig, ShdReadOptions, UnitJitter,
 };
 use spikegrad::experiment::{EpochRecord, Experiment, Observer, RunDir, Silent};
 use spikegrad::io::Checkpoint;
@@ -144,8 +144,7 @@ fn speaker_split_holds_out_whole_speakers() {
     assert_eq!(split.train.len() + split.valid.len(), 72);
     // Valid fraction 0.3 / 0.8 of 72 = 27 samples: the nearest whole speakers are 2 (24).
     assert_eq!(split.valid.len(), 24);
-    let held: std::collections::BTreeSet<u32> =
-        split.valid.iter().map(|&i| speakers[i]).collect();
+    let held: std::collections::BTreeSet<u32> = split.valid.iter().map(|&i| speakers[i]).collect();
     assert_eq!(held.len(), 2);
     assert!(split.train.iter().all(|&i| !held.contains(&speakers[i])));
     // By sample (the default), validation mixes speakers.
@@ -186,7 +185,10 @@ fn speaker_split_needs_speakers_and_an_hdf5_source() {
     let err = Experiment::prepare(hdf5_config(&test, None))
         .unwrap_err()
         .to_string();
-    assert!(err.contains("/extra/speaker") && err.contains("test.h5"), "{err}");
+    assert!(
+        err.contains("/extra/speaker") && err.contains("test.h5"),
+        "{err}"
+    );
     let mut c = ExperimentConfig::default();
     c.data.valid_by = ValidBy::Speaker;
     let err = c.validate().unwrap_err();

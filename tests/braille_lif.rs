@@ -82,7 +82,10 @@ fn analog_experiment_has_encoder_sized_inputs() {
     for (m, s) in stats.mean.iter().zip(&stats.std) {
         assert!(m.abs() < 1e-5 && (0.9..1.0).contains(s), "{m} {s}");
     }
-    let batch = exp.data.batch(&exp.split.test, 1e-3, exp.steps, None).unwrap();
+    let batch = exp
+        .data
+        .batch(&exp.split.test, 1e-3, exp.steps, None)
+        .unwrap();
     assert!(matches!(batch.input, BatchInput::Analog(ref x) if x.width == 2));
 }
 
@@ -105,20 +108,29 @@ fn training_updates_gain_and_bias_and_resumes_exactly() {
     for (name, start) in [("gain", &init.gain), ("bias", &init.bias)] {
         let saved = &ca.tensors[&format!("net.encoder.{name}")];
         assert_eq!(saved.shape, [6]);
-        assert_ne!(&saved.data, start, "the optimizer did not move encoder.{name}");
+        assert_ne!(
+            &saved.data, start,
+            "the optimizer did not move encoder.{name}"
+        );
     }
     // The best weights load back, encoder included.
     let mut net = exp.new_network().unwrap();
     load_network(&mut net, &whole.best()).unwrap();
     let best = Checkpoint::load(&whole.best()).unwrap();
-    assert_eq!(net.encoder.unwrap().gain, best.tensors["net.encoder.gain"].data);
+    assert_eq!(
+        net.encoder.unwrap().gain,
+        best.tensors["net.encoder.gain"].data
+    );
 }
 
 #[test]
 fn encoder_and_data_kinds_must_match() {
     let mut c = config();
     c.network.encoder = None;
-    assert!(Experiment::prepare(c).is_ok(), "analog input may drive a layer directly");
+    assert!(
+        Experiment::prepare(c).is_ok(),
+        "analog input may drive a layer directly"
+    );
     let mut c = config();
     let DataSource::Braille { encoding, .. } = &mut c.data.source else {
         unreachable!()

@@ -69,7 +69,13 @@ impl AnalogDataset {
         let values = samples.first().map_or(channels, |s| s.values.len());
         let steps = values / channels;
         for (index, sample) in samples.iter().enumerate() {
-            check_sample(index, sample, steps.max(1) * channels, channels, num_classes)?;
+            check_sample(
+                index,
+                sample,
+                steps.max(1) * channels,
+                channels,
+                num_classes,
+            )?;
         }
         Ok(Self {
             samples,
@@ -287,19 +293,11 @@ mod tests {
 
     #[test]
     fn bad_samples_are_named() {
-        let err = AnalogDataset::new(
-            vec![sample(&[0.0, 1.0], 0), sample(&[0.0], 0)],
-            2,
-            1,
-            1.0,
-        )
-        .unwrap_err();
-        assert!(
-            err.to_string().starts_with("sample 1: 1 values"),
-            "{err}"
-        );
-        let err = AnalogDataset::new(vec![sample(&[0.0, 1.0, f32::NAN, 0.0], 0)], 2, 1, 1.0)
+        let err = AnalogDataset::new(vec![sample(&[0.0, 1.0], 0), sample(&[0.0], 0)], 2, 1, 1.0)
             .unwrap_err();
+        assert!(err.to_string().starts_with("sample 1: 1 values"), "{err}");
+        let err =
+            AnalogDataset::new(vec![sample(&[0.0, 1.0, f32::NAN, 0.0], 0)], 2, 1, 1.0).unwrap_err();
         assert_eq!(
             err.to_string(),
             "sample 0: value NaN at step 1, channel 0 is not finite"
@@ -320,6 +318,9 @@ mod tests {
                 assert_eq!(n * 4, part.len(), "class {class}");
             }
         }
-        assert_eq!(split, ds.split_fractions([0.5, 0.25, 0.25], 3, true).unwrap());
+        assert_eq!(
+            split,
+            ds.split_fractions([0.5, 0.25, 0.25], 3, true).unwrap()
+        );
     }
 }

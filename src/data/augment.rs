@@ -127,8 +127,7 @@ impl AugmentConfig {
         for _ in 0..inserted {
             out.times_s
                 .push((rng::unit_f64(&mut rng) * duration_s) as f32);
-            out.units
-                .push(rng::below(&mut rng, channels as u64) as u32);
+            out.units.push(rng::below(&mut rng, channels as u64) as u32);
         }
         out
     }

@@ -99,11 +99,12 @@ mod tests {
             standardize: true,
         };
         assert!(recordings().dataset(&encoding).is_err());
-        assert!(recordings().encode(&BrailleEncoding::Analog {
-            taxels: vec![],
-            sample_period_ms: 2.0,
-            standardize: false,
-        })
-        .is_err());
+        assert!(recordings()
+            .encode(&BrailleEncoding::Analog {
+                taxels: vec![],
+                sample_period_ms: 2.0,
+                standardize: false,
+            })
+            .is_err());
     }
 }

@@ -87,7 +87,10 @@ mod tests {
         let other: Vec<_> = (0..20u64)
             .map(|s| split_by_group(&pool, &group_of, 0.2, s).unwrap().1)
             .collect();
-        assert!(other.iter().any(|h| *h != held), "the seed picks the groups");
+        assert!(
+            other.iter().any(|h| *h != held),
+            "the seed picks the groups"
+        );
     }
 
     #[test]
@@ -106,7 +109,10 @@ mod tests {
             assert!(!kept.is_empty() && !held.is_empty());
             assert_eq!(kept.len() + held.len(), 100);
         }
-        assert!(split_by_group(&pool, &group_of, 0.0, 1).unwrap().1.is_empty());
+        assert!(split_by_group(&pool, &group_of, 0.0, 1)
+            .unwrap()
+            .1
+            .is_empty());
     }
 
     #[test]

@@ -47,8 +47,8 @@ pub use dataset::{
     Split, Target,
 };
 pub use group_split::split_by_group;
-pub use samples::{Augmentation, Batch, BatchInput, Dataset};
 pub use randman::{generate as generate_randman, RandmanConfig, RandomManifold};
+pub use samples::{Augmentation, Batch, BatchInput, Dataset};
 pub use shd::{
     read_shd, write_shd, write_shd_with, ShdFile, ShdReadOptions, ShdWriteOptions, TimeDtype,
 };

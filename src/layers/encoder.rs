@@ -124,7 +124,10 @@ impl EncoderSpec {
             ("threshold", self.threshold),
         ] {
             if !v.is_finite() {
-                return Err(ConfigError::new(f(name), format!("must be finite, got {v}")));
+                return Err(ConfigError::new(
+                    f(name),
+                    format!("must be finite, got {v}"),
+                ));
             }
         }
         check_positive(&f("threshold"), self.threshold)
@@ -233,7 +236,8 @@ impl<F: Real> LifEncoder<F> {
             .zip(g_current.data.chunks_exact(n))
         {
             for (k, &g_i) in g_row.iter().enumerate() {
-                let (d_gain, d_bias) = current.partials(x_row[k / fan_out], self.gain[k], self.bias[k]);
+                let (d_gain, d_bias) =
+                    current.partials(x_row[k / fan_out], self.gain[k], self.bias[k]);
                 g_gain[k] += g_i * d_gain;
                 g_bias[k] += g_i * d_bias;
             }

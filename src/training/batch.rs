@@ -205,9 +205,8 @@ pub fn evaluate(
 ) -> Result<EvalStats, TrainError> {
     let mut stats = EvalStats::new(net.hidden.len());
     for (b, chunk) in indices.chunks(config.batch_size.max(1)).enumerate() {
-        let (eval, _) =
-            forward_backward(net, config, data, chunk, steps, None, None)
-                .map_err(|e| e.at(0, b))?;
+        let (eval, _) = forward_backward(net, config, data, chunk, steps, None, None)
+            .map_err(|e| e.at(0, b))?;
         stats.merge(&eval);
     }
     Ok(stats)

@@ -111,7 +111,10 @@ fn gaussian_unit_jitter_matches_the_normal_distribution() {
     // ⌊100 + z⌋ has mean 99.5 and variance σ² + 1/12.
     let (mean, sd, _) = mean_std(out.units.iter().map(|&u| f64::from(u)));
     assert!((mean - 99.5).abs() < 0.05, "{mean}");
-    assert!((sd - (std * std + 1.0 / 12.0f64).sqrt()).abs() < 0.04, "{sd}");
+    assert!(
+        (sd - (std * std + 1.0 / 12.0f64).sqrt()).abs() < 0.04,
+        "{sd}"
+    );
     // Near the borders nothing leaves the channel range.
     for unit in [0, channels as u32 - 1] {
         let out = config.apply(&constant(5000, 0.2, unit), channels, 1.0, 8, 0);
@@ -133,13 +136,19 @@ fn unit_shift_moves_a_whole_sample_together() {
     let shifts: Vec<f64> = (0..4000u64)
         .map(|stream| {
             let out = config.apply(&constant(20, 0.2, 50), 100, 1.0, 9, stream);
-            assert!(out.units.windows(2).all(|w| w[0] == w[1]), "one shift per sample");
+            assert!(
+                out.units.windows(2).all(|w| w[0] == w[1]),
+                "one shift per sample"
+            );
             f64::from(out.units[0]) - 50.0
         })
         .collect();
     let (mean, sd, _) = mean_std(shifts.into_iter());
     assert!((mean + 0.5).abs() < 0.2, "{mean}");
-    assert!((sd - (std * std + 1.0 / 12.0f64).sqrt()).abs() < 0.15, "{sd}");
+    assert!(
+        (sd - (std * std + 1.0 / 12.0f64).sqrt()).abs() < 0.15,
+        "{sd}"
+    );
 }
 
 #[test]

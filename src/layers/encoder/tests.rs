@@ -42,7 +42,13 @@ fn encoder(current: EncoderCurrent, tau_syn_ms: f64, rng: &mut ChaCha8Rng) -> Li
 /// `L = Σ d · S_encoder`.
 fn encoder_loss(enc: &LifEncoder<f64>, x: &Seq<f64>, d: &Seq<f64>) -> f64 {
     let trace = enc.forward(x);
-    trace.spikes().data.iter().zip(&d.data).map(|(s, d)| s * d).sum()
+    trace
+        .spikes()
+        .data
+        .iter()
+        .zip(&d.data)
+        .map(|(s, d)| s * d)
+        .sum()
 }
 
 /// Largest relative error of `grads` (`[gain, bias]`) against central differences of `loss`.
@@ -77,7 +83,10 @@ fn gain_and_bias_gradients_match_finite_differences() {
             let grads = enc.backward(&x, &enc.forward(&x), &d);
             assert!(grads.iter().flatten().any(|g| g.abs() > 1e-3));
             let err = worst_error(&enc, &grads, |e| encoder_loss(e, &x, &d));
-            assert!(err < 1e-6, "{current:?}, τ_syn {tau_syn_ms} ms: error {err:e}");
+            assert!(
+                err < 1e-6,
+                "{current:?}, τ_syn {tau_syn_ms} ms: error {err:e}"
+            );
         }
     }
 }
@@ -150,7 +159,13 @@ fn gradients_reach_the_encoder_through_the_network() {
         };
         let loss = |n: &Network<f64>| -> f64 {
             let trace = n.forward::<ChaCha8Rng>(input, None);
-            trace.output().data.iter().zip(&c.data).map(|(a, b)| a * b).sum()
+            trace
+                .output()
+                .data
+                .iter()
+                .zip(&c.data)
+                .map(|(a, b)| a * b)
+                .sum()
         };
         let grads = net.backward(input, &net.forward::<ChaCha8Rng>(input, None), &c, &[]);
         let names: Vec<String> = net.tensors().iter().map(|t| t.name.clone()).collect();
@@ -211,5 +226,8 @@ fn invalid_specs_name_the_field() {
     assert_eq!(bad(|s| s.tau_mem_ms = 0.0), "network.encoder.tau_mem_ms");
     assert_eq!(bad(|s| s.tau_syn_ms = -1.0), "network.encoder.tau_syn_ms");
     assert_eq!(bad(|s| s.gain_std = f64::NAN), "network.encoder.gain_std");
-    assert_eq!(bad(|s| s.bias_mean = f64::INFINITY), "network.encoder.bias_mean");
+    assert_eq!(
+        bad(|s| s.bias_mean = f64::INFINITY),
+        "network.encoder.bias_mean"
+    );
 }
