@@ -4,7 +4,7 @@
 //! (`network.inputs = 0`, `network.readout.size = 0`, `init.nu_hz = 0`) are filled in by
 //! [`crate::experiment`], which saves the fully resolved config next to the results.
 
-use crate::data::{BrailleEncoding, RandmanConfig};
+use crate::data::{AugmentConfig, BrailleEncoding, RandmanConfig};
 use crate::error::{check_count, check_range, ConfigError};
 use crate::losses::LossKind;
 use crate::network::{NetworkSpec, WeightInit};
@@ -53,6 +53,10 @@ pub struct DataConfig {
     pub split: [f64; 3],
     /// Whether each split keeps the class proportions.
     pub stratified: bool,
+    /// How the validation split is carved from the training samples.
+    pub valid_by: ValidBy,
+    /// Augmentation of the training split (spike-event data only; off by default).
+    pub augment: AugmentConfig,
 }
 
 impl Default for DataConfig {
@@ -61,8 +65,22 @@ impl Default for DataConfig {
             source: DataSource::Randman(RandmanConfig::default()),
             split: [0.8, 0.1, 0.1],
             stratified: true,
+            valid_by: ValidBy::Sample,
+            augment: AugmentConfig::default(),
         }
     }
+}
+
+/// What the validation split is made of.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ValidBy {
+    /// Samples drawn at random (stratified by class when `data.stratified`).
+    #[default]
+    Sample,
+    /// All samples of randomly drawn speakers (HDF5 sources with `/extra/speaker`), so that
+    /// validation measures generalization to unseen speakers.
+    Speaker,
 }
 
 /// A source of event samples.
@@ -195,6 +213,18 @@ impl ExperimentConfig {
             DataSource::Braille { encoding, .. } => encoding
                 .validate()
                 .map_err(|e| ConfigError::new("data.source.encoding", e))?,
+        }
+        self.data
+            .augment
+            .validate()
+            .map_err(|(field, e)| ConfigError::new(format!("data.augment.{field}"), e))?;
+        if self.data.valid_by == ValidBy::Speaker
+            && !matches!(self.data.source, DataSource::Hdf5 { valid: None, .. })
+        {
+            return Err(ConfigError::new(
+                "data.valid_by",
+                "\"speaker\" needs an hdf5 source whose validation split comes from the train file",
+            ));
         }
         self.init.validate()?;
         let t = &self.training;

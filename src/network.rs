@@ -1,8 +1,10 @@
-//! A network: a stack of spiking layers and a leaky readout, described by a [`NetworkSpec`].
+//! A network: an optional encoder of analog input, a stack of spiking layers and a leaky
+//! readout, described by a [`NetworkSpec`].
 
 use crate::error::{check_count, check_positive, ConfigError};
 use crate::layers::{
-    Input, LayerTrace, Readout, ReadoutSpec, ReadoutTrace, SpikingLayer, SpikingLayerSpec,
+    EncoderSpec, EncoderTrace, Input, LayerTrace, LifEncoder, Readout, ReadoutSpec, ReadoutTrace,
+    SpikingLayer, SpikingLayerSpec,
 };
 use crate::real::Real;
 use crate::surrogates::SpikeFn;
@@ -23,6 +25,9 @@ pub struct NetworkSpec {
     pub dt_ms: f64,
     /// Spike non-linearity of every spiking layer.
     pub spike: SpikeFn,
+    /// An encoder of analog input into spikes, in front of the first hidden layer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub encoder: Option<EncoderSpec>,
     /// Hidden spiking layers, input side first.
     pub hidden: Vec<SpikingLayerSpec>,
     /// The readout.
@@ -35,6 +40,7 @@ impl Default for NetworkSpec {
             inputs: 0,
             dt_ms: 2.0,
             spike: SpikeFn::default(),
+            encoder: None,
             hidden: vec![SpikingLayerSpec::default()],
             readout: ReadoutSpec::default(),
         }
@@ -49,6 +55,7 @@ impl NetworkSpec {
             inputs,
             dt_ms: 1.0,
             spike,
+            encoder: None,
             hidden: vec![SpikingLayerSpec {
                 size: hidden,
                 recurrent: true,
@@ -74,6 +81,9 @@ impl NetworkSpec {
             SpikeFn::Relaxed { beta } => beta,
         };
         check_positive("network.spike.beta", beta)?;
+        if let Some(encoder) = &self.encoder {
+            encoder.validate("network.encoder")?;
+        }
         for (i, layer) in self.hidden.iter().enumerate() {
             layer.validate(&format!("network.hidden[{i}]"))?;
         }
@@ -87,7 +97,7 @@ pub type Gradients<F> = Vec<Vec<F>>;
 /// A named parameter tensor of a network (e.g. `hidden.0.w_in`).
 #[derive(Debug)]
 pub struct NamedTensor<'a, F> {
-    /// Unique name: `hidden.{i}.{param}` or `readout.{param}`.
+    /// Unique name: `encoder.{param}`, `hidden.{i}.{param}` or `readout.{param}`.
     pub name: String,
     /// Shape.
     pub shape: Vec<usize>,
@@ -115,6 +125,8 @@ pub struct Network<F> {
     pub spec: NetworkSpec,
     /// How products with hidden spikes are computed (pass dense input for a dense reference).
     pub products: Products,
+    /// The encoder of analog input, if any.
+    pub encoder: Option<LifEncoder<F>>,
     /// Hidden layers, input side first.
     pub hidden: Vec<SpikingLayer<F>>,
     /// The readout.
@@ -124,6 +136,8 @@ pub struct Network<F> {
 /// Everything the forward pass keeps for the backward pass.
 #[derive(Clone, Debug)]
 pub struct NetworkTrace<F: Real> {
+    /// The encoder, if the network has one.
+    pub encoder: Option<EncoderTrace<F>>,
     /// Per hidden layer.
     pub hidden: Vec<LayerTrace<F>>,
     /// The readout.
@@ -143,7 +157,11 @@ impl<F: Real> Network<F> {
     pub fn new<R: Rng>(spec: &NetworkSpec, rng: &mut R) -> Result<Self, ConfigError> {
         spec.validate()?;
         let dt_s = spec.dt_ms * 1e-3;
-        let mut inputs = spec.inputs;
+        let encoder = spec
+            .encoder
+            .as_ref()
+            .map(|e| LifEncoder::new(e, spec.inputs, dt_s, spec.spike));
+        let mut inputs = encoder.as_ref().map_or(spec.inputs, LifEncoder::width);
         let mut hidden = Vec::with_capacity(spec.hidden.len());
         for layer in &spec.hidden {
             hidden.push(SpikingLayer::new(layer, inputs, dt_s, spec.spike, rng));
@@ -153,28 +171,35 @@ impl<F: Real> Network<F> {
         Ok(Self {
             spec: spec.clone(),
             products: Products::default(),
+            encoder,
             hidden,
             readout,
         })
     }
 
     /// Runs the network; with `dropout_rng`, hidden layers apply dropout (training mode).
+    ///
+    /// With an encoder, `input` is the analog input of the encoder (spike events are taken as
+    /// 0/1 values).
     pub fn forward<R: Rng>(
         &self,
         input: Input<F>,
         mut dropout_rng: Option<&mut R>,
     ) -> NetworkTrace<F> {
+        let encoder = self.encoder.as_ref().map(|e| e.forward(&dense(input)));
+        let first = self.first_input(input, encoder.as_ref());
         let mut traces: Vec<LayerTrace<F>> = Vec::with_capacity(self.hidden.len());
         for layer in &self.hidden {
-            let x = self.layer_input(input, &traces);
+            let x = self.layer_input(first, &traces);
             let mut trace = layer.forward(x, dropout_rng.as_deref_mut());
             if self.products == Products::Dense {
                 trace.drop_events();
             }
             traces.push(trace);
         }
-        let readout = self.readout.forward(self.layer_input(input, &traces));
+        let readout = self.readout.forward(self.layer_input(first, &traces));
         NetworkTrace {
+            encoder,
             hidden: traces,
             readout,
         }
@@ -191,34 +216,60 @@ impl<F: Real> Network<F> {
         g_spikes: &[Option<Seq<F>>],
     ) -> Gradients<F> {
         let depth = self.hidden.len();
-        let readout_input = self.layer_input(input, &trace.hidden);
+        let first = self.first_input(input, trace.encoder.as_ref());
+        let readout_input = self.layer_input(first, &trace.hidden);
         let (readout_grads, mut g) =
             self.readout
                 .backward(readout_input, &trace.readout, g_readout);
         let mut per_layer: Vec<Vec<Vec<F>>> = Vec::with_capacity(depth + 1);
         for k in (0..depth).rev() {
-            let x = self.layer_input(input, &trace.hidden[..k]);
+            let x = self.layer_input(first, &trace.hidden[..k]);
             let extra = g_spikes.get(k).and_then(Option::as_ref);
-            let (grads, g_in) = self.hidden[k].backward(x, &trace.hidden[k], &g, extra, k > 0);
+            let input_grad = k > 0 || self.encoder.is_some();
+            let (grads, g_in) = self.hidden[k].backward(x, &trace.hidden[k], &g, extra, input_grad);
             per_layer.push(grads);
             if let Some(g_in) = g_in {
                 g = g_in;
             }
+        }
+        if let (Some(encoder), Some(enc_trace)) = (&self.encoder, &trace.encoder) {
+            per_layer.push(encoder.backward(&dense(input), enc_trace, &g));
         }
         per_layer.reverse();
         per_layer.push(readout_grads);
         per_layer.into_iter().flatten().collect()
     }
 
-    /// The input of the layer after `done` (the network input, or the last layer's output).
+    /// What the first hidden layer receives: the encoder's spikes, or the network input.
+    fn first_input<'a>(
+        &self,
+        input: Input<'a, F>,
+        encoder: Option<&'a EncoderTrace<F>>,
+    ) -> Input<'a, F> {
+        match encoder {
+            None => input,
+            Some(trace) => Input::Dense {
+                x: trace.spikes(),
+                sparse: self.sparse_spikes(),
+            },
+        }
+    }
+
+    /// Whether products with spike trains of the network's own layers are row gathers.
+    fn sparse_spikes(&self) -> bool {
+        self.spec.spike.is_binary() && self.products == Products::EventDriven
+    }
+
+    /// The input of the layer after `done` (the first layer's input, or the last layer's
+    /// output).
     fn layer_input<'a>(&self, input: Input<'a, F>, done: &'a [LayerTrace<F>]) -> Input<'a, F> {
         match done.last() {
             None => input,
             Some(trace) => match (self.products, trace.output_events()) {
                 (Products::EventDriven, Some(events)) => Input::Events(events),
-                (products, _) => Input::Dense {
+                _ => Input::Dense {
                     x: trace.output(),
-                    sparse: self.spec.spike.is_binary() && products == Products::EventDriven,
+                    sparse: self.sparse_spikes(),
                 },
             },
         }
@@ -227,6 +278,14 @@ impl<F: Real> Network<F> {
     /// Every parameter tensor, in a fixed order.
     pub fn tensors(&self) -> Vec<NamedTensor<'_, F>> {
         let mut all = Vec::new();
+        if let Some(encoder) = &self.encoder {
+            all.extend(encoder.params().into_iter().map(|p| NamedTensor {
+                name: format!("encoder.{}", p.name),
+                shape: p.shape,
+                data: p.data,
+                learnable: p.learnable,
+            }));
+        }
         for (i, layer) in self.hidden.iter().enumerate() {
             all.extend(layer.params().into_iter().map(|p| NamedTensor {
                 name: format!("hidden.{i}.{}", p.name),
@@ -247,6 +306,9 @@ impl<F: Real> Network<F> {
     /// Mutable views of every tensor, in [`Self::tensors`] order.
     pub fn tensors_mut(&mut self) -> Vec<&mut Vec<F>> {
         let mut all: Vec<&mut Vec<F>> = Vec::new();
+        if let Some(encoder) = &mut self.encoder {
+            all.extend(encoder.params_mut());
+        }
         for layer in &mut self.hidden {
             all.extend(layer.params_mut());
         }
@@ -294,6 +356,14 @@ impl<F: Real> Network<F> {
             dst.mask_in = cast(&src.mask_in);
             dst.mask_rec = cast(&src.mask_rec);
         }
+    }
+}
+
+/// The input as a dense sequence (events become 0/1 values).
+fn dense<F: Real>(input: Input<'_, F>) -> std::borrow::Cow<'_, Seq<F>> {
+    match input {
+        Input::Events(e) => std::borrow::Cow::Owned(e.to_dense()),
+        Input::Dense { x, .. } => std::borrow::Cow::Borrowed(x),
     }
 }
 

@@ -390,7 +390,8 @@ fn cli_export_import_run_and_eval_reproduce_the_trained_run() {
         .load_config()
         .unwrap();
     let exp = spikegrad::experiment::Experiment::prepare(config).unwrap();
-    spikegrad::data::write_shd(Path::new(&p("in.h5")), &exp.data, None, None).unwrap();
+    let events = exp.data.events().expect("randman is event data");
+    spikegrad::data::write_shd(Path::new(&p("in.h5")), events, None, None).unwrap();
 
     spikegrad(&["nir", "export", "--run", &trained, &p("net.nir")]);
     spikegrad(&[

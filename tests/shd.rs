@@ -388,7 +388,10 @@ fn experiments_take_their_splits_from_hdf5_files() {
         .chain(&exp.split.valid)
         .all(|&i| i < 60));
     let test_file = read_shd(&test, &ShdReadOptions::default()).unwrap();
-    assert_eq!(exp.data.samples[60..], test_file.data.samples[..]);
+    assert_eq!(
+        exp.data.events().unwrap().samples[60..],
+        test_file.data.samples[..]
+    );
     assert_eq!(
         (exp.config.network.inputs, exp.config.network.readout.size),
         (20, 3)

@@ -3,14 +3,13 @@
 use super::plot::{self, EpochPoint, Raster, Traces};
 use anyhow::Context;
 use rand_chacha::ChaCha8Rng;
-use spikegrad::data::BatchTargets;
+use spikegrad::data::{BatchInput, BatchTargets};
 use spikegrad::experiment::{EpochRecord, Experiment, RunDir};
 use spikegrad::io::write_atomic_str;
-use spikegrad::layers::Input;
 use spikegrad::metrics::CostMetrics;
 use spikegrad::network::Network;
 use spikegrad::tensor::Seq;
-use spikegrad::training::EvalStats;
+use spikegrad::training::{batch_input, EvalStats};
 use std::path::Path;
 
 pub fn plot_run(run: &Path) -> anyhow::Result<()> {
@@ -96,10 +95,18 @@ fn plot_sample(
     plots: &Path,
 ) -> anyhow::Result<()> {
     let dt_ms = net.spec.dt_ms;
-    let batch = exp.data.bin(&[sample], dt_ms * 1e-3, exp.steps)?;
-    let trace = net.forward::<ChaCha8Rng>(Input::Events(&batch.spikes), None);
-    let input: Seq<f32> = batch.spikes.to_dense();
-    let mut rasters = vec![raster("Input", &input, dt_ms)];
+    let batch = exp.data.batch(&[sample], dt_ms * 1e-3, exp.steps, None)?;
+    let trace = net.forward::<ChaCha8Rng>(batch_input(&batch.input), None);
+    let mut rasters = Vec::new();
+    match (&batch.input, &trace.encoder) {
+        (BatchInput::Events(spikes), _) => {
+            rasters.push(raster("Input", &spikes.to_dense(), dt_ms));
+        }
+        (BatchInput::Analog(_), Some(encoder)) => {
+            rasters.push(raster("Encoder", encoder.spikes(), dt_ms));
+        }
+        (BatchInput::Analog(_), None) => {}
+    }
     for (k, layer) in trace.hidden.iter().enumerate() {
         rasters.push(raster(&format!("Hidden layer {k}"), layer.spikes(), dt_ms));
     }
@@ -144,8 +151,8 @@ fn neuron_rates(exp: &Experiment, net: &Network<f32>) -> anyhow::Result<Vec<Vec<
     let dt_s = net.spec.dt_ms * 1e-3;
     let mut counts: Vec<Vec<f64>> = net.hidden.iter().map(|l| vec![0.0; l.size()]).collect();
     for chunk in exp.split.test.chunks(exp.config.training.batch_size) {
-        let batch = exp.data.bin(chunk, dt_s, exp.steps)?;
-        let trace = net.forward::<ChaCha8Rng>(Input::Events(&batch.spikes), None);
+        let batch = exp.data.batch(chunk, dt_s, exp.steps, None)?;
+        let trace = net.forward::<ChaCha8Rng>(batch_input(&batch.input), None);
         for (layer, count) in trace.hidden.iter().zip(&mut counts) {
             let s = layer.spikes();
             for row in s.data.chunks(s.width) {

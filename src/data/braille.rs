@@ -64,7 +64,7 @@ const LABELS: &str = "/labels";
 const CLASSES: &str = "/classes";
 const REPETITION: &str = "/repetition";
 
-/// How the raw taxel signals become spike events.
+/// How the raw taxel signals become network input.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum BrailleEncoding {
@@ -74,6 +74,29 @@ pub enum BrailleEncoding {
         /// uses 1, 2, 5 and 10.
         threshold: f32,
     },
+    /// The analog pressures `1 − x/255` of the chosen taxels, one channel each, for a
+    /// network with an encoder (see [`BrailleData::analog`]).
+    Analog {
+        /// Taxel indices, in channel order; empty: all taxels.
+        #[serde(default)]
+        taxels: Vec<usize>,
+        /// Time between two recorded samples as played to the network, in ms (the
+        /// recordings are at 40 Hz, 25 ms; SpyTorch tutorial 5 plays them at 2 ms).
+        #[serde(default = "default_sample_period_ms")]
+        sample_period_ms: f64,
+        /// Whether each channel is standardized with the mean and standard deviation of
+        /// the training samples.
+        #[serde(default = "default_standardize")]
+        standardize: bool,
+    },
+}
+
+fn default_sample_period_ms() -> f64 {
+    1e3 / BRAILLE_SAMPLE_RATE_HZ
+}
+
+fn default_standardize() -> bool {
+    true
 }
 
 impl Default for BrailleEncoding {
@@ -91,6 +114,17 @@ impl BrailleEncoding {
                     Ok(())
                 } else {
                     Err(format!("threshold {threshold} must be finite and positive"))
+                }
+            }
+            BrailleEncoding::Analog {
+                sample_period_ms, ..
+            } => {
+                if sample_period_ms.is_finite() && *sample_period_ms > 0.0 {
+                    Ok(())
+                } else {
+                    Err(format!(
+                        "sample_period_ms {sample_period_ms} must be finite and positive"
+                    ))
                 }
             }
         }
@@ -138,11 +172,32 @@ impl BrailleData {
         self.values.get(start..start + len)
     }
 
+    /// The whole dataset encoded as `encoding` says: spike events or analog sequences.
+    pub fn dataset(&self, encoding: &BrailleEncoding) -> Result<super::Dataset, DataError> {
+        match encoding {
+            BrailleEncoding::SigmaDelta { .. } => self.encode(encoding).map(super::Dataset::Events),
+            BrailleEncoding::Analog {
+                taxels,
+                sample_period_ms,
+                ..
+            } => {
+                encoding.validate().map_err(DataError::InvalidEncoding)?;
+                self.analog(taxels, sample_period_ms * 1e-3)
+                    .map(super::Dataset::Analog)
+            }
+        }
+    }
+
     /// The whole dataset as spike events, one channel per taxel and polarity, each sample
     /// labelled with its class; the nominal duration is `max_steps / sample_rate_hz`.
+    /// Only for the sigma-delta encoding.
     pub fn encode(&self, encoding: &BrailleEncoding) -> Result<EventDataset, DataError> {
         encoding.validate().map_err(DataError::InvalidEncoding)?;
-        let BrailleEncoding::SigmaDelta { threshold } = *encoding;
+        let BrailleEncoding::SigmaDelta { threshold } = *encoding else {
+            return Err(DataError::InvalidEncoding(
+                "the analog encoding gives analog sequences, not events".into(),
+            ));
+        };
         let mut samples = Vec::with_capacity(self.len());
         let mut pressure = Vec::new();
         for (index, &label) in self.labels.iter().enumerate() {

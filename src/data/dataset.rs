@@ -230,25 +230,12 @@ impl EventDataset {
         seed: u64,
         stratified: bool,
     ) -> Result<Split, DataError> {
-        check_fractions(fractions)?;
-        if !stratified {
-            let order = shuffled_indices(self.len(), seed);
-            let [train, valid, test] = cut(&order, fractions);
-            return Ok(Split { train, valid, test });
-        }
-        let mut rng = rng::seeded(seed);
-        let mut parts: [Vec<usize>; 3] = Default::default();
-        for mut members in self.class_members()? {
-            rng::shuffle(&mut rng, &mut members);
-            for (part, piece) in parts.iter_mut().zip(cut(&members, fractions)) {
-                part.extend(piece);
-            }
-        }
-        for part in &mut parts {
-            rng::shuffle(&mut rng, part);
-        }
-        let [train, valid, test] = parts;
-        Ok(Split { train, valid, test })
+        let members = if stratified {
+            Some(self.class_members()?)
+        } else {
+            None
+        };
+        split_members(self.len(), members, fractions, seed)
     }
 
     /// Sample `index`, or an error naming it.
@@ -407,6 +394,35 @@ pub fn batches(
         rng::shuffle(&mut rng::seeded(seed), &mut order);
     }
     Ok(order.chunks(batch_size).map(<[usize]>::to_vec).collect())
+}
+
+/// Splits `0..len` by `fractions` (see [`EventDataset::split_fractions`]); with
+/// `class_members` (sample indices per class, ascending), each class is split on its own.
+pub(crate) fn split_members(
+    len: usize,
+    class_members: Option<Vec<Vec<usize>>>,
+    fractions: [f64; 3],
+    seed: u64,
+) -> Result<Split, DataError> {
+    check_fractions(fractions)?;
+    let Some(class_members) = class_members else {
+        let order = shuffled_indices(len, seed);
+        let [train, valid, test] = cut(&order, fractions);
+        return Ok(Split { train, valid, test });
+    };
+    let mut rng = rng::seeded(seed);
+    let mut parts: [Vec<usize>; 3] = Default::default();
+    for mut members in class_members {
+        rng::shuffle(&mut rng, &mut members);
+        for (part, piece) in parts.iter_mut().zip(cut(&members, fractions)) {
+            part.extend(piece);
+        }
+    }
+    for part in &mut parts {
+        rng::shuffle(&mut rng, part);
+    }
+    let [train, valid, test] = parts;
+    Ok(Split { train, valid, test })
 }
 
 fn check_fractions(fractions: [f64; 3]) -> Result<(), DataError> {

@@ -6,6 +6,10 @@
 //! [`EventDataset::bin`], splits a dataset with [`EventDataset::split_fractions`] and cuts an
 //! index list into mini-batches with [`batches`].
 //!
+//! [`AnalogDataset`] holds dense analog sequences (sensor signals) instead of spikes, and
+//! [`Dataset`] is either kind, batched by [`Dataset::batch`]. [`augment`] transforms event
+//! samples for training (stork's time and unit jitter, spike deletion and insertion).
+//!
 //! [`braille`] reads the Braille letter recordings (Müller-Cleve et al. 2022) and encodes
 //! them as sigma-delta ON/OFF events.
 //!
@@ -20,13 +24,20 @@
 //!
 //! [`SpikeEvents`]: crate::events::SpikeEvents
 
+pub mod analog;
+pub mod augment;
 pub mod braille;
+mod braille_analog;
 pub mod dataset;
+mod group_split;
 mod h5file;
 pub mod randman;
 mod rng;
+pub mod samples;
 pub mod shd;
 
+pub use analog::{AnalogDataset, AnalogSample, ChannelStats};
+pub use augment::{AugmentConfig, UnitJitter};
 pub use braille::{
     read_braille, sigma_delta_events, BrailleData, BrailleEncoding, DeltaEvent,
     BRAILLE_SAMPLE_RATE_HZ,
@@ -35,7 +46,9 @@ pub use dataset::{
     batches, shuffled_indices, time_bin, BatchTargets, BinnedBatch, EventDataset, EventSample,
     Split, Target,
 };
+pub use group_split::split_by_group;
 pub use randman::{generate as generate_randman, RandmanConfig, RandomManifold};
+pub use samples::{Augmentation, Batch, BatchInput, Dataset};
 pub use shd::{
     read_shd, write_shd, write_shd_with, ShdFile, ShdReadOptions, ShdWriteOptions, TimeDtype,
 };
@@ -79,6 +92,21 @@ pub enum DataError {
         sample: usize,
         found: usize,
         expected: usize,
+    },
+    /// An analog sample has the wrong number of values.
+    #[error("sample {sample}: {found} values, expected {expected} (steps x channels of the first sample)")]
+    AnalogLength {
+        sample: usize,
+        found: usize,
+        expected: usize,
+    },
+    /// An analog value is NaN or infinite.
+    #[error("sample {sample}: value {value} at step {step}, channel {channel} is not finite")]
+    AnalogValue {
+        sample: usize,
+        step: usize,
+        channel: usize,
+        value: f32,
     },
     /// A regression target holds a NaN or infinite value.
     #[error("sample {sample}: regression target value {value} is not finite")]
@@ -141,6 +169,12 @@ pub enum DataError {
         /// What is wrong.
         reason: String,
     },
+    /// Whole groups (speakers) were to be held out, but there are fewer than two.
+    #[error("holding out whole speakers needs at least 2 speakers, found {0}")]
+    TooFewGroups(usize),
+    /// Augmentation was asked of analog data.
+    #[error("augmentation applies to spike-event data only, not to analog data")]
+    AugmentAnalog,
     /// An event encoding has an unusable parameter.
     #[error("invalid encoding: {0}")]
     InvalidEncoding(String),

@@ -17,6 +17,14 @@ pub(crate) fn unit_f64(rng: &mut impl RngCore) -> f64 {
     (rng.next_u64() >> 11) as f64 * SCALE
 }
 
+/// A standard normal draw (Box–Muller on two [`unit_f64`] draws; the second value is not
+/// kept, so every call consumes exactly two `u64`s).
+pub(crate) fn normal(rng: &mut impl RngCore) -> f64 {
+    // 1 − u lies in (0, 1], so the logarithm is finite.
+    let radius = (-2.0 * (1.0 - unit_f64(rng)).ln()).sqrt();
+    radius * (std::f64::consts::TAU * unit_f64(rng)).cos()
+}
+
 /// A uniform draw from `0..n` (Lemire's multiply-and-reject, unbiased); `n` must be positive.
 pub(crate) fn below(rng: &mut impl RngCore, n: u64) -> u64 {
     debug_assert!(n > 0);
@@ -53,6 +61,20 @@ mod tests {
         for c in counts {
             assert!((9_500..10_500).contains(&c), "{counts:?}");
         }
+    }
+
+    #[test]
+    fn normal_has_zero_mean_and_unit_variance() {
+        let mut rng = seeded(5);
+        let n = 200_000;
+        let draws: Vec<f64> = (0..n).map(|_| normal(&mut rng)).collect();
+        let mean = draws.iter().sum::<f64>() / n as f64;
+        let var = draws.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n as f64;
+        // Standard errors: 1/√n ≈ 0.0022 for the mean, √(2/n) ≈ 0.0032 for the variance.
+        assert!(mean.abs() < 0.01, "{mean}");
+        assert!((var - 1.0).abs() < 0.015, "{var}");
+        let beyond_2 = draws.iter().filter(|x| x.abs() > 2.0).count() as f64 / n as f64;
+        assert!((beyond_2 - 0.0455).abs() < 0.003, "{beyond_2}");
     }
 
     #[test]

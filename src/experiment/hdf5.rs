@@ -1,15 +1,19 @@
 //! The data of an experiment whose source is SHD/SSC-layout HDF5 files.
 
 use super::{ExperimentError, SPLIT};
-use crate::config::{DataSource, ExperimentConfig};
-use crate::data::{read_shd, DataError, EventDataset, ShdFile, ShdReadOptions, Split};
+use crate::config::{DataSource, ExperimentConfig, ValidBy};
+use crate::data::{
+    read_shd, split_by_group, DataError, EventDataset, ShdFile, ShdReadOptions, Split,
+};
 use crate::error::ConfigError;
 use crate::training::derive_seed;
 use std::path::Path;
 
 /// All samples of the train, validation and test files in one dataset, and the split:
 /// the validation and test files are their splits, and the train file is split by
-/// `data.split` among the splits that have no file (fractions renormalized).
+/// `data.split` among the splits that have no file (fractions renormalized). With
+/// `data.valid_by = "speaker"`, the validation split is then redrawn from the train file's
+/// training and validation samples as all samples of some speakers (see [`split_by_group`]).
 pub(super) fn load(config: &ExperimentConfig) -> Result<(EventDataset, Split), ExperimentError> {
     let DataSource::Hdf5 {
         train,
@@ -37,6 +41,9 @@ pub(super) fn load(config: &ExperimentConfig) -> Result<(EventDataset, Split), E
     let stratified = config.data.stratified;
     let seed = derive_seed(config.seed, SPLIT, 0);
     let mut split = train.data.split_fractions(fractions, seed, stratified)?;
+    if config.data.valid_by == ValidBy::Speaker {
+        split = speaker_split(&train, split, fractions, seed, config)?;
+    }
     let num_classes = std::iter::once(&train)
         .chain(&valid)
         .chain(&test)
@@ -51,6 +58,35 @@ pub(super) fn load(config: &ExperimentConfig) -> Result<(EventDataset, Split), E
     }
     let data = EventDataset::new(samples, *channels, num_classes, *max_time_s)?;
     Ok((data, split))
+}
+
+/// `split` with the validation samples replaced by all samples of some speakers of the
+/// train file, drawn among the training and validation samples.
+fn speaker_split(
+    train: &ShdFile,
+    split: Split,
+    fractions: [f64; 3],
+    seed: u64,
+    config: &ExperimentConfig,
+) -> Result<Split, DataError> {
+    let DataSource::Hdf5 { train: path, .. } = &config.data.source else {
+        unreachable!("called for HDF5 sources only");
+    };
+    let speakers = train.speakers.as_ref().ok_or_else(|| DataError::Hdf5 {
+        path: path.clone(),
+        dataset: "/extra/speaker".into(),
+        reason: "is missing, but data.valid_by = \"speaker\" needs it".into(),
+    })?;
+    let mut pool = split.train;
+    pool.extend(split.valid);
+    pool.sort_unstable();
+    let fraction = fractions[1] / (fractions[0] + fractions[1]);
+    let (train, valid) = split_by_group(&pool, speakers, fraction, seed)?;
+    Ok(Split {
+        train,
+        valid,
+        test: split.test,
+    })
 }
 
 /// `split` with zeros for the splits that come from their own files, renormalized.

@@ -24,12 +24,12 @@ pub use records::{EpochRecord, FinalReport};
 pub use weights::{load_network, network_checkpoint, quantized_checkpoint};
 
 use crate::config::{DataSource, ExperimentConfig};
-use crate::data::{generate_randman, DataError, EventDataset, Split};
+use crate::data::{generate_randman, DataError, Dataset, Split};
 use crate::error::ConfigError;
 use crate::initializers::InitError;
 use crate::io::{write_atomic_str, CheckpointError};
 use crate::losses::LossError;
-use crate::network::Network;
+use crate::network::{Network, WeightInit};
 use crate::optimizers::OptimError;
 use crate::quant::{QuantError, Quantization};
 use crate::training::{derive_seed, evaluate, BatchReport, EvalStats, TrainError, Trainer};
@@ -190,7 +190,7 @@ pub struct Experiment {
     /// The fully resolved config.
     pub config: ExperimentConfig,
     /// All samples.
-    pub data: EventDataset,
+    pub data: Dataset,
     /// Train / validation / test indices into `data`.
     pub split: Split,
     /// Time steps per sample.
@@ -210,20 +210,23 @@ impl Experiment {
                     derive_seed(config.seed, SPLIT, 0),
                     stratified,
                 )?;
-                (data, split)
+                (data.into(), split)
             }
-            DataSource::Hdf5 { .. } => hdf5::load(&config)?,
+            DataSource::Hdf5 { .. } => {
+                let (data, split) = hdf5::load(&config)?;
+                (data.into(), split)
+            }
             DataSource::Braille { .. } => braille::load(&config)?,
         };
         if split.train.is_empty() {
             return Err(ConfigError::new("data.split", "the training split is empty").into());
         }
+        check_input_kind(&config, &data)?;
         resolve_sizes(&mut config, &data)?;
-        let rate_hz = data.mean_rate_hz(&split.train)?;
-        config.init = config.init.resolved(rate_hz);
+        config.init = resolve_rate(&config, &data, &split.train)?;
         config.network.validate()?;
         let dt_s = config.network.dt_ms * 1e-3;
-        let steps = (data.duration_s / dt_s).round().max(1.0) as usize;
+        let steps = (data.duration_s() / dt_s).round().max(1.0) as usize;
         Ok(Self {
             config,
             data,
@@ -373,21 +376,58 @@ impl Experiment {
     }
 }
 
-/// Fills `network.inputs` and `network.readout.size` from the data, or checks them.
-fn resolve_sizes(config: &mut ExperimentConfig, data: &EventDataset) -> Result<(), ConfigError> {
-    let net = &mut config.network;
-    if net.inputs == 0 {
-        net.inputs = data.channels;
-    } else if net.inputs != data.channels {
+/// An encoder needs analog data, and augmentation event data.
+fn check_input_kind(config: &ExperimentConfig, data: &Dataset) -> Result<(), ConfigError> {
+    let analog = data.analog().is_some();
+    if config.network.encoder.is_some() && !analog {
         return Err(ConfigError::new(
-            "network.inputs",
-            format!(
-                "is {} but the data has {} channels",
-                net.inputs, data.channels
-            ),
+            "network.encoder",
+            "needs analog input (e.g. a braille source with encoding kind = \"analog\")",
         ));
     }
-    let outputs = data.num_classes.or(data.value_dims()).unwrap_or(0);
+    if analog && config.data.augment.is_active() {
+        return Err(ConfigError::new(
+            "data.augment",
+            "applies to spike-event data only, not to analog data",
+        ));
+    }
+    Ok(())
+}
+
+/// The initializer with "the data's rate" filled in: the training split's mean input rate
+/// for event data; analog data has none, so a fluctuation-driven init must name `nu_hz`.
+fn resolve_rate(
+    config: &ExperimentConfig,
+    data: &Dataset,
+    train: &[usize],
+) -> Result<WeightInit, ExperimentError> {
+    match data.mean_rate_hz(train)? {
+        Some(rate_hz) => Ok(config.init.resolved(rate_hz)),
+        None => match config.init {
+            WeightInit::FluctuationDriven { nu_hz, .. } if nu_hz <= 0.0 => Err(ConfigError::new(
+                "init.nu_hz",
+                "must be set (> 0) for analog input: it is the rate of the spikes entering \
+                 the first hidden layer, which the data cannot tell",
+            )
+            .into()),
+            _ => Ok(config.init.clone()),
+        },
+    }
+}
+
+/// Fills `network.inputs` and `network.readout.size` from the data, or checks them.
+fn resolve_sizes(config: &mut ExperimentConfig, data: &Dataset) -> Result<(), ConfigError> {
+    let net = &mut config.network;
+    let channels = data.channels();
+    if net.inputs == 0 {
+        net.inputs = channels;
+    } else if net.inputs != channels {
+        return Err(ConfigError::new(
+            "network.inputs",
+            format!("is {} but the data has {channels} channels", net.inputs),
+        ));
+    }
+    let outputs = data.num_classes().or(data.value_dims()).unwrap_or(0);
     if net.readout.size == 0 {
         net.readout.size = outputs;
     } else if net.readout.size != outputs {

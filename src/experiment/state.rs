@@ -21,7 +21,8 @@ pub(super) struct Progress {
 impl Progress {
     /// A new run.
     pub fn fresh(exp: &Experiment) -> Result<Self, ExperimentError> {
-        let trainer = Trainer::new(exp.new_network()?, exp.config.training.clone(), exp.steps)?;
+        let mut trainer = Trainer::new(exp.new_network()?, exp.config.training.clone(), exp.steps)?;
+        trainer.augment = exp.config.data.augment.clone();
         Ok(Self {
             trainer,
             epoch: 0,

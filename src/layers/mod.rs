@@ -2,12 +2,15 @@
 //!
 //! A [`SpikingLayer`] projects its input through `W_in` (and optionally its own previous spikes
 //! through `W_rec`) into a population of spiking neurons; a [`Readout`] does the same into
-//! non-spiking leaky integrators. Both run the generic scan of [`crate::scan`].
+//! non-spiking leaky integrators. A [`LifEncoder`] turns analog input into spikes through a
+//! learnable gain and bias per neuron. All run the generic scan of [`crate::scan`].
 
+mod encoder;
 mod readout;
 mod spec;
 mod spiking;
 
+pub use encoder::{EncoderCurrent, EncoderSpec, EncoderTrace, LifEncoder};
 pub use readout::{Readout, ReadoutTrace};
 pub use spec::{NeuronKind, ReadoutSpec, SpikingLayerSpec};
 pub use spiking::{LayerTrace, SpikingLayer};

@@ -96,8 +96,14 @@ impl<F: Real> Network<F> {
     /// Sparse layers draw a mask with the configured density and scale the surviving
     /// weights' standard deviation by `1/√density`, which keeps the membrane statistics of
     /// the dense layer (the effective fan-in is `N·density`).
+    ///
+    /// An encoder's gains and biases are drawn first, from the normal distributions of its
+    /// spec.
     pub fn initialize<R: Rng>(&mut self, init: &WeightInit, rng: &mut R) -> Result<(), InitError> {
         let dt_s = self.spec.dt_ms * 1e-3;
+        if let Some(encoder) = &mut self.encoder {
+            encoder.draw(rng);
+        }
         for layer in &mut self.hidden {
             let target = TargetTimescales {
                 tau_mem_s: layer.spec.tau_mem_ms * 1e-3,

@@ -25,6 +25,13 @@ pub fn export_network(net: &Network<f32>) -> Result<NirGraph, NirError> {
             "network.spike is \"relaxed\" (smooth spikes); NIR neurons emit binary spikes".into(),
         ));
     }
+    if net.encoder.is_some() {
+        return Err(NirError::Export(
+            "the network has a LIF encoder (analog input through per-channel gain and bias), \
+             which the exporter does not map yet"
+                .into(),
+        ));
+    }
     let dt_s = net.spec.dt_ms * 1e-3;
     let meta = metadata(dt_s);
     let mut g = NirGraph {

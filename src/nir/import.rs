@@ -77,6 +77,7 @@ pub fn import_graph(graph: &NirGraph, opts: &ImportOptions) -> Result<Imported, 
         spike: SpikeFn::default(),
         hidden: Vec::new(),
         readout: ReadoutSpec::default(),
+        encoder: None,
     };
     let mut mapped = Vec::new();
     for s in &stages {

@@ -2,7 +2,7 @@
 
 use super::TrainError;
 use crate::config::TrainingConfig;
-use crate::data::{BatchTargets, EventDataset};
+use crate::data::{Augmentation, BatchInput, BatchTargets, Dataset};
 use crate::layers::Input;
 use crate::losses::{self, Targets};
 use crate::network::{Gradients, Network, NetworkTrace};
@@ -126,21 +126,32 @@ pub struct BatchView<'a> {
 /// Receives every batch of an evaluation (e.g. [`crate::metrics::MetricsAccumulator`]).
 pub type BatchObserver<'o> = &'o mut dyn FnMut(&BatchView<'_>);
 
+/// The network input of a batch.
+pub fn batch_input(input: &BatchInput) -> Input<'_, f32> {
+    match input {
+        BatchInput::Events(e) => Input::Events(e),
+        BatchInput::Analog(x) => Input::Dense { x, sparse: false },
+    }
+}
+
 /// Runs one batch. With `dropout_rng` (training), also runs the backward pass and returns one
-/// gradient per learnable tensor, in [`Network::learnable_mut`] order.
+/// gradient per learnable tensor, in [`Network::learnable_mut`] order. `augment` transforms
+/// the samples first (training only).
+#[allow(clippy::too_many_arguments)]
 pub(super) fn forward_backward(
     net: &Network<f32>,
     config: &TrainingConfig,
-    data: &EventDataset,
+    data: &Dataset,
     indices: &[usize],
     steps: usize,
     dropout_rng: Option<&mut ChaCha8Rng>,
+    augment: Option<Augmentation>,
     observe: Option<BatchObserver<'_>>,
 ) -> Result<(EvalStats, Option<Gradients<f32>>), BatchFailure> {
     let train = dropout_rng.is_some();
     let dt_s = net.spec.dt_ms * 1e-3;
-    let batch = data.bin(indices, dt_s, steps)?;
-    let input = Input::Events(&batch.spikes);
+    let batch = data.batch(indices, dt_s, steps, augment)?;
+    let input = batch_input(&batch.input);
     let trace = net.forward(input, dropout_rng);
     check_forward(&trace)?;
     if let Some(observe) = observe {
@@ -191,6 +202,9 @@ pub(super) fn forward_backward(
 /// Names the first layer whose state is not finite. (A NaN membrane emits no spikes, so it
 /// would not show in the output: every layer is checked.)
 fn check_forward(trace: &NetworkTrace<f32>) -> Result<(), BatchFailure> {
+    if trace.encoder.as_ref().is_some_and(|e| !e.is_finite()) {
+        return Err(BatchFailure::NonFinite("the state of the encoder".into()));
+    }
     for (k, layer) in trace.hidden.iter().enumerate() {
         if !layer.is_finite() {
             return Err(BatchFailure::NonFinite(format!(
@@ -209,7 +223,7 @@ fn check_forward(trace: &NetworkTrace<f32>) -> Result<(), BatchFailure> {
 pub fn evaluate(
     net: &Network<f32>,
     config: &TrainingConfig,
-    data: &EventDataset,
+    data: &Dataset,
     indices: &[usize],
     steps: usize,
 ) -> Result<EvalStats, TrainError> {
@@ -220,16 +234,24 @@ pub fn evaluate(
 pub fn evaluate_observed(
     net: &Network<f32>,
     config: &TrainingConfig,
-    data: &EventDataset,
+    data: &Dataset,
     indices: &[usize],
     steps: usize,
     observe: BatchObserver<'_>,
 ) -> Result<EvalStats, TrainError> {
     let mut stats = EvalStats::new(net.hidden.len());
     for (b, chunk) in indices.chunks(config.batch_size.max(1)).enumerate() {
-        let (eval, _) =
-            forward_backward(net, config, data, chunk, steps, None, Some(&mut *observe))
-                .map_err(|e| e.at(0, b))?;
+        let (eval, _) = forward_backward(
+            net,
+            config,
+            data,
+            chunk,
+            steps,
+            None,
+            None,
+            Some(&mut *observe),
+        )
+        .map_err(|e| e.at(0, b))?;
         stats.merge(&eval);
     }
     Ok(stats)

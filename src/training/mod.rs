@@ -12,10 +12,10 @@
 
 mod batch;
 
-pub use batch::{evaluate, evaluate_observed, BatchObserver, BatchView, EvalStats};
+pub use batch::{batch_input, evaluate, evaluate_observed, BatchObserver, BatchView, EvalStats};
 
 use crate::config::TrainingConfig;
-use crate::data::{batches, DataError, EventDataset};
+use crate::data::{batches, AugmentConfig, Augmentation, DataError, Dataset};
 use crate::losses::LossError;
 use crate::network::{Gradients, Network};
 use crate::optimizers::{clip_grad_norm, OptimError, Optimizer};
@@ -67,6 +67,7 @@ pub fn derive_seed(seed: u64, purpose: u64, index: u64) -> u64 {
 
 const SHUFFLE: u64 = 1;
 const DROPOUT: u64 = 2;
+const AUGMENT: u64 = 3;
 
 /// A network with its optimizer and training settings.
 #[derive(Clone, Debug)]
@@ -79,6 +80,8 @@ pub struct Trainer {
     pub config: TrainingConfig,
     /// Time steps per sample.
     pub steps: usize,
+    /// Augmentation of the training samples (off by default).
+    pub augment: AugmentConfig,
 }
 
 /// Progress of one batch, for a progress display.
@@ -111,13 +114,15 @@ impl Trainer {
             optimizer,
             config,
             steps,
+            augment: AugmentConfig::default(),
         })
     }
 
-    /// One pass over `train` (indices into `data`); `epoch` is 1-based.
+    /// One pass over `train` (indices into `data`); `epoch` is 1-based. Training samples are
+    /// augmented with draws seeded by `seed` and `epoch` (see [`crate::data::augment`]).
     pub fn train_epoch(
         &mut self,
-        data: &EventDataset,
+        data: &Dataset,
         train: &[usize],
         epoch: usize,
         seed: u64,
@@ -130,6 +135,10 @@ impl Trainer {
         )?;
         let lr = self.config.lr_at(epoch) as f32;
         let mut stats = EvalStats::new(self.net.hidden.len());
+        let augment = Augmentation {
+            config: &self.augment,
+            seed: derive_seed(seed, AUGMENT, epoch as u64),
+        };
         for (b, indices) in order.iter().enumerate() {
             let mut rng = ChaCha8Rng::seed_from_u64(derive_seed(
                 seed,
@@ -137,7 +146,7 @@ impl Trainer {
                 ((epoch as u64) << 32) | b as u64,
             ));
             let (eval, grads, reg) = self
-                .gradients(data, indices, &mut rng)
+                .augmented_gradients(data, indices, &mut rng, Some(augment))
                 .map_err(|e| e.at(epoch, b))?;
             let grad_views: Vec<&[f32]> = grads.iter().map(|g| g.as_slice()).collect();
             let mut params = self.net.learnable_mut();
@@ -171,9 +180,20 @@ impl Trainer {
     /// penalties at the master weights, clipped — and the weight penalty.
     pub fn gradients(
         &self,
-        data: &EventDataset,
+        data: &Dataset,
         indices: &[usize],
         dropout_rng: &mut ChaCha8Rng,
+    ) -> Result<(EvalStats, Gradients<f32>, f64), BatchError> {
+        self.augmented_gradients(data, indices, dropout_rng, None)
+    }
+
+    /// [`Self::gradients`] of the samples transformed by `augment` first.
+    fn augmented_gradients(
+        &self,
+        data: &Dataset,
+        indices: &[usize],
+        dropout_rng: &mut ChaCha8Rng,
+        augment: Option<Augmentation>,
     ) -> Result<(EvalStats, Gradients<f32>, f64), BatchError> {
         let net = self.forward_network()?;
         let (eval, grads) = batch::forward_backward(
@@ -183,6 +203,7 @@ impl Trainer {
             indices,
             self.steps,
             Some(dropout_rng),
+            augment,
             None,
         )
         .map_err(BatchError)?;

@@ -5,7 +5,7 @@ use crate::data::{generate_randman, RandmanConfig};
 use crate::network::{NetworkSpec, WeightInit};
 use crate::optimizers::OptimizerKind;
 
-fn setup() -> (EventDataset, Network<f32>, TrainingConfig, usize) {
+fn setup() -> (Dataset, Network<f32>, TrainingConfig, usize) {
     let data = generate_randman(&RandmanConfig {
         nb_classes: 3,
         nb_samples: 8,
@@ -30,7 +30,7 @@ fn setup() -> (EventDataset, Network<f32>, TrainingConfig, usize) {
         ..Default::default()
     };
     let steps = (data.duration_s / 1e-3).round() as usize;
-    (data, net, config, steps)
+    (data.into(), net, config, steps)
 }
 
 /// Quantized-dequantized copy of `w`, written out independently of `crate::quant`.
@@ -41,7 +41,7 @@ fn by_hand(w: &[f32]) -> Vec<f32> {
         .collect()
 }
 
-fn grads_of(trainer: &Trainer, data: &EventDataset, indices: &[usize]) -> Gradients<f32> {
+fn grads_of(trainer: &Trainer, data: &Dataset, indices: &[usize]) -> Gradients<f32> {
     let mut rng = ChaCha8Rng::seed_from_u64(0);
     trainer.gradients(data, indices, &mut rng).unwrap().1
 }
