@@ -24,7 +24,7 @@ pub mod braille;
 pub mod dataset;
 mod h5file;
 pub mod randman;
-mod rng;
+pub(crate) mod rng;
 pub mod shd;
 
 pub use braille::{
