@@ -30,7 +30,7 @@
 //! which neither underflows nor loses digits when `Im G` is large (the apical channels at
 //! high frequencies, where the response is vanishingly small).
 
-use super::hankel::{hankel1_scaled, Order};
+use super::hankel::{cln, csqrt, hankel1_scaled, Order};
 use realfft::num_complex::Complex64;
 use realfft::RealFftPlanner;
 use rustfft::{Fft, FftPlanner};
@@ -207,11 +207,11 @@ impl BasilarMembrane {
         let q = (p.a + p.m * omega * omega).sqrt();
         let base = self.place_terms(0.0);
         let xi0 = Complex64::new(base.stiffness - p.m * omega * omega, -omega * base.damping);
-        let sqrt_xi0 = xi0.sqrt();
+        let sqrt_xi0 = csqrt(xi0);
         let g0 = omega * (p.rho / p.h_cm).sqrt() / sqrt_xi0;
         let b0 = b_term(base.b_scale, sqrt_xi0, q, omega, base.damping);
         let g_phase0 = 2.0 * g0 / p.alpha_per_cm;
-        let p0 = (g_phase0 / g0).sqrt() * hankel1_scaled(Order::Zero, g_phase0);
+        let p0 = csqrt(g_phase0 / g0) * hankel1_scaled(Order::Zero, g_phase0);
         FrequencyTerms {
             omega,
             q,
@@ -236,11 +236,11 @@ impl BasilarMembrane {
     fn transfer_at(&self, f: &FrequencyTerms, x: &PlaceTerms) -> Complex64 {
         let p = &self.params;
         let xi = Complex64::new(x.stiffness - f.m_omega2, -f.omega * x.damping);
-        let sqrt_xi = xi.sqrt();
+        let sqrt_xi = csqrt(xi);
         let g = f.omega * (p.rho / p.h_cm).sqrt() / sqrt_xi;
         let b = b_term(x.b_scale, sqrt_xi, f.q, f.omega, x.damping);
-        let phase = f.g_phase0 - I * f.kappa * (f.b0 / b).ln();
-        let px = (phase / g).sqrt() * hankel1_scaled(Order::Zero, phase);
+        let phase = f.g_phase0 - I * f.kappa * cln(f.b0 / b);
+        let px = csqrt(phase / g) * hankel1_scaled(Order::Zero, phase);
         f.scale * px * (I * (phase - f.g_phase0)).exp() / xi
     }
 

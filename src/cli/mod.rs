@@ -1,5 +1,6 @@
 //! Command-line interface: argument parsing and the subcommands.
 
+mod audio2spikes;
 mod bench;
 mod config_file;
 mod data;
@@ -33,6 +34,8 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Look at data files (`data info FILE`).
     Data(data::DataArgs),
+    /// Convert WAV audio to SHD-layout spike trains with the Heidelberg cochlea model.
+    Audio2spikes(audio2spikes::Audio2SpikesArgs),
     /// Write PNG plots of a saved run into RUN/plots/.
     Plot {
         /// The run directory.
@@ -49,6 +52,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Plot { run } => plots::plot_run(&run),
         Command::Bench(args) => bench::bench(args),
         Command::Data(args) => data::run(args),
+        Command::Audio2spikes(args) => audio2spikes::run(args),
     }
 }
 
