@@ -203,14 +203,15 @@ fn audio2spikes_converts_a_file_and_a_labelled_folder() {
     .unwrap();
     std::fs::write(dir.join("keys.txt"), "low\nmid\nhigh\n").unwrap();
     let batch = dir.join("all.h5");
+    let (labels, keys) = (dir.join("labels.csv"), dir.join("keys.txt"));
     let args = [
         "audio2spikes",
         dir.to_str().unwrap(),
         batch.to_str().unwrap(),
         "--labels",
-        dir.join("labels.csv").to_str().unwrap(),
+        labels.to_str().unwrap(),
         "--keys",
-        dir.join("keys.txt").to_str().unwrap(),
+        keys.to_str().unwrap(),
         "--seed",
         "3",
     ];
