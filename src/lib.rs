@@ -7,6 +7,7 @@
 //! The crate's README follows (its example is compiled and run as a doc test).
 #![doc = include_str!("../README.md")]
 
+pub mod audio;
 pub mod bench;
 pub mod config;
 pub mod data;

@@ -1,5 +1,6 @@
 //! Command-line interface: argument parsing and the subcommands.
 
+mod audio2spikes;
 mod bench;
 mod config_file;
 mod data;
@@ -57,6 +58,8 @@ enum Command {
     Nir(nir::NirArgs),
     /// Run a saved network forward on an SHD-layout spike file; write its spikes and traces.
     Run(run::RunArgs),
+    /// Convert WAV audio to SHD-layout spike trains with the Heidelberg cochlea model.
+    Audio2spikes(audio2spikes::Audio2SpikesArgs),
     /// Write PNG plots of a saved run into RUN/plots/.
     Plot {
         /// The run directory.
@@ -76,6 +79,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Data(args) => data::run(args),
         Command::Nir(args) => nir::run(args),
         Command::Run(args) => run::run(args),
+        Command::Audio2spikes(args) => audio2spikes::run(args),
     }
 }
 

@@ -32,7 +32,7 @@ pub mod dataset;
 mod group_split;
 mod h5file;
 pub mod randman;
-mod rng;
+pub(crate) mod rng;
 pub mod samples;
 pub mod shd;
 

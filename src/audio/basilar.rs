@@ -1,0 +1,307 @@
+//! The hydrodynamic basilar-membrane model: sound pressure → membrane velocity per place.
+//!
+//! Sieroka, Dosch & Rupp (2006), "Semirealistic models of the cochlea", JASA 120(1):297,
+//! as used for the Heidelberg spiking data sets (Cramer et al. 2020; lauscher's
+//! `BasilarMembrane`). The cochlea is a shallow-water duct of height `h` and fluid density
+//! `ρ` over a membrane with mass `m` per area, stiffness `s(x) = c₀ e^{−αx} − a` and damping
+//! `r(x) = r₀ e^{−αx/2}`, `r₀ = d_e √(c₀ m)`, at distance `x` (cm) from the oval window. For
+//! angular frequency `ω` the membrane impedance is `ξ(ω, x) = s(x) − m ω² − i ω r(x)`, the
+//! local wave number `g(ω, x) = ω √(ρ / (h ξ))`, and the WKB solution of the pressure wave is
+//! `p(ω, x) = √(G/g) H₀⁽¹⁾(G)` with the phase integral (closed form of `∫ g dx`)
+//!
+//! ```text
+//! G(ω, x) = 2 g(ω, 0)/α − (2i√2 ω / (α √(2h (m ω² + a)))) · ln(B(ω, 0) / B(ω, x))
+//! B(ω, x) = (α/2) e^{αx/2} (−2 √ξ(ω, x) + i (2a + ω (2mω + i r(x))) / √(a + m ω²))
+//! ```
+//!
+//! The membrane velocity at place `x` per unit input is
+//! `v(ω, x) = 2ω/ξ(ω, x) · p(ω, x)/p(ω, 0) · Z(ω)` with the oval-window load
+//! `Z(ω) = √(2c₀/h) (i J₀(u) + Y₀(u)) / (J₁(u) − i Y₁(u))`, `u = (2ω/α) √(2/(h c₀))`.
+//!
+//! Discretisation, exactly as lauscher: for `N` input samples at rate `f_s`, the first
+//! `M = ⌊N/2⌋ + 1` bins of the input's DFT are multiplied by `v` evaluated on the grid
+//! `ω_k = 2π (1 + k (⌊f_s/2⌋ − 1)/(M − 1))` (1 Hz to the Nyquist frequency, not the exact
+//! bin frequencies), and the real part of the length-`M` inverse DFT is the channel's
+//! velocity at the halved sample rate `⌊f_s/2⌋`. Channels sit at `x = linspace(0, 3.5, n)`
+//! cm, from the base (high frequencies) to the apex (low frequencies).
+//!
+//! Numerics: the Hankel functions come from [`super::hankel`] in exponentially scaled form,
+//! so `p(ω, x)/p(ω, 0)` is computed as a ratio of scaled values times `e^{i(G(x) − G(0))}`,
+//! which neither underflows nor loses digits when `Im G` is large (the apical channels at
+//! high frequencies, where the response is vanishingly small).
+
+use super::hankel::{cln, csqrt, hankel1_scaled, Order};
+use realfft::num_complex::Complex64;
+use realfft::RealFftPlanner;
+use rustfft::{Fft, FftPlanner};
+use std::f64::consts::PI;
+use std::sync::Arc;
+
+const I: Complex64 = Complex64::new(0.0, 1.0);
+
+/// Parameters of the basilar-membrane model (CGS units: cm, g, s), lauscher's defaults.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct BasilarParams {
+    /// Stiffness offset `a` (dyn/cm³).
+    pub a: f64,
+    /// Exponential decay of stiffness along the membrane `α` (1/cm).
+    pub alpha_per_cm: f64,
+    /// Fluid density `ρ` (g/cm³).
+    pub rho: f64,
+    /// Length of the modelled membrane (cm): channels span `[0, length_cm]`.
+    pub length_cm: f64,
+    /// Stiffness at the base `c₀` (dyn/cm³).
+    pub c0: f64,
+    /// Damping coefficient `d_e` (dimensionless).
+    pub de: f64,
+    /// Height of the fluid duct `h` (cm).
+    pub h_cm: f64,
+    /// Membrane mass per area `m` (g/cm²).
+    pub m: f64,
+}
+
+impl Default for BasilarParams {
+    fn default() -> Self {
+        Self {
+            a: 3500.0,
+            alpha_per_cm: 3.0,
+            rho: 1.0,
+            length_cm: 3.5,
+            c0: 1e9,
+            de: 0.15,
+            h_cm: 0.1,
+            m: 0.05,
+        }
+    }
+}
+
+/// The quantities of `v(ω, x)` that depend on `ω` only.
+#[derive(Clone, Copy, Debug)]
+struct FrequencyTerms {
+    omega: f64,
+    /// `√(a + m ω²)`.
+    q: f64,
+    /// `m ω²`.
+    m_omega2: f64,
+    /// `B(ω, 0)`.
+    b0: Complex64,
+    /// `G(ω, 0)`.
+    g_phase0: Complex64,
+    /// `2 ω Z(ω) / (√(G₀/g₀) e^{−iG₀} H₀⁽¹⁾(G₀))`: everything but the place-dependent part.
+    scale: Complex64,
+    /// `2ω / (α √h √(a + m ω²))`, the factor of `−i ln(B₀/B)` in `G`.
+    kappa: f64,
+}
+
+/// The quantities of `v(ω, x)` that depend on the place only.
+#[derive(Clone, Copy, Debug)]
+struct PlaceTerms {
+    /// `s(x) = c₀ e^{−αx} − a`.
+    stiffness: f64,
+    /// `r(x) = r₀ e^{−αx/2}`.
+    damping: f64,
+    /// `(α/2) e^{αx/2}`.
+    b_scale: f64,
+}
+
+/// The basilar-membrane model with its parameters.
+#[derive(Clone, Debug)]
+pub struct BasilarMembrane {
+    params: BasilarParams,
+    /// `r₀ = d_e √(c₀ m)`.
+    r0: f64,
+}
+
+impl BasilarMembrane {
+    /// The model for `params`.
+    pub fn new(params: BasilarParams) -> Self {
+        let r0 = params.de * (params.c0 * params.m).sqrt();
+        Self { params, r0 }
+    }
+
+    /// The parameters.
+    pub fn params(&self) -> &BasilarParams {
+        &self.params
+    }
+
+    /// Channel places `linspace(0, length_cm, channels)` in cm.
+    pub fn places_cm(&self, channels: usize) -> Vec<f64> {
+        linspace(0.0, self.params.length_cm, channels)
+    }
+
+    /// The place whose local resonance `s(x) = m ω²` is at `frequency_hz`:
+    /// `x = ln(c₀ / (m ω² + a)) / α` (cm). The response peaks close to it.
+    pub fn resonance_place_cm(&self, frequency_hz: f64) -> f64 {
+        let p = &self.params;
+        let omega = 2.0 * PI * frequency_hz;
+        (p.c0 / (p.m * omega * omega + p.a)).ln() / p.alpha_per_cm
+    }
+
+    /// The velocity transfer function `v(ω, x)` at angular frequency `omega_rad_s > 0` and
+    /// place `place_cm`.
+    pub fn transfer(&self, omega_rad_s: f64, place_cm: f64) -> Complex64 {
+        let freq = self.frequency_terms(omega_rad_s);
+        self.transfer_at(&freq, &self.place_terms(place_cm))
+    }
+
+    /// Membrane velocity of every channel for `samples` at `sample_rate_hz`: `channels`
+    /// rows of `⌊N/2⌋ + 1` samples at the output rate `⌊sample_rate_hz/2⌋`, computed by
+    /// `each(channel, velocity)` in parallel over channels (see the module documentation).
+    pub fn filter_channels<T: Send>(
+        &self,
+        samples: &[f64],
+        sample_rate_hz: u32,
+        channels: usize,
+        each: impl Fn(usize, &[f64]) -> T + Sync,
+    ) -> Vec<T> {
+        use rayon::prelude::*;
+        let spectrum = half_spectrum(samples);
+        let bins = spectrum.len();
+        let nyquist = f64::from(sample_rate_hz / 2);
+        let omegas: Vec<f64> = linspace(1.0, nyquist, bins)
+            .into_iter()
+            .map(|f| 2.0 * PI * f)
+            .collect();
+        let freq: Vec<FrequencyTerms> = omegas
+            .par_iter()
+            .map(|&w| self.frequency_terms(w))
+            .collect();
+        let ifft = FftPlanner::<f64>::new().plan_fft_inverse(bins);
+        let places = self.places_cm(channels);
+        places
+            .par_iter()
+            .enumerate()
+            .map_init(
+                || ChannelBuffers::new(&ifft),
+                |buf, (channel, &place)| {
+                    let velocity = self.filter_one(&freq, &spectrum, place, &ifft, buf);
+                    each(channel, velocity)
+                },
+            )
+            .collect()
+    }
+
+    /// Velocity of one place: `Re(IDFT_M(v · X))`, into `buf.velocity`.
+    fn filter_one<'b>(
+        &self,
+        freq: &[FrequencyTerms],
+        spectrum: &[Complex64],
+        place_cm: f64,
+        ifft: &Arc<dyn Fft<f64>>,
+        buf: &'b mut ChannelBuffers,
+    ) -> &'b [f64] {
+        let place = self.place_terms(place_cm);
+        for ((y, f), x) in buf.spectrum.iter_mut().zip(freq).zip(spectrum) {
+            *y = self.transfer_at(f, &place) * x;
+        }
+        ifft.process_with_scratch(&mut buf.spectrum, &mut buf.scratch);
+        let norm = 1.0 / buf.spectrum.len() as f64;
+        for (v, y) in buf.velocity.iter_mut().zip(&buf.spectrum) {
+            *v = y.re * norm;
+        }
+        &buf.velocity
+    }
+
+    fn frequency_terms(&self, omega: f64) -> FrequencyTerms {
+        let p = &self.params;
+        let q = (p.a + p.m * omega * omega).sqrt();
+        let base = self.place_terms(0.0);
+        let xi0 = Complex64::new(base.stiffness - p.m * omega * omega, -omega * base.damping);
+        let sqrt_xi0 = csqrt(xi0);
+        let g0 = omega * (p.rho / p.h_cm).sqrt() / sqrt_xi0;
+        let b0 = b_term(base.b_scale, sqrt_xi0, q, omega, base.damping);
+        let g_phase0 = 2.0 * g0 / p.alpha_per_cm;
+        let p0 = csqrt(g_phase0 / g0) * hankel1_scaled(Order::Zero, g_phase0);
+        FrequencyTerms {
+            omega,
+            q,
+            m_omega2: p.m * omega * omega,
+            b0,
+            g_phase0,
+            scale: 2.0 * omega * self.window_load(omega) / p0,
+            kappa: 2.0 * omega / (p.alpha_per_cm * p.h_cm.sqrt() * q),
+        }
+    }
+
+    fn place_terms(&self, place_cm: f64) -> PlaceTerms {
+        let p = &self.params;
+        PlaceTerms {
+            stiffness: p.c0 * (-p.alpha_per_cm * place_cm).exp() - p.a,
+            damping: self.r0 * (-p.alpha_per_cm * place_cm / 2.0).exp(),
+            b_scale: 0.5 * p.alpha_per_cm * (p.alpha_per_cm * place_cm / 2.0).exp(),
+        }
+    }
+
+    /// `v(ω, x)` from its precomputed parts.
+    fn transfer_at(&self, f: &FrequencyTerms, x: &PlaceTerms) -> Complex64 {
+        let p = &self.params;
+        let xi = Complex64::new(x.stiffness - f.m_omega2, -f.omega * x.damping);
+        let sqrt_xi = csqrt(xi);
+        let g = f.omega * (p.rho / p.h_cm).sqrt() / sqrt_xi;
+        let b = b_term(x.b_scale, sqrt_xi, f.q, f.omega, x.damping);
+        let phase = f.g_phase0 - I * f.kappa * cln(f.b0 / b);
+        let px = csqrt(phase / g) * hankel1_scaled(Order::Zero, phase);
+        f.scale * px * (I * (phase - f.g_phase0)).exp() / xi
+    }
+
+    /// The oval-window load `Z(ω)`; with `H⁽²⁾ = conj H⁽¹⁾` on the real axis it is
+    /// `√(2c₀/h) · i · conj(H₀⁽¹⁾(u) / H₁⁽¹⁾(u))`.
+    fn window_load(&self, omega: f64) -> Complex64 {
+        let p = &self.params;
+        let u = 2.0 * omega / p.alpha_per_cm * (2.0 / (p.h_cm * p.c0)).sqrt();
+        let u = Complex64::new(u, 0.0);
+        let ratio = hankel1_scaled(Order::Zero, u) / hankel1_scaled(Order::One, u);
+        (2.0 * p.c0 / p.h_cm).sqrt() * I * ratio.conj()
+    }
+}
+
+/// `B(ω, x) = (α/2) e^{αx/2} (−2√ξ + i (2a + 2mω² + iωr(x)) / √(a + mω²))`.
+fn b_term(b_scale: f64, sqrt_xi: Complex64, q: f64, omega: f64, damping: f64) -> Complex64 {
+    let load = Complex64::new(-omega * damping, 2.0 * q * q) / q;
+    b_scale * (-2.0 * sqrt_xi + load)
+}
+
+/// Per-thread work space of [`BasilarMembrane::filter_channels`].
+struct ChannelBuffers {
+    spectrum: Vec<Complex64>,
+    scratch: Vec<Complex64>,
+    velocity: Vec<f64>,
+}
+
+impl ChannelBuffers {
+    fn new(ifft: &Arc<dyn Fft<f64>>) -> Self {
+        let bins = ifft.len();
+        Self {
+            spectrum: vec![Complex64::new(0.0, 0.0); bins],
+            scratch: vec![Complex64::new(0.0, 0.0); ifft.get_inplace_scratch_len()],
+            velocity: vec![0.0; bins],
+        }
+    }
+}
+
+/// The first `⌊N/2⌋ + 1` bins of the DFT of `samples` (unnormalised, as NumPy's `fft`).
+pub fn half_spectrum(samples: &[f64]) -> Vec<Complex64> {
+    if samples.is_empty() {
+        return vec![Complex64::new(0.0, 0.0)];
+    }
+    let fft = RealFftPlanner::<f64>::new().plan_fft_forward(samples.len());
+    let mut input = samples.to_vec();
+    let mut output = fft.make_output_vec();
+    fft.process(&mut input, &mut output)
+        .expect("buffer lengths come from the plan");
+    output
+}
+
+/// NumPy's `linspace(start, stop, n)` (the last point exactly `stop`).
+pub fn linspace(start: f64, stop: f64, n: usize) -> Vec<f64> {
+    match n {
+        0 => Vec::new(),
+        1 => vec![start],
+        _ => {
+            let step = (stop - start) / (n - 1) as f64;
+            let mut v: Vec<f64> = (0..n).map(|k| start + k as f64 * step).collect();
+            v[n - 1] = stop;
+            v
+        }
+    }
+}
