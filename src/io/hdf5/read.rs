@@ -2,7 +2,7 @@
 //! heap, reading from the file on demand (no whole-file buffering).
 
 use super::bytes::{align8, Cursor, UNDEFINED};
-use super::types::{decode_fixed_string, Datatype};
+use super::types::Datatype;
 use super::{dense, Hdf5Error};
 use std::collections::HashMap;
 use std::fs::File;
@@ -939,28 +939,7 @@ impl Hdf5Reader {
 
     /// Every element of a 1-D string dataset (fixed-length or variable-length).
     pub fn read_strings(&self, ds: &Dataset) -> Result<Vec<String>, Hdf5Error> {
-        match ds.dtype {
-            Datatype::FixedString { size } => {
-                let raw = self.read_raw_rows(ds, 0, ds.len())?;
-                Ok(raw
-                    .chunks_exact(size.max(1))
-                    .map(decode_fixed_string)
-                    .collect())
-            }
-            Datatype::VlenString => {
-                let mut out = Vec::new();
-                self.read_vlen_rows(ds, 0, ds.len(), |_, bytes, _| {
-                    out.push(decode_fixed_string(bytes));
-                    Ok(())
-                })?;
-                Ok(out)
-            }
-            ref other => Err(Hdf5Error::WrongType(format!(
-                "{} holds {}, expected strings",
-                ds.path,
-                other.describe()
-            ))),
-        }
+        self.read_all_strings(ds)
     }
 
     /// Every element of a float dataset of any rank, row-major, as `f32`.
