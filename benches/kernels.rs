@@ -8,7 +8,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use spikegrad::events::SpikeEvents;
 use spikegrad::linalg;
-use spikegrad::neurons::{Lif, ResetGrad};
+use spikegrad::neurons::{FixedLif, Lif, ResetGrad};
 use spikegrad::scan;
 use spikegrad::surrogates::{SpikeFn, Surrogate};
 use spikegrad::tensor::{Matrix, Seq};
@@ -29,8 +29,9 @@ fn input_events(rng: &mut ChaCha8Rng) -> SpikeEvents {
     SpikeEvents::bernoulli(T, B, INPUTS, 0.015, rng)
 }
 
-fn lif() -> Lif<f32> {
-    Lif {
+/// The shd-rsnn hidden layer: constant decays, so only `U` is kept for the backward pass.
+fn lif() -> FixedLif<f32> {
+    FixedLif(Lif {
         alpha: vec![(-0.2f32).exp(); HIDDEN],
         beta: vec![(-0.1f32).exp(); HIDDEN],
         threshold: 1.0,
@@ -38,7 +39,7 @@ fn lif() -> Lif<f32> {
             surrogate: Surrogate::SuperSpike { beta: 100.0 },
         },
         reset: ResetGrad::Detached,
-    }
+    })
 }
 
 fn products(c: &mut Criterion) {

@@ -14,7 +14,7 @@ use crate::layers::Input;
 use crate::linalg;
 use crate::losses::{self, LossKind, Targets};
 use crate::network::{Network, NetworkSpec};
-use crate::neurons::{Lif, ResetGrad};
+use crate::neurons::{FixedLif, Lif, ResetGrad};
 use crate::optimizers::{Optimizer, OptimizerKind};
 use crate::scan;
 use crate::surrogates::{SpikeFn, Surrogate};
@@ -203,7 +203,7 @@ fn on_lif(n: usize, steps: usize, warmup: usize) -> (Vec<f64>, serde_json::Value
         .map(|_| rng.random_range(-bound..bound) as f32)
         .collect();
     // Linear → LIF without a synaptic current (α = 0), β = exp(−1/5).
-    let model = Lif {
+    let model = FixedLif(Lif {
         alpha: vec![0.0; n],
         beta: vec![(-0.2f32).exp(); n],
         threshold: 1.0,
@@ -211,7 +211,7 @@ fn on_lif(n: usize, steps: usize, warmup: usize) -> (Vec<f64>, serde_json::Value
             surrogate: Surrogate::SuperSpike { beta: 100.0 },
         },
         reset: ResetGrad::Detached,
-    };
+    });
     // ∂(Σ spikes)/∂S = 1 is a constant of the workload (torch's sum backward does not
     // materialize it per step either).
     let g_out = Seq::from_vec(t_len, batch, n, vec![1.0; t_len * batch * n]).expect("shape");

@@ -15,8 +15,9 @@ use rayon::prelude::*;
 /// What the forward scan keeps for the backward pass.
 #[derive(Clone, Debug)]
 pub struct ScanTrace<F, S> {
-    /// Neuron states `s[t, b, j]`, time-major like [`Seq`].
-    pub states: Vec<S>,
+    /// What the model keeps of every neuron and step for the backward pass
+    /// ([`NeuronModel::Saved`]), time-major like [`Seq`].
+    pub saved: Vec<S>,
     /// Outputs `o[t, b, j]` (spikes, or membrane traces for a readout).
     pub out: Seq<F>,
     /// The outputs as events, when they are binary spikes (set by the layer that knows it):
@@ -49,7 +50,7 @@ pub fn forward<F: Real, M: NeuronModel<F>>(
     model: &M,
     mut input: Seq<F>,
     w_rec: Option<&Matrix<F>>,
-) -> ScanTrace<F, M::State> {
+) -> ScanTrace<F, M::Saved> {
     let (steps, batch, n) = (input.steps, input.batch, input.width);
     assert_eq!(
         model.width(),
@@ -58,41 +59,44 @@ pub fn forward<F: Real, M: NeuronModel<F>>(
     );
     let slab = batch * n;
     let block = samples_per_task(batch) * n;
-    let initial: Vec<M::State> = (0..n).map(|j| model.initial_state(j)).collect();
+    let initial = (0..n).map(|j| model.initial_state(j));
+    // Only two steps of full state are alive at once; the trace keeps the saved records.
+    let mut prev_states: Vec<M::State> = initial.collect::<Vec<_>>().repeat(batch);
+    let mut states = vec![M::State::default(); slab];
     let zeros = vec![F::zero(); n];
-    let mut states = vec![M::State::default(); steps * slab];
+    let mut saved = vec![M::Saved::default(); steps * slab];
     let mut out = Seq::zeros(steps, batch, n);
     for t in 0..steps {
-        let (done_s, rest_s) = states.split_at_mut(t * slab);
         let (done_o, rest_o) = out.data.split_at_mut(t * slab);
-        let prev_s = (t > 0).then(|| &done_s[(t - 1) * slab..]);
         let prev_o = (t > 0).then(|| &done_o[(t - 1) * slab..]);
         let x_t = &mut input.data[t * slab..(t + 1) * slab];
-        rest_s[..slab]
+        let prev_s = &prev_states;
+        states
             .par_chunks_mut(block)
             .zip(rest_o[..slab].par_chunks_mut(block))
             .zip(x_t.par_chunks_mut(block))
+            .zip(saved[t * slab..(t + 1) * slab].par_chunks_mut(block))
             .enumerate()
-            .for_each(|(c, ((s_blk, o_blk), x_blk))| {
+            .for_each(|(c, (((s_blk, o_blk), x_blk), saved_blk))| {
                 let start = c * block;
-                for (r, ((s_row, o_row), x_row)) in s_blk
+                let rows = s_blk
                     .chunks_mut(n)
                     .zip(o_blk.chunks_mut(n))
                     .zip(x_blk.chunks_mut(n))
-                    .enumerate()
-                {
-                    let rows = start + r * n..start + (r + 1) * n;
-                    let prev_states = prev_s.map_or(&initial[..], |p| &p[rows.clone()]);
-                    let prev_outs = prev_o.map_or(&zeros[..], |p| &p[rows]);
+                    .zip(saved_blk.chunks_mut(n));
+                for (r, (((s_row, o_row), x_row), saved_row)) in rows.enumerate() {
+                    let abs = start + r * n..start + (r + 1) * n;
+                    let prev_outs = prev_o.map_or(&zeros[..], |p| &p[abs.clone()]);
                     if let (Some(w), true) = (w_rec, t > 0) {
                         recurrent_input(w, prev_outs, x_row);
                     }
-                    model.step_row(prev_states, prev_outs, x_row, s_row, o_row);
+                    model.step_row(&prev_s[abs], prev_outs, x_row, s_row, o_row, saved_row);
                 }
             });
+        std::mem::swap(&mut prev_states, &mut states);
     }
     ScanTrace {
-        states,
+        saved,
         out,
         events: None,
     }
@@ -111,7 +115,7 @@ fn recurrent_input<F: Real>(w: &Matrix<F>, prev_out: &[F], x: &mut [F]) {
 /// Backpropagates `g_out = ∂L/∂o` (from everything downstream of the layer) through the scan.
 pub fn backward<F: Real, M: NeuronModel<F>>(
     model: &M,
-    trace: &ScanTrace<F, M::State>,
+    trace: &ScanTrace<F, M::Saved>,
     g_out: &Seq<F>,
     w_rec: Option<&Matrix<F>>,
 ) -> ScanGrads<F> {
@@ -122,27 +126,29 @@ pub fn backward<F: Real, M: NeuronModel<F>>(
     let per_task = samples_per_task(batch);
     let block = per_task * n;
     let p = M::GRADS_PER_NEURON;
-    let initial: Vec<M::State> = (0..n).map(|j| model.initial_state(j)).collect();
-    let zeros = vec![F::zero(); n];
+    // Parameter gradients are chunked per task; a model without any gets 1-wide dummies.
+    let p_alloc = p.max(1);
+    let initial: Vec<M::Saved> = (0..n)
+        .map(|j| model.save(&model.initial_state(j)))
+        .collect();
     let mut g_in = Seq::zeros(steps, batch, n);
     // Per sample: state adjoints carried to the previous step, and gradient reaching o[t−1]
     // (from the reset/adaptation path and from the recurrent product).
     let mut carry = vec![M::State::default(); slab];
     let mut g_prev_out = vec![F::zero(); slab];
-    let mut param_grads = vec![F::zero(); batch * n * p];
+    let mut param_grads = vec![F::zero(); batch * n * p_alloc];
     // `W_recᵀ` row-major, once: `gemm` would otherwise repack the transposed operand in every
     // per-step, per-block product (measured 85 → 45 µs per 32×256×256 product).
     let w_rec_t = w_rec.map(Matrix::transpose);
     for t in (0..steps).rev() {
-        let s_t = &trace.states[t * slab..(t + 1) * slab];
-        let prev_s = (t > 0).then(|| &trace.states[(t - 1) * slab..t * slab]);
-        let prev_o = (t > 0).then(|| out.step(t - 1));
+        let s_t = &trace.saved[t * slab..(t + 1) * slab];
+        let prev_s = (t > 0).then(|| &trace.saved[(t - 1) * slab..t * slab]);
         let g_ext = g_out.step(t);
         g_in.data[t * slab..(t + 1) * slab]
             .par_chunks_mut(block)
             .zip(carry.par_chunks_mut(block))
             .zip(g_prev_out.par_chunks_mut(block))
-            .zip(param_grads.par_chunks_mut(block * p))
+            .zip(param_grads.par_chunks_mut(block * p_alloc))
             .enumerate()
             .for_each(|(c, (((gx_blk, lam_blk), gpo_blk), pg_blk))| {
                 let start = c * block;
@@ -152,7 +158,7 @@ pub fn backward<F: Real, M: NeuronModel<F>>(
                     let abs = start + r * n..start + (r + 1) * n;
                     model.adjoint_row(
                         prev_s.map_or(&initial[..], |s| &s[abs.clone()]),
-                        prev_o.map_or(&zeros[..], |o| &o[abs.clone()]),
+                        t == 0,
                         &s_t[abs.clone()],
                         &g_ext[abs],
                         &mut lam_blk[cols.clone()],

@@ -24,7 +24,7 @@
 
 use super::Param;
 use crate::error::{check_count, check_non_negative, check_positive, ConfigError};
-use crate::neurons::{Lif, LifState, ResetGrad};
+use crate::neurons::{FixedLif, Lif, ResetGrad};
 use crate::real::Real;
 use crate::scan::{self, ScanTrace};
 use crate::surrogates::SpikeFn;
@@ -154,8 +154,8 @@ pub struct LifEncoder<F> {
 /// The forward pass of the encoder, kept for its backward pass.
 #[derive(Clone, Debug)]
 pub struct EncoderTrace<F: Real> {
-    model: Lif<F>,
-    scan: ScanTrace<F, LifState<F>>,
+    model: FixedLif<F>,
+    scan: ScanTrace<F, F>,
 }
 
 impl<F: Real> EncoderTrace<F> {
@@ -166,10 +166,7 @@ impl<F: Real> EncoderTrace<F> {
 
     /// Whether every state variable is finite.
     pub fn is_finite(&self) -> bool {
-        self.scan
-            .states
-            .iter()
-            .all(|s| s.syn.is_finite() && s.mem.is_finite())
+        self.scan.saved.iter().all(|u| u.is_finite())
     }
 }
 
@@ -286,7 +283,8 @@ impl<F: Real> LifEncoder<F> {
         vec![&mut self.gain, &mut self.bias]
     }
 
-    fn lif(&self) -> Lif<F> {
+    /// The encoder's neurons (constant time constants).
+    fn lif(&self) -> FixedLif<F> {
         let n = self.width();
         let decay = |tau_ms: f64| {
             if tau_ms > 0.0 {
@@ -295,13 +293,13 @@ impl<F: Real> LifEncoder<F> {
                 F::zero()
             }
         };
-        Lif {
+        FixedLif(Lif {
             alpha: vec![decay(self.spec.tau_syn_ms); n],
             beta: vec![decay(self.spec.tau_mem_ms); n],
             threshold: F::from_f64(self.spec.threshold),
             spike: self.spike,
             reset: self.spec.reset_grad,
-        }
+        })
     }
 }
 

@@ -2,7 +2,7 @@
 
 use super::{apply_mask, decays, tau_grad, Input, NeuronKind, Param, SpikingLayerSpec};
 use crate::events::SpikeEvents;
-use crate::neurons::{AdaptiveLif, AdaptiveLifState, Lif, LifState};
+use crate::neurons::{AdaptiveLif, AdaptiveLifState, FixedLif, Lif, LifState, SavedState};
 use crate::real::Real;
 use crate::scan::{self, ScanTrace};
 use crate::surrogates::SpikeFn;
@@ -48,19 +48,42 @@ pub struct LayerTrace<F: Real> {
     dropped: Option<Seq<F>>,
 }
 
+/// The model and scan of a layer, by neuron kind (the saved records differ).
 #[derive(Clone, Debug)]
 enum Scanned<F: Real> {
+    /// LIF with learned time constants: whole states saved.
     Lif(Lif<F>, ScanTrace<F, LifState<F>>),
+    /// LIF with constant time constants: membrane potentials saved.
+    FixedLif(FixedLif<F>, ScanTrace<F, F>),
+    /// Adaptive LIF: whole states saved.
     Adaptive(AdaptiveLif<F>, ScanTrace<F, AdaptiveLifState<F>>),
+}
+
+/// Evaluates `$e` with `$t` bound to the scan trace of whichever kind `$s` is.
+macro_rules! with_trace {
+    ($s:expr, $t:ident => $e:expr) => {
+        match $s {
+            Scanned::Lif(_, $t) => $e,
+            Scanned::FixedLif(_, $t) => $e,
+            Scanned::Adaptive(_, $t) => $e,
+        }
+    };
+}
+
+/// Whether every saved record is finite.
+fn all_finite<F: Real, S: SavedState<F>>(saved: &[S]) -> bool {
+    saved.iter().all(|s| s.is_finite())
+}
+
+/// The membrane potentials of the saved records.
+fn membranes<F: Real, S: SavedState<F>>(saved: &[S]) -> Vec<F> {
+    saved.iter().map(|s| s.membrane()).collect()
 }
 
 impl<F: Real> LayerTrace<F> {
     /// The layer's spikes `S[t, b, j]`.
     pub fn spikes(&self) -> &Seq<F> {
-        match &self.scan {
-            Scanned::Lif(_, t) => &t.out,
-            Scanned::Adaptive(_, t) => &t.out,
-        }
+        with_trace!(&self.scan, t => &t.out)
     }
 
     /// What the next layer receives (spikes after dropout).
@@ -70,10 +93,7 @@ impl<F: Real> LayerTrace<F> {
 
     /// Forgets the spikes' events, so that every later product is dense (the reference path).
     pub fn drop_events(&mut self) {
-        match &mut self.scan {
-            Scanned::Lif(_, t) => t.events = None,
-            Scanned::Adaptive(_, t) => t.events = None,
-        }
+        with_trace!(&mut self.scan, t => t.events = None)
     }
 
     /// What the next layer receives as events, when it is binary (spikes without dropout).
@@ -81,32 +101,18 @@ impl<F: Real> LayerTrace<F> {
         if self.dropped.is_some() {
             return None;
         }
-        match &self.scan {
-            Scanned::Lif(_, t) => t.events.as_ref(),
-            Scanned::Adaptive(_, t) => t.events.as_ref(),
-        }
+        with_trace!(&self.scan, t => t.events.as_ref())
     }
 
-    /// Whether every state variable of every neuron and step is finite.
+    /// Whether every state variable kept for the backward pass is finite.
     pub fn is_finite(&self) -> bool {
-        match &self.scan {
-            Scanned::Lif(_, t) => t
-                .states
-                .iter()
-                .all(|s| s.syn.is_finite() && s.mem.is_finite()),
-            Scanned::Adaptive(_, t) => t
-                .states
-                .iter()
-                .all(|s| s.syn.is_finite() && s.mem.is_finite() && s.ada.is_finite()),
-        }
+        with_trace!(&self.scan, t => all_finite(&t.saved))
     }
 
     /// Membrane potentials `U[t, b, j]`.
     pub fn membrane(&self) -> Seq<F> {
-        let (out, mem): (&Seq<F>, Vec<F>) = match &self.scan {
-            Scanned::Lif(_, t) => (&t.out, t.states.iter().map(|s| s.mem).collect()),
-            Scanned::Adaptive(_, t) => (&t.out, t.states.iter().map(|s| s.mem).collect()),
-        };
+        let out = self.spikes();
+        let mem = with_trace!(&self.scan, t => membranes(&t.saved));
         Seq::from_vec(out.steps, out.batch, out.width, mem).expect("one state per output")
     }
 }
@@ -156,10 +162,15 @@ impl<F: Real> SpikingLayer<F> {
         let current = input.project(&self.w_in);
         let w_rec = self.w_rec.as_ref();
         let scan = match self.spec.neuron {
-            NeuronKind::Lif => {
+            NeuronKind::Lif if self.spec.learn_tau => {
                 let model = self.lif();
                 let trace = with_events(self.spike, scan::forward(&model, current, w_rec));
                 Scanned::Lif(model, trace)
+            }
+            NeuronKind::Lif => {
+                let model = FixedLif(self.lif());
+                let trace = with_events(self.spike, scan::forward(&model, current, w_rec));
+                Scanned::FixedLif(model, trace)
             }
             NeuronKind::AdaptiveLif { .. } => {
                 let model = self.adaptive();
@@ -228,6 +239,12 @@ impl<F: Real> SpikingLayer<F> {
                 scan::backward(model, t, &g, w_rec),
                 &model.alpha,
                 &model.beta,
+                None,
+            ),
+            Scanned::FixedLif(model, t) => (
+                scan::backward(model, t, &g, w_rec),
+                &model.0.alpha,
+                &model.0.beta,
                 None,
             ),
             Scanned::Adaptive(model, t) => (

@@ -21,7 +21,7 @@
 //! ∂L/∂ρ += λA* A[t−1]   ∂L/∂a += −(1 − β) λU* A[t]
 //! ```
 
-use super::{NeuronModel, ResetGrad, StepAdjoint};
+use super::{NeuronModel, ResetGrad, SavedState, StepAdjoint};
 use crate::real::Real;
 use crate::surrogates::SpikeFn;
 
@@ -34,6 +34,15 @@ pub struct AdaptiveLifState<F> {
     pub mem: F,
     /// Adaptation variable `A` (a low-passed spike count).
     pub ada: F,
+}
+
+impl<F: Real> SavedState<F> for AdaptiveLifState<F> {
+    fn membrane(&self) -> F {
+        self.mem
+    }
+    fn is_finite(&self) -> bool {
+        self.syn.is_finite() && self.mem.is_finite() && self.ada.is_finite()
+    }
 }
 
 /// Parameters of a layer of adaptive LIF neurons.
@@ -57,6 +66,7 @@ pub struct AdaptiveLif<F> {
 
 impl<F: Real> NeuronModel<F> for AdaptiveLif<F> {
     type State = AdaptiveLifState<F>;
+    type Saved = AdaptiveLifState<F>;
     /// `[∂L/∂α, ∂L/∂β, ∂L/∂ρ, ∂L/∂a]`.
     const GRADS_PER_NEURON: usize = 4;
 
@@ -78,6 +88,16 @@ impl<F: Real> NeuronModel<F> for AdaptiveLif<F> {
         let mem = beta * prev.mem * (one - prev_out) + (one - beta) * drive;
         let state = AdaptiveLifState { syn, mem, ada };
         (state, self.spike.value(mem - self.threshold))
+    }
+
+    #[inline(always)]
+    fn save(&self, state: &Self::State) -> Self::Saved {
+        *state
+    }
+
+    #[inline(always)]
+    fn output(&self, saved: &Self::Saved) -> F {
+        self.spike.value(saved.mem - self.threshold)
     }
 
     #[inline(always)]

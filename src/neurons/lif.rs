@@ -18,8 +18,13 @@
 //! ∂L/∂x[t]   = λI*                  ∂L/∂S[t−1] = −β U[t−1] λU*   (differentiable reset only)
 //! ∂L/∂α += λI* I[t−1]               ∂L/∂β += λU* (U[t−1](1 − S[t−1]) − I[t])
 //! ```
+//!
+//! Only the parameter gradients need `I`; the rest of the adjoint needs `U[t]`, `U[t−1]` and
+//! `S[t−1] = H(U[t−1] − θ)`, recomputed from `U[t−1]`. So [`Lif`] (decays learned) keeps the
+//! whole state per step for the backward pass, while [`FixedLif`] (decays constant, the
+//! usual case) keeps `U` alone: half the memory, and no stored spikes.
 
-use super::{NeuronModel, ResetGrad, StepAdjoint};
+use super::{NeuronModel, ResetGrad, SavedState, StepAdjoint};
 use crate::real::Real;
 use crate::surrogates::{SpikeFn, SpikeKernel, WithSpikeKernel};
 
@@ -32,7 +37,17 @@ pub struct LifState<F> {
     pub mem: F,
 }
 
-/// Parameters of a layer of current-based LIF neurons.
+impl<F: Real> SavedState<F> for LifState<F> {
+    fn membrane(&self) -> F {
+        self.mem
+    }
+    fn is_finite(&self) -> bool {
+        self.syn.is_finite() && self.mem.is_finite()
+    }
+}
+
+/// Parameters of a layer of current-based LIF neurons whose decays are learned (the backward
+/// pass computes `∂L/∂α` and `∂L/∂β`).
 #[derive(Clone, Debug)]
 pub struct Lif<F> {
     /// Synaptic decay `α = exp(−dt/τ_syn)` per neuron.
@@ -47,6 +62,19 @@ pub struct Lif<F> {
     pub reset: ResetGrad,
 }
 
+/// The same neurons with constant decays: no parameter gradients, and only `U` is kept per
+/// step for the backward pass.
+#[derive(Clone, Debug)]
+pub struct FixedLif<F>(pub Lif<F>);
+
+/// The state adjoints of one step, before they are propagated to step `t−1`.
+struct Adjoints<F> {
+    /// `λU* = λU + g σ'(U[t] − θ)`.
+    mem: F,
+    /// `λI* = λI + (1 − β) λU*`.
+    syn: F,
+}
+
 impl<F: Real> Lif<F> {
     /// The forward update of one neuron (shared by [`NeuronModel::step`] and the row kernel).
     #[inline(always)]
@@ -56,8 +84,41 @@ impl<F: Real> Lif<F> {
         LifState { syn, mem }
     }
 
-    /// The adjoint of one neuron given `σ'(U[t] − θ)`; accumulates `[∂L/∂α, ∂L/∂β]` into
-    /// `grads`.
+    /// `λU*` and `λI*` of one neuron given `σ'(U[t] − θ)`.
+    #[inline(always)]
+    fn adjoints(beta: F, carry: &LifState<F>, g_out: F, surrogate: F) -> Adjoints<F> {
+        let mem = carry.mem + g_out * surrogate;
+        Adjoints {
+            mem,
+            syn: carry.syn + (F::one() - beta) * mem,
+        }
+    }
+
+    /// What one adjoint step hands back, given `U[t−1]`, `S[t−1]` and the step's adjoints.
+    #[inline(always)]
+    fn propagate(
+        &self,
+        alpha: F,
+        beta: F,
+        prev_mem: F,
+        prev_out: F,
+        lam: &Adjoints<F>,
+    ) -> StepAdjoint<F, LifState<F>> {
+        let prev_out_grad = match self.reset {
+            ResetGrad::Detached => F::zero(),
+            ResetGrad::Differentiable => -beta * prev_mem * lam.mem,
+        };
+        StepAdjoint {
+            prev_state: LifState {
+                syn: alpha * lam.syn,
+                mem: beta * (F::one() - prev_out) * lam.mem,
+            },
+            input: lam.syn,
+            prev_out: prev_out_grad,
+        }
+    }
+
+    /// The full adjoint of one neuron; accumulates `[∂L/∂α, ∂L/∂β]` into `grads`.
     #[allow(clippy::too_many_arguments)]
     #[inline(always)]
     fn adjoint_with(
@@ -72,29 +133,16 @@ impl<F: Real> Lif<F> {
         surrogate: F,
         grads: &mut [F],
     ) -> StepAdjoint<F, LifState<F>> {
-        let one = F::one();
-        let keep = one - prev_out;
-        let lam_mem = carry.mem + g_out * surrogate;
-        let lam_syn = carry.syn + (one - beta) * lam_mem;
-        grads[0] += lam_syn * prev.syn;
-        grads[1] += lam_mem * (prev.mem * keep - state.syn);
-        let prev_out_grad = match self.reset {
-            ResetGrad::Detached => F::zero(),
-            ResetGrad::Differentiable => -beta * prev.mem * lam_mem,
-        };
-        StepAdjoint {
-            prev_state: LifState {
-                syn: alpha * lam_syn,
-                mem: beta * keep * lam_mem,
-            },
-            input: lam_syn,
-            prev_out: prev_out_grad,
-        }
+        let lam = Self::adjoints(beta, carry, g_out, surrogate);
+        grads[0] += lam.syn * prev.syn;
+        grads[1] += lam.mem * (prev.mem * (F::one() - prev_out) - state.syn);
+        self.propagate(alpha, beta, prev.mem, prev_out, &lam)
     }
 }
 
 impl<F: Real> NeuronModel<F> for Lif<F> {
     type State = LifState<F>;
+    type Saved = LifState<F>;
     /// `[∂L/∂α, ∂L/∂β]`.
     const GRADS_PER_NEURON: usize = 2;
 
@@ -113,12 +161,22 @@ impl<F: Real> NeuronModel<F> for Lif<F> {
     }
 
     #[inline(always)]
+    fn save(&self, state: &Self::State) -> Self::Saved {
+        *state
+    }
+
+    #[inline(always)]
+    fn output(&self, saved: &Self::Saved) -> F {
+        self.spike.value(saved.mem - self.threshold)
+    }
+
+    #[inline(always)]
     fn adjoint(
         &self,
         j: usize,
-        prev: &Self::State,
+        prev: &Self::Saved,
         prev_out: F,
-        state: &Self::State,
+        state: &Self::Saved,
         carry: &Self::State,
         g_out: F,
         grads: &mut [F],
@@ -137,22 +195,17 @@ impl<F: Real> NeuronModel<F> for Lif<F> {
         input: &[F],
         states: &mut [Self::State],
         outs: &mut [F],
+        saved: &mut [Self::Saved],
     ) {
-        self.spike.dispatch(StepRow {
-            lif: self,
-            prev,
-            prev_outs,
-            input,
-            states,
-            outs,
-        });
+        self.step_row_with(prev, prev_outs, input, states, outs);
+        saved.copy_from_slice(states);
     }
 
     fn adjoint_row(
         &self,
-        prev: &[Self::State],
-        prev_outs: &[F],
-        states: &[Self::State],
+        prev: &[Self::Saved],
+        first: bool,
+        saved: &[Self::Saved],
         g_ext: &[F],
         lam: &mut [Self::State],
         g_prev_out: &mut [F],
@@ -162,13 +215,119 @@ impl<F: Real> NeuronModel<F> for Lif<F> {
         self.spike.dispatch(AdjointRow {
             lif: self,
             prev,
-            prev_outs,
-            states,
+            first,
+            saved,
             g_ext,
             lam,
             g_prev_out,
             g_input,
             grads,
+        });
+    }
+}
+
+impl<F: Real> NeuronModel<F> for FixedLif<F> {
+    type State = LifState<F>;
+    type Saved = F;
+    const GRADS_PER_NEURON: usize = 0;
+
+    fn width(&self) -> usize {
+        self.0.width()
+    }
+
+    fn initial_state(&self, j: usize) -> Self::State {
+        self.0.initial_state(j)
+    }
+
+    #[inline(always)]
+    fn step(&self, j: usize, prev: &Self::State, prev_out: F, input: F) -> (Self::State, F) {
+        self.0.step(j, prev, prev_out, input)
+    }
+
+    #[inline(always)]
+    fn save(&self, state: &Self::State) -> F {
+        state.mem
+    }
+
+    #[inline(always)]
+    fn output(&self, saved: &F) -> F {
+        self.0.spike.value(*saved - self.0.threshold)
+    }
+
+    #[inline(always)]
+    fn adjoint(
+        &self,
+        j: usize,
+        prev: &F,
+        prev_out: F,
+        saved: &F,
+        carry: &Self::State,
+        g_out: F,
+        _grads: &mut [F],
+    ) -> StepAdjoint<F, Self::State> {
+        let lif = &self.0;
+        let surrogate = lif.spike.derivative(*saved - lif.threshold);
+        let lam = Lif::adjoints(lif.beta[j], carry, g_out, surrogate);
+        lif.propagate(lif.alpha[j], lif.beta[j], *prev, prev_out, &lam)
+    }
+
+    fn step_row(
+        &self,
+        prev: &[Self::State],
+        prev_outs: &[F],
+        input: &[F],
+        states: &mut [Self::State],
+        outs: &mut [F],
+        saved: &mut [F],
+    ) {
+        self.0.step_row_with(prev, prev_outs, input, states, outs);
+        for (u, s) in saved.iter_mut().zip(states.iter()) {
+            *u = s.mem;
+        }
+    }
+
+    fn adjoint_row(
+        &self,
+        prev: &[F],
+        first: bool,
+        saved: &[F],
+        g_ext: &[F],
+        lam: &mut [Self::State],
+        g_prev_out: &mut [F],
+        g_input: &mut [F],
+        _grads: &mut [F],
+    ) {
+        self.0.spike.dispatch(FixedAdjointRow {
+            lif: &self.0,
+            prev,
+            first,
+            saved,
+            g_ext,
+            lam,
+            g_prev_out,
+            g_input,
+        });
+    }
+}
+
+impl<F: Real> Lif<F> {
+    /// The forward row kernel without saved records.
+    #[inline(always)]
+    fn step_row_with(
+        &self,
+        prev: &[LifState<F>],
+        prev_outs: &[F],
+        input: &[F],
+        states: &mut [LifState<F>],
+        outs: &mut [F],
+    ) {
+        self.spike.dispatch(StepRow {
+            lif: self,
+            prev,
+            prev_outs,
+            input,
+            states,
+            outs,
         });
     }
 }
@@ -197,12 +356,12 @@ impl<F: Real> WithSpikeKernel<F> for StepRow<'_, F> {
     }
 }
 
-/// The adjoint row kernel.
+/// The adjoint row kernel of [`Lif`] (whole states saved, decay gradients accumulated).
 struct AdjointRow<'a, F> {
     lif: &'a Lif<F>,
     prev: &'a [LifState<F>],
-    prev_outs: &'a [F],
-    states: &'a [LifState<F>],
+    first: bool,
+    saved: &'a [LifState<F>],
     g_ext: &'a [F],
     lam: &'a mut [LifState<F>],
     g_prev_out: &'a mut [F],
@@ -214,27 +373,71 @@ impl<F: Real> WithSpikeKernel<F> for AdjointRow<'_, F> {
     #[inline(always)]
     fn run<K: SpikeKernel<F>>(self, kernel: K) {
         let lif = self.lif;
+        let theta = lif.threshold;
         let params = lif.alpha.iter().zip(&lif.beta);
-        let forward = self
-            .prev
-            .iter()
-            .zip(self.prev_outs)
-            .zip(self.states)
-            .zip(self.g_ext);
+        let forward = self.prev.iter().zip(self.saved).zip(self.g_ext);
         let adjoints = self
             .lam
             .iter_mut()
             .zip(self.g_prev_out.iter_mut())
             .zip(self.g_input.iter_mut());
         let grads = self.grads.chunks_exact_mut(2);
-        for ((((&a, &b), (((p, &po), s), &ge)), ((lam, gpo), gx)), g) in
+        for ((((&a, &b), ((p, s), &ge)), ((lam, gpo), gx)), g) in
             params.zip(forward).zip(adjoints).zip(grads)
         {
-            let surrogate = kernel.derivative(s.mem - lif.threshold);
+            let po = previous_output(&kernel, self.first, p.mem - theta);
+            let surrogate = kernel.derivative(s.mem - theta);
             let adj = lif.adjoint_with(a, b, p, po, s, lam, ge + *gpo, surrogate, g);
             *lam = adj.prev_state;
             *gx = adj.input;
             *gpo = adj.prev_out;
         }
+    }
+}
+
+/// The adjoint row kernel of [`FixedLif`]: from the saved membrane potentials alone.
+struct FixedAdjointRow<'a, F> {
+    lif: &'a Lif<F>,
+    prev: &'a [F],
+    first: bool,
+    saved: &'a [F],
+    g_ext: &'a [F],
+    lam: &'a mut [LifState<F>],
+    g_prev_out: &'a mut [F],
+    g_input: &'a mut [F],
+}
+
+impl<F: Real> WithSpikeKernel<F> for FixedAdjointRow<'_, F> {
+    #[inline(always)]
+    fn run<K: SpikeKernel<F>>(self, kernel: K) {
+        let lif = self.lif;
+        let theta = lif.threshold;
+        let params = lif.alpha.iter().zip(&lif.beta);
+        let forward = self.prev.iter().zip(self.saved).zip(self.g_ext);
+        let adjoints = self
+            .lam
+            .iter_mut()
+            .zip(self.g_prev_out.iter_mut())
+            .zip(self.g_input.iter_mut());
+        for (((&a, &b), ((&u_prev, &u), &ge)), ((lam, gpo), gx)) in
+            params.zip(forward).zip(adjoints)
+        {
+            let po = previous_output(&kernel, self.first, u_prev - theta);
+            let adjoints = Lif::adjoints(b, lam, ge + *gpo, kernel.derivative(u - theta));
+            let adj = lif.propagate(a, b, u_prev, po, &adjoints);
+            *lam = adj.prev_state;
+            *gx = adj.input;
+            *gpo = adj.prev_out;
+        }
+    }
+}
+
+/// `S[t−1]` recomputed from `U[t−1] − θ`; zero before the first step.
+#[inline(always)]
+fn previous_output<F: Real, K: SpikeKernel<F>>(kernel: &K, first: bool, x: F) -> F {
+    if first {
+        F::zero()
+    } else {
+        kernel.value(x)
     }
 }

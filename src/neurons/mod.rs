@@ -10,7 +10,7 @@ pub mod lif;
 pub mod readout;
 
 pub use adaptive::{AdaptiveLif, AdaptiveLifState};
-pub use lif::{Lif, LifState};
+pub use lif::{FixedLif, Lif, LifState};
 pub use readout::{LeakyReadout, ReadoutState};
 
 use crate::real::Real;
@@ -40,12 +40,34 @@ pub struct StepAdjoint<F, S> {
     pub prev_out: F,
 }
 
+/// What the forward scan keeps of one neuron and step for the backward pass.
+pub trait SavedState<F>: Copy + Default + Send + Sync + Debug {
+    /// The membrane potential `U`.
+    fn membrane(&self) -> F;
+    /// Whether every kept value is finite.
+    fn is_finite(&self) -> bool;
+}
+
+impl<F: Real> SavedState<F> for F {
+    fn membrane(&self) -> F {
+        *self
+    }
+    fn is_finite(&self) -> bool {
+        num_traits::Float::is_finite(*self)
+    }
+}
+
 /// A neuron model usable by the generic time scan.
 ///
 /// `j` indexes the neuron within its layer so models can have per-neuron parameters.
 pub trait NeuronModel<F: Real>: Sync {
     /// Per-neuron state; the adjoint of the state uses the same type.
     type State: Copy + Default + Send + Sync + Debug;
+
+    /// What the forward pass keeps per neuron and step: only what [`Self::adjoint`] needs
+    /// (a LIF layer with constant time constants keeps `U` alone; its spikes are recomputed
+    /// from it).
+    type Saved: SavedState<F>;
 
     /// How many per-neuron parameter gradients [`Self::adjoint`] accumulates.
     const GRADS_PER_NEURON: usize;
@@ -60,7 +82,13 @@ pub trait NeuronModel<F: Real>: Sync {
     /// input current of this step.
     fn step(&self, j: usize, prev: &Self::State, prev_out: F, input: F) -> (Self::State, F);
 
-    /// The adjoint of [`Self::step`].
+    /// The record of `state` kept for the backward pass.
+    fn save(&self, state: &Self::State) -> Self::Saved;
+
+    /// The output recomputed from a saved record: exactly what [`Self::step`] returned.
+    fn output(&self, saved: &Self::Saved) -> F;
+
+    /// The adjoint of [`Self::step`], from the saved records of steps `t−1` and `t`.
     ///
     /// `carry` is `∂L/∂s_t` through later steps, `g_out` is `∂L/∂o_t`; `grads` (length
     /// [`Self::GRADS_PER_NEURON`]) accumulates this neuron's parameter gradients.
@@ -68,15 +96,16 @@ pub trait NeuronModel<F: Real>: Sync {
     fn adjoint(
         &self,
         j: usize,
-        prev: &Self::State,
+        prev: &Self::Saved,
         prev_out: F,
-        state: &Self::State,
+        saved: &Self::Saved,
         carry: &Self::State,
         g_out: F,
         grads: &mut [F],
     ) -> StepAdjoint<F, Self::State>;
 
-    /// [`Self::step`] for every neuron of one sample (`prev_outs` is all zeros at `t = 0`).
+    /// [`Self::step`] for every neuron of one sample (`prev_outs` is all zeros at `t = 0`),
+    /// also writing the saved records.
     ///
     /// Models may override this with a fused loop; it must compute exactly what the default
     /// does (the scan only calls the row forms).
@@ -88,28 +117,31 @@ pub trait NeuronModel<F: Real>: Sync {
         input: &[F],
         states: &mut [Self::State],
         outs: &mut [F],
+        saved: &mut [Self::Saved],
     ) {
         for j in 0..input.len() {
             let (s, o) = self.step(j, &prev[j], prev_outs[j], input[j]);
             states[j] = s;
             outs[j] = o;
+            saved[j] = self.save(&s);
         }
     }
 
     /// [`Self::adjoint`] for every neuron of one sample.
     ///
-    /// On entry `lam` holds the state adjoints carried from step `t+1` and `g_prev_out` the
-    /// gradient reaching `o[t]` through step `t+1`; `g_ext` is the gradient from downstream.
-    /// On exit `lam` and `g_prev_out` hold the same for step `t−1`, and `g_input` the gradient
-    /// of this step's input. `grads` is `[N, GRADS_PER_NEURON]`. Overrides must compute exactly
-    /// what the default does.
+    /// `prev` holds the saved records of step `t−1` (of the initial state at `t = 0`, where
+    /// `first` is set and the previous outputs are zero). On entry `lam` holds the state
+    /// adjoints carried from step `t+1` and `g_prev_out` the gradient reaching `o[t]` through
+    /// step `t+1`; `g_ext` is the gradient from downstream. On exit `lam` and `g_prev_out`
+    /// hold the same for step `t−1`, and `g_input` the gradient of this step's input. `grads`
+    /// is `[N, GRADS_PER_NEURON]`. Overrides must compute exactly what the default does.
     #[allow(clippy::too_many_arguments)]
     #[inline(always)]
     fn adjoint_row(
         &self,
-        prev: &[Self::State],
-        prev_outs: &[F],
-        states: &[Self::State],
+        prev: &[Self::Saved],
+        first: bool,
+        saved: &[Self::Saved],
         g_ext: &[F],
         lam: &mut [Self::State],
         g_prev_out: &mut [F],
@@ -119,11 +151,16 @@ pub trait NeuronModel<F: Real>: Sync {
         let p = Self::GRADS_PER_NEURON;
         for j in 0..g_input.len() {
             let g_o = g_ext[j] + g_prev_out[j];
+            let prev_out = if first {
+                F::zero()
+            } else {
+                self.output(&prev[j])
+            };
             let adj = self.adjoint(
                 j,
                 &prev[j],
-                prev_outs[j],
-                &states[j],
+                prev_out,
+                &saved[j],
                 &lam[j],
                 g_o,
                 &mut grads[j * p..(j + 1) * p],

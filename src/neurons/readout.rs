@@ -13,7 +13,7 @@
 //! ∂L/∂α += λI* I[t−1]               ∂L/∂β += λU* (U[t−1] − I[t])
 //! ```
 
-use super::{NeuronModel, StepAdjoint};
+use super::{NeuronModel, SavedState, StepAdjoint};
 use crate::real::Real;
 
 /// Per-neuron state of [`LeakyReadout`].
@@ -23,6 +23,15 @@ pub struct ReadoutState<F> {
     pub syn: F,
     /// Membrane potential `U` (the output).
     pub mem: F,
+}
+
+impl<F: Real> SavedState<F> for ReadoutState<F> {
+    fn membrane(&self) -> F {
+        self.mem
+    }
+    fn is_finite(&self) -> bool {
+        self.syn.is_finite() && self.mem.is_finite()
+    }
 }
 
 /// Parameters of a layer of leaky readout units.
@@ -36,6 +45,7 @@ pub struct LeakyReadout<F> {
 
 impl<F: Real> NeuronModel<F> for LeakyReadout<F> {
     type State = ReadoutState<F>;
+    type Saved = ReadoutState<F>;
     /// `[∂L/∂α, ∂L/∂β]`.
     const GRADS_PER_NEURON: usize = 2;
 
@@ -53,6 +63,16 @@ impl<F: Real> NeuronModel<F> for LeakyReadout<F> {
         let syn = alpha * prev.syn + input;
         let mem = beta * prev.mem + (F::one() - beta) * syn;
         (ReadoutState { syn, mem }, mem)
+    }
+
+    #[inline(always)]
+    fn save(&self, state: &Self::State) -> Self::Saved {
+        *state
+    }
+
+    #[inline(always)]
+    fn output(&self, saved: &Self::Saved) -> F {
+        saved.mem
     }
 
     #[inline(always)]

@@ -3,7 +3,7 @@
 //! ordinary differentiable function of its inputs and parameters).
 
 use super::*;
-use crate::neurons::{AdaptiveLif, LeakyReadout, Lif, ResetGrad};
+use crate::neurons::{AdaptiveLif, FixedLif, LeakyReadout, Lif, ResetGrad};
 use crate::surrogates::SpikeFn;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -16,6 +16,12 @@ trait Perturb: NeuronModel<f64> + Clone {
 impl Perturb for Lif<f64> {
     fn param_mut(&mut self, p: usize, j: usize) -> &mut f64 {
         [&mut self.alpha, &mut self.beta][p].get_mut(j).unwrap()
+    }
+}
+
+impl Perturb for FixedLif<f64> {
+    fn param_mut(&mut self, _p: usize, _j: usize) -> &mut f64 {
+        unreachable!("a LIF with constant decays has no per-neuron gradients")
     }
 }
 
@@ -122,6 +128,54 @@ fn lif_backward_matches_finite_differences() {
 }
 
 #[test]
+fn fixed_lif_backward_matches_finite_differences() {
+    let mut rng = ChaCha8Rng::seed_from_u64(11);
+    for trial in 0..6 {
+        let n = rng.random_range(1..6);
+        check_model(&FixedLif(random_lif(&mut rng, n)), &mut rng, trial % 2 == 0);
+    }
+}
+
+/// Keeping only `U` changes nothing: the constant-decay LIF's input and recurrent-weight
+/// gradients equal those of the LIF that keeps its whole state, bit for bit.
+#[test]
+fn fixed_lif_equals_lif_from_the_membrane_alone() {
+    use crate::surrogates::Surrogate;
+    let mut rng = ChaCha8Rng::seed_from_u64(12);
+    let spikes = [
+        SpikeFn::Heaviside {
+            surrogate: Surrogate::SuperSpike { beta: 10.0 },
+        },
+        SpikeFn::Relaxed { beta: 4.0 },
+    ];
+    for spike in spikes {
+        for reset in [ResetGrad::Detached, ResetGrad::Differentiable] {
+            let n = 6;
+            let mut lif = random_lif(&mut rng, n);
+            (lif.spike, lif.reset) = (spike, reset);
+            let x = Seq::from_vec(10, 3, n, uniform(&mut rng, 10 * 3 * n, -1.0, 6.0)).unwrap();
+            let g = Seq::from_vec(10, 3, n, uniform(&mut rng, 10 * 3 * n, -1.0, 1.0)).unwrap();
+            let w = Matrix::from_vec(n, n, uniform(&mut rng, n * n, -1.0, 1.0)).unwrap();
+            let fixed = FixedLif(lif.clone());
+            let (tf, tl) = (
+                forward(&fixed, x.clone(), Some(&w)),
+                forward(&lif, x, Some(&w)),
+            );
+            assert_eq!(tf.out, tl.out);
+            let mems: Vec<f64> = tl.saved.iter().map(|s| s.mem).collect();
+            assert_eq!(tf.saved, mems);
+            let (gf, gl) = (
+                backward(&fixed, &tf, &g, Some(&w)),
+                backward(&lif, &tl, &g, Some(&w)),
+            );
+            assert_eq!(gf.input, gl.input, "{spike:?} {reset:?}");
+            assert_eq!(gf.w_rec, gl.w_rec, "{spike:?} {reset:?}");
+            assert!(gf.params.is_empty());
+        }
+    }
+}
+
+#[test]
 fn adaptive_lif_backward_matches_finite_differences() {
     let mut rng = ChaCha8Rng::seed_from_u64(2);
     for trial in 0..6 {
@@ -173,9 +227,9 @@ fn lif_single_spike_response_matches_closed_form() {
     for t in 0..steps {
         let k = (t + 1) as i32;
         let expect = (1.0 - beta) * (alpha.powi(k) - beta.powi(k)) / (alpha - beta);
-        let got = trace.states[t].mem;
+        let got = trace.saved[t].mem;
         assert!((got - expect).abs() < 1e-14, "t={t}: {got} vs {expect}");
-        assert!((trace.states[t].syn - alpha.powi(t as i32)).abs() < 1e-14);
+        assert!((trace.saved[t].syn - alpha.powi(t as i32)).abs() < 1e-14);
     }
 }
 
@@ -193,17 +247,18 @@ fn lif_resets_by_multiplication() {
     let trace = forward(&model, x, None);
     // U0 = 0.5·4 = 2 → spike; U1 = 0.5·2·0 + 2 = 2 → spike; U3 = 0 (reset, no input).
     assert_eq!(trace.out.data, vec![1.0, 1.0, 1.0, 0.0]);
-    assert_eq!(trace.states[3].mem, 0.0);
+    assert_eq!(trace.saved[3].mem, 0.0);
 }
 
-/// A model that forwards to the LIF's per-neuron `step`/`adjoint` and keeps the trait's
-/// default row loops, to compare against the LIF's fused row kernels.
+/// A model that forwards to a model's per-neuron `step`/`adjoint` and keeps the trait's
+/// default row loops, to compare against that model's fused row kernels.
 #[derive(Clone)]
-struct PerNeuron(Lif<f64>);
+struct PerNeuron<M>(M);
 
-impl NeuronModel<f64> for PerNeuron {
-    type State = crate::neurons::LifState<f64>;
-    const GRADS_PER_NEURON: usize = 2;
+impl<M: NeuronModel<f64>> NeuronModel<f64> for PerNeuron<M> {
+    type State = M::State;
+    type Saved = M::Saved;
+    const GRADS_PER_NEURON: usize = M::GRADS_PER_NEURON;
     fn width(&self) -> usize {
         self.0.width()
     }
@@ -213,18 +268,48 @@ impl NeuronModel<f64> for PerNeuron {
     fn step(&self, j: usize, prev: &Self::State, po: f64, x: f64) -> (Self::State, f64) {
         self.0.step(j, prev, po, x)
     }
+    fn save(&self, state: &Self::State) -> Self::Saved {
+        self.0.save(state)
+    }
+    fn output(&self, saved: &Self::Saved) -> f64 {
+        self.0.output(saved)
+    }
     fn adjoint(
         &self,
         j: usize,
-        prev: &Self::State,
+        prev: &Self::Saved,
         po: f64,
-        state: &Self::State,
+        saved: &Self::Saved,
         carry: &Self::State,
         g: f64,
         grads: &mut [f64],
     ) -> crate::neurons::StepAdjoint<f64, Self::State> {
-        self.0.adjoint(j, prev, po, state, carry, g, grads)
+        self.0.adjoint(j, prev, po, saved, carry, g, grads)
     }
+}
+
+/// Runs `model` and its per-neuron form on the same data; every output must be identical.
+fn assert_rows_equal_per_neuron<M: NeuronModel<f64> + Clone>(
+    model: &M,
+    rng: &mut ChaCha8Rng,
+    what: &str,
+) where
+    M::Saved: PartialEq,
+{
+    let n = model.width();
+    let x = Seq::from_vec(12, 3, n, uniform(rng, 12 * 3 * n, -1.0, 6.0)).unwrap();
+    let g = Seq::from_vec(12, 3, n, uniform(rng, 12 * 3 * n, -1.0, 1.0)).unwrap();
+    let w = Matrix::from_vec(n, n, uniform(rng, n * n, -1.0, 1.0)).unwrap();
+    let plain_model = PerNeuron(model.clone());
+    let fused = forward(model, x.clone(), Some(&w));
+    let plain = forward(&plain_model, x, Some(&w));
+    assert_eq!(fused.out, plain.out, "{what}");
+    assert!(fused.saved == plain.saved, "{what}");
+    let gf = backward(model, &fused, &g, Some(&w));
+    let gp = backward(&plain_model, &plain, &g, Some(&w));
+    assert_eq!(gf.input, gp.input, "{what}");
+    assert_eq!(gf.params, gp.params, "{what}");
+    assert_eq!(gf.w_rec, gp.w_rec, "{what}");
 }
 
 /// The LIF's fused row kernels compute exactly what its per-neuron functions compute, for
@@ -253,22 +338,11 @@ fn lif_row_kernels_equal_per_neuron_steps() {
     ];
     for spike in spikes {
         for reset in [ResetGrad::Detached, ResetGrad::Differentiable] {
-            let n = 7;
-            let mut lif = random_lif(&mut rng, n);
-            lif.spike = spike;
-            lif.reset = reset;
-            let x = Seq::from_vec(12, 3, n, uniform(&mut rng, 12 * 3 * n, -1.0, 6.0)).unwrap();
-            let g = Seq::from_vec(12, 3, n, uniform(&mut rng, 12 * 3 * n, -1.0, 1.0)).unwrap();
-            let w = Matrix::from_vec(n, n, uniform(&mut rng, n * n, -1.0, 1.0)).unwrap();
-            let fused = forward(&lif, x.clone(), Some(&w));
-            let plain = forward(&PerNeuron(lif.clone()), x, Some(&w));
-            assert_eq!(fused.out, plain.out, "{spike:?}");
-            assert_eq!(fused.states, plain.states, "{spike:?}");
-            let gf = backward(&lif, &fused, &g, Some(&w));
-            let gp = backward(&PerNeuron(lif), &plain, &g, Some(&w));
-            assert_eq!(gf.input, gp.input, "{spike:?} {reset:?}");
-            assert_eq!(gf.params, gp.params, "{spike:?} {reset:?}");
-            assert_eq!(gf.w_rec, gp.w_rec, "{spike:?} {reset:?}");
+            let mut lif = random_lif(&mut rng, 7);
+            (lif.spike, lif.reset) = (spike, reset);
+            let what = format!("{spike:?} {reset:?}");
+            assert_rows_equal_per_neuron(&lif, &mut rng, &what);
+            assert_rows_equal_per_neuron(&FixedLif(lif), &mut rng, &what);
         }
     }
 }
