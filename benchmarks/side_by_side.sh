@@ -7,11 +7,15 @@
 # PEERS_DIR holds the peers' harness (`setup.sh`, `peers.py`); by default the `shared/bench/peers`
 # folder beside the repository. Set STEPS to change the number of timed steps (default 10), and
 # STEPS_4096 for on-lif at n = 4096 (default 3: the slowest peers need ~30 s per step there).
+# At n = 4096 every implementation is bound by one f32 GEMM library or another, so the result
+# is within the noise of a shared machine: ROUNDS (default 3) more alternating pairs of
+# spikegrad and SpikingJelly follow, each pair preceded by a line {"head_to_head_round": k}.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 peers=${1:-../shared/bench/peers}
 steps=${STEPS:-10}
 steps_4096=${STEPS_4096:-3}
+rounds=${ROUNDS:-3}
 py=$("$peers/setup.sh")
 cargo build --release --quiet
 bin=target/release/spikegrad
@@ -28,3 +32,8 @@ for n in 1024 4096; do
 done
 "$bin" bench --workload long --steps 3
 "$bin" bench --workload infer --steps "$steps"
+for round in $(seq 1 "$rounds"); do
+  echo "{\"head_to_head_round\": $round}"
+  "$bin" bench --workload on-lif --n 4096 --steps "$steps_4096"
+  "$py" "$peers/peers.py" --workload on-lif --n 4096 --steps "$steps_4096" --impl spikingjelly
+done
