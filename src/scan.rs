@@ -18,7 +18,8 @@ pub struct ScanTrace<F, S> {
     /// What the model keeps of every neuron and step for the backward pass
     /// ([`NeuronModel::Saved`]), time-major like [`Seq`].
     pub saved: Vec<S>,
-    /// Outputs `o[t, b, j]` (spikes, or membrane traces for a readout).
+    /// Outputs `o[t, b, j]` (spikes, or membrane traces for a readout). A layer that keeps
+    /// binary spikes as `events` may release them (the backward pass does not read them).
     pub out: Seq<F>,
     /// The outputs as events, when they are binary spikes (set by the layer that knows it):
     /// the recurrent weight gradient then gathers from them instead of scanning `out`.
@@ -119,9 +120,17 @@ pub fn backward<F: Real, M: NeuronModel<F>>(
     g_out: &Seq<F>,
     w_rec: Option<&Matrix<F>>,
 ) -> ScanGrads<F> {
-    let out = &trace.out;
-    let (steps, batch, n) = (out.steps, out.batch, out.width);
-    assert_eq!((g_out.steps, g_out.batch, g_out.width), (steps, batch, n));
+    let (steps, batch, n) = (g_out.steps, g_out.batch, g_out.width);
+    assert_eq!(
+        model.width(),
+        n,
+        "scan::backward: model width != gradient width"
+    );
+    assert_eq!(
+        trace.saved.len(),
+        steps * batch * n,
+        "scan::backward: trace shape"
+    );
     let slab = batch * n;
     let per_task = samples_per_task(batch);
     let block = per_task * n;
@@ -181,7 +190,7 @@ pub fn backward<F: Real, M: NeuronModel<F>>(
             crate::linalg::events_grad_weight_shifted(events, &g_in, batch, &mut dw);
             dw
         }
-        None => recurrent_weight_grad(out, &g_in, w.rows),
+        None => recurrent_weight_grad(&trace.out, &g_in, w.rows),
     });
     ScanGrads {
         input: g_in,

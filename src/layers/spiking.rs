@@ -10,6 +10,7 @@ use crate::tensor::{Matrix, Seq};
 use rand::Rng;
 use rand_distr::{Distribution, StandardNormal};
 use std::borrow::Cow;
+use std::sync::OnceLock;
 
 /// A layer of spiking neurons: `x[t] = in[t]·W_in (+ S[t−1]·W_rec)` drives the neuron model.
 #[derive(Clone, Debug)]
@@ -42,6 +43,9 @@ pub struct SpikingLayer<F> {
 #[derive(Clone, Debug)]
 pub struct LayerTrace<F: Real> {
     scan: Scanned<F>,
+    /// Dense spikes rebuilt from the events, on the first request (binary spikes are kept as
+    /// events only).
+    dense: OnceLock<Seq<F>>,
     /// Dropout scale per output (`0` or `1/(1−p)`), during training with dropout.
     dropout: Option<Vec<F>>,
     /// Output after dropout (what the next layer sees), when dropout is active.
@@ -81,9 +85,29 @@ fn membranes<F: Real, S: SavedState<F>>(saved: &[S]) -> Vec<F> {
 }
 
 impl<F: Real> LayerTrace<F> {
-    /// The layer's spikes `S[t, b, j]`.
+    /// The layer's spikes `S[t, b, j]` (rebuilt from the events on the first call when the
+    /// spikes are binary).
     pub fn spikes(&self) -> &Seq<F> {
-        with_trace!(&self.scan, t => &t.out)
+        with_trace!(&self.scan, t => match &t.events {
+            Some(events) => self.dense.get_or_init(|| events.to_dense()),
+            None => &t.out,
+        })
+    }
+
+    /// The number of spikes (the sum of the outputs).
+    pub fn spike_count(&self) -> f64 {
+        with_trace!(&self.scan, t => match &t.events {
+            Some(events) => events.count() as f64,
+            None => t.out.data.iter().map(|s| s.as_f64()).sum(),
+        })
+    }
+
+    /// `(steps, batch, neurons)`.
+    pub fn shape(&self) -> (usize, usize, usize) {
+        with_trace!(&self.scan, t => match &t.events {
+            Some(e) => (e.steps, e.batch, e.width),
+            None => (t.out.steps, t.out.batch, t.out.width),
+        })
     }
 
     /// What the next layer receives (spikes after dropout).
@@ -93,7 +117,9 @@ impl<F: Real> LayerTrace<F> {
 
     /// Forgets the spikes' events, so that every later product is dense (the reference path).
     pub fn drop_events(&mut self) {
-        with_trace!(&mut self.scan, t => t.events = None)
+        with_trace!(&mut self.scan, t => if let Some(events) = t.events.take() {
+            t.out = events.to_dense();
+        })
     }
 
     /// What the next layer receives as events, when it is binary (spikes without dropout).
@@ -111,9 +137,9 @@ impl<F: Real> LayerTrace<F> {
 
     /// Membrane potentials `U[t, b, j]`.
     pub fn membrane(&self) -> Seq<F> {
-        let out = self.spikes();
+        let (steps, batch, width) = self.shape();
         let mem = with_trace!(&self.scan, t => membranes(&t.saved));
-        Seq::from_vec(out.steps, out.batch, out.width, mem).expect("one state per output")
+        Seq::from_vec(steps, batch, width, mem).expect("one state per output")
     }
 }
 
@@ -180,6 +206,7 @@ impl<F: Real> SpikingLayer<F> {
         };
         let mut trace = LayerTrace {
             scan,
+            dense: OnceLock::new(),
             dropout: None,
             dropped: None,
         };
@@ -362,11 +389,13 @@ impl<F: Real> SpikingLayer<F> {
     }
 }
 
-/// Binary spikes are also kept as events: the next layer's product, the recurrent weight
-/// gradient and the next layer's weight gradient gather from them.
+/// Binary spikes are kept as events only: the next layer's product, the recurrent weight
+/// gradient and the next layer's weight gradient gather from them, and the neuron adjoint
+/// recomputes them from `U`, so the dense `[T, B, N]` spikes are released.
 fn with_events<F: Real, S>(spike: SpikeFn, mut trace: ScanTrace<F, S>) -> ScanTrace<F, S> {
     if spike.is_binary() {
         trace.events = Some(SpikeEvents::from_nonzero(&trace.out));
+        trace.out = Seq::zeros(0, 0, 0);
     }
     trace
 }
@@ -389,3 +418,6 @@ pub(super) fn spread_taus<F: Real, R: Rng>(
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests;

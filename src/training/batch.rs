@@ -185,11 +185,13 @@ pub(super) fn forward_backward(
     let mut g_spikes = Vec::with_capacity(net.hidden.len());
     let mut scratch = ActivityScratch::default();
     for (k, layer) in trace.hidden.iter().enumerate() {
-        let spikes = layer.spikes();
-        eval.spikes[k] = spikes.data.iter().map(|&s| s as f64).sum();
-        eval.neuron_seconds[k] = (spikes.width * n) as f64 * duration_s;
+        let (steps, batch, width) = layer.shape();
+        eval.spikes[k] = layer.spike_count();
+        eval.neuron_seconds[k] = (width * n) as f64 * duration_s;
         if train && !config.activity.is_empty() {
-            let mut g = Seq::zeros(spikes.steps, spikes.batch, spikes.width);
+            // The regularizers read dense spikes (rebuilt here from the layer's events).
+            let spikes = layer.spikes();
+            let mut g = Seq::zeros(steps, batch, width);
             eval.reg_loss +=
                 n as f64 * add_activity_penalties(&config.activity, spikes, &mut g, &mut scratch)?;
             g_spikes.push(Some(g));
