@@ -21,7 +21,8 @@
 //! chunk of the reference datasets at a time, and at most about 64 MiB of cached
 //! global-heap collections. Writing builds the variable-length rows in memory first (the
 //! file's size, about 6 bytes per spike) and streams them to a temporary file that is
-//! renamed over the target.
+//! renamed over the target. To train on files larger than memory, stream them instead
+//! ([`super::shd_stream`]: an index of 28 bytes per sample, spikes read per batch).
 
 use super::h5file::{hdf5_error, H5File};
 use super::{DataError, EventDataset, EventSample, Target};
