@@ -111,6 +111,11 @@ pub enum DataSource {
         /// Number of input channels; unit ids must be below it.
         #[serde(default = "default_channels")]
         channels: usize,
+        /// Read each batch's spikes from the files instead of loading every sample: memory
+        /// for the data is then an index of 28 bytes per sample plus one batch
+        /// ([`crate::data::streamed`]). Training is bit-identical either way.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        stream: bool,
     },
     /// The Braille letter recordings (Müller-Cleve et al. 2022) of an HDF5 file
     /// ([`crate::data::braille`]), encoded as events; 27 classes, 50 samples each, split by

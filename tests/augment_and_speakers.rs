@@ -123,6 +123,7 @@ fn hdf5_config(train: &Path, test: Option<&Path>) -> ExperimentConfig {
         valid: None,
         max_time_s: 0.1,
         channels: 20,
+        stream: false,
     };
     c.data.split = [0.5, 0.3, 0.2];
     c.data.valid_by = ValidBy::Speaker;

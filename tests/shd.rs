@@ -374,6 +374,7 @@ fn experiments_take_their_splits_from_hdf5_files() {
         valid: None,
         max_time_s: 0.2,
         channels: 20,
+        stream: false,
     };
     let exp = Experiment::prepare(config).unwrap();
     // The 60 train-file samples split 8:1 per class of 20 (18 + 2), then the 15 test-file
@@ -412,6 +413,7 @@ fn hdf5_sources_parse_from_toml_with_defaults() {
             valid: None,
             max_time_s: 1.4,
             channels: 700,
+            stream: false,
         }
     );
     config.validate().unwrap();

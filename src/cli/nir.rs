@@ -131,6 +131,7 @@ fn import(
         valid: None,
         max_time_s,
         channels: net.spec.inputs,
+        stream: false,
     };
     dir.save_network(&config, net)?;
     let summary = serde_json::json!({

@@ -14,7 +14,8 @@
 //! them as sigma-delta ON/OFF events.
 //!
 //! [`shd`] reads and writes the HDF5 files of the Spiking Heidelberg Digits and Spiking
-//! Speech Commands datasets.
+//! Speech Commands datasets; [`shd_stream`] opens such a file for reading samples on demand,
+//! and [`StreamedEvents`] ([`Dataset::Streamed`]) trains on them with bounded memory.
 //!
 //! [`randman`] synthesises the random-manifold spike-timing task of Zenke & Vogels (2021)
 //! as such a dataset.
@@ -35,6 +36,8 @@ pub mod randman;
 pub(crate) mod rng;
 pub mod samples;
 pub mod shd;
+pub mod shd_stream;
+pub mod streamed;
 
 pub use analog::{AnalogDataset, AnalogSample, ChannelStats};
 pub use augment::{AugmentConfig, UnitJitter};
@@ -52,6 +55,8 @@ pub use samples::{Augmentation, Batch, BatchInput, Dataset};
 pub use shd::{
     read_shd, write_shd, write_shd_with, ShdFile, ShdReadOptions, ShdWriteOptions, TimeDtype,
 };
+pub use shd_stream::ShdStream;
+pub use streamed::StreamedEvents;
 
 /// Why a dataset, a request on it or a generator configuration was rejected.
 #[derive(Debug, thiserror::Error)]

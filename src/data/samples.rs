@@ -3,7 +3,8 @@
 
 use super::analog::AnalogDataset;
 use super::augment::AugmentConfig;
-use super::dataset::{BatchTargets, EventDataset, Split};
+use super::dataset::{BatchTargets, EventDataset, EventSample, Split};
+use super::streamed::StreamedEvents;
 use super::DataError;
 use crate::events::SpikeEvents;
 use crate::tensor::Seq;
@@ -15,6 +16,8 @@ pub enum Dataset {
     Events(EventDataset),
     /// Analog sequences, delivered as dense input currents.
     Analog(AnalogDataset),
+    /// Spike trains read from SHD/SSC files per batch, then binned as `Events` are.
+    Streamed(StreamedEvents),
 }
 
 /// The input of one batch, time-major `[steps, batch, channels]`.
@@ -51,6 +54,12 @@ impl From<EventDataset> for Dataset {
     }
 }
 
+impl From<StreamedEvents> for Dataset {
+    fn from(data: StreamedEvents) -> Self {
+        Dataset::Streamed(data)
+    }
+}
+
 impl From<AnalogDataset> for Dataset {
     fn from(data: AnalogDataset) -> Self {
         Dataset::Analog(data)
@@ -63,6 +72,7 @@ impl Dataset {
         match self {
             Dataset::Events(d) => d.len(),
             Dataset::Analog(d) => d.len(),
+            Dataset::Streamed(d) => d.len(),
         }
     }
 
@@ -76,6 +86,7 @@ impl Dataset {
         match self {
             Dataset::Events(d) => d.channels,
             Dataset::Analog(d) => d.channels,
+            Dataset::Streamed(d) => d.channels,
         }
     }
 
@@ -84,6 +95,7 @@ impl Dataset {
         match self {
             Dataset::Events(d) => d.num_classes,
             Dataset::Analog(d) => Some(d.num_classes),
+            Dataset::Streamed(d) => Some(d.num_classes),
         }
     }
 
@@ -91,7 +103,7 @@ impl Dataset {
     pub fn value_dims(&self) -> Option<usize> {
         match self {
             Dataset::Events(d) => d.value_dims(),
-            Dataset::Analog(_) => None,
+            Dataset::Analog(_) | Dataset::Streamed(_) => None,
         }
     }
 
@@ -100,29 +112,40 @@ impl Dataset {
         match self {
             Dataset::Events(d) => d.duration_s,
             Dataset::Analog(d) => d.duration_s(),
+            Dataset::Streamed(d) => d.duration_s,
         }
     }
 
-    /// The event dataset, if this is one.
+    /// The in-memory event dataset, if this is one.
     pub fn events(&self) -> Option<&EventDataset> {
         match self {
             Dataset::Events(d) => Some(d),
-            Dataset::Analog(_) => None,
+            _ => None,
         }
     }
 
     /// The analog dataset, if this is one.
     pub fn analog(&self) -> Option<&AnalogDataset> {
         match self {
-            Dataset::Events(_) => None,
             Dataset::Analog(d) => Some(d),
+            _ => None,
+        }
+    }
+
+    /// The streamed event dataset, if this is one.
+    pub fn streamed(&self) -> Option<&StreamedEvents> {
+        match self {
+            Dataset::Streamed(d) => Some(d),
+            _ => None,
         }
     }
 
     /// Mean input spike rate per channel in Hz over `indices` (`None` for analog data).
+    /// Streamed data counts the spikes from its index, reading none.
     pub fn mean_rate_hz(&self, indices: &[usize]) -> Result<Option<f64>, DataError> {
         match self {
             Dataset::Events(d) => d.mean_rate_hz(indices).map(Some),
+            Dataset::Streamed(d) => d.mean_rate_hz(indices).map(Some),
             Dataset::Analog(_) => Ok(None),
         }
     }
@@ -137,6 +160,7 @@ impl Dataset {
         match self {
             Dataset::Events(d) => d.split_fractions(fractions, seed, stratified),
             Dataset::Analog(d) => d.split_fractions(fractions, seed, stratified),
+            Dataset::Streamed(d) => d.split_fractions(fractions, seed, stratified),
         }
     }
 
@@ -144,6 +168,8 @@ impl Dataset {
     ///
     /// With `augment`, event samples are transformed first (see [`AugmentConfig::apply`];
     /// sample `i` of the dataset draws from stream `i`). Analog data cannot be augmented.
+    /// Streamed data reads exactly these samples from its files and then batches them as
+    /// in-memory data would, giving the same batch.
     pub fn batch(
         &self,
         indices: &[usize],
@@ -159,7 +185,38 @@ impl Dataset {
                     targets: binned.targets,
                 })
             }
-            (Dataset::Events(d), Some(a)) => augmented_batch(d, indices, dt_s, steps, a),
+            (Dataset::Events(d), Some(a)) => {
+                let samples = indices
+                    .iter()
+                    .map(|&index| {
+                        d.samples.get(index).ok_or(DataError::IndexOutOfRange {
+                            index,
+                            len: d.len(),
+                        })
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                let augmented = augment_samples(&samples, indices, d.channels, d.duration_s, a);
+                bin_in_order(
+                    augmented,
+                    d.channels,
+                    d.num_classes,
+                    d.duration_s,
+                    dt_s,
+                    steps,
+                )
+            }
+            (Dataset::Streamed(d), augment) => {
+                let read = d.read(indices)?;
+                let samples = match augment {
+                    None => read,
+                    Some(a) => {
+                        let refs: Vec<&EventSample> = read.iter().collect();
+                        augment_samples(&refs, indices, d.channels, d.duration_s, a)
+                    }
+                };
+                let classes = Some(d.num_classes);
+                bin_in_order(samples, d.channels, classes, d.duration_s, dt_s, steps)
+            }
             (Dataset::Analog(d), None) => {
                 let (x, classes) = d.batch(indices, dt_s, steps)?;
                 Ok(Batch {
@@ -172,35 +229,43 @@ impl Dataset {
     }
 }
 
-fn augmented_batch(
-    data: &EventDataset,
+/// The `samples` (of dataset indices `indices`) transformed by `augment`; sample `i` of the
+/// dataset draws from stream `i` of the epoch's seed.
+fn augment_samples(
+    samples: &[&EventSample],
     indices: &[usize],
+    channels: usize,
+    duration_s: f64,
+    augment: Augmentation,
+) -> Vec<EventSample> {
+    samples
+        .iter()
+        .zip(indices)
+        .map(|(sample, &index)| {
+            augment
+                .config
+                .apply(sample, channels, duration_s, augment.seed, index as u64)
+        })
+        .collect()
+}
+
+/// `samples`, in the order given, binned as one batch (see [`EventDataset::bin`]).
+fn bin_in_order(
+    samples: Vec<EventSample>,
+    channels: usize,
+    num_classes: Option<usize>,
+    duration_s: f64,
     dt_s: f64,
     steps: usize,
-    augment: Augmentation,
 ) -> Result<Batch, DataError> {
-    let mut samples = Vec::with_capacity(indices.len());
-    for &index in indices {
-        let sample = data.samples.get(index).ok_or(DataError::IndexOutOfRange {
-            index,
-            len: data.len(),
-        })?;
-        samples.push(augment.config.apply(
-            sample,
-            data.channels,
-            data.duration_s,
-            augment.seed,
-            index as u64,
-        ));
-    }
-    // `bin` re-checks every sample (the transforms keep ids in range and times ≥ 0).
+    // `bin` re-checks every sample (the transforms keep ids in range and times >= 0).
     let batch_data = EventDataset {
         samples,
-        channels: data.channels,
-        num_classes: data.num_classes,
-        duration_s: data.duration_s,
+        channels,
+        num_classes,
+        duration_s,
     };
-    let order: Vec<usize> = (0..indices.len()).collect();
+    let order: Vec<usize> = (0..batch_data.len()).collect();
     let binned = batch_data.bin(&order, dt_s, steps)?;
     Ok(Batch {
         input: BatchInput::Events(binned.spikes),

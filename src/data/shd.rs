@@ -21,7 +21,8 @@
 //! chunk of the reference datasets at a time, and at most about 64 MiB of cached
 //! global-heap collections. Writing builds the variable-length rows in memory first (the
 //! file's size, about 6 bytes per spike) and streams them to a temporary file that is
-//! renamed over the target.
+//! renamed over the target. To train on files larger than memory, stream them instead
+//! ([`super::shd_stream`]: an index of 28 bytes per sample, spikes read per batch).
 
 use super::h5file::{hdf5_error, H5File};
 use super::{DataError, EventDataset, EventSample, Target};
@@ -35,11 +36,11 @@ pub const SHD_CHANNELS: usize = 700;
 /// Nominal sample duration in seconds (SpyTorch's `max_time` for SHD).
 pub const SHD_MAX_TIME_S: f64 = 1.4;
 
-const TIMES: &str = "/spikes/times";
-const UNITS: &str = "/spikes/units";
-const LABELS: &str = "/labels";
-const KEYS: &str = "/extra/keys";
-const SPEAKER: &str = "/extra/speaker";
+pub(super) const TIMES: &str = "/spikes/times";
+pub(super) const UNITS: &str = "/spikes/units";
+pub(super) const LABELS: &str = "/labels";
+pub(super) const KEYS: &str = "/extra/keys";
+pub(super) const SPEAKER: &str = "/extra/speaker";
 
 /// How to read an SHD/SSC file.
 #[derive(Clone, Debug, PartialEq)]
@@ -288,7 +289,7 @@ fn integers(values: &[u64]) -> DatasetData {
 }
 
 /// The SHD file being read: an [`H5File`] with the layout's checks.
-struct ShdSource(H5File);
+pub(super) struct ShdSource(pub(super) H5File);
 
 impl std::ops::Deref for ShdSource {
     type Target = H5File;
@@ -298,11 +299,11 @@ impl std::ops::Deref for ShdSource {
 }
 
 impl ShdSource {
-    fn open(path: &Path) -> Result<Self, DataError> {
+    pub(super) fn open(path: &Path) -> Result<Self, DataError> {
         H5File::open(path).map(Self)
     }
 
-    fn expect_vlen(&self, ds: &Dataset, float: bool) -> Result<(), DataError> {
+    pub(super) fn expect_vlen(&self, ds: &Dataset, float: bool) -> Result<(), DataError> {
         let ok = match &ds.dtype {
             Datatype::VlenSeq(base) => match **base {
                 Datatype::Float { .. } => float,
@@ -327,7 +328,7 @@ impl ShdSource {
         Err(self.error(&ds.path, reason))
     }
 
-    fn expect_rows(&self, ds: &Dataset, rows: u64) -> Result<(), DataError> {
+    pub(super) fn expect_rows(&self, ds: &Dataset, rows: u64) -> Result<(), DataError> {
         if ds.shape.len() == 1 && ds.len() == rows {
             return Ok(());
         }
@@ -345,7 +346,7 @@ impl ShdSource {
     }
 
     /// Every label of the file, checked to be non-negative.
-    fn labels(&self, ds: &Dataset) -> Result<Vec<usize>, DataError> {
+    pub(super) fn labels(&self, ds: &Dataset) -> Result<Vec<usize>, DataError> {
         let values = self.ints(ds, 0, ds.len())?;
         values
             .iter()
@@ -364,7 +365,7 @@ impl ShdSource {
     }
 
     /// `/extra/keys` if present, checked to name every label.
-    fn class_names(&self, labels: &[usize]) -> Result<Option<Vec<String>>, DataError> {
+    pub(super) fn class_names(&self, labels: &[usize]) -> Result<Option<Vec<String>>, DataError> {
         let Some(ds) = self.optional_dataset(KEYS)? else {
             return Ok(None);
         };
@@ -383,7 +384,11 @@ impl ShdSource {
     }
 
     /// `/extra/speaker` of `range`, if present.
-    fn speakers(&self, n: u64, range: &Range<usize>) -> Result<Option<Vec<u32>>, DataError> {
+    pub(super) fn speakers(
+        &self,
+        n: u64,
+        range: &Range<usize>,
+    ) -> Result<Option<Vec<u32>>, DataError> {
         let Some(ds) = self.optional_dataset(SPEAKER)? else {
             return Ok(None);
         };
@@ -459,7 +464,7 @@ impl ShdSource {
 }
 
 /// Why a sample's unit ids are unusable, if they are.
-fn check_units(ids: &[i64], times: usize, channels: usize) -> Option<String> {
+pub(super) fn check_units(ids: &[i64], times: usize, channels: usize) -> Option<String> {
     if ids.len() != times {
         return Some(format!("{} unit ids but {times} spike times", ids.len()));
     }
@@ -471,7 +476,7 @@ fn check_units(ids: &[i64], times: usize, channels: usize) -> Option<String> {
     ))
 }
 
-fn vlen_base(ds: &Dataset) -> Datatype {
+pub(super) fn vlen_base(ds: &Dataset) -> Datatype {
     match &ds.dtype {
         Datatype::VlenSeq(base) => (**base).clone(),
         other => other.clone(),

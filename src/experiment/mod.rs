@@ -212,10 +212,7 @@ impl Experiment {
                 )?;
                 (data.into(), split)
             }
-            DataSource::Hdf5 { .. } => {
-                let (data, split) = hdf5::load(&config)?;
-                (data.into(), split)
-            }
+            DataSource::Hdf5 { .. } => hdf5::load(&config)?,
             DataSource::Braille { .. } => braille::load(&config)?,
         };
         if split.train.is_empty() {

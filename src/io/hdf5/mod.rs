@@ -25,16 +25,21 @@
 //! Memory: [`Hdf5Reader`] reads the file on demand. Reading rows `a..b` of a dataset touches
 //! only those rows (for chunked data, the chunks overlapping them), and variable-length
 //! rows keep at most about 64 MiB of decoded global-heap collections cached.
+//! [`Hdf5Reader::vlen_locations`] instead records where each variable-length row lies
+//! (a [`VlenLocation`], 16 bytes per row), so that [`Hdf5Reader::read_vlen_at`] reads any
+//! row later with one read of exactly its bytes and no cache.
 
 mod any_rank;
 mod bytes;
 mod dense;
 mod read;
 mod types;
+mod vlen_index;
 mod write;
 
 pub use read::{Dataset, Hdf5Reader};
 pub use types::{f16_to_f32, f32_to_f16, ByteOrder, Datatype};
+pub use vlen_index::VlenLocation;
 pub use write::{DatasetData, Hdf5Writer};
 
 /// Why an HDF5 file could not be read or written.

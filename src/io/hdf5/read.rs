@@ -34,7 +34,8 @@ pub struct Hdf5Reader {
     /// Bytes per address and per length field.
     pub(super) offset_size: u8,
     pub(super) length_size: u8,
-    base: u64,
+    /// File offset that addresses are relative to.
+    pub(super) base: u64,
     root: u64,
     heap_cache: std::cell::RefCell<HeapCache>,
 }
@@ -136,8 +137,16 @@ impl Hdf5Reader {
         let mut buf = vec![0u8; len];
         let mut file = &self.file;
         file.seek(SeekFrom::Start(offset)).map_err(Hdf5Error::Io)?;
-        file.read_exact(&mut buf).map_err(Hdf5Error::Io)?;
-        Ok(buf)
+        match file.read_exact(&mut buf) {
+            Ok(()) => Ok(buf),
+            // The file was shortened after it was opened.
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Err(Hdf5Error::Truncated {
+                offset,
+                needed: len as u64,
+                file_len: file.metadata().map_or(0, |m| m.len()),
+            }),
+            Err(e) => Err(Hdf5Error::Io(e)),
+        }
     }
 
     /// `len` bytes at file address `addr` (relative to the base address).
@@ -1023,7 +1032,7 @@ struct ChunkRef {
 /// Parsed global-heap collections, keyed by address.
 #[derive(Default)]
 struct HeapCache {
-    collections: HashMap<u64, std::rc::Rc<Collection>>,
+    collections: HashMap<u64, std::sync::Arc<Collection>>,
     bytes: usize,
 }
 
@@ -1045,11 +1054,11 @@ impl HeapCache {
         &mut self,
         reader: &Hdf5Reader,
         addr: u64,
-    ) -> Result<std::rc::Rc<Collection>, Hdf5Error> {
+    ) -> Result<std::sync::Arc<Collection>, Hdf5Error> {
         if let Some(c) = self.collections.get(&addr) {
             return Ok(c.clone());
         }
-        let collection = std::rc::Rc::new(read_collection(reader, addr)?);
+        let collection = std::sync::Arc::new(read_collection(reader, addr)?);
         if self.bytes + collection.data.len() > HEAP_CACHE_BYTES {
             self.collections.clear();
             self.bytes = 0;
