@@ -2,8 +2,8 @@
 
 use clap::{Args, Subcommand};
 use serde::Serialize;
-use spikegrad::data::shd::{SHD_CHANNELS, SHD_MAX_TIME_S};
-use spikegrad::data::{read_shd, ShdFile, ShdReadOptions};
+use spikegrad::data::shd::SHD_CHANNELS;
+use spikegrad::data::ShdStream;
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
@@ -58,13 +58,8 @@ struct Summary {
 }
 
 fn info(file: PathBuf, json: bool, channels: usize) -> anyhow::Result<()> {
-    let opts = ShdReadOptions {
-        channels,
-        max_time_s: SHD_MAX_TIME_S,
-        samples: None,
-    };
-    let shd = read_shd(&file, &opts)?;
-    let summary = summarize(&file, &shd);
+    let stream = ShdStream::open(&file, channels)?;
+    let summary = summarize(&stream)?;
     if json {
         println!("{}", serde_json::to_string_pretty(&summary)?);
     } else {
@@ -73,43 +68,48 @@ fn info(file: PathBuf, json: bool, channels: usize) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn summarize(file: &std::path::Path, shd: &ShdFile) -> Summary {
-    let data = &shd.data;
-    let counts: Vec<usize> = data.samples.iter().map(|s| s.len()).collect();
-    let total: usize = counts.iter().sum();
-    let times = data.samples.iter().flat_map(|s| s.times_s.iter().copied());
-    let time_min_s = times.clone().reduce(f32::min);
-    let time_max_s = times.reduce(f32::max);
-    let classes = data.num_classes.unwrap_or(0);
-    let mut per_class = vec![0; classes];
-    for sample in &data.samples {
-        if let spikegrad::data::Target::Class(c) = sample.target {
-            per_class[c] += 1;
+/// Reads the samples one at a time (memory stays bounded on SSC-sized files), checking each.
+fn summarize(stream: &ShdStream) -> anyhow::Result<Summary> {
+    let (mut time_min_s, mut time_max_s) = (None::<f32>, None::<f32>);
+    for i in 0..stream.len() {
+        let sample = stream.read(i)?;
+        for &t in &sample.times_s {
+            time_min_s = Some(time_min_s.map_or(t, |m| m.min(t)));
+            time_max_s = Some(time_max_s.map_or(t, |m| m.max(t)));
         }
     }
-    let speakers = shd.speakers.as_ref().map(|s| {
+    let counts = stream.spike_counts();
+    let total: usize = counts.iter().map(|&c| c as usize).sum();
+    let classes = stream.num_classes();
+    let mut per_class = vec![0; classes];
+    for &label in stream.labels() {
+        if let Some(count) = per_class.get_mut(label as usize) {
+            *count += 1;
+        }
+    }
+    let speakers = stream.speakers().map(|s| {
         s.iter()
             .copied()
             .collect::<BTreeSet<_>>()
             .into_iter()
             .collect()
     });
-    Summary {
-        file: file.display().to_string(),
-        samples: data.len(),
+    Ok(Summary {
+        file: stream.path().display().to_string(),
+        samples: stream.len(),
         classes,
-        class_names: shd.class_names.clone(),
+        class_names: stream.class_names().map(<[String]>::to_vec),
         samples_per_class: per_class,
-        channels: data.channels,
-        times_dtype: shd.times_dtype.clone(),
+        channels: stream.channels(),
+        times_dtype: stream.times_dtype(),
         spikes_total: total,
-        spikes_per_sample_min: counts.iter().copied().min().unwrap_or(0),
-        spikes_per_sample_mean: total as f64 / data.len().max(1) as f64,
-        spikes_per_sample_max: counts.iter().copied().max().unwrap_or(0),
+        spikes_per_sample_min: counts.iter().map(|&c| c as usize).min().unwrap_or(0),
+        spikes_per_sample_mean: total as f64 / stream.len().max(1) as f64,
+        spikes_per_sample_max: counts.iter().map(|&c| c as usize).max().unwrap_or(0),
         time_min_s,
         time_max_s,
         speakers,
-    }
+    })
 }
 
 fn print_text(s: &Summary) {

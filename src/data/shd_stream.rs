@@ -153,6 +153,11 @@ impl ShdStream {
         &self.shared.index.labels
     }
 
+    /// The stored type of the spike times, e.g. `vlen<float16>`.
+    pub fn times_dtype(&self) -> String {
+        format!("vlen<{}>", self.shared.time_type.describe())
+    }
+
     /// The number of spikes of every sample (known without reading them).
     pub fn spike_counts(&self) -> &[u32] {
         &self.shared.index.counts
