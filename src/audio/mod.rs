@@ -27,11 +27,13 @@ pub mod basilar;
 pub mod bushy;
 pub mod hair_cell;
 pub mod hankel;
+mod hankel_asymptotic;
 pub mod normalize;
+mod transfer;
 pub mod wav;
 pub mod window;
 
-pub use basilar::{BasilarMembrane, BasilarParams};
+pub use basilar::{BasilarMembrane, BasilarParams, TransferMethod};
 pub use bushy::BushyParams;
 pub use hair_cell::HairCellParams;
 pub use wav::{read_wav, MonoAudio};
