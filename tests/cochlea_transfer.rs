@@ -90,3 +90,37 @@ fn fast_and_reference_transfer_agree_pointwise() {
     }
     println!("pointwise: largest relative difference {worst:.1e}");
 }
+
+/// The cached transfer matrix gives bit-for-bit the spikes of the direct path, for signals
+/// of one shape and of another, and the cache keeps within its budget.
+#[test]
+fn cached_conversion_equals_the_direct_one() {
+    use spikegrad::audio::TransferCache;
+    let cochlea = Cochlea::new(CochleaParams::default()).unwrap();
+    let bytes_per_matrix = |n: usize| 700 * (n / 2 + 1) * 16;
+    let mut cache = TransferCache::new(bytes_per_matrix(1600) + bytes_per_matrix(800));
+    let signals = [
+        tone(700.0, 16_000, 0.1),
+        noise(16_000, 0.1),
+        noise(16_000, 0.05),
+        tone(1500.0, 16_000, 0.1),
+    ];
+    for (k, signal) in signals.iter().enumerate() {
+        let direct = cochlea.audio_to_spikes(signal, 16_000, k as u64).unwrap();
+        let cached = cochlea
+            .audio_to_spikes_cached(&mut cache, signal, 16_000, k as u64)
+            .unwrap();
+        assert!(!direct.times_s.is_empty(), "signal {k} gives no spikes");
+        assert_eq!(direct, cached, "signal {k}");
+        assert!(cache.bytes() <= bytes_per_matrix(1600) + bytes_per_matrix(800));
+    }
+    assert_eq!(cache.bytes(), bytes_per_matrix(1600) + bytes_per_matrix(800));
+    // A budget below one matrix caches nothing and still converts.
+    let mut small = TransferCache::new(1000);
+    let direct = cochlea.audio_to_spikes(&signals[0], 16_000, 3).unwrap();
+    let cached = cochlea
+        .audio_to_spikes_cached(&mut small, &signals[0], 16_000, 3)
+        .unwrap();
+    assert_eq!(direct, cached);
+    assert_eq!(small.bytes(), 0);
+}

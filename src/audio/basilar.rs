@@ -31,6 +31,7 @@
 //! high frequencies, where the response is vanishingly small).
 
 use super::transfer::{self, FrequencyTerms, PlaceTerms};
+use super::transfer_cache::TransferMatrix;
 use realfft::num_complex::Complex64;
 use realfft::RealFftPlanner;
 use rustfft::{Fft, FftPlanner};
@@ -135,53 +136,56 @@ impl BasilarMembrane {
         channels: usize,
         each: impl Fn(usize, &[f64]) -> T + Sync,
     ) -> Vec<T> {
-        use rayon::prelude::*;
         let spectrum = half_spectrum(samples);
-        let bins = spectrum.len();
-        let nyquist = f64::from(sample_rate_hz / 2);
-        let omegas: Vec<f64> = linspace(1.0, nyquist, bins)
-            .into_iter()
-            .map(|f| 2.0 * PI * f)
-            .collect();
-        let freq: Vec<FrequencyTerms> = omegas
-            .par_iter()
-            .map(|&w| self.frequency_terms(w))
-            .collect();
-        let ifft = FftPlanner::<f64>::new().plan_fft_inverse(bins);
-        let places = self.places_cm(channels);
-        places
-            .par_iter()
-            .enumerate()
-            .map_init(
-                || ChannelBuffers::new(&ifft),
-                |buf, (channel, &place)| {
-                    let velocity = self.filter_one(method, &freq, &spectrum, place, &ifft, buf);
-                    each(channel, velocity)
-                },
-            )
-            .collect()
+        let rows = self.transfer_rows_with(method, spectrum.len(), sample_rate_hz, channels);
+        filter_spectrum(&spectrum, channels, |c, row| rows.fill(c, row), each)
     }
 
-    /// Velocity of one place: `Re(IDFT_M(v · X))`, into `buf.velocity`.
-    fn filter_one<'b>(
+    /// [`Self::filter_channels`] with the transfer function taken from `matrix`, which must
+    /// have been made for this membrane, `⌊samples.len()/2⌋ + 1` bins and the channel count
+    /// wanted (the cache guarantees it).
+    pub(super) fn filter_with_matrix<T: Send>(
+        &self,
+        matrix: &TransferMatrix,
+        samples: &[f64],
+        each: impl Fn(usize, &[f64]) -> T + Sync,
+    ) -> Vec<T> {
+        let spectrum = half_spectrum(samples);
+        assert_eq!(spectrum.len(), matrix.bins(), "transfer matrix of another shape");
+        let copy = |c: usize, row: &mut [Complex64]| row.copy_from_slice(matrix.row(c));
+        filter_spectrum(&spectrum, matrix.channels(), copy, each)
+    }
+
+    /// The rows `v(ω_k, x_c)` of `channels` places on the grid of `bins` bins at
+    /// `sample_rate_hz` (fast evaluation).
+    pub(super) fn transfer_rows(
+        &self,
+        bins: usize,
+        sample_rate_hz: u32,
+        channels: usize,
+    ) -> TransferRows<'_> {
+        self.transfer_rows_with(TransferMethod::Fast, bins, sample_rate_hz, channels)
+    }
+
+    fn transfer_rows_with(
         &self,
         method: TransferMethod,
-        freq: &[FrequencyTerms],
-        spectrum: &[Complex64],
-        place_cm: f64,
-        ifft: &Arc<dyn Fft<f64>>,
-        buf: &'b mut ChannelBuffers,
-    ) -> &'b [f64] {
-        let place = self.place_terms(place_cm);
-        for ((y, f), x) in buf.spectrum.iter_mut().zip(freq).zip(spectrum) {
-            *y = method.evaluate(f, &place) * x;
+        bins: usize,
+        sample_rate_hz: u32,
+        channels: usize,
+    ) -> TransferRows<'_> {
+        use rayon::prelude::*;
+        let nyquist = f64::from(sample_rate_hz / 2);
+        let freq = linspace(1.0, nyquist, bins)
+            .into_par_iter()
+            .map(|f| self.frequency_terms(2.0 * PI * f))
+            .collect();
+        TransferRows {
+            membrane: self,
+            method,
+            freq,
+            places: self.places_cm(channels),
         }
-        ifft.process_with_scratch(&mut buf.spectrum, &mut buf.scratch);
-        let norm = 1.0 / buf.spectrum.len() as f64;
-        for (v, y) in buf.velocity.iter_mut().zip(&buf.spectrum) {
-            *v = y.re * norm;
-        }
-        &buf.velocity
     }
 
     fn frequency_terms(&self, omega: f64) -> FrequencyTerms {
@@ -212,7 +216,55 @@ impl TransferMethod {
     }
 }
 
-/// Per-thread work space of [`BasilarMembrane::filter_channels`].
+/// The transfer function on a frequency grid, row by row.
+pub(super) struct TransferRows<'m> {
+    membrane: &'m BasilarMembrane,
+    method: TransferMethod,
+    freq: Vec<FrequencyTerms>,
+    places: Vec<f64>,
+}
+
+impl TransferRows<'_> {
+    /// `row[k] = v(ω_k, x_channel)`.
+    pub fn fill(&self, channel: usize, row: &mut [Complex64]) {
+        let place = self.membrane.place_terms(self.places[channel]);
+        for (y, f) in row.iter_mut().zip(&self.freq) {
+            *y = self.method.evaluate(f, &place);
+        }
+    }
+}
+
+/// `each(c, Re(IDFT_M(v_c · X)))` for every channel `c`, in parallel, where
+/// `row(c, out)` writes `v_c` (see the module documentation).
+fn filter_spectrum<T: Send>(
+    spectrum: &[Complex64],
+    channels: usize,
+    row: impl Fn(usize, &mut [Complex64]) + Sync,
+    each: impl Fn(usize, &[f64]) -> T + Sync,
+) -> Vec<T> {
+    use rayon::prelude::*;
+    let ifft = FftPlanner::<f64>::new().plan_fft_inverse(spectrum.len());
+    (0..channels)
+        .into_par_iter()
+        .map_init(
+            || ChannelBuffers::new(&ifft),
+            |buf, channel| {
+                row(channel, &mut buf.spectrum);
+                for (y, x) in buf.spectrum.iter_mut().zip(spectrum) {
+                    *y *= x;
+                }
+                ifft.process_with_scratch(&mut buf.spectrum, &mut buf.scratch);
+                let norm = 1.0 / buf.spectrum.len() as f64;
+                for (v, y) in buf.velocity.iter_mut().zip(&buf.spectrum) {
+                    *v = y.re * norm;
+                }
+                each(channel, &buf.velocity)
+            },
+        )
+        .collect()
+}
+
+/// Per-thread work space of [`filter_spectrum`].
 struct ChannelBuffers {
     spectrum: Vec<Complex64>,
     scratch: Vec<Complex64>,
