@@ -31,12 +31,13 @@
 //! high frequencies, where the response is vanishingly small).
 
 use super::transfer::{self, FrequencyTerms, PlaceTerms};
+use super::tail::{self, Tail};
 use super::transfer_cache::TransferMatrix;
 use realfft::num_complex::Complex64;
 use realfft::RealFftPlanner;
 use rustfft::{Fft, FftPlanner};
 use std::f64::consts::PI;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 /// Parameters of the basilar-membrane model (CGS units: cm, g, s), lauscher's defaults.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -138,22 +139,27 @@ impl BasilarMembrane {
     ) -> Vec<T> {
         let spectrum = half_spectrum(samples);
         let rows = self.transfer_rows_with(method, spectrum.len(), sample_rate_hz, channels);
-        filter_spectrum(&spectrum, channels, |c, row| rows.fill(c, row), each)
+        filter_spectrum(&spectrum, channels, &rows, each)
     }
 
     /// [`Self::filter_channels`] with the transfer function taken from `matrix`, which must
-    /// have been made for this membrane, `⌊samples.len()/2⌋ + 1` bins and the channel count
-    /// wanted (the cache guarantees it).
+    /// have been made for this membrane, `⌊samples.len()/2⌋ + 1` bins, `sample_rate_hz` and
+    /// the channel count wanted (the cache guarantees it).
     pub(super) fn filter_with_matrix<T: Send>(
         &self,
         matrix: &TransferMatrix,
         samples: &[f64],
+        sample_rate_hz: u32,
         each: impl Fn(usize, &[f64]) -> T + Sync,
     ) -> Vec<T> {
         let spectrum = half_spectrum(samples);
         assert_eq!(spectrum.len(), matrix.bins(), "transfer matrix of another shape");
-        let copy = |c: usize, row: &mut [Complex64]| row.copy_from_slice(matrix.row(c));
-        filter_spectrum(&spectrum, matrix.channels(), copy, each)
+        let rows = MatrixRows {
+            matrix,
+            evaluate: OnceLock::new(),
+            make: || self.transfer_rows(matrix.bins(), sample_rate_hz, matrix.channels()),
+        };
+        filter_spectrum(&spectrum, matrix.channels(), &rows, each)
     }
 
     /// The rows `v(ω_k, x_c)` of `channels` places on the grid of `bins` bins at
@@ -185,6 +191,7 @@ impl BasilarMembrane {
             method,
             freq,
             places: self.places_cm(channels),
+            nyquist_hz: nyquist,
         }
     }
 
@@ -216,47 +223,107 @@ impl TransferMethod {
     }
 }
 
+/// A source of transfer-function rows for [`filter_spectrum`].
+pub(super) trait RowSource: Sync {
+    /// Writes `v(ω_k, x_channel)` into `row`, possibly leaving a negligible tail zero.
+    fn row(&self, channel: usize, row: &mut [Complex64]) -> Tail;
+    /// Writes the bins from `start` on, which [`Self::row`] left zero.
+    fn complete(&self, channel: usize, row: &mut [Complex64], start: usize);
+}
+
 /// The transfer function on a frequency grid, row by row.
 pub(super) struct TransferRows<'m> {
     membrane: &'m BasilarMembrane,
     method: TransferMethod,
     freq: Vec<FrequencyTerms>,
     places: Vec<f64>,
+    nyquist_hz: f64,
 }
 
 impl TransferRows<'_> {
-    /// `row[k] = v(ω_k, x_channel)`.
-    pub fn fill(&self, channel: usize, row: &mut [Complex64]) {
+    /// The grid bin nearest to the local resonance `√(s(x)/m)` of `place_cm`.
+    fn resonance_bin(&self, place_cm: f64) -> usize {
+        let bins = self.freq.len();
+        let p = self.membrane.params();
+        let stiffness = p.c0 * (-p.alpha_per_cm * place_cm).exp() - p.a;
+        let freq_hz = (stiffness.max(0.0) / p.m).sqrt() / (2.0 * PI);
+        let step = (self.nyquist_hz - 1.0) / (bins.max(2) - 1) as f64;
+        let bin = ((freq_hz - 1.0) / step).round().max(0.0);
+        (bin as usize).min(bins.saturating_sub(1))
+    }
+}
+
+impl RowSource for TransferRows<'_> {
+    fn row(&self, channel: usize, row: &mut [Complex64]) -> Tail {
         let place = self.membrane.place_terms(self.places[channel]);
-        for (y, f) in row.iter_mut().zip(&self.freq) {
+        let bins = row.len();
+        let found = match self.method {
+            TransferMethod::Reference => Tail::none(bins),
+            TransferMethod::Fast => {
+                let resonance = self.resonance_bin(self.places[channel]);
+                tail::find(bins, resonance, |k| {
+                    self.method.evaluate(&self.freq[k], &place).norm()
+                })
+            }
+        };
+        for (y, f) in row[..found.start].iter_mut().zip(&self.freq) {
+            *y = self.method.evaluate(f, &place);
+        }
+        row[found.start..].fill(Complex64::new(0.0, 0.0));
+        found
+    }
+
+    fn complete(&self, channel: usize, row: &mut [Complex64], start: usize) {
+        let place = self.membrane.place_terms(self.places[channel]);
+        for (y, f) in row[start..].iter_mut().zip(&self.freq[start..]) {
             *y = self.method.evaluate(f, &place);
         }
     }
 }
 
-/// `each(c, Re(IDFT_M(v_c · X)))` for every channel `c`, in parallel, where
-/// `row(c, out)` writes `v_c` (see the module documentation).
+/// Rows from a cached matrix; a tail that is not negligible for a signal is evaluated then.
+struct MatrixRows<'a, F> {
+    matrix: &'a TransferMatrix,
+    evaluate: OnceLock<TransferRows<'a>>,
+    make: F,
+}
+
+impl<'a, F: Fn() -> TransferRows<'a> + Sync> RowSource for MatrixRows<'a, F> {
+    fn row(&self, channel: usize, row: &mut [Complex64]) -> Tail {
+        row.copy_from_slice(self.matrix.row(channel));
+        self.matrix.tail(channel)
+    }
+
+    fn complete(&self, channel: usize, row: &mut [Complex64], start: usize) {
+        self.evaluate
+            .get_or_init(&self.make)
+            .complete(channel, row, start);
+    }
+}
+
+/// `each(c, Re(IDFT_M(v_c · X)))` for every channel `c`, in parallel, with the rows `v_c`
+/// from `rows`; a skipped tail is evaluated after all when the signal makes it matter
+/// (see [`super::tail`]).
 fn filter_spectrum<T: Send>(
     spectrum: &[Complex64],
     channels: usize,
-    row: impl Fn(usize, &mut [Complex64]) + Sync,
+    rows: &impl RowSource,
     each: impl Fn(usize, &[f64]) -> T + Sync,
 ) -> Vec<T> {
     use rayon::prelude::*;
     let ifft = FftPlanner::<f64>::new().plan_fft_inverse(spectrum.len());
+    let suffix = tail::suffix_sums(spectrum);
     (0..channels)
         .into_par_iter()
         .map_init(
             || ChannelBuffers::new(&ifft),
             |buf, channel| {
-                row(channel, &mut buf.spectrum);
-                for (y, x) in buf.spectrum.iter_mut().zip(spectrum) {
-                    *y *= x;
-                }
-                ifft.process_with_scratch(&mut buf.spectrum, &mut buf.scratch);
-                let norm = 1.0 / buf.spectrum.len() as f64;
-                for (v, y) in buf.velocity.iter_mut().zip(&buf.spectrum) {
-                    *v = y.re * norm;
+                let found = rows.row(channel, &mut buf.spectrum);
+                let peak = buf.inverse(spectrum, &ifft);
+                if !found.is_negligible(&suffix, peak) {
+                    rows.row(channel, &mut buf.spectrum);
+                    rows.complete(channel, &mut buf.spectrum, found.start);
+                    buf.inverse(spectrum, &ifft);
                 }
                 each(channel, &buf.velocity)
             },
@@ -272,6 +339,21 @@ struct ChannelBuffers {
 }
 
 impl ChannelBuffers {
+    /// `velocity = Re(IDFT_M(row · X))` for the row in `spectrum`; returns `max |velocity|`.
+    fn inverse(&mut self, input: &[Complex64], ifft: &Arc<dyn Fft<f64>>) -> f64 {
+        for (y, x) in self.spectrum.iter_mut().zip(input) {
+            *y *= x;
+        }
+        ifft.process_with_scratch(&mut self.spectrum, &mut self.scratch);
+        let norm = 1.0 / self.spectrum.len() as f64;
+        let mut peak = 0.0f64;
+        for (v, y) in self.velocity.iter_mut().zip(&self.spectrum) {
+            *v = y.re * norm;
+            peak = peak.max(v.abs());
+        }
+        peak
+    }
+
     fn new(ifft: &Arc<dyn Fft<f64>>) -> Self {
         let bins = ifft.len();
         Self {

@@ -29,6 +29,7 @@ pub mod hair_cell;
 pub mod hankel;
 mod hankel_asymptotic;
 pub mod normalize;
+mod tail;
 mod transfer;
 pub mod transfer_cache;
 pub mod wav;
@@ -177,7 +178,7 @@ impl Cochlea {
         };
         let per_channel = self
             .membrane
-            .filter_with_matrix(&matrix, &input, |channel, velocity| {
+            .filter_with_matrix(&matrix, &input, sample_rate_hz, |channel, velocity| {
                 self.channel_spikes(channel, velocity, sample_rate_hz, seed)
             });
         Ok(merge_channels(&per_channel, sample_rate_hz))

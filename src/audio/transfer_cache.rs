@@ -6,14 +6,16 @@
 //! length and rate (the Speech Commands clips are all 16 000 samples at 16 kHz), so the
 //! matrix, which is most of the cost of a conversion, can be evaluated once and reused:
 //! the cost per recording is then two FFTs per channel, the hair cells and the bushy cells.
-//! The results are bit-for-bit those of the uncached path (the same evaluation, stored).
+//! The results are bit-for-bit those of the uncached path (the same evaluation, stored;
+//! a skipped tail that a signal needs is evaluated for that signal as without the cache).
 //!
 //! Memory: a matrix takes `16 · channels · M` bytes (90 MB for 700 channels and a one-second
 //! clip at 16 kHz, 270 MB at 48 kHz). [`TransferCache`] keeps the most recently used
 //! matrices within a byte budget and evicts the least recently used; a shape whose matrix
 //! alone exceeds the budget is not cached (it is evaluated per signal, as without a cache).
 
-use super::basilar::{BasilarMembrane, BasilarParams};
+use super::basilar::{BasilarMembrane, BasilarParams, RowSource};
+use super::tail::Tail;
 use realfft::num_complex::Complex64;
 use std::sync::Arc;
 
@@ -26,11 +28,14 @@ struct Shape {
     channels: usize,
 }
 
-/// `v(ω_k, x_c)` for every channel `c` (rows) and bin `k` (columns).
+/// `v(ω_k, x_c)` for every channel `c` (rows) and bin `k` (columns), negligible tails
+/// left zero (evaluated when a signal needs them).
 #[derive(Debug)]
 pub struct TransferMatrix {
     shape: Shape,
     values: Vec<Complex64>,
+    /// The negligible tail of each row, left zero in `values` (see [`super::tail`]).
+    tails: Vec<Tail>,
 }
 
 impl TransferMatrix {
@@ -43,12 +48,14 @@ impl TransferMatrix {
     ) -> Self {
         use rayon::prelude::*;
         let mut values = vec![Complex64::new(0.0, 0.0); channels * bins];
+        let mut tails = vec![Tail::none(bins); channels];
         if bins > 0 {
             let rows = membrane.transfer_rows(bins, sample_rate_hz, channels);
             values
                 .par_chunks_mut(bins)
+                .zip(&mut tails)
                 .enumerate()
-                .for_each(|(channel, row)| rows.fill(channel, row));
+                .for_each(|(channel, (row, tail))| *tail = rows.row(channel, row));
         }
         Self {
             shape: Shape {
@@ -58,7 +65,13 @@ impl TransferMatrix {
                 channels,
             },
             values,
+            tails,
         }
+    }
+
+    /// The skipped tail of `channel`'s row.
+    pub(super) fn tail(&self, channel: usize) -> Tail {
+        self.tails[channel]
     }
 
     /// The transfer function of `channel` at every bin.
