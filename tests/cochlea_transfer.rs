@@ -46,7 +46,10 @@ fn worst_channel_error(signal: &[f64], rate: u32) -> f64 {
     for (channel, (a, b)) in fast.iter().zip(&reference).enumerate() {
         let peak = b.iter().fold(0.0f64, |m, v| m.max(v.abs()));
         assert!(peak > 0.0, "channel {channel} is silent");
-        let diff = a.iter().zip(b).fold(0.0f64, |m, (x, y)| m.max((x - y).abs()));
+        let diff = a
+            .iter()
+            .zip(b)
+            .fold(0.0f64, |m, (x, y)| m.max((x - y).abs()));
         assert!(
             diff <= 1e-9 * peak,
             "channel {channel}: {:.2e} of its peak",
@@ -116,7 +119,10 @@ fn cached_conversion_equals_the_direct_one() {
         assert_eq!(direct, cached, "signal {k}");
         assert!(cache.bytes() <= bytes_per_matrix(1600) + bytes_per_matrix(800));
     }
-    assert_eq!(cache.bytes(), bytes_per_matrix(1600) + bytes_per_matrix(800));
+    assert_eq!(
+        cache.bytes(),
+        bytes_per_matrix(1600) + bytes_per_matrix(800)
+    );
     // A budget below one matrix caches nothing and still converts.
     let mut small = TransferCache::new(1000);
     let direct = cochlea.audio_to_spikes(&signals[0], 16_000, 3).unwrap();

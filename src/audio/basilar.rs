@@ -29,15 +29,20 @@
 //! so `p(ω, x)/p(ω, 0)` is computed as a ratio of scaled values times `e^{i(G(x) − G(0))}`,
 //! which neither underflows nor loses digits when `Im G` is large (the apical channels at
 //! high frequencies, where the response is vanishingly small).
+//!
+//! Speed: [`TransferMethod::Fast`] (the default, [`super::transfer`]) evaluates `v` with
+//! fewer operations than the literal [`TransferMethod::Reference`] and agrees with it to
+//! about 1e-13; each channel skips the bins above its resonance where `|v|` has fallen below
+//! 1e-12 of its resonant value, unless a signal makes them matter ([`super::tail`]); and
+//! [`super::transfer_cache`] reuses the whole matrix `v(ω_k, x_c)` across signals of one
+//! length and rate.
 
+use super::filter::{filter_spectrum, MatrixRows, TransferRows};
 use super::transfer::{self, FrequencyTerms, PlaceTerms};
-use super::tail::{self, Tail};
 use super::transfer_cache::TransferMatrix;
 use realfft::num_complex::Complex64;
 use realfft::RealFftPlanner;
-use rustfft::{Fft, FftPlanner};
 use std::f64::consts::PI;
-use std::sync::{Arc, OnceLock};
 
 /// Parameters of the basilar-membrane model (CGS units: cm, g, s), lauscher's defaults.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -125,7 +130,13 @@ impl BasilarMembrane {
         channels: usize,
         each: impl Fn(usize, &[f64]) -> T + Sync,
     ) -> Vec<T> {
-        self.filter_channels_with(TransferMethod::Fast, samples, sample_rate_hz, channels, each)
+        self.filter_channels_with(
+            TransferMethod::Fast,
+            samples,
+            sample_rate_hz,
+            channels,
+            each,
+        )
     }
 
     /// [`Self::filter_channels`] with the transfer function evaluated by `method`.
@@ -153,12 +164,14 @@ impl BasilarMembrane {
         each: impl Fn(usize, &[f64]) -> T + Sync,
     ) -> Vec<T> {
         let spectrum = half_spectrum(samples);
-        assert_eq!(spectrum.len(), matrix.bins(), "transfer matrix of another shape");
-        let rows = MatrixRows {
-            matrix,
-            evaluate: OnceLock::new(),
-            make: || self.transfer_rows(matrix.bins(), sample_rate_hz, matrix.channels()),
-        };
+        assert_eq!(
+            spectrum.len(),
+            matrix.bins(),
+            "transfer matrix of another shape"
+        );
+        let rows = MatrixRows::new(matrix, || {
+            self.transfer_rows(matrix.bins(), sample_rate_hz, matrix.channels())
+        });
         filter_spectrum(&spectrum, matrix.channels(), &rows, each)
     }
 
@@ -186,20 +199,14 @@ impl BasilarMembrane {
             .into_par_iter()
             .map(|f| self.frequency_terms(2.0 * PI * f))
             .collect();
-        TransferRows {
-            membrane: self,
-            method,
-            freq,
-            places: self.places_cm(channels),
-            nyquist_hz: nyquist,
-        }
+        TransferRows::new(self, method, freq, self.places_cm(channels), nyquist)
     }
 
     fn frequency_terms(&self, omega: f64) -> FrequencyTerms {
         FrequencyTerms::new(&self.params, self.r0, omega)
     }
 
-    fn place_terms(&self, place_cm: f64) -> PlaceTerms {
+    pub(super) fn place_terms(&self, place_cm: f64) -> PlaceTerms {
         PlaceTerms::new(&self.params, self.r0, place_cm)
     }
 }
@@ -215,151 +222,10 @@ pub enum TransferMethod {
 }
 
 impl TransferMethod {
-    fn evaluate(self, f: &FrequencyTerms, x: &PlaceTerms) -> Complex64 {
+    pub(super) fn evaluate(self, f: &FrequencyTerms, x: &PlaceTerms) -> Complex64 {
         match self {
             Self::Reference => transfer::reference(f, x),
             Self::Fast => transfer::fast(f, x),
-        }
-    }
-}
-
-/// A source of transfer-function rows for [`filter_spectrum`].
-pub(super) trait RowSource: Sync {
-    /// Writes `v(ω_k, x_channel)` into `row`, possibly leaving a negligible tail zero.
-    fn row(&self, channel: usize, row: &mut [Complex64]) -> Tail;
-    /// Writes the bins from `start` on, which [`Self::row`] left zero.
-    fn complete(&self, channel: usize, row: &mut [Complex64], start: usize);
-}
-
-/// The transfer function on a frequency grid, row by row.
-pub(super) struct TransferRows<'m> {
-    membrane: &'m BasilarMembrane,
-    method: TransferMethod,
-    freq: Vec<FrequencyTerms>,
-    places: Vec<f64>,
-    nyquist_hz: f64,
-}
-
-impl TransferRows<'_> {
-    /// The grid bin nearest to the local resonance `√(s(x)/m)` of `place_cm`.
-    fn resonance_bin(&self, place_cm: f64) -> usize {
-        let bins = self.freq.len();
-        let p = self.membrane.params();
-        let stiffness = p.c0 * (-p.alpha_per_cm * place_cm).exp() - p.a;
-        let freq_hz = (stiffness.max(0.0) / p.m).sqrt() / (2.0 * PI);
-        let step = (self.nyquist_hz - 1.0) / (bins.max(2) - 1) as f64;
-        let bin = ((freq_hz - 1.0) / step).round().max(0.0);
-        (bin as usize).min(bins.saturating_sub(1))
-    }
-}
-
-impl RowSource for TransferRows<'_> {
-    fn row(&self, channel: usize, row: &mut [Complex64]) -> Tail {
-        let place = self.membrane.place_terms(self.places[channel]);
-        let bins = row.len();
-        let found = match self.method {
-            TransferMethod::Reference => Tail::none(bins),
-            TransferMethod::Fast => {
-                let resonance = self.resonance_bin(self.places[channel]);
-                tail::find(bins, resonance, |k| {
-                    self.method.evaluate(&self.freq[k], &place).norm()
-                })
-            }
-        };
-        for (y, f) in row[..found.start].iter_mut().zip(&self.freq) {
-            *y = self.method.evaluate(f, &place);
-        }
-        row[found.start..].fill(Complex64::new(0.0, 0.0));
-        found
-    }
-
-    fn complete(&self, channel: usize, row: &mut [Complex64], start: usize) {
-        let place = self.membrane.place_terms(self.places[channel]);
-        for (y, f) in row[start..].iter_mut().zip(&self.freq[start..]) {
-            *y = self.method.evaluate(f, &place);
-        }
-    }
-}
-
-/// Rows from a cached matrix; a tail that is not negligible for a signal is evaluated then.
-struct MatrixRows<'a, F> {
-    matrix: &'a TransferMatrix,
-    evaluate: OnceLock<TransferRows<'a>>,
-    make: F,
-}
-
-impl<'a, F: Fn() -> TransferRows<'a> + Sync> RowSource for MatrixRows<'a, F> {
-    fn row(&self, channel: usize, row: &mut [Complex64]) -> Tail {
-        row.copy_from_slice(self.matrix.row(channel));
-        self.matrix.tail(channel)
-    }
-
-    fn complete(&self, channel: usize, row: &mut [Complex64], start: usize) {
-        self.evaluate
-            .get_or_init(&self.make)
-            .complete(channel, row, start);
-    }
-}
-
-/// `each(c, Re(IDFT_M(v_c · X)))` for every channel `c`, in parallel, with the rows `v_c`
-/// from `rows`; a skipped tail is evaluated after all when the signal makes it matter
-/// (see [`super::tail`]).
-fn filter_spectrum<T: Send>(
-    spectrum: &[Complex64],
-    channels: usize,
-    rows: &impl RowSource,
-    each: impl Fn(usize, &[f64]) -> T + Sync,
-) -> Vec<T> {
-    use rayon::prelude::*;
-    let ifft = FftPlanner::<f64>::new().plan_fft_inverse(spectrum.len());
-    let suffix = tail::suffix_sums(spectrum);
-    (0..channels)
-        .into_par_iter()
-        .map_init(
-            || ChannelBuffers::new(&ifft),
-            |buf, channel| {
-                let found = rows.row(channel, &mut buf.spectrum);
-                let peak = buf.inverse(spectrum, &ifft);
-                if !found.is_negligible(&suffix, peak) {
-                    rows.row(channel, &mut buf.spectrum);
-                    rows.complete(channel, &mut buf.spectrum, found.start);
-                    buf.inverse(spectrum, &ifft);
-                }
-                each(channel, &buf.velocity)
-            },
-        )
-        .collect()
-}
-
-/// Per-thread work space of [`filter_spectrum`].
-struct ChannelBuffers {
-    spectrum: Vec<Complex64>,
-    scratch: Vec<Complex64>,
-    velocity: Vec<f64>,
-}
-
-impl ChannelBuffers {
-    /// `velocity = Re(IDFT_M(row · X))` for the row in `spectrum`; returns `max |velocity|`.
-    fn inverse(&mut self, input: &[Complex64], ifft: &Arc<dyn Fft<f64>>) -> f64 {
-        for (y, x) in self.spectrum.iter_mut().zip(input) {
-            *y *= x;
-        }
-        ifft.process_with_scratch(&mut self.spectrum, &mut self.scratch);
-        let norm = 1.0 / self.spectrum.len() as f64;
-        let mut peak = 0.0f64;
-        for (v, y) in self.velocity.iter_mut().zip(&self.spectrum) {
-            *v = y.re * norm;
-            peak = peak.max(v.abs());
-        }
-        peak
-    }
-
-    fn new(ifft: &Arc<dyn Fft<f64>>) -> Self {
-        let bins = ifft.len();
-        Self {
-            spectrum: vec![Complex64::new(0.0, 0.0); bins],
-            scratch: vec![Complex64::new(0.0, 0.0); ifft.get_inplace_scratch_len()],
-            velocity: vec![0.0; bins],
         }
     }
 }

@@ -85,14 +85,19 @@ mod tests {
     #[test]
     fn matches_the_full_accuracy_hankel_function() {
         let mut worst = 0.0f64;
-        for radius in [15.0, 15.5, 15.99, 17.99, 18.0, 25.0, 60.0, 199.0, 250.0, 1e4] {
+        for radius in [
+            15.0, 15.5, 15.99, 17.99, 18.0, 25.0, 60.0, 199.0, 250.0, 1e4,
+        ] {
             for angle in [0.0, 0.2, 0.7, 1.1, 1.5, std::f64::consts::FRAC_PI_2] {
                 let z = Complex64::from_polar(radius, angle);
                 let prefactor = csqrt(FRAC_2_PI / z) * Complex64::from_polar(1.0, -FRAC_PI_4);
                 let ours = prefactor * series_h0(z);
                 let want = hankel1_scaled(Order::Zero, z);
                 let err = (ours - want).norm() / want.norm();
-                assert!(err < 5.0 * TOLERANCE, "z = {z}: {ours} vs {want} ({err:.1e})");
+                assert!(
+                    err < 5.0 * TOLERANCE,
+                    "z = {z}: {ours} vs {want} ({err:.1e})"
+                );
                 worst = worst.max(err);
             }
         }

@@ -25,6 +25,7 @@
 
 pub mod basilar;
 pub mod bushy;
+mod filter;
 pub mod hair_cell;
 pub mod hankel;
 mod hankel_asymptotic;
@@ -176,11 +177,12 @@ impl Cochlea {
         else {
             return self.audio_to_spikes(samples, sample_rate_hz, seed);
         };
-        let per_channel = self
-            .membrane
-            .filter_with_matrix(&matrix, &input, sample_rate_hz, |channel, velocity| {
-                self.channel_spikes(channel, velocity, sample_rate_hz, seed)
-            });
+        let per_channel = self.membrane.filter_with_matrix(
+            &matrix,
+            &input,
+            sample_rate_hz,
+            |channel, velocity| self.channel_spikes(channel, velocity, sample_rate_hz, seed),
+        );
         Ok(merge_channels(&per_channel, sample_rate_hz))
     }
 

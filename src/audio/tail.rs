@@ -85,7 +85,8 @@ pub fn suffix_sums(spectrum: &[realfft::num_complex::Complex64]) -> Vec<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::audio::basilar::{BasilarMembrane, RowSource};
+    use crate::audio::basilar::BasilarMembrane;
+    use crate::audio::filter::RowSource;
     use realfft::num_complex::Complex64;
 
     /// The monotone decay the bisection assumes: evaluating every skipped bin of every
@@ -102,7 +103,9 @@ mod tests {
                 assert!(row[tail.start..].iter().all(|v| v.norm() == 0.0));
                 rows.complete(channel, &mut row, tail.start);
                 let peak = row.iter().fold(0.0f64, |m, v| m.max(v.norm()));
-                let largest = row[tail.start..].iter().fold(0.0f64, |m, v| m.max(v.norm()));
+                let largest = row[tail.start..]
+                    .iter()
+                    .fold(0.0f64, |m, v| m.max(v.norm()));
                 assert!(
                     largest <= tail.bound,
                     "{rate} Hz channel {channel}: {largest:e} > {:e}",
@@ -112,14 +115,23 @@ mod tests {
                 skipped += bins - tail.start;
             }
             let fraction = skipped as f64 / (700 * bins) as f64;
-            println!("{rate} Hz, {bins} bins: {:.1}% of the pairs skipped", 100.0 * fraction);
+            println!(
+                "{rate} Hz, {bins} bins: {:.1}% of the pairs skipped",
+                100.0 * fraction
+            );
         }
     }
 
     #[test]
     fn bisection_finds_the_first_small_bin_of_a_decaying_function() {
         // 1 up to bin 10, then decaying by 10× per bin: below 1e-12 from bin 23 on.
-        let magnitude = |k: usize| if k <= 10 { 1.0 } else { 10f64.powi(-(k as i32 - 10)) };
+        let magnitude = |k: usize| {
+            if k <= 10 {
+                1.0
+            } else {
+                10f64.powi(-(k as i32 - 10))
+            }
+        };
         let tail = find(100, 5, magnitude);
         assert_eq!(tail.start, 23);
         assert_eq!(tail.bound, RELATIVE);

@@ -14,7 +14,8 @@
 //! matrices within a byte budget and evicts the least recently used; a shape whose matrix
 //! alone exceeds the budget is not cached (it is evaluated per signal, as without a cache).
 
-use super::basilar::{BasilarMembrane, BasilarParams, RowSource};
+use super::basilar::{BasilarMembrane, BasilarParams};
+use super::filter::RowSource;
 use super::tail::Tail;
 use realfft::num_complex::Complex64;
 use std::sync::Arc;
@@ -147,7 +148,12 @@ impl TransferCache {
         while self.bytes() + bytes > self.budget_bytes {
             self.entries.remove(0);
         }
-        let matrix = Arc::new(TransferMatrix::new(membrane, bins, sample_rate_hz, channels));
+        let matrix = Arc::new(TransferMatrix::new(
+            membrane,
+            bins,
+            sample_rate_hz,
+            channels,
+        ));
         self.entries.push(Arc::clone(&matrix));
         Some(matrix)
     }
