@@ -12,7 +12,8 @@
 //!
 //! Whether that is negligible depends on the signal: the velocity changes by at most
 //! `b Σ_{k≥k_t} |X_k| / M` at any time (the inverse DFT is normalised by `1/M`), so after
-//! filtering, [`Tail::is_negligible`] compares this bound with the channel's peak velocity,
+//! filtering, [`Tail::is_negligible`] compares this bound — tightened to a staircase by the
+//! values the bisection evaluated in the tail — with the channel's peak velocity,
 //! and the caller evaluates the tail after all when it is not (a tone far above the channel,
 //! for example). The monotone decay the bisection relies on is checked against full
 //! evaluation over every bin in the tests.
@@ -23,12 +24,15 @@ pub const RELATIVE: f64 = 1e-12;
 pub const GUARD: f64 = 1e-11;
 
 /// Where a channel's transfer function becomes negligible.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Tail {
     /// First skipped bin (the number of bins when nothing is skipped).
     pub start: usize,
     /// Upper bound of `|v_k|` for `k ≥ start`.
     pub bound: f64,
+    /// The bins evaluated during the search that lie in the tail, ascending from `start`,
+    /// with their `|v|`: by the monotone decay, `|v_k| ≤ |v(h_i)|` for `h_i ≤ k < h_{i+1}`.
+    pub steps: Vec<(usize, f64)>,
 }
 
 impl Tail {
@@ -37,15 +41,22 @@ impl Tail {
         Self {
             start: bins,
             bound: 0.0,
+            steps: Vec::new(),
         }
     }
 
     /// Whether skipping the tail changes a velocity with peak `peak` by at most [`GUARD`]
-    /// of it, given `suffix[k] = Σ_{j≥k} |X_j|` of the input spectrum (length `M + 1`).
+    /// of it, given `suffix[k] = Σ_{j≥k} |X_j|` of the input spectrum (length `M + 1`): the
+    /// change is at most `Σ_i |v(h_i)| Σ_{h_i ≤ k < h_{i+1}} |X_k| / M` (the staircase of
+    /// [`Self::steps`], with `h_n = M`).
     pub fn is_negligible(&self, suffix: &[f64], peak: f64) -> bool {
         let bins = suffix.len() - 1;
-        let change = self.bound * suffix[self.start.min(bins)] / bins as f64;
-        change <= GUARD * peak
+        let mut change = 0.0;
+        for (i, &(bin, magnitude)) in self.steps.iter().enumerate() {
+            let next = self.steps.get(i + 1).map_or(bins, |s| s.0);
+            change += magnitude * (suffix[bin.min(bins)] - suffix[next.min(bins)]);
+        }
+        change / bins as f64 <= GUARD * peak
     }
 }
 
@@ -56,21 +67,29 @@ pub fn find(bins: usize, resonance_bin: usize, magnitude: impl Fn(usize) -> f64)
         return Tail::none(bins);
     }
     let bound = RELATIVE * magnitude(resonance_bin);
-    let small = |k| magnitude(k) < bound;
-    if !small(bins - 1) {
+    let last = magnitude(bins - 1);
+    if last >= bound {
         return Tail::none(bins);
     }
+    let mut steps = vec![(bins - 1, last)];
     // Invariant: bin `lo` is not small, bin `hi` is.
     let (mut lo, mut hi) = (resonance_bin, bins - 1);
     while hi - lo > 1 {
         let mid = lo + (hi - lo) / 2;
-        if small(mid) {
+        let value = magnitude(mid);
+        if value < bound {
             hi = mid;
+            steps.push((mid, value));
         } else {
             lo = mid;
         }
     }
-    Tail { start: hi, bound }
+    steps.reverse();
+    Tail {
+        start: hi,
+        bound,
+        steps,
+    }
 }
 
 /// `suffix[k] = Σ_{j≥k} |X_j|` for `k = 0..=M` (`suffix[M] = 0`).
@@ -135,21 +154,29 @@ mod tests {
         let tail = find(100, 5, magnitude);
         assert_eq!(tail.start, 23);
         assert_eq!(tail.bound, RELATIVE);
+        // The staircase: ascending bins from the start, each with its own magnitude.
+        assert_eq!(tail.steps.first().unwrap().0, 23);
+        assert_eq!(tail.steps.last().unwrap().0, 99);
+        assert!(tail.steps.windows(2).all(|w| w[0].0 < w[1].0));
+        // (`powi` may round differently when inlined: compare to a few ulps.)
+        let same = |a: f64, b: f64| (a - b).abs() <= 1e-14 * b;
+        assert!(tail.steps.iter().all(|&(k, m)| same(m, magnitude(k))));
         // Nothing to skip when the end is not small, or the resonance is the last bin.
         assert_eq!(find(100, 5, |_| 1.0), Tail::none(100));
         assert_eq!(find(100, 99, magnitude), Tail::none(100));
     }
 
     #[test]
-    fn guard_compares_the_bound_with_the_peak() {
-        let suffix = [4.0, 3.0, 2.0, 1.0, 0.0]; // M = 4
+    fn guard_sums_the_staircase_against_the_peak() {
+        let suffix = [4.0, 3.0, 2.0, 1.0, 0.0]; // |X_k| = 1, M = 4
         let tail = Tail {
-            start: 2,
+            start: 1,
             bound: 1e-3,
+            steps: vec![(1, 1e-3), (3, 1e-5)],
         };
-        // change ≤ 1e-3 · 2 / 4 = 5e-4
-        assert!(tail.is_negligible(&suffix, 5e-4 / GUARD));
-        assert!(!tail.is_negligible(&suffix, 4.9e-4 / GUARD));
+        // change ≤ (1e-3 · (3 − 1) + 1e-5 · 1) / 4 = 5.025e-4
+        assert!(tail.is_negligible(&suffix, 5.03e-4 / GUARD));
+        assert!(!tail.is_negligible(&suffix, 5.02e-4 / GUARD));
         assert!(Tail::none(4).is_negligible(&suffix, 0.0));
     }
 }

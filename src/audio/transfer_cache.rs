@@ -72,7 +72,7 @@ impl TransferMatrix {
 
     /// The skipped tail of `channel`'s row.
     pub(super) fn tail(&self, channel: usize) -> Tail {
-        self.tails[channel]
+        self.tails[channel].clone()
     }
 
     /// The transfer function of `channel` at every bin.
