@@ -29,15 +29,20 @@
 //! so `p(ω, x)/p(ω, 0)` is computed as a ratio of scaled values times `e^{i(G(x) − G(0))}`,
 //! which neither underflows nor loses digits when `Im G` is large (the apical channels at
 //! high frequencies, where the response is vanishingly small).
+//!
+//! Speed: [`TransferMethod::Fast`] (the default, [`super::transfer`]) evaluates `v` with
+//! fewer operations than the literal [`TransferMethod::Reference`] and agrees with it to
+//! about 1e-13; each channel skips the bins above its resonance where `|v|` has fallen below
+//! 1e-12 of its resonant value, unless a signal makes them matter ([`super::tail`]); and
+//! [`super::transfer_cache`] reuses the whole matrix `v(ω_k, x_c)` across signals of one
+//! length and rate.
 
-use super::hankel::{cln, csqrt, hankel1_scaled, Order};
+use super::filter::{filter_spectrum, MatrixRows, TransferRows};
+use super::transfer::{self, FrequencyTerms, PlaceTerms};
+use super::transfer_cache::TransferMatrix;
 use realfft::num_complex::Complex64;
 use realfft::RealFftPlanner;
-use rustfft::{Fft, FftPlanner};
 use std::f64::consts::PI;
-use std::sync::Arc;
-
-const I: Complex64 = Complex64::new(0.0, 1.0);
 
 /// Parameters of the basilar-membrane model (CGS units: cm, g, s), lauscher's defaults.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -75,35 +80,6 @@ impl Default for BasilarParams {
     }
 }
 
-/// The quantities of `v(ω, x)` that depend on `ω` only.
-#[derive(Clone, Copy, Debug)]
-struct FrequencyTerms {
-    omega: f64,
-    /// `√(a + m ω²)`.
-    q: f64,
-    /// `m ω²`.
-    m_omega2: f64,
-    /// `B(ω, 0)`.
-    b0: Complex64,
-    /// `G(ω, 0)`.
-    g_phase0: Complex64,
-    /// `2 ω Z(ω) / (√(G₀/g₀) e^{−iG₀} H₀⁽¹⁾(G₀))`: everything but the place-dependent part.
-    scale: Complex64,
-    /// `2ω / (α √h √(a + m ω²))`, the factor of `−i ln(B₀/B)` in `G`.
-    kappa: f64,
-}
-
-/// The quantities of `v(ω, x)` that depend on the place only.
-#[derive(Clone, Copy, Debug)]
-struct PlaceTerms {
-    /// `s(x) = c₀ e^{−αx} − a`.
-    stiffness: f64,
-    /// `r(x) = r₀ e^{−αx/2}`.
-    damping: f64,
-    /// `(α/2) e^{αx/2}`.
-    b_scale: f64,
-}
-
 /// The basilar-membrane model with its parameters.
 #[derive(Clone, Debug)]
 pub struct BasilarMembrane {
@@ -138,10 +114,10 @@ impl BasilarMembrane {
     }
 
     /// The velocity transfer function `v(ω, x)` at angular frequency `omega_rad_s > 0` and
-    /// place `place_cm`.
-    pub fn transfer(&self, omega_rad_s: f64, place_cm: f64) -> Complex64 {
+    /// place `place_cm`, evaluated by `method`.
+    pub fn transfer(&self, omega_rad_s: f64, place_cm: f64, method: TransferMethod) -> Complex64 {
         let freq = self.frequency_terms(omega_rad_s);
-        self.transfer_at(&freq, &self.place_terms(place_cm))
+        method.evaluate(&freq, &self.place_terms(place_cm))
     }
 
     /// Membrane velocity of every channel for `samples` at `sample_rate_hz`: `channels`
@@ -154,127 +130,102 @@ impl BasilarMembrane {
         channels: usize,
         each: impl Fn(usize, &[f64]) -> T + Sync,
     ) -> Vec<T> {
-        use rayon::prelude::*;
-        let spectrum = half_spectrum(samples);
-        let bins = spectrum.len();
-        let nyquist = f64::from(sample_rate_hz / 2);
-        let omegas: Vec<f64> = linspace(1.0, nyquist, bins)
-            .into_iter()
-            .map(|f| 2.0 * PI * f)
-            .collect();
-        let freq: Vec<FrequencyTerms> = omegas
-            .par_iter()
-            .map(|&w| self.frequency_terms(w))
-            .collect();
-        let ifft = FftPlanner::<f64>::new().plan_fft_inverse(bins);
-        let places = self.places_cm(channels);
-        places
-            .par_iter()
-            .enumerate()
-            .map_init(
-                || ChannelBuffers::new(&ifft),
-                |buf, (channel, &place)| {
-                    let velocity = self.filter_one(&freq, &spectrum, place, &ifft, buf);
-                    each(channel, velocity)
-                },
-            )
-            .collect()
+        self.filter_channels_with(
+            TransferMethod::Fast,
+            samples,
+            sample_rate_hz,
+            channels,
+            each,
+        )
     }
 
-    /// Velocity of one place: `Re(IDFT_M(v · X))`, into `buf.velocity`.
-    fn filter_one<'b>(
+    /// [`Self::filter_channels`] with the transfer function evaluated by `method`.
+    pub fn filter_channels_with<T: Send>(
         &self,
-        freq: &[FrequencyTerms],
-        spectrum: &[Complex64],
-        place_cm: f64,
-        ifft: &Arc<dyn Fft<f64>>,
-        buf: &'b mut ChannelBuffers,
-    ) -> &'b [f64] {
-        let place = self.place_terms(place_cm);
-        for ((y, f), x) in buf.spectrum.iter_mut().zip(freq).zip(spectrum) {
-            *y = self.transfer_at(f, &place) * x;
-        }
-        ifft.process_with_scratch(&mut buf.spectrum, &mut buf.scratch);
-        let norm = 1.0 / buf.spectrum.len() as f64;
-        for (v, y) in buf.velocity.iter_mut().zip(&buf.spectrum) {
-            *v = y.re * norm;
-        }
-        &buf.velocity
+        method: TransferMethod,
+        samples: &[f64],
+        sample_rate_hz: u32,
+        channels: usize,
+        each: impl Fn(usize, &[f64]) -> T + Sync,
+    ) -> Vec<T> {
+        let spectrum = half_spectrum(samples);
+        let rows = self.transfer_rows_with(method, spectrum.len(), sample_rate_hz, channels);
+        filter_spectrum(&spectrum, channels, &rows, each)
+    }
+
+    /// [`Self::filter_channels`] with the transfer function taken from `matrix`, which must
+    /// have been made for this membrane, `⌊samples.len()/2⌋ + 1` bins, `sample_rate_hz` and
+    /// the channel count wanted (the cache guarantees it).
+    pub(super) fn filter_with_matrix<T: Send>(
+        &self,
+        matrix: &TransferMatrix,
+        samples: &[f64],
+        sample_rate_hz: u32,
+        each: impl Fn(usize, &[f64]) -> T + Sync,
+    ) -> Vec<T> {
+        let spectrum = half_spectrum(samples);
+        assert_eq!(
+            spectrum.len(),
+            matrix.bins(),
+            "transfer matrix of another shape"
+        );
+        let rows = MatrixRows::new(matrix, || {
+            self.transfer_rows(matrix.bins(), sample_rate_hz, matrix.channels())
+        });
+        filter_spectrum(&spectrum, matrix.channels(), &rows, each)
+    }
+
+    /// The rows `v(ω_k, x_c)` of `channels` places on the grid of `bins` bins at
+    /// `sample_rate_hz` (fast evaluation).
+    pub(super) fn transfer_rows(
+        &self,
+        bins: usize,
+        sample_rate_hz: u32,
+        channels: usize,
+    ) -> TransferRows<'_> {
+        self.transfer_rows_with(TransferMethod::Fast, bins, sample_rate_hz, channels)
+    }
+
+    fn transfer_rows_with(
+        &self,
+        method: TransferMethod,
+        bins: usize,
+        sample_rate_hz: u32,
+        channels: usize,
+    ) -> TransferRows<'_> {
+        use rayon::prelude::*;
+        let nyquist = f64::from(sample_rate_hz / 2);
+        let freq = linspace(1.0, nyquist, bins)
+            .into_par_iter()
+            .map(|f| self.frequency_terms(2.0 * PI * f))
+            .collect();
+        TransferRows::new(self, method, freq, self.places_cm(channels), nyquist)
     }
 
     fn frequency_terms(&self, omega: f64) -> FrequencyTerms {
-        let p = &self.params;
-        let q = (p.a + p.m * omega * omega).sqrt();
-        let base = self.place_terms(0.0);
-        let xi0 = Complex64::new(base.stiffness - p.m * omega * omega, -omega * base.damping);
-        let sqrt_xi0 = csqrt(xi0);
-        let g0 = omega * (p.rho / p.h_cm).sqrt() / sqrt_xi0;
-        let b0 = b_term(base.b_scale, sqrt_xi0, q, omega, base.damping);
-        let g_phase0 = 2.0 * g0 / p.alpha_per_cm;
-        let p0 = csqrt(g_phase0 / g0) * hankel1_scaled(Order::Zero, g_phase0);
-        FrequencyTerms {
-            omega,
-            q,
-            m_omega2: p.m * omega * omega,
-            b0,
-            g_phase0,
-            scale: 2.0 * omega * self.window_load(omega) / p0,
-            kappa: 2.0 * omega / (p.alpha_per_cm * p.h_cm.sqrt() * q),
-        }
+        FrequencyTerms::new(&self.params, self.r0, omega)
     }
 
-    fn place_terms(&self, place_cm: f64) -> PlaceTerms {
-        let p = &self.params;
-        PlaceTerms {
-            stiffness: p.c0 * (-p.alpha_per_cm * place_cm).exp() - p.a,
-            damping: self.r0 * (-p.alpha_per_cm * place_cm / 2.0).exp(),
-            b_scale: 0.5 * p.alpha_per_cm * (p.alpha_per_cm * place_cm / 2.0).exp(),
-        }
-    }
-
-    /// `v(ω, x)` from its precomputed parts.
-    fn transfer_at(&self, f: &FrequencyTerms, x: &PlaceTerms) -> Complex64 {
-        let p = &self.params;
-        let xi = Complex64::new(x.stiffness - f.m_omega2, -f.omega * x.damping);
-        let sqrt_xi = csqrt(xi);
-        let g = f.omega * (p.rho / p.h_cm).sqrt() / sqrt_xi;
-        let b = b_term(x.b_scale, sqrt_xi, f.q, f.omega, x.damping);
-        let phase = f.g_phase0 - I * f.kappa * cln(f.b0 / b);
-        let px = csqrt(phase / g) * hankel1_scaled(Order::Zero, phase);
-        f.scale * px * (I * (phase - f.g_phase0)).exp() / xi
-    }
-
-    /// The oval-window load `Z(ω)`; with `H⁽²⁾ = conj H⁽¹⁾` on the real axis it is
-    /// `√(2c₀/h) · i · conj(H₀⁽¹⁾(u) / H₁⁽¹⁾(u))`.
-    fn window_load(&self, omega: f64) -> Complex64 {
-        let p = &self.params;
-        let u = 2.0 * omega / p.alpha_per_cm * (2.0 / (p.h_cm * p.c0)).sqrt();
-        let u = Complex64::new(u, 0.0);
-        let ratio = hankel1_scaled(Order::Zero, u) / hankel1_scaled(Order::One, u);
-        (2.0 * p.c0 / p.h_cm).sqrt() * I * ratio.conj()
+    pub(super) fn place_terms(&self, place_cm: f64) -> PlaceTerms {
+        PlaceTerms::new(&self.params, self.r0, place_cm)
     }
 }
 
-/// `B(ω, x) = (α/2) e^{αx/2} (−2√ξ + i (2a + 2mω² + iωr(x)) / √(a + mω²))`.
-fn b_term(b_scale: f64, sqrt_xi: Complex64, q: f64, omega: f64, damping: f64) -> Complex64 {
-    let load = Complex64::new(-omega * damping, 2.0 * q * q) / q;
-    b_scale * (-2.0 * sqrt_xi + load)
+/// How the transfer function is evaluated.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum TransferMethod {
+    /// Literally from the definition; the reference the fast path is tested against.
+    Reference,
+    /// With fewer operations and a fixed-length asymptotic series (about 1e-13 relative).
+    #[default]
+    Fast,
 }
 
-/// Per-thread work space of [`BasilarMembrane::filter_channels`].
-struct ChannelBuffers {
-    spectrum: Vec<Complex64>,
-    scratch: Vec<Complex64>,
-    velocity: Vec<f64>,
-}
-
-impl ChannelBuffers {
-    fn new(ifft: &Arc<dyn Fft<f64>>) -> Self {
-        let bins = ifft.len();
-        Self {
-            spectrum: vec![Complex64::new(0.0, 0.0); bins],
-            scratch: vec![Complex64::new(0.0, 0.0); ifft.get_inplace_scratch_len()],
-            velocity: vec![0.0; bins],
+impl TransferMethod {
+    pub(super) fn evaluate(self, f: &FrequencyTerms, x: &PlaceTerms) -> Complex64 {
+        match self {
+            Self::Reference => transfer::reference(f, x),
+            Self::Fast => transfer::fast(f, x),
         }
     }
 }

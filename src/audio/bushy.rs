@@ -129,6 +129,10 @@ impl BushyParams {
     }
 }
 
+/// Safety margin of the shortcut for `k = 0` in [`binomial`], well above the rounding error
+/// of `(1−p)ⁿ` (a few ulps for `n ≤ 255`).
+const ZERO_MARGIN: f64 = 1e-12;
+
 /// Samples a fibre stays silent after a spike: the smallest whole number `≥ τ f_s`
 /// (lauscher drops draws closer than `τ f_s` samples to the last kept spike).
 pub fn refractory_samples(tau_refrac_s: f64, sample_rate_hz: f64) -> usize {
@@ -137,12 +141,20 @@ pub fn refractory_samples(tau_refrac_s: f64, sample_rate_hz: f64) -> usize {
 
 /// A `Binomial(n, p)` draw by inversion with the uniform `u ∈ [0, 1)`: the smallest `k`
 /// with `F(k) > u`, stepping `P(k+1) = P(k) (n−k)/(k+1) · p/(1−p)` from `P(0) = (1−p)ⁿ`.
+///
+/// Most samples have a small `p` and draw `k = 0`. Bernoulli's inequality
+/// `(1−p)ⁿ ≥ 1 − np` decides those without the power: `u < 1 − np −` [`ZERO_MARGIN`] implies
+/// `u < P(0)` also for the rounded `P(0)` (its rounding error is far below the margin), so
+/// the draw is exactly the one the full inversion gives.
 pub fn binomial(n: u32, p: f64, u: f64) -> u32 {
     if n == 0 || p.is_nan() || p <= 0.0 {
         return 0;
     }
     if p >= 1.0 {
         return n;
+    }
+    if u < 1.0 - f64::from(n) * p - ZERO_MARGIN {
+        return 0;
     }
     let odds = p / (1.0 - p);
     let mut pk = (1.0 - p).powi(n as i32);
@@ -181,6 +193,35 @@ mod tests {
         assert_eq!(binomial(40, 0.0, 0.99), 0);
         assert_eq!(binomial(40, 1.0, 0.0), 40);
         assert_eq!(binomial(40, 0.5, 0.0), 0); // u = 0 < P(0): no spikes
+    }
+
+    /// The shortcut for `k = 0` gives exactly the draws of the plain inversion.
+    #[test]
+    fn zero_shortcut_agrees_with_plain_inversion() {
+        let plain = |n: u32, p: f64, u: f64| {
+            let odds = p / (1.0 - p);
+            let (mut pk, mut k) = ((1.0 - p).powi(n as i32), 0);
+            let mut cdf = pk;
+            while u >= cdf && k < n {
+                pk *= f64::from(n - k) / f64::from(k + 1) * odds;
+                k += 1;
+                cdf += pk;
+            }
+            k
+        };
+        let mut rng = seeded(4);
+        for _ in 0..200_000 {
+            let n = 1 + (rng.next_u32() % 255);
+            let p = unit_f64(&mut rng).powi(4) * 0.2;
+            let u = unit_f64(&mut rng);
+            if p > 0.0 {
+                assert_eq!(binomial(n, p, u), plain(n, p, u), "n={n} p={p} u={u}");
+            }
+        }
+        // At the border: u just below (1−p)ⁿ is 0, just above is 1.
+        let p0 = (1.0f64 - 0.01).powi(40);
+        assert_eq!(binomial(40, 0.01, p0 * (1.0 - 1e-15)), 0);
+        assert_eq!(binomial(40, 0.01, p0 * (1.0 + 1e-15)), 1);
     }
 
     /// Each fibre alone is a renewal process: after a spike, `R` silent samples, then a

@@ -25,15 +25,21 @@
 
 pub mod basilar;
 pub mod bushy;
+mod filter;
 pub mod hair_cell;
 pub mod hankel;
+mod hankel_asymptotic;
 pub mod normalize;
+mod tail;
+mod transfer;
+pub mod transfer_cache;
 pub mod wav;
 pub mod window;
 
-pub use basilar::{BasilarMembrane, BasilarParams};
+pub use basilar::{BasilarMembrane, BasilarParams, TransferMethod};
 pub use bushy::BushyParams;
 pub use hair_cell::HairCellParams;
+pub use transfer_cache::{TransferCache, TransferMatrix};
 pub use wav::{read_wav, MonoAudio};
 
 use crate::error::{check_count, check_positive, ConfigError};
@@ -147,31 +153,54 @@ impl Cochlea {
         seed: u64,
     ) -> Result<CochleaSpikes, AudioError> {
         let input = self.prepare(samples, sample_rate_hz)?;
-        let rate = f64::from(sample_rate_hz / 2);
         let per_channel = self.membrane.filter_channels(
             &input,
             sample_rate_hz,
             self.params.channels,
-            |channel, velocity| {
-                let mut prob = vec![0.0; velocity.len()];
-                self.params
-                    .hair_cell
-                    .firing_probability(velocity, rate, &mut prob);
-                let mut rng = channel_rng(seed, channel);
-                self.params.bushy.spike_samples(&prob, rate, &mut rng)
-            },
+            |channel, velocity| self.channel_spikes(channel, velocity, sample_rate_hz, seed),
         );
-        let mut events: Vec<(u32, u32)> = per_channel
-            .iter()
-            .enumerate()
-            .flat_map(|(ch, steps)| steps.iter().map(move |&s| (s, ch as u32)))
-            .collect();
-        events.sort_unstable();
-        Ok(CochleaSpikes {
-            times_s: events.iter().map(|&(s, _)| f64::from(s) / rate).collect(),
-            units: events.iter().map(|&(_, ch)| ch).collect(),
-            output_rate_hz: rate,
-        })
+        Ok(merge_channels(&per_channel, sample_rate_hz))
+    }
+
+    /// [`Self::audio_to_spikes`] with the transfer matrix taken from (or added to) `cache`:
+    /// the same spikes, much faster for many signals of one length and rate.
+    pub fn audio_to_spikes_cached(
+        &self,
+        cache: &mut TransferCache,
+        samples: &[f64],
+        sample_rate_hz: u32,
+        seed: u64,
+    ) -> Result<CochleaSpikes, AudioError> {
+        let input = self.prepare(samples, sample_rate_hz)?;
+        let bins = input.len() / 2 + 1;
+        let Some(matrix) = cache.get(&self.membrane, bins, sample_rate_hz, self.params.channels)
+        else {
+            return self.audio_to_spikes(samples, sample_rate_hz, seed);
+        };
+        let per_channel = self.membrane.filter_with_matrix(
+            &matrix,
+            &input,
+            sample_rate_hz,
+            |channel, velocity| self.channel_spikes(channel, velocity, sample_rate_hz, seed),
+        );
+        Ok(merge_channels(&per_channel, sample_rate_hz))
+    }
+
+    /// Stages 4–5 for one channel: its spike sample indices.
+    fn channel_spikes(
+        &self,
+        channel: usize,
+        velocity: &[f64],
+        sample_rate_hz: u32,
+        seed: u64,
+    ) -> Vec<u32> {
+        let rate = f64::from(sample_rate_hz / 2);
+        let mut prob = vec![0.0; velocity.len()];
+        self.params
+            .hair_cell
+            .firing_probability(velocity, rate, &mut prob);
+        let mut rng = channel_rng(seed, channel);
+        self.params.bushy.spike_samples(&prob, rate, &mut rng)
     }
 
     /// The membrane velocity of every channel (stages 1–3).
@@ -220,6 +249,22 @@ impl Cochlea {
         normalize::normalize_rms(&mut input, self.params.rms_level)?;
         window::apply_half_hann(&mut input);
         Ok(input)
+    }
+}
+
+/// The spikes of all channels (sample indices per channel), sorted by time, then channel.
+fn merge_channels(per_channel: &[Vec<u32>], sample_rate_hz: u32) -> CochleaSpikes {
+    let rate = f64::from(sample_rate_hz / 2);
+    let mut events: Vec<(u32, u32)> = per_channel
+        .iter()
+        .enumerate()
+        .flat_map(|(ch, steps)| steps.iter().map(move |&s| (s, ch as u32)))
+        .collect();
+    events.sort_unstable();
+    CochleaSpikes {
+        times_s: events.iter().map(|&(s, _)| f64::from(s) / rate).collect(),
+        units: events.iter().map(|&(_, ch)| ch).collect(),
+        output_rate_hz: rate,
     }
 }
 
