@@ -295,9 +295,9 @@ impl<F: Real> NeuronModel<F> for FixedLif<F> {
         lam: &mut [Self::State],
         g_prev_out: &mut [F],
         g_input: &mut [F],
-        _grads: &mut [F],
+        grads: &mut [F],
     ) {
-        self.0.spike.dispatch(FixedAdjointRow {
+        self.0.spike.dispatch(AdjointRow {
             lif: &self.0,
             prev,
             first,
@@ -306,6 +306,7 @@ impl<F: Real> NeuronModel<F> for FixedLif<F> {
             lam,
             g_prev_out,
             g_input,
+            grads,
         });
     }
 }
@@ -356,12 +357,74 @@ impl<F: Real> WithSpikeKernel<F> for StepRow<'_, F> {
     }
 }
 
-/// The adjoint row kernel of [`Lif`] (whole states saved, decay gradients accumulated).
-struct AdjointRow<'a, F> {
+/// A saved record the LIF adjoint works from: the whole state ([`Lif`], which accumulates the
+/// decay gradients) or the membrane potential alone ([`FixedLif`]).
+trait LifRecord<F: Real>: SavedState<F> {
+    /// Parameter gradients per neuron.
+    const GRADS: usize;
+
+    /// One neuron's adjoint step given `S[t−1]` and `σ'(U[t] − θ)`.
+    #[allow(clippy::too_many_arguments)]
+    fn adjoint(
+        lif: &Lif<F>,
+        alpha_beta: (F, F),
+        prev: &Self,
+        prev_out: F,
+        saved: &Self,
+        carry: &LifState<F>,
+        g_out: F,
+        surrogate: F,
+        grads: &mut [F],
+    ) -> StepAdjoint<F, LifState<F>>;
+}
+
+impl<F: Real> LifRecord<F> for LifState<F> {
+    const GRADS: usize = 2;
+
+    #[inline(always)]
+    fn adjoint(
+        lif: &Lif<F>,
+        (alpha, beta): (F, F),
+        prev: &Self,
+        prev_out: F,
+        saved: &Self,
+        carry: &LifState<F>,
+        g_out: F,
+        surrogate: F,
+        grads: &mut [F],
+    ) -> StepAdjoint<F, LifState<F>> {
+        lif.adjoint_with(
+            alpha, beta, prev, prev_out, saved, carry, g_out, surrogate, grads,
+        )
+    }
+}
+
+impl<F: Real> LifRecord<F> for F {
+    const GRADS: usize = 0;
+
+    #[inline(always)]
+    fn adjoint(
+        lif: &Lif<F>,
+        (alpha, beta): (F, F),
+        prev: &Self,
+        prev_out: F,
+        _saved: &Self,
+        carry: &LifState<F>,
+        g_out: F,
+        surrogate: F,
+        _grads: &mut [F],
+    ) -> StepAdjoint<F, LifState<F>> {
+        let lam = Lif::adjoints(beta, carry, g_out, surrogate);
+        lif.propagate(alpha, beta, *prev, prev_out, &lam)
+    }
+}
+
+/// The adjoint row kernel of both LIF forms, over their saved records `S`.
+struct AdjointRow<'a, F, S> {
     lif: &'a Lif<F>,
-    prev: &'a [LifState<F>],
+    prev: &'a [S],
     first: bool,
-    saved: &'a [LifState<F>],
+    saved: &'a [S],
     g_ext: &'a [F],
     lam: &'a mut [LifState<F>],
     g_prev_out: &'a mut [F],
@@ -369,7 +432,7 @@ struct AdjointRow<'a, F> {
     grads: &'a mut [F],
 }
 
-impl<F: Real> WithSpikeKernel<F> for AdjointRow<'_, F> {
+impl<F: Real, S: LifRecord<F>> WithSpikeKernel<F> for AdjointRow<'_, F, S> {
     #[inline(always)]
     fn run<K: SpikeKernel<F>>(self, kernel: K) {
         let lif = self.lif;
@@ -381,50 +444,14 @@ impl<F: Real> WithSpikeKernel<F> for AdjointRow<'_, F> {
             .iter_mut()
             .zip(self.g_prev_out.iter_mut())
             .zip(self.g_input.iter_mut());
-        let grads = self.grads.chunks_exact_mut(2);
-        for ((((&a, &b), ((p, s), &ge)), ((lam, gpo), gx)), g) in
-            params.zip(forward).zip(adjoints).zip(grads)
+        for (j, ((ab, ((p, s), &ge)), ((lam, gpo), gx))) in
+            params.zip(forward).zip(adjoints).enumerate()
         {
-            let po = previous_output(&kernel, self.first, p.mem - theta);
-            let surrogate = kernel.derivative(s.mem - theta);
-            let adj = lif.adjoint_with(a, b, p, po, s, lam, ge + *gpo, surrogate, g);
-            *lam = adj.prev_state;
-            *gx = adj.input;
-            *gpo = adj.prev_out;
-        }
-    }
-}
-
-/// The adjoint row kernel of [`FixedLif`]: from the saved membrane potentials alone.
-struct FixedAdjointRow<'a, F> {
-    lif: &'a Lif<F>,
-    prev: &'a [F],
-    first: bool,
-    saved: &'a [F],
-    g_ext: &'a [F],
-    lam: &'a mut [LifState<F>],
-    g_prev_out: &'a mut [F],
-    g_input: &'a mut [F],
-}
-
-impl<F: Real> WithSpikeKernel<F> for FixedAdjointRow<'_, F> {
-    #[inline(always)]
-    fn run<K: SpikeKernel<F>>(self, kernel: K) {
-        let lif = self.lif;
-        let theta = lif.threshold;
-        let params = lif.alpha.iter().zip(&lif.beta);
-        let forward = self.prev.iter().zip(self.saved).zip(self.g_ext);
-        let adjoints = self
-            .lam
-            .iter_mut()
-            .zip(self.g_prev_out.iter_mut())
-            .zip(self.g_input.iter_mut());
-        for (((&a, &b), ((&u_prev, &u), &ge)), ((lam, gpo), gx)) in
-            params.zip(forward).zip(adjoints)
-        {
-            let po = previous_output(&kernel, self.first, u_prev - theta);
-            let adjoints = Lif::adjoints(b, lam, ge + *gpo, kernel.derivative(u - theta));
-            let adj = lif.propagate(a, b, u_prev, po, &adjoints);
+            let po = previous_output(&kernel, self.first, p.membrane() - theta);
+            let surrogate = kernel.derivative(s.membrane() - theta);
+            let g = &mut self.grads[j * S::GRADS..(j + 1) * S::GRADS];
+            let ab = (*ab.0, *ab.1);
+            let adj = S::adjoint(lif, ab, p, po, s, lam, ge + *gpo, surrogate, g);
             *lam = adj.prev_state;
             *gx = adj.input;
             *gpo = adj.prev_out;
