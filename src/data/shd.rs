@@ -113,21 +113,15 @@ pub struct ShdWriteOptions<'a> {
 /// that are truncated or not HDF5.
 pub fn read_shd(path: &Path, opts: &ShdReadOptions) -> Result<ShdFile, DataError> {
     let file = ShdSource::open(path)?;
-    let times = file.dataset(TIMES)?;
-    let units = file.dataset(UNITS)?;
-    let labels_ds = file.dataset(LABELS)?;
-    file.expect_vlen(&times, true)?;
-    file.expect_vlen(&units, false)?;
-    let n = times.len();
-    file.expect_rows(&units, n)?;
-    file.expect_rows(&labels_ds, n)?;
+    let ShdLayout {
+        times,
+        units,
+        labels,
+        class_names,
+        num_classes,
+        samples: n,
+    } = file.layout()?;
     let range = file.range(opts.samples.clone(), n as usize)?;
-    let labels = file.labels(&labels_ds)?;
-    let class_names = file.class_names(&labels)?;
-    let num_classes = match &class_names {
-        Some(names) => names.len(),
-        None => labels.iter().max().map_or(1, |&max| max + 1),
-    };
     let speakers = file.speakers(n, &range)?;
     let mut samples = file.spikes(&times, &units, &range, opts.channels)?;
     for (sample, &label) in samples.iter_mut().zip(&labels[range.clone()]) {
@@ -298,9 +292,46 @@ impl std::ops::Deref for ShdSource {
     }
 }
 
+/// What every SHD/SSC file holds, checked against each other (no spike read yet).
+pub(super) struct ShdLayout {
+    pub times: Dataset,
+    pub units: Dataset,
+    pub labels: Vec<usize>,
+    pub class_names: Option<Vec<String>>,
+    /// The number of class names if the file has them, else the largest label plus one.
+    pub num_classes: usize,
+    pub samples: u64,
+}
+
 impl ShdSource {
     pub(super) fn open(path: &Path) -> Result<Self, DataError> {
         H5File::open(path).map(Self)
+    }
+
+    /// The spike datasets, labels and class names, with their types and row counts checked.
+    pub(super) fn layout(&self) -> Result<ShdLayout, DataError> {
+        let times = self.dataset(TIMES)?;
+        let units = self.dataset(UNITS)?;
+        let labels_ds = self.dataset(LABELS)?;
+        self.expect_vlen(&times, true)?;
+        self.expect_vlen(&units, false)?;
+        let samples = times.len();
+        self.expect_rows(&units, samples)?;
+        self.expect_rows(&labels_ds, samples)?;
+        let labels = self.labels(&labels_ds)?;
+        let class_names = self.class_names(&labels)?;
+        let num_classes = match &class_names {
+            Some(names) => names.len(),
+            None => labels.iter().max().map_or(1, |&max| max + 1),
+        };
+        Ok(ShdLayout {
+            times,
+            units,
+            labels,
+            class_names,
+            num_classes,
+            samples,
+        })
     }
 
     pub(super) fn expect_vlen(&self, ds: &Dataset, float: bool) -> Result<(), DataError> {

@@ -17,7 +17,7 @@
 //! reads of the file are serialized by a mutex, decoding and checking run in parallel.
 
 use super::h5file::{hdf5_error, H5File};
-use super::shd::{check_units, vlen_base, ShdSource, LABELS, TIMES, UNITS};
+use super::shd::{check_units, vlen_base, ShdLayout, ShdSource, LABELS, TIMES, UNITS};
 use super::{DataError, EventSample, Target};
 use crate::io::hdf5::{Datatype, Hdf5Reader, VlenLocation};
 use std::path::{Path, PathBuf};
@@ -58,20 +58,14 @@ impl ShdStream {
     /// Opens `path` for streaming; unit ids must be below `channels` (checked when read).
     pub fn open(path: &Path, channels: usize) -> Result<Self, DataError> {
         let file = ShdSource::open(path)?;
-        let times = file.dataset(TIMES)?;
-        let units = file.dataset(UNITS)?;
-        let labels_ds = file.dataset(LABELS)?;
-        file.expect_vlen(&times, true)?;
-        file.expect_vlen(&units, false)?;
-        let n = times.len();
-        file.expect_rows(&units, n)?;
-        file.expect_rows(&labels_ds, n)?;
-        let labels = file.labels(&labels_ds)?;
-        let class_names = file.class_names(&labels)?;
-        let num_classes = match &class_names {
-            Some(names) => names.len(),
-            None => labels.iter().max().map_or(1, |&max| max + 1),
-        };
+        let ShdLayout {
+            times,
+            units,
+            labels,
+            class_names,
+            num_classes,
+            samples: n,
+        } = file.layout()?;
         let speakers = file.speakers(n, &(0..n as usize))?;
         let locate = |ds: &crate::io::hdf5::Dataset| {
             file.reader
