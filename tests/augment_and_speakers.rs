@@ -2,6 +2,9 @@
 //! resume stays exact) and the speaker-wise validation split of HDF5 sources, on a small
 //! SHD-layout file written here.
 
+mod common;
+
+use common::metrics;
 use spikegrad::config::{DataSource, ExperimentConfig, ValidBy};
 use spikegrad::data::{
     generate_randman, read_shd, write_shd, RandmanConfig, ShdReadOptions, UnitJitter,
@@ -45,18 +48,6 @@ impl Observer for StopAfter {
     fn stop_requested(&mut self) -> bool {
         self.0 == 0
     }
-}
-
-fn metrics(dir: &RunDir) -> Vec<EpochRecord> {
-    std::fs::read_to_string(dir.metrics())
-        .unwrap()
-        .lines()
-        .map(|l| {
-            let mut r: EpochRecord = serde_json::from_str(l).unwrap();
-            r.seconds = 0.0;
-            r
-        })
-        .collect()
 }
 
 #[test]

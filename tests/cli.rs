@@ -352,32 +352,25 @@ fn audio2spikes_errors_name_the_problem() {
         "{}",
         stderr(&out)
     );
-    std::fs::write(dir.join("labels.csv"), "file,label\nnone.wav,0\n").unwrap();
+    // A label map naming a missing file, and one with a label that is not a number.
     let labels = dir.join("labels.csv");
-    let out = spikegrad(&[
-        "audio2spikes",
-        dir.to_str().unwrap(),
-        out_h5.to_str().unwrap(),
-        "--labels",
-        labels.to_str().unwrap(),
-    ]);
-    assert!(
-        !out.status.success() && stderr(&out).contains("none.wav"),
-        "{}",
-        stderr(&out)
-    );
-    std::fs::write(&labels, "file,label\na.wav,x\n").unwrap();
-    let out = spikegrad(&[
-        "audio2spikes",
-        dir.to_str().unwrap(),
-        out_h5.to_str().unwrap(),
-        "--labels",
-        labels.to_str().unwrap(),
-    ]);
-    assert!(
-        !out.status.success() && stderr(&out).contains("line 2"),
-        "{}",
-        stderr(&out)
-    );
+    for (map, named) in [
+        ("file,label\nnone.wav,0\n", "none.wav"),
+        ("file,label\na.wav,x\n", "line 2"),
+    ] {
+        std::fs::write(&labels, map).unwrap();
+        let out = spikegrad(&[
+            "audio2spikes",
+            dir.to_str().unwrap(),
+            out_h5.to_str().unwrap(),
+            "--labels",
+            labels.to_str().unwrap(),
+        ]);
+        assert!(
+            !out.status.success() && stderr(&out).contains(named),
+            "{}",
+            stderr(&out)
+        );
+    }
     assert!(!out_h5.exists());
 }

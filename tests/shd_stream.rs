@@ -1,12 +1,15 @@
 //! Streaming SHD/SSC files: the same samples as reading them whole, bit-identical training,
 //! and errors naming file, dataset and sample when bad data shows up only as a batch is read.
 
+mod common;
+
+use common::metrics;
 use spikegrad::config::{DataSource, ExperimentConfig, ValidBy};
 use spikegrad::data::{
     generate_randman, read_shd, write_shd, DataError, Dataset, EventDataset, EventSample,
     RandmanConfig, ShdReadOptions, ShdStream, StreamedEvents, Target, UnitJitter,
 };
-use spikegrad::experiment::{EpochRecord, Experiment, RunDir, Silent};
+use spikegrad::experiment::{Experiment, RunDir, Silent};
 use spikegrad::io::Checkpoint;
 use std::path::{Path, PathBuf};
 
@@ -99,18 +102,6 @@ fn config(train: &Path, test: &Path, stream: bool) -> ExperimentConfig {
     a.delete_prob = 0.1;
     a.insert_rate_hz = 2.0;
     c
-}
-
-fn metrics(dir: &RunDir) -> Vec<EpochRecord> {
-    std::fs::read_to_string(dir.metrics())
-        .unwrap()
-        .lines()
-        .map(|l| {
-            let mut r: EpochRecord = serde_json::from_str(l).unwrap();
-            r.seconds = 0.0;
-            r
-        })
-        .collect()
 }
 
 #[test]

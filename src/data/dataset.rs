@@ -205,15 +205,10 @@ impl EventDataset {
     ///
     /// This is the input rate ν that fluctuation-driven initialisation expects.
     pub fn mean_rate_hz(&self, indices: &[usize]) -> Result<f64, DataError> {
-        if indices.is_empty() {
-            return Err(DataError::EmptySelection);
-        }
-        let mut spikes = 0usize;
-        for &index in indices {
-            spikes += self.sample(index)?.len();
-        }
-        let channel_seconds = self.channels as f64 * self.duration_s * indices.len() as f64;
-        Ok(spikes as f64 / channel_seconds)
+        let counts = indices
+            .iter()
+            .map(|&i| self.sample(i).map(EventSample::len));
+        mean_rate_hz(counts, self.channels, self.duration_s)
     }
 
     /// Splits all samples into train, validation and test sets by `fractions`.
@@ -351,6 +346,24 @@ impl EventDataset {
         }
         Ok(members)
     }
+}
+
+/// Mean firing rate per channel in Hz of samples with the spike counts `counts`: total spikes
+/// / (channels · duration_s · samples). No sample is an error.
+pub(super) fn mean_rate_hz(
+    counts: impl Iterator<Item = Result<usize, DataError>>,
+    channels: usize,
+    duration_s: f64,
+) -> Result<f64, DataError> {
+    let (mut spikes, mut samples) = (0usize, 0usize);
+    for count in counts {
+        spikes += count?;
+        samples += 1;
+    }
+    if samples == 0 {
+        return Err(DataError::EmptySelection);
+    }
+    Ok(spikes as f64 / (channels as f64 * duration_s * samples as f64))
 }
 
 /// The step of a spike at `time_s` when binning at `dt_s`, or `None` if it is at or after

@@ -124,16 +124,11 @@ impl StreamedEvents {
     /// [`EventDataset::mean_rate_hz`](super::EventDataset::mean_rate_hz) computes it, from
     /// the spike counts in the index (no spike is read).
     pub fn mean_rate_hz(&self, indices: &[usize]) -> Result<f64, DataError> {
-        if indices.is_empty() {
-            return Err(DataError::EmptySelection);
-        }
-        let mut spikes = 0usize;
-        for &index in indices {
+        let counts = indices.iter().map(|&index| {
             let (file, sample) = self.locate(index)?;
-            spikes += file.spike_counts()[sample] as usize;
-        }
-        let channel_seconds = self.channels as f64 * self.duration_s * indices.len() as f64;
-        Ok(spikes as f64 / channel_seconds)
+            Ok(file.spike_counts()[sample] as usize)
+        });
+        super::dataset::mean_rate_hz(counts, self.channels, self.duration_s)
     }
 
     /// Splits all samples by `fractions` from the labels, exactly as

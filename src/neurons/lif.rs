@@ -26,7 +26,9 @@
 
 use super::{NeuronModel, ResetGrad, SavedState, StepAdjoint};
 use crate::real::Real;
-use crate::surrogates::{SpikeFn, SpikeKernel, WithSpikeKernel};
+use crate::surrogates::SpikeFn;
+
+mod rows;
 
 /// Per-neuron state of [`Lif`].
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
@@ -167,7 +169,7 @@ impl<F: Real> NeuronModel<F> for Lif<F> {
 
     #[inline(always)]
     fn output(&self, saved: &Self::Saved) -> F {
-        self.spike.value(saved.mem - self.threshold)
+        self.record_output(saved)
     }
 
     #[inline(always)]
@@ -176,16 +178,12 @@ impl<F: Real> NeuronModel<F> for Lif<F> {
         j: usize,
         prev: &Self::Saved,
         prev_out: F,
-        state: &Self::Saved,
+        saved: &Self::Saved,
         carry: &Self::State,
         g_out: F,
         grads: &mut [F],
     ) -> StepAdjoint<F, Self::State> {
-        let surrogate = self.spike.derivative(state.mem - self.threshold);
-        let (alpha, beta) = (self.alpha[j], self.beta[j]);
-        self.adjoint_with(
-            alpha, beta, prev, prev_out, state, carry, g_out, surrogate, grads,
-        )
+        self.record_adjoint(j, prev, prev_out, saved, carry, g_out, grads)
     }
 
     fn step_row(
@@ -212,17 +210,8 @@ impl<F: Real> NeuronModel<F> for Lif<F> {
         g_input: &mut [F],
         grads: &mut [F],
     ) {
-        self.spike.dispatch(AdjointRow {
-            lif: self,
-            prev,
-            first,
-            saved,
-            g_ext,
-            lam,
-            g_prev_out,
-            g_input,
-            grads,
-        });
+        let adjoints = (lam, g_prev_out, g_input);
+        self.adjoint_rows(prev, first, saved, g_ext, adjoints, grads);
     }
 }
 
@@ -251,7 +240,7 @@ impl<F: Real> NeuronModel<F> for FixedLif<F> {
 
     #[inline(always)]
     fn output(&self, saved: &F) -> F {
-        self.0.spike.value(*saved - self.0.threshold)
+        self.0.record_output(saved)
     }
 
     #[inline(always)]
@@ -263,12 +252,10 @@ impl<F: Real> NeuronModel<F> for FixedLif<F> {
         saved: &F,
         carry: &Self::State,
         g_out: F,
-        _grads: &mut [F],
+        grads: &mut [F],
     ) -> StepAdjoint<F, Self::State> {
-        let lif = &self.0;
-        let surrogate = lif.spike.derivative(*saved - lif.threshold);
-        let lam = Lif::adjoints(lif.beta[j], carry, g_out, surrogate);
-        lif.propagate(lif.alpha[j], lif.beta[j], *prev, prev_out, &lam)
+        self.0
+            .record_adjoint(j, prev, prev_out, saved, carry, g_out, grads)
     }
 
     fn step_row(
@@ -297,174 +284,8 @@ impl<F: Real> NeuronModel<F> for FixedLif<F> {
         g_input: &mut [F],
         grads: &mut [F],
     ) {
-        self.0.spike.dispatch(AdjointRow {
-            lif: &self.0,
-            prev,
-            first,
-            saved,
-            g_ext,
-            lam,
-            g_prev_out,
-            g_input,
-            grads,
-        });
-    }
-}
-
-impl<F: Real> Lif<F> {
-    /// The forward row kernel without saved records.
-    #[inline(always)]
-    fn step_row_with(
-        &self,
-        prev: &[LifState<F>],
-        prev_outs: &[F],
-        input: &[F],
-        states: &mut [LifState<F>],
-        outs: &mut [F],
-    ) {
-        self.spike.dispatch(StepRow {
-            lif: self,
-            prev,
-            prev_outs,
-            input,
-            states,
-            outs,
-        });
-    }
-}
-
-/// The forward row kernel: one branch-free loop per spike kind.
-struct StepRow<'a, F> {
-    lif: &'a Lif<F>,
-    prev: &'a [LifState<F>],
-    prev_outs: &'a [F],
-    input: &'a [F],
-    states: &'a mut [LifState<F>],
-    outs: &'a mut [F],
-}
-
-impl<F: Real> WithSpikeKernel<F> for StepRow<'_, F> {
-    #[inline(always)]
-    fn run<K: SpikeKernel<F>>(self, kernel: K) {
-        let theta = self.lif.threshold;
-        let params = self.lif.alpha.iter().zip(&self.lif.beta);
-        let inputs = self.prev.iter().zip(self.prev_outs).zip(self.input);
-        let outputs = self.states.iter_mut().zip(self.outs.iter_mut());
-        for (((&a, &b), ((p, &po), &x)), (s, o)) in params.zip(inputs).zip(outputs) {
-            *s = Lif::update(a, b, p, po, x);
-            *o = kernel.value(s.mem - theta);
-        }
-    }
-}
-
-/// A saved record the LIF adjoint works from: the whole state ([`Lif`], which accumulates the
-/// decay gradients) or the membrane potential alone ([`FixedLif`]).
-trait LifRecord<F: Real>: SavedState<F> {
-    /// Parameter gradients per neuron.
-    const GRADS: usize;
-
-    /// One neuron's adjoint step given `S[t−1]` and `σ'(U[t] − θ)`.
-    #[allow(clippy::too_many_arguments)]
-    fn adjoint(
-        lif: &Lif<F>,
-        alpha_beta: (F, F),
-        prev: &Self,
-        prev_out: F,
-        saved: &Self,
-        carry: &LifState<F>,
-        g_out: F,
-        surrogate: F,
-        grads: &mut [F],
-    ) -> StepAdjoint<F, LifState<F>>;
-}
-
-impl<F: Real> LifRecord<F> for LifState<F> {
-    const GRADS: usize = 2;
-
-    #[inline(always)]
-    fn adjoint(
-        lif: &Lif<F>,
-        (alpha, beta): (F, F),
-        prev: &Self,
-        prev_out: F,
-        saved: &Self,
-        carry: &LifState<F>,
-        g_out: F,
-        surrogate: F,
-        grads: &mut [F],
-    ) -> StepAdjoint<F, LifState<F>> {
-        lif.adjoint_with(
-            alpha, beta, prev, prev_out, saved, carry, g_out, surrogate, grads,
-        )
-    }
-}
-
-impl<F: Real> LifRecord<F> for F {
-    const GRADS: usize = 0;
-
-    #[inline(always)]
-    fn adjoint(
-        lif: &Lif<F>,
-        (alpha, beta): (F, F),
-        prev: &Self,
-        prev_out: F,
-        _saved: &Self,
-        carry: &LifState<F>,
-        g_out: F,
-        surrogate: F,
-        _grads: &mut [F],
-    ) -> StepAdjoint<F, LifState<F>> {
-        let lam = Lif::adjoints(beta, carry, g_out, surrogate);
-        lif.propagate(alpha, beta, *prev, prev_out, &lam)
-    }
-}
-
-/// The adjoint row kernel of both LIF forms, over their saved records `S`.
-struct AdjointRow<'a, F, S> {
-    lif: &'a Lif<F>,
-    prev: &'a [S],
-    first: bool,
-    saved: &'a [S],
-    g_ext: &'a [F],
-    lam: &'a mut [LifState<F>],
-    g_prev_out: &'a mut [F],
-    g_input: &'a mut [F],
-    grads: &'a mut [F],
-}
-
-impl<F: Real, S: LifRecord<F>> WithSpikeKernel<F> for AdjointRow<'_, F, S> {
-    #[inline(always)]
-    fn run<K: SpikeKernel<F>>(self, kernel: K) {
-        let lif = self.lif;
-        let theta = lif.threshold;
-        let params = lif.alpha.iter().zip(&lif.beta);
-        let forward = self.prev.iter().zip(self.saved).zip(self.g_ext);
-        let adjoints = self
-            .lam
-            .iter_mut()
-            .zip(self.g_prev_out.iter_mut())
-            .zip(self.g_input.iter_mut());
-        for (j, ((ab, ((p, s), &ge)), ((lam, gpo), gx))) in
-            params.zip(forward).zip(adjoints).enumerate()
-        {
-            let po = previous_output(&kernel, self.first, p.membrane() - theta);
-            let surrogate = kernel.derivative(s.membrane() - theta);
-            let g = &mut self.grads[j * S::GRADS..(j + 1) * S::GRADS];
-            let ab = (*ab.0, *ab.1);
-            let adj = S::adjoint(lif, ab, p, po, s, lam, ge + *gpo, surrogate, g);
-            *lam = adj.prev_state;
-            *gx = adj.input;
-            *gpo = adj.prev_out;
-        }
-    }
-}
-
-/// `S[t−1]` recomputed from `U[t−1] − θ`; zero before the first step.
-#[inline(always)]
-fn previous_output<F: Real, K: SpikeKernel<F>>(kernel: &K, first: bool, x: F) -> F {
-    if first {
-        F::zero()
-    } else {
-        kernel.value(x)
+        let adjoints = (lam, g_prev_out, g_input);
+        self.0
+            .adjoint_rows(prev, first, saved, g_ext, adjoints, grads);
     }
 }

@@ -158,36 +158,29 @@ impl Datatype {
 
     /// Decodes float elements to `f32` (half and single precision exactly, double rounded).
     pub fn decode_f32s(&self, raw: &[u8], out: &mut Vec<f32>) -> Result<(), Hdf5Error> {
-        let &Datatype::Float { size, order } = self else {
-            return Err(wrong_type("floats", self));
-        };
-        out.reserve(raw.len() / size);
-        for chunk in raw.chunks_exact(size) {
-            let bits = element_bits(chunk, order);
-            out.push(match size {
-                2 => f16_to_f32(bits as u16),
-                4 => f32::from_bits(bits as u32),
-                _ => f64::from_bits(bits) as f32,
-            });
-        }
+        out.extend(self.floats(raw)?.map(|v| v as f32));
         Ok(())
     }
 
     /// Decodes float elements to `f64` (exactly).
     pub fn decode_f64s(&self, raw: &[u8], out: &mut Vec<f64>) -> Result<(), Hdf5Error> {
+        out.extend(self.floats(raw)?);
+        Ok(())
+    }
+
+    /// The float elements of `raw`, each exactly as an `f64`.
+    fn floats<'a>(&self, raw: &'a [u8]) -> Result<impl Iterator<Item = f64> + 'a, Hdf5Error> {
         let &Datatype::Float { size, order } = self else {
             return Err(wrong_type("floats", self));
         };
-        out.reserve(raw.len() / size);
-        for chunk in raw.chunks_exact(size) {
+        Ok(raw.chunks_exact(size).map(move |chunk| {
             let bits = element_bits(chunk, order);
-            out.push(match size {
+            match size {
                 2 => f64::from(f16_to_f32(bits as u16)),
                 4 => f64::from(f32::from_bits(bits as u32)),
                 _ => f64::from_bits(bits),
-            });
-        }
-        Ok(())
+            }
+        }))
     }
 
     /// The datatype message body of this type (little-endian numbers; strings as h5py writes

@@ -1,0 +1,217 @@
+//! The LIF's row kernels: one branch-free loop per spike kind, forward and adjoint, for both
+//! saved-record forms ([`Lif`] keeps `I` and `U`, [`FixedLif`](super::FixedLif) keeps `U`).
+
+use super::{Lif, LifState};
+use crate::neurons::{SavedState, StepAdjoint};
+use crate::real::Real;
+use crate::surrogates::{SpikeKernel, WithSpikeKernel};
+
+/// `λU*`, `λI*` and the previous-step gradients of the row kernel, mutably borrowed.
+pub(super) type RowAdjoints<'a, F> = (&'a mut [LifState<F>], &'a mut [F], &'a mut [F]);
+
+impl<F: Real> Lif<F> {
+    /// The output recomputed from either form's saved record.
+    #[inline(always)]
+    pub(super) fn record_output<S: LifRecord<F>>(&self, saved: &S) -> F {
+        self.spike.value(saved.membrane() - self.threshold)
+    }
+
+    /// One neuron's adjoint from either form's saved records.
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    pub(super) fn record_adjoint<S: LifRecord<F>>(
+        &self,
+        j: usize,
+        prev: &S,
+        prev_out: F,
+        saved: &S,
+        carry: &LifState<F>,
+        g_out: F,
+        grads: &mut [F],
+    ) -> StepAdjoint<F, LifState<F>> {
+        let surrogate = self.spike.derivative(saved.membrane() - self.threshold);
+        let ab = (self.alpha[j], self.beta[j]);
+        S::adjoint(
+            self, ab, prev, prev_out, saved, carry, g_out, surrogate, grads,
+        )
+    }
+
+    /// The adjoint row kernel for either form's saved records.
+    pub(super) fn adjoint_rows<S: LifRecord<F>>(
+        &self,
+        prev: &[S],
+        first: bool,
+        saved: &[S],
+        g_ext: &[F],
+        (lam, g_prev_out, g_input): RowAdjoints<'_, F>,
+        grads: &mut [F],
+    ) {
+        self.spike.dispatch(AdjointRow {
+            lif: self,
+            prev,
+            first,
+            saved,
+            g_ext,
+            lam,
+            g_prev_out,
+            g_input,
+            grads,
+        });
+    }
+
+    /// The forward row kernel without saved records.
+    #[inline(always)]
+    pub(super) fn step_row_with(
+        &self,
+        prev: &[LifState<F>],
+        prev_outs: &[F],
+        input: &[F],
+        states: &mut [LifState<F>],
+        outs: &mut [F],
+    ) {
+        self.spike.dispatch(StepRow {
+            lif: self,
+            prev,
+            prev_outs,
+            input,
+            states,
+            outs,
+        });
+    }
+}
+
+/// The forward row kernel: one branch-free loop per spike kind.
+struct StepRow<'a, F> {
+    lif: &'a Lif<F>,
+    prev: &'a [LifState<F>],
+    prev_outs: &'a [F],
+    input: &'a [F],
+    states: &'a mut [LifState<F>],
+    outs: &'a mut [F],
+}
+
+impl<F: Real> WithSpikeKernel<F> for StepRow<'_, F> {
+    #[inline(always)]
+    fn run<K: SpikeKernel<F>>(self, kernel: K) {
+        let theta = self.lif.threshold;
+        let params = self.lif.alpha.iter().zip(&self.lif.beta);
+        let inputs = self.prev.iter().zip(self.prev_outs).zip(self.input);
+        let outputs = self.states.iter_mut().zip(self.outs.iter_mut());
+        for (((&a, &b), ((p, &po), &x)), (s, o)) in params.zip(inputs).zip(outputs) {
+            *s = Lif::update(a, b, p, po, x);
+            *o = kernel.value(s.mem - theta);
+        }
+    }
+}
+
+/// A saved record the LIF adjoint works from: the whole state ([`Lif`], which accumulates the
+/// decay gradients) or the membrane potential alone ([`FixedLif`](super::FixedLif)).
+pub(super) trait LifRecord<F: Real>: SavedState<F> {
+    /// Parameter gradients per neuron.
+    const GRADS: usize;
+
+    /// One neuron's adjoint step given `S[t−1]` and `σ'(U[t] − θ)`.
+    #[allow(clippy::too_many_arguments)]
+    fn adjoint(
+        lif: &Lif<F>,
+        alpha_beta: (F, F),
+        prev: &Self,
+        prev_out: F,
+        saved: &Self,
+        carry: &LifState<F>,
+        g_out: F,
+        surrogate: F,
+        grads: &mut [F],
+    ) -> StepAdjoint<F, LifState<F>>;
+}
+
+impl<F: Real> LifRecord<F> for LifState<F> {
+    const GRADS: usize = 2;
+
+    #[inline(always)]
+    fn adjoint(
+        lif: &Lif<F>,
+        (alpha, beta): (F, F),
+        prev: &Self,
+        prev_out: F,
+        saved: &Self,
+        carry: &LifState<F>,
+        g_out: F,
+        surrogate: F,
+        grads: &mut [F],
+    ) -> StepAdjoint<F, LifState<F>> {
+        lif.adjoint_with(
+            alpha, beta, prev, prev_out, saved, carry, g_out, surrogate, grads,
+        )
+    }
+}
+
+impl<F: Real> LifRecord<F> for F {
+    const GRADS: usize = 0;
+
+    #[inline(always)]
+    fn adjoint(
+        lif: &Lif<F>,
+        (alpha, beta): (F, F),
+        prev: &Self,
+        prev_out: F,
+        _saved: &Self,
+        carry: &LifState<F>,
+        g_out: F,
+        surrogate: F,
+        _grads: &mut [F],
+    ) -> StepAdjoint<F, LifState<F>> {
+        let lam = Lif::adjoints(beta, carry, g_out, surrogate);
+        lif.propagate(alpha, beta, *prev, prev_out, &lam)
+    }
+}
+
+/// The adjoint row kernel of both LIF forms, over their saved records `S`.
+struct AdjointRow<'a, F, S> {
+    lif: &'a Lif<F>,
+    prev: &'a [S],
+    first: bool,
+    saved: &'a [S],
+    g_ext: &'a [F],
+    lam: &'a mut [LifState<F>],
+    g_prev_out: &'a mut [F],
+    g_input: &'a mut [F],
+    grads: &'a mut [F],
+}
+
+impl<F: Real, S: LifRecord<F>> WithSpikeKernel<F> for AdjointRow<'_, F, S> {
+    #[inline(always)]
+    fn run<K: SpikeKernel<F>>(self, kernel: K) {
+        let lif = self.lif;
+        let theta = lif.threshold;
+        let params = lif.alpha.iter().zip(&lif.beta);
+        let forward = self.prev.iter().zip(self.saved).zip(self.g_ext);
+        let adjoints = self
+            .lam
+            .iter_mut()
+            .zip(self.g_prev_out.iter_mut())
+            .zip(self.g_input.iter_mut());
+        for (j, ((ab, ((p, s), &ge)), ((lam, gpo), gx))) in
+            params.zip(forward).zip(adjoints).enumerate()
+        {
+            let po = previous_output(&kernel, self.first, p.membrane() - theta);
+            let surrogate = kernel.derivative(s.membrane() - theta);
+            let g = &mut self.grads[j * S::GRADS..(j + 1) * S::GRADS];
+            let ab = (*ab.0, *ab.1);
+            let adj = S::adjoint(lif, ab, p, po, s, lam, ge + *gpo, surrogate, g);
+            *lam = adj.prev_state;
+            *gx = adj.input;
+            *gpo = adj.prev_out;
+        }
+    }
+}
+
+/// `S[t−1]` recomputed from `U[t−1] − θ`; zero before the first step.
+#[inline(always)]
+fn previous_output<F: Real, K: SpikeKernel<F>>(kernel: &K, first: bool, x: F) -> F {
+    if first {
+        F::zero()
+    } else {
+        kernel.value(x)
+    }
+}
