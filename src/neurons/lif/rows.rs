@@ -191,12 +191,15 @@ impl<F: Real, S: LifRecord<F>> WithSpikeKernel<F> for AdjointRow<'_, F, S> {
             .iter_mut()
             .zip(self.g_prev_out.iter_mut())
             .zip(self.g_input.iter_mut());
-        for (j, ((ab, ((p, s), &ge)), ((lam, gpo), gx))) in
-            params.zip(forward).zip(adjoints).enumerate()
-        {
+        // `S::GRADS` is a constant: the form without gradients compiles to a loop without them.
+        let mut grads = self.grads.chunks_exact_mut(S::GRADS.max(1));
+        for ((ab, ((p, s), &ge)), ((lam, gpo), gx)) in params.zip(forward).zip(adjoints) {
             let po = previous_output(&kernel, self.first, p.membrane() - theta);
             let surrogate = kernel.derivative(s.membrane() - theta);
-            let g = &mut self.grads[j * S::GRADS..(j + 1) * S::GRADS];
+            let g: &mut [F] = match S::GRADS {
+                0 => &mut [],
+                _ => grads.next().expect("GRADS_PER_NEURON gradients per neuron"),
+            };
             let ab = (*ab.0, *ab.1);
             let adj = S::adjoint(lif, ab, p, po, s, lam, ge + *gpo, surrogate, g);
             *lam = adj.prev_state;
