@@ -60,13 +60,36 @@ pub fn forward<F: Real, M: NeuronModel<F>>(
     );
     let slab = batch * n;
     let block = samples_per_task(batch) * n;
+    let mut saved = vec![M::Saved::default(); steps * slab];
+    let mut out = Seq::zeros(steps, batch, n);
+    match w_rec {
+        Some(w) => forward_recurrent(model, &mut input, w, &mut saved, &mut out, block),
+        None => forward_independent(model, &input, &mut saved, &mut out, block),
+    }
+    ScanTrace {
+        saved,
+        out,
+        events: None,
+    }
+}
+
+/// The recurrent scan: step by step, each step parallel over blocks of samples (step `t` needs
+/// every output of step `t − 1`).
+fn forward_recurrent<F: Real, M: NeuronModel<F>>(
+    model: &M,
+    input: &mut Seq<F>,
+    w_rec: &Matrix<F>,
+    saved: &mut [M::Saved],
+    out: &mut Seq<F>,
+    block: usize,
+) {
+    let (steps, batch, n) = (input.steps, input.batch, input.width);
+    let slab = batch * n;
     let initial = (0..n).map(|j| model.initial_state(j));
     // Only two steps of full state are alive at once; the trace keeps the saved records.
     let mut prev_states: Vec<M::State> = initial.collect::<Vec<_>>().repeat(batch);
     let mut states = vec![M::State::default(); slab];
     let zeros = vec![F::zero(); n];
-    let mut saved = vec![M::Saved::default(); steps * slab];
-    let mut out = Seq::zeros(steps, batch, n);
     for t in 0..steps {
         let (done_o, rest_o) = out.data.split_at_mut(t * slab);
         let prev_o = (t > 0).then(|| &done_o[(t - 1) * slab..]);
@@ -88,19 +111,68 @@ pub fn forward<F: Real, M: NeuronModel<F>>(
                 for (r, (((s_row, o_row), x_row), saved_row)) in rows.enumerate() {
                     let abs = start + r * n..start + (r + 1) * n;
                     let prev_outs = prev_o.map_or(&zeros[..], |p| &p[abs.clone()]);
-                    if let (Some(w), true) = (w_rec, t > 0) {
-                        recurrent_input(w, prev_outs, x_row);
+                    if t > 0 {
+                        recurrent_input(w_rec, prev_outs, x_row);
                     }
                     model.step_row(&prev_s[abs], prev_outs, x_row, s_row, o_row, saved_row);
                 }
             });
         std::mem::swap(&mut prev_states, &mut states);
     }
-    ScanTrace {
-        saved,
-        out,
-        events: None,
+}
+
+/// Splits each step's slab of a time-major buffer into blocks, and hands block `c` of every
+/// step to task `c`: `tasks[c][t]` is block `c` of step `t`.
+fn blocks_per_task<T>(data: &mut [T], slab: usize, block: usize) -> Vec<Vec<&mut [T]>> {
+    let mut tasks: Vec<Vec<&mut [T]>> = (0..slab.div_ceil(block)).map(|_| Vec::new()).collect();
+    for step in data.chunks_mut(slab) {
+        for (task, blk) in tasks.iter_mut().zip(step.chunks_mut(block)) {
+            task.push(blk);
+        }
     }
+    tasks
+}
+
+/// Without recurrence the samples never interact: each task runs its block of samples through
+/// every step, with no barrier between steps.
+fn forward_independent<F: Real, M: NeuronModel<F>>(
+    model: &M,
+    input: &Seq<F>,
+    saved: &mut [M::Saved],
+    out: &mut Seq<F>,
+    block: usize,
+) {
+    let n = input.width;
+    let slab = input.batch * n;
+    let outs = blocks_per_task(&mut out.data, slab, block);
+    let saves = blocks_per_task(saved, slab, block);
+    let zeros = vec![F::zero(); n];
+    outs.into_par_iter()
+        .zip(saves)
+        .enumerate()
+        .for_each(|(c, (mut o_blks, mut s_blks))| {
+            let start = c * block;
+            let len = o_blks.first().map_or(0, |o| o.len());
+            let mut prev: Vec<M::State> = (0..len).map(|i| model.initial_state(i % n)).collect();
+            let mut cur = vec![M::State::default(); len];
+            for (t, s_blk) in s_blks.iter_mut().enumerate() {
+                let x = &input.data[t * slab + start..t * slab + start + len];
+                let (done, rest) = o_blks.split_at_mut(t);
+                let prev_o = done.last().map(|o| &o[..]);
+                for r in 0..len / n {
+                    let cols = r * n..(r + 1) * n;
+                    model.step_row(
+                        &prev[cols.clone()],
+                        prev_o.map_or(&zeros[..], |o| &o[cols.clone()]),
+                        &x[cols.clone()],
+                        &mut cur[cols.clone()],
+                        &mut rest[0][cols.clone()],
+                        &mut s_blk[cols],
+                    );
+                }
+                std::mem::swap(&mut prev, &mut cur);
+            }
+        });
 }
 
 /// `x += o_prev · W_rec`, gathering only the rows of active (non-zero) outputs.
@@ -146,43 +218,29 @@ pub fn backward<F: Real, M: NeuronModel<F>>(
     let mut carry = vec![M::State::default(); slab];
     let mut g_prev_out = vec![F::zero(); slab];
     let mut param_grads = vec![F::zero(); batch * n * p_alloc];
-    // `W_recᵀ` row-major, once: `gemm` would otherwise repack the transposed operand in every
-    // per-step, per-block product (measured 85 → 45 µs per 32×256×256 product).
-    let w_rec_t = w_rec.map(Matrix::transpose);
-    for t in (0..steps).rev() {
-        let s_t = &trace.saved[t * slab..(t + 1) * slab];
-        let prev_s = (t > 0).then(|| &trace.saved[(t - 1) * slab..t * slab]);
-        let g_ext = g_out.step(t);
-        g_in.data[t * slab..(t + 1) * slab]
-            .par_chunks_mut(block)
-            .zip(carry.par_chunks_mut(block))
-            .zip(g_prev_out.par_chunks_mut(block))
-            .zip(param_grads.par_chunks_mut(block * p_alloc))
-            .enumerate()
-            .for_each(|(c, (((gx_blk, lam_blk), gpo_blk), pg_blk))| {
-                let start = c * block;
-                let rows = gx_blk.len() / n;
-                for r in 0..rows {
-                    let cols = r * n..(r + 1) * n;
-                    let abs = start + r * n..start + (r + 1) * n;
-                    model.adjoint_row(
-                        prev_s.map_or(&initial[..], |s| &s[abs.clone()]),
-                        t == 0,
-                        &s_t[abs.clone()],
-                        &g_ext[abs],
-                        &mut lam_blk[cols.clone()],
-                        &mut gpo_blk[cols.clone()],
-                        &mut gx_blk[cols.clone()],
-                        &mut pg_blk[r * n * p..(r + 1) * n * p],
-                    );
-                }
-                // ∂L/∂o[t−1] += ∂L/∂x[t] · W_recᵀ for this block of samples.
-                if let (Some(w_t), true) = (&w_rec_t, t > 0) {
-                    crate::linalg::gemm_serial(
-                        rows, n, n, gx_blk, false, &w_t.data, false, gpo_blk, true,
-                    );
-                }
-            });
+    let blocks = AdjointBlocks {
+        trace,
+        g_out,
+        initial: &initial,
+        block,
+        p,
+    };
+    match w_rec {
+        Some(w) => blocks.recurrent(
+            model,
+            w,
+            &mut g_in,
+            &mut carry,
+            &mut g_prev_out,
+            &mut param_grads,
+        ),
+        None => blocks.independent(
+            model,
+            &mut g_in,
+            &mut carry,
+            &mut g_prev_out,
+            &mut param_grads,
+        ),
     }
     let w_rec_grad = w_rec.map(|w| match &trace.events {
         Some(events) => {
@@ -196,6 +254,123 @@ pub fn backward<F: Real, M: NeuronModel<F>>(
         input: g_in,
         w_rec: w_rec_grad,
         params: reduce_param_grads(&param_grads, batch, n, p),
+    }
+}
+
+/// What every block of the backward scan reads.
+struct AdjointBlocks<'a, F, S> {
+    trace: &'a ScanTrace<F, S>,
+    g_out: &'a Seq<F>,
+    /// Saved records of the initial state (the "step −1" of every sample).
+    initial: &'a [S],
+    /// Elements per block of samples.
+    block: usize,
+    p: usize,
+}
+
+impl<F: Real, S: Sync> AdjointBlocks<'_, F, S> {
+    /// Step `t` of one block (`start` = its first element within a step): the adjoint of every
+    /// row, accumulating into the block's carries and parameter gradients.
+    #[allow(clippy::too_many_arguments)]
+    fn step<M: NeuronModel<F, Saved = S>>(
+        &self,
+        model: &M,
+        t: usize,
+        start: usize,
+        gx_blk: &mut [F],
+        lam_blk: &mut [M::State],
+        gpo_blk: &mut [F],
+        pg_blk: &mut [F],
+    ) {
+        let n = model.width();
+        let slab = self.g_out.batch * n;
+        let s_t = &self.trace.saved[t * slab..(t + 1) * slab];
+        let prev_s = (t > 0).then(|| &self.trace.saved[(t - 1) * slab..t * slab]);
+        let g_ext = self.g_out.step(t);
+        let p = self.p;
+        for r in 0..gx_blk.len() / n {
+            let cols = r * n..(r + 1) * n;
+            let abs = start + r * n..start + (r + 1) * n;
+            model.adjoint_row(
+                prev_s.map_or(self.initial, |s| &s[abs.clone()]),
+                t == 0,
+                &s_t[abs.clone()],
+                &g_ext[abs],
+                &mut lam_blk[cols.clone()],
+                &mut gpo_blk[cols.clone()],
+                &mut gx_blk[cols],
+                &mut pg_blk[r * n * p..(r + 1) * n * p],
+            );
+        }
+    }
+
+    /// Step by step, each step parallel over blocks: `∂L/∂o[t−1]` needs the whole step's
+    /// `∂L/∂x[t] · W_recᵀ`.
+    fn recurrent<M: NeuronModel<F, Saved = S>>(
+        &self,
+        model: &M,
+        w_rec: &Matrix<F>,
+        g_in: &mut Seq<F>,
+        carry: &mut [M::State],
+        g_prev_out: &mut [F],
+        param_grads: &mut [F],
+    ) {
+        let (steps, n) = (g_in.steps, g_in.width);
+        let slab = g_in.batch * n;
+        let p_alloc = self.p.max(1);
+        // `W_recᵀ` row-major, once: `gemm` would otherwise repack the transposed operand in every
+        // per-step, per-block product (measured 85 → 45 µs per 32×256×256 product).
+        let w_t = w_rec.transpose();
+        for t in (0..steps).rev() {
+            g_in.data[t * slab..(t + 1) * slab]
+                .par_chunks_mut(self.block)
+                .zip(carry.par_chunks_mut(self.block))
+                .zip(g_prev_out.par_chunks_mut(self.block))
+                .zip(param_grads.par_chunks_mut(self.block * p_alloc))
+                .enumerate()
+                .for_each(|(c, (((gx_blk, lam_blk), gpo_blk), pg_blk))| {
+                    self.step(model, t, c * self.block, gx_blk, lam_blk, gpo_blk, pg_blk);
+                    // ∂L/∂o[t−1] += ∂L/∂x[t] · W_recᵀ for this block of samples.
+                    if t > 0 {
+                        let rows = gx_blk.len() / n;
+                        crate::linalg::gemm_serial(
+                            rows, n, n, gx_blk, false, &w_t.data, false, gpo_blk, true,
+                        );
+                    }
+                });
+        }
+    }
+
+    /// Without recurrence, each task runs its block of samples back through every step.
+    fn independent<M: NeuronModel<F, Saved = S>>(
+        &self,
+        model: &M,
+        g_in: &mut Seq<F>,
+        carry: &mut [M::State],
+        g_prev_out: &mut [F],
+        param_grads: &mut [F],
+    ) {
+        let slab = g_in.batch * g_in.width;
+        let p_alloc = self.p.max(1);
+        blocks_per_task(&mut g_in.data, slab, self.block)
+            .into_par_iter()
+            .zip(carry.par_chunks_mut(self.block))
+            .zip(g_prev_out.par_chunks_mut(self.block))
+            .zip(param_grads.par_chunks_mut(self.block * p_alloc))
+            .enumerate()
+            .for_each(|(c, (((mut gx_blks, lam_blk), gpo_blk), pg_blk))| {
+                for t in (0..gx_blks.len()).rev() {
+                    self.step(
+                        model,
+                        t,
+                        c * self.block,
+                        gx_blks[t],
+                        lam_blk,
+                        gpo_blk,
+                        pg_blk,
+                    );
+                }
+            });
     }
 }
 
