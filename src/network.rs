@@ -205,15 +205,16 @@ impl<F: Real> Network<F> {
         }
     }
 
-    /// Backpropagates `g_readout = ∂L/∂U_readout` and optional per-layer gradients on the raw
-    /// hidden spikes (activity regularizers). Returns one gradient per learnable tensor, in
-    /// [`Self::tensors`] order.
+    /// Backpropagates `g_readout = ∂L/∂U_readout` and optional per-layer gradients on the
+    /// hidden layers' spike counts, `∂L/∂cnt[b, j]` `[B, N]` with `cnt[b, j] = Σ_t S[t, b, j]`
+    /// (activity regularizers; see [`LayerTrace::spike_counts`]). Returns one gradient per
+    /// learnable tensor, in [`Self::tensors`] order.
     pub fn backward(
         &self,
         input: Input<F>,
         trace: &NetworkTrace<F>,
         g_readout: &Seq<F>,
-        g_spikes: &[Option<Seq<F>>],
+        g_counts: &[Option<Vec<F>>],
     ) -> Gradients<F> {
         let depth = self.hidden.len();
         let first = self.first_input(input, trace.encoder.as_ref());
@@ -224,7 +225,7 @@ impl<F: Real> Network<F> {
         let mut per_layer: Vec<Vec<Vec<F>>> = Vec::with_capacity(depth + 1);
         for k in (0..depth).rev() {
             let x = self.layer_input(first, &trace.hidden[..k]);
-            let extra = g_spikes.get(k).and_then(Option::as_ref);
+            let extra = g_counts.get(k).and_then(Option::as_deref);
             let input_grad = k > 0 || self.encoder.is_some();
             let (grads, g_in) = self.hidden[k].backward(x, &trace.hidden[k], &g, extra, input_grad);
             per_layer.push(grads);

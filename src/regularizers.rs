@@ -134,6 +134,9 @@ pub enum RegularizerError {
         spikes: [usize; 3],
         grad: [usize; 3],
     },
+    /// Spike counts that are not `[B, N]` for the layer's `N` neurons.
+    #[error("{counts} spike counts do not divide into rows of {neurons} neurons")]
+    CountShape { counts: usize, neurons: usize },
     /// The weight gradient buffer has a different length from the weights.
     #[error("weight gradient has {grad} entries for {weights} weights")]
     GradLength { weights: usize, grad: usize },
@@ -189,8 +192,7 @@ pub fn add_activity_penalties<F: Real>(
         });
     }
     check_seq(grad)?;
-    let (batch, neurons) = (spikes.batch, spikes.width);
-    let slab = batch * neurons;
+    let slab = spikes.batch * spikes.width;
     if slab == 0 || regs.iter().all(|r| r.strength == 0.0) {
         return Ok(0.0);
     }
@@ -204,7 +206,40 @@ pub fn add_activity_penalties<F: Real>(
             *c += s.as_f64();
         }
     }
+    let loss = activity_count_penalties(regs, counts, spikes.width, &mut scratch.dcounts)?;
+    for step in grad.data.chunks_exact_mut(slab) {
+        for (g, &dc) in step.iter_mut().zip(scratch.dcounts.iter()) {
+            *g += dc;
+        }
+    }
+    Ok(loss)
+}
 
+/// The summed penalty of `regs` on spike counts `cnt[b, j]` (`counts`, `[B, N]` with
+/// `N = neurons`), with `∂L/∂cnt[b, j]` written to `dcounts` (resized to `[B, N]`).
+///
+/// `L` depends on the spikes only through their counts, so `∂L/∂S[t, b, j] = ∂L/∂cnt[b, j]` at
+/// every step: a layer that keeps its spikes as events never needs them dense.
+pub fn activity_count_penalties<F: Real>(
+    regs: &[ActivityRegularizer],
+    counts: &[f64],
+    neurons: usize,
+    dcounts: &mut Vec<F>,
+) -> Result<f64, RegularizerError> {
+    for reg in regs {
+        reg.validate()?;
+    }
+    dcounts.clear();
+    if counts.is_empty() {
+        return Ok(0.0);
+    }
+    if neurons == 0 || counts.len() % neurons != 0 {
+        return Err(RegularizerError::CountShape {
+            counts: counts.len(),
+            neurons,
+        });
+    }
+    let batch = counts.len() / neurons;
     // Checked on the counts (B·N values) rather than the spikes: one NaN poisons its count.
     if let Some(i) = counts.iter().position(|c| !c.is_finite()) {
         return Err(RegularizerError::NonFiniteSpikes {
@@ -213,15 +248,13 @@ pub fn add_activity_penalties<F: Real>(
         });
     }
 
-    let dcounts = &mut scratch.dcounts;
-    dcounts.clear();
-    dcounts.resize(slab, F::zero());
+    dcounts.resize(counts.len(), F::zero());
     let mut loss = 0.0;
     for reg in regs.iter().filter(|r| r.strength > 0.0) {
         match reg.level {
             Level::PerNeuron => {
-                let scale = reg.strength / slab as f64;
-                for (dc, &c) in dcounts.iter_mut().zip(counts.iter()) {
+                let scale = reg.strength / counts.len() as f64;
+                for (dc, &c) in dcounts.iter_mut().zip(counts) {
                     let (f, df) = reg.penalty(c);
                     loss += scale * f;
                     *dc += F::from_f64(scale * df);
@@ -240,12 +273,6 @@ pub fn add_activity_penalties<F: Real>(
                     drow.iter_mut().for_each(|dc| *dc += g);
                 }
             }
-        }
-    }
-
-    for step in grad.data.chunks_exact_mut(slab) {
-        for (g, &dc) in step.iter_mut().zip(dcounts.iter()) {
-            *g += dc;
         }
     }
     Ok(loss)
@@ -438,6 +465,13 @@ mod tests {
             assert_close(grad.at(t, 0, 1), 0.1, "sample 0");
             assert_eq!(grad.row(t, 1), [0.0, 0.0]);
         }
+        // The same from the counts alone (what training uses: no dense spikes).
+        let mut dcounts = Vec::new();
+        let loss = activity_count_penalties(&[r], &[10.0, 8.0, 3.0, 5.0], 2, &mut dcounts);
+        assert_close(loss.unwrap(), 0.2, "loss from counts");
+        for (got, want) in dcounts.iter().zip([0.1, 0.1, 0.0, 0.0]) {
+            assert_close(*got, want, "dL/dcnt");
+        }
     }
 
     #[test]
@@ -566,6 +600,21 @@ mod tests {
                 sample: 0,
                 neuron: 1
             }
+        );
+        let mut dcounts = Vec::<f64>::new();
+        assert_eq!(
+            activity_count_penalties(&[ok], &[1.0, 2.0, 3.0], 2, &mut dcounts),
+            Err(RegularizerError::CountShape {
+                counts: 3,
+                neurons: 2
+            })
+        );
+        assert_eq!(
+            activity_count_penalties(&[ok], &[1.0, f64::NAN], 1, &mut dcounts),
+            Err(RegularizerError::NonFiniteSpikes {
+                sample: 1,
+                neuron: 0
+            })
         );
         let w = WeightRegularizer {
             norm: Norm::L1,

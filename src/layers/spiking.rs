@@ -102,6 +102,27 @@ impl<F: Real> LayerTrace<F> {
         })
     }
 
+    /// Spikes per sample and neuron over the whole sequence, `cnt[b, j] = Σ_t S[t, b, j]`
+    /// (`[B, N]`), counted from the events when the layer keeps them (no dense spikes built).
+    pub fn spike_counts(&self) -> Vec<f64> {
+        let (_, batch, n) = self.shape();
+        let mut counts = vec![0.0; batch * n];
+        with_trace!(&self.scan, t => match &t.events {
+            Some(events) => {
+                for r in 0..events.rows() {
+                    let sample = &mut counts[(r % batch) * n..(r % batch + 1) * n];
+                    events.row(r).iter().for_each(|&j| sample[j as usize] += 1.0);
+                }
+            }
+            None => {
+                for step in t.out.data.chunks_exact(batch * n) {
+                    counts.iter_mut().zip(step).for_each(|(c, s)| *c += s.as_f64());
+                }
+            }
+        });
+        counts
+    }
+
     /// `(steps, batch, neurons)`.
     pub fn shape(&self) -> (usize, usize, usize) {
         with_trace!(&self.scan, t => match &t.events {
@@ -244,21 +265,26 @@ impl<F: Real> SpikingLayer<F> {
         input: Input<F>,
         trace: &LayerTrace<F>,
         g_output: &Seq<F>,
-        g_spikes: Option<&Seq<F>>,
+        g_counts: Option<&[F]>,
         input_grad: bool,
     ) -> (Vec<Vec<F>>, Option<Seq<F>>) {
-        // ∂L/∂S: through dropout, plus the regularizers' term (no copy when neither applies).
+        // ∂L/∂S: through dropout, plus the regularizers' ∂L/∂cnt at every step (no copy when
+        // neither applies).
         let mut g = Cow::Borrowed(g_output);
         if let Some(mask) = &trace.dropout {
             let g = g.to_mut();
             g.data.iter_mut().zip(mask).for_each(|(g, &m)| *g *= m);
         }
-        if let Some(extra) = g_spikes {
+        if let Some(extra) = g_counts {
             let g = g.to_mut();
-            g.data
-                .iter_mut()
-                .zip(&extra.data)
-                .for_each(|(g, &e)| *g += e);
+            assert_eq!(
+                extra.len(),
+                g.batch * g.width,
+                "spike-count gradient is not [B, N]"
+            );
+            for step in g.data.chunks_exact_mut(extra.len().max(1)) {
+                step.iter_mut().zip(extra).for_each(|(g, &e)| *g += e);
+            }
         }
         let w_rec = self.w_rec.as_ref();
         let (grads, alpha, beta, rho) = match &trace.scan {

@@ -6,8 +6,7 @@ use crate::data::{Augmentation, BatchInput, BatchTargets, Dataset};
 use crate::layers::Input;
 use crate::losses::{self, Targets};
 use crate::network::{Gradients, Network, NetworkTrace};
-use crate::regularizers::{add_activity_penalties, ActivityScratch};
-use crate::tensor::Seq;
+use crate::regularizers::activity_count_penalties;
 use rand_chacha::ChaCha8Rng;
 
 /// Loss, accuracy and activity summed over the samples seen.
@@ -182,22 +181,21 @@ pub(super) fn forward_backward(
     };
     eval.samples = n;
     let duration_s = steps as f64 * dt_s;
-    let mut g_spikes = Vec::with_capacity(net.hidden.len());
-    let mut scratch = ActivityScratch::default();
+    let mut g_counts = Vec::with_capacity(net.hidden.len());
     for (k, layer) in trace.hidden.iter().enumerate() {
-        let (steps, batch, width) = layer.shape();
+        let (_, _, width) = layer.shape();
         eval.spikes[k] = layer.spike_count();
         eval.neuron_seconds[k] = (width * n) as f64 * duration_s;
         if train && !config.activity.is_empty() {
-            // The regularizers read dense spikes (rebuilt here from the layer's events).
-            let spikes = layer.spikes();
-            let mut g = Seq::zeros(steps, batch, width);
+            // The penalties depend on the spike counts only (taken from the layer's events).
+            let mut g = Vec::new();
+            let counts = layer.spike_counts();
             eval.reg_loss +=
-                n as f64 * add_activity_penalties(&config.activity, spikes, &mut g, &mut scratch)?;
-            g_spikes.push(Some(g));
+                n as f64 * activity_count_penalties(&config.activity, &counts, width, &mut g)?;
+            g_counts.push(Some(g));
         }
     }
-    let grads = train.then(|| net.backward(input, &trace, &out.grad, &g_spikes));
+    let grads = train.then(|| net.backward(input, &trace, &out.grad, &g_counts));
     Ok((eval, grads))
 }
 

@@ -53,10 +53,16 @@ fn spikes_rebuilt_from_events_equal_the_scans_outputs() {
         assert_eq!(trace.spike_count(), total);
         assert_eq!(trace.shape(), (steps, batch, 9));
         assert_eq!(trace.spikes(), &reference.out);
+        let mut counts = vec![0.0; batch * 9];
+        for step in reference.out.data.chunks(batch * 9) {
+            counts.iter_mut().zip(step).for_each(|(c, s)| *c += s);
+        }
+        assert_eq!(trace.spike_counts(), counts, "counts from the events");
         let mems: Vec<f64> = reference.saved.iter().map(|s| s.mem).collect();
         assert_eq!(trace.membrane().data, mems);
         trace.drop_events();
         assert!(trace.output_events().is_none());
         assert_eq!(trace.spikes(), &reference.out);
+        assert_eq!(trace.spike_counts(), counts, "counts from dense spikes");
     }
 }
