@@ -142,7 +142,8 @@ pub fn events_grad_weight<F: Real>(x: &SpikeEvents, g: &Seq<F>, dw: &mut Matrix<
 /// `dW[i, :] += Σ_{r : i ∈ events(r)} g[r + shift, :]` over the rows with `r + shift < rows(g)`.
 ///
 /// With `shift` = batch size this is the recurrent weight gradient `Σ_t S[t−1]ᵀ · g[t]`.
-/// Each `dW` row is owned by one task, so the sum is deterministic.
+/// The order of the sum is fixed (it does not depend on the thread count), so the result is
+/// deterministic.
 pub fn events_grad_weight_shifted<F: Real>(
     x: &SpikeEvents,
     g: &Seq<F>,
@@ -151,18 +152,78 @@ pub fn events_grad_weight_shifted<F: Real>(
 ) {
     assert_eq!(x.width, dw.rows, "events_grad_weight: width != weight rows");
     assert_eq!(g.width, dw.cols, "events_grad_weight: width != weight cols");
+    // Rows `r` of `x` whose partner `r + shift` exists in `g`.
+    let usable = x.rows().min(g.rows().saturating_sub(shift));
+    if dw.data.len() * SCATTER_CHUNKS <= SCATTER_MAX_PARTIAL {
+        scatter_grad_weight(x, g, shift, usable, dw);
+    } else {
+        gather_grad_weight_by_input(x, g, shift, usable, dw);
+    }
+}
+
+/// Row chunks of [`scatter_grad_weight`]: a constant, not the thread count, so that the order
+/// of the sum (and with it the result) does not depend on the number of threads.
+const SCATTER_CHUNKS: usize = 8;
+
+/// Largest total size of the per-chunk partial gradients (elements) worth scattering into.
+const SCATTER_MAX_PARTIAL: usize = 1 << 22;
+
+/// Small `dW`: each chunk of rows reads its rows of `g` in order and adds each into a partial
+/// `dW` of its own (which stays in cache), then the partials are summed in chunk order.
+fn scatter_grad_weight<F: Real>(
+    x: &SpikeEvents,
+    g: &Seq<F>,
+    shift: usize,
+    usable: usize,
+    dw: &mut Matrix<F>,
+) {
+    let w = g.width;
+    let per_chunk = usable.div_ceil(SCATTER_CHUNKS).max(1);
+    let partials: Vec<Vec<F>> = (0..usable.div_ceil(per_chunk))
+        .into_par_iter()
+        .map(|c| {
+            let mut part = vec![F::zero(); dw.data.len()];
+            for r in c * per_chunk..((c + 1) * per_chunk).min(usable) {
+                let g_row = &g.data[(r + shift) * w..(r + shift + 1) * w];
+                for &i in x.row(r) {
+                    let i = i as usize;
+                    axpy(F::one(), g_row, &mut part[i * w..(i + 1) * w]);
+                }
+            }
+            part
+        })
+        .collect();
+    dw.data
+        .par_chunks_mut(w.max(1))
+        .enumerate()
+        .for_each(|(i, dwi)| {
+            for part in &partials {
+                axpy(F::one(), &part[i * w..(i + 1) * w], dwi);
+            }
+        });
+}
+
+/// Large `dW`: for every input channel, the rows where it spiked; each `dW` row is owned by one
+/// task, so the sum is deterministic without partial copies.
+fn gather_grad_weight_by_input<F: Real>(
+    x: &SpikeEvents,
+    g: &Seq<F>,
+    shift: usize,
+    usable: usize,
+    dw: &mut Matrix<F>,
+) {
     let by_input = x.transpose();
-    let (rows, w) = (g.rows(), g.width);
+    let w = g.width;
     dw.data
         .par_chunks_mut(dw.cols.max(1))
         .enumerate()
         .for_each(|(i, dwi)| {
             for &r in by_input.row(i) {
-                let r = r as usize + shift;
-                if r >= rows {
+                let r = r as usize;
+                if r >= usable {
                     break;
                 }
-                axpy(F::one(), &g.data[r * w..(r + 1) * w], dwi);
+                axpy(F::one(), &g.data[(r + shift) * w..(r + shift + 1) * w], dwi);
             }
         });
 }
@@ -205,6 +266,45 @@ pub fn dot<F: Real>(x: &[F], y: &[F]) -> F {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn both_event_weight_gradients_equal_the_dense_sum() {
+        // Shifted by the batch (the recurrent weight gradient), so the last step has no partner.
+        let (t, b, n_in, n_out) = (9, 3, 7, 5);
+        let x_data: Vec<f64> = (0..t * b * n_in)
+            .map(|i| if (i * 7) % 5 == 0 { 1.0 } else { 0.0 })
+            .collect();
+        let x = Seq::from_vec(t, b, n_in, x_data).unwrap();
+        let events = SpikeEvents::from_nonzero(&x);
+        let g_data = (0..t * b * n_out).map(|i| (i as f64 * 0.3).sin()).collect();
+        let g = Seq::from_vec(t, b, n_out, g_data).unwrap();
+        let mut expect = Matrix::<f64>::zeros(n_in, n_out);
+        for r in 0..(t - 1) * b {
+            for i in 0..n_in {
+                for j in 0..n_out {
+                    expect.data[i * n_out + j] +=
+                        x.data[r * n_in + i] * g.data[(r + b) * n_out + j];
+                }
+            }
+        }
+        let usable = (t - 1) * b;
+        let mut scattered = Matrix::zeros(n_in, n_out);
+        scatter_grad_weight(&events, &g, b, usable, &mut scattered);
+        let mut gathered = Matrix::zeros(n_in, n_out);
+        gather_grad_weight_by_input(&events, &g, b, usable, &mut gathered);
+        let mut public = Matrix::zeros(n_in, n_out);
+        events_grad_weight_shifted(&events, &g, b, &mut public);
+        for (((e, s), gt), p) in expect
+            .data
+            .iter()
+            .zip(&scattered.data)
+            .zip(&gathered.data)
+            .zip(&public.data)
+        {
+            assert!((e - s).abs() < 1e-12 && (e - gt).abs() < 1e-12 && (e - p).abs() < 1e-12);
+        }
+        assert!(expect.data.iter().any(|&v| v != 0.0));
+    }
 
     #[test]
     fn gather_and_events_products_equal_dense_products() {
