@@ -197,21 +197,12 @@ pub fn add_activity_penalties<F: Real>(
         return Ok(0.0);
     }
 
-    // One sequential pass: each step is a contiguous `[B, N]` slab.
     let counts = &mut scratch.counts;
     counts.clear();
     counts.resize(slab, 0.0);
-    for step in spikes.data.chunks_exact(slab) {
-        for (c, &s) in counts.iter_mut().zip(step) {
-            *c += s.as_f64();
-        }
-    }
+    spikes.sum_steps_into(counts);
     let loss = activity_count_penalties(regs, counts, spikes.width, &mut scratch.dcounts)?;
-    for step in grad.data.chunks_exact_mut(slab) {
-        for (g, &dc) in step.iter_mut().zip(scratch.dcounts.iter()) {
-            *g += dc;
-        }
-    }
+    grad.add_to_every_step(&scratch.dcounts);
     Ok(loss)
 }
 

@@ -207,8 +207,6 @@ pub fn backward<F: Real, M: NeuronModel<F>>(
     let per_task = samples_per_task(batch);
     let block = per_task * n;
     let p = M::GRADS_PER_NEURON;
-    // Parameter gradients are chunked per task; a model without any gets 1-wide dummies.
-    let p_alloc = p.max(1);
     let initial: Vec<M::Saved> = (0..n)
         .map(|j| model.save(&model.initial_state(j)))
         .collect();
@@ -217,13 +215,12 @@ pub fn backward<F: Real, M: NeuronModel<F>>(
     // (from the reset/adaptation path and from the recurrent product).
     let mut carry = vec![M::State::default(); slab];
     let mut g_prev_out = vec![F::zero(); slab];
-    let mut param_grads = vec![F::zero(); batch * n * p_alloc];
+    let mut param_grads = vec![F::zero(); batch * n * param_slots::<F, M>()];
     let blocks = AdjointBlocks {
         trace,
         g_out,
         initial: &initial,
         block,
-        p,
     };
     match w_rec {
         Some(w) => blocks.recurrent(
@@ -265,7 +262,12 @@ struct AdjointBlocks<'a, F, S> {
     initial: &'a [S],
     /// Elements per block of samples.
     block: usize,
-    p: usize,
+}
+
+/// Parameter-gradient slots per neuron and sample: parameter gradients are chunked per task
+/// like the state, so a model without any gets 1-wide dummies.
+fn param_slots<F: Real, M: NeuronModel<F>>() -> usize {
+    M::GRADS_PER_NEURON.max(1)
 }
 
 impl<F: Real, S: Sync> AdjointBlocks<'_, F, S> {
@@ -287,7 +289,7 @@ impl<F: Real, S: Sync> AdjointBlocks<'_, F, S> {
         let s_t = &self.trace.saved[t * slab..(t + 1) * slab];
         let prev_s = (t > 0).then(|| &self.trace.saved[(t - 1) * slab..t * slab]);
         let g_ext = self.g_out.step(t);
-        let p = self.p;
+        let p = M::GRADS_PER_NEURON;
         for r in 0..gx_blk.len() / n {
             let cols = r * n..(r + 1) * n;
             let abs = start + r * n..start + (r + 1) * n;
@@ -317,7 +319,7 @@ impl<F: Real, S: Sync> AdjointBlocks<'_, F, S> {
     ) {
         let (steps, n) = (g_in.steps, g_in.width);
         let slab = g_in.batch * n;
-        let p_alloc = self.p.max(1);
+        let p_alloc = param_slots::<F, M>();
         // `W_recᵀ` row-major, once: `gemm` would otherwise repack the transposed operand in every
         // per-step, per-block product (measured 85 → 45 µs per 32×256×256 product).
         let w_t = w_rec.transpose();
@@ -351,7 +353,7 @@ impl<F: Real, S: Sync> AdjointBlocks<'_, F, S> {
         param_grads: &mut [F],
     ) {
         let slab = g_in.batch * g_in.width;
-        let p_alloc = self.p.max(1);
+        let p_alloc = param_slots::<F, M>();
         blocks_per_task(&mut g_in.data, slab, self.block)
             .into_par_iter()
             .zip(carry.par_chunks_mut(self.block))

@@ -72,6 +72,32 @@ impl<F: Real> Seq<F> {
         &self.data[t * len..(t + 1) * len]
     }
 
+    /// `out[b·N + j] += Σ_t x[t, b, j]`: the sum over time, into a `[B, N]` buffer.
+    pub fn sum_steps_into(&self, out: &mut [f64]) {
+        assert_eq!(
+            out.len(),
+            self.batch * self.width,
+            "sum_steps_into: out is not [B, N]"
+        );
+        for step in self.data.chunks_exact(out.len().max(1)) {
+            out.iter_mut()
+                .zip(step)
+                .for_each(|(o, &x)| *o += x.as_f64());
+        }
+    }
+
+    /// `x[t, b, j] += v[b·N + j]` at every step `t`.
+    pub fn add_to_every_step(&mut self, v: &[F]) {
+        assert_eq!(
+            v.len(),
+            self.batch * self.width,
+            "add_to_every_step: v is not [B, N]"
+        );
+        for step in self.data.chunks_exact_mut(v.len().max(1)) {
+            step.iter_mut().zip(v).for_each(|(x, &a)| *x += a);
+        }
+    }
+
     /// Whether every element is exactly 0 or 1 (a spike train).
     pub fn is_binary(&self) -> bool {
         self.data.iter().all(|&v| v == F::zero() || v == F::one())

@@ -114,11 +114,7 @@ impl<F: Real> LayerTrace<F> {
                     events.row(r).iter().for_each(|&j| sample[j as usize] += 1.0);
                 }
             }
-            None => {
-                for step in t.out.data.chunks_exact(batch * n) {
-                    counts.iter_mut().zip(step).for_each(|(c, s)| *c += s.as_f64());
-                }
-            }
+            None => t.out.sum_steps_into(&mut counts),
         });
         counts
     }
@@ -276,15 +272,7 @@ impl<F: Real> SpikingLayer<F> {
             g.data.iter_mut().zip(mask).for_each(|(g, &m)| *g *= m);
         }
         if let Some(extra) = g_counts {
-            let g = g.to_mut();
-            assert_eq!(
-                extra.len(),
-                g.batch * g.width,
-                "spike-count gradient is not [B, N]"
-            );
-            for step in g.data.chunks_exact_mut(extra.len().max(1)) {
-                step.iter_mut().zip(extra).for_each(|(g, &e)| *g += e);
-            }
+            g.to_mut().add_to_every_step(extra);
         }
         let w_rec = self.w_rec.as_ref();
         let (grads, alpha, beta, rho) = match &trace.scan {
