@@ -3,13 +3,17 @@
 # same workloads, back to back on one machine, and prints one JSON object per line.
 #
 #   benchmarks/side_by_side.sh [PEERS_DIR] > results.jsonl
+#   benchmarks/summarize.py results.jsonl      # the tables, with ratios
 #
 # PEERS_DIR holds the peers' harness (`setup.sh`, `peers.py`); by default the `shared/bench/peers`
 # folder beside the repository. Set STEPS to change the number of timed steps (default 10), and
 # STEPS_4096 for on-lif at n = 4096 (default 3: the slowest peers need ~30 s per step there).
-# At n = 4096 every implementation is bound by one f32 GEMM library or another, so the result
-# is within the noise of a shared machine: ROUNDS (default 3) more alternating pairs of
-# spikegrad and SpikingJelly follow, each pair preceded by a line {"head_to_head_round": k}.
+#
+# On a shared machine the speed of the host drifts by up to 2× from one minute to the next, so
+# one pass can land a workload in a slow minute for one side only. ROUNDS (default 3) alternating
+# head-to-head rounds follow the full pass, each preceded by a line {"head_to_head_round": k}:
+# shd-rsnn against the three peers that implement it, and on-lif n = 4096 against SpikingJelly
+# (the closest there). The summary reports each round's ratios and their median.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 peers=${1:-../shared/bench/peers}
@@ -34,6 +38,10 @@ done
 "$bin" bench --workload infer --steps "$steps"
 for round in $(seq 1 "$rounds"); do
   echo "{\"head_to_head_round\": $round}"
+  "$bin" bench --workload shd-rsnn --steps "$steps"
+  for impl in torch-ref snntorch norse; do
+    "$py" "$peers/peers.py" --workload shd-rsnn --steps "$steps" --impl "$impl"
+  done
   "$bin" bench --workload on-lif --n 4096 --steps "$steps_4096"
   "$py" "$peers/peers.py" --workload on-lif --n 4096 --steps "$steps_4096" --impl spikingjelly
 done
