@@ -30,10 +30,10 @@
 //! which neither underflows nor loses digits when `Im G` is large (the apical channels at
 //! high frequencies, where the response is vanishingly small).
 //!
-//! Speed: [`TransferMethod::Fast`] (the default, [`super::transfer`]) evaluates `v` with
+//! Speed: [`TransferMethod::Fast`] (the default, the `transfer` module) evaluates `v` with
 //! fewer operations than the literal [`TransferMethod::Reference`] and agrees with it to
 //! about 1e-13; each channel skips the bins above its resonance where `|v|` has fallen below
-//! 1e-12 of its resonant value, unless a signal makes them matter ([`super::tail`]); and
+//! 1e-12 of its resonant value, unless a signal makes them matter (the `tail` module); and
 //! [`super::transfer_cache`] reuses the whole matrix `v(ω_k, x_c)` across signals of one
 //! length and rate.
 

@@ -143,7 +143,7 @@ pub fn refractory_samples(tau_refrac_s: f64, sample_rate_hz: f64) -> usize {
 /// with `F(k) > u`, stepping `P(k+1) = P(k) (n−k)/(k+1) · p/(1−p)` from `P(0) = (1−p)ⁿ`.
 ///
 /// Most samples have a small `p` and draw `k = 0`. Bernoulli's inequality
-/// `(1−p)ⁿ ≥ 1 − np` decides those without the power: `u < 1 − np −` [`ZERO_MARGIN`] implies
+/// `(1−p)ⁿ ≥ 1 − np` decides those without the power: `u < 1 − np −` `ZERO_MARGIN` implies
 /// `u < P(0)` also for the rounded `P(0)` (its rounding error is far below the margin), so
 /// the draw is exactly the one the full inversion gives.
 pub fn binomial(n: u32, p: f64, u: f64) -> u32 {

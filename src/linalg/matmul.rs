@@ -59,7 +59,7 @@ pub fn gemm<F: Real>(
     }
 }
 
-/// [`gemm`] on the calling thread only (for use inside a task that is already parallel).
+/// [`gemm`](fn@gemm) on the calling thread only (for use inside a task that is already parallel).
 #[allow(clippy::too_many_arguments)]
 pub fn gemm_serial<F: Real>(
     m: usize,

@@ -10,7 +10,7 @@
 //! S[t] = H(U[t] − θ)            (backward: the surrogate derivative)
 //! ```
 //!
-//! Adjoint (with `λ` the state adjoints carried from step `t+1` and `g` = ∂L/∂S[t]):
+//! Adjoint (with `λ` the state adjoints carried from step `t+1` and `g = ∂L/∂S[t]`):
 //!
 //! ```text
 //! λU* = λU + g σ'(U[t] − θ)         λI* = λI + (1 − β) λU*

@@ -5,7 +5,7 @@
 //! U[t] = β U[t−1] + (1 − β) I[t]      (the output is U[t])
 //! ```
 //!
-//! Adjoint (`g` = ∂L/∂U[t]):
+//! Adjoint (`g = ∂L/∂U[t]`):
 //!
 //! ```text
 //! λU* = λU + g                      λI* = λI + (1 − β) λU*
