@@ -68,8 +68,8 @@ fn random_network(rng: &mut ChaCha8Rng, inputs: usize) -> Network<f64> {
     net
 }
 
-/// `L = Σ c · U_readout + Σ_k Σ d_k · S_k`.
-/// `Σ c·U_readout + Σ_k Σ d_k·cnt_k`, with `d_k` `[B, N]` on hidden layer `k`'s spike counts.
+/// `L = Σ c·U_readout + Σ_k Σ d_k·cnt_k`, with `d_k` `[B, N]` on hidden layer `k`'s spike
+/// counts.
 fn loss(net: &Network<f64>, x: &Seq<f64>, c: &Seq<f64>, d: &[Vec<f64>]) -> f64 {
     let trace = net.forward::<ChaCha8Rng>(Input::Dense { x, sparse: false }, None);
     let mut l: f64 = trace
