@@ -120,7 +120,7 @@ pub enum Products {
 
 /// A feed-forward stack of spiking layers with a leaky readout.
 #[derive(Clone, Debug)]
-pub struct Network<F> {
+pub struct Network<F: Real> {
     /// The architecture.
     pub spec: NetworkSpec,
     /// How products with hidden spikes are computed (pass dense input for a dense reference).

@@ -3,14 +3,81 @@
 //!
 //! The scan owns what is common to every model: the optional recurrent product
 //! `x[t] += o[t−1] · W_rec` (a row gather over the non-zero outputs), the bookkeeping of state
-//! adjoints between steps, and the reduction of per-neuron parameter gradients over the batch.
+//! adjoints between steps, the reduction of per-neuron parameter gradients over the batch, and
+//! the [`StepContext`] of every row (step, sample, noise stream).
+//!
+//! What the forward scan keeps of each step is its sink's choice ([`StepSink`]): the records
+//! the backward pass needs ([`KeepSaved`]), whole states ([`KeepStates`], for rules that
+//! process the states of a few steps at a time), or nothing ([`KeepNothing`], inference).
 
 use crate::events::SpikeEvents;
 use crate::linalg::axpy;
-use crate::neurons::NeuronModel;
+use crate::neurons::{NeuronModel, NoiseStream, StepContext};
 use crate::real::Real;
 use crate::tensor::{Matrix, Seq};
 use rayon::prelude::*;
+use std::fmt::Debug;
+
+/// What the forward scan keeps of every neuron and step.
+pub trait StepSink<F: Real, M: NeuronModel<F>> {
+    /// The record kept per neuron and step (`()` keeps nothing, in no memory).
+    type Record: Copy + Default + Send + Sync + Debug;
+    /// The record of one neuron's new state.
+    fn record(model: &M, state: &M::State) -> Self::Record;
+}
+
+/// Keeps what the model's adjoint needs ([`NeuronModel::Saved`]): the BPTT sink.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct KeepSaved;
+
+impl<F: Real, M: NeuronModel<F>> StepSink<F, M> for KeepSaved {
+    type Record = M::Saved;
+    #[inline(always)]
+    fn record(model: &M, state: &M::State) -> M::Saved {
+        model.save(state)
+    }
+}
+
+/// Keeps every neuron's whole state.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct KeepStates;
+
+impl<F: Real, M: NeuronModel<F>> StepSink<F, M> for KeepStates {
+    type Record = M::State;
+    #[inline(always)]
+    fn record(_model: &M, state: &M::State) -> M::State {
+        *state
+    }
+}
+
+/// Keeps nothing (forward passes whose outputs are all that is needed).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct KeepNothing;
+
+impl<F: Real, M: NeuronModel<F>> StepSink<F, M> for KeepNothing {
+    type Record = ();
+    #[inline(always)]
+    fn record(_model: &M, _state: &M::State) {}
+}
+
+/// Where a scan runs: the noise stream its stochastic models draw from.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ScanContext {
+    /// The forward pass's random numbers.
+    pub noise: NoiseStream,
+}
+
+impl ScanContext {
+    /// The context of row `sample` at step `step`.
+    #[inline(always)]
+    fn at(&self, step: usize, sample: usize) -> StepContext {
+        StepContext {
+            step,
+            sample,
+            noise: self.noise,
+        }
+    }
+}
 
 /// What the forward scan keeps for the backward pass.
 #[derive(Clone, Debug)]
@@ -44,14 +111,25 @@ fn samples_per_task(batch: usize) -> usize {
     batch.div_ceil(tasks).max(1)
 }
 
-/// Runs `model` over the input currents `input` `[T, B, N]`.
+/// Runs `model` over the input currents `input` `[T, B, N]`, keeping what the backward pass
+/// needs, with the default noise stream.
 ///
 /// With `w_rec` (`[N, N]`), the previous step's outputs feed back: `x[t] += o[t−1] · W_rec`.
 pub fn forward<F: Real, M: NeuronModel<F>>(
     model: &M,
-    mut input: Seq<F>,
+    input: Seq<F>,
     w_rec: Option<&Matrix<F>>,
 ) -> ScanTrace<F, M::Saved> {
+    forward_with::<F, M, KeepSaved>(model, input, w_rec, &ScanContext::default())
+}
+
+/// [`forward`] in context `ctx`, keeping what the sink `K` records of every step.
+pub fn forward_with<F: Real, M: NeuronModel<F>, K: StepSink<F, M>>(
+    model: &M,
+    mut input: Seq<F>,
+    w_rec: Option<&Matrix<F>>,
+    ctx: &ScanContext,
+) -> ScanTrace<F, K::Record> {
     let (steps, batch, n) = (input.steps, input.batch, input.width);
     assert_eq!(
         model.width(),
@@ -60,11 +138,17 @@ pub fn forward<F: Real, M: NeuronModel<F>>(
     );
     let slab = batch * n;
     let block = samples_per_task(batch) * n;
-    let mut saved = vec![M::Saved::default(); steps * slab];
+    let mut saved = vec![K::Record::default(); steps * slab];
     let mut out = Seq::zeros(steps, batch, n);
+    let run = Run {
+        model,
+        ctx,
+        block,
+        real: std::marker::PhantomData,
+    };
     match w_rec {
-        Some(w) => forward_recurrent(model, &mut input, w, &mut saved, &mut out, block),
-        None => forward_independent(model, &input, &mut saved, &mut out, block),
+        Some(w) => run.recurrent::<K>(&mut input, w, &mut saved, &mut out),
+        None => run.independent::<K>(&input, &mut saved, &mut out),
     }
     ScanTrace {
         saved,
@@ -73,54 +157,91 @@ pub fn forward<F: Real, M: NeuronModel<F>>(
     }
 }
 
-/// The recurrent scan: step by step, each step parallel over blocks of samples. A sample's
-/// recurrent input is its own previous output, so blocks could also run all their steps alone
-/// (as [`forward_independent`] does); measured on `shd-rsnn`, that was not faster (median
-/// 42–49 against 34–46 ms, four paired runs): re-balancing the blocks at every step absorbs
-/// cores that run at different speeds, while the product per step wants blocks of many samples.
-fn forward_recurrent<F: Real, M: NeuronModel<F>>(
-    model: &M,
-    input: &mut Seq<F>,
-    w_rec: &Matrix<F>,
-    saved: &mut [M::Saved],
-    out: &mut Seq<F>,
+/// A forward scan's model, context and block size.
+struct Run<'a, F, M> {
+    model: &'a M,
+    ctx: &'a ScanContext,
+    /// Elements per block of samples.
     block: usize,
-) {
-    let (steps, batch, n) = (input.steps, input.batch, input.width);
-    let slab = batch * n;
-    let initial = (0..n).map(|j| model.initial_state(j));
-    // Only two steps of full state are alive at once; the trace keeps the saved records.
-    let mut prev_states: Vec<M::State> = initial.collect::<Vec<_>>().repeat(batch);
-    let mut states = vec![M::State::default(); slab];
-    let zeros = vec![F::zero(); n];
-    for t in 0..steps {
-        let (done_o, rest_o) = out.data.split_at_mut(t * slab);
-        let prev_o = (t > 0).then(|| &done_o[(t - 1) * slab..]);
-        let x_t = &mut input.data[t * slab..(t + 1) * slab];
-        let prev_s = &prev_states;
-        states
-            .par_chunks_mut(block)
-            .zip(rest_o[..slab].par_chunks_mut(block))
-            .zip(x_t.par_chunks_mut(block))
-            .zip(saved[t * slab..(t + 1) * slab].par_chunks_mut(block))
-            .enumerate()
-            .for_each(|(c, (((s_blk, o_blk), x_blk), saved_blk))| {
-                let start = c * block;
-                let rows = s_blk
-                    .chunks_mut(n)
-                    .zip(o_blk.chunks_mut(n))
-                    .zip(x_blk.chunks_mut(n))
-                    .zip(saved_blk.chunks_mut(n));
-                for (r, (((s_row, o_row), x_row), saved_row)) in rows.enumerate() {
-                    let abs = start + r * n..start + (r + 1) * n;
-                    let prev_outs = prev_o.map_or(&zeros[..], |p| &p[abs.clone()]);
-                    if t > 0 {
-                        recurrent_input(w_rec, prev_outs, x_row);
+    real: std::marker::PhantomData<F>,
+}
+
+impl<F: Real, M: NeuronModel<F>> Run<'_, F, M> {
+    /// Steps one row (sample `sample` at step `t`) and records its new states.
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    fn row<K: StepSink<F, M>>(
+        &self,
+        t: usize,
+        sample: usize,
+        prev: &[M::State],
+        prev_outs: &[F],
+        x: &[F],
+        states: &mut [M::State],
+        outs: &mut [F],
+        records: &mut [K::Record],
+    ) {
+        let ctx = self.ctx.at(t, sample);
+        self.model.step_row(prev, prev_outs, x, states, outs, &ctx);
+        for (r, s) in records.iter_mut().zip(states.iter()) {
+            *r = K::record(self.model, s);
+        }
+    }
+
+    /// The recurrent scan: step by step, each step parallel over blocks of samples. A sample's
+    /// recurrent input is its own previous output, so blocks could also run all their steps
+    /// alone (as [`Self::independent`] does); measured on `shd-rsnn`, that was not faster
+    /// (median 42–49 against 34–46 ms, four paired runs): re-balancing the blocks at every step
+    /// absorbs cores that run at different speeds, while the product per step wants blocks of
+    /// many samples.
+    fn recurrent<K: StepSink<F, M>>(
+        &self,
+        input: &mut Seq<F>,
+        w_rec: &Matrix<F>,
+        saved: &mut [K::Record],
+        out: &mut Seq<F>,
+    ) {
+        let (model, block) = (self.model, self.block);
+        let (steps, batch, n) = (input.steps, input.batch, input.width);
+        let slab = batch * n;
+        let initial = (0..n).map(|j| model.initial_state(j));
+        // Only two steps of full state are alive at once; the trace keeps the records.
+        let mut prev_states: Vec<M::State> = initial.collect::<Vec<_>>().repeat(batch);
+        let mut states = vec![M::State::default(); slab];
+        let zeros = vec![F::zero(); n];
+        for t in 0..steps {
+            let (done_o, rest_o) = out.data.split_at_mut(t * slab);
+            let prev_o = (t > 0).then(|| &done_o[(t - 1) * slab..]);
+            let x_t = &mut input.data[t * slab..(t + 1) * slab];
+            let prev_s = &prev_states;
+            states
+                .par_chunks_mut(block)
+                .zip(rest_o[..slab].par_chunks_mut(block))
+                .zip(x_t.par_chunks_mut(block))
+                .zip(saved[t * slab..(t + 1) * slab].par_chunks_mut(block))
+                .enumerate()
+                .for_each(|(c, (((s_blk, o_blk), x_blk), saved_blk))| {
+                    let start = c * block;
+                    let rows = s_blk
+                        .chunks_mut(n)
+                        .zip(o_blk.chunks_mut(n))
+                        .zip(x_blk.chunks_mut(n))
+                        .zip(saved_blk.chunks_mut(n));
+                    for (r, (((s_row, o_row), x_row), saved_row)) in rows.enumerate() {
+                        let abs = start + r * n..start + (r + 1) * n;
+                        let prev_outs = prev_o.map_or(&zeros[..], |p| &p[abs.clone()]);
+                        if t > 0 {
+                            recurrent_input(w_rec, prev_outs, x_row);
+                        }
+                        let sample = start / n + r;
+                        let prev_row = &prev_s[abs];
+                        self.row::<K>(
+                            t, sample, prev_row, prev_outs, x_row, s_row, o_row, saved_row,
+                        );
                     }
-                    model.step_row(&prev_s[abs], prev_outs, x_row, s_row, o_row, saved_row);
-                }
-            });
-        std::mem::swap(&mut prev_states, &mut states);
+                });
+            std::mem::swap(&mut prev_states, &mut states);
+        }
     }
 }
 
@@ -136,46 +257,51 @@ fn blocks_per_task<T>(data: &mut [T], slab: usize, block: usize) -> Vec<Vec<&mut
     tasks
 }
 
-/// Without recurrence the samples never interact: each task runs its block of samples through
-/// every step, with no barrier between steps.
-fn forward_independent<F: Real, M: NeuronModel<F>>(
-    model: &M,
-    input: &Seq<F>,
-    saved: &mut [M::Saved],
-    out: &mut Seq<F>,
-    block: usize,
-) {
-    let n = input.width;
-    let slab = input.batch * n;
-    let outs = blocks_per_task(&mut out.data, slab, block);
-    let saves = blocks_per_task(saved, slab, block);
-    let zeros = vec![F::zero(); n];
-    outs.into_par_iter()
-        .zip(saves)
-        .enumerate()
-        .for_each(|(c, (mut o_blks, mut s_blks))| {
-            let start = c * block;
-            let len = o_blks.first().map_or(0, |o| o.len());
-            let mut prev: Vec<M::State> = (0..len).map(|i| model.initial_state(i % n)).collect();
-            let mut cur = vec![M::State::default(); len];
-            for (t, s_blk) in s_blks.iter_mut().enumerate() {
-                let x = &input.data[t * slab + start..t * slab + start + len];
-                let (done, rest) = o_blks.split_at_mut(t);
-                let prev_o = done.last().map(|o| &o[..]);
-                for r in 0..len / n {
-                    let cols = r * n..(r + 1) * n;
-                    model.step_row(
-                        &prev[cols.clone()],
-                        prev_o.map_or(&zeros[..], |o| &o[cols.clone()]),
-                        &x[cols.clone()],
-                        &mut cur[cols.clone()],
-                        &mut rest[0][cols.clone()],
-                        &mut s_blk[cols],
-                    );
+impl<F: Real, M: NeuronModel<F>> Run<'_, F, M> {
+    /// Without recurrence the samples never interact: each task runs its block of samples
+    /// through every step, with no barrier between steps.
+    fn independent<K: StepSink<F, M>>(
+        &self,
+        input: &Seq<F>,
+        saved: &mut [K::Record],
+        out: &mut Seq<F>,
+    ) {
+        let (model, block) = (self.model, self.block);
+        let n = input.width;
+        let slab = input.batch * n;
+        let outs = blocks_per_task(&mut out.data, slab, block);
+        let saves = blocks_per_task(saved, slab, block);
+        let zeros = vec![F::zero(); n];
+        outs.into_par_iter()
+            .zip(saves)
+            .enumerate()
+            .for_each(|(c, (mut o_blks, mut s_blks))| {
+                let start = c * block;
+                let len = o_blks.first().map_or(0, |o| o.len());
+                let mut prev: Vec<M::State> =
+                    (0..len).map(|i| model.initial_state(i % n)).collect();
+                let mut cur = vec![M::State::default(); len];
+                for (t, s_blk) in s_blks.iter_mut().enumerate() {
+                    let x = &input.data[t * slab + start..t * slab + start + len];
+                    let (done, rest) = o_blks.split_at_mut(t);
+                    let prev_o = done.last().map(|o| &o[..]);
+                    for r in 0..len / n {
+                        let cols = r * n..(r + 1) * n;
+                        self.row::<K>(
+                            t,
+                            start / n + r,
+                            &prev[cols.clone()],
+                            prev_o.map_or(&zeros[..], |o| &o[cols.clone()]),
+                            &x[cols.clone()],
+                            &mut cur[cols.clone()],
+                            &mut rest[0][cols.clone()],
+                            &mut s_blk[cols],
+                        );
+                    }
+                    std::mem::swap(&mut prev, &mut cur);
                 }
-                std::mem::swap(&mut prev, &mut cur);
-            }
-        });
+            });
+    }
 }
 
 /// `x += o_prev · W_rec`, gathering only the rows of active (non-zero) outputs.
@@ -188,12 +314,24 @@ fn recurrent_input<F: Real>(w: &Matrix<F>, prev_out: &[F], x: &mut [F]) {
     }
 }
 
-/// Backpropagates `g_out = ∂L/∂o` (from everything downstream of the layer) through the scan.
+/// Backpropagates `g_out = ∂L/∂o` (from everything downstream of the layer) through a scan
+/// run with the default noise stream.
 pub fn backward<F: Real, M: NeuronModel<F>>(
     model: &M,
     trace: &ScanTrace<F, M::Saved>,
     g_out: &Seq<F>,
     w_rec: Option<&Matrix<F>>,
+) -> ScanGrads<F> {
+    backward_with(model, trace, g_out, w_rec, &ScanContext::default())
+}
+
+/// [`backward`] of a scan run in context `ctx`.
+pub fn backward_with<F: Real, M: NeuronModel<F>>(
+    model: &M,
+    trace: &ScanTrace<F, M::Saved>,
+    g_out: &Seq<F>,
+    w_rec: Option<&Matrix<F>>,
+    ctx: &ScanContext,
 ) -> ScanGrads<F> {
     let (steps, batch, n) = (g_out.steps, g_out.batch, g_out.width);
     assert_eq!(
@@ -224,6 +362,7 @@ pub fn backward<F: Real, M: NeuronModel<F>>(
         g_out,
         initial: &initial,
         block,
+        ctx,
     };
     match w_rec {
         Some(w) => blocks.recurrent(
@@ -265,6 +404,7 @@ struct AdjointBlocks<'a, F, S> {
     initial: &'a [S],
     /// Elements per block of samples.
     block: usize,
+    ctx: &'a ScanContext,
 }
 
 /// Parameter-gradient slots per neuron and sample: parameter gradients are chunked per task
@@ -305,6 +445,7 @@ impl<F: Real, S: Sync> AdjointBlocks<'_, F, S> {
                 &mut gpo_blk[cols.clone()],
                 &mut gx_blk[cols],
                 &mut pg_blk[r * n * p..(r + 1) * n * p],
+                &self.ctx.at(t, start / n + r),
             );
         }
     }

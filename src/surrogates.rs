@@ -88,6 +88,13 @@ impl Default for SpikeFn {
 }
 
 impl SpikeFn {
+    /// The output at `x = U − θ` of a neuron whose random number at this step is
+    /// `uniform()` (called only by stochastic spikes).
+    #[inline(always)]
+    pub fn fire<F: Real>(&self, x: F, _uniform: impl FnOnce() -> F) -> F {
+        self.value(x)
+    }
+
     /// The output at `x = U − θ`.
     #[inline(always)]
     pub fn value<F: Real>(&self, x: F) -> F {
@@ -121,8 +128,9 @@ impl SpikeFn {
 /// A spike non-linearity resolved to one concrete kind, so that a loop over neurons runs
 /// without a branch on the kind per element (see [`SpikeFn::dispatch`]).
 pub trait SpikeKernel<F: Real>: Copy {
-    /// The output at `x = U − θ`.
-    fn value(self, x: F) -> F;
+    /// The output at `x = U − θ`; `uniform()` is the neuron's random number of this step
+    /// (called only by stochastic spikes).
+    fn fire(self, x: F, uniform: impl FnOnce() -> F) -> F;
     /// The derivative used backward at `x = U − θ`.
     fn derivative(self, x: F) -> F;
 }
@@ -156,7 +164,7 @@ macro_rules! surrogate_kernel {
 
         impl<F: Real> SpikeKernel<F> for Heaviside<$name<F>> {
             #[inline(always)]
-            fn value(self, x: F) -> F {
+            fn fire(self, x: F, _uniform: impl FnOnce() -> F) -> F {
                 if x > F::zero() {
                     F::one()
                 } else {
@@ -189,7 +197,7 @@ surrogate_kernel!(ExponentialK, |b, x| (-b * x.abs()).exp());
 
 impl<F: Real> SpikeKernel<F> for RelaxedKernel<F> {
     #[inline(always)]
-    fn value(self, x: F) -> F {
+    fn fire(self, x: F, _uniform: impl FnOnce() -> F) -> F {
         logistic(self.0 * x)
     }
     #[inline(always)]
@@ -291,7 +299,10 @@ mod tests {
         struct Probe(Vec<(f64, f64)>);
         impl WithSpikeKernel<f64> for &mut Probe {
             fn run<K: SpikeKernel<f64>>(self, k: K) {
-                self.0 = XS.iter().map(|&x| (k.value(x), k.derivative(x))).collect();
+                self.0 = XS
+                    .iter()
+                    .map(|&x| (k.fire(x, || 0.5), k.derivative(x)))
+                    .collect();
             }
         }
         let surrogates = |beta| {

@@ -101,9 +101,10 @@ fn exported_parameters_are_the_networks() {
     };
     let layer = &net.hidden[0];
     let as64 = |v: &[f32]| v.iter().map(|&x| f64::from(x)).collect::<Vec<_>>();
-    assert_eq!(lif.tau_mem_s.data, as64(&layer.tau_mem_s));
-    assert_eq!(lif.tau_syn_s.as_ref().unwrap().data, as64(&layer.tau_syn_s));
-    assert_eq!(lif.w_in.as_ref().unwrap().data, as64(&layer.tau_syn_s));
+    let tau = |name| layer.neuron_param(name).unwrap();
+    assert_eq!(lif.tau_mem_s.data, as64(tau("tau_mem_s")));
+    assert_eq!(lif.tau_syn_s.as_ref().unwrap().data, as64(tau("tau_syn_s")));
+    assert_eq!(lif.w_in.as_ref().unwrap().data, as64(tau("tau_syn_s")));
     assert_eq!(
         lif.v_threshold.as_ref().unwrap().data,
         vec![f64::from(0.7f32); 9]
@@ -240,7 +241,10 @@ fn norse_export_imports_with_its_parameters() {
     for j in 0..6 {
         let tau_syn = lif.tau_syn_s.as_ref().unwrap().data[j];
         let gain = lif.w_in.as_ref().map_or(1.0, |w| w.data[j]) * lif.r.data[j] / tau_syn;
-        assert_eq!(net.hidden[0].tau_syn_s[j], tau_syn as f32);
+        assert_eq!(
+            net.hidden[0].neuron_param("tau_syn_s").unwrap()[j],
+            tau_syn as f32
+        );
         for i in 0..5 {
             let expected = w.data[j * 5 + i] * gain;
             let got = f64::from(ours.at(i, j));
@@ -336,8 +340,14 @@ print(json.dumps({
             })
             .collect()
     };
-    assert_eq!(floats("tau_mem"), net.hidden[0].tau_mem_s);
-    assert_eq!(floats("tau_syn"), net.hidden[1].tau_syn_s);
+    assert_eq!(
+        floats("tau_mem"),
+        net.hidden[0].neuron_param("tau_mem_s").unwrap()
+    );
+    assert_eq!(
+        floats("tau_syn"),
+        net.hidden[1].neuron_param("tau_syn_s").unwrap()
+    );
     assert_eq!(floats("readout_tau_mem"), net.readout.tau_mem_s);
     assert_eq!(floats("theta"), vec![0.7f32; 9]);
     let transposed = |w: &spikegrad::Matrix<f32>| -> Vec<f32> {

@@ -6,13 +6,16 @@
 //! learnable gain and bias per neuron. All run the generic scan of [`crate::scan`].
 
 mod encoder;
+mod population;
 mod readout;
 mod spec;
 mod spiking;
 
+pub use crate::neurons::NeuronKind;
 pub use encoder::{EncoderCurrent, EncoderSpec, EncoderTrace, LifEncoder};
+pub use population::{population, ModelRun, Neurons, Population};
 pub use readout::{Readout, ReadoutTrace};
-pub use spec::{NeuronKind, ReadoutSpec, SpikingLayerSpec};
+pub use spec::{ReadoutSpec, SpikingLayerSpec};
 pub use spiking::{LayerTrace, SpikingLayer};
 
 use crate::events::SpikeEvents;
@@ -73,16 +76,6 @@ pub struct Param<'a, F> {
     pub data: &'a [F],
     /// Whether the optimizer updates it.
     pub learnable: bool,
-}
-
-/// `∂L/∂τ` from `∂L/∂d` for a decay `d = exp(−dt/τ)`: `∂d/∂τ = d·dt/τ²`.
-fn tau_grad<F: Real>(g_decay: &[F], decay: &[F], tau_s: &[F], dt_s: F) -> Vec<F> {
-    g_decay
-        .iter()
-        .zip(decay)
-        .zip(tau_s)
-        .map(|((&g, &d), &tau)| g * d * dt_s / (tau * tau))
-        .collect()
 }
 
 /// Decays `exp(−dt/τ)` of per-neuron time constants.

@@ -1,7 +1,7 @@
 //! The non-spiking leaky readout layer.
 
-use super::spiking::spread_taus;
-use super::{decays, tau_grad, Input, Param, ReadoutSpec};
+use super::population::{spread_taus, tau_grad};
+use super::{decays, Input, Param, ReadoutSpec};
 use crate::neurons::{LeakyReadout, ReadoutState};
 use crate::real::Real;
 use crate::scan::{self, ScanTrace};
@@ -72,19 +72,8 @@ impl<F: Real> Readout<F> {
         let n = self.spec.size;
         let mut out = vec![input.grad_weight(&grads.input, self.w.rows).data];
         if self.spec.learn_tau {
-            let m = &trace.model;
-            out.push(tau_grad(
-                &grads.params[n..],
-                &m.beta,
-                &self.tau_mem_s,
-                self.dt_s,
-            ));
-            out.push(tau_grad(
-                &grads.params[..n],
-                &m.alpha,
-                &self.tau_syn_s,
-                self.dt_s,
-            ));
+            out.push(tau_grad(&grads.params[n..], &self.tau_mem_s, self.dt_s));
+            out.push(tau_grad(&grads.params[..n], &self.tau_syn_s, self.dt_s));
         }
         (out, crate::linalg::grad_input(&grads.input, &self.w))
     }

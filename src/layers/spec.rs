@@ -1,33 +1,8 @@
 //! Declarative descriptions of layers (what a config file says).
 
 use crate::error::{check_count, check_non_negative, check_positive, check_range, ConfigError};
-use crate::neurons::ResetGrad;
+use crate::neurons::{NeuronKind, ResetGrad};
 use serde::{Deserialize, Serialize};
-
-/// The neuron model of a spiking layer.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
-pub enum NeuronKind {
-    /// Current-based LIF ([`crate::neurons::Lif`]).
-    Lif,
-    /// LIF with a spike-triggered adaptation current ([`crate::neurons::AdaptiveLif`]).
-    AdaptiveLif {
-        /// Adaptation time constant (stork: 100 ms).
-        #[serde(default = "default_tau_ada_ms")]
-        tau_ada_ms: f64,
-        /// Adaptation strength `a` (stork: 0.1).
-        #[serde(default = "default_ada_strength")]
-        strength: f64,
-    },
-}
-
-fn default_tau_ada_ms() -> f64 {
-    100.0
-}
-
-fn default_ada_strength() -> f64 {
-    0.1
-}
 
 /// A hidden layer of spiking neurons.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -97,15 +72,7 @@ impl SpikingLayerSpec {
         check_positive(&format!("{at}.density_ff"), self.density_ff)?;
         check_positive(&format!("{at}.density_rec"), self.density_rec)?;
         check_positive(&format!("{at}.threshold"), self.threshold)?;
-        if let NeuronKind::AdaptiveLif {
-            tau_ada_ms,
-            strength,
-        } = self.neuron
-        {
-            check_positive(&format!("{at}.neuron.tau_ada_ms"), tau_ada_ms)?;
-            check_non_negative(&format!("{at}.neuron.strength"), strength)?;
-        }
-        Ok(())
+        self.neuron.validate(&format!("{at}.neuron"))
     }
 }
 

@@ -1,20 +1,20 @@
 //! A hidden layer of spiking neurons with feed-forward and optional recurrent weights.
 
-use super::{apply_mask, decays, tau_grad, Input, NeuronKind, Param, SpikingLayerSpec};
+use super::population::{population, ModelRun, Population};
+use super::{apply_mask, Input, Param, SpikingLayerSpec};
 use crate::events::SpikeEvents;
-use crate::neurons::{AdaptiveLif, AdaptiveLifState, FixedLif, Lif, LifState, SavedState};
+use crate::neurons::{NeuronSettings, PopulationSpec};
 use crate::real::Real;
-use crate::scan::{self, ScanTrace};
+use crate::scan::ScanContext;
 use crate::surrogates::SpikeFn;
 use crate::tensor::{Matrix, Seq};
 use rand::Rng;
-use rand_distr::{Distribution, StandardNormal};
 use std::borrow::Cow;
 use std::sync::OnceLock;
 
 /// A layer of spiking neurons: `x[t] = in[t]·W_in (+ S[t−1]·W_rec)` drives the neuron model.
 #[derive(Clone, Debug)]
-pub struct SpikingLayer<F> {
+pub struct SpikingLayer<F: Real> {
     /// What the layer was built from.
     pub spec: SpikingLayerSpec,
     /// Simulation time step.
@@ -29,20 +29,14 @@ pub struct SpikingLayer<F> {
     pub mask_in: Option<Vec<F>>,
     /// 0/1 mask of existing recurrent connections.
     pub mask_rec: Option<Vec<F>>,
-    /// Per-neuron membrane time constants.
-    pub tau_mem_s: Vec<F>,
-    /// Per-neuron synaptic time constants.
-    pub tau_syn_s: Vec<F>,
-    /// Per-neuron adaptation time constants (adaptive neurons only, else empty).
-    pub tau_ada_s: Vec<F>,
-    /// Per-neuron adaptation strengths (adaptive neurons only, else empty).
-    pub ada_strength: Vec<F>,
+    /// The neurons: their model's named per-neuron parameters (`tau_mem_s`, ...).
+    pub neurons: Box<dyn Population<F>>,
 }
 
 /// The forward pass of one layer, kept for its backward pass.
 #[derive(Clone, Debug)]
 pub struct LayerTrace<F: Real> {
-    scan: Scanned<F>,
+    run: Box<dyn ModelRun<F>>,
     /// Dense spikes rebuilt from the events, on the first request (binary spikes are kept as
     /// events only).
     dense: OnceLock<Seq<F>>,
@@ -52,54 +46,22 @@ pub struct LayerTrace<F: Real> {
     dropped: Option<Seq<F>>,
 }
 
-/// The model and scan of a layer, by neuron kind (the saved records differ).
-#[derive(Clone, Debug)]
-enum Scanned<F: Real> {
-    /// LIF with learned time constants: whole states saved.
-    Lif(Lif<F>, ScanTrace<F, LifState<F>>),
-    /// LIF with constant time constants: membrane potentials saved.
-    FixedLif(FixedLif<F>, ScanTrace<F, F>),
-    /// Adaptive LIF: whole states saved.
-    Adaptive(AdaptiveLif<F>, ScanTrace<F, AdaptiveLifState<F>>),
-}
-
-/// Evaluates `$e` with `$t` bound to the scan trace of whichever kind `$s` is.
-macro_rules! with_trace {
-    ($s:expr, $t:ident => $e:expr) => {
-        match $s {
-            Scanned::Lif(_, $t) => $e,
-            Scanned::FixedLif(_, $t) => $e,
-            Scanned::Adaptive(_, $t) => $e,
-        }
-    };
-}
-
-/// Whether every saved record is finite.
-fn all_finite<F: Real, S: SavedState<F>>(saved: &[S]) -> bool {
-    saved.iter().all(|s| s.is_finite())
-}
-
-/// The membrane potentials of the saved records.
-fn membranes<F: Real, S: SavedState<F>>(saved: &[S]) -> Vec<F> {
-    saved.iter().map(|s| s.membrane()).collect()
-}
-
 impl<F: Real> LayerTrace<F> {
     /// The layer's spikes `S[t, b, j]` (rebuilt from the events on the first call when the
     /// spikes are binary).
     pub fn spikes(&self) -> &Seq<F> {
-        with_trace!(&self.scan, t => match &t.events {
+        match self.run.events() {
             Some(events) => self.dense.get_or_init(|| events.to_dense()),
-            None => &t.out,
-        })
+            None => self.run.out(),
+        }
     }
 
     /// The number of spikes (the sum of the outputs).
     pub fn spike_count(&self) -> f64 {
-        with_trace!(&self.scan, t => match &t.events {
+        match self.run.events() {
             Some(events) => events.count() as f64,
-            None => t.out.data.iter().map(|s| s.as_f64()).sum(),
-        })
+            None => self.run.out().data.iter().map(|s| s.as_f64()).sum(),
+        }
     }
 
     /// Spikes per sample and neuron over the whole sequence, `cnt[b, j] = Σ_t S[t, b, j]`
@@ -107,24 +69,30 @@ impl<F: Real> LayerTrace<F> {
     pub fn spike_counts(&self) -> Vec<f64> {
         let (_, batch, n) = self.shape();
         let mut counts = vec![0.0; batch * n];
-        with_trace!(&self.scan, t => match &t.events {
+        match self.run.events() {
             Some(events) => {
                 for r in 0..events.rows() {
                     let sample = &mut counts[(r % batch) * n..(r % batch + 1) * n];
-                    events.row(r).iter().for_each(|&j| sample[j as usize] += 1.0);
+                    events
+                        .row(r)
+                        .iter()
+                        .for_each(|&j| sample[j as usize] += 1.0);
                 }
             }
-            None => t.out.sum_steps_into(&mut counts),
-        });
+            None => self.run.out().sum_steps_into(&mut counts),
+        }
         counts
     }
 
     /// `(steps, batch, neurons)`.
     pub fn shape(&self) -> (usize, usize, usize) {
-        with_trace!(&self.scan, t => match &t.events {
+        match self.run.events() {
             Some(e) => (e.steps, e.batch, e.width),
-            None => (t.out.steps, t.out.batch, t.out.width),
-        })
+            None => {
+                let out = self.run.out();
+                (out.steps, out.batch, out.width)
+            }
+        }
     }
 
     /// What the next layer receives (spikes after dropout).
@@ -134,9 +102,7 @@ impl<F: Real> LayerTrace<F> {
 
     /// Forgets the spikes' events, so that every later product is dense (the reference path).
     pub fn drop_events(&mut self) {
-        with_trace!(&mut self.scan, t => if let Some(events) = t.events.take() {
-            t.out = events.to_dense();
-        })
+        self.run.drop_events();
     }
 
     /// What the next layer receives as events, when it is binary (spikes without dropout).
@@ -144,19 +110,18 @@ impl<F: Real> LayerTrace<F> {
         if self.dropped.is_some() {
             return None;
         }
-        with_trace!(&self.scan, t => t.events.as_ref())
+        self.run.events()
     }
 
     /// Whether every state variable kept for the backward pass is finite.
     pub fn is_finite(&self) -> bool {
-        with_trace!(&self.scan, t => all_finite(&t.saved))
+        self.run.is_finite()
     }
 
     /// Membrane potentials `U[t, b, j]`.
     pub fn membrane(&self) -> Seq<F> {
         let (steps, batch, width) = self.shape();
-        let mem = with_trace!(&self.scan, t => membranes(&t.saved));
-        Seq::from_vec(steps, batch, width, mem).expect("one state per output")
+        Seq::from_vec(steps, batch, width, self.run.membranes()).expect("one state per output")
     }
 }
 
@@ -170,15 +135,18 @@ impl<F: Real> SpikingLayer<F> {
         rng: &mut R,
     ) -> Self {
         let n = spec.size;
-        let draw = |rng: &mut R, tau_ms: f64| spread_taus(n, tau_ms * 1e-3, spec.tau_spread, rng);
-        let tau_mem_s = draw(rng, spec.tau_mem_ms);
-        let tau_syn_s = draw(rng, spec.tau_syn_ms);
-        let (tau_ada_s, ada_strength) = match spec.neuron {
-            NeuronKind::Lif => (Vec::new(), Vec::new()),
-            NeuronKind::AdaptiveLif {
-                tau_ada_ms,
-                strength,
-            } => (draw(rng, tau_ada_ms), vec![F::from_f64(strength); n]),
+        let sizes = PopulationSpec {
+            size: n,
+            tau_mem_ms: spec.tau_mem_ms,
+            tau_syn_ms: spec.tau_syn_ms,
+            tau_spread: spec.tau_spread,
+        };
+        let settings = NeuronSettings {
+            dt_s: F::from_f64(dt_s),
+            threshold: F::from_f64(spec.threshold),
+            spike,
+            reset: spec.reset_grad,
+            learn_tau: spec.learn_tau,
         };
         Self {
             spec: spec.clone(),
@@ -188,10 +156,7 @@ impl<F: Real> SpikingLayer<F> {
             w_rec: spec.recurrent.then(|| Matrix::zeros(n, n)),
             mask_in: None,
             mask_rec: None,
-            tau_mem_s,
-            tau_syn_s,
-            tau_ada_s,
-            ada_strength,
+            neurons: population(&spec.neuron, &sizes, settings, rng),
         }
     }
 
@@ -200,29 +165,38 @@ impl<F: Real> SpikingLayer<F> {
         self.spec.size
     }
 
+    /// The values of the neurons' per-neuron parameter `name` (e.g. `tau_mem_s`), if their
+    /// model has one.
+    pub fn neuron_param(&self, name: &str) -> Option<&[F]> {
+        self.neurons
+            .params()
+            .into_iter()
+            .find(|p| p.name == name)
+            .map(|p| p.data)
+    }
+
+    /// Mutable values of the neurons' parameter `name`, if their model has one.
+    pub fn neuron_param_mut(&mut self, name: &str) -> Option<&mut Vec<F>> {
+        let k = self.neurons.params().iter().position(|p| p.name == name)?;
+        self.neurons.params_mut().into_iter().nth(k)
+    }
+
     /// Runs the layer. With `dropout_rng`, dropout is applied to the output spikes.
     pub fn forward<R: Rng>(&self, input: Input<F>, dropout_rng: Option<&mut R>) -> LayerTrace<F> {
+        self.forward_in(input, dropout_rng, &ScanContext::default())
+    }
+
+    /// [`Self::forward`] with the noise stream of `ctx` (stochastic spikes).
+    pub fn forward_in<R: Rng>(
+        &self,
+        input: Input<F>,
+        dropout_rng: Option<&mut R>,
+        ctx: &ScanContext,
+    ) -> LayerTrace<F> {
         let current = input.project(&self.w_in);
-        let w_rec = self.w_rec.as_ref();
-        let scan = match self.spec.neuron {
-            NeuronKind::Lif if self.spec.learn_tau => {
-                let model = self.lif();
-                let trace = with_events(self.spike, scan::forward(&model, current, w_rec));
-                Scanned::Lif(model, trace)
-            }
-            NeuronKind::Lif => {
-                let model = FixedLif(self.lif());
-                let trace = with_events(self.spike, scan::forward(&model, current, w_rec));
-                Scanned::FixedLif(model, trace)
-            }
-            NeuronKind::AdaptiveLif { .. } => {
-                let model = self.adaptive();
-                let trace = with_events(self.spike, scan::forward(&model, current, w_rec));
-                Scanned::Adaptive(model, trace)
-            }
-        };
+        let run = self.neurons.forward(current, self.w_rec.as_ref(), ctx);
         let mut trace = LayerTrace {
-            scan,
+            run,
             dense: OnceLock::new(),
             dropout: None,
             dropped: None,
@@ -253,9 +227,10 @@ impl<F: Real> SpikingLayer<F> {
 
     /// Backpropagates through the layer.
     ///
-    /// `g_output` is `∂L/∂(output)` from the next layer, `g_spikes` an optional extra gradient
-    /// on the raw spikes (activity regularizers). Returns the gradients of the learnable
-    /// parameters in [`Self::params`] order, and `∂L/∂input` when `input_grad` is set.
+    /// `g_output` is `∂L/∂(output)` from the next layer, `g_counts` an optional extra
+    /// gradient on the spike counts (activity regularizers). Returns the gradients of the
+    /// learnable parameters in [`Self::params`] order, and `∂L/∂input` when `input_grad` is
+    /// set.
     pub fn backward(
         &self,
         input: Input<F>,
@@ -274,28 +249,7 @@ impl<F: Real> SpikingLayer<F> {
         if let Some(extra) = g_counts {
             g.to_mut().add_to_every_step(extra);
         }
-        let w_rec = self.w_rec.as_ref();
-        let (grads, alpha, beta, rho) = match &trace.scan {
-            Scanned::Lif(model, t) => (
-                scan::backward(model, t, &g, w_rec),
-                &model.alpha,
-                &model.beta,
-                None,
-            ),
-            Scanned::FixedLif(model, t) => (
-                scan::backward(model, t, &g, w_rec),
-                &model.0.alpha,
-                &model.0.beta,
-                None,
-            ),
-            Scanned::Adaptive(model, t) => (
-                scan::backward(model, t, &g, w_rec),
-                &model.alpha,
-                &model.beta,
-                Some(&model.rho),
-            ),
-        };
-        let n = self.size();
+        let grads = trace.run.backward(&g, self.w_rec.as_ref());
         let mut g_w_in = input.grad_weight(&grads.input, self.w_in.rows);
         apply_mask(&mut g_w_in.data, self.mask_in.as_deref());
         let mut out = vec![g_w_in.data];
@@ -303,26 +257,15 @@ impl<F: Real> SpikingLayer<F> {
             apply_mask(&mut g_w_rec.data, self.mask_rec.as_deref());
             out.push(g_w_rec.data);
         }
-        if self.spec.learn_tau {
-            let dt = self.dt_s;
-            out.push(tau_grad(&grads.params[n..2 * n], beta, &self.tau_mem_s, dt));
-            out.push(tau_grad(&grads.params[..n], alpha, &self.tau_syn_s, dt));
-            if let Some(rho) = rho {
-                out.push(tau_grad(
-                    &grads.params[2 * n..3 * n],
-                    rho,
-                    &self.tau_ada_s,
-                    dt,
-                ));
-            }
-        }
+        out.extend(self.neurons.param_grads(&grads.params));
         let g_input = input_grad.then(|| crate::linalg::grad_input(&grads.input, &self.w_in));
         (out, g_input)
     }
 
-    /// Every parameter tensor, learnable or not, in a fixed order.
-    pub fn params<'a>(&'a self) -> Vec<Param<'a, F>> {
-        let (n, learn) = (self.size(), self.spec.learn_tau);
+    /// Every parameter tensor, learnable or not, in a fixed order: the weights, then the
+    /// neurons' parameters.
+    pub fn params(&self) -> Vec<Param<'_, F>> {
+        let n = self.size();
         let mut p = vec![Param {
             name: "w_in",
             shape: vec![self.w_in.rows, n],
@@ -337,18 +280,7 @@ impl<F: Real> SpikingLayer<F> {
                 learnable: true,
             });
         }
-        let per_neuron = |name, data: &'a [F], learnable| Param {
-            name,
-            shape: vec![n],
-            data,
-            learnable,
-        };
-        p.push(per_neuron("tau_mem_s", &self.tau_mem_s, learn));
-        p.push(per_neuron("tau_syn_s", &self.tau_syn_s, learn));
-        if !self.tau_ada_s.is_empty() {
-            p.push(per_neuron("tau_ada_s", &self.tau_ada_s, learn));
-            p.push(per_neuron("ada_strength", &self.ada_strength, false));
-        }
+        p.extend(self.neurons.params());
         p
     }
 
@@ -358,79 +290,14 @@ impl<F: Real> SpikingLayer<F> {
         if let Some(w) = &mut self.w_rec {
             p.push(&mut w.data);
         }
-        p.push(&mut self.tau_mem_s);
-        p.push(&mut self.tau_syn_s);
-        if !self.tau_ada_s.is_empty() {
-            p.push(&mut self.tau_ada_s);
-            p.push(&mut self.ada_strength);
-        }
+        p.extend(self.neurons.params_mut());
         p
     }
 
     /// Keeps learned time constants at least one time step long.
     pub fn apply_constraints(&mut self) {
-        let dt = self.dt_s;
-        for tau in [
-            &mut self.tau_mem_s,
-            &mut self.tau_syn_s,
-            &mut self.tau_ada_s,
-        ] {
-            tau.iter_mut().for_each(|t| *t = t.max(dt));
-        }
+        self.neurons.apply_constraints();
     }
-
-    fn lif(&self) -> Lif<F> {
-        Lif {
-            alpha: decays(&self.tau_syn_s, self.dt_s),
-            beta: decays(&self.tau_mem_s, self.dt_s),
-            threshold: F::from_f64(self.spec.threshold),
-            spike: self.spike,
-            reset: self.spec.reset_grad,
-        }
-    }
-
-    fn adaptive(&self) -> AdaptiveLif<F> {
-        let lif = self.lif();
-        AdaptiveLif {
-            alpha: lif.alpha,
-            beta: lif.beta,
-            rho: decays(&self.tau_ada_s, self.dt_s),
-            strength: self.ada_strength.clone(),
-            threshold: lif.threshold,
-            spike: lif.spike,
-            reset: lif.reset,
-        }
-    }
-}
-
-/// Binary spikes are kept as events only: the next layer's product, the recurrent weight
-/// gradient and the next layer's weight gradient gather from them, and the neuron adjoint
-/// recomputes them from `U`, so the dense `[T, B, N]` spikes are released.
-fn with_events<F: Real, S>(spike: SpikeFn, mut trace: ScanTrace<F, S>) -> ScanTrace<F, S> {
-    if spike.is_binary() {
-        trace.events = Some(SpikeEvents::from_nonzero(&trace.out));
-        trace.out = Seq::zeros(0, 0, 0);
-    }
-    trace
-}
-
-/// `n` time constants `τ·exp(spread·z)`, `z ~ N(0, 1)` (all equal to `τ` when `spread = 0`).
-pub(super) fn spread_taus<F: Real, R: Rng>(
-    n: usize,
-    tau_s: f64,
-    spread: f64,
-    rng: &mut R,
-) -> Vec<F> {
-    (0..n)
-        .map(|_| {
-            let z: f64 = if spread > 0.0 {
-                StandardNormal.sample(rng)
-            } else {
-                0.0
-            };
-            F::from_f64(tau_s * (spread * z).exp())
-        })
-        .collect()
 }
 
 #[cfg(test)]

@@ -21,9 +21,70 @@
 //! ∂L/∂ρ += λA* A[t−1]   ∂L/∂a += −(1 − β) λU* A[t]
 //! ```
 
-use super::{NeuronModel, ResetGrad, SavedState, StepAdjoint};
+use super::{
+    ModelVisitor, NeuronFamily, NeuronModel, NeuronSettings, ParamDef, ParamKind, ParamValues,
+    ResetGrad, SavedState, StepAdjoint, StepContext,
+};
+use crate::error::{check_non_negative, check_positive, ConfigError};
 use crate::real::Real;
 use crate::surrogates::SpikeFn;
+
+/// The adaptive LIF as a config names it (`neuron = { kind = "adaptive_lif", ... }`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct AdaptiveLifFamily {
+    /// Adaptation time constant.
+    pub tau_ada_ms: f64,
+    /// Adaptation strength `a`.
+    pub strength: f64,
+}
+
+impl NeuronFamily for AdaptiveLifFamily {
+    const PARAMS: &'static [ParamDef<Self>] = &[
+        ParamDef {
+            name: "tau_mem_s",
+            kind: ParamKind::TimeConstant,
+            initial: |_, spec| spec.tau_mem_ms * 1e-3,
+        },
+        ParamDef {
+            name: "tau_syn_s",
+            kind: ParamKind::TimeConstant,
+            initial: |_, spec| spec.tau_syn_ms * 1e-3,
+        },
+        ParamDef {
+            name: "tau_ada_s",
+            kind: ParamKind::TimeConstant,
+            initial: |family, _| family.tau_ada_ms * 1e-3,
+        },
+        ParamDef {
+            name: "ada_strength",
+            kind: ParamKind::Constant,
+            initial: |family, _| family.strength,
+        },
+    ];
+
+    fn validate(&self, at: &str) -> Result<(), ConfigError> {
+        check_positive(&format!("{at}.tau_ada_ms"), self.tau_ada_ms)?;
+        check_non_negative(&format!("{at}.strength"), self.strength)
+    }
+
+    fn with_model<F: Real, V: ModelVisitor<F>>(
+        &self,
+        values: ParamValues<'_, F>,
+        settings: &NeuronSettings<F>,
+        visitor: V,
+    ) -> V::Out {
+        let dt = settings.dt_s;
+        visitor.visit(AdaptiveLif {
+            alpha: values.decays("tau_syn_s", dt),
+            beta: values.decays("tau_mem_s", dt),
+            rho: values.decays("tau_ada_s", dt),
+            strength: values.get("ada_strength").to_vec(),
+            threshold: settings.threshold,
+            spike: settings.spike,
+            reset: settings.reset,
+        })
+    }
+}
 
 /// Per-neuron state of [`AdaptiveLif`].
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
@@ -67,7 +128,7 @@ pub struct AdaptiveLif<F> {
 impl<F: Real> NeuronModel<F> for AdaptiveLif<F> {
     type State = AdaptiveLifState<F>;
     type Saved = AdaptiveLifState<F>;
-    /// `[∂L/∂α, ∂L/∂β, ∂L/∂ρ, ∂L/∂a]`.
+    /// `[∂L/∂β, ∂L/∂α, ∂L/∂ρ, ∂L/∂a]` ([`AdaptiveLifFamily::PARAMS`] order).
     const GRADS_PER_NEURON: usize = 4;
 
     fn width(&self) -> usize {
@@ -79,7 +140,14 @@ impl<F: Real> NeuronModel<F> for AdaptiveLif<F> {
     }
 
     #[inline(always)]
-    fn step(&self, j: usize, prev: &Self::State, prev_out: F, input: F) -> (Self::State, F) {
+    fn step(
+        &self,
+        j: usize,
+        prev: &Self::State,
+        prev_out: F,
+        input: F,
+        ctx: &StepContext,
+    ) -> (Self::State, F) {
         let one = F::one();
         let (alpha, beta) = (self.alpha[j], self.beta[j]);
         let syn = alpha * prev.syn + input;
@@ -87,7 +155,7 @@ impl<F: Real> NeuronModel<F> for AdaptiveLif<F> {
         let drive = syn - self.strength[j] * ada;
         let mem = beta * prev.mem * (one - prev_out) + (one - beta) * drive;
         let state = AdaptiveLifState { syn, mem, ada };
-        (state, self.spike.value(mem - self.threshold))
+        (state, self.output(j, &state, ctx))
     }
 
     #[inline(always)]
@@ -96,8 +164,9 @@ impl<F: Real> NeuronModel<F> for AdaptiveLif<F> {
     }
 
     #[inline(always)]
-    fn output(&self, saved: &Self::Saved) -> F {
-        self.spike.value(saved.mem - self.threshold)
+    fn output(&self, j: usize, saved: &Self::Saved, ctx: &StepContext) -> F {
+        self.spike
+            .fire(saved.mem - self.threshold, || ctx.uniform(j))
     }
 
     #[inline(always)]
@@ -117,8 +186,8 @@ impl<F: Real> NeuronModel<F> for AdaptiveLif<F> {
         let lam_mem = carry.mem + g_out * self.spike.derivative(state.mem - self.threshold);
         let lam_syn = carry.syn + (one - beta) * lam_mem;
         let lam_ada = carry.ada - a * (one - beta) * lam_mem;
-        grads[0] += lam_syn * prev.syn;
-        grads[1] += lam_mem * (prev.mem * keep - state.syn + a * state.ada);
+        grads[0] += lam_mem * (prev.mem * keep - state.syn + a * state.ada);
+        grads[1] += lam_syn * prev.syn;
         grads[2] += lam_ada * prev.ada;
         grads[3] -= (one - beta) * lam_mem * state.ada;
         let reset_grad = match self.reset {

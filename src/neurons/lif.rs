@@ -20,15 +20,58 @@
 //! ```
 //!
 //! Only the parameter gradients need `I`; the rest of the adjoint needs `U[t]`, `U[t−1]` and
-//! `S[t−1] = H(U[t−1] − θ)`, recomputed from `U[t−1]`. So [`Lif`] (decays learned) keeps the
-//! whole state per step for the backward pass, while [`FixedLif`] (decays constant, the
-//! usual case) keeps `U` alone: half the memory, and no stored spikes.
+//! `S[t−1] = H(U[t−1] − θ)`, recomputed from `U[t−1]`. So the LIF has two storage forms, which
+//! [`LifFamily`] chooses between: [`Lif`] (decays learned) keeps the whole state per step for
+//! the backward pass, while [`FixedLif`] (decays constant, the usual case) keeps `U` alone:
+//! half the memory, and no stored spikes.
 
-use super::{NeuronModel, ResetGrad, SavedState, StepAdjoint};
+use super::{
+    ModelVisitor, NeuronFamily, NeuronModel, NeuronSettings, ParamDef, ParamKind, ParamValues,
+    ResetGrad, SavedState, StepAdjoint, StepContext,
+};
 use crate::real::Real;
 use crate::surrogates::SpikeFn;
 
 mod rows;
+
+/// The LIF as a config names it (`neuron = { kind = "lif" }`).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct LifFamily;
+
+impl NeuronFamily for LifFamily {
+    const PARAMS: &'static [ParamDef<Self>] = &[
+        ParamDef {
+            name: "tau_mem_s",
+            kind: ParamKind::TimeConstant,
+            initial: |_, spec| spec.tau_mem_ms * 1e-3,
+        },
+        ParamDef {
+            name: "tau_syn_s",
+            kind: ParamKind::TimeConstant,
+            initial: |_, spec| spec.tau_syn_ms * 1e-3,
+        },
+    ];
+
+    fn with_model<F: Real, V: ModelVisitor<F>>(
+        &self,
+        values: ParamValues<'_, F>,
+        settings: &NeuronSettings<F>,
+        visitor: V,
+    ) -> V::Out {
+        let lif = Lif {
+            alpha: values.decays("tau_syn_s", settings.dt_s),
+            beta: values.decays("tau_mem_s", settings.dt_s),
+            threshold: settings.threshold,
+            spike: settings.spike,
+            reset: settings.reset,
+        };
+        if settings.learn_tau {
+            visitor.visit(lif)
+        } else {
+            visitor.visit(FixedLif(lif))
+        }
+    }
+}
 
 /// Per-neuron state of [`Lif`].
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
@@ -49,7 +92,7 @@ impl<F: Real> SavedState<F> for LifState<F> {
 }
 
 /// Parameters of a layer of current-based LIF neurons whose decays are learned (the backward
-/// pass computes `∂L/∂α` and `∂L/∂β`).
+/// pass computes `∂L/∂β` and `∂L/∂α`, in [`LifFamily::PARAMS`] order).
 #[derive(Clone, Debug)]
 pub struct Lif<F> {
     /// Synaptic decay `α = exp(−dt/τ_syn)` per neuron.
@@ -64,8 +107,8 @@ pub struct Lif<F> {
     pub reset: ResetGrad,
 }
 
-/// The same neurons with constant decays: no parameter gradients, and only `U` is kept per
-/// step for the backward pass.
+/// The LIF's storage form for constant decays: no parameter gradients, and only `U` is kept
+/// per step for the backward pass.
 #[derive(Clone, Debug)]
 pub struct FixedLif<F>(pub Lif<F>);
 
@@ -120,7 +163,7 @@ impl<F: Real> Lif<F> {
         }
     }
 
-    /// The full adjoint of one neuron; accumulates `[∂L/∂α, ∂L/∂β]` into `grads`.
+    /// The full adjoint of one neuron; accumulates `[∂L/∂β, ∂L/∂α]` into `grads`.
     #[allow(clippy::too_many_arguments)]
     #[inline(always)]
     fn adjoint_with(
@@ -136,8 +179,8 @@ impl<F: Real> Lif<F> {
         grads: &mut [F],
     ) -> StepAdjoint<F, LifState<F>> {
         let lam = Self::adjoints(beta, carry, g_out, surrogate);
-        grads[0] += lam.syn * prev.syn;
-        grads[1] += lam.mem * (prev.mem * (F::one() - prev_out) - state.syn);
+        grads[0] += lam.mem * (prev.mem * (F::one() - prev_out) - state.syn);
+        grads[1] += lam.syn * prev.syn;
         self.propagate(alpha, beta, prev.mem, prev_out, &lam)
     }
 }
@@ -145,7 +188,7 @@ impl<F: Real> Lif<F> {
 impl<F: Real> NeuronModel<F> for Lif<F> {
     type State = LifState<F>;
     type Saved = LifState<F>;
-    /// `[∂L/∂α, ∂L/∂β]`.
+    /// `[∂L/∂β, ∂L/∂α]`.
     const GRADS_PER_NEURON: usize = 2;
 
     fn width(&self) -> usize {
@@ -157,9 +200,16 @@ impl<F: Real> NeuronModel<F> for Lif<F> {
     }
 
     #[inline(always)]
-    fn step(&self, j: usize, prev: &Self::State, prev_out: F, input: F) -> (Self::State, F) {
+    fn step(
+        &self,
+        j: usize,
+        prev: &Self::State,
+        prev_out: F,
+        input: F,
+        ctx: &StepContext,
+    ) -> (Self::State, F) {
         let state = Self::update(self.alpha[j], self.beta[j], prev, prev_out, input);
-        (state, self.spike.value(state.mem - self.threshold))
+        (state, self.record_output(j, &state, ctx))
     }
 
     #[inline(always)]
@@ -168,8 +218,8 @@ impl<F: Real> NeuronModel<F> for Lif<F> {
     }
 
     #[inline(always)]
-    fn output(&self, saved: &Self::Saved) -> F {
-        self.record_output(saved)
+    fn output(&self, j: usize, saved: &Self::Saved, ctx: &StepContext) -> F {
+        self.record_output(j, saved, ctx)
     }
 
     #[inline(always)]
@@ -193,10 +243,9 @@ impl<F: Real> NeuronModel<F> for Lif<F> {
         input: &[F],
         states: &mut [Self::State],
         outs: &mut [F],
-        saved: &mut [Self::Saved],
+        ctx: &StepContext,
     ) {
-        self.step_row_with(prev, prev_outs, input, states, outs);
-        saved.copy_from_slice(states);
+        self.step_row_with(prev, prev_outs, input, states, outs, ctx);
     }
 
     fn adjoint_row(
@@ -209,9 +258,10 @@ impl<F: Real> NeuronModel<F> for Lif<F> {
         g_prev_out: &mut [F],
         g_input: &mut [F],
         grads: &mut [F],
+        ctx: &StepContext,
     ) {
         let adjoints = (lam, g_prev_out, g_input);
-        self.adjoint_rows(prev, first, saved, g_ext, adjoints, grads);
+        self.adjoint_rows(prev, first, saved, g_ext, adjoints, grads, ctx);
     }
 }
 
@@ -229,8 +279,15 @@ impl<F: Real> NeuronModel<F> for FixedLif<F> {
     }
 
     #[inline(always)]
-    fn step(&self, j: usize, prev: &Self::State, prev_out: F, input: F) -> (Self::State, F) {
-        self.0.step(j, prev, prev_out, input)
+    fn step(
+        &self,
+        j: usize,
+        prev: &Self::State,
+        prev_out: F,
+        input: F,
+        ctx: &StepContext,
+    ) -> (Self::State, F) {
+        self.0.step(j, prev, prev_out, input, ctx)
     }
 
     #[inline(always)]
@@ -239,8 +296,8 @@ impl<F: Real> NeuronModel<F> for FixedLif<F> {
     }
 
     #[inline(always)]
-    fn output(&self, saved: &F) -> F {
-        self.0.record_output(saved)
+    fn output(&self, j: usize, saved: &F, ctx: &StepContext) -> F {
+        self.0.record_output(j, saved, ctx)
     }
 
     #[inline(always)]
@@ -265,12 +322,10 @@ impl<F: Real> NeuronModel<F> for FixedLif<F> {
         input: &[F],
         states: &mut [Self::State],
         outs: &mut [F],
-        saved: &mut [F],
+        ctx: &StepContext,
     ) {
-        self.0.step_row_with(prev, prev_outs, input, states, outs);
-        for (u, s) in saved.iter_mut().zip(states.iter()) {
-            *u = s.mem;
-        }
+        self.0
+            .step_row_with(prev, prev_outs, input, states, outs, ctx);
     }
 
     fn adjoint_row(
@@ -283,9 +338,10 @@ impl<F: Real> NeuronModel<F> for FixedLif<F> {
         g_prev_out: &mut [F],
         g_input: &mut [F],
         grads: &mut [F],
+        ctx: &StepContext,
     ) {
         let adjoints = (lam, g_prev_out, g_input);
         self.0
-            .adjoint_rows(prev, first, saved, g_ext, adjoints, grads);
+            .adjoint_rows(prev, first, saved, g_ext, adjoints, grads, ctx);
     }
 }

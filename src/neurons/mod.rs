@@ -4,13 +4,25 @@
 //! state `s`, output `o` (a spike or a membrane trace) and input current `x`. The generic scan
 //! in [`crate::scan`] runs any model forward over `[T, B, N]` and backward (BPTT) using
 //! [`NeuronModel::adjoint`].
+//!
+//! Each spiking model is one file: its equations, its [`NeuronModel`] (step and adjoint), its
+//! [`NeuronFamily`] (named per-neuron parameters and how they become the model) and its tests.
+//! [`NeuronKind`] names the models a config can choose; [`NeuronKind::visit`] is the one
+//! place a kind becomes a model.
 
 pub mod adaptive;
+mod context;
+mod family;
 pub mod lif;
 pub mod readout;
 
-pub use adaptive::{AdaptiveLif, AdaptiveLifState};
-pub use lif::{FixedLif, Lif, LifState};
+pub use adaptive::{AdaptiveLif, AdaptiveLifFamily, AdaptiveLifState};
+pub use context::{NoiseStream, StepContext};
+pub use family::{
+    FamilyVisitor, ModelVisitor, NeuronFamily, NeuronKind, NeuronSettings, ParamDef, ParamKind,
+    ParamValues, PopulationSpec,
+};
+pub use lif::{FixedLif, Lif, LifFamily, LifState};
 pub use readout::{LeakyReadout, ReadoutState};
 
 use crate::real::Real;
@@ -69,7 +81,9 @@ pub trait NeuronModel<F: Real>: Sync {
     /// from it).
     type Saved: SavedState<F>;
 
-    /// How many per-neuron parameter gradients [`Self::adjoint`] accumulates.
+    /// How many per-neuron parameter gradients [`Self::adjoint`] accumulates: none, or one
+    /// per parameter of the model's [`NeuronFamily::PARAMS`], in that order (the gradient with
+    /// respect to the value the model uses: the decay `exp(−dt/τ)` of a time constant).
     const GRADS_PER_NEURON: usize;
 
     /// Number of neurons.
@@ -79,14 +93,23 @@ pub trait NeuronModel<F: Real>: Sync {
     fn initial_state(&self, j: usize) -> Self::State;
 
     /// One step: the new state and output from the previous state, previous output and the
-    /// input current of this step.
-    fn step(&self, j: usize, prev: &Self::State, prev_out: F, input: F) -> (Self::State, F);
+    /// input current of this step; `ctx` says where the step happens (stochastic models draw
+    /// their random numbers from it).
+    fn step(
+        &self,
+        j: usize,
+        prev: &Self::State,
+        prev_out: F,
+        input: F,
+        ctx: &StepContext,
+    ) -> (Self::State, F);
 
     /// The record of `state` kept for the backward pass.
     fn save(&self, state: &Self::State) -> Self::Saved;
 
-    /// The output recomputed from a saved record: exactly what [`Self::step`] returned.
-    fn output(&self, saved: &Self::Saved) -> F;
+    /// The output recomputed from a saved record of the step `ctx`: exactly what
+    /// [`Self::step`] returned.
+    fn output(&self, j: usize, saved: &Self::Saved, ctx: &StepContext) -> F;
 
     /// The adjoint of [`Self::step`], from the saved records of steps `t−1` and `t`.
     ///
@@ -104,8 +127,7 @@ pub trait NeuronModel<F: Real>: Sync {
         grads: &mut [F],
     ) -> StepAdjoint<F, Self::State>;
 
-    /// [`Self::step`] for every neuron of one sample (`prev_outs` is all zeros at `t = 0`),
-    /// also writing the saved records.
+    /// [`Self::step`] for every neuron of one sample (`prev_outs` is all zeros at `t = 0`).
     ///
     /// Models may override this with a fused loop; it must compute exactly what the default
     /// does (the scan only calls the row forms).
@@ -117,13 +139,12 @@ pub trait NeuronModel<F: Real>: Sync {
         input: &[F],
         states: &mut [Self::State],
         outs: &mut [F],
-        saved: &mut [Self::Saved],
+        ctx: &StepContext,
     ) {
         for j in 0..input.len() {
-            let (s, o) = self.step(j, &prev[j], prev_outs[j], input[j]);
+            let (s, o) = self.step(j, &prev[j], prev_outs[j], input[j], ctx);
             states[j] = s;
             outs[j] = o;
-            saved[j] = self.save(&s);
         }
     }
 
@@ -134,7 +155,8 @@ pub trait NeuronModel<F: Real>: Sync {
     /// adjoints carried from step `t+1` and `g_prev_out` the gradient reaching `o[t]` through
     /// step `t+1`; `g_ext` is the gradient from downstream. On exit `lam` and `g_prev_out`
     /// hold the same for step `t−1`, and `g_input` the gradient of this step's input. `grads`
-    /// is `[N, GRADS_PER_NEURON]`. Overrides must compute exactly what the default does.
+    /// is `[N, GRADS_PER_NEURON]`; `ctx` is the context of step `t`. Overrides must compute
+    /// exactly what the default does.
     #[allow(clippy::too_many_arguments)]
     #[inline(always)]
     fn adjoint_row(
@@ -147,6 +169,7 @@ pub trait NeuronModel<F: Real>: Sync {
         g_prev_out: &mut [F],
         g_input: &mut [F],
         grads: &mut [F],
+        ctx: &StepContext,
     ) {
         let p = Self::GRADS_PER_NEURON;
         for j in 0..g_input.len() {
@@ -154,7 +177,7 @@ pub trait NeuronModel<F: Real>: Sync {
             let prev_out = if first {
                 F::zero()
             } else {
-                self.output(&prev[j])
+                self.output(j, &prev[j], &ctx.previous())
             };
             let adj = self.adjoint(
                 j,

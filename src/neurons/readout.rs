@@ -13,7 +13,7 @@
 //! ∂L/∂α += λI* I[t−1]               ∂L/∂β += λU* (U[t−1] − I[t])
 //! ```
 
-use super::{NeuronModel, SavedState, StepAdjoint};
+use super::{NeuronModel, SavedState, StepAdjoint, StepContext};
 use crate::real::Real;
 
 /// Per-neuron state of [`LeakyReadout`].
@@ -58,7 +58,14 @@ impl<F: Real> NeuronModel<F> for LeakyReadout<F> {
     }
 
     #[inline(always)]
-    fn step(&self, j: usize, prev: &Self::State, _prev_out: F, input: F) -> (Self::State, F) {
+    fn step(
+        &self,
+        j: usize,
+        prev: &Self::State,
+        _prev_out: F,
+        input: F,
+        _ctx: &StepContext,
+    ) -> (Self::State, F) {
         let (alpha, beta) = (self.alpha[j], self.beta[j]);
         let syn = alpha * prev.syn + input;
         let mem = beta * prev.mem + (F::one() - beta) * syn;
@@ -71,7 +78,7 @@ impl<F: Real> NeuronModel<F> for LeakyReadout<F> {
     }
 
     #[inline(always)]
-    fn output(&self, saved: &Self::Saved) -> F {
+    fn output(&self, _j: usize, saved: &Self::Saved, _ctx: &StepContext) -> F {
         saved.mem
     }
 

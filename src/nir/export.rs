@@ -52,18 +52,20 @@ pub fn export_network(net: &Network<f32>) -> Result<NirGraph, NirError> {
     );
     let mut prev = "input".to_string();
     for (k, layer) in net.hidden.iter().enumerate() {
-        if let NeuronKind::AdaptiveLif { .. } = layer.spec.neuron {
+        // Only the LIF has a NIR node type (CubaLIF).
+        let (Some(tau_syn_s), Some(tau_mem_s), NeuronKind::Lif) = (
+            layer.neuron_param("tau_syn_s"),
+            layer.neuron_param("tau_mem_s"),
+            layer.spec.neuron,
+        ) else {
             return Err(NirError::Export(format!(
-                "hidden layer {k} has adaptive LIF neurons, which have no NIR node type"
+                "hidden layer {k} has {:?} neurons, which have no NIR node type",
+                layer.spec.neuron
             )));
-        }
+        };
         let (fc, lif) = (format!("fc{k}"), format!("lif{k}"));
         add(&mut g, &fc, linear(&layer.w_in), Metadata::new());
-        let leaky = cuba(
-            &layer.tau_syn_s,
-            &layer.tau_mem_s,
-            Some(layer.spec.threshold),
-        );
+        let leaky = cuba(tau_syn_s, tau_mem_s, Some(layer.spec.threshold));
         add(&mut g, &lif, NodeKind::Leaky(Box::new(leaky)), meta.clone());
         g.edges.push((prev, fc.clone()));
         g.edges.push((fc, lif.clone()));

@@ -119,8 +119,12 @@ pub fn import_graph(graph: &NirGraph, opts: &ImportOptions) -> Result<Imported, 
         if let (Some(w), Some(dst)) = (&s.w_rec, &mut layer.w_rec) {
             dst.data = ours(Some(w), n.len(), n.len(), fold);
         }
-        layer.tau_mem_s = n.iter().map(|d| d.tau_mem_s).collect();
-        layer.tau_syn_s = n.iter().map(|d| d.tau_syn_s).collect();
+        for (name, value) in [
+            ("tau_mem_s", n.iter().map(|d| d.tau_mem_s).collect()),
+            ("tau_syn_s", n.iter().map(|d| d.tau_syn_s).collect()),
+        ] {
+            *layer.neuron_param_mut(name).expect("a LIF layer") = value;
+        }
     }
     let r = &mut network.readout;
     let w_out = readout_stage.as_ref().map(|s| s.w_in.as_ref());

@@ -15,7 +15,7 @@ trait Perturb: NeuronModel<f64> + Clone {
 
 impl Perturb for Lif<f64> {
     fn param_mut(&mut self, p: usize, j: usize) -> &mut f64 {
-        [&mut self.alpha, &mut self.beta][p].get_mut(j).unwrap()
+        [&mut self.beta, &mut self.alpha][p].get_mut(j).unwrap()
     }
 }
 
@@ -34,8 +34,8 @@ impl Perturb for LeakyReadout<f64> {
 impl Perturb for AdaptiveLif<f64> {
     fn param_mut(&mut self, p: usize, j: usize) -> &mut f64 {
         [
-            &mut self.alpha,
             &mut self.beta,
+            &mut self.alpha,
             &mut self.rho,
             &mut self.strength,
         ][p]
@@ -265,14 +265,21 @@ impl<M: NeuronModel<f64>> NeuronModel<f64> for PerNeuron<M> {
     fn initial_state(&self, j: usize) -> Self::State {
         self.0.initial_state(j)
     }
-    fn step(&self, j: usize, prev: &Self::State, po: f64, x: f64) -> (Self::State, f64) {
-        self.0.step(j, prev, po, x)
+    fn step(
+        &self,
+        j: usize,
+        prev: &Self::State,
+        po: f64,
+        x: f64,
+        ctx: &crate::neurons::StepContext,
+    ) -> (Self::State, f64) {
+        self.0.step(j, prev, po, x, ctx)
     }
     fn save(&self, state: &Self::State) -> Self::Saved {
         self.0.save(state)
     }
-    fn output(&self, saved: &Self::Saved) -> f64 {
-        self.0.output(saved)
+    fn output(&self, j: usize, saved: &Self::Saved, ctx: &crate::neurons::StepContext) -> f64 {
+        self.0.output(j, saved, ctx)
     }
     fn adjoint(
         &self,

@@ -2,8 +2,25 @@
 //! computed.
 
 use super::*;
+use crate::neurons::Lif;
+use crate::scan;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
+
+/// The layer's neurons as the LIF model that keeps whole states.
+fn reference_lif(layer: &SpikingLayer<f64>) -> Lif<f64> {
+    let decays = |name| -> Vec<f64> {
+        let taus = layer.neuron_param(name).unwrap();
+        taus.iter().map(|&tau| (-layer.dt_s / tau).exp()).collect()
+    };
+    Lif {
+        alpha: decays("tau_syn_s"),
+        beta: decays("tau_mem_s"),
+        threshold: layer.spec.threshold,
+        spike: layer.spike,
+        reset: layer.spec.reset_grad,
+    }
+}
 
 /// A recurrent layer of 9 neurons from 5 inputs, driven hard enough to spike often.
 fn layer(learn_tau: bool, rng: &mut ChaCha8Rng) -> SpikingLayer<f64> {
@@ -42,7 +59,7 @@ fn spikes_rebuilt_from_events_equal_the_scans_outputs() {
             sparse: false,
         };
         let reference = scan::forward(
-            &layer.lif(),
+            &reference_lif(&layer),
             input.project(&layer.w_in),
             layer.w_rec.as_ref(),
         );

@@ -2,7 +2,7 @@
 //! saved-record forms ([`Lif`] keeps `I` and `U`, [`FixedLif`](super::FixedLif) keeps `U`).
 
 use super::{Lif, LifState};
-use crate::neurons::{SavedState, StepAdjoint};
+use crate::neurons::{SavedState, StepAdjoint, StepContext};
 use crate::real::Real;
 use crate::surrogates::{SpikeKernel, WithSpikeKernel};
 
@@ -10,10 +10,16 @@ use crate::surrogates::{SpikeKernel, WithSpikeKernel};
 pub(super) type RowAdjoints<'a, F> = (&'a mut [LifState<F>], &'a mut [F], &'a mut [F]);
 
 impl<F: Real> Lif<F> {
-    /// The output recomputed from either form's saved record.
+    /// The output of neuron `j` at step `ctx`, from either form's saved record.
     #[inline(always)]
-    pub(super) fn record_output<S: LifRecord<F>>(&self, saved: &S) -> F {
-        self.spike.value(saved.membrane() - self.threshold)
+    pub(super) fn record_output<S: SavedState<F>>(
+        &self,
+        j: usize,
+        saved: &S,
+        ctx: &StepContext,
+    ) -> F {
+        let x = saved.membrane() - self.threshold;
+        self.spike.fire(x, || ctx.uniform(j))
     }
 
     /// One neuron's adjoint from either form's saved records.
@@ -36,7 +42,8 @@ impl<F: Real> Lif<F> {
         )
     }
 
-    /// The adjoint row kernel for either form's saved records.
+    /// The adjoint row kernel for either form's saved records (`ctx`: step `t`).
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn adjoint_rows<S: LifRecord<F>>(
         &self,
         prev: &[S],
@@ -45,6 +52,7 @@ impl<F: Real> Lif<F> {
         g_ext: &[F],
         (lam, g_prev_out, g_input): RowAdjoints<'_, F>,
         grads: &mut [F],
+        ctx: &StepContext,
     ) {
         self.spike.dispatch(AdjointRow {
             lif: self,
@@ -56,10 +64,11 @@ impl<F: Real> Lif<F> {
             g_prev_out,
             g_input,
             grads,
+            ctx,
         });
     }
 
-    /// The forward row kernel without saved records.
+    /// The forward row kernel.
     #[inline(always)]
     pub(super) fn step_row_with(
         &self,
@@ -68,6 +77,7 @@ impl<F: Real> Lif<F> {
         input: &[F],
         states: &mut [LifState<F>],
         outs: &mut [F],
+        ctx: &StepContext,
     ) {
         self.spike.dispatch(StepRow {
             lif: self,
@@ -76,6 +86,7 @@ impl<F: Real> Lif<F> {
             input,
             states,
             outs,
+            ctx,
         });
     }
 }
@@ -88,6 +99,7 @@ struct StepRow<'a, F> {
     input: &'a [F],
     states: &'a mut [LifState<F>],
     outs: &'a mut [F],
+    ctx: &'a StepContext,
 }
 
 impl<F: Real> WithSpikeKernel<F> for StepRow<'_, F> {
@@ -97,9 +109,10 @@ impl<F: Real> WithSpikeKernel<F> for StepRow<'_, F> {
         let params = self.lif.alpha.iter().zip(&self.lif.beta);
         let inputs = self.prev.iter().zip(self.prev_outs).zip(self.input);
         let outputs = self.states.iter_mut().zip(self.outs.iter_mut());
-        for (((&a, &b), ((p, &po), &x)), (s, o)) in params.zip(inputs).zip(outputs) {
+        let rows = params.zip(inputs).zip(outputs).enumerate();
+        for (j, (((&a, &b), ((p, &po), &x)), (s, o))) in rows {
             *s = Lif::update(a, b, p, po, x);
-            *o = kernel.value(s.mem - theta);
+            *o = kernel.fire(s.mem - theta, || self.ctx.uniform(j));
         }
     }
 }
@@ -177,6 +190,7 @@ struct AdjointRow<'a, F, S> {
     g_prev_out: &'a mut [F],
     g_input: &'a mut [F],
     grads: &'a mut [F],
+    ctx: &'a StepContext,
 }
 
 impl<F: Real, S: LifRecord<F>> WithSpikeKernel<F> for AdjointRow<'_, F, S> {
@@ -193,8 +207,11 @@ impl<F: Real, S: LifRecord<F>> WithSpikeKernel<F> for AdjointRow<'_, F, S> {
             .zip(self.g_input.iter_mut());
         // `S::GRADS` is a constant: the form without gradients compiles to a loop without them.
         let mut grads = self.grads.chunks_exact_mut(S::GRADS.max(1));
-        for ((ab, ((p, s), &ge)), ((lam, gpo), gx)) in params.zip(forward).zip(adjoints) {
-            let po = previous_output(&kernel, self.first, p.membrane() - theta);
+        let rows = params.zip(forward).zip(adjoints).enumerate();
+        for (j, ((ab, ((p, s), &ge)), ((lam, gpo), gx))) in rows {
+            let po = previous_output(&kernel, self.first, p.membrane() - theta, || {
+                self.ctx.previous().uniform(j)
+            });
             let surrogate = kernel.derivative(s.membrane() - theta);
             let g: &mut [F] = match S::GRADS {
                 0 => &mut [],
@@ -209,12 +226,18 @@ impl<F: Real, S: LifRecord<F>> WithSpikeKernel<F> for AdjointRow<'_, F, S> {
     }
 }
 
-/// `S[t−1]` recomputed from `U[t−1] − θ`; zero before the first step.
+/// `S[t−1]` recomputed from `U[t−1] − θ` (and the neuron's random number of step `t−1`);
+/// zero before the first step.
 #[inline(always)]
-fn previous_output<F: Real, K: SpikeKernel<F>>(kernel: &K, first: bool, x: F) -> F {
+fn previous_output<F: Real, K: SpikeKernel<F>>(
+    kernel: &K,
+    first: bool,
+    x: F,
+    uniform: impl FnOnce() -> F,
+) -> F {
     if first {
         F::zero()
     } else {
-        kernel.value(x)
+        kernel.fire(x, uniform)
     }
 }
