@@ -11,6 +11,7 @@ use crate::network::{NetworkSpec, WeightInit};
 use crate::optimizers::{LrSchedule, OptimizerKind};
 use crate::quant::Quantization;
 use crate::regularizers::{ActivityRegularizer, WeightRegularizer};
+use crate::rules::RuleKind;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
@@ -145,6 +146,8 @@ pub struct TrainingConfig {
     pub epochs: usize,
     /// Samples per mini-batch.
     pub batch_size: usize,
+    /// How gradients are computed (`{ kind = "bptt" }`, the default).
+    pub rule: RuleKind,
     /// The optimizer and its hyper-parameters.
     pub optimizer: OptimizerKind,
     /// Learning-rate schedule over epochs.
@@ -168,6 +171,7 @@ impl Default for TrainingConfig {
         Self {
             epochs: 30,
             batch_size: 250,
+            rule: RuleKind::Bptt,
             optimizer: OptimizerKind::Smorms3 {
                 lr: 5e-3,
                 eps: 1e-16,

@@ -6,7 +6,9 @@ use crate::layers::{
     EncoderSpec, EncoderTrace, Input, LayerTrace, LifEncoder, Readout, ReadoutSpec, ReadoutTrace,
     SpikingLayer, SpikingLayerSpec,
 };
+use crate::neurons::NoiseStream;
 use crate::real::Real;
+use crate::scan::ScanContext;
 use crate::surrogates::SpikeFn;
 use crate::tensor::Seq;
 use rand::Rng;
@@ -180,18 +182,33 @@ impl<F: Real> Network<F> {
     /// Runs the network; with `dropout_rng`, hidden layers apply dropout (training mode).
     ///
     /// With an encoder, `input` is the analog input of the encoder (spike events are taken as
-    /// 0/1 values).
-    pub fn forward<R: Rng>(
+    /// 0/1 values). Stochastic neurons draw from the default noise stream.
+    pub fn forward<R: Rng>(&self, input: Input<F>, dropout_rng: Option<&mut R>) -> NetworkTrace<F> {
+        self.forward_in(input, dropout_rng, NoiseStream::default())
+    }
+
+    /// [`Self::forward`] with the noise stream `noise`: the encoder draws from
+    /// `noise.child(0)`, hidden layer `k` from `noise.child(k + 1)`.
+    pub fn forward_in<R: Rng>(
         &self,
         input: Input<F>,
         mut dropout_rng: Option<&mut R>,
+        noise: NoiseStream,
     ) -> NetworkTrace<F> {
-        let encoder = self.encoder.as_ref().map(|e| e.forward(&dense(input)));
+        let encoder = self.encoder.as_ref().map(|e| {
+            let ctx = ScanContext {
+                noise: noise.child(0),
+            };
+            e.forward_in(&dense(input), &ctx)
+        });
         let first = self.first_input(input, encoder.as_ref());
         let mut traces: Vec<LayerTrace<F>> = Vec::with_capacity(self.hidden.len());
-        for layer in &self.hidden {
+        for (k, layer) in self.hidden.iter().enumerate() {
             let x = self.layer_input(first, &traces);
-            let mut trace = layer.forward(x, dropout_rng.as_deref_mut());
+            let ctx = ScanContext {
+                noise: noise.child(k as u64 + 1),
+            };
+            let mut trace = layer.forward_in(x, dropout_rng.as_deref_mut(), &ctx);
             if self.products == Products::Dense {
                 trace.drop_events();
             }

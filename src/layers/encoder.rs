@@ -26,7 +26,7 @@ use super::Param;
 use crate::error::{check_count, check_non_negative, check_positive, ConfigError};
 use crate::neurons::{FixedLif, Lif, ResetGrad};
 use crate::real::Real;
-use crate::scan::{self, ScanTrace};
+use crate::scan::{self, ScanContext, ScanTrace};
 use crate::surrogates::SpikeFn;
 use crate::tensor::Seq;
 use rand::Rng;
@@ -156,6 +156,7 @@ pub struct LifEncoder<F> {
 pub struct EncoderTrace<F: Real> {
     model: FixedLif<F>,
     scan: ScanTrace<F, F>,
+    ctx: ScanContext,
 }
 
 impl<F: Real> EncoderTrace<F> {
@@ -206,14 +207,23 @@ impl<F: Real> LifEncoder<F> {
 
     /// Runs the encoder on analog input `x` `[T, B, channels]`.
     pub fn forward(&self, x: &Seq<F>) -> EncoderTrace<F> {
+        self.forward_in(x, &ScanContext::default())
+    }
+
+    /// [`Self::forward`] with the noise stream of `ctx` (stochastic spikes).
+    pub fn forward_in(&self, x: &Seq<F>, ctx: &ScanContext) -> EncoderTrace<F> {
         let model = self.lif();
-        let scan = scan::forward(&model, self.currents(x), None);
-        EncoderTrace { model, scan }
+        let scan = scan::forward_with::<F, _, scan::KeepSaved>(&model, self.currents(x), None, ctx);
+        EncoderTrace {
+            model,
+            scan,
+            ctx: *ctx,
+        }
     }
 
     /// Backpropagates `g_spikes = ∂L/∂S` to `[∂L/∂gain, ∂L/∂bias]`.
     pub fn backward(&self, x: &Seq<F>, trace: &EncoderTrace<F>, g_spikes: &Seq<F>) -> Vec<Vec<F>> {
-        let grads = scan::backward(&trace.model, &trace.scan, g_spikes, None);
+        let grads = scan::backward_with(&trace.model, &trace.scan, g_spikes, None, &trace.ctx);
         let (g_gain, g_bias) = self.param_grads(x, &grads.input, self.spec.current);
         vec![g_gain, g_bias]
     }

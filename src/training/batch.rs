@@ -4,9 +4,10 @@ use super::TrainError;
 use crate::config::TrainingConfig;
 use crate::data::{Augmentation, BatchInput, BatchTargets, Dataset};
 use crate::layers::Input;
-use crate::losses::{self, Targets};
+use crate::losses::Targets;
 use crate::network::{Gradients, Network, NetworkTrace};
-use crate::regularizers::activity_count_penalties;
+use crate::neurons::NoiseStream;
+use crate::rules::{self, Batch, GradientRule, RuleError};
 use rand_chacha::ChaCha8Rng;
 
 /// Loss, accuracy and activity summed over the samples seen.
@@ -111,6 +112,17 @@ batch_failure_from!(
     crate::regularizers::RegularizerError
 );
 
+impl From<RuleError> for BatchFailure {
+    fn from(e: RuleError) -> Self {
+        match e {
+            RuleError::NonFinite(place) => BatchFailure::NonFinite(place),
+            RuleError::Loss(e) => BatchFailure::Other(e.into()),
+            RuleError::Regularizer(e) => BatchFailure::Other(e.into()),
+            other => BatchFailure::Other(TrainError::Rule(other)),
+        }
+    }
+}
+
 /// What an evaluation observer sees of one batch: the input, the forward pass and the targets.
 #[derive(Clone, Copy)]
 pub struct BatchView<'a> {
@@ -133,90 +145,125 @@ pub fn batch_input(input: &BatchInput) -> Input<'_, f32> {
     }
 }
 
-/// Runs one batch. With `dropout_rng` (training), also runs the backward pass and returns one
-/// gradient per learnable tensor, in [`Network::learnable_mut`] order. `augment` transforms
-/// the samples first (training only).
-#[allow(clippy::too_many_arguments)]
-pub(super) fn forward_backward(
-    net: &Network<f32>,
-    config: &TrainingConfig,
-    data: &Dataset,
-    indices: &[usize],
-    steps: usize,
-    dropout_rng: Option<&mut ChaCha8Rng>,
-    augment: Option<Augmentation>,
-    observe: Option<BatchObserver<'_>>,
-) -> Result<(EvalStats, Option<Gradients<f32>>), BatchFailure> {
-    let train = dropout_rng.is_some();
-    let dt_s = net.spec.dt_ms * 1e-3;
-    let batch = data.batch(indices, dt_s, steps, augment)?;
-    let input = batch_input(&batch.input);
-    let trace = net.forward(input, dropout_rng);
-    check_forward(&trace)?;
-    if let Some(observe) = observe {
-        observe(&BatchView {
-            input,
-            trace: &trace,
-            targets: &batch.targets,
-        });
-    }
-    let targets = match &batch.targets {
+/// The loss's view of a batch's targets.
+fn loss_targets(targets: &BatchTargets) -> Targets<'_> {
+    match targets {
         BatchTargets::Classes(c) => Targets::Classes(c),
         BatchTargets::Values { values, dims } => Targets::Values {
             data: values,
             dims: *dims,
         },
-    };
-    let out = losses::compute(config.loss, trace.output(), targets)?;
-    if !out.loss.is_finite() {
-        return Err(BatchFailure::NonFinite("the loss".into()));
     }
-    let n = indices.len();
-    let mut eval = EvalStats::new(net.hidden.len());
-    eval.loss = out.loss * n as f64;
-    eval.correct = if config.loss.is_classification() {
-        out.correct
-    } else {
-        0
-    };
-    eval.samples = n;
-    let duration_s = steps as f64 * dt_s;
-    let mut g_counts = Vec::with_capacity(net.hidden.len());
-    for (k, layer) in trace.hidden.iter().enumerate() {
-        let (_, _, width) = layer.shape();
-        eval.spikes[k] = layer.spike_count();
-        eval.neuron_seconds[k] = (width * n) as f64 * duration_s;
-        if train && !config.activity.is_empty() {
-            // The penalties depend on the spike counts only (taken from the layer's events).
-            let mut g = Vec::new();
-            let counts = layer.spike_counts();
-            eval.reg_loss +=
-                n as f64 * activity_count_penalties(&config.activity, &counts, width, &mut g)?;
-            g_counts.push(Some(g));
-        }
-    }
-    let grads = train.then(|| net.backward(input, &trace, &out.grad, &g_counts));
-    Ok((eval, grads))
 }
 
-/// Names the first layer whose state is not finite. (A NaN membrane emits no spikes, so it
-/// would not show in the output: every layer is checked.)
-fn check_forward(trace: &NetworkTrace<f32>) -> Result<(), BatchFailure> {
-    if trace.encoder.as_ref().is_some_and(|e| !e.is_finite()) {
-        return Err(BatchFailure::NonFinite("the state of the encoder".into()));
-    }
-    for (k, layer) in trace.hidden.iter().enumerate() {
-        if !layer.is_finite() {
-            return Err(BatchFailure::NonFinite(format!(
-                "the state of hidden layer {k}"
-            )));
+/// What a batch contributes to an epoch's statistics.
+struct BatchSummary<'a> {
+    net: &'a Network<f32>,
+    config: &'a TrainingConfig,
+    steps: usize,
+    samples: usize,
+}
+
+impl BatchSummary<'_> {
+    fn stats(&self, loss: f64, correct: usize, reg_loss: f64, spikes: &[f64]) -> EvalStats {
+        let n = self.samples;
+        let dt_s = self.net.spec.dt_ms * 1e-3;
+        let duration_s = self.steps as f64 * dt_s;
+        let mut eval = EvalStats::new(self.net.hidden.len());
+        eval.loss = loss * n as f64;
+        eval.reg_loss = reg_loss * n as f64;
+        eval.correct = if self.config.loss.is_classification() {
+            correct
+        } else {
+            0
+        };
+        eval.samples = n;
+        for (k, layer) in self.net.hidden.iter().enumerate() {
+            eval.spikes[k] = spikes[k];
+            eval.neuron_seconds[k] = (layer.size() * n) as f64 * duration_s;
         }
+        eval
     }
-    if trace.output().data.iter().all(|v| v.is_finite()) {
-        Ok(())
-    } else {
-        Err(BatchFailure::NonFinite("the readout output".into()))
-    }
+}
+
+/// One training batch: bins it, transformed by `augment` first, and runs `rule` on it.
+/// Returns the batch's statistics and one gradient per learnable tensor, in
+/// [`Network::learnable_mut`] order.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn train_batch<R: GradientRule<f32>>(
+    rule: &R,
+    net: &Network<f32>,
+    config: &TrainingConfig,
+    data: &Dataset,
+    indices: &[usize],
+    steps: usize,
+    dropout_rng: &mut ChaCha8Rng,
+    augment: Option<Augmentation>,
+    noise: NoiseStream,
+) -> Result<(EvalStats, Gradients<f32>), BatchFailure> {
+    let dt_s = net.spec.dt_ms * 1e-3;
+    let batch = data.batch(indices, dt_s, steps, augment)?;
+    let out = rule.gradients(
+        net,
+        Batch {
+            input: batch_input(&batch.input),
+            targets: loss_targets(&batch.targets),
+            loss: config.loss,
+            activity: &config.activity,
+            dropout: Some(dropout_rng),
+            noise,
+        },
+    )?;
+    let summary = BatchSummary {
+        net,
+        config,
+        steps,
+        samples: indices.len(),
+    };
+    let stats = summary.stats(out.loss, out.correct, out.reg_loss, &out.spikes);
+    Ok((stats, out.grads))
+}
+
+/// One evaluation batch: forward pass (no dropout) and loss, shown to `observe`.
+fn eval_batch(
+    net: &Network<f32>,
+    config: &TrainingConfig,
+    data: &Dataset,
+    indices: &[usize],
+    steps: usize,
+    observe: BatchObserver<'_>,
+) -> Result<EvalStats, BatchFailure> {
+    let dt_s = net.spec.dt_ms * 1e-3;
+    let batch = data.batch(indices, dt_s, steps, None)?;
+    let input = batch_input(&batch.input);
+    let targets = loss_targets(&batch.targets);
+    let evaluated = rules::forward_loss(
+        net,
+        input,
+        targets,
+        config.loss,
+        None,
+        NoiseStream::default(),
+    )?;
+    observe(&BatchView {
+        input,
+        trace: &evaluated.trace,
+        targets: &batch.targets,
+    });
+    let spikes: Vec<f64> = evaluated
+        .trace
+        .hidden
+        .iter()
+        .map(|l| l.spike_count())
+        .collect();
+    let summary = BatchSummary {
+        net,
+        config,
+        steps,
+        samples: indices.len(),
+    };
+    let loss = &evaluated.loss;
+    Ok(summary.stats(loss.loss, loss.correct, 0.0, &spikes))
 }
 
 /// Evaluates `net` on `indices` in batches of `batch_size` (no dropout, no gradients).
@@ -241,17 +288,8 @@ pub fn evaluate_observed(
 ) -> Result<EvalStats, TrainError> {
     let mut stats = EvalStats::new(net.hidden.len());
     for (b, chunk) in indices.chunks(config.batch_size.max(1)).enumerate() {
-        let (eval, _) = forward_backward(
-            net,
-            config,
-            data,
-            chunk,
-            steps,
-            None,
-            None,
-            Some(&mut *observe),
-        )
-        .map_err(|e| e.at(0, b))?;
+        let eval =
+            eval_batch(net, config, data, chunk, steps, &mut *observe).map_err(|e| e.at(0, b))?;
         stats.merge(&eval);
     }
     Ok(stats)

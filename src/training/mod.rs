@@ -1,8 +1,9 @@
-//! Mini-batch training with BPTT: loss, regularizers, gradient clipping, optimizer steps.
+//! Mini-batch training: a gradient rule's gradients (BPTT by default, see [`crate::rules`]),
+//! weight penalties, gradient clipping, optimizer steps.
 //!
-//! Every random draw of an epoch (batch order, dropout) is derived from the run's seed and the
-//! epoch number, so an epoch's result does not depend on how the run got there (uninterrupted
-//! or resumed from a checkpoint).
+//! Every random draw of an epoch (batch order, dropout, stochastic neurons) is derived from the
+//! run's seed and the epoch number, so an epoch's result does not depend on how the run got
+//! there (uninterrupted or resumed from a checkpoint), nor on the number of threads.
 //!
 //! With `quantize = "int8"` (quantization-aware training) the trainer keeps f32 master weights
 //! and runs every forward and backward pass on a copy whose weight matrices are quantized and
@@ -18,9 +19,11 @@ use crate::config::TrainingConfig;
 use crate::data::{batches, AugmentConfig, Augmentation, DataError, Dataset};
 use crate::losses::LossError;
 use crate::network::{Gradients, Network};
+use crate::neurons::NoiseStream;
 use crate::optimizers::{clip_grad_norm, OptimError, Optimizer};
 use crate::quant::{QuantError, Quantization, QuantizedNetwork};
 use crate::regularizers::{add_weight_penalty, RegularizerError};
+use crate::rules::{GradientRule, Rule, RuleError};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use std::borrow::Cow;
@@ -53,6 +56,9 @@ pub enum TrainError {
     /// The weights could not be quantized (quantization-aware training).
     #[error(transparent)]
     Quantization(#[from] QuantError),
+    /// The gradient rule could not run.
+    #[error(transparent)]
+    Rule(#[from] RuleError),
 }
 
 /// Derives an independent seed for `(seed, purpose, index)` (SplitMix64 finalizer).
@@ -68,12 +74,15 @@ pub fn derive_seed(seed: u64, purpose: u64, index: u64) -> u64 {
 const SHUFFLE: u64 = 1;
 const DROPOUT: u64 = 2;
 const AUGMENT: u64 = 3;
+const NOISE: u64 = 4;
 
-/// A network with its optimizer and training settings.
+/// A network with its gradient rule, optimizer and training settings.
 #[derive(Clone, Debug)]
-pub struct Trainer {
+pub struct Trainer<R = Rule> {
     /// The network being trained.
     pub net: Network<f32>,
+    /// How each batch's gradients are computed.
+    pub rule: R,
     /// The optimizer over the network's learnable tensors.
     pub optimizer: Optimizer<f32>,
     /// The settings.
@@ -96,9 +105,22 @@ pub struct BatchReport {
 }
 
 impl Trainer {
-    /// A trainer for `net`, with a fresh optimizer.
+    /// A trainer for `net` with the config's rule and a fresh optimizer.
     pub fn new(
         net: Network<f32>,
+        config: TrainingConfig,
+        steps: usize,
+    ) -> Result<Self, OptimError> {
+        let rule = Rule::new(config.rule);
+        Trainer::with_rule(net, rule, config, steps)
+    }
+}
+
+impl<R: GradientRule<f32>> Trainer<R> {
+    /// A trainer for `net` that computes gradients with `rule`, with a fresh optimizer.
+    pub fn with_rule(
+        net: Network<f32>,
+        rule: R,
         config: TrainingConfig,
         steps: usize,
     ) -> Result<Self, OptimError> {
@@ -111,6 +133,7 @@ impl Trainer {
         let optimizer = Optimizer::new(config.optimizer, &shapes)?;
         Ok(Self {
             net,
+            rule,
             optimizer,
             config,
             steps,
@@ -145,8 +168,9 @@ impl Trainer {
                 DROPOUT,
                 ((epoch as u64) << 32) | b as u64,
             ));
+            let noise = NoiseStream::derive(seed, &[NOISE, epoch as u64, b as u64]);
             let (eval, grads, reg) = self
-                .augmented_gradients(data, indices, &mut rng, Some(augment))
+                .augmented_gradients(data, indices, &mut rng, Some(augment), noise)
                 .map_err(|e| e.at(epoch, b))?;
             let grad_views: Vec<&[f32]> = grads.iter().map(|g| g.as_slice()).collect();
             let mut params = self.net.learnable_mut();
@@ -184,30 +208,32 @@ impl Trainer {
         indices: &[usize],
         dropout_rng: &mut ChaCha8Rng,
     ) -> Result<(EvalStats, Gradients<f32>, f64), BatchError> {
-        self.augmented_gradients(data, indices, dropout_rng, None)
+        self.augmented_gradients(data, indices, dropout_rng, None, NoiseStream::default())
     }
 
-    /// [`Self::gradients`] of the samples transformed by `augment` first.
+    /// [`Self::gradients`] of the samples transformed by `augment` first, with stochastic
+    /// neurons drawing from `noise`.
     fn augmented_gradients(
         &self,
         data: &Dataset,
         indices: &[usize],
         dropout_rng: &mut ChaCha8Rng,
         augment: Option<Augmentation>,
+        noise: NoiseStream,
     ) -> Result<(EvalStats, Gradients<f32>, f64), BatchError> {
         let net = self.forward_network()?;
-        let (eval, grads) = batch::forward_backward(
+        let (eval, mut grads) = batch::train_batch(
+            &self.rule,
             &net,
             &self.config,
             data,
             indices,
             self.steps,
-            Some(dropout_rng),
+            dropout_rng,
             augment,
-            None,
+            noise,
         )
         .map_err(BatchError)?;
-        let mut grads = grads.unwrap_or_default();
         let reg = self.weight_penalties(&mut grads)?;
         self.check_gradients(&grads)?;
         if self.config.clip_grad_norm > 0.0 {

@@ -1,0 +1,52 @@
+//! Backpropagation through time with surrogate gradients: the forward pass keeps what each
+//! neuron model's adjoint needs, and the backward pass runs every layer's adjoint scan from
+//! the readout down (the exact gradient of the relaxed network; with binary spikes, the
+//! surrogate gradient of Neftci, Mostafa & Zenke 2019).
+
+use super::{forward_loss, Batch, BatchGradients, GradientRule, RuleError};
+use crate::network::Network;
+use crate::real::Real;
+use crate::regularizers::activity_count_penalties;
+
+/// Backpropagation through time.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Bptt;
+
+impl<F: Real> GradientRule<F> for Bptt {
+    fn gradients(
+        &self,
+        net: &Network<F>,
+        batch: Batch<'_, F>,
+    ) -> Result<BatchGradients<F>, RuleError> {
+        let Batch {
+            input,
+            targets,
+            loss,
+            activity,
+            dropout,
+            noise,
+        } = batch;
+        let evaluated = forward_loss(net, input, targets, loss, dropout, noise)?;
+        let trace = &evaluated.trace;
+        let mut reg_loss = 0.0;
+        let mut g_counts = Vec::with_capacity(net.hidden.len());
+        for layer in &trace.hidden {
+            if !activity.is_empty() {
+                // The penalties depend on the spike counts only (taken from the layer's events).
+                let (_, _, width) = layer.shape();
+                let mut g = Vec::new();
+                let counts = layer.spike_counts();
+                reg_loss += activity_count_penalties(activity, &counts, width, &mut g)?;
+                g_counts.push(Some(g));
+            }
+        }
+        let grads = net.backward(input, trace, &evaluated.loss.grad, &g_counts);
+        Ok(BatchGradients {
+            loss: evaluated.loss.loss,
+            correct: evaluated.loss.correct,
+            reg_loss,
+            spikes: trace.hidden.iter().map(|l| l.spike_count()).collect(),
+            grads,
+        })
+    }
+}
