@@ -164,6 +164,25 @@ pub struct TrainingConfig {
     /// (validation and test use the int8 model, `best.safetensors` stores it as int8);
     /// `"none"` trains in f32. See [`crate::quant`].
     pub quantize: Quantization,
+    /// How a network with stochastic spikes is evaluated (validation and test).
+    pub eval_spikes: EvalSpikes,
+    /// Noisy trials per sample when stochastic spikes are evaluated stochastically: loss,
+    /// accuracy and rates are averaged over them.
+    pub eval_trials: usize,
+}
+
+/// The most noisy trials an evaluation may run per sample.
+pub const MAX_EVAL_TRIALS: usize = 10_000;
+
+/// How stochastic spikes behave when a network is evaluated.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EvalSpikes {
+    /// Sampled as in training, averaged over `eval_trials` trials.
+    #[default]
+    Stochastic,
+    /// The deterministic limit: a spike when `U > θ`.
+    Deterministic,
 }
 
 impl Default for TrainingConfig {
@@ -182,6 +201,8 @@ impl Default for TrainingConfig {
             activity: Vec::new(),
             weights: Vec::new(),
             quantize: Quantization::None,
+            eval_spikes: EvalSpikes::Stochastic,
+            eval_trials: 1,
         }
     }
 }
@@ -239,6 +260,13 @@ impl ExperimentConfig {
         let t = &self.training;
         check_count("training.epochs", t.epochs)?;
         check_count("training.batch_size", t.batch_size)?;
+        check_count("training.eval_trials", t.eval_trials)?;
+        if t.eval_trials > MAX_EVAL_TRIALS {
+            return Err(ConfigError::new(
+                "training.eval_trials",
+                format!("must be at most {MAX_EVAL_TRIALS}, got {}", t.eval_trials),
+            ));
+        }
         t.optimizer
             .validate()
             .map_err(|e| ConfigError::new("training.optimizer", e.to_string()))?;

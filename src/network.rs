@@ -78,11 +78,9 @@ impl NetworkSpec {
     pub fn validate(&self) -> Result<(), ConfigError> {
         check_count("network.inputs", self.inputs)?;
         check_positive("network.dt_ms", self.dt_ms)?;
-        let beta = match self.spike {
-            SpikeFn::Heaviside { surrogate } => surrogate.beta(),
-            SpikeFn::Relaxed { beta } => beta,
-        };
-        check_positive("network.spike.beta", beta)?;
+        self.spike
+            .validate()
+            .map_err(|(field, e)| ConfigError::new(format!("network.spike.{field}"), e))?;
         if let Some(encoder) = &self.encoder {
             encoder.validate("network.encoder")?;
         }
@@ -354,9 +352,24 @@ impl<F: Real> Network<F> {
 
     /// The same network in another precision.
     pub fn cast<G: Real>(&self) -> Network<G> {
+        self.rebuilt(&self.spec)
+    }
+
+    /// The same network with the spike function `spike` (e.g. the deterministic limit of
+    /// stochastic spikes, [`SpikeFn::deterministic`]).
+    pub fn with_spike(&self, spike: SpikeFn) -> Network<F> {
+        let spec = NetworkSpec {
+            spike,
+            ..self.spec.clone()
+        };
+        self.rebuilt(&spec)
+    }
+
+    /// A network of `spec` (the same architecture) holding this one's values.
+    fn rebuilt<G: Real>(&self, spec: &NetworkSpec) -> Network<G> {
         // Every drawn value is overwritten below, so the seed does not matter.
         let mut rng = <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(0);
-        let mut other = Network::<G>::new(&self.spec, &mut rng).expect("spec was validated");
+        let mut other = Network::<G>::new(spec, &mut rng).expect("spec was validated");
         other.products = self.products;
         for (dst, src) in other.tensors_mut().into_iter().zip(self.tensors()) {
             *dst = src.data.iter().map(|v| G::from_f64(v.as_f64())).collect();

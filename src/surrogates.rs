@@ -1,7 +1,12 @@
 //! The spike non-linearity: a Heaviside step forward, a surrogate derivative backward.
 //!
 //! `x = U − θ` is the distance of the membrane potential from threshold. Every surrogate is a
-//! smooth, peaked stand-in for the Dirac delta `H'(x)`; `beta` sets its steepness.
+//! smooth, peaked stand-in for the Dirac delta `H'(x)`; `beta` sets its steepness. Stochastic
+//! spikes with escape noise are in [`escape_noise`].
+
+mod escape_noise;
+
+pub use escape_noise::EscapeNoise;
 
 use crate::real::Real;
 use serde::{Deserialize, Serialize};
@@ -77,6 +82,15 @@ pub enum SpikeFn {
     /// The network is then an ordinary differentiable function, so its hand-written backward
     /// pass can be checked against finite differences.
     Relaxed { beta: f64 },
+    /// Stochastic spikes `S ~ Bernoulli(f(x))` with escape noise `f` ([`EscapeNoise`]); the
+    /// backward pass uses `f'` (the surrogate matched to the noise) or `surrogate` when given.
+    EscapeNoise {
+        /// The escape-noise function.
+        noise: EscapeNoise,
+        /// A surrogate to use backward instead of `f'`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        surrogate: Option<Surrogate>,
+    },
 }
 
 impl Default for SpikeFn {
@@ -91,15 +105,19 @@ impl SpikeFn {
     /// The output at `x = U − θ` of a neuron whose random number at this step is
     /// `uniform()` (called only by stochastic spikes).
     #[inline(always)]
-    pub fn fire<F: Real>(&self, x: F, _uniform: impl FnOnce() -> F) -> F {
-        self.value(x)
+    pub fn fire<F: Real>(&self, x: F, uniform: impl FnOnce() -> F) -> F {
+        match self {
+            SpikeFn::EscapeNoise { noise, .. } => noise.fire(x, uniform()),
+            _ => self.value(x),
+        }
     }
 
-    /// The output at `x = U − θ`.
+    /// The deterministic output at `x = U − θ` (`H(x)` for stochastic spikes: their
+    /// deterministic limit).
     #[inline(always)]
     pub fn value<F: Real>(&self, x: F) -> F {
         match *self {
-            SpikeFn::Heaviside { .. } => {
+            SpikeFn::Heaviside { .. } | SpikeFn::EscapeNoise { .. } => {
                 if x > F::zero() {
                     F::one()
                 } else {
@@ -116,12 +134,65 @@ impl SpikeFn {
         match *self {
             SpikeFn::Heaviside { surrogate } => surrogate.derivative(x),
             SpikeFn::Relaxed { beta } => Surrogate::Sigmoid { beta }.derivative(x),
+            SpikeFn::EscapeNoise { noise, surrogate } => match surrogate {
+                Some(s) => s.derivative(x),
+                None => noise.derivative(x),
+            },
         }
     }
 
     /// Whether outputs are exactly 0 or 1 (so they can be consumed as events).
     pub fn is_binary(&self) -> bool {
-        matches!(self, SpikeFn::Heaviside { .. })
+        !matches!(self, SpikeFn::Relaxed { .. })
+    }
+
+    /// Whether the spikes are random (escape noise).
+    pub fn is_stochastic(&self) -> bool {
+        matches!(self, SpikeFn::EscapeNoise { .. })
+    }
+
+    /// The deterministic counterpart (`U > θ` forward) of stochastic spikes; other spike
+    /// functions unchanged. The backward pass keeps the same derivative.
+    pub fn deterministic(&self) -> SpikeFn {
+        match *self {
+            SpikeFn::EscapeNoise { noise, surrogate } => SpikeFn::Heaviside {
+                surrogate: surrogate.unwrap_or(match noise {
+                    EscapeNoise::Sigmoid { beta } => Surrogate::Sigmoid { beta },
+                    // Not the same derivative, but the forward pass is all that is used.
+                    EscapeNoise::Exponential { delta_u, .. } => Surrogate::Exponential {
+                        beta: 1.0 / delta_u,
+                    },
+                }),
+            },
+            other => other,
+        }
+    }
+
+    /// Checks the parameters; the error names the field (`surrogate.beta`, `noise.p0`, ...).
+    pub fn validate(&self) -> Result<(), (String, String)> {
+        let beta = |field: &str, beta: f64| {
+            if beta > 0.0 && beta.is_finite() {
+                Ok(())
+            } else {
+                Err((
+                    field.into(),
+                    format!("must be positive and finite, got {beta}"),
+                ))
+            }
+        };
+        match *self {
+            SpikeFn::Heaviside { surrogate } => beta("surrogate.beta", surrogate.beta()),
+            SpikeFn::Relaxed { beta: b } => beta("beta", b),
+            SpikeFn::EscapeNoise { noise, surrogate } => {
+                if let Some(s) = surrogate {
+                    beta("surrogate.beta", s.beta())?;
+                }
+                noise.validate().map_err(|e| {
+                    let field = e.split_whitespace().next().unwrap_or("").to_string();
+                    (format!("noise.{field}"), e)
+                })
+            }
+        }
     }
 }
 
@@ -222,7 +293,24 @@ impl SpikeFn {
                 }
             }
             SpikeFn::Relaxed { beta } => code.run(RelaxedKernel(F::from_f64(beta))),
+            SpikeFn::EscapeNoise { .. } => code.run(EscapeKernel(*self)),
         }
+    }
+}
+
+/// Stochastic spikes: the enum's own formulas (their cost is the random number, not the
+/// branch on the noise kind).
+#[derive(Clone, Copy)]
+struct EscapeKernel(SpikeFn);
+
+impl<F: Real> SpikeKernel<F> for EscapeKernel {
+    #[inline(always)]
+    fn fire(self, x: F, uniform: impl FnOnce() -> F) -> F {
+        self.0.fire(x, uniform)
+    }
+    #[inline(always)]
+    fn derivative(self, x: F) -> F {
+        self.0.derivative(x)
     }
 }
 

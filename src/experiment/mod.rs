@@ -358,18 +358,54 @@ impl Experiment {
             test_accuracy: classify.then(|| test.accuracy()),
             test_loss: test.mean_loss(),
             test_rates_hz: test.rates_hz(),
-            test_samples: test.samples,
+            test_samples: test.samples / test.trials.max(1),
             best_epoch: progress.best_epoch,
             best_valid_accuracy: progress.best_valid_accuracy,
             best_valid_loss: progress.best_valid_loss,
             epochs: progress.epoch,
             train_seconds: progress.train_seconds,
             cost: Some(cost),
+            fano_factor: self.fano_factors(&net)?,
         };
         let text = serde_json::to_string_pretty(&report).expect("report serializes");
         write_atomic_str(&dir.final_report(), &text)
             .map_err(|e| file_error(&dir.final_report(), e))?;
         Ok(report)
+    }
+}
+
+/// Noisy trials of the Fano factor's test sample.
+const FANO_TRIALS: usize = 200;
+/// Steps per bin of the Fano factor's spike counts (the paper's 10).
+const FANO_BIN_STEPS: usize = 10;
+const FANO_NOISE: u64 = 12;
+
+impl Experiment {
+    /// For stochastic spikes, the Fano factor of every hidden layer over [`FANO_TRIALS`]
+    /// noisy trials of the first test sample (one batch of copies: each copy draws its own
+    /// noise); `None` for deterministic spikes or without test samples.
+    pub fn fano_factors(
+        &self,
+        net: &Network<f32>,
+    ) -> Result<Option<Vec<Option<f64>>>, ExperimentError> {
+        let Some(&sample) = self.split.test.first() else {
+            return Ok(None);
+        };
+        if !net.spec.spike.is_stochastic() {
+            return Ok(None);
+        }
+        let dt_s = net.spec.dt_ms * 1e-3;
+        let batch = self
+            .data
+            .batch(&[sample; FANO_TRIALS], dt_s, self.steps, None)?;
+        let noise = crate::neurons::NoiseStream::derive(self.config.seed, &[FANO_NOISE]);
+        let input = crate::training::batch_input(&batch.input);
+        let trace = net.forward_in::<ChaCha8Rng>(input, None, noise);
+        let fano = trace.hidden.iter();
+        Ok(Some(
+            fano.map(|l| crate::metrics::fano_factor(l.spikes(), FANO_BIN_STEPS))
+                .collect(),
+        ))
     }
 }
 

@@ -55,11 +55,12 @@ pub fn quantize_run(src: &RunDir, dst: &RunDir) -> Result<PtqReport, ExperimentE
         epochs: 0,
         train_seconds: 0.0,
         cost: None,
+        fano_factor: None,
     });
     report.test_accuracy = int8.test_accuracy;
     report.test_loss = int8.test_loss;
     report.test_rates_hz = stats.rates_hz();
-    report.test_samples = stats.samples;
+    report.test_samples = stats.samples / stats.trials.max(1);
     report.cost = Some(int8.cost.clone());
     let text = serde_json::to_string_pretty(&report).expect("report serializes");
     write_atomic_str(&dst.final_report(), &text).map_err(|e| file_error(&dst.final_report(), e))?;

@@ -51,4 +51,9 @@ pub struct FinalReport {
     /// on the test split ([`crate::metrics`]); absent in reports written before they existed.
     #[serde(default)]
     pub cost: Option<CostMetrics>,
+    /// Stochastic spikes only: the Fano factor of each hidden layer's spike counts in bins of
+    /// 10 steps over noisy trials of one test sample ([`crate::metrics::fano_factor`]; `null`
+    /// for a silent layer).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fano_factor: Option<Vec<Option<f64>>>,
 }

@@ -28,11 +28,13 @@
 //! Measured on the network that runs: for an int8 model, its dequantized weights, so weights
 //! that round to zero count as zero connections and save operations.
 
+mod fano;
 mod footprint;
 mod r2;
 mod sparsity;
 pub mod synops;
 
+pub use fano::fano_factor;
 pub use footprint::{footprint, Footprint};
 pub use r2::{R2Collector, R2Report};
 pub use sparsity::{connection_sparsity, ActivationCounts};

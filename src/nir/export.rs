@@ -18,12 +18,24 @@ use crate::tensor::Matrix;
 /// `W_rec` as a `Linear` on the edge cycle `lif → rec → lif`, and the readout as a `CubaLI`.
 /// Time constants, weights and thresholds are the network's `f32` values.
 ///
-/// Fails for adaptive neurons and relaxed (non-binary) spikes, which NIR cannot express.
+/// Fails for adaptive neurons, relaxed (non-binary) and stochastic spikes, which NIR cannot
+/// express.
 pub fn export_network(net: &Network<f32>) -> Result<NirGraph, NirError> {
-    if let SpikeFn::Relaxed { .. } = net.spec.spike {
-        return Err(NirError::Export(
-            "network.spike is \"relaxed\" (smooth spikes); NIR neurons emit binary spikes".into(),
-        ));
+    match net.spec.spike {
+        SpikeFn::Relaxed { .. } => {
+            return Err(NirError::Export(
+                "network.spike is \"relaxed\" (smooth spikes); NIR neurons emit binary spikes"
+                    .into(),
+            ))
+        }
+        SpikeFn::EscapeNoise { .. } => {
+            return Err(NirError::Export(
+                "network.spike is \"escape_noise\" (stochastic spikes); NIR neurons are \
+                 deterministic"
+                    .into(),
+            ))
+        }
+        SpikeFn::Heaviside { .. } => {}
     }
     if net.encoder.is_some() {
         return Err(NirError::Export(

@@ -1,7 +1,7 @@
 //! One mini-batch: bin, forward, loss and regularizers, and (when training) backward.
 
 use super::TrainError;
-use crate::config::TrainingConfig;
+use crate::config::{EvalSpikes, TrainingConfig};
 use crate::data::{Augmentation, BatchInput, BatchTargets, Dataset};
 use crate::layers::Input;
 use crate::losses::Targets;
@@ -25,6 +25,9 @@ pub struct EvalStats {
     pub spikes: Vec<f64>,
     /// Per hidden layer: neuron-seconds simulated (neurons × samples × duration).
     pub neuron_seconds: Vec<f64>,
+    /// Noisy trials per sample (stochastic spikes): every sum above, `samples` included,
+    /// counts each trial of a sample, so means are over samples and trials.
+    pub trials: usize,
 }
 
 impl EvalStats {
@@ -33,6 +36,7 @@ impl EvalStats {
         Self {
             spikes: vec![0.0; layers],
             neuron_seconds: vec![0.0; layers],
+            trials: 1,
             ..Self::default()
         }
     }
@@ -224,32 +228,29 @@ pub(super) fn train_batch<R: GradientRule<f32>>(
     Ok((stats, out.grads))
 }
 
-/// One evaluation batch: forward pass (no dropout) and loss, shown to `observe`.
+/// One evaluation batch: forward pass (no dropout, stochastic spikes drawing from `noise`) and
+/// loss, shown to `observe`.
 fn eval_batch(
     net: &Network<f32>,
     config: &TrainingConfig,
     data: &Dataset,
     indices: &[usize],
     steps: usize,
-    observe: BatchObserver<'_>,
+    observe: Option<&mut dyn FnMut(&BatchView<'_>)>,
+    noise: NoiseStream,
 ) -> Result<EvalStats, BatchFailure> {
     let dt_s = net.spec.dt_ms * 1e-3;
     let batch = data.batch(indices, dt_s, steps, None)?;
     let input = batch_input(&batch.input);
     let targets = loss_targets(&batch.targets);
-    let evaluated = rules::forward_loss(
-        net,
-        input,
-        targets,
-        config.loss,
-        None,
-        NoiseStream::default(),
-    )?;
-    observe(&BatchView {
-        input,
-        trace: &evaluated.trace,
-        targets: &batch.targets,
-    });
+    let evaluated = rules::forward_loss(net, input, targets, config.loss, None, noise)?;
+    if let Some(observe) = observe {
+        observe(&BatchView {
+            input,
+            trace: &evaluated.trace,
+            targets: &batch.targets,
+        });
+    }
     let spikes: Vec<f64> = evaluated
         .trace
         .hidden
@@ -266,7 +267,13 @@ fn eval_batch(
     Ok(summary.stats(loss.loss, loss.correct, 0.0, &spikes))
 }
 
+/// The seed of evaluation noise (the same trials for every evaluation of a run).
+const EVAL_NOISE: u64 = 0x6576_616c;
+
 /// Evaluates `net` on `indices` in batches of `batch_size` (no dropout, no gradients).
+///
+/// Stochastic spikes are evaluated as `config.eval_spikes` says: sampled, over
+/// `config.eval_trials` trials of every batch, or deterministically.
 pub fn evaluate(
     net: &Network<f32>,
     config: &TrainingConfig,
@@ -277,7 +284,8 @@ pub fn evaluate(
     evaluate_observed(net, config, data, indices, steps, &mut |_| {})
 }
 
-/// [`evaluate`], showing every batch's forward pass to `observe` (e.g. to measure costs).
+/// [`evaluate`], showing every batch's forward pass (its first trial) to `observe` (e.g. to
+/// measure costs).
 pub fn evaluate_observed(
     net: &Network<f32>,
     config: &TrainingConfig,
@@ -286,11 +294,30 @@ pub fn evaluate_observed(
     steps: usize,
     observe: BatchObserver<'_>,
 ) -> Result<EvalStats, TrainError> {
+    let stochastic = net.spec.spike.is_stochastic();
+    let deterministic;
+    let (net, trials) = match config.eval_spikes {
+        EvalSpikes::Deterministic if stochastic => {
+            deterministic = net.with_spike(net.spec.spike.deterministic());
+            (&deterministic, 1)
+        }
+        _ if stochastic => (net, config.eval_trials),
+        _ => (net, 1),
+    };
     let mut stats = EvalStats::new(net.hidden.len());
+    stats.trials = trials;
     for (b, chunk) in indices.chunks(config.batch_size.max(1)).enumerate() {
-        let eval =
-            eval_batch(net, config, data, chunk, steps, &mut *observe).map_err(|e| e.at(0, b))?;
-        stats.merge(&eval);
+        for trial in 0..trials {
+            let noise = NoiseStream::derive(EVAL_NOISE, &[b as u64, trial as u64]);
+            // Cost metrics are measured on the first trial of every sample.
+            let observer: Option<&mut dyn FnMut(&BatchView<'_>)> = match trial {
+                0 => Some(&mut *observe),
+                _ => None,
+            };
+            let eval = eval_batch(net, config, data, chunk, steps, observer, noise)
+                .map_err(|e| e.at(0, b))?;
+            stats.merge(&eval);
+        }
     }
     Ok(stats)
 }
