@@ -20,10 +20,13 @@
 //! ∂L/∂α += λI* I[t−1]   ∂L/∂β += λU* (U[t−1](1 − S[t−1]) − I[t] + a A[t])
 //! ∂L/∂ρ += λA* A[t−1]   ∂L/∂a += −(1 − β) λU* A[t]
 //! ```
+//!
+//! Its Jacobians (state order `(I, U, A)`) are the transpose of the same equations
+//! ([`AdaptiveLif::jacobian`](super::NeuronModel::jacobian)).
 
 use super::{
-    ModelVisitor, NeuronFamily, NeuronModel, NeuronSettings, ParamDef, ParamKind, ParamValues,
-    ResetGrad, SavedState, StepAdjoint, StepContext,
+    state_vector, ModelVisitor, NeuronFamily, NeuronModel, NeuronSettings, ParamDef, ParamKind,
+    ParamValues, ResetGrad, SavedState, StepAdjoint, StepContext, StepJacobian,
 };
 use crate::error::{check_non_negative, check_positive, ConfigError};
 use crate::real::Real;
@@ -96,6 +99,8 @@ pub struct AdaptiveLifState<F> {
     /// Adaptation variable `A` (a low-passed spike count).
     pub ada: F,
 }
+
+state_vector!(AdaptiveLifState { syn, mem, ada });
 
 impl<F: Real> SavedState<F> for AdaptiveLifState<F> {
     fn membrane(&self) -> F {
@@ -203,5 +208,44 @@ impl<F: Real> NeuronModel<F> for AdaptiveLif<F> {
             input: lam_syn,
             prev_out: lam_ada + reset_grad,
         }
+    }
+
+    fn jacobian(
+        &self,
+        j: usize,
+        prev: &Self::State,
+        prev_out: F,
+        state: &Self::State,
+        jac: &mut StepJacobian<F>,
+    ) {
+        let one = F::one();
+        let (alpha, beta, rho, a) = (self.alpha[j], self.beta[j], self.rho[j], self.strength[j]);
+        let (syn, mem, ada) = (0, 1, 2);
+        let leak = one - beta;
+        jac.set_prev(syn, syn, alpha);
+        jac.set_prev(ada, ada, rho);
+        jac.set_prev(mem, syn, leak * alpha);
+        jac.set_prev(mem, mem, beta * (one - prev_out));
+        jac.set_prev(mem, ada, -leak * a * rho);
+        jac.prev_out[ada] = one;
+        jac.prev_out[mem] = -leak * a
+            + match self.reset {
+                ResetGrad::Detached => F::zero(),
+                ResetGrad::Differentiable => -beta * prev.mem,
+            };
+        jac.input[syn] = one;
+        jac.input[mem] = leak;
+        // Slots [β, α, ρ, a].
+        jac.set_param(
+            mem,
+            0,
+            prev.mem * (one - prev_out) - state.syn + a * state.ada,
+        );
+        jac.set_param(syn, 1, prev.syn);
+        jac.set_param(mem, 1, leak * prev.syn);
+        jac.set_param(ada, 2, prev.ada);
+        jac.set_param(mem, 2, -leak * a * prev.ada);
+        jac.set_param(mem, 3, -leak * state.ada);
+        jac.out[mem] = self.spike.derivative(state.mem - self.threshold);
     }
 }

@@ -19,6 +19,11 @@
 //! ∂L/∂α += λI* I[t−1]               ∂L/∂β += λU* (U[t−1](1 − S[t−1]) − I[t])
 //! ```
 //!
+//! Jacobians (state order `(I, U)`, slots `(β, α)`): `∂I/∂I' = α`, `∂U/∂I' = (1 − β) α`,
+//! `∂U/∂U' = β (1 − S')`, `∂U/∂S' = −β U'` (differentiable reset only), `∂I/∂x = 1`,
+//! `∂U/∂x = 1 − β`, `∂U/∂β = U'(1 − S') − I`, `∂I/∂α = I'`, `∂U/∂α = (1 − β) I'`,
+//! `∂S/∂U = σ'(U − θ)` (primes: step `t−1`).
+//!
 //! Only the parameter gradients need `I`; the rest of the adjoint needs `U[t]`, `U[t−1]` and
 //! `S[t−1] = H(U[t−1] − θ)`, recomputed from `U[t−1]`. So the LIF has two storage forms, which
 //! [`LifFamily`] chooses between: [`Lif`] (decays learned) keeps the whole state per step for
@@ -26,8 +31,8 @@
 //! half the memory, and no stored spikes.
 
 use super::{
-    ModelVisitor, NeuronFamily, NeuronModel, NeuronSettings, ParamDef, ParamKind, ParamValues,
-    ResetGrad, SavedState, StepAdjoint, StepContext,
+    state_vector, ModelVisitor, NeuronFamily, NeuronModel, NeuronSettings, ParamDef, ParamKind,
+    ParamValues, ResetGrad, SavedState, StepAdjoint, StepContext, StepJacobian,
 };
 use crate::real::Real;
 use crate::surrogates::SpikeFn;
@@ -81,6 +86,8 @@ pub struct LifState<F> {
     /// Membrane potential `U`.
     pub mem: F,
 }
+
+state_vector!(LifState { syn, mem });
 
 impl<F: Real> SavedState<F> for LifState<F> {
     fn membrane(&self) -> F {
@@ -163,6 +170,34 @@ impl<F: Real> Lif<F> {
         }
     }
 
+    /// The Jacobians of one step of neuron `j`; with `decay_slots` also those of the decays.
+    fn jacobian_with(
+        &self,
+        j: usize,
+        prev: &LifState<F>,
+        prev_out: F,
+        state: &LifState<F>,
+        jac: &mut StepJacobian<F>,
+        decay_slots: bool,
+    ) {
+        let (one, alpha, beta) = (F::one(), self.alpha[j], self.beta[j]);
+        let (syn, mem) = (0, 1);
+        jac.set_prev(syn, syn, alpha);
+        jac.set_prev(mem, syn, (one - beta) * alpha);
+        jac.set_prev(mem, mem, beta * (one - prev_out));
+        if self.reset == ResetGrad::Differentiable {
+            jac.prev_out[mem] = -beta * prev.mem;
+        }
+        jac.input[syn] = one;
+        jac.input[mem] = one - beta;
+        if decay_slots {
+            jac.set_param(mem, 0, prev.mem * (one - prev_out) - state.syn);
+            jac.set_param(syn, 1, prev.syn);
+            jac.set_param(mem, 1, (one - beta) * prev.syn);
+        }
+        jac.out[mem] = self.spike.derivative(state.mem - self.threshold);
+    }
+
     /// The full adjoint of one neuron; accumulates `[∂L/∂β, ∂L/∂α]` into `grads`.
     #[allow(clippy::too_many_arguments)]
     #[inline(always)]
@@ -234,6 +269,17 @@ impl<F: Real> NeuronModel<F> for Lif<F> {
         grads: &mut [F],
     ) -> StepAdjoint<F, Self::State> {
         self.record_adjoint(j, prev, prev_out, saved, carry, g_out, grads)
+    }
+
+    fn jacobian(
+        &self,
+        j: usize,
+        prev: &Self::State,
+        prev_out: F,
+        state: &Self::State,
+        jac: &mut StepJacobian<F>,
+    ) {
+        self.jacobian_with(j, prev, prev_out, state, jac, true);
     }
 
     fn step_row(
@@ -313,6 +359,17 @@ impl<F: Real> NeuronModel<F> for FixedLif<F> {
     ) -> StepAdjoint<F, Self::State> {
         self.0
             .record_adjoint(j, prev, prev_out, saved, carry, g_out, grads)
+    }
+
+    fn jacobian(
+        &self,
+        j: usize,
+        prev: &Self::State,
+        prev_out: F,
+        state: &Self::State,
+        jac: &mut StepJacobian<F>,
+    ) {
+        self.0.jacobian_with(j, prev, prev_out, state, jac, false);
     }
 
     fn step_row(

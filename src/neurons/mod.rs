@@ -13,6 +13,7 @@
 pub mod adaptive;
 mod context;
 mod family;
+mod jacobian;
 pub mod lif;
 pub mod readout;
 
@@ -22,6 +23,8 @@ pub use family::{
     FamilyVisitor, ModelVisitor, NeuronFamily, NeuronKind, NeuronSettings, ParamDef, ParamKind,
     ParamValues, PopulationSpec,
 };
+pub(crate) use jacobian::state_vector;
+pub use jacobian::{StateVector, StepJacobian};
 pub use lif::{FixedLif, Lif, LifFamily, LifState};
 pub use readout::{LeakyReadout, ReadoutState};
 
@@ -74,7 +77,7 @@ impl<F: Real> SavedState<F> for F {
 /// `j` indexes the neuron within its layer so models can have per-neuron parameters.
 pub trait NeuronModel<F: Real>: Sync {
     /// Per-neuron state; the adjoint of the state uses the same type.
-    type State: Copy + Default + Send + Sync + Debug;
+    type State: StateVector<F>;
 
     /// What the forward pass keeps per neuron and step: only what [`Self::adjoint`] needs
     /// (a LIF layer with constant time constants keeps `U` alone; its spikes are recomputed
@@ -126,6 +129,19 @@ pub trait NeuronModel<F: Real>: Sync {
         g_out: F,
         grads: &mut [F],
     ) -> StepAdjoint<F, Self::State>;
+
+    /// The Jacobians of [`Self::step`] of neuron `j` from `prev` (with output `prev_out`) to
+    /// `state`, written into `jac` (zeroed by the caller, sized `State::DIM` ×
+    /// [`Self::GRADS_PER_NEURON`]): the forward-mode derivative the adjoint is the transpose
+    /// of.
+    fn jacobian(
+        &self,
+        j: usize,
+        prev: &Self::State,
+        prev_out: F,
+        state: &Self::State,
+        jac: &mut StepJacobian<F>,
+    );
 
     /// [`Self::step`] for every neuron of one sample (`prev_outs` is all zeros at `t = 0`).
     ///

@@ -13,7 +13,7 @@
 //! ∂L/∂α += λI* I[t−1]               ∂L/∂β += λU* (U[t−1] − I[t])
 //! ```
 
-use super::{NeuronModel, SavedState, StepAdjoint, StepContext};
+use super::{state_vector, NeuronModel, SavedState, StepAdjoint, StepContext, StepJacobian};
 use crate::real::Real;
 
 /// Per-neuron state of [`LeakyReadout`].
@@ -24,6 +24,8 @@ pub struct ReadoutState<F> {
     /// Membrane potential `U` (the output).
     pub mem: F,
 }
+
+state_vector!(ReadoutState { syn, mem });
 
 impl<F: Real> SavedState<F> for ReadoutState<F> {
     fn membrane(&self) -> F {
@@ -106,5 +108,27 @@ impl<F: Real> NeuronModel<F> for LeakyReadout<F> {
             input: lam_syn,
             prev_out: F::zero(),
         }
+    }
+
+    fn jacobian(
+        &self,
+        j: usize,
+        prev: &Self::State,
+        _prev_out: F,
+        state: &Self::State,
+        jac: &mut StepJacobian<F>,
+    ) {
+        let (one, alpha, beta) = (F::one(), self.alpha[j], self.beta[j]);
+        let (syn, mem) = (0, 1);
+        jac.set_prev(syn, syn, alpha);
+        jac.set_prev(mem, syn, (one - beta) * alpha);
+        jac.set_prev(mem, mem, beta);
+        jac.input[syn] = one;
+        jac.input[mem] = one - beta;
+        // Slots [α, β].
+        jac.set_param(syn, 0, prev.syn);
+        jac.set_param(mem, 0, (one - beta) * prev.syn);
+        jac.set_param(mem, 1, prev.mem - state.syn);
+        jac.out[mem] = one;
     }
 }

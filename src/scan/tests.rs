@@ -293,6 +293,16 @@ impl<M: NeuronModel<f64>> NeuronModel<f64> for PerNeuron<M> {
     ) -> crate::neurons::StepAdjoint<f64, Self::State> {
         self.0.adjoint(j, prev, po, saved, carry, g, grads)
     }
+    fn jacobian(
+        &self,
+        j: usize,
+        prev: &Self::State,
+        po: f64,
+        state: &Self::State,
+        jac: &mut crate::neurons::StepJacobian<f64>,
+    ) {
+        self.0.jacobian(j, prev, po, state, jac)
+    }
 }
 
 /// Runs `model` and its per-neuron form on the same data; every output must be identical.
@@ -395,4 +405,117 @@ fn independent_scan_equals_step_by_step_scan() {
         assert_eq!(ga.input, gs.input);
         assert_eq!(ga.params, gs.params);
     });
+}
+
+/// A model's Jacobians against central differences of its step (`exact`: the model
+/// differentiates every path, e.g. its reset), and its adjoint against the transposed
+/// Jacobians, at random states with relaxed spikes.
+fn check_jacobian<M: Perturb>(model: &M, rng: &mut ChaCha8Rng, exact: bool) {
+    use crate::neurons::{StateVector, StepContext, StepJacobian};
+    let dim = <M::State as StateVector<f64>>::DIM;
+    let slots = M::GRADS_PER_NEURON;
+    let ctx = StepContext::default();
+    for j in 0..model.width() {
+        let prev_v = uniform(rng, dim, -0.5, 1.5);
+        let prev = M::State::read_from(&prev_v);
+        let (prev_out, x) = (rng.random_range(0.0..1.0), rng.random_range(-1.0..4.0));
+        let (state, _) = model.step(j, &prev, prev_out, x, &ctx);
+        let mut jac = StepJacobian::zeros(dim, slots);
+        model.jacobian(j, &prev, prev_out, &state, &mut jac);
+        let h = 1e-6;
+        let diff = |f: &dyn Fn(f64) -> M::State| {
+            let (mut p, mut m) = (vec![0.0; dim], vec![0.0; dim]);
+            f(h).write_to(&mut p);
+            f(-h).write_to(&mut m);
+            (0..dim)
+                .map(|r| (p[r] - m[r]) / (2.0 * h))
+                .collect::<Vec<f64>>()
+        };
+        let close = |got: f64, want: f64, what: &str| {
+            assert!(
+                (got - want).abs() < 1e-6 * want.abs().max(1.0),
+                "{what}: {got} vs {want}"
+            );
+        };
+        for c in 0..dim {
+            let fd = diff(&|d| {
+                let mut v = prev_v.clone();
+                v[c] += d;
+                model.step(j, &M::State::read_from(&v), prev_out, x, &ctx).0
+            });
+            (0..dim).for_each(|r| close(jac.prev[r * dim + c], fd[r], &format!("ds{r}/dprev{c}")));
+        }
+        if exact {
+            let fd = diff(&|d| model.step(j, &prev, prev_out + d, x, &ctx).0);
+            (0..dim).for_each(|r| close(jac.prev_out[r], fd[r], "ds/dprev_out"));
+        }
+        let fd = diff(&|d| model.step(j, &prev, prev_out, x + d, &ctx).0);
+        (0..dim).for_each(|r| close(jac.input[r], fd[r], "ds/dx"));
+        for k in 0..slots {
+            let fd = diff(&|d| {
+                let mut m = model.clone();
+                *m.param_mut(k, j) += d;
+                m.step(j, &prev, prev_out, x, &ctx).0
+            });
+            (0..dim).for_each(|r| close(jac.params[r * slots + k], fd[r], "ds/dparam"));
+        }
+        let mut state_v = vec![0.0; dim];
+        state.write_to(&mut state_v);
+        for r in 0..dim {
+            let out = |d: f64| {
+                let mut v = state_v.clone();
+                v[r] += d;
+                model.output(j, &model.save(&M::State::read_from(&v)), &ctx)
+            };
+            close(jac.out[r], (out(h) - out(-h)) / (2.0 * h), "do/ds");
+        }
+        // The adjoint is the transpose: with λ_tot = λ + g·∂o/∂s, ∂L/∂s' = Aᵀλ_tot, ...
+        let lam_v = uniform(rng, dim, -1.0, 1.0);
+        let g = rng.random_range(-1.0..1.0);
+        let mut grads = vec![0.0; slots];
+        let (ps, ss) = (model.save(&prev), model.save(&state));
+        let lam = M::State::read_from(&lam_v);
+        let adj = model.adjoint(j, &ps, prev_out, &ss, &lam, g, &mut grads);
+        let tot: Vec<f64> = (0..dim).map(|r| lam_v[r] + g * jac.out[r]).collect();
+        let mut got = vec![0.0; dim];
+        adj.prev_state.write_to(&mut got);
+        for c in 0..dim {
+            let want: f64 = (0..dim).map(|r| jac.prev[r * dim + c] * tot[r]).sum();
+            close(got[c], want, "adjoint prev state");
+        }
+        let dot = |v: &[f64]| (0..dim).map(|r| v[r] * tot[r]).sum::<f64>();
+        close(adj.input, dot(&jac.input), "adjoint input");
+        close(adj.prev_out, dot(&jac.prev_out), "adjoint prev out");
+        for (k, &gk) in grads.iter().enumerate() {
+            let want: f64 = (0..dim).map(|r| jac.params[r * slots + k] * tot[r]).sum();
+            close(gk, want, "adjoint param");
+        }
+    }
+}
+
+#[test]
+fn jacobians_match_finite_differences_and_adjoints_are_their_transpose() {
+    let mut rng = ChaCha8Rng::seed_from_u64(21);
+    for reset in [ResetGrad::Detached, ResetGrad::Differentiable] {
+        let mut lif = random_lif(&mut rng, 4);
+        lif.reset = reset;
+        let exact = reset == ResetGrad::Differentiable;
+        check_jacobian(&lif, &mut rng, exact);
+        check_jacobian(&FixedLif(lif.clone()), &mut rng, exact);
+        let adaptive = AdaptiveLif {
+            alpha: lif.alpha.clone(),
+            beta: lif.beta.clone(),
+            rho: uniform(&mut rng, 4, 0.8, 0.99),
+            strength: uniform(&mut rng, 4, 0.05, 0.5),
+            threshold: lif.threshold,
+            spike: lif.spike,
+            reset,
+        };
+        check_jacobian(&adaptive, &mut rng, exact);
+    }
+    let readout = LeakyReadout {
+        alpha: uniform(&mut rng, 3, 0.5, 0.95),
+        beta: uniform(&mut rng, 3, 0.6, 0.97),
+    };
+    check_jacobian(&readout, &mut rng, true);
 }
