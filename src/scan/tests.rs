@@ -479,9 +479,9 @@ fn check_jacobian<M: Perturb>(model: &M, rng: &mut ChaCha8Rng, exact: bool) {
         let tot: Vec<f64> = (0..dim).map(|r| lam_v[r] + g * jac.out[r]).collect();
         let mut got = vec![0.0; dim];
         adj.prev_state.write_to(&mut got);
-        for c in 0..dim {
+        for (c, &got_c) in got.iter().enumerate() {
             let want: f64 = (0..dim).map(|r| jac.prev[r * dim + c] * tot[r]).sum();
-            close(got[c], want, "adjoint prev state");
+            close(got_c, want, "adjoint prev state");
         }
         let dot = |v: &[f64]| (0..dim).map(|r| v[r] * tot[r]).sum::<f64>();
         close(adj.input, dot(&jac.input), "adjoint input");
