@@ -196,6 +196,7 @@ impl<F: Real> Network<F> {
         let encoder = self.encoder.as_ref().map(|e| {
             let ctx = ScanContext {
                 noise: noise.child(0),
+                ..ScanContext::default()
             };
             e.forward_in(&dense(input), &ctx)
         });
@@ -205,6 +206,7 @@ impl<F: Real> Network<F> {
             let x = self.layer_input(first, &traces);
             let ctx = ScanContext {
                 noise: noise.child(k as u64 + 1),
+                ..ScanContext::default()
             };
             let mut trace = layer.forward_in(x, dropout_rng.as_deref_mut(), &ctx);
             if self.products == Products::Dense {

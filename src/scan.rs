@@ -60,23 +60,36 @@ impl<F: Real, M: NeuronModel<F>> StepSink<F, M> for KeepNothing {
     fn record(_model: &M, _state: &M::State) {}
 }
 
-/// Where a scan runs: the noise stream its stochastic models draw from.
+/// Where a scan runs: the noise stream its stochastic models draw from, and the step of the
+/// whole sequence its first input step is (a scan may run a sequence a chunk at a time).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ScanContext {
     /// The forward pass's random numbers.
     pub noise: NoiseStream,
+    /// The step of the sequence that the scan's step 0 is.
+    pub first_step: usize,
 }
 
 impl ScanContext {
-    /// The context of row `sample` at step `step`.
+    /// The context of row `sample` at the scan's step `step`.
     #[inline(always)]
     fn at(&self, step: usize, sample: usize) -> StepContext {
         StepContext {
-            step,
+            step: self.first_step + step,
             sample,
             noise: self.noise,
         }
     }
+}
+
+/// Where a scan continues from: every neuron's state and output after the previous step
+/// (`[B, N]` each), instead of the initial state and zero outputs.
+#[derive(Clone, Copy, Debug)]
+pub struct ScanStart<'a, S, F> {
+    /// The states.
+    pub states: &'a [S],
+    /// The outputs.
+    pub outs: &'a [F],
 }
 
 /// What the forward scan keeps for the backward pass.
@@ -126,10 +139,22 @@ pub fn forward<F: Real, M: NeuronModel<F>>(
 /// [`forward`] in context `ctx`, keeping what the sink `K` records of every step.
 pub fn forward_with<F: Real, M: NeuronModel<F>, K: StepSink<F, M>>(
     model: &M,
-    mut input: Seq<F>,
+    input: Seq<F>,
     w_rec: Option<&Matrix<F>>,
     ctx: &ScanContext,
 ) -> ScanTrace<F, K::Record> {
+    forward_from::<F, M, K>(model, input, w_rec, ctx, None).0
+}
+
+/// [`forward_with`] from `start` (the initial state when `None`); also returns every
+/// neuron's state after the last step (`[B, N]`), from which a next chunk continues.
+pub fn forward_from<F: Real, M: NeuronModel<F>, K: StepSink<F, M>>(
+    model: &M,
+    mut input: Seq<F>,
+    w_rec: Option<&Matrix<F>>,
+    ctx: &ScanContext,
+    start: Option<ScanStart<'_, M::State, F>>,
+) -> (ScanTrace<F, K::Record>, Vec<M::State>) {
     let (steps, batch, n) = (input.steps, input.batch, input.width);
     assert_eq!(
         model.width(),
@@ -137,9 +162,21 @@ pub fn forward_with<F: Real, M: NeuronModel<F>, K: StepSink<F, M>>(
         "scan::forward: model width != input width"
     );
     let slab = batch * n;
+    if let Some(start) = &start {
+        assert!(
+            start.states.len() == slab && start.outs.len() == slab,
+            "scan start shape"
+        );
+    }
     let block = samples_per_task(batch) * n;
     let mut saved = vec![K::Record::default(); steps * slab];
     let mut out = Seq::zeros(steps, batch, n);
+    let mut finals: Vec<M::State> = match &start {
+        Some(s) => s.states.to_vec(),
+        None => (0..slab).map(|i| model.initial_state(i % n)).collect(),
+    };
+    let zeros = vec![F::zero(); slab];
+    let first_outs = start.map_or(&zeros[..], |s| s.outs);
     let run = Run {
         model,
         ctx,
@@ -147,14 +184,15 @@ pub fn forward_with<F: Real, M: NeuronModel<F>, K: StepSink<F, M>>(
         real: std::marker::PhantomData,
     };
     match w_rec {
-        Some(w) => run.recurrent::<K>(&mut input, w, &mut saved, &mut out),
-        None => run.independent::<K>(&input, &mut saved, &mut out),
+        Some(w) => run.recurrent::<K>(&mut input, w, &mut saved, &mut out, &mut finals, first_outs),
+        None => run.independent::<K>(&input, &mut saved, &mut out, &mut finals, first_outs),
     }
-    ScanTrace {
+    let trace = ScanTrace {
         saved,
         out,
         events: None,
-    }
+    };
+    (trace, finals)
 }
 
 /// A forward scan's model, context and block size.
@@ -194,24 +232,31 @@ impl<F: Real, M: NeuronModel<F>> Run<'_, F, M> {
     /// (median 42–49 against 34–46 ms, four paired runs): re-balancing the blocks at every step
     /// absorbs cores that run at different speeds, while the product per step wants blocks of
     /// many samples.
+    /// `states` holds the states before the first step on entry and after the last on exit;
+    /// `first_outs` the outputs before the first step.
     fn recurrent<K: StepSink<F, M>>(
         &self,
         input: &mut Seq<F>,
         w_rec: &Matrix<F>,
         saved: &mut [K::Record],
         out: &mut Seq<F>,
+        finals: &mut Vec<M::State>,
+        first_outs: &[F],
     ) {
-        let (model, block) = (self.model, self.block);
+        let block = self.block;
         let (steps, batch, n) = (input.steps, input.batch, input.width);
         let slab = batch * n;
-        let initial = (0..n).map(|j| model.initial_state(j));
         // Only two steps of full state are alive at once; the trace keeps the records.
-        let mut prev_states: Vec<M::State> = initial.collect::<Vec<_>>().repeat(batch);
+        let mut prev_states = std::mem::take(finals);
         let mut states = vec![M::State::default(); slab];
-        let zeros = vec![F::zero(); n];
+        let started = first_outs.iter().any(|&o| o != F::zero());
         for t in 0..steps {
             let (done_o, rest_o) = out.data.split_at_mut(t * slab);
-            let prev_o = (t > 0).then(|| &done_o[(t - 1) * slab..]);
+            let prev_o = if t > 0 {
+                &done_o[(t - 1) * slab..]
+            } else {
+                first_outs
+            };
             let x_t = &mut input.data[t * slab..(t + 1) * slab];
             let prev_s = &prev_states;
             states
@@ -229,8 +274,8 @@ impl<F: Real, M: NeuronModel<F>> Run<'_, F, M> {
                         .zip(saved_blk.chunks_mut(n));
                     for (r, (((s_row, o_row), x_row), saved_row)) in rows.enumerate() {
                         let abs = start + r * n..start + (r + 1) * n;
-                        let prev_outs = prev_o.map_or(&zeros[..], |p| &p[abs.clone()]);
-                        if t > 0 {
+                        let prev_outs = &prev_o[abs.clone()];
+                        if t > 0 || started {
                             recurrent_input(w_rec, prev_outs, x_row);
                         }
                         let sample = start / n + r;
@@ -242,6 +287,7 @@ impl<F: Real, M: NeuronModel<F>> Run<'_, F, M> {
                 });
             std::mem::swap(&mut prev_states, &mut states);
         }
+        *finals = prev_states;
     }
 }
 
@@ -260,38 +306,43 @@ fn blocks_per_task<T>(data: &mut [T], slab: usize, block: usize) -> Vec<Vec<&mut
 impl<F: Real, M: NeuronModel<F>> Run<'_, F, M> {
     /// Without recurrence the samples never interact: each task runs its block of samples
     /// through every step, with no barrier between steps.
+    /// `finals` holds the states before the first step on entry and after the last on exit;
+    /// `first_outs` the outputs before the first step.
     fn independent<K: StepSink<F, M>>(
         &self,
         input: &Seq<F>,
         saved: &mut [K::Record],
         out: &mut Seq<F>,
+        finals: &mut [M::State],
+        first_outs: &[F],
     ) {
-        let (model, block) = (self.model, self.block);
+        let block = self.block;
         let n = input.width;
         let slab = input.batch * n;
         let outs = blocks_per_task(&mut out.data, slab, block);
         let saves = blocks_per_task(saved, slab, block);
-        let zeros = vec![F::zero(); n];
         outs.into_par_iter()
             .zip(saves)
+            .zip(finals.par_chunks_mut(block))
             .enumerate()
-            .for_each(|(c, (mut o_blks, mut s_blks))| {
+            .for_each(|(c, ((mut o_blks, mut s_blks), finals))| {
                 let start = c * block;
-                let len = o_blks.first().map_or(0, |o| o.len());
-                let mut prev: Vec<M::State> =
-                    (0..len).map(|i| model.initial_state(i % n)).collect();
+                let len = finals.len();
+                let mut prev = finals.to_vec();
                 let mut cur = vec![M::State::default(); len];
                 for (t, s_blk) in s_blks.iter_mut().enumerate() {
                     let x = &input.data[t * slab + start..t * slab + start + len];
                     let (done, rest) = o_blks.split_at_mut(t);
-                    let prev_o = done.last().map(|o| &o[..]);
+                    let prev_o = done
+                        .last()
+                        .map_or(&first_outs[start..start + len], |o| &o[..]);
                     for r in 0..len / n {
                         let cols = r * n..(r + 1) * n;
                         self.row::<K>(
                             t,
                             start / n + r,
                             &prev[cols.clone()],
-                            prev_o.map_or(&zeros[..], |o| &o[cols.clone()]),
+                            &prev_o[cols.clone()],
                             &x[cols.clone()],
                             &mut cur[cols.clone()],
                             &mut rest[0][cols.clone()],
@@ -300,6 +351,7 @@ impl<F: Real, M: NeuronModel<F>> Run<'_, F, M> {
                     }
                     std::mem::swap(&mut prev, &mut cur);
                 }
+                finals.copy_from_slice(&prev);
             });
     }
 }

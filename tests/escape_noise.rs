@@ -132,6 +132,7 @@ fn the_adjoint_replays_the_forward_pass_spikes() {
     let g = Seq::from_vec(steps, batch, n, g).unwrap();
     let ctx = ScanContext {
         noise: NoiseStream(77),
+        ..ScanContext::default()
     };
     let trace = scan::forward_with::<_, _, scan::KeepSaved>(&lif, x.clone(), None, &ctx);
     let spikes = trace.out.data.iter().sum::<f64>();

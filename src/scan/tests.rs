@@ -519,3 +519,53 @@ fn jacobians_match_finite_differences_and_adjoints_are_their_transpose() {
     };
     check_jacobian(&readout, &mut rng, true);
 }
+
+/// A sequence scanned in chunks, each continuing from the previous chunk's final states and
+/// outputs, equals the scan of the whole sequence (with and without recurrence, stochastic
+/// spikes included: each chunk's steps keep their place in the sequence).
+#[test]
+fn chunked_scans_continue_exactly() {
+    use crate::neurons::NoiseStream;
+    use crate::surrogates::EscapeNoise;
+    let mut rng = ChaCha8Rng::seed_from_u64(31);
+    let (steps, batch, n) = (23, 5, 6);
+    let mut lif = random_lif(&mut rng, n);
+    lif.spike = SpikeFn::EscapeNoise {
+        noise: EscapeNoise::Sigmoid { beta: 6.0 },
+        surrogate: None,
+    };
+    let x = uniform(&mut rng, steps * batch * n, -1.0, 4.0);
+    let x = Seq::from_vec(steps, batch, n, x).unwrap();
+    let w = Matrix::from_vec(n, n, uniform(&mut rng, n * n, -1.0, 1.0)).unwrap();
+    for w_rec in [None, Some(&w)] {
+        let ctx = ScanContext {
+            noise: NoiseStream(3),
+            first_step: 0,
+        };
+        let whole = forward_with::<_, _, KeepStates>(&lif, x.clone(), w_rec, &ctx);
+        let mut carry: Option<(Vec<_>, Vec<f64>)> = None;
+        let mut outs = Vec::new();
+        let mut states = Vec::new();
+        for (t0, t1) in [(0, 7), (7, 8), (8, 23)] {
+            let slab = batch * n;
+            let chunk = Seq::from_vec(t1 - t0, batch, n, x.data[t0 * slab..t1 * slab].to_vec());
+            let ctx = ScanContext {
+                first_step: t0,
+                ..ctx
+            };
+            let start = carry
+                .as_ref()
+                .map(|(s, o)| ScanStart { states: s, outs: o });
+            let (trace, finals) =
+                forward_from::<_, _, KeepStates>(&lif, chunk.unwrap(), w_rec, &ctx, start);
+            let last = trace.out.data[(t1 - t0 - 1) * slab..].to_vec();
+            outs.extend_from_slice(&trace.out.data);
+            states.extend_from_slice(&trace.saved);
+            assert_eq!(finals, trace.saved[(t1 - t0 - 1) * slab..].to_vec());
+            carry = Some((finals, last));
+        }
+        assert_eq!(outs, whole.out.data);
+        assert_eq!(states, whole.saved);
+        assert!(outs.iter().any(|&o| o > 0.5) && outs.iter().any(|&o| o < 0.5));
+    }
+}
