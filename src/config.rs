@@ -245,6 +245,9 @@ impl ExperimentConfig {
         t.schedule
             .validate()
             .map_err(|e| ConfigError::new("training.schedule", e.to_string()))?;
+        t.loss
+            .validate()
+            .map_err(|e| ConfigError::new("training.loss", e.to_string()))?;
         check_range(
             "training.clip_grad_norm",
             t.clip_grad_norm,

@@ -224,6 +224,11 @@ impl Experiment {
         config.network.validate()?;
         let dt_s = config.network.dt_ms * 1e-3;
         let steps = (data.duration_s() / dt_s).round().max(1.0) as usize;
+        config
+            .training
+            .loss
+            .check_steps(steps)
+            .map_err(|e| ConfigError::new("training.loss", e.to_string()))?;
         Ok(Self {
             config,
             data,

@@ -3,6 +3,7 @@
 use super::*;
 use crate::data::RandmanConfig;
 use crate::io::Checkpoint;
+use crate::losses::LossKind;
 use crate::network::WeightInit;
 use crate::quant::QuantizedNetwork;
 
@@ -284,4 +285,31 @@ fn corrupt_int8_checkpoints_are_errors_naming_the_tensor() {
     c.insert("net.readout.w", vec![12, 3], vec![0.0; 36]);
     let e = load(c, &mut net);
     assert!(e.contains("int8") && e.contains("f32"), "{e}");
+}
+
+#[test]
+fn a_last_steps_loss_must_fit_the_steps_and_is_saved_as_a_table() {
+    let mut c = small_config();
+    c.training.loss = LossKind::LastStepsCe { steps: 0 };
+    let err = Experiment::prepare(c.clone()).unwrap_err().to_string();
+    assert!(
+        err.contains("training.loss") && err.contains("at least 1"),
+        "{err}"
+    );
+    c.training.loss = LossKind::LastStepsCe { steps: 1000 };
+    let err = Experiment::prepare(c.clone()).unwrap_err().to_string();
+    assert!(
+        err.contains("training.loss") && err.contains("1000"),
+        "{err}"
+    );
+
+    c.training.loss = LossKind::LastStepsCe { steps: 5 };
+    c.training.epochs = 1;
+    let exp = Experiment::prepare(c).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = RunDir::new(tmp.path().join("run"));
+    let report = exp.run(&dir, false, &mut Silent).unwrap();
+    assert!(report.test_loss.is_finite() && report.test_accuracy.is_some());
+    let text = std::fs::read_to_string(dir.config()).unwrap();
+    assert_eq!(dir.load_config().unwrap(), exp.config, "{text}");
 }
