@@ -661,6 +661,22 @@ mod tests {
     }
 
     #[test]
+    fn default_config_generates_the_papers_dataset() {
+        let start = std::time::Instant::now();
+        let ds = generate_evidence(&EvidenceConfig::default()).unwrap();
+        eprintln!(
+            "default evidence accumulation generated in {:?}",
+            start.elapsed()
+        );
+        assert_eq!(ds.len(), 2000);
+        // Expected spikes per sample: background 10 · 10 Hz · 2.25 s = 225, cues
+        // 7 · 10 · 40 Hz · 0.1 s = 280, recall 10 · 40 Hz · 0.15 s = 60; over 40 channels and
+        // 2.25 s that is 565 / 90 ≈ 6.28 Hz (standard error ≈ 0.006 Hz over 2000 samples).
+        let rate_hz = ds.mean_rate_hz(&(0..ds.len()).collect::<Vec<_>>()).unwrap();
+        assert!((rate_hz - 565.0 / 90.0).abs() < 0.05, "{rate_hz}");
+    }
+
+    #[test]
     fn invalid_configs_are_rejected() {
         let base = small(9);
         let cases: Vec<(EvidenceConfig, &str)> = vec![
