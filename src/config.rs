@@ -4,7 +4,7 @@
 //! (`network.inputs = 0`, `network.readout.size = 0`, `init.nu_hz = 0`) are filled in by
 //! [`crate::experiment`], which saves the fully resolved config next to the results.
 
-use crate::data::{AugmentConfig, BrailleEncoding, RandmanConfig};
+use crate::data::{AugmentConfig, BrailleEncoding, EvidenceConfig, RandmanConfig};
 use crate::error::{check_count, check_range, ConfigError};
 use crate::losses::LossKind;
 use crate::network::{NetworkSpec, WeightInit};
@@ -90,6 +90,9 @@ pub enum ValidBy {
 pub enum DataSource {
     /// Synthetic random-manifold spike patterns (Zenke & Vogels 2021).
     Randman(RandmanConfig),
+    /// The synthetic evidence-accumulation task of the e-prop paper (Bellec et al. 2020,
+    /// [`crate::data::evidence`]): two classes, 40 channels and 2250 ms by default.
+    EvidenceAccumulation(EvidenceConfig),
     /// Spike trains from HDF5 files in the Spiking Heidelberg Digits / Spiking Speech
     /// Commands layout ([`crate::data::shd`]). Relative paths are relative to the working
     /// directory.
@@ -232,6 +235,9 @@ impl ExperimentConfig {
             DataSource::Randman(r) => r
                 .validate()
                 .map_err(|e| ConfigError::new("data.source", e.to_string()))?,
+            DataSource::EvidenceAccumulation(e) => e
+                .validate()
+                .map_err(|e| ConfigError::new("data.source", e.to_string()))?,
             DataSource::Hdf5 {
                 max_time_s,
                 channels,
@@ -273,6 +279,9 @@ impl ExperimentConfig {
         t.schedule
             .validate()
             .map_err(|e| ConfigError::new("training.schedule", e.to_string()))?;
+        t.loss
+            .validate()
+            .map_err(|e| ConfigError::new("training.loss", e.to_string()))?;
         check_range(
             "training.clip_grad_norm",
             t.clip_grad_norm,

@@ -1,4 +1,5 @@
-//! Readout losses: cross-entropy on a reduction over time, and mean-squared error.
+//! Readout losses: cross-entropy on a reduction over time or at every step of a window, and
+//! mean-squared error.
 //!
 //! Every loss reads the readout output `y` `[T, B, C]` (time-major, see [`Seq`]) and returns the
 //! scalar loss, a mean over the batch, together with `∂L/∂y` of the same shape, which seeds the
@@ -17,8 +18,11 @@ use thiserror::Error;
 ///
 /// For the cross-entropy kinds, `CE(z, k) = logsumexp(z) − z_k = −log softmax(z)_k` for the
 /// logits `z ∈ ℝ^C` of a sample of class `k`, and the loss is the mean of `CE` over the batch.
+///
+/// Serialized externally tagged: the unit kinds as plain names (`loss = "max_over_time_ce"`),
+/// [`LossKind::LastStepsCe`] as a table (`loss = { last_steps_ce = { steps = 150 } }`).
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum LossKind {
     /// Max over time: `z_c = max_t y[t, c]` (stork `MaxOverTimeCrossEntropy`).
     ///
@@ -36,6 +40,16 @@ pub enum LossKind {
     /// log-probabilities `Σ_t log softmax(y[t])_c`, the class that would make the loss smallest,
     /// because log-softmax shifts all classes of one step by the same constant.
     EveryStepCe,
+    /// Every step of the last `steps` steps (the recall window of the e-prop paper's evidence
+    /// accumulation task, Bellec et al. 2020): with `S = steps`,
+    /// `L = (1 / (B·S)) Σ_b Σ_{t ≥ T−S} CE(y[t, b], k_b)`; earlier steps get no gradient.
+    ///
+    /// The prediction is `argmax_c Σ_{t ≥ T−S} y[t, c]`. `steps` must lie in `1..=T`; with
+    /// `steps = T` this is exactly [`LossKind::EveryStepCe`].
+    LastStepsCe {
+        /// The window length `S` in readout steps.
+        steps: usize,
+    },
     /// Mean-squared error over every step, sample and output:
     /// `L = (1 / (T·B·C)) Σ_{t,b,c} (y[t, b, c] − target[t, b, c])²` (stork `MeanSquareError`).
     Mse,
@@ -47,12 +61,34 @@ impl LossKind {
         self.reduction().is_some()
     }
 
+    /// Checks what does not depend on the output: a [`LossKind::LastStepsCe`] window of at
+    /// least one step.
+    pub fn validate(self) -> Result<(), LossError> {
+        match self {
+            LossKind::LastStepsCe { steps: 0 } => Err(LossError::EmptyWindow),
+            _ => Ok(()),
+        }
+    }
+
+    /// Checks that the loss applies to readout outputs of `steps` steps: [`Self::validate`],
+    /// and a [`LossKind::LastStepsCe`] window no longer than `steps`.
+    pub fn check_steps(self, steps: usize) -> Result<(), LossError> {
+        self.validate()?;
+        match self {
+            LossKind::LastStepsCe { steps: window } if window > steps => {
+                Err(LossError::WindowTooLong { window, steps })
+            }
+            _ => Ok(()),
+        }
+    }
+
     fn reduction(self) -> Option<Reduction> {
         match self {
             LossKind::MaxOverTimeCe => Some(Reduction::Max),
             LossKind::SumOverTimeCe => Some(Reduction::Sum),
             LossKind::LastStepCe => Some(Reduction::Last),
-            LossKind::EveryStepCe => Some(Reduction::EveryStep),
+            LossKind::EveryStepCe => Some(Reduction::Window { last: None }),
+            LossKind::LastStepsCe { steps } => Some(Reduction::Window { last: Some(steps) }),
             LossKind::Mse => None,
         }
     }
@@ -64,7 +100,10 @@ enum Reduction {
     Max,
     Sum,
     Last,
-    EveryStep,
+    /// Cross-entropy at every step of the last `last` steps (`None`: of all steps).
+    Window {
+        last: Option<usize>,
+    },
 }
 
 /// The targets of one batch.
@@ -123,6 +162,12 @@ pub enum LossError {
         sample: usize,
         output: usize,
     },
+    /// A [`LossKind::LastStepsCe`] window has no step.
+    #[error("the last_steps_ce window must hold at least 1 step")]
+    EmptyWindow,
+    /// A [`LossKind::LastStepsCe`] window is longer than the readout output.
+    #[error("the last_steps_ce window of {window} steps is longer than the {steps} readout steps")]
+    WindowTooLong { window: usize, steps: usize },
     /// Summing finite outputs over time overflowed.
     #[error("time-summed readout output of sample {sample} is not finite")]
     SummedOutputOverflow { sample: usize },
@@ -196,6 +241,7 @@ pub fn compute_into<F: Real>(
     check_output(y)?;
     out.loss = match (kind.reduction(), targets) {
         (Some(reduction), Targets::Classes(classes)) => {
+            kind.check_steps(y.steps)?;
             check_classes(y, classes)?;
             reset(out, y);
             cross_entropy(reduction, y, classes, out)?
@@ -439,24 +485,8 @@ fn cross_entropy<F: Real>(
                 z.copy_from_slice(y.row(steps - 1, b));
                 softmax_ce_in_place(z, class, scale)
             }
-            Reduction::EveryStep => {
-                let step_scale = scale / steps as f64;
-                let mut ce = 0.0;
-                for t in 0..steps {
-                    let z = grad.row_mut(t, b);
-                    z.copy_from_slice(y.row(t, b));
-                    ce += softmax_ce_in_place(z, class, step_scale).0;
-                }
-                let summed = |c: usize| (0..steps).map(|t| y.at(t, b, c).as_f64()).sum::<f64>();
-                let pred = (1..width).fold((0, summed(0)), |best, c| {
-                    let s = summed(c);
-                    if s > best.1 {
-                        (c, s)
-                    } else {
-                        best
-                    }
-                });
-                (ce / steps as f64, pred.0)
+            Reduction::Window { last } => {
+                window_ce(y, b, class, steps - last.unwrap_or(steps), scale, grad)
             }
         };
         loss += ce;
@@ -464,6 +494,37 @@ fn cross_entropy<F: Real>(
         out.predictions.push(pred);
     }
     Ok(loss * scale)
+}
+
+/// Cross-entropy of sample `b` at every step from `first` on: writes the gradient of
+/// `scale / S · Σ_{t ≥ first} CE(y[t, b], class)` (`S = T − first`, earlier rows stay zero)
+/// and returns the mean CE over those steps with the argmax of the outputs summed over them.
+fn window_ce<F: Real>(
+    y: &Seq<F>,
+    b: usize,
+    class: usize,
+    first: usize,
+    scale: f64,
+    grad: &mut Seq<F>,
+) -> (f64, usize) {
+    let window = first..y.steps;
+    let len = window.len() as f64;
+    let mut ce = 0.0;
+    for t in window.clone() {
+        let z = grad.row_mut(t, b);
+        z.copy_from_slice(y.row(t, b));
+        ce += softmax_ce_in_place(z, class, scale / len).0;
+    }
+    let summed = |c: usize| window.clone().map(|t| y.at(t, b, c).as_f64()).sum::<f64>();
+    let pred = (1..y.width).fold((0, summed(0)), |best, c| {
+        let s = summed(c);
+        if s > best.1 {
+            (c, s)
+        } else {
+            best
+        }
+    });
+    (ce / len, pred.0)
 }
 
 /// Mean-squared error against `target(t, b, c)`; writes `∂L/∂y = 2 (y − target) / (T·B·C)`.
@@ -492,11 +553,13 @@ mod tests {
     use rand::{Rng, SeedableRng};
     use rand_chacha::ChaCha8Rng;
 
-    const CE_KINDS: [LossKind; 4] = [
+    /// The cross-entropy kinds; a one-step window fits outputs of any length.
+    const CE_KINDS: [LossKind; 5] = [
         LossKind::MaxOverTimeCe,
         LossKind::SumOverTimeCe,
         LossKind::LastStepCe,
         LossKind::EveryStepCe,
+        LossKind::LastStepsCe { steps: 1 },
     ];
 
     fn random_seq(rng: &mut ChaCha8Rng, steps: usize, batch: usize, width: usize) -> Seq<f64> {
@@ -640,6 +703,138 @@ mod tests {
                 / 5.0;
         }
         assert!((every.loss - mean).abs() < 1e-14);
+    }
+
+    #[test]
+    fn last_steps_gradients_match_finite_differences() {
+        let mut rng = ChaCha8Rng::seed_from_u64(13);
+        for _ in 0..12 {
+            let (steps, batch, width) = (
+                rng.random_range(1..9),
+                rng.random_range(1..5),
+                rng.random_range(2..6),
+            );
+            let window = rng.random_range(1..=steps);
+            let y = random_seq(&mut rng, steps, batch, width);
+            let classes: Vec<usize> = (0..batch).map(|_| rng.random_range(0..width)).collect();
+            let kind = LossKind::LastStepsCe { steps: window };
+            assert_gradient_matches(kind, &y, Targets::Classes(&classes));
+        }
+    }
+
+    #[test]
+    fn last_steps_loss_matches_hand_values() {
+        // Sample 0 (class 1): outside the window [5, −5], then [0, ln 3] and [ln 3, 1/2].
+        // Sample 1 (class 0): zeros everywhere.
+        let ln3 = 3f64.ln();
+        #[rustfmt::skip]
+        let data = vec![
+            5.0, -5.0, 0.0, 0.0,
+            0.0, ln3, 0.0, 0.0,
+            ln3, 0.5, 0.0, 0.0,
+        ];
+        let y = Seq::from_vec(3, 2, 2, data).unwrap();
+        let kind = LossKind::LastStepsCe { steps: 2 };
+        let out = compute(kind, &y, Targets::Classes(&[1, 0])).unwrap();
+        let a = 0.5f64.exp();
+        // CE at step 1: −ln(3/4); at step 2: ln(3 + e^½) − ½; sample 1: ln 2 at both steps.
+        let sample0 = ((4.0f64 / 3.0).ln() + (3.0 + a).ln() - 0.5) / 2.0;
+        let expect = (sample0 + 2f64.ln()) / 2.0;
+        assert!(
+            (out.loss - expect).abs() < 1e-14,
+            "{} vs {expect}",
+            out.loss
+        );
+        // (softmax − onehot) / (B·S) per step; nothing before the window.
+        let p = 3.0 / (3.0 + a);
+        #[rustfmt::skip]
+        let grad = [
+            0.0, 0.0, 0.0, 0.0,
+            0.25 / 4.0, -0.25 / 4.0, -0.5 / 4.0, 0.5 / 4.0,
+            p / 4.0, -p / 4.0, -0.5 / 4.0, 0.5 / 4.0,
+        ];
+        for (i, (g, e)) in out.grad.data.iter().zip(grad).enumerate() {
+            assert!((g - e).abs() < 1e-15, "element {i}: {g} vs {e}");
+        }
+        // Sample 0: ln 3 vs ln 3 + ½ over the window (step 0 alone would favour class 0);
+        // sample 1: a tie, resolved to the first class.
+        assert_eq!((out.predictions, out.correct), (vec![1, 0], 2));
+    }
+
+    #[test]
+    fn last_steps_over_all_steps_are_the_every_step_loss() {
+        let mut rng = ChaCha8Rng::seed_from_u64(17);
+        for (steps, batch, width) in [(1, 3, 2), (7, 4, 5), (30, 2, 3)] {
+            let y = random_seq(&mut rng, steps, batch, width);
+            let classes: Vec<usize> = (0..batch).map(|_| rng.random_range(0..width)).collect();
+            let all = LossKind::LastStepsCe { steps };
+            let every = compute(LossKind::EveryStepCe, &y, Targets::Classes(&classes)).unwrap();
+            assert_eq!(compute(all, &y, Targets::Classes(&classes)).unwrap(), every);
+            let y32: Seq<f32> = y.cast();
+            assert_eq!(
+                compute(all, &y32, Targets::Classes(&classes)).unwrap(),
+                compute(LossKind::EveryStepCe, &y32, Targets::Classes(&classes)).unwrap()
+            );
+        }
+    }
+
+    #[test]
+    fn last_steps_gradient_is_zero_before_the_window() {
+        let mut rng = ChaCha8Rng::seed_from_u64(19);
+        let (steps, batch, width, window) = (10, 3, 4, 4);
+        let y = random_seq(&mut rng, steps, batch, width);
+        let classes = [3, 0, 1];
+        let kind = LossKind::LastStepsCe { steps: window };
+        let out = compute(kind, &y, Targets::Classes(&classes)).unwrap();
+        let first = steps - window;
+        assert!(out.grad.data[..first * batch * width]
+            .iter()
+            .all(|&g| g == 0.0));
+        assert!(out.grad.data[first * batch * width..]
+            .iter()
+            .all(|&g| g != 0.0));
+        // The window alone, as an every-step loss, gives the same loss, gradient and predictions.
+        let tail = y.data[first * batch * width..].to_vec();
+        let tail = Seq::from_vec(window, batch, width, tail).unwrap();
+        let every = compute(LossKind::EveryStepCe, &tail, Targets::Classes(&classes)).unwrap();
+        assert_eq!(out.loss, every.loss);
+        assert_eq!(
+            &out.grad.data[first * batch * width..],
+            &every.grad.data[..]
+        );
+        assert_eq!(
+            (out.predictions, out.correct),
+            (every.predictions, every.correct)
+        );
+    }
+
+    #[test]
+    fn last_steps_window_must_fit_the_output() {
+        let y = Seq::<f32>::zeros(5, 2, 3);
+        let classes = Targets::Classes(&[0, 1]);
+        let empty = LossKind::LastStepsCe { steps: 0 };
+        let long = LossKind::LastStepsCe { steps: 6 };
+        assert_eq!(
+            compute(empty, &y, classes).unwrap_err(),
+            LossError::EmptyWindow
+        );
+        assert_eq!(
+            compute(long, &y, classes).unwrap_err(),
+            LossError::WindowTooLong {
+                window: 6,
+                steps: 5
+            }
+        );
+        assert!(compute(LossKind::LastStepsCe { steps: 5 }, &y, classes).is_ok());
+        assert_eq!(empty.validate(), Err(LossError::EmptyWindow));
+        assert!(long.validate().is_ok() && long.check_steps(6).is_ok());
+        assert!(long.check_steps(5).is_err() && empty.check_steps(5).is_err());
+        assert!(LossKind::EveryStepCe.check_steps(1).is_ok());
+        // A failed check leaves a previous result untouched.
+        let mut out = compute(LossKind::EveryStepCe, &y, classes).unwrap();
+        let before = out.clone();
+        assert!(compute_into(long, &y, classes, &mut out).is_err());
+        assert_eq!(out, before);
     }
 
     #[test]
@@ -876,5 +1071,47 @@ mod tests {
         assert_eq!(kind, LossKind::EveryStepCe);
         assert!(serde_json::from_str::<LossKind>("\"cross_entropy\"").is_err());
         assert!(!LossKind::Mse.is_classification() && LossKind::LastStepCe.is_classification());
+        assert!(LossKind::LastStepsCe { steps: 150 }.is_classification());
+        let json = serde_json::to_string(&LossKind::LastStepsCe { steps: 150 }).unwrap();
+        assert_eq!(json, r#"{"last_steps_ce":{"steps":150}}"#);
+    }
+
+    #[test]
+    fn loss_kinds_parse_from_toml_as_names_and_tables() {
+        #[derive(Debug, PartialEq, Serialize, Deserialize)]
+        struct Training {
+            loss: LossKind,
+        }
+        let parse = |text: &str| toml::from_str::<Training>(text).map(|t| t.loss);
+        assert_eq!(
+            parse(r#"loss = "max_over_time_ce""#).unwrap(),
+            LossKind::MaxOverTimeCe
+        );
+        assert_eq!(
+            parse(r#"loss = "every_step_ce""#).unwrap(),
+            LossKind::EveryStepCe
+        );
+        let window = LossKind::LastStepsCe { steps: 150 };
+        assert_eq!(
+            parse("loss = { last_steps_ce = { steps = 150 } }").unwrap(),
+            window
+        );
+        assert_eq!(
+            parse("[loss.last_steps_ce]\nsteps = 150\n").unwrap(),
+            window
+        );
+        for bad in [
+            "loss = { last_steps_ce = {} }",
+            "loss = { last_steps_ce = { steps = 150, step = 1 } }",
+            "loss = { last_steps_ce = { steps = -1 } }",
+            r#"loss = "last_steps_ce""#,
+            "loss = { every_step_ce = { steps = 150 } }",
+        ] {
+            assert!(parse(bad).is_err(), "{bad}");
+        }
+        for loss in [LossKind::SumOverTimeCe, window] {
+            let text = toml::to_string(&Training { loss }).unwrap();
+            assert_eq!(parse(&text).unwrap(), loss, "{text}");
+        }
     }
 }

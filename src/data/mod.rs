@@ -1,4 +1,5 @@
-//! Input data: in-memory spike-event datasets and the randman generator.
+//! Input data: in-memory spike-event datasets and the randman and evidence-accumulation
+//! generators.
 //!
 //! An [`EventDataset`] holds variable-length spike trains in continuous time (seconds), one
 //! list of `(time, unit)` events per sample, together with a class label or a regression
@@ -18,7 +19,8 @@
 //! and [`StreamedEvents`] ([`Dataset::Streamed`]) trains on them with bounded memory.
 //!
 //! [`randman`] synthesises the random-manifold spike-timing task of Zenke & Vogels (2021)
-//! as such a dataset.
+//! as such a dataset, and [`evidence`] the evidence-accumulation task of the e-prop paper
+//! (Bellec et al. 2020).
 //!
 //! Every random draw in this module comes from `ChaCha8Rng::seed_from_u64`, consumed through
 //! version-stable helpers, so a seed gives the same data on every platform.
@@ -30,6 +32,7 @@ pub mod augment;
 pub mod braille;
 mod braille_analog;
 pub mod dataset;
+pub mod evidence;
 mod group_split;
 mod h5file;
 pub mod randman;
@@ -49,6 +52,7 @@ pub use dataset::{
     batches, shuffled_indices, time_bin, BatchTargets, BinnedBatch, EventDataset, EventSample,
     Split, Target,
 };
+pub use evidence::{generate_evidence, ChannelGroup, EvidenceConfig};
 pub use group_split::split_by_group;
 pub use randman::{generate as generate_randman, RandmanConfig, RandomManifold};
 pub use samples::{Augmentation, Batch, BatchInput, Dataset};
@@ -189,4 +193,7 @@ pub enum DataError {
         field: &'static str,
         reason: &'static str,
     },
+    /// An evidence-accumulation configuration field has an unusable value.
+    #[error("invalid evidence-accumulation config: `{field}` {reason}")]
+    InvalidEvidenceConfig { field: &'static str, reason: String },
 }

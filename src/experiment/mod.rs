@@ -24,7 +24,7 @@ pub use records::{EpochRecord, FinalReport};
 pub use weights::{load_network, network_checkpoint, quantized_checkpoint};
 
 use crate::config::{DataSource, ExperimentConfig};
-use crate::data::{generate_randman, DataError, Dataset, Split};
+use crate::data::{generate_evidence, generate_randman, DataError, Dataset, EventDataset, Split};
 use crate::error::ConfigError;
 use crate::initializers::InitError;
 use crate::io::{write_atomic_str, CheckpointError};
@@ -202,16 +202,8 @@ impl Experiment {
     pub fn prepare(mut config: ExperimentConfig) -> Result<Self, ExperimentError> {
         config.validate()?;
         let (data, split) = match &config.data.source {
-            DataSource::Randman(r) => {
-                let data = generate_randman(r)?;
-                let stratified = config.data.stratified && data.num_classes.is_some();
-                let split = data.split_fractions(
-                    config.data.split,
-                    derive_seed(config.seed, SPLIT, 0),
-                    stratified,
-                )?;
-                (data.into(), split)
-            }
+            DataSource::Randman(r) => split_generated(&config, generate_randman(r)?)?,
+            DataSource::EvidenceAccumulation(e) => split_generated(&config, generate_evidence(e)?)?,
             DataSource::Hdf5 { .. } => hdf5::load(&config)?,
             DataSource::Braille { .. } => braille::load(&config)?,
         };
@@ -224,6 +216,11 @@ impl Experiment {
         config.network.validate()?;
         let dt_s = config.network.dt_ms * 1e-3;
         let steps = (data.duration_s() / dt_s).round().max(1.0) as usize;
+        config
+            .training
+            .loss
+            .check_steps(steps)
+            .map_err(|e| ConfigError::new("training.loss", e.to_string()))?;
         Ok(Self {
             config,
             data,
@@ -407,6 +404,21 @@ impl Experiment {
                 .collect(),
         ))
     }
+}
+
+/// A generated dataset with its split by `data.split` (stratified by class when
+/// `data.stratified`).
+fn split_generated(
+    config: &ExperimentConfig,
+    data: EventDataset,
+) -> Result<(Dataset, Split), DataError> {
+    let stratified = config.data.stratified && data.num_classes.is_some();
+    let split = data.split_fractions(
+        config.data.split,
+        derive_seed(config.seed, SPLIT, 0),
+        stratified,
+    )?;
+    Ok((data.into(), split))
 }
 
 /// An encoder needs analog data, and augmentation event data.

@@ -3,6 +3,7 @@
 use super::*;
 use crate::data::RandmanConfig;
 use crate::io::Checkpoint;
+use crate::losses::LossKind;
 use crate::network::WeightInit;
 use crate::quant::QuantizedNetwork;
 
@@ -284,4 +285,92 @@ fn corrupt_int8_checkpoints_are_errors_naming_the_tensor() {
     c.insert("net.readout.w", vec![12, 3], vec![0.0; 36]);
     let e = load(c, &mut net);
     assert!(e.contains("int8") && e.contains("f32"), "{e}");
+}
+
+#[test]
+fn a_last_steps_loss_must_fit_the_steps_and_is_saved_as_a_table() {
+    let mut c = small_config();
+    c.training.loss = LossKind::LastStepsCe { steps: 0 };
+    let err = Experiment::prepare(c.clone()).unwrap_err().to_string();
+    assert!(
+        err.contains("training.loss") && err.contains("at least 1"),
+        "{err}"
+    );
+    c.training.loss = LossKind::LastStepsCe { steps: 1000 };
+    let err = Experiment::prepare(c.clone()).unwrap_err().to_string();
+    assert!(
+        err.contains("training.loss") && err.contains("1000"),
+        "{err}"
+    );
+
+    c.training.loss = LossKind::LastStepsCe { steps: 5 };
+    c.training.epochs = 1;
+    let exp = Experiment::prepare(c).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = RunDir::new(tmp.path().join("run"));
+    let report = exp.run(&dir, false, &mut Silent).unwrap();
+    assert!(report.test_loss.is_finite() && report.test_accuracy.is_some());
+    let text = std::fs::read_to_string(dir.config()).unwrap();
+    assert_eq!(dir.load_config().unwrap(), exp.config, "{text}");
+}
+
+/// A small evidence-accumulation run: 40 samples, a 12-neuron recurrent layer, 1 ms steps.
+const EVIDENCE_TOML: &str = r#"
+[data.source]
+kind = "evidence_accumulation"
+nb_samples = 40
+seed = 3
+
+[network]
+dt_ms = 1.0
+
+[[network.hidden]]
+size = 12
+recurrent = true
+
+[training]
+epochs = 1
+batch_size = 16
+loss = { last_steps_ce = { steps = 150 } }
+"#;
+
+#[test]
+fn an_evidence_accumulation_source_is_generated_split_and_trained() {
+    let config: ExperimentConfig = toml::from_str(EVIDENCE_TOML).unwrap();
+    let DataSource::EvidenceAccumulation(source) = &config.data.source else {
+        panic!(
+            "not an evidence-accumulation source: {:?}",
+            config.data.source
+        );
+    };
+    assert_eq!((source.nb_samples, source.n_cues, source.seed), (40, 7, 3));
+    let exp = Experiment::prepare(config).unwrap();
+    assert_eq!(exp.steps, 2250);
+    assert_eq!(exp.config.network.inputs, 40);
+    assert_eq!(exp.config.network.readout.size, 2);
+    assert_eq!(exp.data.len(), 40);
+    let sizes = [&exp.split.train, &exp.split.valid, &exp.split.test].map(|s| s.len());
+    assert_eq!(sizes.iter().sum::<usize>(), 40);
+    assert!(sizes.iter().all(|&n| n > 0), "{sizes:?}");
+
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = RunDir::new(tmp.path().join("run"));
+    let report = exp.run(&dir, false, &mut Silent).unwrap();
+    assert!(report.test_loss.is_finite() && report.test_accuracy.is_some());
+    assert_eq!(dir.load_config().unwrap(), exp.config);
+}
+
+#[test]
+fn evidence_accumulation_configs_are_checked() {
+    let with = |line: &str| EVIDENCE_TOML.replace("seed = 3", line);
+    let config: ExperimentConfig = toml::from_str(&with("n_cues = 6")).unwrap();
+    let err = config.validate().unwrap_err().to_string();
+    assert!(
+        err.contains("data.source") && err.contains("`n_cues`"),
+        "{err}"
+    );
+    assert!(toml::from_str::<ExperimentConfig>(&with("cue_count = 7")).is_err());
+    let config: ExperimentConfig = toml::from_str(&with("recall_ms = 2000")).unwrap();
+    let err = Experiment::prepare(config).unwrap_err().to_string();
+    assert!(err.contains("`recall_ms`"), "{err}");
 }
