@@ -267,6 +267,9 @@ impl ExperimentConfig {
         check_count("training.epochs", t.epochs)?;
         check_count("training.batch_size", t.batch_size)?;
         check_count("training.eval_trials", t.eval_trials)?;
+        t.rule
+            .validate()
+            .map_err(|(field, e)| ConfigError::new(format!("training.rule.{field}"), e))?;
         if t.eval_trials > MAX_EVAL_TRIALS {
             return Err(ConfigError::new(
                 "training.eval_trials",

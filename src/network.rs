@@ -15,7 +15,9 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 
 mod init;
+mod states;
 pub use init::WeightInit;
+pub use states::{NetworkCarry, NetworkStates};
 
 /// The architecture of a network.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -274,7 +276,7 @@ impl<F: Real> Network<F> {
     }
 
     /// Whether products with spike trains of the network's own layers are row gathers.
-    fn sparse_spikes(&self) -> bool {
+    pub(crate) fn sparse_spikes(&self) -> bool {
         self.spec.spike.is_binary() && self.products == Products::EventDriven
     }
 

@@ -13,7 +13,7 @@ mod spiking;
 
 pub use crate::neurons::NeuronKind;
 pub use encoder::{EncoderCurrent, EncoderSpec, EncoderTrace, LifEncoder};
-pub use population::{population, ModelRun, Neurons, Population};
+pub use population::{population, Carry, ModelRun, Neurons, Population, SlotChain, StateRun};
 pub use readout::{Readout, ReadoutTrace};
 pub use spec::{ReadoutSpec, SpikingLayerSpec};
 pub use spiking::{LayerTrace, SpikingLayer};
@@ -84,7 +84,7 @@ fn decays<F: Real>(tau_s: &[F], dt_s: F) -> Vec<F> {
 }
 
 /// Zeroes the entries of `g` where `mask` is zero (pruned connections stay pruned).
-fn apply_mask<F: Real>(g: &mut [F], mask: Option<&[F]>) {
+pub(crate) fn apply_mask<F: Real>(g: &mut [F], mask: Option<&[F]>) {
     if let Some(mask) = mask {
         for (g, &m) in g.iter_mut().zip(mask) {
             *g *= m;

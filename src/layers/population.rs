@@ -6,10 +6,10 @@ use super::Param;
 use crate::events::SpikeEvents;
 use crate::neurons::{
     FamilyVisitor, ModelVisitor, NeuronFamily, NeuronKind, NeuronModel, NeuronSettings, ParamKind,
-    ParamValues, PopulationSpec, SavedState,
+    ParamValues, PopulationSpec, SavedState, StateVector, StepJacobian,
 };
 use crate::real::Real;
-use crate::scan::{self, ScanContext, ScanGrads, ScanTrace};
+use crate::scan::{self, ScanContext, ScanGrads, ScanStart, ScanTrace};
 use crate::tensor::{Matrix, Seq};
 use rand::Rng;
 use rand_distr::{Distribution, StandardNormal};
@@ -30,9 +30,23 @@ pub trait Population<F: Real>: Debug + Send + Sync {
         w_rec: Option<&Matrix<F>>,
         ctx: &ScanContext,
     ) -> Box<dyn ModelRun<F>>;
+    /// Runs the neurons keeping every step's whole state, from `start` (the initial state
+    /// when `None`), for rules that need the Jacobians of every step.
+    fn forward_states(
+        &self,
+        current: Seq<F>,
+        w_rec: Option<&Matrix<F>>,
+        ctx: &ScanContext,
+        start: Option<&Carry<F>>,
+    ) -> Box<dyn StateRun<F>>;
     /// The gradients of the learnable parameters, in [`Self::params`] order, from the
     /// per-neuron gradients of a backward scan (`[P, N]`, the model's slots).
     fn param_grads(&self, raw: &[F]) -> Vec<Vec<F>>;
+    /// How each learnable parameter, in [`Self::params`] order, enters the model's gradient
+    /// slots (for forward-mode rules).
+    fn slot_chains(&self) -> Vec<SlotChain<F>>;
+    /// Components of a neuron's state.
+    fn state_dim(&self) -> usize;
     /// A boxed copy.
     fn box_clone(&self) -> Box<dyn Population<F>>;
 }
@@ -150,6 +164,38 @@ impl<F: Real, K: NeuronFamily> Population<F> for Neurons<F, K> {
         self.family.with_model(values, &self.settings, run)
     }
 
+    fn forward_states(
+        &self,
+        current: Seq<F>,
+        w_rec: Option<&Matrix<F>>,
+        ctx: &ScanContext,
+        start: Option<&Carry<F>>,
+    ) -> Box<dyn StateRun<F>> {
+        let values = ParamValues::new::<K>(&self.values);
+        let run = RunStates {
+            current,
+            w_rec,
+            ctx,
+            start,
+        };
+        self.family.with_model(values, &self.settings, run)
+    }
+
+    fn slot_chains(&self) -> Vec<SlotChain<F>> {
+        let dt = self.settings.dt_s;
+        let params = K::PARAMS.iter().zip(&self.values).enumerate();
+        params
+            .filter(|(_, (p, _))| self.learnable(p.kind))
+            .map(|(slot, (p, v))| SlotChain {
+                slot,
+                factor: match p.kind {
+                    ParamKind::TimeConstant => decay_derivatives(v, dt),
+                    ParamKind::Constant => vec![F::one(); v.len()],
+                },
+            })
+            .collect()
+    }
+
     fn param_grads(&self, raw: &[F]) -> Vec<Vec<F>> {
         let mut out = Vec::new();
         let dt = self.settings.dt_s;
@@ -167,6 +213,18 @@ impl<F: Real, K: NeuronFamily> Population<F> for Neurons<F, K> {
         out
     }
 
+    fn state_dim(&self) -> usize {
+        struct Dim;
+        impl<F: Real> ModelVisitor<F> for Dim {
+            type Out = usize;
+            fn visit<M: NeuronModel<F> + Clone + Debug + Send + 'static>(self, _: M) -> usize {
+                <M::State as StateVector<F>>::DIM
+            }
+        }
+        let values = ParamValues::new::<K>(&self.values);
+        self.family.with_model(values, &self.settings, Dim)
+    }
+
     fn box_clone(&self) -> Box<dyn Population<F>> {
         Box::new(self.clone())
     }
@@ -179,6 +237,165 @@ pub(super) fn tau_grad<F: Real>(g_decay: &[F], tau_s: &[F], dt_s: F) -> Vec<F> {
         .zip(tau_s)
         .map(|(&g, &tau)| g * (-dt_s / tau).exp() * dt_s / (tau * tau))
         .collect()
+}
+
+/// `∂d/∂τ = d·dt/τ²` of the decays `d = exp(−dt/τ)`.
+pub(super) fn decay_derivatives<F: Real>(tau_s: &[F], dt_s: F) -> Vec<F> {
+    let d = |tau: F| (-dt_s / tau).exp();
+    tau_s
+        .iter()
+        .map(|&tau| d(tau) * dt_s / (tau * tau))
+        .collect()
+}
+
+/// How one learnable per-neuron parameter enters a model: the model's gradient slot of the
+/// value it becomes, and that value's derivative with respect to the parameter, per neuron.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SlotChain<F> {
+    /// The model's gradient slot.
+    pub slot: usize,
+    /// `∂(slot value)/∂(parameter)` per neuron.
+    pub factor: Vec<F>,
+}
+
+/// Every neuron's state and output after a chunk of steps: where the next chunk continues.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Carry<F> {
+    /// The states as vectors, `[B, N, dim]`.
+    pub states: Vec<F>,
+    /// The outputs, `[B, N]`.
+    pub outs: Vec<F>,
+}
+
+/// A forward pass that kept every neuron's whole state at every step.
+pub trait StateRun<F: Real>: Send + Sync {
+    /// The outputs `[T, B, N]`.
+    fn out(&self) -> &Seq<F>;
+    /// Components of a neuron's state.
+    fn dim(&self) -> usize;
+    /// The model's per-neuron gradient slots.
+    fn slots(&self) -> usize;
+    /// The Jacobians of step `t` (of this run) of sample `b`, neuron `j`, into `jac` (sized
+    /// [`Self::dim`] × [`Self::slots`]).
+    fn jacobian(&self, t: usize, b: usize, j: usize, jac: &mut StepJacobian<F>);
+    /// The states and outputs after the last step.
+    fn carry(&self) -> Carry<F>;
+    /// Whether every state is finite.
+    fn is_finite(&self) -> bool;
+}
+
+/// Runs `model` over `current` keeping every state, from `start`.
+pub(super) fn scan_states<F: Real, M: NeuronModel<F> + Send + 'static>(
+    model: M,
+    current: Seq<F>,
+    w_rec: Option<&Matrix<F>>,
+    ctx: &ScanContext,
+    start: Option<&Carry<F>>,
+) -> Box<dyn StateRun<F>> {
+    let (batch, n) = (current.batch, current.width);
+    let dim = <M::State as StateVector<F>>::DIM;
+    let (start_states, start_outs): (Vec<M::State>, Vec<F>) = match start {
+        Some(c) => (
+            c.states
+                .chunks_exact(dim)
+                .map(M::State::read_from)
+                .collect(),
+            c.outs.clone(),
+        ),
+        None => (
+            (0..batch * n).map(|i| model.initial_state(i % n)).collect(),
+            vec![F::zero(); batch * n],
+        ),
+    };
+    let begin = ScanStart {
+        states: &start_states,
+        outs: &start_outs,
+    };
+    let (trace, finals) =
+        scan::forward_from::<F, M, scan::KeepStates>(&model, current, w_rec, ctx, Some(begin));
+    Box::new(StatesOf {
+        model,
+        trace,
+        start_states,
+        start_outs,
+        finals,
+    })
+}
+
+/// A model with every state of its scan.
+struct StatesOf<F: Real, M: NeuronModel<F>> {
+    model: M,
+    trace: ScanTrace<F, M::State>,
+    start_states: Vec<M::State>,
+    start_outs: Vec<F>,
+    finals: Vec<M::State>,
+}
+
+impl<F: Real, M: NeuronModel<F> + Send> StateRun<F> for StatesOf<F, M> {
+    fn out(&self) -> &Seq<F> {
+        &self.trace.out
+    }
+
+    fn dim(&self) -> usize {
+        <M::State as StateVector<F>>::DIM
+    }
+
+    fn slots(&self) -> usize {
+        M::GRADS_PER_NEURON
+    }
+
+    fn jacobian(&self, t: usize, b: usize, j: usize, jac: &mut StepJacobian<F>) {
+        let out = &self.trace.out;
+        let slab = out.batch * out.width;
+        let here = b * out.width + j;
+        let (prev, prev_out) = match t {
+            0 => (&self.start_states[here], self.start_outs[here]),
+            _ => (
+                &self.trace.saved[(t - 1) * slab + here],
+                out.at(t - 1, b, j),
+            ),
+        };
+        jac.clear();
+        let state = &self.trace.saved[t * slab + here];
+        self.model.jacobian(j, prev, prev_out, state, jac);
+    }
+
+    fn carry(&self) -> Carry<F> {
+        let dim = self.dim();
+        let mut states = vec![F::zero(); self.finals.len() * dim];
+        for (s, v) in self.finals.iter().zip(states.chunks_exact_mut(dim)) {
+            s.write_to(v);
+        }
+        let out = &self.trace.out;
+        let outs = match out.steps {
+            0 => self.start_outs.clone(),
+            t => out.step(t - 1).to_vec(),
+        };
+        Carry { states, outs }
+    }
+
+    fn is_finite(&self) -> bool {
+        let mut v = vec![F::zero(); self.dim()];
+        self.trace.saved.iter().all(|s| {
+            s.write_to(&mut v);
+            v.iter().all(|x| x.is_finite())
+        })
+    }
+}
+
+/// Runs the state-keeping scan with whichever model the family built.
+struct RunStates<'a, F> {
+    current: Seq<F>,
+    w_rec: Option<&'a Matrix<F>>,
+    ctx: &'a ScanContext,
+    start: Option<&'a Carry<F>>,
+}
+
+impl<F: Real> ModelVisitor<F> for RunStates<'_, F> {
+    type Out = Box<dyn StateRun<F>>;
+    fn visit<M: NeuronModel<F> + Clone + Debug + Send + 'static>(self, model: M) -> Self::Out {
+        scan_states(model, self.current, self.w_rec, self.ctx, self.start)
+    }
 }
 
 /// Runs the scan with whichever model the family built.

@@ -1,10 +1,10 @@
 //! The non-spiking leaky readout layer.
 
-use super::population::{spread_taus, tau_grad};
-use super::{decays, Input, Param, ReadoutSpec};
+use super::population::{decay_derivatives, scan_states, spread_taus, tau_grad};
+use super::{decays, Carry, Input, Param, ReadoutSpec, SlotChain, StateRun};
 use crate::neurons::{LeakyReadout, ReadoutState};
 use crate::real::Real;
-use crate::scan::{self, ScanTrace};
+use crate::scan::{self, ScanContext, ScanTrace};
 use crate::tensor::{Matrix, Seq};
 use rand::Rng;
 
@@ -52,12 +52,44 @@ impl<F: Real> Readout<F> {
 
     /// Runs the readout.
     pub fn forward(&self, input: Input<F>) -> ReadoutTrace<F> {
-        let model = LeakyReadout {
-            alpha: decays(&self.tau_syn_s, self.dt_s),
-            beta: decays(&self.tau_mem_s, self.dt_s),
-        };
+        let model = self.model();
         let scan = scan::forward(&model, input.project(&self.w), None);
         ReadoutTrace { model, scan }
+    }
+
+    /// Runs the readout keeping every step's whole state, from `start`.
+    pub fn forward_states(
+        &self,
+        input: Input<F>,
+        ctx: &ScanContext,
+        start: Option<&Carry<F>>,
+    ) -> Box<dyn StateRun<F>> {
+        scan_states(self.model(), input.project(&self.w), None, ctx, start)
+    }
+
+    /// How the learnable time constants, in [`Self::params`] order, enter the model's
+    /// gradient slots (`[α, β]`).
+    pub fn slot_chains(&self) -> Vec<SlotChain<F>> {
+        if !self.spec.learn_tau {
+            return Vec::new();
+        }
+        vec![
+            SlotChain {
+                slot: 1,
+                factor: decay_derivatives(&self.tau_mem_s, self.dt_s),
+            },
+            SlotChain {
+                slot: 0,
+                factor: decay_derivatives(&self.tau_syn_s, self.dt_s),
+            },
+        ]
+    }
+
+    fn model(&self) -> LeakyReadout<F> {
+        LeakyReadout {
+            alpha: decays(&self.tau_syn_s, self.dt_s),
+            beta: decays(&self.tau_mem_s, self.dt_s),
+        }
     }
 
     /// Backpropagates `g = ∂L/∂U`; returns learnable-parameter gradients in [`Self::params`]

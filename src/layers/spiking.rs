@@ -1,6 +1,6 @@
 //! A hidden layer of spiking neurons with feed-forward and optional recurrent weights.
 
-use super::population::{population, ModelRun, Population};
+use super::population::{population, Carry, ModelRun, Population, StateRun};
 use super::{apply_mask, Input, Param, SpikingLayerSpec};
 use crate::events::SpikeEvents;
 use crate::neurons::{NeuronSettings, PopulationSpec};
@@ -223,6 +223,19 @@ impl<F: Real> SpikingLayer<F> {
             trace.dropped = Some(dropped);
         }
         trace
+    }
+
+    /// Runs the layer keeping every step's whole state, from `start` (for forward-mode rules;
+    /// no dropout).
+    pub fn forward_states(
+        &self,
+        input: Input<F>,
+        ctx: &ScanContext,
+        start: Option<&Carry<F>>,
+    ) -> Box<dyn StateRun<F>> {
+        let current = input.project(&self.w_in);
+        self.neurons
+            .forward_states(current, self.w_rec.as_ref(), ctx, start)
     }
 
     /// Backpropagates through the layer.

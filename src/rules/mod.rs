@@ -6,17 +6,21 @@
 //! config chooses (`[training] rule = { kind = "bptt" }`).
 //!
 //! - [`Bptt`]: backpropagation through time with surrogate gradients (the default).
+//! - [`Rtrl`]: exact forward-mode gradients (real-time recurrent learning), for small networks.
 
 mod bptt;
+mod rtrl;
 
 pub use bptt::Bptt;
+pub use rtrl::{Rtrl, DEFAULT_RTRL_MEMORY_MB};
 
 use crate::layers::Input;
 use crate::losses::{self, LossError, LossKind, LossOutput, Targets};
 use crate::network::{Gradients, Network, NetworkTrace};
 use crate::neurons::NoiseStream;
 use crate::real::Real;
-use crate::regularizers::{ActivityRegularizer, RegularizerError};
+use crate::regularizers::{activity_count_penalties, ActivityRegularizer, RegularizerError};
+use crate::tensor::Seq;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
@@ -27,6 +31,33 @@ pub enum RuleKind {
     /// Backpropagation through time ([`Bptt`]).
     #[default]
     Bptt,
+    /// Real-time recurrent learning ([`Rtrl`]).
+    Rtrl {
+        /// The most memory a batch may take, in MB.
+        #[serde(default = "default_rtrl_memory_mb")]
+        max_memory_mb: f64,
+    },
+}
+
+fn default_rtrl_memory_mb() -> f64 {
+    DEFAULT_RTRL_MEMORY_MB
+}
+
+impl RuleKind {
+    /// Checks the rule's settings; errors name the field (`max_memory_mb`, ...).
+    pub fn validate(&self) -> Result<(), (String, String)> {
+        match *self {
+            RuleKind::Bptt => Ok(()),
+            RuleKind::Rtrl { max_memory_mb } => {
+                if max_memory_mb > 0.0 && max_memory_mb.is_finite() {
+                    Ok(())
+                } else {
+                    let e = format!("must be positive and finite, got {max_memory_mb}");
+                    Err(("max_memory_mb".into(), e))
+                }
+            }
+        }
+    }
 }
 
 /// Why a rule could not compute a batch's gradients.
@@ -48,6 +79,18 @@ pub enum RuleError {
         rule: &'static str,
         /// What it does not support.
         what: String,
+    },
+    /// The rule would need more memory than allowed.
+    #[error("{rule} needs {needed_mb:.1} MB for this batch, more than its limit of {limit_mb} MB ({detail})")]
+    MemoryLimit {
+        /// The rule's name.
+        rule: &'static str,
+        /// What it would need.
+        needed_mb: f64,
+        /// The limit.
+        limit_mb: f64,
+        /// Where the memory goes, and what to change.
+        detail: String,
     },
 }
 
@@ -98,6 +141,8 @@ pub enum Rule {
     /// Backpropagation through time.
     #[default]
     Bptt,
+    /// Real-time recurrent learning.
+    Rtrl(Rtrl),
 }
 
 impl Rule {
@@ -105,6 +150,7 @@ impl Rule {
     pub fn new(kind: RuleKind) -> Self {
         match kind {
             RuleKind::Bptt => Rule::Bptt,
+            RuleKind::Rtrl { max_memory_mb } => Rule::Rtrl(Rtrl { max_memory_mb }),
         }
     }
 }
@@ -117,6 +163,7 @@ impl<F: Real> GradientRule<F> for Rule {
     ) -> Result<BatchGradients<F>, RuleError> {
         match self {
             Rule::Bptt => Bptt.gradients(net, batch),
+            Rule::Rtrl(rule) => rule.gradients(net, batch),
         }
     }
 }
@@ -166,4 +213,69 @@ fn check_forward<F: Real>(trace: &NetworkTrace<F>) -> Result<(), RuleError> {
     } else {
         Err(RuleError::NonFinite("the readout output".into()))
     }
+}
+
+/// Refuses what forward-mode rules do not run: an encoder, and dropout during training.
+fn check_online_rule<F: Real>(
+    rule: &'static str,
+    net: &Network<F>,
+    batch: &Batch<'_, F>,
+) -> Result<(), RuleError> {
+    let unsupported = |what: &str| RuleError::Unsupported {
+        rule,
+        what: what.into(),
+    };
+    if net.encoder.is_some() {
+        return Err(unsupported("a network with an encoder"));
+    }
+    if batch.dropout.is_some() && net.hidden.iter().any(|l| l.spec.dropout > 0.0) {
+        return Err(unsupported("dropout"));
+    }
+    Ok(())
+}
+
+/// The activity regularizers' penalty and, per hidden layer, `∂R/∂cnt` `[B, N]` (none
+/// without regularizers), from each layer's spikes `[T, B, N]`.
+fn activity_penalties<F: Real>(
+    activity: &[ActivityRegularizer],
+    spikes: &[Seq<F>],
+) -> Result<(f64, Vec<Vec<F>>), RuleError> {
+    if activity.is_empty() {
+        return Ok((0.0, Vec::new()));
+    }
+    let mut total = 0.0;
+    let mut grads = Vec::with_capacity(spikes.len());
+    for s in spikes {
+        let mut counts = vec![0.0; s.batch * s.width];
+        s.sum_steps_into(&mut counts);
+        let mut g = Vec::new();
+        total += activity_count_penalties(activity, &counts, s.width, &mut g)?;
+        grads.push(g);
+    }
+    Ok((total, grads))
+}
+
+/// The flat gradient of every learnable tensor, split (`sizes` in [`Network::tensors`] order),
+/// with pruned connections' gradients zeroed as BPTT zeroes them.
+fn masked_tensors<F: Real>(net: &Network<F>, sizes: &[usize], flat: Vec<F>) -> Gradients<F> {
+    let mut rest = &flat[..];
+    let mut tensors: Vec<Vec<F>> = sizes
+        .iter()
+        .map(|&n| {
+            let (head, tail) = rest.split_at(n);
+            rest = tail;
+            head.to_vec()
+        })
+        .collect();
+    let mut k = 0;
+    for layer in &net.hidden {
+        crate::layers::apply_mask(&mut tensors[k], layer.mask_in.as_deref());
+        k += 1;
+        if layer.w_rec.is_some() {
+            crate::layers::apply_mask(&mut tensors[k], layer.mask_rec.as_deref());
+            k += 1;
+        }
+        k += layer.neurons.slot_chains().len();
+    }
+    tensors
 }
