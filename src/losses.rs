@@ -9,6 +9,10 @@
 //! time are tiny next to the network. Only the gradient (and, for the sum over time, the staged
 //! logits) is rounded to `F`.
 
+mod online;
+
+pub use online::StepLoss;
+
 use crate::real::Real;
 use crate::tensor::Seq;
 use serde::{Deserialize, Serialize};
