@@ -149,9 +149,10 @@ impl<'a, F: Real> StepLoss<'a, F> {
         let (c, steps) = (self.outputs, self.steps);
         match (self.kind.reduction(), self.targets) {
             (Some(Reduction::Max), _) => {
-                for k in 0..g_t.len() {
-                    if self.argmax[k] == t {
-                        g_t[k] = self.logits[k];
+                let maxima = self.argmax.iter().zip(&self.logits);
+                for (g, (&step, &dz)) in g_t.iter_mut().zip(maxima) {
+                    if step == t {
+                        *g = dz;
                     }
                 }
             }
