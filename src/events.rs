@@ -61,6 +61,20 @@ impl SpikeEvents {
         }
     }
 
+    /// The rows of steps `t0..t1` (a chunk of the sequence).
+    pub fn steps_range(&self, t0: usize, t1: usize) -> Self {
+        let (r0, r1) = (t0 * self.batch, t1 * self.batch);
+        let base = self.offsets[r0];
+        let ids = self.ids[base as usize..self.offsets[r1] as usize].to_vec();
+        Self {
+            steps: t1 - t0,
+            batch: self.batch,
+            width: self.width,
+            offsets: self.offsets[r0..=r1].iter().map(|&o| o - base).collect(),
+            ids,
+        }
+    }
+
     /// Independent Bernoulli spikes: every channel of every row `(t, b)` is active with
     /// probability `p` (the standard synthetic input of benchmarks and tests).
     pub fn bernoulli<R: rand::Rng>(

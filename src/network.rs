@@ -4,7 +4,7 @@
 use crate::error::{check_count, check_positive, ConfigError};
 use crate::layers::{
     EncoderSpec, EncoderTrace, Input, LayerTrace, LifEncoder, Readout, ReadoutSpec, ReadoutTrace,
-    SpikingLayer, SpikingLayerSpec,
+    RecurrentPath, SpikingLayer, SpikingLayerSpec,
 };
 use crate::neurons::NoiseStream;
 use crate::real::Real;
@@ -235,6 +235,19 @@ impl<F: Real> Network<F> {
         g_readout: &Seq<F>,
         g_counts: &[Option<Vec<F>>],
     ) -> Gradients<F> {
+        self.backward_through(input, trace, g_readout, g_counts, RecurrentPath::Followed)
+    }
+
+    /// [`Self::backward`], following the hidden layers' recurrent weights back in time or not
+    /// ([`RecurrentPath`]).
+    pub fn backward_through(
+        &self,
+        input: Input<F>,
+        trace: &NetworkTrace<F>,
+        g_readout: &Seq<F>,
+        g_counts: &[Option<Vec<F>>],
+        path: RecurrentPath,
+    ) -> Gradients<F> {
         let depth = self.hidden.len();
         let first = self.first_input(input, trace.encoder.as_ref());
         let readout_input = self.layer_input(first, &trace.hidden);
@@ -246,7 +259,9 @@ impl<F: Real> Network<F> {
             let x = self.layer_input(first, &trace.hidden[..k]);
             let extra = g_counts.get(k).and_then(Option::as_deref);
             let input_grad = k > 0 || self.encoder.is_some();
-            let (grads, g_in) = self.hidden[k].backward(x, &trace.hidden[k], &g, extra, input_grad);
+            let layer = &self.hidden[k];
+            let (grads, g_in) =
+                layer.backward_through(x, &trace.hidden[k], &g, extra, input_grad, path);
             per_layer.push(grads);
             if let Some(g_in) = g_in {
                 g = g_in;

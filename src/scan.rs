@@ -573,7 +573,7 @@ impl<F: Real, S: Sync> AdjointBlocks<'_, F, S> {
 }
 
 /// `∂L/∂W_rec = Σ_t o[t−1]ᵀ · ∂L/∂x[t]` as one dense product (outputs without events).
-fn recurrent_weight_grad<F: Real>(out: &Seq<F>, g_in: &Seq<F>, n: usize) -> Matrix<F> {
+pub(crate) fn recurrent_weight_grad<F: Real>(out: &Seq<F>, g_in: &Seq<F>, n: usize) -> Matrix<F> {
     let slab = out.batch * n;
     let rows = out.rows().saturating_sub(out.batch);
     let mut dw = Matrix::zeros(n, n);

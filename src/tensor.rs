@@ -35,6 +35,17 @@ impl<F: Real> Seq<F> {
         })
     }
 
+    /// A copy of steps `t0..t1` (a chunk of the sequence).
+    pub fn steps_range(&self, t0: usize, t1: usize) -> Self {
+        let slab = self.batch * self.width;
+        Self {
+            steps: t1 - t0,
+            batch: self.batch,
+            width: self.width,
+            data: self.data[t0 * slab..t1 * slab].to_vec(),
+        }
+    }
+
     /// Number of rows `(t, b)`.
     pub fn rows(&self) -> usize {
         self.steps * self.batch

@@ -16,7 +16,7 @@ pub use encoder::{EncoderCurrent, EncoderSpec, EncoderTrace, LifEncoder};
 pub use population::{population, Carry, ModelRun, Neurons, Population, SlotChain, StateRun};
 pub use readout::{Readout, ReadoutTrace};
 pub use spec::{ReadoutSpec, SpikingLayerSpec};
-pub use spiking::{LayerTrace, SpikingLayer};
+pub use spiking::{LayerTrace, RecurrentPath, SpikingLayer};
 
 use crate::events::SpikeEvents;
 use crate::linalg;
@@ -32,7 +32,51 @@ pub enum Input<'a, F> {
     Dense { x: &'a Seq<F>, sparse: bool },
 }
 
+/// An input chunk owned apart from the whole input (see [`Input::steps_range`]).
+#[derive(Clone, Debug)]
+pub enum OwnedInput<F> {
+    /// Events.
+    Events(SpikeEvents),
+    /// A dense sequence, and whether its zeros are skipped.
+    Dense(Seq<F>, bool),
+}
+
+impl<F: Real> OwnedInput<F> {
+    /// The chunk as an input.
+    pub fn as_input(&self) -> Input<'_, F> {
+        match self {
+            OwnedInput::Events(e) => Input::Events(e),
+            OwnedInput::Dense(x, sparse) => Input::Dense { x, sparse: *sparse },
+        }
+    }
+}
+
 impl<F: Real> Input<'_, F> {
+    /// A copy of steps `t0..t1`.
+    pub fn steps_range(&self, t0: usize, t1: usize) -> OwnedInput<F> {
+        match *self {
+            Input::Events(e) => OwnedInput::Events(e.steps_range(t0, t1)),
+            Input::Dense { x, sparse } => OwnedInput::Dense(x.steps_range(t0, t1), sparse),
+        }
+    }
+
+    /// The non-zero values `(channel, value)` of row `(t, b)`.
+    pub fn active(&self, t: usize, b: usize) -> Vec<(usize, F)> {
+        match *self {
+            Input::Events(e) => e
+                .row(t * e.batch + b)
+                .iter()
+                .map(|&i| (i as usize, F::one()))
+                .collect(),
+            Input::Dense { x, .. } => {
+                let row = x.row(t, b).iter().enumerate();
+                row.filter(|(_, &v)| v != F::zero())
+                    .map(|(i, &v)| (i, v))
+                    .collect()
+            }
+        }
+    }
+
     /// `(steps, batch, width)`.
     pub fn shape(&self) -> (usize, usize, usize) {
         match self {

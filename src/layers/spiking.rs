@@ -33,6 +33,19 @@ pub struct SpikingLayer<F: Real> {
     pub neurons: Box<dyn Population<F>>,
 }
 
+/// Whether a backward pass follows the recurrent weights to earlier steps.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum RecurrentPath {
+    /// The exact gradient: `∂L/∂S[t−1] += ∂L/∂x[t] · W_recᵀ`.
+    #[default]
+    Followed,
+    /// A stop-gradient on the recurrent input `S[t−1] · W_rec`: every neuron's gradient flows
+    /// back through its own dynamics only (no cross-neuron terms of the recurrent Jacobian),
+    /// the gradient e-prop computes online. `W_rec` still gets its gradient
+    /// `Σ_t S[t−1]ᵀ · ∂L/∂x[t]`.
+    Stopped,
+}
+
 /// The forward pass of one layer, kept for its backward pass.
 #[derive(Clone, Debug)]
 pub struct LayerTrace<F: Real> {
@@ -252,6 +265,20 @@ impl<F: Real> SpikingLayer<F> {
         g_counts: Option<&[F]>,
         input_grad: bool,
     ) -> (Vec<Vec<F>>, Option<Seq<F>>) {
+        let path = RecurrentPath::Followed;
+        self.backward_through(input, trace, g_output, g_counts, input_grad, path)
+    }
+
+    /// [`Self::backward`], following the recurrent weights back in time or not.
+    pub fn backward_through(
+        &self,
+        input: Input<F>,
+        trace: &LayerTrace<F>,
+        g_output: &Seq<F>,
+        g_counts: Option<&[F]>,
+        input_grad: bool,
+        path: RecurrentPath,
+    ) -> (Vec<Vec<F>>, Option<Seq<F>>) {
         // ∂L/∂S: through dropout, plus the regularizers' ∂L/∂cnt at every step (no copy when
         // neither applies).
         let mut g = Cow::Borrowed(g_output);
@@ -262,11 +289,28 @@ impl<F: Real> SpikingLayer<F> {
         if let Some(extra) = g_counts {
             g.to_mut().add_to_every_step(extra);
         }
-        let grads = trace.run.backward(&g, self.w_rec.as_ref());
+        let followed = self
+            .w_rec
+            .as_ref()
+            .filter(|_| path == RecurrentPath::Followed);
+        let grads = trace.run.backward(&g, followed);
         let mut g_w_in = input.grad_weight(&grads.input, self.w_in.rows);
         apply_mask(&mut g_w_in.data, self.mask_in.as_deref());
         let mut out = vec![g_w_in.data];
-        if let Some(mut g_w_rec) = grads.w_rec {
+        let g_w_rec = match (&self.w_rec, path) {
+            (None, _) => None,
+            (Some(_), RecurrentPath::Followed) => grads.w_rec,
+            (Some(w), RecurrentPath::Stopped) => Some(match trace.run.events() {
+                Some(events) => {
+                    let mut dw = Matrix::zeros(w.rows, w.cols);
+                    let batch = events.batch;
+                    crate::linalg::events_grad_weight_shifted(events, &grads.input, batch, &mut dw);
+                    dw
+                }
+                None => crate::scan::recurrent_weight_grad(trace.spikes(), &grads.input, w.rows),
+            }),
+        };
+        if let Some(mut g_w_rec) = g_w_rec {
             apply_mask(&mut g_w_rec.data, self.mask_rec.as_deref());
             out.push(g_w_rec.data);
         }

@@ -4,6 +4,7 @@
 //! surrogate gradient of Neftci, Mostafa & Zenke 2019).
 
 use super::{forward_loss, Batch, BatchGradients, GradientRule, RuleError};
+use crate::layers::RecurrentPath;
 use crate::network::Network;
 use crate::real::Real;
 use crate::regularizers::activity_count_penalties;
@@ -18,6 +19,32 @@ impl<F: Real> GradientRule<F> for Bptt {
         net: &Network<F>,
         batch: Batch<'_, F>,
     ) -> Result<BatchGradients<F>, RuleError> {
+        backpropagate(net, batch, RecurrentPath::Followed)
+    }
+}
+
+/// BPTT with a stop-gradient on the recurrent input (every cross-neuron term of the
+/// recurrent Jacobian removed, [`RecurrentPath::Stopped`]): the exact gradient that e-prop
+/// computes online with symmetric feedback, its reference.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LocalBptt;
+
+impl<F: Real> GradientRule<F> for LocalBptt {
+    fn gradients(
+        &self,
+        net: &Network<F>,
+        batch: Batch<'_, F>,
+    ) -> Result<BatchGradients<F>, RuleError> {
+        backpropagate(net, batch, RecurrentPath::Stopped)
+    }
+}
+
+fn backpropagate<F: Real>(
+    net: &Network<F>,
+    batch: Batch<'_, F>,
+    path: RecurrentPath,
+) -> Result<BatchGradients<F>, RuleError> {
+    {
         let Batch {
             input,
             targets,
@@ -40,7 +67,7 @@ impl<F: Real> GradientRule<F> for Bptt {
                 g_counts.push(Some(g));
             }
         }
-        let grads = net.backward(input, trace, &evaluated.loss.grad, &g_counts);
+        let grads = net.backward_through(input, trace, &evaluated.loss.grad, &g_counts, path);
         Ok(BatchGradients {
             loss: evaluated.loss.loss,
             correct: evaluated.loss.correct,

@@ -7,11 +7,16 @@
 //!
 //! - [`Bptt`]: backpropagation through time with surrogate gradients (the default).
 //! - [`Rtrl`]: exact forward-mode gradients (real-time recurrent learning), for small networks.
+//! - [`Eprop`]: e-prop, the online diagonal approximation (symmetric or random feedback).
+//! - [`LocalBptt`]: BPTT without the recurrent Jacobian's cross-neuron terms, e-prop's exact
+//!   reference.
 
 mod bptt;
+mod eprop;
 mod rtrl;
 
-pub use bptt::Bptt;
+pub use bptt::{Bptt, LocalBptt};
+pub use eprop::{Eprop, Feedback, DEFAULT_EPROP_CHUNK_STEPS};
 pub use rtrl::{Rtrl, DEFAULT_RTRL_MEMORY_MB};
 
 use crate::layers::Input;
@@ -37,11 +42,27 @@ pub enum RuleKind {
         #[serde(default = "default_rtrl_memory_mb")]
         max_memory_mb: f64,
     },
+    /// e-prop ([`Eprop`]).
+    Eprop {
+        /// Symmetric (`W_outᵀ`) or fixed random feedback.
+        #[serde(default)]
+        feedback: Feedback,
+        /// Steps per chunk of the online pass.
+        #[serde(default = "default_eprop_chunk_steps")]
+        chunk_steps: usize,
+    },
 }
 
 fn default_rtrl_memory_mb() -> f64 {
     DEFAULT_RTRL_MEMORY_MB
 }
+
+fn default_eprop_chunk_steps() -> usize {
+    DEFAULT_EPROP_CHUNK_STEPS
+}
+
+/// The longest chunk e-prop runs at once.
+pub const MAX_EPROP_CHUNK_STEPS: usize = 100_000;
 
 impl RuleKind {
     /// Checks the rule's settings; errors name the field (`max_memory_mb`, ...).
@@ -54,6 +75,15 @@ impl RuleKind {
                 } else {
                     let e = format!("must be positive and finite, got {max_memory_mb}");
                     Err(("max_memory_mb".into(), e))
+                }
+            }
+            RuleKind::Eprop { chunk_steps, .. } => {
+                if (1..=MAX_EPROP_CHUNK_STEPS).contains(&chunk_steps) {
+                    Ok(())
+                } else {
+                    let e =
+                        format!("must be between 1 and {MAX_EPROP_CHUNK_STEPS}, got {chunk_steps}");
+                    Err(("chunk_steps".into(), e))
                 }
             }
         }
@@ -143,14 +173,21 @@ pub enum Rule {
     Bptt,
     /// Real-time recurrent learning.
     Rtrl(Rtrl),
+    /// e-prop.
+    Eprop(Eprop),
 }
 
 impl Rule {
-    /// The rule of `kind`.
-    pub fn new(kind: RuleKind) -> Self {
+    /// The rule of `kind` for `net`; rules with random parts (random feedback) draw them from
+    /// `seed`.
+    pub fn new<F: Real>(kind: RuleKind, net: &Network<F>, seed: u64) -> Self {
         match kind {
             RuleKind::Bptt => Rule::Bptt,
             RuleKind::Rtrl { max_memory_mb } => Rule::Rtrl(Rtrl { max_memory_mb }),
+            RuleKind::Eprop {
+                feedback,
+                chunk_steps,
+            } => Rule::Eprop(Eprop::new(feedback, chunk_steps, net, seed)),
         }
     }
 }
@@ -164,6 +201,7 @@ impl<F: Real> GradientRule<F> for Rule {
         match self {
             Rule::Bptt => Bptt.gradients(net, batch),
             Rule::Rtrl(rule) => rule.gradients(net, batch),
+            Rule::Eprop(rule) => rule.gradients(net, batch),
         }
     }
 }

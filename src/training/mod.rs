@@ -105,13 +105,14 @@ pub struct BatchReport {
 }
 
 impl Trainer {
-    /// A trainer for `net` with the config's rule and a fresh optimizer.
+    /// A trainer for `net` with the config's rule (random parts drawn from seed 0) and a fresh
+    /// optimizer.
     pub fn new(
         net: Network<f32>,
         config: TrainingConfig,
         steps: usize,
     ) -> Result<Self, OptimError> {
-        let rule = Rule::new(config.rule);
+        let rule = Rule::new(config.rule, &net, 0);
         Trainer::with_rule(net, rule, config, steps)
     }
 }
