@@ -102,6 +102,7 @@ fn symmetric_eprop_equals_bptt_without_cross_neuron_terms() {
     let adaptive = NeuronKind::AdaptiveLif {
         tau_ada_ms: 20.0,
         strength: 0.3,
+        adaptive_fraction: 0.5,
     };
     let activity = [ActivityRegularizer {
         kind: BoundKind::Both,

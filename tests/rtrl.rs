@@ -38,6 +38,7 @@ fn spec(inputs: usize, spike: SpikeFn, reset: ResetGrad) -> NetworkSpec {
                 NeuronKind::AdaptiveLif {
                     tau_ada_ms: 20.0,
                     strength: 0.3,
+                    adaptive_fraction: 0.5,
                 },
                 true,
             ),

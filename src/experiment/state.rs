@@ -3,7 +3,11 @@
 use super::weights::{best_checkpoint, network_checkpoint, restore_network};
 use super::{file_error, EpochRecord, Experiment, ExperimentError, RunDir};
 use crate::io::{write_atomic_str, Checkpoint};
+use crate::rules::Rule;
 use crate::training::Trainer;
+
+/// The seed purpose of a rule's random parts (e-prop's random feedback).
+const RULE: u64 = 13;
 use std::path::Path;
 
 /// Everything a run needs to continue after its last finished epoch.
@@ -21,7 +25,11 @@ pub(super) struct Progress {
 impl Progress {
     /// A new run.
     pub fn fresh(exp: &Experiment) -> Result<Self, ExperimentError> {
-        let mut trainer = Trainer::new(exp.new_network()?, exp.config.training.clone(), exp.steps)?;
+        let net = exp.new_network()?;
+        let training = &exp.config.training;
+        let rule_seed = crate::training::derive_seed(exp.config.seed, RULE, 0);
+        let rule = Rule::new(training.rule, &net, rule_seed);
+        let mut trainer = Trainer::with_rule(net, rule, training.clone(), exp.steps)?;
         trainer.augment = exp.config.data.augment.clone();
         Ok(Self {
             trainer,
@@ -77,6 +85,15 @@ impl Progress {
             tensors.push((name, stored.data.clone()));
         }
         optimizer.load_state(tensors, step)?;
+        let rule = &mut progress.trainer.rule;
+        for (name, _, _) in rule.state_tensors() {
+            let stored = ckpt
+                .tensors
+                .get(&format!("rule.{name}"))
+                .ok_or_else(|| file_error(&path, format!("rule tensor `{name}` is missing")))?;
+            rule.load_state(&name, &stored.shape, &stored.data)
+                .map_err(|e| file_error(&path, e))?;
+        }
         progress.history = read_history(&dir.metrics(), progress.epoch)?;
         tracing::info!(epoch = progress.epoch, "resuming from {}", path.display());
         Ok(progress)
@@ -125,6 +142,9 @@ impl Progress {
         for (name, data) in optimizer.state_tensors() {
             let len = data.len();
             ckpt.insert(format!("optim.{name}"), vec![len], data);
+        }
+        for (name, shape, data) in self.trainer.rule.state_tensors() {
+            ckpt.insert(format!("rule.{name}"), shape, data);
         }
         let opt = |v: Option<f64>| v.map_or("none".to_string(), |v| format!("{v:e}"));
         let meta = [

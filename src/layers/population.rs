@@ -102,10 +102,12 @@ impl<F: Real, K: NeuronFamily> Neurons<F, K> {
         let values = K::PARAMS
             .iter()
             .map(|p| {
-                let v = (p.initial)(&family, spec);
+                let base: Vec<f64> = (0..spec.size)
+                    .map(|j| (p.initial)(&family, spec, j))
+                    .collect();
                 match p.kind {
-                    ParamKind::TimeConstant => spread_taus(spec.size, v, spec.tau_spread, rng),
-                    ParamKind::Constant => vec![F::from_f64(v); spec.size],
+                    ParamKind::TimeConstant => spread_each(&base, spec.tau_spread, rng),
+                    ParamKind::Constant => base.iter().map(|&v| F::from_f64(v)).collect(),
                 }
             })
             .collect();
@@ -498,14 +500,20 @@ pub(super) fn spread_taus<F: Real, R: Rng>(
     spread: f64,
     rng: &mut R,
 ) -> Vec<F> {
-    (0..n)
-        .map(|_| {
+    spread_each(&vec![tau_s; n], spread, rng)
+}
+
+/// Time constants `τ_j·exp(spread·z_j)`, `z_j ~ N(0, 1)` (`τ_j` when `spread = 0`).
+fn spread_each<F: Real, R: Rng>(tau_s: &[f64], spread: f64, rng: &mut R) -> Vec<F> {
+    tau_s
+        .iter()
+        .map(|&tau| {
             let z: f64 = if spread > 0.0 {
                 StandardNormal.sample(rng)
             } else {
                 0.0
             };
-            F::from_f64(tau_s * (spread * z).exp())
+            F::from_f64(tau * (spread * z).exp())
         })
         .collect()
 }

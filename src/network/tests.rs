@@ -31,6 +31,7 @@ fn spec(inputs: usize) -> NetworkSpec {
                 NeuronKind::AdaptiveLif {
                     tau_ada_ms: 20.0,
                     strength: 0.3,
+                    adaptive_fraction: 1.0,
                 },
                 true,
             ),

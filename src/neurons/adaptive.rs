@@ -28,7 +28,7 @@ use super::{
     state_vector, ModelVisitor, NeuronFamily, NeuronModel, NeuronSettings, ParamDef, ParamKind,
     ParamValues, ResetGrad, SavedState, StepAdjoint, StepContext, StepJacobian,
 };
-use crate::error::{check_non_negative, check_positive, ConfigError};
+use crate::error::{check_non_negative, check_positive, check_range, ConfigError};
 use crate::real::Real;
 use crate::surrogates::SpikeFn;
 
@@ -39,6 +39,20 @@ pub struct AdaptiveLifFamily {
     pub tau_ada_ms: f64,
     /// Adaptation strength `a`.
     pub strength: f64,
+    /// Fraction of neurons that adapt (the last ones; the others have `a = 0`).
+    pub adaptive_fraction: f64,
+}
+
+impl AdaptiveLifFamily {
+    /// The strength of neuron `j` of `n`: `a` for the last `round(fraction·n)`, else 0.
+    fn strength_of(&self, n: usize, j: usize) -> f64 {
+        let adaptive = (self.adaptive_fraction * n as f64).round() as usize;
+        if j + adaptive >= n {
+            self.strength
+        } else {
+            0.0
+        }
+    }
 }
 
 impl NeuronFamily for AdaptiveLifFamily {
@@ -46,28 +60,35 @@ impl NeuronFamily for AdaptiveLifFamily {
         ParamDef {
             name: "tau_mem_s",
             kind: ParamKind::TimeConstant,
-            initial: |_, spec| spec.tau_mem_ms * 1e-3,
+            initial: |_, spec, _| spec.tau_mem_ms * 1e-3,
         },
         ParamDef {
             name: "tau_syn_s",
             kind: ParamKind::TimeConstant,
-            initial: |_, spec| spec.tau_syn_ms * 1e-3,
+            initial: |_, spec, _| spec.tau_syn_ms * 1e-3,
         },
         ParamDef {
             name: "tau_ada_s",
             kind: ParamKind::TimeConstant,
-            initial: |family, _| family.tau_ada_ms * 1e-3,
+            initial: |family, _, _| family.tau_ada_ms * 1e-3,
         },
         ParamDef {
             name: "ada_strength",
             kind: ParamKind::Constant,
-            initial: |family, _| family.strength,
+            initial: |family, spec, j| family.strength_of(spec.size, j),
         },
     ];
 
     fn validate(&self, at: &str) -> Result<(), ConfigError> {
         check_positive(&format!("{at}.tau_ada_ms"), self.tau_ada_ms)?;
-        check_non_negative(&format!("{at}.strength"), self.strength)
+        check_non_negative(&format!("{at}.strength"), self.strength)?;
+        check_range(
+            &format!("{at}.adaptive_fraction"),
+            self.adaptive_fraction,
+            0.0,
+            1.0,
+            true,
+        )
     }
 
     fn with_model<F: Real, V: ModelVisitor<F>>(

@@ -31,7 +31,19 @@ pub enum NeuronKind {
         /// Adaptation strength `a` (stork: 0.1).
         #[serde(default = "default_ada_strength")]
         strength: f64,
+        /// Fraction of the layer's neurons that adapt; the others (the first ones) have
+        /// strength 0, as the e-prop paper's mix of LIF and adaptive neurons.
+        #[serde(default = "default_adaptive_fraction", skip_serializing_if = "is_one")]
+        adaptive_fraction: f64,
     },
+}
+
+fn default_adaptive_fraction() -> f64 {
+    1.0
+}
+
+fn is_one(x: &f64) -> bool {
+    *x == 1.0
 }
 
 fn default_tau_ada_ms() -> f64 {
@@ -58,9 +70,11 @@ impl NeuronKind {
             NeuronKind::AdaptiveLif {
                 tau_ada_ms,
                 strength,
+                adaptive_fraction,
             } => visitor.visit(super::AdaptiveLifFamily {
                 tau_ada_ms,
                 strength,
+                adaptive_fraction,
             }),
         }
     }
@@ -125,8 +139,8 @@ pub struct ParamDef<K> {
     pub name: &'static str,
     /// How the parameter enters the model.
     pub kind: ParamKind,
-    /// Its value at init (before heterogeneity), in SI units.
-    pub initial: fn(&K, &PopulationSpec) -> f64,
+    /// The value of neuron `j` at init (before heterogeneity), in SI units.
+    pub initial: fn(&K, &PopulationSpec, usize) -> f64,
 }
 
 /// The current values of a family's parameters, by name.

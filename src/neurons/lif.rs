@@ -48,12 +48,12 @@ impl NeuronFamily for LifFamily {
         ParamDef {
             name: "tau_mem_s",
             kind: ParamKind::TimeConstant,
-            initial: |_, spec| spec.tau_mem_ms * 1e-3,
+            initial: |_, spec, _| spec.tau_mem_ms * 1e-3,
         },
         ParamDef {
             name: "tau_syn_s",
             kind: ParamKind::TimeConstant,
-            initial: |_, spec| spec.tau_syn_ms * 1e-3,
+            initial: |_, spec, _| spec.tau_syn_ms * 1e-3,
         },
     ];
 

@@ -192,6 +192,46 @@ impl Rule {
     }
 }
 
+impl Rule {
+    /// What the rule keeps between batches, saved in checkpoints: `(name, shape, values)`
+    /// (e-prop's random feedback matrix).
+    pub fn state_tensors(&self) -> Vec<(String, Vec<usize>, Vec<f32>)> {
+        match self {
+            Rule::Eprop(Eprop {
+                random: Some(b), ..
+            }) => {
+                let values = b.data.iter().map(|&v| v as f32).collect();
+                vec![("eprop.feedback".into(), vec![b.rows, b.cols], values)]
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// Restores the tensor `name` of [`Self::state_tensors`] from a checkpoint.
+    pub fn load_state(
+        &mut self,
+        name: &str,
+        shape: &[usize],
+        values: &[f32],
+    ) -> Result<(), String> {
+        match self {
+            Rule::Eprop(Eprop {
+                random: Some(b), ..
+            }) if name == "eprop.feedback" => {
+                if shape != [b.rows, b.cols] || values.len() != b.data.len() {
+                    return Err(format!(
+                        "{name} has shape {shape:?}, the network needs [{}, {}]",
+                        b.rows, b.cols
+                    ));
+                }
+                b.data = values.iter().map(|&v| f64::from(v)).collect();
+                Ok(())
+            }
+            _ => Err(format!("the rule keeps no tensor `{name}`")),
+        }
+    }
+}
+
 impl<F: Real> GradientRule<F> for Rule {
     fn gradients(
         &self,
