@@ -374,3 +374,25 @@ fn audio2spikes_errors_name_the_problem() {
     }
     assert!(!out_h5.exists());
 }
+
+/// `rules compare --json` on the shipped RTRL check: RTRL agrees with BPTT to f32 rounding,
+/// e-prop's cosines are reported, and the last line is the JSON object.
+#[test]
+fn rules_compare_reports_rtrl_against_bptt() {
+    let config = concat!(env!("CARGO_MANIFEST_DIR"), "/configs/rtrl_check.toml");
+    let out = spikegrad(&["rules", "compare", "--config", config, "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let last = text.lines().last().unwrap();
+    let v: serde_json::Value = serde_json::from_str(last).unwrap();
+    let rtrl = v["rules"]["rtrl"].as_object().unwrap();
+    assert_eq!(rtrl.len(), 5, "every learnable tensor");
+    for (name, a) in rtrl {
+        assert!(a["cosine"].as_f64().unwrap() >= 0.99999, "{name}");
+        assert!(a["rel_err"].as_f64().unwrap() <= 1e-4, "{name}");
+    }
+    let eprop = v["rules"]["eprop"]["hidden.0.w_in"]["cosine"]
+        .as_f64()
+        .unwrap();
+    assert!(eprop > 0.0 && eprop < 1.0, "{eprop}");
+}

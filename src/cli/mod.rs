@@ -9,6 +9,7 @@ mod nir;
 mod plot;
 mod plots;
 mod quantize;
+mod rules;
 mod run;
 mod train;
 
@@ -60,6 +61,8 @@ enum Command {
     Run(run::RunArgs),
     /// Convert WAV audio to SHD-layout spike trains with the Heidelberg cochlea model.
     Audio2spikes(audio2spikes::Audio2SpikesArgs),
+    /// Gradient rules: `rules compare --config FILE` (each rule's gradient against BPTT's).
+    Rules(rules::RulesArgs),
     /// Write PNG plots of a saved run into RUN/plots/.
     Plot {
         /// The run directory.
@@ -76,6 +79,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Quantize { run, out, force } => quantize::quantize(&run, &out, force),
         Command::Plot { run } => plots::plot_run(&run),
         Command::Bench(args) => bench::bench(args),
+        Command::Rules(args) => rules::run(args),
         Command::Data(args) => data::run(args),
         Command::Nir(args) => nir::run(args),
         Command::Run(args) => run::run(args),

@@ -11,6 +11,7 @@
 //! ```
 
 mod braille;
+mod compare;
 mod evaluation;
 mod hdf5;
 mod ptq;
@@ -18,6 +19,7 @@ mod records;
 mod state;
 mod weights;
 
+pub use compare::{Agreement, RuleComparison};
 pub use evaluation::TestResult;
 pub use ptq::{quantize_run, PtqReport};
 pub use records::{EpochRecord, FinalReport};

@@ -37,6 +37,7 @@
 //! readout reads), readout time constants equal for every output and not learned (one filter
 //! `κ`), no encoder, no dropout.
 
+mod system;
 mod traces;
 
 use super::{check_online_rule, Batch, BatchGradients, GradientRule, RuleError};
@@ -52,10 +53,10 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
-use traces::{ChunkView, SampleTraces};
+use traces::{ChunkView, SampleTraces, MAX_STATE_DIM};
 
 /// Steps per chunk of the online pass by default.
-pub const DEFAULT_EPROP_CHUNK_STEPS: usize = 64;
+pub const DEFAULT_EPROP_CHUNK_STEPS: usize = 256;
 
 /// The feedback matrix `B` of e-prop's learning signal.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -125,6 +126,11 @@ fn check_network<F: Real>(net: &Network<F>) -> Result<(), RuleError> {
         rule: "eprop",
         what: what.into(),
     };
+    if net.hidden.len() == 1 && net.hidden[0].neurons.state_dim() > MAX_STATE_DIM {
+        return Err(unsupported(&format!(
+            "neuron models with more than {MAX_STATE_DIM} state components"
+        )));
+    }
     if net.hidden.len() != 1 {
         return Err(unsupported(
             "networks with more than one hidden layer (its learning signal reaches the layer \

@@ -201,7 +201,7 @@ pub(super) fn train_batch<R: GradientRule<f32>>(
     data: &Dataset,
     indices: &[usize],
     steps: usize,
-    dropout_rng: &mut ChaCha8Rng,
+    dropout_rng: Option<&mut ChaCha8Rng>,
     augment: Option<Augmentation>,
     noise: NoiseStream,
 ) -> Result<(EvalStats, Gradients<f32>), BatchFailure> {
@@ -214,7 +214,7 @@ pub(super) fn train_batch<R: GradientRule<f32>>(
             targets: loss_targets(&batch.targets),
             loss: config.loss,
             activity: &config.activity,
-            dropout: Some(dropout_rng),
+            dropout: dropout_rng,
             noise,
         },
     )?;
@@ -226,6 +226,21 @@ pub(super) fn train_batch<R: GradientRule<f32>>(
     };
     let stats = summary.stats(out.loss, out.correct, out.reg_loss, &out.spikes);
     Ok((stats, out.grads))
+}
+
+/// The statistics and gradients `rule` computes for the batch `indices`, without dropout or
+/// augmentation (e.g. to compare rules on the same batches).
+#[allow(clippy::too_many_arguments)]
+pub fn rule_gradients<R: GradientRule<f32>>(
+    rule: &R,
+    net: &Network<f32>,
+    config: &TrainingConfig,
+    data: &Dataset,
+    indices: &[usize],
+    steps: usize,
+    noise: NoiseStream,
+) -> Result<(EvalStats, Gradients<f32>), TrainError> {
+    train_batch(rule, net, config, data, indices, steps, None, None, noise).map_err(|e| e.at(0, 0))
 }
 
 /// One evaluation batch: forward pass (no dropout, stochastic spikes drawing from `noise`) and

@@ -13,7 +13,9 @@
 
 mod batch;
 
-pub use batch::{batch_input, evaluate, evaluate_observed, BatchObserver, BatchView, EvalStats};
+pub use batch::{
+    batch_input, evaluate, evaluate_observed, rule_gradients, BatchObserver, BatchView, EvalStats,
+};
 
 use crate::config::TrainingConfig;
 use crate::data::{batches, AugmentConfig, Augmentation, DataError, Dataset};
@@ -230,7 +232,7 @@ impl<R: GradientRule<f32>> Trainer<R> {
             data,
             indices,
             self.steps,
-            dropout_rng,
+            Some(dropout_rng),
             augment,
             noise,
         )
