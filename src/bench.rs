@@ -14,8 +14,10 @@ use crate::layers::Input;
 use crate::linalg;
 use crate::losses::{self, LossKind, Targets};
 use crate::network::{Network, NetworkSpec};
+use crate::neurons::NoiseStream;
 use crate::neurons::{FixedLif, Lif, ResetGrad};
 use crate::optimizers::{Optimizer, OptimizerKind};
+use crate::rules::{Batch, GradientRule, Rule, RuleError, RuleKind};
 use crate::scan;
 use crate::surrogates::{SpikeFn, Surrogate};
 use crate::tensor::{Matrix, Seq};
@@ -77,18 +79,40 @@ pub struct BenchReport {
     pub shape: serde_json::Value,
 }
 
+/// Options of a training workload.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct TrainOptions {
+    /// The gradient rule (`None`: BPTT as the peers' harness times it, forward, backward and
+    /// Adam in line).
+    pub rule: Option<RuleKind>,
+    /// Time steps per sample instead of the workload's own (`shd-rsnn`, `long`, `infer`).
+    pub timesteps: Option<usize>,
+}
+
 /// Runs `workload` for `warmup` untimed and `steps` timed steps.
 pub fn run(workload: Workload, steps: usize, warmup: usize) -> BenchReport {
+    run_with(workload, steps, warmup, TrainOptions::default()).expect("BPTT runs every workload")
+}
+
+/// [`run`] with a gradient rule and a sequence length of choice; fails when the rule does
+/// not apply to the workload (e.g. RTRL beyond its memory limit).
+pub fn run_with(
+    workload: Workload,
+    steps: usize,
+    warmup: usize,
+    options: TrainOptions,
+) -> Result<BenchReport, RuleError> {
+    let t = |default: usize| options.timesteps.unwrap_or(default);
     let (times, shape, batch) = match workload {
-        Workload::ShdRsnn => train_steps(rsnn(128, 100, 256), steps, warmup),
-        Workload::Long => train_steps(rsnn(32, 2000, 512), steps, warmup),
-        Workload::Infer => infer_steps(rsnn(128, 100, 256), steps, warmup),
+        Workload::ShdRsnn => train_steps(rsnn(128, t(100), 256), steps, warmup, options.rule)?,
+        Workload::Long => train_steps(rsnn(32, t(2000), 512), steps, warmup, options.rule)?,
+        Workload::Infer => infer_steps(rsnn(128, t(100), 256), steps, warmup),
         Workload::OnLif { n } => on_lif(n, steps, warmup),
     };
     let mut sorted = times.clone();
     sorted.sort_by(f64::total_cmp);
     let median_ms = sorted[sorted.len() / 2];
-    BenchReport {
+    Ok(BenchReport {
         workload: workload.name().to_string(),
         median_ms,
         min_ms: sorted[0],
@@ -99,7 +123,7 @@ pub fn run(workload: Workload, steps: usize, warmup: usize) -> BenchReport {
         samples_per_s: matches!(workload, Workload::Infer)
             .then(|| batch as f64 / (median_ms * 1e-3)),
         shape,
-    }
+    })
 }
 
 /// The SHD-style problem: network, input events and labels.
@@ -148,7 +172,12 @@ fn fill(w: &mut Matrix<f32>, std: f64, rng: &mut ChaCha8Rng) {
     }
 }
 
-fn train_steps(mut p: Rsnn, steps: usize, warmup: usize) -> (Vec<f64>, serde_json::Value, usize) {
+fn train_steps(
+    mut p: Rsnn,
+    steps: usize,
+    warmup: usize,
+    rule: Option<RuleKind>,
+) -> Result<(Vec<f64>, serde_json::Value, usize), RuleError> {
     let shapes: Vec<usize> = p
         .net
         .tensors()
@@ -157,22 +186,40 @@ fn train_steps(mut p: Rsnn, steps: usize, warmup: usize) -> (Vec<f64>, serde_jso
         .map(|t| t.data.len())
         .collect();
     let mut opt = Optimizer::new(OptimizerKind::adam(), &shapes).expect("valid optimizer");
+    let rule = rule.map(|kind| Rule::new(kind, &p.net, 0));
+    fn batch(p: &Rsnn) -> Batch<'_, f32> {
+        Batch {
+            input: Input::Events(&p.input),
+            targets: Targets::Classes(&p.labels),
+            loss: LossKind::MaxOverTimeCe,
+            activity: &[],
+            dropout: None,
+            noise: NoiseStream::default(),
+        }
+    }
+    if let Some(rule) = &rule {
+        // One untimed step that may fail (then nothing is timed).
+        rule.gradients(&p.net, batch(&p))?;
+        p.shape["rule"] = serde_json::json!(rule.name());
+    }
     let times = timed(steps, warmup, || {
         let input = Input::Events(&p.input);
-        let trace = p.net.forward::<ChaCha8Rng>(input, None);
-        let loss = losses::compute(
-            LossKind::MaxOverTimeCe,
-            trace.output(),
-            Targets::Classes(&p.labels),
-        )
-        .expect("valid loss");
-        let grads = p.net.backward(input, &trace, &loss.grad, &[]);
+        let targets = Targets::Classes(&p.labels);
+        let grads = match &rule {
+            Some(rule) => rule.gradients(&p.net, batch(&p)).expect("ran before").grads,
+            None => {
+                let trace = p.net.forward::<ChaCha8Rng>(input, None);
+                let loss = losses::compute(LossKind::MaxOverTimeCe, trace.output(), targets)
+                    .expect("valid loss");
+                p.net.backward(input, &trace, &loss.grad, &[])
+            }
+        };
         let views: Vec<&[f32]> = grads.iter().map(|g| g.as_slice()).collect();
         let mut params = p.net.learnable_mut();
         let mut pv: Vec<&mut [f32]> = params.iter_mut().map(|v| v.as_mut_slice()).collect();
         opt.step(&mut pv, &views, 1e-3).expect("matching shapes");
     });
-    (times, p.shape, p.labels.len())
+    Ok((times, p.shape, p.labels.len()))
 }
 
 fn infer_steps(p: Rsnn, steps: usize, warmup: usize) -> (Vec<f64>, serde_json::Value, usize) {

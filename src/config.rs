@@ -172,6 +172,10 @@ pub struct TrainingConfig {
     /// Noisy trials per sample when stochastic spikes are evaluated stochastically: loss,
     /// accuracy and rates are averaged over them.
     pub eval_trials: usize,
+    /// Stop before `epochs` once the validation accuracy reaches this value (the e-prop
+    /// tutorial's stopping criterion); `None`: train every epoch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_at_valid_accuracy: Option<f64>,
 }
 
 /// The most noisy trials an evaluation may run per sample.
@@ -206,6 +210,7 @@ impl Default for TrainingConfig {
             quantize: Quantization::None,
             eval_spikes: EvalSpikes::Stochastic,
             eval_trials: 1,
+            stop_at_valid_accuracy: None,
         }
     }
 }
@@ -267,6 +272,9 @@ impl ExperimentConfig {
         check_count("training.epochs", t.epochs)?;
         check_count("training.batch_size", t.batch_size)?;
         check_count("training.eval_trials", t.eval_trials)?;
+        if let Some(a) = t.stop_at_valid_accuracy {
+            check_range("training.stop_at_valid_accuracy", a, 0.0, 1.0, true)?;
+        }
         t.rule
             .validate()
             .map_err(|(field, e)| ConfigError::new(format!("training.rule.{field}"), e))?;

@@ -28,6 +28,7 @@ pub mod optimizers;
 pub mod quant;
 pub mod real;
 pub mod regularizers;
+pub mod reproduce;
 pub mod rules;
 pub mod scan;
 pub mod surrogates;

@@ -396,3 +396,37 @@ fn rules_compare_reports_rtrl_against_bptt() {
         .unwrap();
     assert!(eprop > 0.0 && eprop < 1.0, "{eprop}");
 }
+
+/// `reproduce --list` names every reproduction; a quick reproduction writes its runs (with
+/// plots) and ends with the JSON line.
+#[test]
+fn reproduce_lists_and_runs_a_quick_reproduction() {
+    let list = spikegrad(&["reproduce", "--list"]);
+    let text = String::from_utf8_lossy(&list.stdout);
+    assert!(text.contains("eprop-evidence") && text.contains("stochastic-randman"));
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().to_str().unwrap();
+    let run = spikegrad(&[
+        "reproduce",
+        "stochastic-randman",
+        "--quick",
+        "--json",
+        "--out",
+        out,
+    ]);
+    assert!(run.status.success(), "{}", stderr(&run));
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    let v: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    assert_eq!(v["name"], "stochastic-randman");
+    for metric in [
+        "deterministic_accuracy",
+        "stochastic_accuracy",
+        "fano_factor",
+    ] {
+        assert!(v["metrics"][metric].as_f64().is_some(), "{metric}");
+    }
+    assert!(tmp.path().join("stochastic/final.json").exists());
+    assert!(tmp.path().join("stochastic/plots/curves.png").exists());
+    let unknown = spikegrad(&["reproduce", "nothing"]);
+    assert!(!unknown.status.success() && stderr(&unknown).contains("no reproduction"));
+}

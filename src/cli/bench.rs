@@ -3,6 +3,7 @@
 use anyhow::{bail, Context};
 use clap::Args;
 use spikegrad::bench::{self, Workload};
+use spikegrad::rules::RuleKind;
 
 #[derive(Debug, Args)]
 pub struct BenchArgs {
@@ -19,6 +20,13 @@ pub struct BenchArgs {
     /// Layer width of on-lif.
     #[arg(long, default_value_t = 1024)]
     n: usize,
+    /// Gradient rule of the training workloads: bptt, rtrl or eprop (default: BPTT in line,
+    /// as the peers' harness times it).
+    #[arg(long)]
+    rule: Option<String>,
+    /// Time steps per sample instead of the workload's own (shd-rsnn, long, infer).
+    #[arg(long)]
+    timesteps: Option<usize>,
 }
 
 pub fn bench(args: BenchArgs) -> anyhow::Result<()> {
@@ -49,7 +57,26 @@ pub fn bench(args: BenchArgs) -> anyhow::Result<()> {
     } else {
         3
     };
-    let report = bench::run(workload, args.steps, warmup);
+    let rule = match args.rule.as_deref() {
+        None => None,
+        Some("bptt") => Some(RuleKind::Bptt),
+        Some("rtrl") => Some(RuleKind::Rtrl {
+            max_memory_mb: spikegrad::rules::DEFAULT_RTRL_MEMORY_MB,
+        }),
+        Some("eprop") => Some(RuleKind::Eprop {
+            feedback: spikegrad::rules::Feedback::Symmetric,
+            chunk_steps: spikegrad::rules::DEFAULT_EPROP_CHUNK_STEPS,
+        }),
+        Some(other) => bail!("unknown rule `{other}` (bptt, rtrl, eprop)"),
+    };
+    if args.timesteps == Some(0) {
+        bail!("--timesteps must be at least 1");
+    }
+    let options = bench::TrainOptions {
+        rule,
+        timesteps: args.timesteps,
+    };
+    let report = bench::run_with(workload, args.steps, warmup, options)?;
     println!("{}", serde_json::to_string(&report)?);
     Ok(())
 }

@@ -9,6 +9,7 @@ mod nir;
 mod plot;
 mod plots;
 mod quantize;
+mod reproduce;
 mod rules;
 mod run;
 mod train;
@@ -61,6 +62,9 @@ enum Command {
     Run(run::RunArgs),
     /// Convert WAV audio to SHD-layout spike trains with the Heidelberg cochlea model.
     Audio2spikes(audio2spikes::Audio2SpikesArgs),
+    /// Re-run a paper's key result and print it beside the published figure
+    /// (`reproduce --list`).
+    Reproduce(reproduce::ReproduceArgs),
     /// Gradient rules: `rules compare --config FILE` (each rule's gradient against BPTT's).
     Rules(rules::RulesArgs),
     /// Write PNG plots of a saved run into RUN/plots/.
@@ -80,6 +84,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Plot { run } => plots::plot_run(&run),
         Command::Bench(args) => bench::bench(args),
         Command::Rules(args) => rules::run(args),
+        Command::Reproduce(args) => reproduce::run(args),
         Command::Data(args) => data::run(args),
         Command::Nir(args) => nir::run(args),
         Command::Run(args) => run::run(args),

@@ -108,13 +108,13 @@ fn print_report(r: &FinalReport, dir: &RunDir) {
 }
 
 /// A progress bar over the batches of an epoch and one summary line per epoch.
-struct Progress {
-    bar: ProgressBar,
+pub(super) struct Progress {
+    pub(super) bar: ProgressBar,
     epochs: usize,
 }
 
 impl Progress {
-    fn new(epochs: usize) -> Self {
+    pub(super) fn new(epochs: usize) -> Self {
         let bar = ProgressBar::new(0);
         bar.set_style(
             ProgressStyle::with_template(
@@ -127,12 +127,22 @@ impl Progress {
     }
 }
 
+impl Progress {
+    /// `epoch/epochs`, or the epoch alone when the total is not known (0).
+    fn of(&self, epoch: usize) -> String {
+        match self.epochs {
+            0 => format!("{epoch:>3}"),
+            n => format!("{epoch:>3}/{n}"),
+        }
+    }
+}
+
 impl Observer for Progress {
     fn batch(&mut self, epoch: usize, r: BatchReport) {
         if r.done == 1 {
             self.bar.reset();
             self.bar.set_length(r.total as u64);
-            self.bar.set_prefix(format!("{epoch}/{}", self.epochs));
+            self.bar.set_prefix(self.of(epoch));
         }
         self.bar.set_position(r.done as u64);
         self.bar.set_message(format!("{:.4}", r.loss));
@@ -142,9 +152,8 @@ impl Observer for Progress {
         let pct = |a: Option<f64>| a.map_or("-".to_string(), |a| format!("{:.2}%", 100.0 * a));
         let rates: Vec<String> = r.rates_hz.iter().map(|h| format!("{h:.1}")).collect();
         let line = format!(
-            "epoch {:>3}/{}  loss {:.4}  acc {}  valid loss {}  valid acc {}  rates [{}] Hz  {:.1} s",
-            r.epoch,
-            self.epochs,
+            "epoch {}  loss {:.4}  acc {}  valid loss {}  valid acc {}  rates [{}] Hz  {:.1} s",
+            self.of(r.epoch),
             r.train_loss,
             pct(r.train_accuracy),
             r.valid_loss.map_or("-".to_string(), |l| format!("{l:.4}")),

@@ -286,12 +286,17 @@ impl Experiment {
             state::Progress::fresh(self)?
         };
         let epochs = self.config.training.epochs;
-        while progress.epoch < epochs {
+        let target = self.config.training.stop_at_valid_accuracy;
+        let reached = |p: &state::Progress| {
+            let last = p.history.last().and_then(|r| r.valid_accuracy);
+            matches!((target, last), (Some(t), Some(a)) if a >= t)
+        };
+        while progress.epoch < epochs && !reached(&progress) {
             let epoch = progress.epoch + 1;
             let record = self.train_one_epoch(&mut progress.trainer, epoch, observer)?;
             progress.record_epoch(self, dir, record)?;
             observer.epoch(progress.history.last().expect("just recorded"));
-            if progress.epoch < epochs && observer.stop_requested() {
+            if progress.epoch < epochs && !reached(&progress) && observer.stop_requested() {
                 return Err(ExperimentError::Interrupted {
                     epoch: progress.epoch,
                 });

@@ -193,6 +193,19 @@ impl Rule {
 }
 
 impl Rule {
+    /// The rule's name in configs and reports.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Rule::Bptt => "bptt",
+            Rule::Rtrl(_) => "rtrl",
+            Rule::Eprop(Eprop {
+                feedback: Feedback::Random,
+                ..
+            }) => "eprop_random",
+            Rule::Eprop(_) => "eprop",
+        }
+    }
+
     /// What the rule keeps between batches, saved in checkpoints: `(name, shape, values)`
     /// (e-prop's random feedback matrix).
     pub fn state_tensors(&self) -> Vec<(String, Vec<usize>, Vec<f32>)> {

@@ -1,0 +1,134 @@
+//! Reproductions: the research line's key results, each re-run end to end with this crate's
+//! code (`spikegrad reproduce NAME`) and reported beside the published figure.
+//!
+//! A reproduction is one file: what it trains (configs shipped with the crate, in run
+//! directories under the output folder), the metrics it reports, and the published anchor of
+//! each metric (a number where the paper gives one, else the claim in words). `quick` runs a
+//! much smaller version to check that everything runs; its numbers are not the result.
+
+mod eprop_evidence;
+mod stochastic_randman;
+
+use crate::config::ExperimentConfig;
+use crate::experiment::{Experiment, ExperimentError, FinalReport, Observer, RunDir};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// How a reproduction runs.
+pub struct Options<'a> {
+    /// Where its run directories go (one subfolder per run).
+    pub out: PathBuf,
+    /// A small, fast version (checks that it runs; not the result).
+    pub quick: bool,
+    /// Sees every run's progress.
+    pub observer: &'a mut dyn Observer,
+}
+
+/// One reported metric beside its published anchor.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Row {
+    /// The metric's name (a key of [`Outcome::metrics`]).
+    pub metric: &'static str,
+    /// Our value.
+    pub ours: f64,
+    /// The published value, if the paper gives one.
+    pub anchor: Option<f64>,
+    /// The published figure or claim, in words.
+    pub published: &'static str,
+}
+
+/// What a reproduction found.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Outcome {
+    /// Every metric beside its anchor.
+    pub rows: Vec<Row>,
+    /// The setting, in words (what was trained, how long).
+    pub setting: String,
+    /// The run directories written.
+    pub runs: Vec<PathBuf>,
+}
+
+impl Outcome {
+    /// The metrics by name.
+    pub fn metrics(&self) -> BTreeMap<&'static str, f64> {
+        self.rows.iter().map(|r| (r.metric, r.ours)).collect()
+    }
+
+    /// The published anchors by name (numbers where given, else the claim in words).
+    pub fn anchors(&self) -> BTreeMap<&'static str, serde_json::Value> {
+        self.rows
+            .iter()
+            .map(|r| {
+                let v = match r.anchor {
+                    Some(a) => serde_json::json!(a),
+                    None => serde_json::json!(r.published),
+                };
+                (r.metric, v)
+            })
+            .collect()
+    }
+}
+
+/// A registered reproduction.
+pub struct Reproduction {
+    /// Its name on the command line.
+    pub name: &'static str,
+    /// The paper.
+    pub paper: &'static str,
+    /// What it reproduces, in one line.
+    pub summary: &'static str,
+    /// Runs it.
+    pub run: fn(&mut Options<'_>) -> Result<Outcome, ExperimentError>,
+}
+
+/// Every reproduction, by name.
+pub const REGISTRY: &[Reproduction] = &[eprop_evidence::ENTRY, stochastic_randman::ENTRY];
+
+/// The reproduction called `name`.
+pub fn find(name: &str) -> Option<&'static Reproduction> {
+    REGISTRY.iter().find(|r| r.name == name)
+}
+
+/// A config shipped with the crate (`configs/NAME.toml`, built into the binary).
+fn shipped(text: &str) -> ExperimentConfig {
+    toml::from_str(text).expect("the shipped configs parse (a test checks them)")
+}
+
+/// Trains `config` into `out/name` (replacing an earlier run there) and returns its final
+/// report.
+fn train(
+    config: ExperimentConfig,
+    out: &Path,
+    name: &str,
+    observer: &mut dyn Observer,
+) -> Result<(PathBuf, FinalReport), ExperimentError> {
+    let path = out.join(name);
+    if path.exists() {
+        std::fs::remove_dir_all(&path).map_err(|e| crate::experiment::file_error(&path, e))?;
+    }
+    let experiment = Experiment::prepare(config)?;
+    let report = experiment.run(&RunDir::new(&path), false, observer)?;
+    Ok((path, report))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn registry_names_are_unique_and_shipped_configs_are_valid() {
+        let mut names: Vec<&str> = REGISTRY.iter().map(|r| r.name).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), REGISTRY.len());
+        for text in [
+            eprop_evidence::CONFIG,
+            stochastic_randman::DETERMINISTIC,
+            stochastic_randman::STOCHASTIC,
+        ] {
+            shipped(text).validate().unwrap();
+        }
+        assert!(find("eprop-evidence").is_some() && find("nothing").is_none());
+    }
+}
