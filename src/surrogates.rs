@@ -23,6 +23,10 @@ pub enum Surrogate {
     Atan { beta: f64 },
     /// Triangle (Esser et al. 2016; Bellec et al. 2018): `max(0, 1 − β|x|)`.
     Triangle { beta: f64 },
+    /// e-prop's pseudo-derivative (Bellec et al. 2018, 2020): the triangle scaled by a
+    /// dampening factor, `γ max(0, 1 − β|x|)` (their γ = 0.3), which keeps gradients through
+    /// many recurrent steps from exploding.
+    DampenedTriangle { beta: f64, dampening: f64 },
     /// Exponential (Shrestha & Orchard 2018): `exp(−β|x|)`.
     Exponential { beta: f64 },
 }
@@ -41,6 +45,7 @@ impl Surrogate {
             | Surrogate::Sigmoid { beta }
             | Surrogate::Atan { beta }
             | Surrogate::Triangle { beta }
+            | Surrogate::DampenedTriangle { beta, .. }
             | Surrogate::Exponential { beta } => beta,
         }
     }
@@ -66,6 +71,9 @@ impl Surrogate {
                 b / F::from_f64(2.0) / (one + z * z)
             }
             Surrogate::Triangle { beta } => (one - F::from_f64(beta) * x.abs()).max(F::zero()),
+            Surrogate::DampenedTriangle { beta, dampening } => {
+                F::from_f64(dampening) * (one - F::from_f64(beta) * x.abs()).max(F::zero())
+            }
             Surrogate::Exponential { beta } => (-F::from_f64(beta) * x.abs()).exp(),
         }
     }
@@ -181,7 +189,12 @@ impl SpikeFn {
             }
         };
         match *self {
-            SpikeFn::Heaviside { surrogate } => beta("surrogate.beta", surrogate.beta()),
+            SpikeFn::Heaviside { surrogate } => {
+                if let Surrogate::DampenedTriangle { dampening, .. } = surrogate {
+                    beta("surrogate.dampening", dampening)?;
+                }
+                beta("surrogate.beta", surrogate.beta())
+            }
             SpikeFn::Relaxed { beta: b } => beta("beta", b),
             SpikeFn::EscapeNoise { noise, surrogate } => {
                 if let Some(s) = surrogate {
@@ -266,6 +279,26 @@ surrogate_kernel!(AtanK, |b, x| {
 surrogate_kernel!(TriangleK, |b, x| (F::one() - b * x.abs()).max(F::zero()));
 surrogate_kernel!(ExponentialK, |b, x| (-b * x.abs()).exp());
 
+/// The dampened triangle: `(β, γ)`.
+#[derive(Clone, Copy)]
+struct DampenedTriangleK<F>(F, F);
+
+impl<F: Real> SpikeKernel<F> for Heaviside<DampenedTriangleK<F>> {
+    #[inline(always)]
+    fn fire(self, x: F, _uniform: impl FnOnce() -> F) -> F {
+        if x > F::zero() {
+            F::one()
+        } else {
+            F::zero()
+        }
+    }
+    #[inline(always)]
+    fn derivative(self, x: F) -> F {
+        let DampenedTriangleK(b, g) = self.0;
+        g * (F::one() - b * x.abs()).max(F::zero())
+    }
+}
+
 impl<F: Real> SpikeKernel<F> for RelaxedKernel<F> {
     #[inline(always)]
     fn fire(self, x: F, _uniform: impl FnOnce() -> F) -> F {
@@ -290,6 +323,9 @@ impl SpikeFn {
                     Surrogate::Atan { .. } => code.run(Heaviside(AtanK(b))),
                     Surrogate::Triangle { .. } => code.run(Heaviside(TriangleK(b))),
                     Surrogate::Exponential { .. } => code.run(Heaviside(ExponentialK(b))),
+                    Surrogate::DampenedTriangle { dampening, .. } => {
+                        code.run(Heaviside(DampenedTriangleK(b, F::from_f64(dampening))))
+                    }
                 }
             }
             SpikeFn::Relaxed { beta } => code.run(RelaxedKernel(F::from_f64(beta))),
@@ -346,6 +382,13 @@ mod tests {
                         (1.0 - beta * x.abs()).max(0.0),
                     ),
                     (Surrogate::Exponential { beta }, (-beta * x.abs()).exp()),
+                    (
+                        Surrogate::DampenedTriangle {
+                            beta,
+                            dampening: 0.3,
+                        },
+                        0.3 * (1.0 - beta * x.abs()).max(0.0),
+                    ),
                 ];
                 for (sur, expect) in cases {
                     let got = sur.derivative(x);
@@ -400,6 +443,10 @@ mod tests {
                 Surrogate::Atan { beta },
                 Surrogate::Triangle { beta },
                 Surrogate::Exponential { beta },
+                Surrogate::DampenedTriangle {
+                    beta,
+                    dampening: 0.3,
+                },
             ]
         };
         let mut fns: Vec<SpikeFn> = surrogates(3.0)

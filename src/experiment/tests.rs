@@ -374,3 +374,44 @@ fn evidence_accumulation_configs_are_checked() {
     let err = Experiment::prepare(config).unwrap_err().to_string();
     assert!(err.contains("`recall_ms`"), "{err}");
 }
+
+/// A random-e-prop run keeps its feedback matrix in the checkpoint, and resuming it gives the
+/// uninterrupted run's results; a stochastic run likewise.
+#[test]
+fn resumed_online_and_stochastic_runs_equal_uninterrupted_ones() {
+    use crate::rules::{Feedback, RuleKind};
+    use crate::surrogates::{EscapeNoise, SpikeFn};
+    let mut eprop = small_config();
+    eprop.network.hidden[0].dropout = 0.0;
+    eprop.training.rule = RuleKind::Eprop {
+        feedback: Feedback::Random,
+        chunk_steps: 16,
+    };
+    let mut stochastic = small_config();
+    stochastic.network.spike = SpikeFn::EscapeNoise {
+        noise: EscapeNoise::Sigmoid { beta: 10.0 },
+        surrogate: None,
+    };
+    stochastic.training.eval_trials = 3;
+    for config in [eprop, stochastic] {
+        let exp = Experiment::prepare(config).unwrap();
+        let tmp = tempfile::tempdir().unwrap();
+        let whole = RunDir::new(tmp.path().join("whole"));
+        let parts = RunDir::new(tmp.path().join("parts"));
+        let a = exp.run(&whole, false, &mut Silent).unwrap();
+        exp.run(&parts, false, &mut StopAfter(2, 0)).unwrap_err();
+        let b = exp.run(&parts, true, &mut Silent).unwrap();
+        assert_eq!(metrics(&whole), metrics(&parts));
+        assert_eq!((a.test_loss, a.fano_factor), (b.test_loss, b.fano_factor));
+        let (ca, cb) = (
+            Checkpoint::load(&whole.checkpoint()).unwrap(),
+            Checkpoint::load(&parts.checkpoint()).unwrap(),
+        );
+        assert_eq!(ca.tensors, cb.tensors);
+        let feedback = ca.tensors.get("rule.eprop.feedback");
+        assert_eq!(
+            feedback.is_some(),
+            exp.config.training.rule != RuleKind::Bptt
+        );
+    }
+}
