@@ -2,7 +2,7 @@
 //!
 //! `x = U − θ` is the distance of the membrane potential from threshold. Every surrogate is a
 //! smooth, peaked stand-in for the Dirac delta `H'(x)`; `beta` sets its steepness. Stochastic
-//! spikes with escape noise are in [`escape_noise`].
+//! spikes with escape noise are in [`EscapeNoise`].
 
 mod escape_noise;
 

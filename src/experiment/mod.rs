@@ -385,7 +385,7 @@ const FANO_BIN_STEPS: usize = 10;
 const FANO_NOISE: u64 = 12;
 
 impl Experiment {
-    /// For stochastic spikes, the Fano factor of every hidden layer over [`FANO_TRIALS`]
+    /// For stochastic spikes, the Fano factor of every hidden layer over 200
     /// noisy trials of the first test sample (one batch of copies: each copy draws its own
     /// noise); `None` for deterministic spikes or without test samples.
     pub fn fano_factors(
