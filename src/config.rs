@@ -278,6 +278,9 @@ impl ExperimentConfig {
         t.rule
             .validate()
             .map_err(|(field, e)| ConfigError::new(format!("training.rule.{field}"), e))?;
+        t.rule
+            .check_network(&self.network)
+            .map_err(|(field, e)| ConfigError::new(field, e))?;
         if t.eval_trials > MAX_EVAL_TRIALS {
             return Err(ConfigError::new(
                 "training.eval_trials",

@@ -218,3 +218,43 @@ fn eprop_refuses_what_it_does_not_cover() {
         ));
     }
 }
+
+/// Configs that pair e-prop or RTRL with what they do not cover are refused before training,
+/// naming the field.
+#[test]
+fn configs_pairing_rules_with_unsupported_networks_are_refused() {
+    use spikegrad::config::ExperimentConfig;
+    let eprop = "{ kind = \"eprop\" }";
+    let cases = [
+        (
+            eprop,
+            "network.hidden[0].dropout=0.1",
+            "network.hidden[0].dropout",
+        ),
+        (eprop, "network.readout.learn_tau=true", "network.readout"),
+        (
+            "{ kind = \"rtrl\" }",
+            "network.hidden[0].dropout=0.2",
+            "network.hidden[0].dropout",
+        ),
+        (
+            "{ kind = \"eprop\", chunk_steps = 0 }",
+            "seed=1",
+            "training.rule.chunk_steps",
+        ),
+    ];
+    for (rule, set, field) in cases {
+        let (key, value) = set.split_once('=').unwrap();
+        let text = format!("[training]\nrule = {rule}\n");
+        let text = match key {
+            "network.hidden[0].dropout" => format!("{text}[[network.hidden]]\ndropout = {value}\n"),
+            "network.readout.learn_tau" => {
+                format!("{text}[network.readout]\nlearn_tau = {value}\n")
+            }
+            _ => text,
+        };
+        let config: ExperimentConfig = toml::from_str(&text).unwrap();
+        let err = config.validate().unwrap_err().to_string();
+        assert!(err.contains(field), "{err}");
+    }
+}

@@ -65,6 +65,42 @@ fn default_eprop_chunk_steps() -> usize {
 pub const MAX_EPROP_CHUNK_STEPS: usize = 100_000;
 
 impl RuleKind {
+    /// Checks that the rule applies to networks of `spec` (before any training): forward-mode
+    /// rules run no encoder and no dropout, and e-prop needs one hidden layer and a readout
+    /// with one pair of time constants. Errors name the config field.
+    pub fn check_network(
+        &self,
+        spec: &crate::network::NetworkSpec,
+    ) -> Result<(), (String, String)> {
+        let name = match self {
+            RuleKind::Bptt => return Ok(()),
+            RuleKind::Rtrl { .. } => "rtrl",
+            RuleKind::Eprop { .. } => "eprop",
+        };
+        let refuse = |field: &str, what: &str| Err((field.to_string(), format!("{name} {what}")));
+        if spec.encoder.is_some() {
+            return refuse("network.encoder", "does not run an encoder");
+        }
+        if let Some(k) = spec.hidden.iter().position(|l| l.dropout > 0.0) {
+            return refuse(
+                &format!("network.hidden[{k}].dropout"),
+                "does not support dropout",
+            );
+        }
+        if let RuleKind::Eprop { .. } = self {
+            if spec.hidden.len() != 1 {
+                return refuse("network.hidden", "needs exactly one hidden layer");
+            }
+            if spec.readout.tau_spread != 0.0 || spec.readout.learn_tau {
+                return refuse(
+                    "network.readout",
+                    "filters its traces with one readout kernel: tau_spread = 0 and learn_tau = false",
+                );
+            }
+        }
+        Ok(())
+    }
+
     /// Checks the rule's settings; errors name the field (`max_memory_mb`, ...).
     pub fn validate(&self) -> Result<(), (String, String)> {
         match *self {
