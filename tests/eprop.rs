@@ -4,6 +4,8 @@
 //! spikes, both reset modes, losses that need a first pass or not, activity regularizers and
 //! any chunk length.
 
+mod common;
+
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use spikegrad::events::SpikeEvents;
@@ -44,19 +46,7 @@ fn spec(inputs: usize, neuron: NeuronKind, spike: SpikeFn, reset: ResetGrad) -> 
 
 fn random_network(rng: &mut ChaCha8Rng, spec: &NetworkSpec) -> Network<f64> {
     let mut net = Network::new(spec, rng).unwrap();
-    let layer = &mut net.hidden[0];
-    let scale = 3.0 / (layer.w_in.rows as f64).sqrt();
-    for w in &mut layer.w_in.data {
-        *w = rng.random_range(-0.5..1.5) * scale;
-    }
-    if let Some(w) = &mut layer.w_rec {
-        w.data
-            .iter_mut()
-            .for_each(|w| *w = rng.random_range(-0.6..0.6));
-    }
-    for w in &mut net.readout.w.data {
-        *w = rng.random_range(-1.0..1.0);
-    }
+    common::randomize(&mut net, rng);
     net
 }
 

@@ -2,6 +2,8 @@
 //! recurrence, two hidden layers (LIF and adaptive LIF), learnable time constants, relaxed and
 //! surrogate spikes, both reset modes and activity regularizers.
 
+mod common;
+
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use spikegrad::events::SpikeEvents;
@@ -55,20 +57,7 @@ fn spec(inputs: usize, spike: SpikeFn, reset: ResetGrad) -> NetworkSpec {
 
 fn random_network(rng: &mut ChaCha8Rng, spec: &NetworkSpec) -> Network<f64> {
     let mut net = Network::new(spec, rng).unwrap();
-    for layer in &mut net.hidden {
-        let scale = 3.0 / (layer.w_in.rows as f64).sqrt();
-        for w in &mut layer.w_in.data {
-            *w = rng.random_range(-0.5..1.5) * scale;
-        }
-        if let Some(w) = &mut layer.w_rec {
-            w.data
-                .iter_mut()
-                .for_each(|w| *w = rng.random_range(-0.6..0.6));
-        }
-    }
-    for w in &mut net.readout.w.data {
-        *w = rng.random_range(-1.0..1.0);
-    }
+    common::randomize(&mut net, rng);
     net
 }
 

@@ -57,16 +57,8 @@ impl AdaptiveLifFamily {
 
 impl NeuronFamily for AdaptiveLifFamily {
     const PARAMS: &'static [ParamDef<Self>] = &[
-        ParamDef {
-            name: "tau_mem_s",
-            kind: ParamKind::TimeConstant,
-            initial: |_, spec, _| spec.tau_mem_ms * 1e-3,
-        },
-        ParamDef {
-            name: "tau_syn_s",
-            kind: ParamKind::TimeConstant,
-            initial: |_, spec, _| spec.tau_syn_ms * 1e-3,
-        },
+        ParamDef::TAU_MEM,
+        ParamDef::TAU_SYN,
         ParamDef {
             name: "tau_ada_s",
             kind: ParamKind::TimeConstant,

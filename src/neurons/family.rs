@@ -143,6 +143,21 @@ pub struct ParamDef<K> {
     pub initial: fn(&K, &PopulationSpec, usize) -> f64,
 }
 
+impl<K> ParamDef<K> {
+    /// `tau_mem_s`: the layer's membrane time constant.
+    pub const TAU_MEM: Self = Self {
+        name: "tau_mem_s",
+        kind: ParamKind::TimeConstant,
+        initial: |_, spec, _| spec.tau_mem_ms * 1e-3,
+    };
+    /// `tau_syn_s`: the layer's synaptic time constant.
+    pub const TAU_SYN: Self = Self {
+        name: "tau_syn_s",
+        kind: ParamKind::TimeConstant,
+        initial: |_, spec, _| spec.tau_syn_ms * 1e-3,
+    };
+}
+
 /// The current values of a family's parameters, by name.
 #[derive(Clone, Debug)]
 pub struct ParamValues<'a, F> {

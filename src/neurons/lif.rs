@@ -31,8 +31,8 @@
 //! half the memory, and no stored spikes.
 
 use super::{
-    state_vector, ModelVisitor, NeuronFamily, NeuronModel, NeuronSettings, ParamDef, ParamKind,
-    ParamValues, ResetGrad, SavedState, StepAdjoint, StepContext, StepJacobian,
+    state_vector, ModelVisitor, NeuronFamily, NeuronModel, NeuronSettings, ParamDef, ParamValues,
+    ResetGrad, SavedState, StepAdjoint, StepContext, StepJacobian,
 };
 use crate::real::Real;
 use crate::surrogates::SpikeFn;
@@ -44,18 +44,7 @@ mod rows;
 pub struct LifFamily;
 
 impl NeuronFamily for LifFamily {
-    const PARAMS: &'static [ParamDef<Self>] = &[
-        ParamDef {
-            name: "tau_mem_s",
-            kind: ParamKind::TimeConstant,
-            initial: |_, spec, _| spec.tau_mem_ms * 1e-3,
-        },
-        ParamDef {
-            name: "tau_syn_s",
-            kind: ParamKind::TimeConstant,
-            initial: |_, spec, _| spec.tau_syn_ms * 1e-3,
-        },
-    ];
+    const PARAMS: &'static [ParamDef<Self>] = &[ParamDef::TAU_MEM, ParamDef::TAU_SYN];
 
     fn with_model<F: Real, V: ModelVisitor<F>>(
         &self,

@@ -1,4 +1,5 @@
-//! Helpers shared by the integration tests.
+//! Helpers shared by the integration tests (not every test file uses each one).
+#![allow(dead_code)]
 
 use spikegrad::experiment::{EpochRecord, RunDir};
 
@@ -14,4 +15,24 @@ pub fn metrics(dir: &RunDir) -> Vec<EpochRecord> {
             r
         })
         .collect()
+}
+
+/// Random weights that make a network's neurons spike often: feed-forward weights around
+/// `3/√inputs` (mostly positive), recurrent in ±0.6, readout in ±1.
+pub fn randomize(net: &mut spikegrad::network::Network<f64>, rng: &mut rand_chacha::ChaCha8Rng) {
+    use rand::Rng;
+    for layer in &mut net.hidden {
+        let scale = 3.0 / (layer.w_in.rows as f64).sqrt();
+        for w in &mut layer.w_in.data {
+            *w = rng.random_range(-0.5..1.5) * scale;
+        }
+        if let Some(w) = &mut layer.w_rec {
+            w.data
+                .iter_mut()
+                .for_each(|w| *w = rng.random_range(-0.6..0.6));
+        }
+    }
+    for w in &mut net.readout.w.data {
+        *w = rng.random_range(-1.0..1.0);
+    }
 }
