@@ -296,6 +296,13 @@ impl ExperimentConfig {
         t.loss
             .validate()
             .map_err(|e| ConfigError::new("training.loss", e.to_string()))?;
+        if let crate::losses::LossKind::VanRossum(_) = t.loss {
+            // The loss compares spike trains; no data source yields target trains yet.
+            return Err(ConfigError::new(
+                "training.loss",
+                "van_rossum needs target spike trains, which no data source provides yet",
+            ));
+        }
         check_range(
             "training.clip_grad_norm",
             t.clip_grad_norm,

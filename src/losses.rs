@@ -1,5 +1,5 @@
-//! Readout losses: cross-entropy on a reduction over time or at every step of a window, and
-//! mean-squared error.
+//! Readout losses: cross-entropy on a reduction over time or at every step of a window,
+//! mean-squared error, and the van Rossum distance between spike trains.
 //!
 //! Every loss reads the readout output `y` `[T, B, C]` (time-major, see [`Seq`]) and returns the
 //! scalar loss, a mean over the batch, together with `∂L/∂y` of the same shape, which seeds the
@@ -10,8 +10,10 @@
 //! logits) is rounded to `F`.
 
 mod online;
+mod van_rossum;
 
 pub use online::StepLoss;
+pub use van_rossum::{normalized_distance, VanRossumKernel};
 
 use crate::real::Real;
 use crate::tensor::Seq;
@@ -25,7 +27,7 @@ use thiserror::Error;
 ///
 /// Serialized externally tagged: the unit kinds as plain names (`loss = "max_over_time_ce"`),
 /// [`LossKind::LastStepsCe`] as a table (`loss = { last_steps_ce = { steps = 150 } }`).
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum LossKind {
     /// Max over time: `z_c = max_t y[t, c]` (stork `MaxOverTimeCrossEntropy`).
@@ -57,6 +59,11 @@ pub enum LossKind {
     /// Mean-squared error over every step, sample and output:
     /// `L = (1 / (T·B·C)) Σ_{t,b,c} (y[t, b, c] − target[t, b, c])²` (stork `MeanSquareError`).
     Mse,
+    /// The van Rossum distance to target spike trains `[T, B, C]` (SuperSpike's loss; the
+    /// kernel and formula in [`VanRossumKernel`]'s module): `loss = { van_rossum = {} }` or
+    /// `{ van_rossum = { tau_rise_ms = 5.0, tau_decay_ms = 10.0 } }`. It needs the time step
+    /// ([`compute_timed`]).
+    VanRossum(VanRossumKernel),
 }
 
 impl LossKind {
@@ -70,6 +77,7 @@ impl LossKind {
     pub fn validate(self) -> Result<(), LossError> {
         match self {
             LossKind::LastStepsCe { steps: 0 } => Err(LossError::EmptyWindow),
+            LossKind::VanRossum(kernel) => kernel.validate(),
             _ => Ok(()),
         }
     }
@@ -93,7 +101,7 @@ impl LossKind {
             LossKind::LastStepCe => Some(Reduction::Last),
             LossKind::EveryStepCe => Some(Reduction::Window { last: None }),
             LossKind::LastStepsCe { steps } => Some(Reduction::Window { last: Some(steps) }),
-            LossKind::Mse => None,
+            LossKind::Mse | LossKind::VanRossum(_) => None,
         }
     }
 }
@@ -181,6 +189,19 @@ pub enum LossError {
     /// Mean-squared error was given class indices.
     #[error("mean-squared error needs regression targets, got class indices")]
     NeedsValues,
+    /// The van Rossum loss was given anything but target spike trains.
+    #[error("the van Rossum loss needs target spike trains [steps, batch, outputs]")]
+    NeedsTrains,
+    /// The van Rossum loss asked for step by step (its gradient at a step depends on the
+    /// steps after it).
+    #[error("the van Rossum loss has no step-by-step gradient (it depends on later steps)")]
+    NotOnline,
+    /// The van Rossum loss was evaluated without the time step.
+    #[error("the van Rossum loss needs the time step (compute_timed)")]
+    NeedsTimeStep,
+    /// A kernel time constant is not finite and > 0.
+    #[error("van_rossum.{field} = {value}: must be finite and > 0")]
+    InvalidKernel { field: &'static str, value: f64 },
     /// The number of class targets differs from the batch size.
     #[error("{targets} class targets for a batch of {batch}")]
     BatchMismatch { batch: usize, targets: usize },
@@ -220,7 +241,8 @@ pub enum LossError {
 
 /// Evaluates loss `kind` on readout output `y` `[T, B, C]`, allocating the result.
 ///
-/// See [`compute_into`], which reuses the buffers of a previous result.
+/// See [`compute_into`], which reuses the buffers of a previous result. The van Rossum loss
+/// needs the time step: [`compute_timed`].
 pub fn compute<F: Real>(
     kind: LossKind,
     y: &Seq<F>,
@@ -228,6 +250,18 @@ pub fn compute<F: Real>(
 ) -> Result<LossOutput<F>, LossError> {
     let mut out = LossOutput::default();
     compute_into(kind, y, targets, &mut out)?;
+    Ok(out)
+}
+
+/// [`compute`] for outputs of time step `dt_ms` (any kind; the van Rossum loss needs it).
+pub fn compute_timed<F: Real>(
+    kind: LossKind,
+    dt_ms: f64,
+    y: &Seq<F>,
+    targets: Targets<'_>,
+) -> Result<LossOutput<F>, LossError> {
+    let mut out = LossOutput::default();
+    evaluate(kind, Some(dt_ms), y, targets, &mut out)?;
     Ok(out)
 }
 
@@ -242,22 +276,40 @@ pub fn compute_into<F: Real>(
     targets: Targets<'_>,
     out: &mut LossOutput<F>,
 ) -> Result<(), LossError> {
+    evaluate(kind, None, y, targets, out)
+}
+
+fn evaluate<F: Real>(
+    kind: LossKind,
+    dt_ms: Option<f64>,
+    y: &Seq<F>,
+    targets: Targets<'_>,
+    out: &mut LossOutput<F>,
+) -> Result<(), LossError> {
     check_output(y)?;
-    out.loss = match (kind.reduction(), targets) {
-        (Some(reduction), Targets::Classes(classes)) => {
+    out.loss = match (kind, kind.reduction(), targets) {
+        (_, Some(reduction), Targets::Classes(classes)) => {
             kind.check_steps(y.steps)?;
             check_classes(y, classes)?;
             reset(out, y);
             cross_entropy(reduction, y, classes, out)?
         }
-        (Some(_), _) => return Err(LossError::NeedsClasses { kind }),
-        (None, Targets::Classes(_)) => return Err(LossError::NeedsValues),
-        (None, Targets::Values { data, dims }) => {
+        (_, Some(_), _) => return Err(LossError::NeedsClasses { kind }),
+        (LossKind::VanRossum(kernel), _, Targets::Sequence(seq)) => {
+            kernel.validate()?;
+            let dt_ms = dt_ms.ok_or(LossError::NeedsTimeStep)?;
+            check_sequence(y, seq)?;
+            reset(out, y);
+            van_rossum::loss(kernel, dt_ms, y, seq, &mut out.grad)
+        }
+        (LossKind::VanRossum(_), _, _) => return Err(LossError::NeedsTrains),
+        (_, None, Targets::Classes(_)) => return Err(LossError::NeedsValues),
+        (_, None, Targets::Values { data, dims }) => {
             check_values(y, data, dims)?;
             reset(out, y);
             mse(y, |_, b, c| data[b * y.width + c], &mut out.grad)
         }
-        (None, Targets::Sequence(seq)) => {
+        (_, None, Targets::Sequence(seq)) => {
             check_sequence(y, seq)?;
             reset(out, y);
             mse(y, |t, b, c| seq.at(t, b, c), &mut out.grad)
@@ -1081,6 +1133,43 @@ mod tests {
     }
 
     #[test]
+    fn van_rossum_needs_trains_and_the_time_step() {
+        let kind = LossKind::VanRossum(VanRossumKernel::default());
+        let y = Seq::<f32>::zeros(10, 2, 3);
+        let trains = Seq::<f32>::zeros(10, 2, 3);
+        assert_eq!(
+            compute(kind, &y, Targets::Sequence(&trains)).unwrap_err(),
+            LossError::NeedsTimeStep
+        );
+        assert_eq!(
+            compute_timed(kind, 1.0, &y, Targets::Classes(&[0, 1])).unwrap_err(),
+            LossError::NeedsTrains
+        );
+        assert!(matches!(
+            compute_timed(kind, 1.0, &y, Targets::Sequence(&Seq::zeros(9, 2, 3))).unwrap_err(),
+            LossError::SequenceShape { .. }
+        ));
+        let out = compute_timed(kind, 1.0, &y, Targets::Sequence(&trains)).unwrap();
+        assert_eq!((out.loss, out.correct), (0.0, 0));
+        let bad = LossKind::VanRossum(VanRossumKernel {
+            tau_rise_ms: f64::NAN,
+            tau_decay_ms: 10.0,
+        });
+        assert!(matches!(
+            compute_timed(bad, 1.0, &y, Targets::Sequence(&trains)).unwrap_err(),
+            LossError::InvalidKernel {
+                field: "tau_rise_ms",
+                ..
+            }
+        ));
+        assert!(!kind.is_classification());
+        assert!(matches!(
+            StepLoss::<f32>::new(kind, Targets::Sequence(&trains), 10, 2, 3),
+            Err(LossError::NotOnline)
+        ));
+    }
+
+    #[test]
     fn loss_kinds_parse_from_toml_as_names_and_tables() {
         #[derive(Debug, PartialEq, Serialize, Deserialize)]
         struct Training {
@@ -1104,7 +1193,19 @@ mod tests {
             parse("[loss.last_steps_ce]\nsteps = 150\n").unwrap(),
             window
         );
+        assert_eq!(
+            parse("loss = { van_rossum = {} }").unwrap(),
+            LossKind::VanRossum(VanRossumKernel::default())
+        );
+        assert_eq!(
+            parse("loss = { van_rossum = { tau_rise_ms = 2.0, tau_decay_ms = 8.0 } }").unwrap(),
+            LossKind::VanRossum(VanRossumKernel {
+                tau_rise_ms: 2.0,
+                tau_decay_ms: 8.0
+            })
+        );
         for bad in [
+            "loss = { van_rossum = { tau_ms = 2.0 } }",
             "loss = { last_steps_ce = {} }",
             "loss = { last_steps_ce = { steps = 150, step = 1 } }",
             "loss = { last_steps_ce = { steps = -1 } }",

@@ -133,6 +133,16 @@ fn default_sgd_lr() -> f64 {
 fn default_momentum() -> f64 {
     0.9
 }
+fn default_rms_max_lr() -> f64 {
+    1e-3
+}
+/// SuperSpike's τ_rms = 30 s over updates every 0.5 s: `exp(−0.5/30)`.
+fn default_rms_max_decay() -> f64 {
+    (-0.5f64 / 30.0).exp()
+}
+fn default_rms_max_eps() -> f64 {
+    1e-12
+}
 
 /// Which update rule to use, with its hyper-parameters.
 ///
@@ -195,6 +205,22 @@ pub enum OptimizerKind {
         /// Use Nesterov momentum; requires `momentum` > 0 (default false).
         #[serde(default)]
         nesterov: bool,
+    },
+    /// SuperSpike's "RMSmax" (Zenke & Ganguli 2018, Neural Comput. 30:1514): a per-parameter
+    /// normaliser holding the recent maximum of the squared gradient,
+    /// `v ← max(g², γ v)`, `p ← p − lr g / (√v + ε)`. Its steps have size at most `lr`
+    /// whatever the gradient's scale.
+    RmsMax {
+        /// Base learning rate, the largest step of a parameter (default 1e-3).
+        #[serde(default = "default_rms_max_lr")]
+        lr: f64,
+        /// The decay γ of the held maximum per update, in [0, 1) (default `exp(−0.5/30)`:
+        /// the paper's τ_rms = 30 s with an update every 0.5 s).
+        #[serde(default = "default_rms_max_decay")]
+        decay: f64,
+        /// Added to `√v`, > 0 (default 1e-12, as the paper's code).
+        #[serde(default = "default_rms_max_eps")]
+        eps: f64,
     },
 }
 
@@ -284,13 +310,23 @@ impl OptimizerKind {
         }
     }
 
+    /// RMSmax with SuperSpike's defaults: `lr = 1e-3`, `γ = exp(−0.5/30)`, `ε = 1e-12`.
+    pub fn rms_max() -> Self {
+        Self::RmsMax {
+            lr: default_rms_max_lr(),
+            decay: default_rms_max_decay(),
+            eps: default_rms_max_eps(),
+        }
+    }
+
     /// The configured base learning rate.
     pub fn lr(&self) -> f64 {
         match *self {
             Self::Adam { lr, .. }
             | Self::Adamax { lr, .. }
             | Self::Smorms3 { lr, .. }
-            | Self::Sgd { lr, .. } => lr,
+            | Self::Sgd { lr, .. }
+            | Self::RmsMax { lr, .. } => lr,
         }
     }
 
@@ -301,6 +337,7 @@ impl OptimizerKind {
             Self::Adamax { .. } => "adamax",
             Self::Smorms3 { .. } => "smorms3",
             Self::Sgd { .. } => "sgd",
+            Self::RmsMax { .. } => "rms_max",
         }
     }
 
@@ -342,6 +379,11 @@ impl OptimizerKind {
                 }
                 Ok(())
             }
+            Self::RmsMax { lr, decay, eps } => {
+                check_lr(owner, lr)?;
+                check_unit(owner, "decay", decay)?;
+                check_eps(owner, eps)
+            }
         }
     }
 
@@ -353,6 +395,7 @@ impl OptimizerKind {
             Self::Smorms3 { .. } => &["mem", "g", "g2"],
             Self::Sgd { momentum, .. } if momentum != 0.0 => &["momentum"],
             Self::Sgd { .. } => &[],
+            Self::RmsMax { .. } => &["v"],
         }
     }
 
@@ -388,7 +431,8 @@ impl<F: Real> Optimizer<F> {
         kind.validate()?;
         if let OptimizerKind::Adam { eps, .. }
         | OptimizerKind::Adamax { eps, .. }
-        | OptimizerKind::Smorms3 { eps, .. } = kind
+        | OptimizerKind::Smorms3 { eps, .. }
+        | OptimizerKind::RmsMax { eps, .. } = kind
         {
             if F::from_f64(eps) <= F::zero() {
                 return Err(OptimError::InvalidHyperparameter {
@@ -577,6 +621,15 @@ impl<F: Real> Optimizer<F> {
                             let d = if nesterov { g + *b * mu } else { *b };
                             *p -= lr * d;
                         }
+                    }
+                }
+            }
+            OptimizerKind::RmsMax { decay, eps, .. } => {
+                let (decay, eps) = (F::from_f64(decay), F::from_f64(eps));
+                for ((p, &g), st) in params.iter_mut().zip(grads).zip(&mut self.state) {
+                    for ((p, &g), v) in p.iter_mut().zip(g).zip(st[0].iter_mut()) {
+                        *v = (g * g).max(decay * *v);
+                        *p -= lr * g / (v.sqrt() + eps);
                     }
                 }
             }
@@ -945,6 +998,27 @@ mod tests {
     }
 
     #[test]
+    fn rms_max_by_hand() {
+        // v holds the largest recent g²: a large first gradient shrinks the later steps.
+        let (lr, decay, eps) = (0.1, 0.5, 1e-12);
+        let kind = OptimizerKind::RmsMax { lr, decay, eps };
+        let grads = [[4.0, -1.0], [1.0, -1.0], [1.0, 3.0]];
+        let got = run(kind, &[0.0f64, 0.0], 3, lr, |t, _| grads[t].to_vec());
+        let mut p = [0.0f64; 2];
+        let mut v = [0.0f64; 2];
+        for g in grads {
+            for i in 0..2 {
+                v[i] = f64::max(g[i] * g[i], decay * v[i]);
+                p[i] -= lr * g[i] / (v[i].sqrt() + eps);
+            }
+        }
+        assert_close(&got, &p, 1e-15);
+        // By hand: v[0] = 16, 8, 4 → steps −0.1, −0.1/√8, −0.1/2.
+        let by_hand = -0.1 - 0.1 / 8f64.sqrt() - 0.05;
+        assert!((got[0] - by_hand).abs() < 1e-12, "{} vs {by_hand}", got[0]);
+    }
+
+    #[test]
     fn every_optimizer_converges_on_a_quadratic() {
         // f(x) = ½ Σ a_i (x_i − c_i)², gradient a_i (x_i − c_i).
         let a = [1.0, 4.0, 0.25, 2.0];
@@ -960,6 +1034,7 @@ mod tests {
             (OptimizerKind::adamax(), 0.05),
             (OptimizerKind::smorms3(), 0.02),
             (OptimizerKind::sgd(), 0.05),
+            (OptimizerKind::rms_max(), 0.01),
             (
                 OptimizerKind::Sgd {
                     lr: 0.05,
@@ -989,6 +1064,7 @@ mod tests {
             OptimizerKind::adamax(),
             OptimizerKind::smorms3(),
             OptimizerKind::sgd(),
+            OptimizerKind::rms_max(),
         ];
         let shapes = [3usize, 2];
         let grad = |t: usize, p: &[f32]| -> Vec<f32> {
@@ -1183,9 +1259,20 @@ mod tests {
             OptimizerKind::adamax(),
             OptimizerKind::smorms3(),
             OptimizerKind::sgd(),
+            OptimizerKind::rms_max(),
         ] {
             k.validate().unwrap();
         }
+        let bad_decay = OptimizerKind::RmsMax {
+            lr: 1e-3,
+            decay: 1.0,
+            eps: 1e-12,
+        };
+        assert!(bad_decay
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("decay"));
     }
 
     #[test]
@@ -1200,6 +1287,8 @@ mod tests {
         );
         let k: OptimizerKind = serde_json::from_str(r#"{"kind":"adamax"}"#).unwrap();
         assert_eq!(k, OptimizerKind::adamax());
+        let k: OptimizerKind = toml::from_str("kind = \"rms_max\"").unwrap();
+        assert_eq!(k, OptimizerKind::rms_max());
         let k: OptimizerKind = toml::from_str("kind = \"sgd\"\nnesterov = true").unwrap();
         assert_eq!(
             k,

@@ -52,6 +52,9 @@ impl<'a, F: Real> StepLoss<'a, F> {
             });
         }
         kind.check_steps(steps)?;
+        if let LossKind::VanRossum(_) = kind {
+            return Err(LossError::NotOnline);
+        }
         let shape = Seq::<F>::zeros(1, batch, outputs);
         match (kind.reduction(), targets) {
             (Some(_), Targets::Classes(classes)) => super::check_classes(&shape, classes)?,

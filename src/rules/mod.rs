@@ -315,7 +315,7 @@ pub fn forward_loss<F: Real>(
 ) -> Result<Evaluated<F>, RuleError> {
     let trace = net.forward_in(input, dropout, noise);
     check_forward(&trace)?;
-    let loss = losses::compute(loss, trace.output(), targets)?;
+    let loss = losses::compute_timed(loss, net.spec.dt_ms, trace.output(), targets)?;
     if !loss.loss.is_finite() {
         return Err(RuleError::NonFinite("the loss".into()));
     }

@@ -143,7 +143,12 @@ impl<F: Real> GradientRule<F> for Rtrl {
         if let Some(place) = states.non_finite() {
             return Err(RuleError::NonFinite(place));
         }
-        let out = losses::compute(batch.loss, states.readout.out(), batch.targets)?;
+        let out = losses::compute_timed(
+            batch.loss,
+            net.spec.dt_ms,
+            states.readout.out(),
+            batch.targets,
+        )?;
         if !out.loss.is_finite() {
             return Err(RuleError::NonFinite("the loss".into()));
         }

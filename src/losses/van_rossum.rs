@@ -1,0 +1,257 @@
+//! The van Rossum distance between output and target spike trains (van Rossum 2001, Neural
+//! Comput. 13:751), the loss of SuperSpike (Zenke & Ganguli 2018, Neural Comput. 30:1514).
+//!
+//! The difference `d = y − y*` is filtered by a double-exponential kernel, a rise then a decay,
+//! exactly as a current-based LIF filters its input (rise = τ_syn, decay = τ_mem):
+//!
+//! ```text
+//! r[t] = a r[t−1] + d[t]             a = exp(−dt/τ_rise)
+//! f[t] = b f[t−1] + (1 − b) r[t]     b = exp(−dt/τ_decay)
+//! L = (dt / 2B) Σ_{t,b,c} f[t,b,c]²  (dt in ms; the mean over the batch)
+//! ```
+//!
+//! The gradient runs the same filter backward in time:
+//!
+//! ```text
+//! g_f[t] = (dt/B) f[t] + b g_f[t+1]
+//! ∂L/∂y[t] = g_r[t] = (1 − b) g_f[t] + a g_r[t+1]
+//! ```
+
+use super::LossError;
+use crate::real::Real;
+use crate::tensor::Seq;
+use serde::{Deserialize, Serialize};
+
+fn default_tau_rise_ms() -> f64 {
+    5.0
+}
+fn default_tau_decay_ms() -> f64 {
+    10.0
+}
+
+/// The kernel of the van Rossum distance: a rise then a decay (SuperSpike's 5 ms and 10 ms).
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct VanRossumKernel {
+    /// Rise time constant (default 5 ms).
+    #[serde(default = "default_tau_rise_ms")]
+    pub tau_rise_ms: f64,
+    /// Decay time constant (default 10 ms).
+    #[serde(default = "default_tau_decay_ms")]
+    pub tau_decay_ms: f64,
+}
+
+impl Default for VanRossumKernel {
+    fn default() -> Self {
+        Self {
+            tau_rise_ms: default_tau_rise_ms(),
+            tau_decay_ms: default_tau_decay_ms(),
+        }
+    }
+}
+
+impl VanRossumKernel {
+    /// Checks both time constants are finite and > 0.
+    pub fn validate(self) -> Result<(), LossError> {
+        for (field, tau) in [
+            ("tau_rise_ms", self.tau_rise_ms),
+            ("tau_decay_ms", self.tau_decay_ms),
+        ] {
+            if !(tau.is_finite() && tau > 0.0) {
+                return Err(LossError::InvalidKernel { field, value: tau });
+            }
+        }
+        Ok(())
+    }
+
+    /// The per-step decays `(a, b)` at time step `dt_ms`.
+    fn decays(self, dt_ms: f64) -> (f64, f64) {
+        (
+            (-dt_ms / self.tau_rise_ms).exp(),
+            (-dt_ms / self.tau_decay_ms).exp(),
+        )
+    }
+
+    /// The filtered difference `f[t]` of one output of one sample, for every step.
+    fn filter(self, dt_ms: f64, diff: impl Iterator<Item = f64>) -> Vec<f64> {
+        let (a, b) = self.decays(dt_ms);
+        let (mut r, mut f) = (0.0, 0.0);
+        diff.map(|d| {
+            r = a * r + d;
+            f = b * f + (1.0 - b) * r;
+            f
+        })
+        .collect()
+    }
+
+    /// `Σ_t f[t]² · dt`, the squared distance between one output train and its target.
+    fn distance(self, dt_ms: f64, diff: impl Iterator<Item = f64>) -> f64 {
+        self.filter(dt_ms, diff).iter().map(|f| f * f).sum::<f64>() * dt_ms
+    }
+}
+
+/// The loss and its gradient into `grad` (shaped like `y`, zeroed); `target` is checked.
+pub(super) fn loss<F: Real>(
+    kernel: VanRossumKernel,
+    dt_ms: f64,
+    y: &Seq<F>,
+    target: &Seq<f32>,
+    grad: &mut Seq<F>,
+) -> f64 {
+    let (a, b) = kernel.decays(dt_ms);
+    let scale = dt_ms / y.batch as f64;
+    let mut sum = 0.0;
+    for sample in 0..y.batch {
+        for c in 0..y.width {
+            let diff =
+                (0..y.steps).map(|t| y.at(t, sample, c).as_f64() - target.at(t, sample, c) as f64);
+            let f = kernel.filter(dt_ms, diff);
+            sum += f.iter().map(|f| f * f).sum::<f64>();
+            let (mut g_f, mut g_r) = (0.0, 0.0);
+            for t in (0..y.steps).rev() {
+                g_f = scale * f[t] + b * g_f;
+                g_r = (1.0 - b) * g_f + a * g_r;
+                grad.row_mut(t, sample)[c] = F::from_f64(g_r);
+            }
+        }
+    }
+    0.5 * scale * sum
+}
+
+/// The van Rossum distance of `y` to `target` (both `[T, B, C]`) divided by the distance of a
+/// silent output to `target`: 0 for a perfect match, 1 for an output as far as silence (the
+/// figure SuperSpike reports). `None` when the target is silent too.
+pub fn normalized_distance<F: Real>(
+    kernel: VanRossumKernel,
+    dt_ms: f64,
+    y: &Seq<F>,
+    target: &Seq<f32>,
+) -> Option<f64> {
+    let (mut ours, mut silent) = (0.0, 0.0);
+    for sample in 0..y.batch {
+        for c in 0..y.width {
+            let at = |t: usize| target.at(t, sample, c) as f64;
+            ours += kernel.distance(
+                dt_ms,
+                (0..y.steps).map(|t| y.at(t, sample, c).as_f64() - at(t)),
+            );
+            silent += kernel.distance(dt_ms, (0..y.steps).map(|t| -at(t)));
+        }
+    }
+    (silent > 0.0).then(|| ours / silent)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{Rng, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+
+    fn random_trains(seed: u64, steps: usize, batch: usize, width: usize, p: f64) -> Seq<f32> {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let mut s = Seq::zeros(steps, batch, width);
+        s.data
+            .iter_mut()
+            .for_each(|v| *v = f32::from(rng.random_bool(p)));
+        s
+    }
+
+    #[test]
+    fn a_single_spike_is_the_double_exponential() {
+        // One spike at step 0: f[t] = (1 − b) Σ_{k ≤ t} b^(t−k) a^k
+        //                           = (1 − b)(b^(t+1) − a^(t+1))/(b − a).
+        let kernel = VanRossumKernel::default();
+        let dt = 0.5;
+        let (a, b) = kernel.decays(dt);
+        let f = kernel.filter(dt, (0..200).map(|t| f64::from(u8::from(t == 0))));
+        for (t, &v) in f.iter().enumerate() {
+            let n = t as i32 + 1;
+            let closed = (1.0 - b) * (b.powi(n) - a.powi(n)) / (b - a);
+            assert!((v - closed).abs() < 1e-14, "step {t}: {v} vs {closed}");
+        }
+    }
+
+    #[test]
+    fn distance_of_one_spike_has_its_closed_form() {
+        // Σ_t f[t]² = (1 − b)²/(b − a)² Σ_{n ≥ 1} (b^2n − 2(ab)^n + a^2n)
+        //           = (1 − b)²/(b − a)² (b²/(1 − b²) − 2ab/(1 − ab) + a²/(1 − a²)).
+        let kernel = VanRossumKernel::default();
+        let dt = 0.25;
+        let (a, b) = kernel.decays(dt);
+        let spike = (0..4000).map(|t| f64::from(u8::from(t == 0)));
+        let got = kernel.distance(dt, spike);
+        let sum = b * b / (1.0 - b * b) - 2.0 * a * b / (1.0 - a * b) + a * a / (1.0 - a * a);
+        let closed = dt * (1.0 - b).powi(2) / (b - a).powi(2) * sum;
+        assert!((got - closed).abs() < 1e-12 * closed, "{got} vs {closed}");
+    }
+
+    #[test]
+    fn gradient_matches_finite_differences() {
+        let kernel = VanRossumKernel {
+            tau_rise_ms: 3.0,
+            tau_decay_ms: 7.0,
+        };
+        let (steps, batch, width, dt) = (40, 3, 2, 1.0);
+        let target = random_trains(1, steps, batch, width, 0.1);
+        let mut rng = ChaCha8Rng::seed_from_u64(2);
+        let mut y = Seq::<f64>::zeros(steps, batch, width);
+        y.data
+            .iter_mut()
+            .for_each(|v| *v = rng.random_range(0.0..1.0));
+        let mut grad = Seq::zeros(steps, batch, width);
+        let l0 = loss(kernel, dt, &y, &target, &mut grad);
+        let h = 1e-6;
+        for i in (0..y.data.len()).step_by(7) {
+            let mut scratch = Seq::zeros(steps, batch, width);
+            let mut plus = y.clone();
+            plus.data[i] += h;
+            let mut minus = y.clone();
+            minus.data[i] -= h;
+            let fd = (loss(kernel, dt, &plus, &target, &mut scratch)
+                - loss(kernel, dt, &minus, &target, &mut scratch))
+                / (2.0 * h);
+            assert!(
+                (fd - grad.data[i]).abs() < 1e-8 * (1.0 + fd.abs()),
+                "entry {i}: analytic {} vs finite difference {fd}",
+                grad.data[i]
+            );
+        }
+        assert!(l0 > 0.0);
+    }
+
+    #[test]
+    fn normalized_distance_is_zero_on_target_and_one_when_silent() {
+        let kernel = VanRossumKernel::default();
+        let target = random_trains(3, 100, 2, 3, 0.05);
+        let exact = Seq::<f64> {
+            steps: 100,
+            batch: 2,
+            width: 3,
+            data: target.data.iter().map(|&v| f64::from(v)).collect(),
+        };
+        let silent = Seq::<f64>::zeros(100, 2, 3);
+        assert_eq!(normalized_distance(kernel, 1.0, &exact, &target), Some(0.0));
+        let one = normalized_distance(kernel, 1.0, &silent, &target).unwrap();
+        assert!((one - 1.0).abs() < 1e-12);
+        let other = random_trains(4, 100, 2, 3, 0.05);
+        let d = normalized_distance(kernel, 1.0, &exact, &other).unwrap();
+        assert!(d > 0.5, "independent trains are far apart: {d}");
+        assert_eq!(
+            normalized_distance(kernel, 1.0, &exact, &Seq::zeros(100, 2, 3)),
+            None
+        );
+    }
+
+    #[test]
+    fn invalid_kernels_are_refused_naming_the_field() {
+        let bad = VanRossumKernel {
+            tau_rise_ms: 5.0,
+            tau_decay_ms: 0.0,
+        };
+        assert!(bad
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("tau_decay_ms"));
+    }
+}
