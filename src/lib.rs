@@ -14,6 +14,7 @@ pub mod data;
 pub mod error;
 pub mod events;
 pub mod experiment;
+pub mod filters;
 pub mod inference;
 pub mod initializers;
 pub mod io;

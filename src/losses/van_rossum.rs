@@ -1,8 +1,8 @@
 //! The van Rossum distance between output and target spike trains (van Rossum 2001, Neural
 //! Comput. 13:751), the loss of SuperSpike (Zenke & Ganguli 2018, Neural Comput. 30:1514).
 //!
-//! The difference `d = y − y*` is filtered by a double-exponential kernel, a rise then a decay,
-//! exactly as a current-based LIF filters its input (rise = τ_syn, decay = τ_mem):
+//! The difference `d = y − y*` is filtered by a double-exponential kernel
+//! ([`DoubleExponential`]), a rise then a decay:
 //!
 //! ```text
 //! r[t] = a r[t−1] + d[t]             a = exp(−dt/τ_rise)
@@ -18,6 +18,7 @@
 //! ```
 
 use super::LossError;
+use crate::filters::{DoubleExponential, FilterState};
 use crate::real::Real;
 use crate::tensor::Seq;
 use serde::{Deserialize, Serialize};
@@ -64,24 +65,16 @@ impl VanRossumKernel {
         Ok(())
     }
 
-    /// The per-step decays `(a, b)` at time step `dt_ms`.
-    fn decays(self, dt_ms: f64) -> (f64, f64) {
-        (
-            (-dt_ms / self.tau_rise_ms).exp(),
-            (-dt_ms / self.tau_decay_ms).exp(),
-        )
+    /// The filter at time step `dt_ms`.
+    pub fn filter_at<F: Real>(self, dt_ms: f64) -> DoubleExponential<F> {
+        DoubleExponential::new(self.tau_rise_ms, self.tau_decay_ms, dt_ms)
     }
 
     /// The filtered difference `f[t]` of one output of one sample, for every step.
     fn filter(self, dt_ms: f64, diff: impl Iterator<Item = f64>) -> Vec<f64> {
-        let (a, b) = self.decays(dt_ms);
-        let (mut r, mut f) = (0.0, 0.0);
-        diff.map(|d| {
-            r = a * r + d;
-            f = b * f + (1.0 - b) * r;
-            f
-        })
-        .collect()
+        let filter = self.filter_at::<f64>(dt_ms);
+        let mut state = FilterState::default();
+        diff.map(|d| filter.step(&mut state, d)).collect()
     }
 
     /// `Σ_t f[t]² · dt`, the squared distance between one output train and its target.
@@ -98,7 +91,7 @@ pub(super) fn loss<F: Real>(
     target: &Seq<f32>,
     grad: &mut Seq<F>,
 ) -> f64 {
-    let (a, b) = kernel.decays(dt_ms);
+    let DoubleExponential { rise: a, decay: b } = kernel.filter_at::<f64>(dt_ms);
     let scale = dt_ms / y.batch as f64;
     let mut sum = 0.0;
     for sample in 0..y.batch {
@@ -162,7 +155,7 @@ mod tests {
         //                           = (1 − b)(b^(t+1) − a^(t+1))/(b − a).
         let kernel = VanRossumKernel::default();
         let dt = 0.5;
-        let (a, b) = kernel.decays(dt);
+        let DoubleExponential { rise: a, decay: b } = kernel.filter_at::<f64>(dt);
         let f = kernel.filter(dt, (0..200).map(|t| f64::from(u8::from(t == 0))));
         for (t, &v) in f.iter().enumerate() {
             let n = t as i32 + 1;
@@ -177,7 +170,7 @@ mod tests {
         //           = (1 − b)²/(b − a)² (b²/(1 − b²) − 2ab/(1 − ab) + a²/(1 − a²)).
         let kernel = VanRossumKernel::default();
         let dt = 0.25;
-        let (a, b) = kernel.decays(dt);
+        let DoubleExponential { rise: a, decay: b } = kernel.filter_at::<f64>(dt);
         let spike = (0..4000).map(|t| f64::from(u8::from(t == 0)));
         let got = kernel.distance(dt, spike);
         let sum = b * b / (1.0 - b * b) - 2.0 * a * b / (1.0 - a * b) + a * a / (1.0 - a * a);

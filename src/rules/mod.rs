@@ -14,10 +14,12 @@
 mod bptt;
 mod eprop;
 mod rtrl;
+mod superspike;
 
 pub use bptt::{Bptt, LocalBptt};
 pub use eprop::{Eprop, Feedback, DEFAULT_EPROP_CHUNK_STEPS};
 pub use rtrl::{Rtrl, DEFAULT_RTRL_MEMORY_MB};
+pub use superspike::SuperSpikeTraces;
 
 use crate::layers::Input;
 use crate::losses::{self, LossError, LossKind, LossOutput, Targets};
