@@ -113,13 +113,17 @@ pub(super) fn loss<F: Real>(
 
 /// The van Rossum distance of `y` to `target` (both `[T, B, C]`) divided by the distance of a
 /// silent output to `target`: 0 for a perfect match, 1 for an output as far as silence (the
-/// figure SuperSpike reports). `None` when the target is silent too.
+/// figure SuperSpike reports). `None` when the target is silent too. Fails on a bad kernel,
+/// differing shapes or non-finite values.
 pub fn normalized_distance<F: Real>(
     kernel: VanRossumKernel,
     dt_ms: f64,
     y: &Seq<F>,
     target: &Seq<f32>,
-) -> Option<f64> {
+) -> Result<Option<f64>, LossError> {
+    kernel.validate()?;
+    super::check_output(y)?;
+    super::check_sequence(y, target)?;
     let (mut ours, mut silent) = (0.0, 0.0);
     for sample in 0..y.batch {
         for c in 0..y.width {
@@ -131,7 +135,7 @@ pub fn normalized_distance<F: Real>(
             silent += kernel.distance(dt_ms, (0..y.steps).map(|t| -at(t)));
         }
     }
-    (silent > 0.0).then(|| ours / silent)
+    Ok((silent > 0.0).then(|| ours / silent))
 }
 
 #[cfg(test)]
@@ -223,16 +227,27 @@ mod tests {
             data: target.data.iter().map(|&v| f64::from(v)).collect(),
         };
         let silent = Seq::<f64>::zeros(100, 2, 3);
-        assert_eq!(normalized_distance(kernel, 1.0, &exact, &target), Some(0.0));
-        let one = normalized_distance(kernel, 1.0, &silent, &target).unwrap();
+        assert_eq!(
+            normalized_distance(kernel, 1.0, &exact, &target),
+            Ok(Some(0.0))
+        );
+        let one = normalized_distance(kernel, 1.0, &silent, &target)
+            .unwrap()
+            .unwrap();
         assert!((one - 1.0).abs() < 1e-12);
         let other = random_trains(4, 100, 2, 3, 0.05);
-        let d = normalized_distance(kernel, 1.0, &exact, &other).unwrap();
+        let d = normalized_distance(kernel, 1.0, &exact, &other)
+            .unwrap()
+            .unwrap();
         assert!(d > 0.5, "independent trains are far apart: {d}");
         assert_eq!(
             normalized_distance(kernel, 1.0, &exact, &Seq::zeros(100, 2, 3)),
-            None
+            Ok(None)
         );
+        assert!(matches!(
+            normalized_distance(kernel, 1.0, &exact, &Seq::zeros(99, 2, 3)),
+            Err(LossError::SequenceShape { .. })
+        ));
     }
 
     #[test]
