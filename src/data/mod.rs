@@ -36,6 +36,7 @@ pub mod evidence;
 mod group_split;
 mod h5file;
 pub mod randman;
+pub mod raster;
 pub(crate) mod rng;
 pub mod samples;
 pub mod shd;
