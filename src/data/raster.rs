@@ -36,6 +36,49 @@ impl Raster {
     }
 }
 
+/// The project's own target pattern for SuperSpike's image task, `rows × columns` (the
+/// paper's shape is 200 × 189): a circle crossed by two periods of a sine wave, drawn one
+/// pixel wide, so that every neuron fires a few precisely timed spikes.
+pub fn drawn_target(rows: usize, columns: usize) -> Raster {
+    let mut spikes = vec![false; rows * columns];
+    let (h, w) = (rows as f64, columns as f64);
+    let mut mark = |x: f64, y: f64| {
+        let (c, r) = (x.round(), y.round());
+        if (0.0..w).contains(&c) && (0.0..h).contains(&r) {
+            spikes[r as usize * columns + c as usize] = true;
+        }
+    };
+    let samples = 8 * (rows + columns);
+    for k in 0..samples {
+        let u = k as f64 / samples as f64;
+        let angle = std::f64::consts::TAU * u;
+        let radius = 0.4 * h.min(w);
+        mark(
+            0.5 * w + radius * angle.cos(),
+            0.5 * h + radius * angle.sin(),
+        );
+        mark(u * w, 0.5 * h + 0.3 * h * (2.0 * angle).sin());
+    }
+    Raster {
+        rows,
+        columns,
+        spikes,
+    }
+}
+
+/// Writes `raster` as an 8-bit greyscale PNG: spikes black, the rest white.
+pub fn write_png(raster: &Raster, writer: impl std::io::Write) -> Result<(), png::EncodingError> {
+    let mut encoder = png::Encoder::new(writer, raster.columns as u32, raster.rows as u32);
+    encoder.set_color(png::ColorType::Grayscale);
+    encoder.set_depth(png::BitDepth::Eight);
+    let pixels: Vec<u8> = raster
+        .spikes
+        .iter()
+        .map(|&s| if s { 0 } else { 255 })
+        .collect();
+    encoder.write_header()?.write_image_data(&pixels)
+}
+
 /// Why an image could not be read as a raster.
 #[derive(Debug, Error)]
 pub enum RasterError {
@@ -183,6 +226,30 @@ mod tests {
                 Err(RasterError::BadThreshold(_))
             ));
         }
+    }
+
+    #[test]
+    fn the_drawn_target_gives_every_neuron_a_few_spikes_and_round_trips() {
+        let target = drawn_target(200, 189);
+        let per_row: Vec<usize> = (0..200)
+            .map(|r| (0..189).filter(|&c| target.at(r, c)).count())
+            .collect();
+        assert!(
+            per_row.iter().filter(|&&n| n > 0).count() > 150,
+            "{per_row:?}"
+        );
+        assert!(per_row.iter().all(|&n| n <= 20), "{per_row:?}");
+        let mut bytes = Vec::new();
+        write_png(&target, &mut bytes).unwrap();
+        assert_eq!(read_png(bytes.as_slice(), 0.5).unwrap(), target);
+    }
+
+    #[test]
+    fn the_shipped_target_image_is_the_drawn_target() {
+        // assets/superspike_target.png is made by this code (`drawn_target(200, 189)`).
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/assets/superspike_target.png");
+        let file = std::fs::File::open(path).unwrap();
+        assert_eq!(read_png(file, 0.5).unwrap(), drawn_target(200, 189));
     }
 
     /// The CRC-32 of a PNG chunk's type and data.
