@@ -157,6 +157,10 @@ pub struct TrainingConfig {
     pub schedule: LrSchedule,
     /// Global gradient-norm clipping; 0 = off.
     pub clip_grad_norm: f64,
+    /// Every synaptic weight is clipped into `[−bound, bound]` after each update
+    /// (SuperSpike's `±w_max`); `None`: unbounded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weight_bound: Option<f64>,
     /// The loss.
     pub loss: LossKind,
     /// Activity regularizers, applied to every hidden layer's spikes.
@@ -204,6 +208,7 @@ impl Default for TrainingConfig {
             },
             schedule: LrSchedule::Constant,
             clip_grad_norm: 0.0,
+            weight_bound: None,
             loss: LossKind::MaxOverTimeCe,
             activity: Vec::new(),
             weights: Vec::new(),
@@ -272,6 +277,14 @@ impl ExperimentConfig {
         check_count("training.epochs", t.epochs)?;
         check_count("training.batch_size", t.batch_size)?;
         check_count("training.eval_trials", t.eval_trials)?;
+        if let Some(bound) = t.weight_bound {
+            if !(bound.is_finite() && bound > 0.0) {
+                return Err(ConfigError::new(
+                    "training.weight_bound",
+                    format!("must be finite and > 0, got {bound}"),
+                ));
+            }
+        }
         if let Some(a) = t.stop_at_valid_accuracy {
             check_range("training.stop_at_valid_accuracy", a, 0.0, 1.0, true)?;
         }
@@ -323,5 +336,26 @@ impl ExperimentConfig {
         net.inputs = net.inputs.max(1);
         net.readout.size = net.readout.size.max(1);
         net.validate()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn weight_bound_and_van_rossum_are_checked() {
+        let mut config = ExperimentConfig::default();
+        config.validate().unwrap();
+        for bad in [0.0, -1.0, f64::NAN, f64::INFINITY] {
+            config.training.weight_bound = Some(bad);
+            let err = config.validate().unwrap_err().to_string();
+            assert!(err.contains("training.weight_bound"), "{err}");
+        }
+        config.training.weight_bound = Some(0.1);
+        config.validate().unwrap();
+        config.training.loss = LossKind::VanRossum(Default::default());
+        let err = config.validate().unwrap_err().to_string();
+        assert!(err.contains("training.loss"), "{err}");
     }
 }

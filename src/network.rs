@@ -369,6 +369,27 @@ impl<F: Real> Network<F> {
         self.readout.apply_constraints();
     }
 
+    /// Clips every synaptic weight (the hidden layers' `w_in`, `w_rec` and the readout's `w`)
+    /// into `[−bound, bound]` (SuperSpike's `±w_max`); time constants and encoder parameters
+    /// are left alone.
+    pub fn bound_weights(&mut self, bound: F) {
+        let is_weight: Vec<bool> = self
+            .tensors()
+            .iter()
+            .map(|t| {
+                let name = t.name.rsplit('.').next().unwrap_or("");
+                !t.name.starts_with("encoder.") && matches!(name, "w_in" | "w_rec" | "w")
+            })
+            .collect();
+        for (tensor, weight) in self.tensors_mut().into_iter().zip(is_weight) {
+            if weight {
+                tensor
+                    .iter_mut()
+                    .for_each(|w| *w = w.max(-bound).min(bound));
+            }
+        }
+    }
+
     /// The same network in another precision.
     pub fn cast<G: Real>(&self) -> Network<G> {
         self.rebuilt(&self.spec)

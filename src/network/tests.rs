@@ -346,3 +346,29 @@ fn event_driven_gradients_equal_the_dense_reference_in_f32() {
         }
     }
 }
+
+#[test]
+fn bound_weights_clips_weights_only() {
+    let mut rng = ChaCha8Rng::seed_from_u64(3);
+    let mut net = random_network(&mut rng, 5);
+    let before: Vec<(String, Vec<f64>)> = net
+        .tensors()
+        .iter()
+        .map(|t| (t.name.clone(), t.data.to_vec()))
+        .collect();
+    let bound = 0.05;
+    net.bound_weights(bound);
+    let mut clipped = 0;
+    for (t, (name, old)) in net.tensors().iter().zip(&before) {
+        let weight = name.ends_with(".w_in") || name.ends_with(".w_rec") || name == "readout.w";
+        for (&new, &old) in t.data.iter().zip(old) {
+            if weight {
+                assert_eq!(new, old.clamp(-bound, bound), "{name}");
+                clipped += usize::from(new != old);
+            } else {
+                assert_eq!(new, old, "{name} is not a weight");
+            }
+        }
+    }
+    assert!(clipped > 0, "the bound must bite");
+}

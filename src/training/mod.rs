@@ -181,6 +181,9 @@ impl<R: GradientRule<f32>> Trainer<R> {
                 params.iter_mut().map(|p| p.as_mut_slice()).collect();
             self.optimizer.step(&mut param_views, &grad_views, lr)?;
             self.net.apply_constraints();
+            if let Some(bound) = self.config.weight_bound {
+                self.net.bound_weights(bound as f32);
+            }
             progress(BatchReport {
                 done: b + 1,
                 total: order.len(),
