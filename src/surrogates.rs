@@ -249,11 +249,7 @@ macro_rules! surrogate_kernel {
         impl<F: Real> SpikeKernel<F> for Heaviside<$name<F>> {
             #[inline(always)]
             fn fire(self, x: F, _uniform: impl FnOnce() -> F) -> F {
-                if x > F::zero() {
-                    F::one()
-                } else {
-                    F::zero()
-                }
+                step(x)
             }
             #[inline(always)]
             fn derivative(self, x: F) -> F {
@@ -261,6 +257,16 @@ macro_rules! surrogate_kernel {
             }
         }
     };
+}
+
+/// The Heaviside step `H(x)` of the row kernels (0 at `x = 0`).
+#[inline(always)]
+fn step<F: Real>(x: F) -> F {
+    if x > F::zero() {
+        F::one()
+    } else {
+        F::zero()
+    }
 }
 
 // The same formulas as `Surrogate::derivative` (a test checks that they agree).
@@ -286,11 +292,7 @@ struct DampenedTriangleK<F>(F, F);
 impl<F: Real> SpikeKernel<F> for Heaviside<DampenedTriangleK<F>> {
     #[inline(always)]
     fn fire(self, x: F, _uniform: impl FnOnce() -> F) -> F {
-        if x > F::zero() {
-            F::one()
-        } else {
-            F::zero()
-        }
+        step(x)
     }
     #[inline(always)]
     fn derivative(self, x: F) -> F {
