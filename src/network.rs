@@ -373,21 +373,16 @@ impl<F: Real> Network<F> {
     /// into `[−bound, bound]` (SuperSpike's `±w_max`); time constants and encoder parameters
     /// are left alone.
     pub fn bound_weights(&mut self, bound: F) {
-        let is_weight: Vec<bool> = self
-            .tensors()
-            .iter()
-            .map(|t| {
-                let name = t.name.rsplit('.').next().unwrap_or("");
-                !t.name.starts_with("encoder.") && matches!(name, "w_in" | "w_rec" | "w")
-            })
-            .collect();
-        for (tensor, weight) in self.tensors_mut().into_iter().zip(is_weight) {
-            if weight {
-                tensor
-                    .iter_mut()
-                    .for_each(|w| *w = w.max(-bound).min(bound));
-            }
+        let clip = |m: &mut crate::tensor::Matrix<F>| {
+            m.data
+                .iter_mut()
+                .for_each(|w| *w = w.max(-bound).min(bound))
+        };
+        for layer in &mut self.hidden {
+            clip(&mut layer.w_in);
+            layer.w_rec.iter_mut().for_each(clip);
         }
+        clip(&mut self.readout.w);
     }
 
     /// The same network in another precision.
