@@ -79,7 +79,11 @@ impl VanRossumKernel {
 
     /// `Σ_t f[t]² · dt`, the squared distance between one output train and its target.
     fn distance(self, dt_ms: f64, diff: impl Iterator<Item = f64>) -> f64 {
-        self.filter(dt_ms, diff).iter().map(|f| f * f).sum::<f64>() * dt_ms
+        let filter = self.filter_at::<f64>(dt_ms);
+        let mut state = FilterState::default();
+        diff.map(|d| filter.step(&mut state, d).powi(2))
+            .sum::<f64>()
+            * dt_ms
     }
 }
 
