@@ -37,6 +37,8 @@
 //! readout reads), readout time constants equal for every output and not learned (one filter
 //! `κ`), no encoder, no dropout.
 
+mod filtered;
+mod lanes;
 mod system;
 mod traces;
 
@@ -53,7 +55,7 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
-use traces::{ChunkView, SampleTraces, MAX_STATE_DIM};
+use traces::{ChunkScratch, ChunkView, SampleTraces, MAX_STATE_DIM};
 
 /// Steps per chunk of the online pass by default.
 pub const DEFAULT_EPROP_CHUNK_STEPS: usize = 256;
@@ -248,7 +250,9 @@ impl<F: Real> GradientRule<F> for Eprop {
                 traces
                     .par_iter_mut()
                     .enumerate()
-                    .for_each(|(b, tr)| tr.advance(&view, b));
+                    .for_each_init(ChunkScratch::default, |scratch, (b, tr)| {
+                        tr.advance(&view, b, scratch)
+                    });
                 Ok(())
             },
         )?;

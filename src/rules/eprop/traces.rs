@@ -3,14 +3,19 @@
 //! A synapse onto neuron `j` carries `z = (ε, F^I, F^U)` (`Z = D + 2` values): a linear system
 //! over the chunk's steps whose matrices belong to neuron `j` alone ([`super::system`]), so a
 //! chunk costs one `Z × Z` product per synapse plus one `Z`-vector update per non-zero
-//! presynaptic value, besides each neuron's recursion.
+//! presynaptic value, besides each neuron's recursion. The neurons' recursions run
+//! [`LANES`] at a time, one neuron per lane ([`super::lanes`]), so that their step-by-step
+//! dependency chains overlap.
 
-use super::system::{carry, presynaptic, Filtered, Mat, System};
+use super::filtered::Filtered;
+use super::lanes::{lane_of, lane_of_mat, Lane, LANES};
+use super::system::{carry, presynaptic, Mat, System};
 use crate::layers::{Input, SlotChain};
 use crate::network::{Network, NetworkStates};
 use crate::neurons::StepJacobian;
 use crate::real::Real;
 use crate::tensor::Matrix;
+use std::ops::Range;
 
 /// The most state components e-prop's traces handle (its systems have `D + 2`).
 pub(super) const MAX_STATE_DIM: usize = 4;
@@ -29,6 +34,14 @@ pub(super) struct ChunkView<'a, F: Real> {
     pub feedback: &'a Matrix<F>,
     /// `∂R/∂cnt` `[B, N]` (empty without regularizers).
     pub g_counts: &'a [F],
+}
+
+/// Per-thread buffers of one chunk's per-step, per-neuron results, reused between samples
+/// (allocating them per sample costs as much as filling them).
+#[derive(Default)]
+pub(super) struct ChunkScratch<F> {
+    q: Vec<F>,
+    r_m: Vec<F>,
 }
 
 /// One sample's synapse traces and gradients.
@@ -110,54 +123,78 @@ impl<F: Real> SampleTraces<F> {
     }
 
     /// Advances sample `b`'s traces over the chunk of `view`.
-    pub(super) fn advance(&mut self, view: &ChunkView<'_, F>, b: usize) {
+    pub(super) fn advance(
+        &mut self,
+        view: &ChunkView<'_, F>,
+        b: usize,
+        scratch: &mut ChunkScratch<F>,
+    ) {
         match self.dim {
-            1 => self.advance_with::<1, 3>(view, b),
-            2 => self.advance_with::<2, 4>(view, b),
-            3 => self.advance_with::<3, 5>(view, b),
-            4 => self.advance_with::<4, 6>(view, b),
+            1 => self.advance_with::<1, 3>(view, b, scratch),
+            2 => self.advance_with::<2, 4>(view, b, scratch),
+            3 => self.advance_with::<3, 5>(view, b, scratch),
+            4 => self.advance_with::<4, 6>(view, b, scratch),
             d => unreachable!("e-prop refuses models of {d} > {MAX_STATE_DIM} state components"),
         }
         self.advance_readout(view, b);
     }
 
     /// [`Self::advance`] for `D` state components (`Z = D + 2`).
-    fn advance_with<const D: usize, const Z: usize>(&mut self, view: &ChunkView<'_, F>, b: usize) {
+    fn advance_with<const D: usize, const Z: usize>(
+        &mut self,
+        view: &ChunkView<'_, F>,
+        b: usize,
+        scratch: &mut ChunkScratch<F>,
+    ) {
         let hidden = view.states.hidden[0].as_ref();
         let steps = hidden.out().steps;
         let n = self.n;
         let decays = readout_decays(view, b);
-        let mut neuron = Filtered::<F, D>::new(steps, self.chains.len(), decays);
-        let mut system = System::<F, Z>::results(steps, self.chains.len());
+        let params = self.chains.len();
+        let mut neuron = Filtered::<Lane<F>, D>::new(steps, params, decays);
+        let mut system = System::<Lane<F>, Z>::results(steps, params);
         let mut jac = StepJacobian::zeros(D, hidden.slots());
         let mut psi: Vec<Mat<F, Z>> = Vec::with_capacity(n);
         let mut lam0 = Vec::with_capacity(n);
-        let mut q = vec![F::zero(); steps * n];
-        let mut r_m = vec![[F::zero(); Z]; steps * n];
+        // Every entry is written below: the buffers are only resized, never cleared.
+        scratch.q.resize(steps * n, F::zero());
+        scratch.r_m.resize(steps * n * Z, F::zero());
+        let q = &mut scratch.q[..];
+        let r_m = &mut scratch.r_m[..];
         let mut last_g = vec![F::zero(); n * D];
-        for j in 0..n {
-            let g_end = self.build::<D>(view, b, j, &mut jac, &mut neuron);
-            last_g[j * D..(j + 1) * D].copy_from_slice(&g_end);
+        // LANES neurons at a time; a last, partial group leaves its spare lanes as they
+        // were (finite values whose results are not read).
+        for j0 in (0..n).step_by(LANES) {
+            let group = j0..n.min(j0 + LANES);
+            self.build::<D>(view, b, group.clone(), &mut jac, &mut neuron, &mut last_g);
             neuron.solve(&mut system);
-            psi.push(system.psi);
-            lam0.push(system.lam0);
-            for tau in 0..steps {
-                q[tau * n + j] = system.q[tau];
-                r_m[tau * n + j] = system.r_m[tau];
-            }
-            for s in 0..self.chains.len() {
-                let at = (s * n + j) * Z;
-                let z: &mut [F; Z] = (&mut self.z_par[at..at + Z]).try_into().expect("Z values");
-                self.g_par[s * n + j] += super::system::dot(&system.lam0, z) + system.par_g[s];
-                let next = super::system::mat_vec(&system.psi, z);
-                for k in 0..Z {
-                    z[k] = next[k] + system.par_z[s][k];
+            for (l, j) in group.enumerate() {
+                psi.push(lane_of_mat(&system.psi, l));
+                lam0.push(lane_of(&system.lam0, l));
+                for tau in 0..steps {
+                    q[tau * n + j] = system.q[tau].0[l];
+                    r_m[(tau * n + j) * Z..][..Z].copy_from_slice(&lane_of(&system.r_m[tau], l));
+                }
+                let (psi_j, lam0_j) = (&psi[j], &lam0[j]);
+                for s in 0..params {
+                    let at = (s * n + j) * Z;
+                    let z: &mut [F; Z] =
+                        (&mut self.z_par[at..at + Z]).try_into().expect("Z values");
+                    self.g_par[s * n + j] += super::system::dot(lam0_j, z) + system.par_g[s].0[l];
+                    let next = super::system::mat_vec(psi_j, z);
+                    let par_z = lane_of(&system.par_z[s], l);
+                    for k in 0..Z {
+                        z[k] = next[k] + par_z[k];
+                    }
                 }
             }
         }
         carry(&psi, &lam0, &mut self.z_in, &mut self.g_in);
         for tau in 0..steps {
-            let (q_t, r_t) = (&q[tau * n..(tau + 1) * n], &r_m[tau * n..(tau + 1) * n]);
+            let (q_t, r_t) = (
+                &q[tau * n..(tau + 1) * n],
+                &r_m[tau * n * Z..(tau + 1) * n * Z],
+            );
             for (i, u) in view.input.active(tau, b) {
                 let (zs, gs) = synapses_of::<F, Z>(i, n, &mut self.z_in, &mut self.g_in);
                 presynaptic(u, q_t, r_t, zs, gs);
@@ -170,7 +207,10 @@ impl<F: Real> SampleTraces<F> {
                     0 => &self.prev_out[..],
                     _ => hidden.out().row(tau - 1, b),
                 };
-                let (q_t, r_t) = (&q[tau * n..(tau + 1) * n], &r_m[tau * n..(tau + 1) * n]);
+                let (q_t, r_t) = (
+                    &q[tau * n..(tau + 1) * n],
+                    &r_m[tau * n * Z..(tau + 1) * n * Z],
+                );
                 for (k, &u) in prev.iter().enumerate().filter(|(_, &u)| u != F::zero()) {
                     let (zs, gs) = synapses_of::<F, Z>(k, n, &mut self.z_rec, &mut self.g_rec);
                     presynaptic(u, q_t, r_t, zs, gs);
@@ -182,51 +222,61 @@ impl<F: Real> SampleTraces<F> {
         self.prev_g = last_g;
     }
 
-    /// Neuron `j`'s system over the chunk ([`Filtered`]); returns its `∂o/∂s` of the
-    /// chunk's last step.
+    /// The systems of the neurons `group` over the chunk, one per lane of `neuron`
+    /// ([`Filtered`]); writes their `∂o/∂s` of the chunk's last step into `last_g`. Steps
+    /// outermost: the group's states of one step lie side by side.
     fn build<const D: usize>(
         &self,
         view: &ChunkView<'_, F>,
         b: usize,
-        j: usize,
+        group: Range<usize>,
         jac: &mut StepJacobian<F>,
-        neuron: &mut Filtered<F, D>,
-    ) -> [F; D] {
+        neuron: &mut Filtered<Lane<F>, D>,
+        last_g: &mut [F],
+    ) {
         let hidden = view.states.hidden[0].as_ref();
         let steps = hidden.out().steps;
         let c = self.outputs;
-        let mut g_prev = [F::zero(); D];
-        g_prev.copy_from_slice(&self.prev_g[j * D..(j + 1) * D]);
-        neuron.r = view
-            .g_counts
-            .get(b * self.n + j)
-            .copied()
-            .unwrap_or(F::zero());
         let params = self.chains.len();
-        let feedback = view.feedback.row(j);
-        for tau in 0..steps {
-            hidden.jacobian(tau, b, j, jac);
-            let g: [F; D] = jac.out[..D].try_into().expect("D values");
-            // Ã = ∂s/∂s' + ∂s/∂o' ⊗ ∂o'/∂s' (the neuron's own previous output).
-            let a = &mut neuron.a[tau];
-            for (row, a_row) in a.iter_mut().enumerate() {
-                for (col, v) in a_row.iter_mut().enumerate() {
-                    *v = jac.prev[row * D + col] + jac.prev_out[row] * g_prev[col];
-                }
-            }
-            neuron.g[tau] = g;
-            neuron.c[tau] = jac.input[..D].try_into().expect("D values");
-            for (s, chain) in self.chains.iter().enumerate() {
-                let col = &mut neuron.params[tau * params + s];
-                for (r, v) in col.iter_mut().enumerate() {
-                    *v = jac.params[r * jac.slots + chain.slot] * chain.factor[j];
-                }
-            }
-            let g_row = &view.g_out[(tau * view.batch + b) * c..][..c];
-            neuron.learning[tau] = feedback.iter().zip(g_row).map(|(&w, &gk)| w * gk).sum();
-            g_prev = g;
+        let mut g_prev = [[F::zero(); D]; LANES];
+        for (l, j) in group.clone().enumerate() {
+            g_prev[l].copy_from_slice(&self.prev_g[j * D..(j + 1) * D]);
+            neuron.r.0[l] = view
+                .g_counts
+                .get(b * self.n + j)
+                .copied()
+                .unwrap_or(F::zero());
         }
-        g_prev
+        for tau in 0..steps {
+            let g_row = &view.g_out[(tau * view.batch + b) * c..][..c];
+            for (l, j) in group.clone().enumerate() {
+                hidden.jacobian(tau, b, j, jac);
+                let g: [F; D] = jac.out[..D].try_into().expect("D values");
+                // Ã = ∂s/∂s' + ∂s/∂o' ⊗ ∂o'/∂s' (the neuron's own previous output).
+                for (row, a_row) in neuron.a[tau].iter_mut().enumerate() {
+                    for (col, v) in a_row.iter_mut().enumerate() {
+                        v.0[l] = jac.prev[row * D + col] + jac.prev_out[row] * g_prev[l][col];
+                    }
+                }
+                for (k, (&gk, &ck)) in g.iter().zip(&jac.input).enumerate() {
+                    neuron.g[tau][k].0[l] = gk;
+                    neuron.c[tau][k].0[l] = ck;
+                }
+                for (s, chain) in self.chains.iter().enumerate() {
+                    let col = &mut neuron.params[tau * params + s];
+                    for (r, v) in col.iter_mut().enumerate() {
+                        v.0[l] = jac.params[r * jac.slots + chain.slot] * chain.factor[j];
+                    }
+                }
+                let feedback = view.feedback.row(j);
+                neuron.learning[tau].0[l] =
+                    feedback.iter().zip(g_row).map(|(&w, &gk)| w * gk).sum();
+                g_prev[l] = g;
+            }
+        }
+        for (l, j) in group.enumerate() {
+            last_g[j * D..(j + 1) * D].copy_from_slice(&g_prev[l]);
+        }
     }
 
     /// The readout synapses' exact traces over the chunk: `z = ∂(I_k, U_k)/∂W_jk`.
@@ -260,7 +310,7 @@ impl<F: Real> SampleTraces<F> {
                 );
             }
             for tau in 0..steps {
-                let (q, rm) = (&system.q[tau..=tau], &system.r_m[tau..=tau]);
+                let (q, rm) = (&system.q[tau..=tau], &system.r_m[tau][..]);
                 for (j, &u) in hidden
                     .row(tau, b)
                     .iter()
