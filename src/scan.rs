@@ -596,4 +596,6 @@ fn reduce_param_grads<F: Real>(per_sample: &[F], batch: usize, n: usize, p: usiz
 }
 
 #[cfg(test)]
+pub(crate) mod testing;
+#[cfg(test)]
 mod tests;

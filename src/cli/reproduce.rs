@@ -63,8 +63,11 @@ pub fn run(args: ReproduceArgs) -> anyhow::Result<()> {
     for row in &outcome.rows {
         let anchor = row.anchor.map_or("-".to_string(), |a| format!("{a:.4}"));
         println!(
-            "{:<24} {:>10.4} {:>10}  {}",
-            row.metric, row.ours, anchor, row.published
+            "{:<24} {:>10} {:>10}  {}",
+            row.metric,
+            row.ours.to_string(),
+            anchor,
+            row.published
         );
     }
     println!("setting: {}", outcome.setting);

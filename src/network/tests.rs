@@ -36,6 +36,15 @@ fn spec(inputs: usize) -> NetworkSpec {
                 true,
             ),
             layer(3, NeuronKind::Lif, false),
+            layer(
+                2,
+                NeuronKind::Prospective {
+                    tau_ada_ms: 3.0,
+                    horizon_ms: None,
+                    form: crate::neurons::ProspectiveForm::Spiking,
+                },
+                true,
+            ),
         ],
         readout: ReadoutSpec {
             size: 2,

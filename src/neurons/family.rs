@@ -36,6 +36,23 @@ pub enum NeuronKind {
         #[serde(default = "default_adaptive_fraction", skip_serializing_if = "is_one")]
         adaptive_fraction: f64,
     },
+    /// A leaky neuron whose fast adaptation current makes it prospective: it answers the
+    /// input's future by `horizon_ms` ([`crate::neurons::Prospective`]).
+    Prospective {
+        /// Adaptation time constant (shorter than the signals to anticipate).
+        #[serde(default = "default_prospective_tau_ada_ms")]
+        tau_ada_ms: f64,
+        /// How far ahead it looks (default: its own lag, `τ_syn + τ_mem`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        horizon_ms: Option<f64>,
+        /// `"rate"` (the output is the prospective potential) or `"spiking"`.
+        #[serde(default)]
+        form: super::ProspectiveForm,
+    },
+}
+
+fn default_prospective_tau_ada_ms() -> f64 {
+    2.0
 }
 
 fn default_adaptive_fraction() -> f64 {
@@ -75,6 +92,15 @@ impl NeuronKind {
                 tau_ada_ms,
                 strength,
                 adaptive_fraction,
+            }),
+            NeuronKind::Prospective {
+                tau_ada_ms,
+                horizon_ms,
+                form,
+            } => visitor.visit(super::ProspectiveFamily {
+                tau_ada_ms,
+                horizon_ms,
+                form,
             }),
         }
     }

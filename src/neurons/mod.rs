@@ -15,6 +15,7 @@ mod context;
 mod family;
 mod jacobian;
 pub mod lif;
+pub mod prospective;
 pub mod readout;
 
 pub use adaptive::{AdaptiveLif, AdaptiveLifFamily, AdaptiveLifState};
@@ -26,6 +27,7 @@ pub use family::{
 pub(crate) use jacobian::state_vector;
 pub use jacobian::{StateVector, StepJacobian};
 pub use lif::{FixedLif, Lif, LifFamily, LifState};
+pub use prospective::{Prospective, ProspectiveFamily, ProspectiveForm, ProspectiveState};
 pub use readout::{LeakyReadout, ReadoutState};
 
 use crate::real::Real;

@@ -55,7 +55,7 @@ fn run(options: &mut Options<'_>) -> Result<Outcome, ExperimentError> {
         epochs.push(format!("{name} {} epochs", report.epochs));
         rows.push(Row {
             metric,
-            ours: report.test_accuracy.unwrap_or(f64::NAN),
+            ours: report.test_accuracy.unwrap_or(f64::NAN).into(),
             anchor: Some(CRITERION),
             published: "solves the task: recall error below 7% (the tutorial's stopping criterion)",
         });

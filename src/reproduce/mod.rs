@@ -7,6 +7,7 @@
 //! much smaller version to check that everything runs; its numbers are not the result.
 
 mod eprop_evidence;
+mod prospective_chain;
 mod stochastic_randman;
 
 use crate::config::ExperimentConfig;
@@ -25,13 +26,41 @@ pub struct Options<'a> {
     pub observer: &'a mut dyn Observer,
 }
 
+/// A metric's value: one number, or one per setting of a swept quantity (a depth, a size).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum Metric {
+    /// One number.
+    Value(f64),
+    /// One number per setting, in the order the setting describes.
+    Series(Vec<f64>),
+}
+
+impl From<f64> for Metric {
+    fn from(v: f64) -> Self {
+        Metric::Value(v)
+    }
+}
+
+impl std::fmt::Display for Metric {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Metric::Value(v) => write!(f, "{v:.4}"),
+            Metric::Series(values) => {
+                let parts: Vec<String> = values.iter().map(|v| format!("{v:.1}")).collect();
+                write!(f, "[{}]", parts.join(", "))
+            }
+        }
+    }
+}
+
 /// One reported metric beside its published anchor.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Row {
     /// The metric's name (a key of [`Outcome::metrics`]).
     pub metric: &'static str,
     /// Our value.
-    pub ours: f64,
+    pub ours: Metric,
     /// The published value, if the paper gives one.
     pub anchor: Option<f64>,
     /// The published figure or claim, in words.
@@ -51,8 +80,11 @@ pub struct Outcome {
 
 impl Outcome {
     /// The metrics by name.
-    pub fn metrics(&self) -> BTreeMap<&'static str, f64> {
-        self.rows.iter().map(|r| (r.metric, r.ours)).collect()
+    pub fn metrics(&self) -> BTreeMap<&'static str, Metric> {
+        self.rows
+            .iter()
+            .map(|r| (r.metric, r.ours.clone()))
+            .collect()
     }
 
     /// The published anchors by name (numbers where given, else the claim in words).
@@ -83,7 +115,11 @@ pub struct Reproduction {
 }
 
 /// Every reproduction, by name.
-pub const REGISTRY: &[Reproduction] = &[eprop_evidence::ENTRY, stochastic_randman::ENTRY];
+pub const REGISTRY: &[Reproduction] = &[
+    eprop_evidence::ENTRY,
+    stochastic_randman::ENTRY,
+    prospective_chain::ENTRY,
+];
 
 /// The reproduction called `name`.
 pub fn find(name: &str) -> Option<&'static Reproduction> {

@@ -38,19 +38,19 @@ fn run(options: &mut Options<'_>) -> Result<Outcome, ExperimentError> {
     let rows = vec![
         Row {
             metric: "deterministic_accuracy",
-            ours: accuracy(0),
+            ours: accuracy(0).into(),
             anchor: None,
             published: "the deterministic reference network",
         },
         Row {
             metric: "stochastic_accuracy",
-            ours: accuracy(1),
+            ours: accuracy(1).into(),
             anchor: None,
             published: "comparable to the deterministic network (no number published)",
         },
         Row {
             metric: "fano_factor",
-            ours: fano,
+            ours: fano.into(),
             anchor: None,
             published: "spike-count variability across trials of one input (10-step bins)",
         },
