@@ -15,6 +15,7 @@ use crate::network::{Network, NetworkStates};
 use crate::neurons::StepJacobian;
 use crate::real::Real;
 use crate::tensor::Matrix;
+use std::any::Any;
 use std::ops::Range;
 
 /// The most state components e-prop's traces handle (its systems have `D + 2`).
@@ -42,6 +43,37 @@ pub(super) struct ChunkView<'a, F: Real> {
 pub(super) struct ChunkScratch<F> {
     q: Vec<F>,
     r_m: Vec<F>,
+    /// The [`Solver`] of the last chunk's shape (its type depends on the model's `D`).
+    solver: Option<Box<dyn Any + Send>>,
+}
+
+/// One group of neurons' systems over a chunk and their results.
+type Solver<F, const D: usize, const Z: usize> = (Filtered<Lane<F>, D>, System<Lane<F>, Z>);
+
+/// The solver in `slot` if it fits the chunk, else a new one there. Every value a solve
+/// reads is written by the group's build first, except spare lanes, whose results are not read.
+fn solver_for<F: Real, const D: usize, const Z: usize>(
+    slot: &mut Option<Box<dyn Any + Send>>,
+    (steps, params): (usize, usize),
+    decays: (F, F),
+) -> &mut Solver<F, D, Z> {
+    let fits = |s: &Solver<F, D, Z>| {
+        s.0.a.len() == steps && s.0.decays == decays && s.1.par_g.len() == params
+    };
+    let reusable = slot
+        .as_ref()
+        .and_then(|b| b.downcast_ref::<Solver<F, D, Z>>())
+        .is_some_and(fits);
+    if !reusable {
+        let fresh: Solver<F, D, Z> = (
+            Filtered::new(steps, params, decays),
+            System::results(steps, params),
+        );
+        *slot = Some(Box::new(fresh));
+    }
+    slot.as_mut()
+        .and_then(|b| b.downcast_mut())
+        .expect("the slot holds a solver of this shape")
 }
 
 /// One sample's synapse traces and gradients.
@@ -151,8 +183,7 @@ impl<F: Real> SampleTraces<F> {
         let n = self.n;
         let decays = readout_decays(view, b);
         let params = self.chains.len();
-        let mut neuron = Filtered::<Lane<F>, D>::new(steps, params, decays);
-        let mut system = System::<Lane<F>, Z>::results(steps, params);
+        let (neuron, system) = solver_for::<F, D, Z>(&mut scratch.solver, (steps, params), decays);
         let mut jac = StepJacobian::zeros(D, hidden.slots());
         let mut psi: Vec<Mat<F, Z>> = Vec::with_capacity(n);
         let mut lam0 = Vec::with_capacity(n);
@@ -166,8 +197,8 @@ impl<F: Real> SampleTraces<F> {
         // were (finite values whose results are not read).
         for j0 in (0..n).step_by(LANES) {
             let group = j0..n.min(j0 + LANES);
-            self.build::<D>(view, b, group.clone(), &mut jac, &mut neuron, &mut last_g);
-            neuron.solve(&mut system);
+            self.build::<D>(view, b, group.clone(), &mut jac, neuron, &mut last_g);
+            neuron.solve(system);
             for (l, j) in group.enumerate() {
                 psi.push(lane_of_mat(&system.psi, l));
                 lam0.push(lane_of(&system.lam0, l));
