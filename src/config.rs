@@ -6,6 +6,7 @@
 
 use crate::data::{AugmentConfig, BrailleEncoding, EvidenceConfig, RandmanConfig};
 use crate::error::{check_count, check_range, ConfigError};
+use crate::layers::ReadoutKind;
 use crate::losses::LossKind;
 use crate::network::{NetworkSpec, WeightInit};
 use crate::optimizers::{LrSchedule, OptimizerKind};
@@ -334,7 +335,10 @@ impl ExperimentConfig {
         // The data-dependent sizes may still be 0 ("from the data") here.
         let mut net = self.network.clone();
         net.inputs = net.inputs.max(1);
-        net.readout.size = net.readout.size.max(1);
+        net.readout.size = match (net.readout.size, net.readout.kind, net.hidden.last()) {
+            (0, ReadoutKind::Spikes, Some(last)) => last.size,
+            (size, ..) => size.max(1),
+        };
         net.validate()
     }
 }

@@ -1,9 +1,11 @@
 //! Forward-only inference over a dataset, and its HDF5 record: every hidden layer's spikes
-//! and the readout's membrane traces.
+//! and the network's output (the readout's membrane traces, or the output spikes of a spiking
+//! readout).
 //!
 //! ```text
 //! /hidden/<k>/spikes   uint8  [steps, samples, size_k]   spikes of hidden layer k
-//! /readout/membrane    float32 [steps, samples, outputs] readout membrane potentials
+//! /readout/membrane    float32 [steps, samples, outputs] readout membrane potentials (0/1
+//!                                                        spikes for readout kind "spikes")
 //! /dt_s                float64 scalar                    the time step
 //! ```
 //!

@@ -3,8 +3,8 @@
 
 use crate::error::{check_count, check_positive, ConfigError};
 use crate::layers::{
-    EncoderSpec, EncoderTrace, Input, LayerTrace, LifEncoder, Readout, ReadoutSpec, ReadoutTrace,
-    RecurrentPath, SpikingLayer, SpikingLayerSpec,
+    EncoderSpec, EncoderTrace, Input, LayerTrace, LifEncoder, Readout, ReadoutKind, ReadoutSpec,
+    ReadoutTrace, RecurrentPath, SpikingLayer, SpikingLayerSpec,
 };
 use crate::neurons::NoiseStream;
 use crate::real::Real;
@@ -89,7 +89,33 @@ impl NetworkSpec {
         for (i, layer) in self.hidden.iter().enumerate() {
             layer.validate(&format!("network.hidden[{i}]"))?;
         }
-        self.readout.validate("network.readout")
+        self.readout.validate("network.readout")?;
+        self.check_spiking_output()
+    }
+
+    /// With spikes as the output, the last hidden layer is the output layer: it must exist and
+    /// have one neuron per output.
+    fn check_spiking_output(&self) -> Result<(), ConfigError> {
+        if self.readout.kind != ReadoutKind::Spikes {
+            return Ok(());
+        }
+        let Some(last) = self.hidden.last() else {
+            return Err(ConfigError::new(
+                "network.readout.kind",
+                "is \"spikes\" (the last hidden layer is the output) but there is no hidden layer",
+            ));
+        };
+        if last.size != self.readout.size {
+            return Err(ConfigError::new(
+                "network.readout.size",
+                format!(
+                    "is {} but with kind = \"spikes\" the output is the last hidden layer, of {} \
+                     neurons: give that layer one neuron per output",
+                    self.readout.size, last.size
+                ),
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -200,7 +226,7 @@ impl<F: Real> Network<F> {
                 noise: noise.child(0),
                 ..ScanContext::default()
             };
-            e.forward_in(&dense(input), &ctx)
+            e.forward_in(&input.to_dense(), &ctx)
         });
         let first = self.first_input(input, encoder.as_ref());
         let mut traces: Vec<LayerTrace<F>> = Vec::with_capacity(self.hidden.len());
@@ -268,7 +294,7 @@ impl<F: Real> Network<F> {
             }
         }
         if let (Some(encoder), Some(enc_trace)) = (&self.encoder, &trace.encoder) {
-            per_layer.push(encoder.backward(&dense(input), enc_trace, &g));
+            per_layer.push(encoder.backward(&input.to_dense(), enc_trace, &g));
         }
         per_layer.reverse();
         per_layer.push(readout_grads);
@@ -426,13 +452,6 @@ impl<F: Real> Network<F> {
 }
 
 /// The input as a dense sequence (events become 0/1 values).
-fn dense<F: Real>(input: Input<'_, F>) -> std::borrow::Cow<'_, Seq<F>> {
-    match input {
-        Input::Events(e) => std::borrow::Cow::Owned(e.to_dense()),
-        Input::Dense { x, .. } => std::borrow::Cow::Borrowed(x),
-    }
-}
-
 #[cfg(test)]
 mod surrogate_reference;
 #[cfg(test)]

@@ -395,6 +395,18 @@ fn rules_compare_reports_rtrl_against_bptt() {
         .as_f64()
         .unwrap();
     assert!(eprop > 0.0 && eprop < 1.0, "{eprop}");
+    assert!((rtrl["readout.w"]["norm_ratio"].as_f64().unwrap() - 1.0).abs() < 1e-4);
+    // --rules picks the rules; an unknown one is refused by name.
+    let out = spikegrad(&[
+        "rules", "compare", "--config", config, "--rules", "eprop", "--json",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let v: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+    let names: Vec<&String> = v["rules"].as_object().unwrap().keys().collect();
+    assert_eq!(names, ["eprop"]);
+    let out = spikegrad(&["rules", "compare", "--config", config, "--rules", "bogus"]);
+    assert!(!out.status.success() && stderr(&out).contains("bogus"));
 }
 
 /// `reproduce --list` names every reproduction; a quick reproduction writes its runs (with

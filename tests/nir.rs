@@ -8,7 +8,7 @@ use spikegrad::data::{read_shd, ShdReadOptions};
 use spikegrad::events::SpikeEvents;
 use spikegrad::inference::infer;
 use spikegrad::io::hdf5::Hdf5Reader;
-use spikegrad::layers::{Input, SpikingLayerSpec};
+use spikegrad::layers::{Input, ReadoutKind, ReadoutSpec, SpikingLayerSpec};
 use spikegrad::network::{Network, NetworkSpec};
 use spikegrad::nir::{self, Discretisation, ImportOptions, NodeKind};
 use std::path::{Path, PathBuf};
@@ -21,6 +21,11 @@ fn fixture(name: &str) -> PathBuf {
 
 /// Two hidden layers (the first recurrent), heterogeneous time constants, threshold 0.7.
 fn random_network(seed: u64) -> Network<f32> {
+    random_network_reading(seed, ReadoutKind::Leaky)
+}
+
+/// [`random_network`] with the readout `kind` (spikes: the 5 neurons of the last layer).
+fn random_network_reading(seed: u64, kind: ReadoutKind) -> Network<f32> {
     let mut spec = NetworkSpec::recurrent_lif(7, 9, 3, Default::default());
     spec.dt_ms = 0.5;
     spec.hidden[0].threshold = 0.7;
@@ -31,6 +36,13 @@ fn random_network(seed: u64) -> Network<f32> {
         ..SpikingLayerSpec::default()
     });
     spec.readout.tau_spread = 0.2;
+    if kind == ReadoutKind::Spikes {
+        spec.readout = ReadoutSpec {
+            kind,
+            size: 5,
+            ..ReadoutSpec::default()
+        };
+    }
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut net = Network::<f32>::new(&spec, &mut rng).unwrap();
     for t in net.tensors_mut() {
@@ -57,13 +69,33 @@ fn import(path: &Path, dt_s: f64, d: Option<Discretisation>) -> Result<nir::Impo
 
 #[test]
 fn export_then_import_is_bit_exact() {
-    let net = random_network(1);
+    assert_round_trip_is_bit_exact(&random_network(1));
+}
+
+/// A network whose last layer's spikes are the output exports as `… → lif1 → output` and
+/// imports back as the same spiking-output network.
+#[test]
+fn spiking_output_networks_round_trip_bit_exactly() {
+    let net = random_network_reading(2, ReadoutKind::Spikes);
+    assert_eq!(net.readout.spec.size, 5);
+    let g = nir::export_network(&net).unwrap();
+    assert!(g
+        .edges
+        .contains(&("lif1".to_string(), "output".to_string())));
+    assert!(!g.nodes.contains_key("readout"));
+    assert_round_trip_is_bit_exact(&net);
+}
+
+fn assert_round_trip_is_bit_exact(net: &Network<f32>) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("net.nir");
-    nir::write_nir(&path, &nir::export_network(&net).unwrap()).unwrap();
+    nir::write_nir(&path, &nir::export_network(net).unwrap()).unwrap();
     let back = import(&path, 0.5e-3, None).unwrap();
     assert_eq!(back.discretisation, Discretisation::Exponential);
-    assert!(back.discretisation_from_file && back.notes.is_empty());
+    assert!(back.discretisation_from_file);
+    // The one note an export of ours gets: that the last layer's spikes are the output.
+    let notes = usize::from(!net.readout.is_leaky());
+    assert_eq!(back.notes.len(), notes, "{:?}", back.notes);
     let back = back.network;
     for (a, b) in net.tensors().iter().zip(back.tensors()) {
         assert_eq!(a.name, b.name);

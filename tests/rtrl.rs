@@ -51,6 +51,7 @@ fn spec(inputs: usize, spike: SpikeFn, reset: ResetGrad) -> NetworkSpec {
             tau_syn_ms: 2.0,
             tau_spread: 0.2,
             learn_tau: true,
+            ..ReadoutSpec::default()
         },
     }
 }

@@ -3,7 +3,7 @@
 use super::config_file;
 use anyhow::bail;
 use clap::{Args, Subcommand};
-use spikegrad::experiment::{Experiment, RuleComparison, RunDir};
+use spikegrad::experiment::{ComparedRule, Experiment, RuleComparison, RunDir};
 use std::path::PathBuf;
 
 #[derive(Debug, Args)]
@@ -30,6 +30,10 @@ enum RulesCommand {
         /// Training batches to sum the gradients over.
         #[arg(long, default_value_t = 1)]
         batches: usize,
+        /// The rules to compare, comma-separated: rtrl, eprop, eprop_random (default: all;
+        /// RTRL's work grows with the cube of the layer size, so leave it out on big layers).
+        #[arg(long, value_delimiter = ',')]
+        rules: Vec<ComparedRule>,
         /// End with one JSON line `{"rules": {RULE: {TENSOR: {"cosine", "rel_err"}}}}`.
         #[arg(long)]
         json: bool,
@@ -42,6 +46,7 @@ pub fn run(args: RulesArgs) -> anyhow::Result<()> {
         run,
         sets,
         batches,
+        rules,
         json,
     } = args.command;
     if batches == 0 {
@@ -61,7 +66,12 @@ pub fn run(args: RulesArgs) -> anyhow::Result<()> {
             (experiment, net)
         }
     };
-    let comparison = experiment.compare_rules(&net, batches)?;
+    let rules = if rules.is_empty() {
+        ComparedRule::ALL.to_vec()
+    } else {
+        rules
+    };
+    let comparison = experiment.compare_rules(&net, batches, &rules)?;
     for (rule, result) in &comparison {
         match result {
             RuleComparison::Skipped { skipped } => println!("{rule}: not applicable: {skipped}"),
@@ -69,8 +79,8 @@ pub fn run(args: RulesArgs) -> anyhow::Result<()> {
                 println!("{rule} against bptt ({batches} batch(es)):");
                 for (name, a) in tensors {
                     println!(
-                        "  {name:<28} cosine {:>10.7}  rel_err {:.3e}",
-                        a.cosine, a.rel_err
+                        "  {name:<28} cosine {:>10.7}  rel_err {:.3e}  norm ratio {:.3}",
+                        a.cosine, a.rel_err, a.norm_ratio
                     );
                 }
             }

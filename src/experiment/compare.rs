@@ -17,6 +17,8 @@ pub struct Agreement {
     pub cosine: f64,
     /// `‖g − g_bptt‖ / ‖g_bptt‖` (0 when both are zero).
     pub rel_err: f64,
+    /// `‖g‖ / ‖g_bptt‖` (1 when both are zero): whether a rule's step is larger or smaller.
+    pub norm_ratio: f64,
 }
 
 impl Agreement {
@@ -34,10 +36,12 @@ impl Agreement {
             (false, false) => Self {
                 cosine: 1.0,
                 rel_err: 0.0,
+                norm_ratio: 1.0,
             },
             _ => Self {
                 cosine: dot / (gg.sqrt() * rr.sqrt()).max(f64::MIN_POSITIVE),
                 rel_err: dd.sqrt() / rr.sqrt().max(f64::MIN_POSITIVE),
+                norm_ratio: gg.sqrt() / rr.sqrt().max(f64::MIN_POSITIVE),
             },
         }
     }
@@ -57,22 +61,59 @@ pub enum RuleComparison {
 }
 
 /// The rules compared, by the names `rules compare` prints.
-fn rules(net: &Network<f32>, seed: u64) -> Vec<(&'static str, Box<dyn GradientRule<f32>>)> {
-    let eprop = |feedback| Eprop::new(feedback, DEFAULT_EPROP_CHUNK_STEPS, net, seed);
-    vec![
-        ("rtrl", Box::new(Rtrl::default())),
-        ("eprop", Box::new(eprop(Feedback::Symmetric))),
-        ("eprop_random", Box::new(eprop(Feedback::Random))),
-    ]
+/// A rule that can be compared against BPTT.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum ComparedRule {
+    /// Exact forward-mode gradients (slow: its work grows with the cube of the layer size).
+    Rtrl,
+    /// e-prop with symmetric feedback.
+    Eprop,
+    /// e-prop with fixed random feedback.
+    EpropRandom,
+}
+
+impl ComparedRule {
+    /// Every rule, in report order.
+    pub const ALL: [Self; 3] = [Self::Rtrl, Self::Eprop, Self::EpropRandom];
+
+    /// The rule's name in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Rtrl => "rtrl",
+            Self::Eprop => "eprop",
+            Self::EpropRandom => "eprop_random",
+        }
+    }
+
+    fn build(self, net: &Network<f32>, seed: u64) -> Box<dyn GradientRule<f32>> {
+        let eprop = |feedback| Eprop::new(feedback, DEFAULT_EPROP_CHUNK_STEPS, net, seed);
+        match self {
+            Self::Rtrl => Box::new(Rtrl::default()),
+            Self::Eprop => Box::new(eprop(Feedback::Symmetric)),
+            Self::EpropRandom => Box::new(eprop(Feedback::Random)),
+        }
+    }
+}
+
+impl std::str::FromStr for ComparedRule {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        Self::ALL
+            .into_iter()
+            .find(|r| r.name() == s)
+            .ok_or_else(|| format!("unknown rule `{s}` (expected rtrl, eprop or eprop_random)"))
+    }
 }
 
 impl Experiment {
-    /// The gradients of RTRL, e-prop and random e-prop on the first `batches` training batches
-    /// (no dropout), summed over the batches, against BPTT's, per learnable tensor.
+    /// The gradients of `compared` rules on the first `batches` training batches (no
+    /// dropout), summed over the batches, against BPTT's, per learnable tensor.
     pub fn compare_rules(
         &self,
         net: &Network<f32>,
         batches: usize,
+        compared: &[ComparedRule],
     ) -> Result<BTreeMap<String, RuleComparison>, ExperimentError> {
         let names: Vec<String> = net
             .tensors()
@@ -107,7 +148,9 @@ impl Experiment {
         };
         let reference = summed(&Bptt)?;
         let mut out = BTreeMap::new();
-        for (name, rule) in rules(net, derive_seed(self.config.seed, COMPARE, 1)) {
+        let seed = derive_seed(self.config.seed, COMPARE, 1);
+        for &compared in compared {
+            let rule = compared.build(net, seed);
             let comparison = match summed(rule.as_ref()) {
                 Ok(g) => RuleComparison::Tensors(
                     names
@@ -121,7 +164,7 @@ impl Experiment {
                 },
                 Err(e) => return Err(e.into()),
             };
-            out.insert(name.to_string(), comparison);
+            out.insert(compared.name().to_string(), comparison);
         }
         Ok(out)
     }
@@ -151,6 +194,7 @@ mod tests {
     fn agreement_of_scaled_and_orthogonal_gradients() {
         let same = Agreement::of(&[1.0, 2.0], &[2.0, 4.0]);
         assert!((same.cosine - 1.0).abs() < 1e-12 && (same.rel_err - 0.5).abs() < 1e-12);
+        assert!((same.norm_ratio - 0.5).abs() < 1e-12);
         let ortho = Agreement::of(&[1.0, 0.0], &[0.0, 1.0]);
         assert!(ortho.cosine.abs() < 1e-12 && (ortho.rel_err - 2f64.sqrt()).abs() < 1e-12);
         assert_eq!(Agreement::of(&[0.0], &[0.0]).rel_err, 0.0);

@@ -19,7 +19,7 @@ mod records;
 mod state;
 mod weights;
 
-pub use compare::{Agreement, RuleComparison};
+pub use compare::{Agreement, ComparedRule, RuleComparison};
 pub use evaluation::TestResult;
 pub use ptq::{quantize_run, PtqReport};
 pub use records::{EpochRecord, FinalReport};

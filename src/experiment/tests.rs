@@ -415,3 +415,63 @@ fn resumed_online_and_stochastic_runs_equal_uninterrupted_ones() {
         );
     }
 }
+
+/// A network whose last hidden layer is the output trains with BPTT on spike counts (and
+/// learns), resumes from its weights, and the state-keeping rules refuse it by field.
+#[test]
+fn spiking_output_networks_train_with_bptt_and_online_rules_refuse_them() {
+    use crate::layers::{ReadoutKind, SpikingLayerSpec};
+    use crate::rules::{Feedback, RuleKind};
+    let mut config = small_config();
+    config.network.hidden.push(SpikingLayerSpec {
+        size: 3,
+        ..SpikingLayerSpec::default()
+    });
+    config.network.readout.kind = ReadoutKind::Spikes;
+    if let DataSource::Randman(r) = &mut config.data.source {
+        r.nb_samples = 300;
+    }
+    config.training.loss = crate::losses::LossKind::SumOverTimeCe;
+    config.training.optimizer = crate::optimizers::OptimizerKind::Adam {
+        lr: 0.01,
+        beta1: 0.9,
+        beta2: 0.999,
+        eps: 1e-8,
+    };
+    config.training.epochs = 15;
+    let exp = Experiment::prepare(config.clone()).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = RunDir::new(tmp.path().join("run"));
+    let report = exp.run(&dir, false, &mut Silent).unwrap();
+    let records = metrics(&dir);
+    let (first, last) = (records[0].train_loss, records.last().unwrap().train_loss);
+    assert!(
+        last < 0.9 * first,
+        "the spike-count loss should fall: {first} -> {last}"
+    );
+    let accuracy = report.test_accuracy.unwrap();
+    assert!(
+        accuracy > 0.42,
+        "spike-count outputs should beat chance (1/3): {accuracy}"
+    );
+    let (reopened, net) = Experiment::open_best(&dir).unwrap();
+    assert_eq!(reopened.config.network.readout.kind, ReadoutKind::Spikes);
+    assert!(net.tensors().iter().all(|t| !t.name.starts_with("readout")));
+    for rule in [
+        RuleKind::Rtrl {
+            max_memory_mb: 100.0,
+        },
+        RuleKind::Eprop {
+            feedback: Feedback::Symmetric,
+            chunk_steps: 16,
+        },
+    ] {
+        let mut c = config.clone();
+        c.network.hidden.truncate(1);
+        c.network.hidden[0].size = 3;
+        c.network.hidden[0].dropout = 0.0;
+        c.training.rule = rule;
+        let err = c.validate().unwrap_err().to_string();
+        assert!(err.contains("network.readout.kind"), "{err}");
+    }
+}

@@ -15,7 +15,7 @@ pub use crate::neurons::NeuronKind;
 pub use encoder::{EncoderCurrent, EncoderSpec, EncoderTrace, LifEncoder};
 pub use population::{population, Carry, ModelRun, Neurons, Population, SlotChain, StateRun};
 pub use readout::{Readout, ReadoutTrace};
-pub use spec::{ReadoutSpec, SpikingLayerSpec};
+pub use spec::{ReadoutKind, ReadoutSpec, SpikingLayerSpec};
 pub use spiking::{LayerTrace, RecurrentPath, SpikingLayer};
 
 use crate::events::SpikeEvents;
@@ -74,6 +74,14 @@ impl<F: Real> Input<'_, F> {
                     .map(|(i, &v)| (i, v))
                     .collect()
             }
+        }
+    }
+
+    /// The input as a dense sequence (borrowed when it is one).
+    pub fn to_dense(&self) -> std::borrow::Cow<'_, Seq<F>> {
+        match *self {
+            Input::Events(e) => std::borrow::Cow::Owned(e.to_dense()),
+            Input::Dense { x, .. } => std::borrow::Cow::Borrowed(x),
         }
     }
 

@@ -76,10 +76,26 @@ impl SpikingLayerSpec {
     }
 }
 
-/// The non-spiking leaky readout layer.
+/// What reads the last hidden layer out.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReadoutKind {
+    /// Non-spiking leaky integrators of the last hidden layer's spikes; their membrane traces
+    /// are the network's output.
+    #[default]
+    Leaky,
+    /// No readout layer: the last hidden layer's spikes are the network's output, so its
+    /// neurons are spiking output neurons (SuperSpike's output layer, spike-count or
+    /// spike-timing losses). The time constants here are unused.
+    Spikes,
+}
+
+/// The readout: leaky integrators (the default) or the last hidden layer's spikes.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ReadoutSpec {
+    /// Leaky integrators or spikes.
+    pub kind: ReadoutKind,
     /// Number of readout units (classes, or regression outputs; 0 in a config: from the data).
     pub size: usize,
     /// Membrane time constant.
@@ -95,6 +111,7 @@ pub struct ReadoutSpec {
 impl Default for ReadoutSpec {
     fn default() -> Self {
         Self {
+            kind: ReadoutKind::Leaky,
             size: 0,
             tau_mem_ms: 20.0,
             tau_syn_ms: 10.0,

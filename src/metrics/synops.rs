@@ -117,13 +117,15 @@ impl SynOpsCounter {
             }
             previous = Some(k);
         }
-        let w = &net.readout.w;
-        connections.push(connection(
-            "readout.w".into(),
-            &w.data,
-            w.cols,
-            Feed::Layer(previous),
-        ));
+        if net.readout.is_leaky() {
+            let w = &net.readout.w;
+            connections.push(connection(
+                "readout.w".into(),
+                &w.data,
+                w.cols,
+                Feed::Layer(previous),
+            ));
+        }
         let counts = vec![OpCounts::default(); connections.len()];
         Self {
             connections,

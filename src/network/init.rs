@@ -117,6 +117,9 @@ impl<F: Real> Network<F> {
                 layer.mask_rec = draw(w, rec, layer.spec.density_rec, rng)?;
             }
         }
+        if !self.readout.is_leaky() {
+            return Ok(());
+        }
         let spec = &self.readout.spec;
         let target = TargetTimescales {
             tau_mem_s: spec.tau_mem_ms * 1e-3,

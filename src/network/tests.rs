@@ -52,12 +52,24 @@ fn spec(inputs: usize) -> NetworkSpec {
             tau_syn_ms: 2.0,
             tau_spread: 0.2,
             learn_tau: true,
+            ..ReadoutSpec::default()
         },
     }
 }
 
+/// [`spec`] with the last hidden layer's spikes as the output.
+fn spiking_output_spec(inputs: usize) -> NetworkSpec {
+    let mut s = spec(inputs);
+    s.readout.kind = ReadoutKind::Spikes;
+    s
+}
+
 fn random_network(rng: &mut ChaCha8Rng, inputs: usize) -> Network<f64> {
-    let mut net = Network::new(&spec(inputs), rng).unwrap();
+    random_network_of(&spec(inputs), rng)
+}
+
+fn random_network_of(spec: &NetworkSpec, rng: &mut ChaCha8Rng) -> Network<f64> {
+    let mut net = Network::new(spec, rng).unwrap();
     for layer in &mut net.hidden {
         let scale = 3.0 / (layer.w_in.rows as f64).sqrt();
         layer
@@ -71,8 +83,9 @@ fn random_network(rng: &mut ChaCha8Rng, inputs: usize) -> Network<f64> {
                 .for_each(|w| *w = rng.random_range(-0.6..0.6));
         }
     }
-    let w = &mut net.readout.w;
-    w.data
+    net.readout
+        .w
+        .data
         .iter_mut()
         .for_each(|w| *w = rng.random_range(-1.0..1.0));
     net
@@ -100,8 +113,43 @@ fn loss(net: &Network<f64>, x: &Seq<f64>, c: &Seq<f64>, d: &[Vec<f64>]) -> f64 {
 #[test]
 fn every_learnable_tensor_matches_finite_differences() {
     let mut rng = ChaCha8Rng::seed_from_u64(11);
-    let (steps, batch, inputs) = (7, 2, 5);
-    let net = random_network(&mut rng, inputs);
+    let net = random_network_of(&spec(5), &mut rng);
+    assert_matches_finite_differences(&net, &mut rng);
+}
+
+/// With spiking outputs the loss reads the last layer's (relaxed) spikes directly: the
+/// gradient enters that layer's spike train, and the readout has no parameters.
+#[test]
+fn spiking_outputs_match_finite_differences() {
+    let mut rng = ChaCha8Rng::seed_from_u64(12);
+    let net = random_network_of(&spiking_output_spec(5), &mut rng);
+    assert!(net.tensors().iter().all(|t| !t.name.starts_with("readout")));
+    assert_matches_finite_differences(&net, &mut rng);
+}
+
+#[test]
+fn spiking_outputs_are_the_last_layers_spikes() {
+    let mut rng = ChaCha8Rng::seed_from_u64(13);
+    let net = random_network_of(&spiking_output_spec(5), &mut rng);
+    let x = Seq::from_vec(6, 2, 5, (0..60).map(|i| (i as f64 * 0.3).cos()).collect()).unwrap();
+    let trace = net.forward::<ChaCha8Rng>(
+        Input::Dense {
+            x: &x,
+            sparse: false,
+        },
+        None,
+    );
+    assert_eq!(trace.output().data, trace.hidden[3].spikes().data);
+    let mut s = spiking_output_spec(5);
+    s.readout.size = 3;
+    assert_eq!(s.validate().unwrap_err().field, "network.readout.size");
+    s.hidden.clear();
+    assert_eq!(s.validate().unwrap_err().field, "network.readout.kind");
+}
+
+fn assert_matches_finite_differences(net: &Network<f64>, rng: &mut ChaCha8Rng) {
+    let (steps, batch, inputs) = (7, 2, net.spec.inputs);
+    let net = net.clone();
     let mut random_seq = |w| {
         let data = (0..steps * batch * w)
             .map(|_| rng.random_range(-1.0..1.0))
@@ -142,6 +190,7 @@ fn every_learnable_tensor_matches_finite_differences() {
         .collect();
     assert_eq!(names.len(), grads.len());
     assert!(names.contains(&"hidden.1.tau_ada_s".to_string()));
+    assert!(grads.iter().flatten().any(|g| g.abs() > 1e-6));
     // Central differences with one Richardson step (error O(h⁴)): the time constants are
     // milliseconds, where a plain O(h²) difference is not accurate to 1e-6.
     let h = 1e-5;

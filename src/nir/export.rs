@@ -90,9 +90,6 @@ pub fn export_network(net: &Network<f32>) -> Result<NirGraph, NirError> {
         prev = lif;
     }
     let r = &net.readout;
-    add(&mut g, "fc_out", linear(&r.w), Metadata::new());
-    let readout = cuba(&r.tau_syn_s, &r.tau_mem_s, None);
-    add(&mut g, "readout", NodeKind::Leaky(Box::new(readout)), meta);
     let size = r.spec.size;
     add(
         &mut g,
@@ -100,6 +97,14 @@ pub fn export_network(net: &Network<f32>) -> Result<NirGraph, NirError> {
         NodeKind::Output { shape: vec![size] },
         Metadata::new(),
     );
+    if !r.is_leaky() {
+        // Spiking outputs: the last LIF layer is the output.
+        g.edges.push((prev, "output".to_string()));
+        return Ok(g);
+    }
+    add(&mut g, "fc_out", linear(&r.w), Metadata::new());
+    let readout = cuba(&r.tau_syn_s, &r.tau_mem_s, None);
+    add(&mut g, "readout", NodeKind::Leaky(Box::new(readout)), meta);
     for (a, b) in [
         (prev.as_str(), "fc_out"),
         ("fc_out", "readout"),

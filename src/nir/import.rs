@@ -5,7 +5,7 @@ use super::chain::{chain, Stage};
 use super::convention::{discretise, DiscreteNeuron, Discretisation, META_DISCRETISATION, META_DT};
 use super::graph::{Array, MetaValue, NirGraph};
 use super::NirError;
-use crate::layers::{ReadoutSpec, SpikingLayerSpec};
+use crate::layers::{ReadoutKind, ReadoutSpec, SpikingLayerSpec};
 use crate::network::{Network, NetworkSpec};
 use crate::surrogates::SpikeFn;
 use rand::SeedableRng;
@@ -52,8 +52,8 @@ pub fn import_graph(graph: &NirGraph, opts: &ImportOptions) -> Result<Imported, 
     let identity_readout = last.leaky.spikes();
     if identity_readout {
         notes.push(format!(
-            "the last layer ({}) spikes: it is a hidden layer, read out through an identity \
-             leaky readout (tau_syn ~ 0, tau_mem = 20 ms)",
+            "the last layer ({}) spikes: its spikes are the network's output (readout kind \
+             \"spikes\")",
             last.name
         ));
     }
@@ -100,14 +100,21 @@ pub fn import_graph(graph: &NirGraph, opts: &ImportOptions) -> Result<Imported, 
         mapped.push(neurons);
     }
     let readout_neurons = match &readout_stage {
-        Some(r) => neurons(r, opts.dt_s, dt32, disc)?,
-        None => identity_readout_neurons(stages.last().expect("checked").leaky.size(), dt32),
+        Some(r) => Some(neurons(r, opts.dt_s, dt32, disc)?),
+        None => None,
     };
-    spec.readout = ReadoutSpec {
-        size: readout_neurons.len(),
-        tau_mem_ms: f64::from(readout_neurons[0].tau_mem_s) * 1e3,
-        tau_syn_ms: f64::from(readout_neurons[0].tau_syn_s) * 1e3,
-        ..ReadoutSpec::default()
+    spec.readout = match &readout_neurons {
+        Some(n) => ReadoutSpec {
+            size: n.len(),
+            tau_mem_ms: f64::from(n[0].tau_mem_s) * 1e3,
+            tau_syn_ms: f64::from(n[0].tau_syn_s) * 1e3,
+            ..ReadoutSpec::default()
+        },
+        None => ReadoutSpec {
+            kind: ReadoutKind::Spikes,
+            size: stages.last().expect("checked").leaky.size(),
+            ..ReadoutSpec::default()
+        },
     };
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
     let mut network = Network::<f32>::new(&spec, &mut rng)
@@ -126,12 +133,13 @@ pub fn import_graph(graph: &NirGraph, opts: &ImportOptions) -> Result<Imported, 
             *layer.neuron_param_mut(name).expect("a LIF layer") = value;
         }
     }
-    let r = &mut network.readout;
-    let w_out = readout_stage.as_ref().map(|s| s.w_in.as_ref());
-    let gain = |j: usize| readout_neurons[j].gain;
-    r.w.data = ours(w_out.flatten(), r.w.rows, readout_neurons.len(), gain);
-    r.tau_mem_s = readout_neurons.iter().map(|d| d.tau_mem_s).collect();
-    r.tau_syn_s = readout_neurons.iter().map(|d| d.tau_syn_s).collect();
+    if let (Some(n), Some(stage)) = (&readout_neurons, &readout_stage) {
+        let r = &mut network.readout;
+        let gain = |j: usize| n[j].gain;
+        r.w.data = ours(stage.w_in.as_ref(), r.w.rows, n.len(), gain);
+        r.tau_mem_s = n.iter().map(|d| d.tau_mem_s).collect();
+        r.tau_syn_s = n.iter().map(|d| d.tau_syn_s).collect();
+    }
     Ok(Imported {
         network,
         discretisation: disc,
@@ -204,17 +212,6 @@ fn layer_threshold_fold(n: &[DiscreteNeuron], j: usize) -> f64 {
         Some(_) => 1.0,
         None => n[j].threshold,
     }
-}
-
-/// Identity readout of a spiking last layer: `α = 0`, `τ_mem` = 20 ms, gain 1.
-fn identity_readout_neurons(n: usize, dt32: f32) -> Vec<DiscreteNeuron> {
-    let neuron = DiscreteNeuron {
-        tau_syn_s: dt32 * 1e-3,
-        tau_mem_s: 20e-3,
-        gain: 1.0,
-        threshold: 1.0,
-    };
-    vec![neuron; n]
 }
 
 /// NIR `[out, in]` weights (`None`: identity) as our `[in, out]` row-major data, column `j`

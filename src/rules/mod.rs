@@ -83,6 +83,12 @@ impl RuleKind {
         if spec.encoder.is_some() {
             return refuse("network.encoder", "does not run an encoder");
         }
+        if spec.readout.kind == crate::layers::ReadoutKind::Spikes {
+            return refuse(
+                "network.readout.kind",
+                "needs a leaky readout (spiking outputs train with bptt or superspike)",
+            );
+        }
         if let Some(k) = spec.hidden.iter().position(|l| l.dropout > 0.0) {
             return refuse(
                 &format!("network.hidden[{k}].dropout"),
