@@ -4,7 +4,9 @@
 //! (`network.inputs = 0`, `network.readout.size = 0`, `init.nu_hz = 0`) are filled in by
 //! [`crate::experiment`], which saves the fully resolved config next to the results.
 
-use crate::data::{AugmentConfig, BrailleEncoding, EvidenceConfig, RandmanConfig};
+use crate::data::{
+    AugmentConfig, BrailleEncoding, EvidenceConfig, RandmanConfig, SpikePatternConfig,
+};
 use crate::error::{check_count, check_range, ConfigError};
 use crate::layers::ReadoutKind;
 use crate::losses::LossKind;
@@ -94,6 +96,10 @@ pub enum DataSource {
     /// The synthetic evidence-accumulation task of the e-prop paper (Bellec et al. 2020,
     /// [`crate::data::evidence`]): two classes, 40 channels and 2250 ms by default.
     EvidenceAccumulation(EvidenceConfig),
+    /// SuperSpike's spike-pattern task ([`crate::data::spike_pattern`]): frozen Poisson
+    /// input and a target raster from a PNG image or an SHD-layout file. Every split holds
+    /// the same pattern; `nb_samples` copies make one epoch.
+    SpikePattern(SpikePatternConfig),
     /// Spike trains from HDF5 files in the Spiking Heidelberg Digits / Spiking Speech
     /// Commands layout ([`crate::data::shd`]). Relative paths are relative to the working
     /// directory.
@@ -249,6 +255,9 @@ impl ExperimentConfig {
             DataSource::EvidenceAccumulation(e) => e
                 .validate()
                 .map_err(|e| ConfigError::new("data.source", e.to_string()))?,
+            DataSource::SpikePattern(p) => p
+                .validate()
+                .map_err(|e| ConfigError::new("data.source", e.to_string()))?,
             DataSource::Hdf5 {
                 max_time_s,
                 channels,
@@ -310,12 +319,23 @@ impl ExperimentConfig {
         t.loss
             .validate()
             .map_err(|e| ConfigError::new("training.loss", e.to_string()))?;
-        if let crate::losses::LossKind::VanRossum(_) = t.loss {
-            // The loss compares spike trains; no data source yields target trains yet.
-            return Err(ConfigError::new(
-                "training.loss",
-                "van_rossum needs target spike trains, which no data source provides yet",
-            ));
+        let pattern = matches!(self.data.source, DataSource::SpikePattern(_));
+        match t.loss {
+            LossKind::VanRossum(_) if !pattern => {
+                return Err(ConfigError::new(
+                    "training.loss",
+                    "van_rossum compares spike trains: it needs target trains (data.source kind \
+                     = \"spike_pattern\")",
+                ))
+            }
+            LossKind::VanRossum(_) | LossKind::Mse => {}
+            _ if pattern => {
+                return Err(ConfigError::new(
+                    "training.loss",
+                    "a spike_pattern source has target spike trains: use van_rossum (or mse)",
+                ))
+            }
+            _ => {}
         }
         check_range(
             "training.clip_grad_norm",
@@ -335,10 +355,16 @@ impl ExperimentConfig {
         // The data-dependent sizes may still be 0 ("from the data") here.
         let mut net = self.network.clone();
         net.inputs = net.inputs.max(1);
-        net.readout.size = match (net.readout.size, net.readout.kind, net.hidden.last()) {
-            (0, ReadoutKind::Spikes, Some(last)) => last.size,
-            (size, ..) => size.max(1),
-        };
+        if let (ReadoutKind::Spikes, Some(last)) = (net.readout.kind, net.hidden.last_mut()) {
+            // A spiking output layer's size may come from the data as well.
+            if last.size == 0 {
+                last.size = net.readout.size.max(1);
+            }
+            if net.readout.size == 0 {
+                net.readout.size = last.size;
+            }
+        }
+        net.readout.size = net.readout.size.max(1);
         net.validate()
     }
 }
@@ -361,5 +387,13 @@ mod tests {
         config.training.loss = LossKind::VanRossum(Default::default());
         let err = config.validate().unwrap_err().to_string();
         assert!(err.contains("training.loss"), "{err}");
+        config.data.source = DataSource::SpikePattern(SpikePatternConfig::default());
+        config.validate().unwrap();
+        config.training.loss = LossKind::SumOverTimeCe;
+        let err = config.validate().unwrap_err().to_string();
+        assert!(
+            err.contains("training.loss") && err.contains("van_rossum"),
+            "{err}"
+        );
     }
 }

@@ -13,7 +13,7 @@ mod online;
 mod van_rossum;
 
 pub use online::StepLoss;
-pub use van_rossum::{normalized_distance, VanRossumKernel};
+pub use van_rossum::{normalized_distance, DistanceSums, VanRossumKernel};
 
 use crate::real::Real;
 use crate::tensor::Seq;

@@ -442,3 +442,53 @@ fn reproduce_lists_and_runs_a_quick_reproduction() {
     let unknown = spikegrad(&["reproduce", "nothing"]);
     assert!(!unknown.status.success() && stderr(&unknown).contains("no reproduction"));
 }
+
+/// `train --config configs/superspike_pattern.toml --set data.source.target=OTHER.png` learns
+/// an image the project does not ship (here smaller than the paper's, to keep the test short):
+/// the output layer takes the image's row count, and `final.json` reports the normalised van
+/// Rossum distance.
+#[test]
+fn the_pattern_config_learns_a_png_it_was_not_shipped_with() {
+    use spikegrad::data::raster::{write_png, Raster};
+    let (rows, columns) = (24, 40);
+    // Two crossing diagonals and a horizontal bar: every row spikes a few times.
+    let spikes = (0..rows * columns)
+        .map(|i| {
+            let (r, c) = (i / columns, i % columns);
+            let d = 2 * r * columns / (rows * 2);
+            c == d || c == columns - 1 - d || (r == rows / 2 && c % 8 == 3)
+        })
+        .collect();
+    let raster = Raster {
+        rows,
+        columns,
+        spikes,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let png = dir.path().join("other.png");
+    write_png(&raster, std::fs::File::create(&png).unwrap()).unwrap();
+    let run = dir.path().join("run");
+    let config = concat!(env!("CARGO_MANIFEST_DIR"), "/configs/superspike_pattern.toml");
+    let target = format!("data.source.target={:?}", png.to_str().unwrap());
+    let out = spikegrad(&[
+        "train",
+        "--config",
+        config,
+        "--set",
+        &target,
+        "--set",
+        "data.source.inputs=60",
+        "--set",
+        "network.hidden.0.size=64",
+        "--out",
+        run.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("final.json")).unwrap()).unwrap();
+    let distance = report["van_rossum"].as_f64().unwrap();
+    println!("normalised van Rossum distance on an unseen {rows}×{columns} image: {distance:.3}");
+    assert!(distance <= 0.3, "{distance}");
+    let saved = std::fs::read_to_string(run.join("config.toml")).unwrap();
+    assert!(saved.contains("size = 24"), "the output layer takes the image's rows");
+}

@@ -114,7 +114,7 @@ fn plot_sample(
     let out = trace.output();
     let label = match &batch.targets {
         BatchTargets::Classes(c) => c.first().copied(),
-        BatchTargets::Values { .. } => None,
+        BatchTargets::Values { .. } | BatchTargets::Trains(_) => None,
     };
     let traces = Traces {
         // The plot names the highlighted target unit itself.

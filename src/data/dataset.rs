@@ -18,6 +18,20 @@ pub enum Target {
     Class(usize),
     /// A regression vector; every sample of a dataset has the same length.
     Values(Vec<f32>),
+    /// Target spike trains (SuperSpike's spike-timing tasks); every sample of a dataset has
+    /// the same number of channels.
+    Trains(TargetTrains),
+}
+
+/// Target spike trains of one sample, in continuous time like the input.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TargetTrains {
+    /// Spike times in seconds from the sample start, paired with `units`.
+    pub times_s: Vec<f32>,
+    /// Output channel of each spike, paired with `times_s`, below `channels`.
+    pub units: Vec<u32>,
+    /// Number of output channels.
+    pub channels: usize,
 }
 
 /// One sample: spike events in continuous time and its target.
@@ -67,6 +81,8 @@ pub enum BatchTargets {
     Classes(Vec<usize>),
     /// Regression vectors flattened to `[batch, dims]`.
     Values { values: Vec<f32>, dims: usize },
+    /// Target spike trains binned like the input, `[steps, batch, channels]` of 0/1.
+    Trains(crate::tensor::Seq<f32>),
 }
 
 /// A batch of samples binned into time steps.
@@ -137,15 +153,26 @@ impl EventDataset {
         self.samples.is_empty()
     }
 
-    /// Length of the regression vectors (`None` for classification, 0 if there are no samples).
+    /// Length of the regression vectors, or the number of target spike channels (`None` for
+    /// classification, 0 if there are no samples).
     pub fn value_dims(&self) -> Option<usize> {
         if self.num_classes.is_some() {
             return None;
         }
         Some(match self.samples.first().map(|s| &s.target) {
             Some(Target::Values(values)) => values.len(),
+            Some(Target::Trains(trains)) => trains.channels,
             _ => 0,
         })
+    }
+
+    /// Whether the targets are spike trains.
+    pub fn has_target_trains(&self) -> bool {
+        self.num_classes.is_none()
+            && matches!(
+                self.samples.first().map(|s| &s.target),
+                Some(Target::Trains(_))
+            )
     }
 
     /// Bins the samples `indices` into `steps` time steps of `dt_s` seconds.
@@ -195,7 +222,7 @@ impl EventDataset {
         Ok(BinnedBatch {
             collapsed: candidates - spikes.count(),
             spikes,
-            targets: self.batch_targets(indices)?,
+            targets: self.batch_targets(indices, dt_s, steps)?,
             dropped,
         })
     }
@@ -287,9 +314,53 @@ impl EventDataset {
                 })
             }
             (Some(_), Target::Class(_)) => Ok(()),
-            (Some(_), Target::Values(_)) => Err(DataError::ExpectedClass { sample: index }),
+            (Some(_), _) => Err(DataError::ExpectedClass { sample: index }),
             (None, Target::Class(_)) => Err(DataError::ExpectedValues { sample: index }),
+            (None, target) if self.has_target_trains() != matches!(target, Target::Trains(_)) => {
+                Err(DataError::MixedTargets { sample: index })
+            }
             (None, Target::Values(values)) => self.check_values(index, values),
+            (None, Target::Trains(trains)) => self.check_trains(index, trains),
+        }
+    }
+
+    fn check_trains(&self, index: usize, trains: &TargetTrains) -> Result<(), DataError> {
+        let expected = self.value_dims().unwrap_or(0);
+        if trains.channels != expected {
+            return Err(DataError::ValueDims {
+                sample: index,
+                found: trains.channels,
+                expected,
+            });
+        }
+        if trains.times_s.len() != trains.units.len() {
+            return Err(DataError::LengthMismatch {
+                sample: index,
+                times: trains.times_s.len(),
+                units: trains.units.len(),
+            });
+        }
+        if let Some(&time_s) = trains
+            .times_s
+            .iter()
+            .find(|t| !(t.is_finite() && **t >= 0.0))
+        {
+            return Err(DataError::BadTime {
+                sample: index,
+                time_s,
+            });
+        }
+        match trains
+            .units
+            .iter()
+            .find(|&&u| u as usize >= trains.channels)
+        {
+            Some(&unit) => Err(DataError::UnitOutOfRange {
+                sample: index,
+                unit,
+                channels: trains.channels,
+            }),
+            None => Ok(()),
         }
     }
 
@@ -311,14 +382,35 @@ impl EventDataset {
         }
     }
 
-    /// The targets of `indices` in order (samples are already checked by the caller).
-    fn batch_targets(&self, indices: &[usize]) -> Result<BatchTargets, DataError> {
+    /// The targets of `indices` in order (samples are already checked by the caller); target
+    /// trains binned into `steps` steps of `dt_s` like the input (later spikes dropped).
+    fn batch_targets(
+        &self,
+        indices: &[usize],
+        dt_s: f64,
+        steps: usize,
+    ) -> Result<BatchTargets, DataError> {
+        if self.has_target_trains() {
+            let channels = self.value_dims().unwrap_or(0);
+            let mut seq = crate::tensor::Seq::zeros(steps, indices.len(), channels);
+            for (b, &index) in indices.iter().enumerate() {
+                let Target::Trains(trains) = &self.sample(index)?.target else {
+                    return Err(DataError::MixedTargets { sample: index });
+                };
+                for (&time_s, &unit) in trains.times_s.iter().zip(&trains.units) {
+                    if let Some(step) = time_bin(f64::from(time_s), dt_s, steps) {
+                        seq.row_mut(step, b)[unit as usize] = 1.0;
+                    }
+                }
+            }
+            return Ok(BatchTargets::Trains(seq));
+        }
         if self.num_classes.is_some() {
             let mut classes = Vec::with_capacity(indices.len());
             for &index in indices {
                 match self.sample(index)?.target {
                     Target::Class(class) => classes.push(class),
-                    Target::Values(_) => return Err(DataError::ExpectedClass { sample: index }),
+                    _ => return Err(DataError::ExpectedClass { sample: index }),
                 }
             }
             return Ok(BatchTargets::Classes(classes));
@@ -329,6 +421,7 @@ impl EventDataset {
             match &self.sample(index)?.target {
                 Target::Values(v) => values.extend_from_slice(v),
                 Target::Class(_) => return Err(DataError::ExpectedValues { sample: index }),
+                Target::Trains(_) => return Err(DataError::MixedTargets { sample: index }),
             }
         }
         Ok(BatchTargets::Values { values, dims })
@@ -726,7 +819,7 @@ mod tests {
         assert_partition(&split, per_class.iter().sum());
         let class_of = |i: usize| match ds.samples[i].target {
             Target::Class(c) => c,
-            Target::Values(_) => unreachable!(),
+            _ => unreachable!(),
         };
         for (part, f) in [&split.train, &split.valid, &split.test]
             .into_iter()

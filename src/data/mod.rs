@@ -41,6 +41,7 @@ pub(crate) mod rng;
 pub mod samples;
 pub mod shd;
 pub mod shd_stream;
+pub mod spike_pattern;
 pub mod streamed;
 
 pub use analog::{AnalogDataset, AnalogSample, ChannelStats};
@@ -51,7 +52,7 @@ pub use braille::{
 };
 pub use dataset::{
     batches, shuffled_indices, time_bin, BatchTargets, BinnedBatch, EventDataset, EventSample,
-    Split, Target,
+    Split, Target, TargetTrains,
 };
 pub use evidence::{generate_evidence, ChannelGroup, EvidenceConfig};
 pub use group_split::split_by_group;
@@ -61,6 +62,7 @@ pub use shd::{
     read_shd, write_shd, write_shd_with, ShdFile, ShdReadOptions, ShdWriteOptions, TimeDtype,
 };
 pub use shd_stream::ShdStream;
+pub use spike_pattern::{generate_pattern, SpikePatternConfig};
 pub use streamed::StreamedEvents;
 
 /// Why a dataset, a request on it or a generator configuration was rejected.
@@ -96,6 +98,9 @@ pub enum DataError {
     /// A regression dataset holds a sample with a class label.
     #[error("sample {sample}: expected a regression vector, found a class label")]
     ExpectedValues { sample: usize },
+    /// A dataset mixes regression vectors and target spike trains.
+    #[error("sample {sample}: its target is not of the first sample's kind (regression vector or spike trains)")]
+    MixedTargets { sample: usize },
     /// A regression vector's length differs from the first sample's.
     #[error("sample {sample}: regression target has {found} values, expected {expected}")]
     ValueDims {
@@ -197,4 +202,15 @@ pub enum DataError {
     /// An evidence-accumulation configuration field has an unusable value.
     #[error("invalid evidence-accumulation config: `{field}` {reason}")]
     InvalidEvidenceConfig { field: &'static str, reason: String },
+    /// A spike-pattern configuration field has an unusable value.
+    #[error("invalid spike-pattern config: `{field}` {reason}")]
+    InvalidPatternConfig { field: &'static str, reason: String },
+    /// A spike-pattern target file is unusable.
+    #[error("spike-pattern target {}: {reason}", path.display())]
+    PatternTarget {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
 }

@@ -408,7 +408,7 @@ mod tests {
     fn class_of(sample: &EventSample) -> usize {
         match sample.target {
             Target::Class(c) => c,
-            Target::Values(_) => unreachable!("randman has class targets"),
+            _ => unreachable!("randman has class targets"),
         }
     }
 

@@ -224,7 +224,7 @@ fn encode_samples(
         units.push(row);
         match sample.target {
             Target::Class(class) => labels.push(class as u64),
-            Target::Values(_) => return Err(DataError::ExpectedClass { sample: index }),
+            _ => return Err(DataError::ExpectedClass { sample: index }),
         }
     }
     let time_size = match time_dtype {

@@ -1,10 +1,12 @@
 //! Test results and cost metrics of a network on an experiment's data.
 
 use super::{Experiment, ExperimentError};
+use crate::data::BatchTargets;
+use crate::losses::{DistanceSums, LossKind, VanRossumKernel};
 use crate::metrics::{CostMetrics, MetricsAccumulator};
 use crate::network::Network;
 use crate::quant::Quantization;
-use crate::training::{evaluate_observed, EvalStats};
+use crate::training::{evaluate_observed, EvalStats, TrainError};
 use serde::{Deserialize, Serialize};
 
 /// Test results of one model.
@@ -37,6 +39,42 @@ impl Experiment {
             &mut |b| acc.add(b.input, b.trace, b.targets),
         )?;
         Ok((stats, acc.finish(net, precision)?))
+    }
+
+    /// With target spike trains, the normalised van Rossum distance of `net`'s outputs on
+    /// `indices` ([`crate::losses::normalized_distance`], summed over the samples), with the
+    /// loss's kernel or the default one; `None` for other targets or silent targets.
+    pub fn van_rossum(
+        &self,
+        net: &Network<f32>,
+        indices: &[usize],
+    ) -> Result<Option<f64>, ExperimentError> {
+        if !self.data.events().is_some_and(|d| d.has_target_trains()) {
+            return Ok(None);
+        }
+        let kernel = match self.config.training.loss {
+            LossKind::VanRossum(kernel) => kernel,
+            _ => VanRossumKernel::default(),
+        };
+        let dt_ms = self.config.network.dt_ms;
+        let mut sums = DistanceSums::default();
+        let mut failed = None;
+        evaluate_observed(
+            net,
+            &self.config.training,
+            &self.data,
+            indices,
+            self.steps,
+            &mut |b| {
+                if let (BatchTargets::Trains(target), None) = (b.targets, &failed) {
+                    failed = sums.add(kernel, dt_ms, b.trace.output(), target).err();
+                }
+            },
+        )?;
+        match failed {
+            Some(e) => Err(TrainError::from(e).into()),
+            None => Ok(sums.normalized()),
+        }
     }
 
     /// Accuracy, loss and cost metrics of `net` on the test split.

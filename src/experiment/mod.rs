@@ -26,10 +26,13 @@ pub use records::{EpochRecord, FinalReport};
 pub use weights::{load_network, network_checkpoint, quantized_checkpoint};
 
 use crate::config::{DataSource, ExperimentConfig};
-use crate::data::{generate_evidence, generate_randman, DataError, Dataset, EventDataset, Split};
+use crate::data::{
+    generate_evidence, generate_pattern, generate_randman, DataError, Dataset, EventDataset, Split,
+};
 use crate::error::ConfigError;
 use crate::initializers::InitError;
 use crate::io::{write_atomic_str, CheckpointError};
+use crate::layers::ReadoutKind;
 use crate::losses::LossError;
 use crate::network::{Network, WeightInit};
 use crate::optimizers::OptimError;
@@ -206,6 +209,7 @@ impl Experiment {
         let (data, split) = match &config.data.source {
             DataSource::Randman(r) => split_generated(&config, generate_randman(r)?)?,
             DataSource::EvidenceAccumulation(e) => split_generated(&config, generate_evidence(e)?)?,
+            DataSource::SpikePattern(p) => pattern_split(generate_pattern(p)?),
             DataSource::Hdf5 { .. } => hdf5::load(&config)?,
             DataSource::Braille { .. } => braille::load(&config)?,
         };
@@ -370,6 +374,7 @@ impl Experiment {
             train_seconds: progress.train_seconds,
             cost: Some(cost),
             fano_factor: self.fano_factors(&net)?,
+            van_rossum: self.van_rossum(&net, &self.split.test)?,
         };
         let text = serde_json::to_string_pretty(&report).expect("report serializes");
         write_atomic_str(&dir.final_report(), &text)
@@ -428,6 +433,16 @@ fn split_generated(
     Ok((data.into(), split))
 }
 
+/// Every copy of a memorised pattern trains; the first one validates and tests.
+fn pattern_split(data: EventDataset) -> (Dataset, Split) {
+    let split = Split {
+        train: (0..data.len()).collect(),
+        valid: vec![0],
+        test: vec![0],
+    };
+    (data.into(), split)
+}
+
 /// An encoder needs analog data, and augmentation event data.
 fn check_input_kind(config: &ExperimentConfig, data: &Dataset) -> Result<(), ConfigError> {
     let analog = data.analog().is_some();
@@ -467,7 +482,8 @@ fn resolve_rate(
     }
 }
 
-/// Fills `network.inputs` and `network.readout.size` from the data, or checks them.
+/// Fills `network.inputs` and `network.readout.size` (and, for spiking outputs, a last hidden
+/// layer of size 0) from the data, or checks them.
 fn resolve_sizes(config: &mut ExperimentConfig, data: &Dataset) -> Result<(), ConfigError> {
     let net = &mut config.network;
     let channels = data.channels();
@@ -480,6 +496,11 @@ fn resolve_sizes(config: &mut ExperimentConfig, data: &Dataset) -> Result<(), Co
         ));
     }
     let outputs = data.num_classes().or(data.value_dims()).unwrap_or(0);
+    if let (ReadoutKind::Spikes, Some(last)) = (net.readout.kind, net.hidden.last_mut()) {
+        if last.size == 0 {
+            last.size = outputs;
+        }
+    }
     if net.readout.size == 0 {
         net.readout.size = outputs;
     } else if net.readout.size != outputs {

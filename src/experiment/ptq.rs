@@ -56,6 +56,7 @@ pub fn quantize_run(src: &RunDir, dst: &RunDir) -> Result<PtqReport, ExperimentE
         train_seconds: 0.0,
         cost: None,
         fano_factor: None,
+        van_rossum: None,
     });
     report.test_accuracy = int8.test_accuracy;
     report.test_loss = int8.test_loss;

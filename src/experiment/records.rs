@@ -56,4 +56,9 @@ pub struct FinalReport {
     /// for a silent layer).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fano_factor: Option<Vec<Option<f64>>>,
+    /// Target spike trains only: the van Rossum distance of the test outputs to their
+    /// targets divided by that of a silent output (0: the pattern exactly, 1: no better than
+    /// silence; the loss's kernel, or the default rise 5 ms / decay 10 ms).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub van_rossum: Option<f64>,
 }

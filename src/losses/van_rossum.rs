@@ -125,21 +125,47 @@ pub fn normalized_distance<F: Real>(
     y: &Seq<F>,
     target: &Seq<f32>,
 ) -> Result<Option<f64>, LossError> {
-    kernel.validate()?;
-    super::check_output(y)?;
-    super::check_sequence(y, target)?;
-    let (mut ours, mut silent) = (0.0, 0.0);
-    for sample in 0..y.batch {
-        for c in 0..y.width {
-            let at = |t: usize| target.at(t, sample, c) as f64;
-            ours += kernel.distance(
-                dt_ms,
-                (0..y.steps).map(|t| y.at(t, sample, c).as_f64() - at(t)),
-            );
-            silent += kernel.distance(dt_ms, (0..y.steps).map(|t| -at(t)));
+    let mut sums = DistanceSums::default();
+    sums.add(kernel, dt_ms, y, target)?;
+    Ok(sums.normalized())
+}
+
+/// Van Rossum distances summed over batches, for [`normalized_distance`] over a whole split.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct DistanceSums {
+    ours: f64,
+    silent: f64,
+}
+
+impl DistanceSums {
+    /// Adds the distances of one batch's output `y` and of silence to `target`.
+    pub fn add<F: Real>(
+        &mut self,
+        kernel: VanRossumKernel,
+        dt_ms: f64,
+        y: &Seq<F>,
+        target: &Seq<f32>,
+    ) -> Result<(), LossError> {
+        kernel.validate()?;
+        super::check_output(y)?;
+        super::check_sequence(y, target)?;
+        for sample in 0..y.batch {
+            for c in 0..y.width {
+                let at = |t: usize| target.at(t, sample, c) as f64;
+                self.ours += kernel.distance(
+                    dt_ms,
+                    (0..y.steps).map(|t| y.at(t, sample, c).as_f64() - at(t)),
+                );
+                self.silent += kernel.distance(dt_ms, (0..y.steps).map(|t| -at(t)));
+            }
         }
+        Ok(())
     }
-    Ok((silent > 0.0).then(|| ours / silent))
+
+    /// The summed distance over the summed distance of silence (`None` for silent targets).
+    pub fn normalized(&self) -> Option<f64> {
+        (self.silent > 0.0).then(|| self.ours / self.silent)
+    }
 }
 
 #[cfg(test)]

@@ -157,6 +157,7 @@ fn loss_targets(targets: &BatchTargets) -> Targets<'_> {
             data: values,
             dims: *dims,
         },
+        BatchTargets::Trains(trains) => Targets::Sequence(trains),
     }
 }
 

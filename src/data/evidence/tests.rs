@@ -14,7 +14,7 @@ fn small(seed: u64) -> EvidenceConfig {
 fn class_of(sample: &EventSample) -> usize {
     match sample.target {
         Target::Class(c) => c,
-        Target::Values(_) => unreachable!("evidence accumulation has class targets"),
+        _ => unreachable!("evidence accumulation has class targets"),
     }
 }
 
