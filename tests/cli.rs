@@ -468,7 +468,10 @@ fn the_pattern_config_learns_a_png_it_was_not_shipped_with() {
     let png = dir.path().join("other.png");
     write_png(&raster, std::fs::File::create(&png).unwrap()).unwrap();
     let run = dir.path().join("run");
-    let config = concat!(env!("CARGO_MANIFEST_DIR"), "/configs/superspike_pattern.toml");
+    let config = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/configs/superspike_pattern.toml"
+    );
     let target = format!("data.source.target={:?}", png.to_str().unwrap());
     let out = spikegrad(&[
         "train",
@@ -490,5 +493,8 @@ fn the_pattern_config_learns_a_png_it_was_not_shipped_with() {
     println!("normalised van Rossum distance on an unseen {rows}×{columns} image: {distance:.3}");
     assert!(distance <= 0.3, "{distance}");
     let saved = std::fs::read_to_string(run.join("config.toml")).unwrap();
-    assert!(saved.contains("size = 24"), "the output layer takes the image's rows");
+    assert!(
+        saved.contains("size = 24"),
+        "the output layer takes the image's rows"
+    );
 }

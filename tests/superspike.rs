@@ -166,3 +166,183 @@ fn with_output_spikes_superspike_drops_only_the_reset() {
     );
     assert!(cosine > 0.5, "cosine {cosine}");
 }
+
+mod rule {
+    //! The rule through a whole network: `rule = { kind = "superspike" }`.
+    use super::*;
+    use spikegrad::layers::{Input, ReadoutKind, ReadoutSpec, SpikingLayerSpec};
+    use spikegrad::network::{Network, NetworkSpec};
+    use spikegrad::neurons::NoiseStream;
+    use spikegrad::rules::{
+        Batch, Bptt, GradientRule, Homeostasis, SuperSpike, SuperSpikeFeedback,
+    };
+
+    fn layer(size: usize) -> SpikingLayerSpec {
+        SpikingLayerSpec {
+            size,
+            tau_mem_ms: TAU_MEM_MS,
+            tau_syn_ms: TAU_SYN_MS,
+            threshold: THRESHOLD,
+            ..SpikingLayerSpec::default()
+        }
+    }
+
+    fn network(sizes: &[usize], weight_scale: f64, seed: u64) -> Network<f64> {
+        let spec = NetworkSpec {
+            inputs: 6,
+            dt_ms: DT_MS,
+            spike: SpikeFn::Heaviside {
+                surrogate: Surrogate::SuperSpike { beta: 5.0 },
+            },
+            encoder: None,
+            hidden: sizes.iter().map(|&n| layer(n)).collect(),
+            readout: ReadoutSpec {
+                kind: ReadoutKind::Spikes,
+                size: *sizes.last().unwrap(),
+                ..ReadoutSpec::default()
+            },
+        };
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let mut net = Network::new(&spec, &mut rng).unwrap();
+        for l in &mut net.hidden {
+            l.w_in
+                .data
+                .iter_mut()
+                .for_each(|w| *w = rng.random_range(0.2..1.0) * weight_scale);
+        }
+        net
+    }
+
+    fn gradients(
+        rule: &dyn GradientRule<f64>,
+        net: &Network<f64>,
+        s: &Setup,
+        target: &Seq<f32>,
+    ) -> (f64, Vec<Vec<f64>>) {
+        let batch = Batch {
+            input: Input::Dense {
+                x: &s.input,
+                sparse: false,
+            },
+            targets: Targets::Sequence(target),
+            loss: LossKind::VanRossum(VanRossumKernel::default()),
+            activity: &[],
+            dropout: None,
+            noise: NoiseStream::default(),
+        };
+        let g = rule.gradients(net, batch).unwrap();
+        (g.loss, g.grads)
+    }
+
+    /// One layer, symmetric feedback, no output spike: the rule's gradient is BPTT's.
+    #[test]
+    fn one_silent_layer_gets_the_exact_van_rossum_gradient() {
+        let s = setup(0.2, 3);
+        let net = network(&[3], 0.2, 3);
+        let rule = SuperSpike::new(
+            SuperSpikeFeedback::Symmetric,
+            Homeostasis::default(),
+            &net,
+            1,
+        );
+        let (loss, ours) = gradients(&rule, &net, &s, &s.target);
+        let (bptt_loss, bptt) = gradients(&Bptt, &net, &s, &s.target);
+        assert_eq!(loss, bptt_loss);
+        assert!(bptt[0].iter().any(|g| g.abs() > 1e-6));
+        let err = relative_error(&ours[0], &bptt[0]);
+        assert!(err < 1e-12, "relative error {err}");
+    }
+
+    /// Two layers: the output layer's update is the one-layer rule on the hidden spikes, and
+    /// with symmetric feedback the hidden update points along BPTT's (cosine > 0.5); random
+    /// and uniform feedback give other hidden updates but the same output update.
+    #[test]
+    fn feedback_changes_only_the_hidden_update() {
+        let s = setup(0.2, 4);
+        let net = network(&[8, 3], 1.5, 4);
+        let kinds = [
+            SuperSpikeFeedback::Symmetric,
+            SuperSpikeFeedback::Random,
+            SuperSpikeFeedback::Uniform,
+        ];
+        let none = Homeostasis {
+            rho: 0.0,
+            ..Homeostasis::default()
+        };
+        let runs: Vec<Vec<Vec<f64>>> = kinds
+            .iter()
+            .map(|&f| gradients(&SuperSpike::new(f, none, &net, 7), &net, &s, &s.target).1)
+            .collect();
+        let (_, bptt) = gradients(&Bptt, &net, &s, &s.target);
+        for r in &runs[1..] {
+            assert_eq!(r[1], runs[0][1], "the output layer's update");
+            assert!(
+                relative_error(&r[0], &runs[0][0]) > 1e-3,
+                "the hidden update"
+            );
+        }
+        let cosine = |a: &[f64], b: &[f64]| {
+            let dot: f64 = a.iter().zip(b).map(|(x, y)| x * y).sum();
+            dot / (a.iter().map(|x| x * x).sum::<f64>() * b.iter().map(|y| y * y).sum::<f64>())
+                .sqrt()
+        };
+        let hidden = cosine(&runs[0][0], &bptt[0]);
+        let output = cosine(&runs[0][1], &bptt[1]);
+        println!(
+            "symmetric SuperSpike against BPTT: hidden cosine {hidden:.3}, output {output:.3}"
+        );
+        assert!(hidden > 0.5 && output > 0.5, "{hidden} {output}");
+    }
+
+    /// With the output equal to its target the error vanishes, and random feedback's update
+    /// of the hidden weights is the homeostatic decay alone: `ρ w_ij dt Σ_t z_i[t]⁴ / B`.
+    #[test]
+    fn random_feedback_decays_hidden_weights_by_the_rate_trace() {
+        let s = setup(0.2, 5);
+        let net = network(&[8, 3], 2.5, 5);
+        let h = Homeostasis {
+            rho: 0.7,
+            tau_ms: 20.0,
+        };
+        let x = Input::Dense {
+            x: &s.input,
+            sparse: false,
+        };
+        let trace = net.forward::<ChaCha8Rng>(x, None);
+        let own: Seq<f32> = Seq::from_vec(
+            s.input.steps,
+            s.input.batch,
+            3,
+            trace.output().data.iter().map(|&v| v as f32).collect(),
+        )
+        .unwrap();
+        let rule = SuperSpike::new(SuperSpikeFeedback::Random, h, &net, 2);
+        let (_, g) = gradients(&rule, &net, &s, &own);
+        let spikes = trace.hidden[0].spikes();
+        assert!(
+            spikes.data.iter().sum::<f64>() > 5.0,
+            "the hidden layer spikes"
+        );
+        let decay = (-DT_MS / h.tau_ms).exp();
+        let n = 8;
+        let mut z4 = vec![0.0; n];
+        for b in 0..s.input.batch {
+            let mut z = vec![0.0; n];
+            for t in 0..s.input.steps {
+                for i in 0..n {
+                    z[i] = z[i] * decay + spikes.at(t, b, i);
+                    z4[i] += z[i].powi(4);
+                }
+            }
+        }
+        let w = &net.hidden[0].w_in.data;
+        for (idx, &got) in g[0].iter().enumerate() {
+            let expected = h.rho * w[idx] * DT_MS * z4[idx % n] / s.input.batch as f64;
+            assert!(
+                (got - expected).abs() <= 1e-9 * expected.abs().max(1.0),
+                "{idx}"
+            );
+        }
+        assert!(g[1].iter().all(|&v| v == 0.0), "no error, no output update");
+    }
+}

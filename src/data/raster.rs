@@ -79,6 +79,31 @@ pub fn write_png(raster: &Raster, writer: impl std::io::Write) -> Result<(), png
     encoder.write_header()?.write_image_data(&pixels)
 }
 
+/// Writes `output` over `target` (the same shape) as an RGB PNG: spikes of both black, the
+/// target's alone light grey, the output's alone red, the rest white.
+pub fn write_overlay_png(
+    output: &Raster,
+    target: &Raster,
+    writer: impl std::io::Write,
+) -> Result<(), png::EncodingError> {
+    debug_assert_eq!((output.rows, output.columns), (target.rows, target.columns));
+    let mut encoder = png::Encoder::new(writer, output.columns as u32, output.rows as u32);
+    encoder.set_color(png::ColorType::Rgb);
+    encoder.set_depth(png::BitDepth::Eight);
+    let pixels: Vec<u8> = output
+        .spikes
+        .iter()
+        .zip(&target.spikes)
+        .flat_map(|(&o, &t)| match (o, t) {
+            (true, true) => [0, 0, 0],
+            (false, true) => [190, 190, 190],
+            (true, false) => [220, 30, 30],
+            (false, false) => [255, 255, 255],
+        })
+        .collect();
+    encoder.write_header()?.write_image_data(&pixels)
+}
+
 /// Why an image could not be read as a raster.
 #[derive(Debug, Error)]
 pub enum RasterError {

@@ -475,3 +475,36 @@ fn spiking_output_networks_train_with_bptt_and_online_rules_refuse_them() {
         assert!(err.contains("network.readout.kind"), "{err}");
     }
 }
+
+/// `rule = { kind = "superspike", ... }` parses with its defaults, and networks it cannot
+/// train are refused by field.
+#[test]
+fn superspike_configs_are_parsed_and_checked() {
+    use crate::rules::{Homeostasis, RuleKind, SuperSpikeFeedback};
+    let rule: RuleKind =
+        toml::from_str::<toml::Table>("r = { kind = \"superspike\", feedback = \"random\" }")
+            .unwrap()["r"]
+            .clone()
+            .try_into()
+            .unwrap();
+    assert_eq!(
+        rule,
+        RuleKind::SuperSpike {
+            feedback: SuperSpikeFeedback::Random,
+            homeostasis: Homeostasis::default()
+        }
+    );
+    let mut config = small_config();
+    config.training.rule = rule;
+    let err = config.validate().unwrap_err().to_string();
+    assert!(err.contains("network.readout.kind"), "{err}");
+    config.training.rule = RuleKind::SuperSpike {
+        feedback: SuperSpikeFeedback::Symmetric,
+        homeostasis: Homeostasis {
+            rho: -1.0,
+            tau_ms: 100.0,
+        },
+    };
+    let err = config.validate().unwrap_err().to_string();
+    assert!(err.contains("homeostasis.rho"), "{err}");
+}

@@ -9,6 +9,7 @@
 mod eprop_evidence;
 mod prospective_chain;
 mod stochastic_randman;
+mod superspike_pattern;
 
 use crate::config::ExperimentConfig;
 use crate::experiment::{Experiment, ExperimentError, FinalReport, Observer, RunDir};
@@ -119,6 +120,7 @@ pub const REGISTRY: &[Reproduction] = &[
     eprop_evidence::ENTRY,
     stochastic_randman::ENTRY,
     prospective_chain::ENTRY,
+    superspike_pattern::ENTRY,
 ];
 
 /// The reproduction called `name`.
@@ -162,6 +164,7 @@ mod tests {
             eprop_evidence::CONFIG,
             stochastic_randman::DETERMINISTIC,
             stochastic_randman::STOCHASTIC,
+            superspike_pattern::CONFIG,
         ] {
             shipped(text).validate().unwrap();
         }

@@ -19,7 +19,7 @@ mod superspike;
 pub use bptt::{Bptt, LocalBptt};
 pub use eprop::{Eprop, Feedback, DEFAULT_EPROP_CHUNK_STEPS};
 pub use rtrl::{Rtrl, DEFAULT_RTRL_MEMORY_MB};
-pub use superspike::SuperSpikeTraces;
+pub use superspike::{Homeostasis, SuperSpike, SuperSpikeFeedback, SuperSpikeTraces};
 
 use crate::layers::Input;
 use crate::losses::{self, LossError, LossKind, LossOutput, Targets};
@@ -53,6 +53,16 @@ pub enum RuleKind {
         #[serde(default = "default_eprop_chunk_steps")]
         chunk_steps: usize,
     },
+    /// SuperSpike ([`SuperSpike`]): spiking outputs, the van Rossum loss.
+    #[serde(rename = "superspike")]
+    SuperSpike {
+        /// Symmetric, random or uniform feedback to hidden layers.
+        #[serde(default)]
+        feedback: SuperSpikeFeedback,
+        /// The hidden weights' decay under random feedback.
+        #[serde(default)]
+        homeostasis: Homeostasis,
+    },
 }
 
 fn default_rtrl_memory_mb() -> f64 {
@@ -78,12 +88,38 @@ impl RuleKind {
             RuleKind::Bptt => return Ok(()),
             RuleKind::Rtrl { .. } => "rtrl",
             RuleKind::Eprop { .. } => "eprop",
+            RuleKind::SuperSpike { .. } => "superspike",
         };
         let refuse = |field: &str, what: &str| Err((field.to_string(), format!("{name} {what}")));
         if spec.encoder.is_some() {
             return refuse("network.encoder", "does not run an encoder");
         }
-        if spec.readout.kind == crate::layers::ReadoutKind::Spikes {
+        let spiking_output = spec.readout.kind == crate::layers::ReadoutKind::Spikes;
+        if let RuleKind::SuperSpike { .. } = self {
+            if !spiking_output {
+                return refuse(
+                    "network.readout.kind",
+                    "trains spiking outputs: set it to \"spikes\"",
+                );
+            }
+            if let Some(k) = spec
+                .hidden
+                .iter()
+                .position(|l| l.neuron != crate::layers::NeuronKind::Lif)
+            {
+                return refuse(&format!("network.hidden[{k}].neuron"), "needs LIF neurons");
+            }
+            if let Some(k) = spec
+                .hidden
+                .iter()
+                .position(|l| l.tau_spread != 0.0 || l.learn_tau)
+            {
+                return refuse(
+                    &format!("network.hidden[{k}]"),
+                    "uses one PSP kernel per layer: tau_spread = 0 and learn_tau = false",
+                );
+            }
+        } else if spiking_output {
             return refuse(
                 "network.readout.kind",
                 "needs a leaky readout (spiking outputs train with bptt or superspike)",
@@ -128,6 +164,22 @@ impl RuleKind {
                     let e =
                         format!("must be between 1 and {MAX_EPROP_CHUNK_STEPS}, got {chunk_steps}");
                     Err(("chunk_steps".into(), e))
+                }
+            }
+            RuleKind::SuperSpike { homeostasis, .. } => {
+                let Homeostasis { rho, tau_ms } = homeostasis;
+                if !(rho.is_finite() && rho >= 0.0) {
+                    Err((
+                        "homeostasis.rho".into(),
+                        format!("must be finite and ≥ 0, got {rho}"),
+                    ))
+                } else if !(tau_ms.is_finite() && tau_ms > 0.0) {
+                    Err((
+                        "homeostasis.tau_ms".into(),
+                        format!("must be positive, got {tau_ms}"),
+                    ))
+                } else {
+                    Ok(())
                 }
             }
         }
@@ -219,6 +271,8 @@ pub enum Rule {
     Rtrl(Rtrl),
     /// e-prop.
     Eprop(Eprop),
+    /// SuperSpike.
+    SuperSpike(SuperSpike),
 }
 
 impl Rule {
@@ -232,6 +286,10 @@ impl Rule {
                 feedback,
                 chunk_steps,
             } => Rule::Eprop(Eprop::new(feedback, chunk_steps, net, seed)),
+            RuleKind::SuperSpike {
+                feedback,
+                homeostasis,
+            } => Rule::SuperSpike(SuperSpike::new(feedback, homeostasis, net, seed)),
         }
     }
 }
@@ -247,6 +305,11 @@ impl Rule {
                 ..
             }) => "eprop_random",
             Rule::Eprop(_) => "eprop",
+            Rule::SuperSpike(SuperSpike { feedback, .. }) => match feedback {
+                SuperSpikeFeedback::Symmetric => "superspike",
+                SuperSpikeFeedback::Random => "superspike_random",
+                SuperSpikeFeedback::Uniform => "superspike_uniform",
+            },
         }
     }
 
@@ -299,6 +362,7 @@ impl<F: Real> GradientRule<F> for Rule {
             Rule::Bptt => Bptt.gradients(net, batch),
             Rule::Rtrl(rule) => rule.gradients(net, batch),
             Rule::Eprop(rule) => rule.gradients(net, batch),
+            Rule::SuperSpike(rule) => rule.gradients(net, batch),
         }
     }
 }
