@@ -277,31 +277,7 @@ impl EventDataset {
     }
 
     fn check_spikes(&self, index: usize, sample: &EventSample) -> Result<(), DataError> {
-        if sample.times_s.len() != sample.units.len() {
-            return Err(DataError::LengthMismatch {
-                sample: index,
-                times: sample.times_s.len(),
-                units: sample.units.len(),
-            });
-        }
-        if let Some(&time_s) = sample
-            .times_s
-            .iter()
-            .find(|t| !(t.is_finite() && **t >= 0.0))
-        {
-            return Err(DataError::BadTime {
-                sample: index,
-                time_s,
-            });
-        }
-        if let Some(&unit) = sample.units.iter().find(|&&u| u as usize >= self.channels) {
-            return Err(DataError::UnitOutOfRange {
-                sample: index,
-                unit,
-                channels: self.channels,
-            });
-        }
-        Ok(())
+        check_events(index, &sample.times_s, &sample.units, self.channels)
     }
 
     fn check_target(&self, index: usize, target: &Target) -> Result<(), DataError> {
@@ -333,35 +309,7 @@ impl EventDataset {
                 expected,
             });
         }
-        if trains.times_s.len() != trains.units.len() {
-            return Err(DataError::LengthMismatch {
-                sample: index,
-                times: trains.times_s.len(),
-                units: trains.units.len(),
-            });
-        }
-        if let Some(&time_s) = trains
-            .times_s
-            .iter()
-            .find(|t| !(t.is_finite() && **t >= 0.0))
-        {
-            return Err(DataError::BadTime {
-                sample: index,
-                time_s,
-            });
-        }
-        match trains
-            .units
-            .iter()
-            .find(|&&u| u as usize >= trains.channels)
-        {
-            Some(&unit) => Err(DataError::UnitOutOfRange {
-                sample: index,
-                unit,
-                channels: trains.channels,
-            }),
-            None => Ok(()),
-        }
+        check_events(index, &trains.times_s, &trains.units, trains.channels)
     }
 
     fn check_values(&self, index: usize, values: &[f32]) -> Result<(), DataError> {
@@ -438,6 +386,37 @@ impl EventDataset {
             }
         }
         Ok(members)
+    }
+}
+
+/// Checks the spikes of sample `index`: as many times as units, times finite and
+/// non-negative, unit ids below `channels`.
+fn check_events(
+    index: usize,
+    times_s: &[f32],
+    units: &[u32],
+    channels: usize,
+) -> Result<(), DataError> {
+    if times_s.len() != units.len() {
+        return Err(DataError::LengthMismatch {
+            sample: index,
+            times: times_s.len(),
+            units: units.len(),
+        });
+    }
+    if let Some(&time_s) = times_s.iter().find(|t| !(t.is_finite() && **t >= 0.0)) {
+        return Err(DataError::BadTime {
+            sample: index,
+            time_s,
+        });
+    }
+    match units.iter().find(|&&u| u as usize >= channels) {
+        Some(&unit) => Err(DataError::UnitOutOfRange {
+            sample: index,
+            unit,
+            channels,
+        }),
+        None => Ok(()),
     }
 }
 
@@ -889,5 +868,59 @@ mod tests {
         assert_eq!(flat, indices);
         assert_eq!(batches(&indices, 3, Some(9)).unwrap(), shuffled);
         assert!(batches(&[], 4, None).unwrap().is_empty());
+    }
+
+    #[test]
+    fn target_trains_are_checked_and_binned_like_the_input() {
+        let trains = |times_s: Vec<f32>, units: Vec<u32>| EventSample {
+            times_s: vec![0.001],
+            units: vec![0],
+            target: Target::Trains(TargetTrains {
+                times_s,
+                units,
+                channels: 2,
+            }),
+        };
+        let data = EventDataset::new(
+            vec![trains(vec![0.0015, 0.0042, 0.009], vec![1, 0, 1])],
+            1,
+            None,
+            0.01,
+        )
+        .unwrap();
+        assert!(data.has_target_trains() && data.value_dims() == Some(2));
+        let batch = data.bin(&[0, 0], 0.001, 5).unwrap();
+        let BatchTargets::Trains(seq) = &batch.targets else {
+            panic!("trains expected")
+        };
+        assert_eq!((seq.steps, seq.batch, seq.width), (5, 2, 2));
+        assert_eq!((seq.at(1, 1, 1), seq.at(4, 0, 0)), (1.0, 1.0));
+        assert_eq!(
+            seq.data.iter().sum::<f32>(),
+            4.0,
+            "the spike at 9 ms lies past 5 steps"
+        );
+        let bad =
+            |sample| EventDataset::new(vec![trains(vec![0.0], vec![0]), sample], 1, None, 0.01);
+        assert!(matches!(
+            bad(trains(vec![0.0], vec![2])),
+            Err(DataError::UnitOutOfRange {
+                sample: 1,
+                unit: 2,
+                ..
+            })
+        ));
+        assert!(matches!(
+            bad(trains(vec![f32::NAN], vec![0])),
+            Err(DataError::BadTime { sample: 1, .. })
+        ));
+        let values = EventSample {
+            target: Target::Values(vec![0.0, 1.0]),
+            ..trains(vec![], vec![])
+        };
+        assert!(matches!(
+            bad(values),
+            Err(DataError::MixedTargets { sample: 1 })
+        ));
     }
 }
