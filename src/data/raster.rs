@@ -68,15 +68,25 @@ pub fn drawn_target(rows: usize, columns: usize) -> Raster {
 
 /// Writes `raster` as an 8-bit greyscale PNG: spikes black, the rest white.
 pub fn write_png(raster: &Raster, writer: impl std::io::Write) -> Result<(), png::EncodingError> {
-    let mut encoder = png::Encoder::new(writer, raster.columns as u32, raster.rows as u32);
-    encoder.set_color(png::ColorType::Grayscale);
-    encoder.set_depth(png::BitDepth::Eight);
     let pixels: Vec<u8> = raster
         .spikes
         .iter()
         .map(|&s| if s { 0 } else { 255 })
         .collect();
-    encoder.write_header()?.write_image_data(&pixels)
+    write_8bit(writer, raster, png::ColorType::Grayscale, &pixels)
+}
+
+/// Writes 8-bit `pixels` of `color` in the shape of `raster` (columns wide, rows high).
+fn write_8bit(
+    writer: impl std::io::Write,
+    raster: &Raster,
+    color: png::ColorType,
+    pixels: &[u8],
+) -> Result<(), png::EncodingError> {
+    let mut encoder = png::Encoder::new(writer, raster.columns as u32, raster.rows as u32);
+    encoder.set_color(color);
+    encoder.set_depth(png::BitDepth::Eight);
+    encoder.write_header()?.write_image_data(pixels)
 }
 
 /// Writes `output` over `target` (the same shape) as an RGB PNG: spikes of both black, the
@@ -87,9 +97,6 @@ pub fn write_overlay_png(
     writer: impl std::io::Write,
 ) -> Result<(), png::EncodingError> {
     debug_assert_eq!((output.rows, output.columns), (target.rows, target.columns));
-    let mut encoder = png::Encoder::new(writer, output.columns as u32, output.rows as u32);
-    encoder.set_color(png::ColorType::Rgb);
-    encoder.set_depth(png::BitDepth::Eight);
     let pixels: Vec<u8> = output
         .spikes
         .iter()
@@ -101,7 +108,7 @@ pub fn write_overlay_png(
             (false, false) => [255, 255, 255],
         })
         .collect();
-    encoder.write_header()?.write_image_data(&pixels)
+    write_8bit(writer, output, png::ColorType::Rgb, &pixels)
 }
 
 /// Why an image could not be read as a raster.

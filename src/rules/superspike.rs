@@ -34,6 +34,7 @@ pub use traces::SuperSpikeTraces;
 use super::{check_online_rule, Batch, BatchGradients, GradientRule, RuleError};
 use crate::filters::DoubleExponential;
 use crate::layers::{NeuronKind, ReadoutKind};
+use crate::linalg::grad_input;
 use crate::losses::{self, LossKind, Targets};
 use crate::network::Network;
 use crate::real::Real;
@@ -235,10 +236,11 @@ impl SuperSpike {
         let mut errors = vec![out_error];
         for k in (0..depth - 1).rev() {
             let fed = match self.feedback {
+                // `e · Wᵀ`: the product a layer's backward pass sends to its input.
                 SuperSpikeFeedback::Symmetric => {
-                    transposed_product(errors.last().expect("one"), &net.hidden[k + 1].w_in)
+                    grad_input(errors.last().expect("one"), &net.hidden[k + 1].w_in)
                 }
-                _ => transposed_product(&errors[0], &self.direct[k].cast()),
+                _ => grad_input(&errors[0], &self.direct[k].cast()),
             };
             errors.push(fed);
         }
@@ -252,24 +254,6 @@ impl SuperSpike {
         (hidden && self.feedback == SuperSpikeFeedback::Random && self.homeostasis.rho > 0.0)
             .then_some(self.homeostasis)
     }
-}
-
-/// `e · Wᵀ` per step and sample: `out[t, b, m] = Σ_i w[m, i] e[t, b, i]`.
-fn transposed_product<F: Real>(e: &Seq<F>, w: &Matrix<F>) -> Seq<F> {
-    let mut out = Seq::zeros(e.steps, e.batch, w.rows);
-    for t in 0..e.steps {
-        for b in 0..e.batch {
-            let row = e.row(t, b);
-            for (m, o) in out.row_mut(t, b).iter_mut().enumerate() {
-                let w_row = &w.data[m * w.cols..(m + 1) * w.cols];
-                *o = w_row
-                    .iter()
-                    .zip(row)
-                    .fold(F::zero(), |a, (&w, &x)| a + w * x);
-            }
-        }
-    }
-    out
 }
 
 /// What one layer's update reads.
