@@ -6,6 +6,7 @@
 
 use crate::data::{
     AugmentConfig, BrailleEncoding, EvidenceConfig, RandmanConfig, SpikePatternConfig,
+    TemporalXorConfig,
 };
 use crate::error::{check_count, check_range, ConfigError};
 use crate::layers::ReadoutKind;
@@ -100,6 +101,10 @@ pub enum DataSource {
     /// input and a target raster from a PNG image or an SHD-layout file. Every split holds
     /// the same pattern; `nb_samples` copies make one epoch.
     SpikePattern(SpikePatternConfig),
+    /// A temporal XOR in spike times ([`crate::data::temporal_xor`]): two groups code two
+    /// bits by firing early or late, and one output must fire at a set time when they
+    /// differ. Split by `data.split`.
+    TemporalXor(TemporalXorConfig),
     /// Spike trains from HDF5 files in the Spiking Heidelberg Digits / Spiking Speech
     /// Commands layout ([`crate::data::shd`]). Relative paths are relative to the working
     /// directory.
@@ -138,6 +143,13 @@ pub enum DataSource {
         #[serde(default)]
         encoding: BrailleEncoding,
     },
+}
+
+impl DataSource {
+    /// Whether its samples' targets are spike trains (the van Rossum loss needs them).
+    pub fn has_target_trains(&self) -> bool {
+        matches!(self, Self::SpikePattern(_) | Self::TemporalXor(_))
+    }
 }
 
 fn default_max_time_s() -> f64 {
@@ -258,6 +270,9 @@ impl ExperimentConfig {
             DataSource::SpikePattern(p) => p
                 .validate()
                 .map_err(|e| ConfigError::new("data.source", e.to_string()))?,
+            DataSource::TemporalXor(x) => x
+                .validate()
+                .map_err(|e| ConfigError::new("data.source", e.to_string()))?,
             DataSource::Hdf5 {
                 max_time_s,
                 channels,
@@ -319,20 +334,20 @@ impl ExperimentConfig {
         t.loss
             .validate()
             .map_err(|e| ConfigError::new("training.loss", e.to_string()))?;
-        let pattern = matches!(self.data.source, DataSource::SpikePattern(_));
+        let pattern = self.data.source.has_target_trains();
         match t.loss {
             LossKind::VanRossum(_) if !pattern => {
                 return Err(ConfigError::new(
                     "training.loss",
                     "van_rossum compares spike trains: it needs target trains (data.source kind \
-                     = \"spike_pattern\")",
+                     = \"spike_pattern\" or \"temporal_xor\")",
                 ))
             }
             LossKind::VanRossum(_) | LossKind::Mse => {}
             _ if pattern => {
                 return Err(ConfigError::new(
                     "training.loss",
-                    "a spike_pattern source has target spike trains: use van_rossum (or mse)",
+                    "this source has target spike trains: use van_rossum (or mse)",
                 ))
             }
             _ => {}

@@ -218,6 +218,36 @@ pub struct TargetTimescales {
     pub tau_syn_s: f64,
     /// Simulation time step `dt`.
     pub dt_s: f64,
+    /// The look-ahead of prospective neurons, whose potential `V = U + k (U − A)` answers a
+    /// spike with a sharper kernel (the same `ε̄`, a larger `ε̂`); `None` for the others.
+    pub lookahead: Option<Lookahead>,
+}
+
+/// A prospective neuron's look-ahead ([`crate::neurons::Prospective`]), in seconds.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Lookahead {
+    /// Adaptation time constant `τ_ada`.
+    pub tau_ada_s: f64,
+    /// Horizon `τ_pro` (0: none).
+    pub horizon_s: f64,
+}
+
+impl Lookahead {
+    /// `kernel` seen through the look-ahead at step `dt_s`: `a ← ρ a + (1 − ρ) k`,
+    /// `k̃ = k + g (k − a)` with the prospective gain `g`.
+    pub fn apply(&self, kernel: &[f64], dt_s: f64) -> Vec<f64> {
+        let rho = (-dt_s / self.tau_ada_s).exp();
+        let delta = (-dt_s / self.horizon_s).exp();
+        let gain = delta * (1.0 - rho) / ((1.0 - delta) * rho);
+        let mut a = 0.0;
+        kernel
+            .iter()
+            .map(|&k| {
+                a = rho * a + (1.0 - rho) * k;
+                k + gain * (k - a)
+            })
+            .collect()
+    }
 }
 
 /// Mean and standard deviation of a normal weight distribution.
@@ -334,7 +364,16 @@ impl FluctuationDriven {
     }
 
     /// The kernel integrals `(ε̄, ε̂)` for the target neurons, according to [`Self::epsilon`].
+    /// Prospective targets always sum their sampled kernel (no closed form is kept for it).
     pub fn epsilons(&self, target: &TargetTimescales) -> Result<(f64, f64), InitError> {
+        if let Some(lookahead) = target.lookahead {
+            positive("tau_ada_s", lookahead.tau_ada_s)?;
+            let kernel = psp_kernel(target.tau_mem_s, target.tau_syn_s, target.dt_s)?;
+            let seen = lookahead.apply(&kernel, target.dt_s);
+            let sum: f64 = seen.iter().sum();
+            let sum_sq: f64 = seen.iter().map(|k| k * k).sum();
+            return Ok((sum * target.dt_s, sum_sq * target.dt_s));
+        }
         match self.epsilon {
             EpsilonMode::Numerical => {
                 psp_kernel_integrals(target.tau_mem_s, target.tau_syn_s, target.dt_s)
@@ -650,6 +689,7 @@ mod tests {
         tau_mem_s: 20e-3,
         tau_syn_s: 10e-3,
         dt_s: 1e-3,
+        lookahead: None,
     };
 
     #[test]
@@ -693,6 +733,7 @@ mod tests {
             tau_mem_s: 20e-3,
             tau_syn_s: 10e-3,
             dt_s: 2e-3,
+            lookahead: None,
         };
         let (eps_bar, eps_hat) = psp_kernel_integrals(20e-3, 10e-3, 2e-3).unwrap();
         let init = FluctuationDriven {
@@ -965,5 +1006,29 @@ mod tests {
                 got: 3
             })
         );
+    }
+
+    /// The look-ahead keeps the kernel's area (the high-passed part integrates to zero) and
+    /// sharpens it (a larger `ε̂`, so smaller weights for the same `σ_U`); a zero horizon
+    /// leaves it as it was.
+    #[test]
+    fn lookahead_keeps_the_kernel_area_and_raises_its_energy() {
+        let init = FluctuationDriven::centered(1.0, 10.0);
+        let plain = init.epsilons(&NB00).unwrap();
+        let with = |horizon_s| TargetTimescales {
+            lookahead: Some(Lookahead {
+                tau_ada_s: 2e-3,
+                horizon_s,
+            }),
+            ..NB00
+        };
+        let none = init.epsilons(&with(0.0)).unwrap();
+        assert!((none.0 - plain.0).abs() < 1e-15 && (none.1 - plain.1).abs() < 1e-15);
+        let ahead = init.epsilons(&with(30e-3)).unwrap();
+        assert!(
+            (ahead.0 - plain.0).abs() < 1e-3 * plain.0,
+            "{ahead:?} {plain:?}"
+        );
+        assert!(ahead.1 > 2.0 * plain.1, "{ahead:?} {plain:?}");
     }
 }

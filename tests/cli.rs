@@ -498,3 +498,36 @@ fn the_pattern_config_learns_a_png_it_was_not_shipped_with() {
         "the output layer takes the image's rows"
     );
 }
+
+/// The quick versions of the SuperSpike XOR and the prospective tracking reproductions run
+/// end to end and report every metric they name.
+#[test]
+fn quick_xor_and_tracking_reproductions_report_their_metrics() {
+    let cases: [(&str, &[&str]); 2] = [
+        (
+            "superspike-xor",
+            &[
+                "symmetric_accuracy",
+                "random_accuracy",
+                "uniform_accuracy",
+                "no_hidden_accuracy",
+                "five_spikes_vr",
+            ],
+        ),
+        (
+            "prospective-tracking",
+            &["tracking_r2_leaky", "tracking_r2_prospective"],
+        ),
+    ];
+    for (name, metrics) in cases {
+        let tmp = tempfile::tempdir().unwrap();
+        let out = tmp.path().to_str().unwrap();
+        let run = spikegrad(&["reproduce", name, "--quick", "--json", "--out", out]);
+        assert!(run.status.success(), "{}", stderr(&run));
+        let stdout = String::from_utf8_lossy(&run.stdout);
+        let v: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+        for metric in metrics {
+            assert!(v["metrics"][metric].as_f64().is_some(), "{name}: {metric}");
+        }
+    }
+}

@@ -172,7 +172,7 @@ mod rule {
     use super::*;
     use spikegrad::layers::{Input, ReadoutKind, ReadoutSpec, SpikingLayerSpec};
     use spikegrad::network::{Network, NetworkSpec};
-    use spikegrad::neurons::NoiseStream;
+    use spikegrad::neurons::{NeuronKind, NoiseStream, ProspectiveForm};
     use spikegrad::rules::{
         Batch, Bptt, GradientRule, Homeostasis, SuperSpike, SuperSpikeFeedback,
     };
@@ -188,6 +188,15 @@ mod rule {
     }
 
     fn network(sizes: &[usize], weight_scale: f64, seed: u64) -> Network<f64> {
+        network_of(NeuronKind::Lif, sizes, weight_scale, seed)
+    }
+
+    fn network_of(
+        neuron: NeuronKind,
+        sizes: &[usize],
+        weight_scale: f64,
+        seed: u64,
+    ) -> Network<f64> {
         let spec = NetworkSpec {
             inputs: 6,
             dt_ms: DT_MS,
@@ -195,7 +204,10 @@ mod rule {
                 surrogate: Surrogate::SuperSpike { beta: 5.0 },
             },
             encoder: None,
-            hidden: sizes.iter().map(|&n| layer(n)).collect(),
+            hidden: sizes
+                .iter()
+                .map(|&n| SpikingLayerSpec { neuron, ..layer(n) })
+                .collect(),
             readout: ReadoutSpec {
                 kind: ReadoutKind::Spikes,
                 size: *sizes.last().unwrap(),
@@ -251,6 +263,33 @@ mod rule {
         assert!(bptt[0].iter().any(|g| g.abs() > 1e-6));
         let err = relative_error(&ours[0], &bptt[0]);
         assert!(err < 1e-12, "relative error {err}");
+    }
+
+    /// The same for spiking prospective neurons, whose PSP looks ahead (`V = U + k (U − A)`),
+    /// with the default horizon and with none (`k = 0`).
+    #[test]
+    fn one_silent_prospective_layer_gets_the_exact_van_rossum_gradient() {
+        for horizon_ms in [None, Some(0.0), Some(40.0)] {
+            let neuron = NeuronKind::Prospective {
+                tau_ada_ms: 2.0,
+                horizon_ms,
+                form: ProspectiveForm::Spiking,
+            };
+            let s = setup(0.2, 3);
+            let net = network_of(neuron, &[3], 0.1, 3);
+            let rule = SuperSpike::new(
+                SuperSpikeFeedback::Symmetric,
+                Homeostasis::default(),
+                &net,
+                1,
+            );
+            let (loss, ours) = gradients(&rule, &net, &s, &s.target);
+            let (bptt_loss, bptt) = gradients(&Bptt, &net, &s, &s.target);
+            assert_eq!(loss, bptt_loss);
+            assert!(bptt[0].iter().any(|g| g.abs() > 1e-6));
+            let err = relative_error(&ours[0], &bptt[0]);
+            assert!(err < 1e-12, "horizon {horizon_ms:?}: relative error {err}");
+        }
     }
 
     /// Two layers: the output layer's update is the one-layer rule on the hidden spikes, and

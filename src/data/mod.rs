@@ -43,6 +43,7 @@ pub mod shd;
 pub mod shd_stream;
 pub mod spike_pattern;
 pub mod streamed;
+pub mod temporal_xor;
 
 pub use analog::{AnalogDataset, AnalogSample, ChannelStats};
 pub use augment::{AugmentConfig, UnitJitter};
@@ -64,6 +65,7 @@ pub use shd::{
 pub use shd_stream::ShdStream;
 pub use spike_pattern::{generate_pattern, SpikePatternConfig};
 pub use streamed::StreamedEvents;
+pub use temporal_xor::{generate_xor, spike_timing_correct, TemporalXorConfig};
 
 /// Why a dataset, a request on it or a generator configuration was rejected.
 #[derive(Debug, thiserror::Error)]
@@ -205,6 +207,9 @@ pub enum DataError {
     /// A spike-pattern configuration field has an unusable value.
     #[error("invalid spike-pattern config: `{field}` {reason}")]
     InvalidPatternConfig { field: &'static str, reason: String },
+    /// A temporal-XOR configuration field has an unusable value.
+    #[error("invalid temporal-xor config: `{field}` {reason}")]
+    InvalidXorConfig { field: &'static str, reason: String },
     /// A spike-pattern target file is unusable.
     #[error("spike-pattern target {}: {reason}", path.display())]
     PatternTarget {

@@ -1,11 +1,13 @@
 //! Test results and cost metrics of a network on an experiment's data.
 
 use super::{Experiment, ExperimentError};
-use crate::data::BatchTargets;
+use crate::data::{spike_timing_correct, BatchTargets};
 use crate::losses::{DistanceSums, LossKind, VanRossumKernel};
 use crate::metrics::{CostMetrics, MetricsAccumulator};
 use crate::network::Network;
 use crate::quant::Quantization;
+use crate::real::Real;
+use crate::tensor::Seq;
 use crate::training::{evaluate_observed, EvalStats, TrainError};
 use serde::{Deserialize, Serialize};
 
@@ -77,6 +79,44 @@ impl Experiment {
         }
     }
 
+    /// With target spike trains, the fraction of samples on `indices` whose output spikes
+    /// all match their target's within `tolerance_ms` ([`crate::data::spike_timing_correct`],
+    /// every channel, on the time grid); `None` for other targets.
+    pub fn spike_timing_accuracy(
+        &self,
+        net: &Network<f32>,
+        indices: &[usize],
+        tolerance_ms: f64,
+    ) -> Result<Option<f64>, ExperimentError> {
+        if !self.data.events().is_some_and(|d| d.has_target_trains()) {
+            return Ok(None);
+        }
+        let dt_ms = self.config.network.dt_ms;
+        let (mut correct, mut total) = (0usize, 0usize);
+        evaluate_observed(
+            net,
+            &self.config.training,
+            &self.data,
+            indices,
+            self.steps,
+            &mut |b| {
+                if let BatchTargets::Trains(target) = b.targets {
+                    let output = b.trace.output();
+                    for sample in 0..output.batch {
+                        total += 1;
+                        let matches = (0..output.width).all(|c| {
+                            let out = spike_times_ms(output, sample, c, dt_ms);
+                            let want = spike_times_ms(target, sample, c, dt_ms);
+                            spike_timing_correct(&out, &want, tolerance_ms)
+                        });
+                        correct += usize::from(matches);
+                    }
+                }
+            },
+        )?;
+        Ok((total > 0).then(|| correct as f64 / total as f64))
+    }
+
     /// Accuracy, loss and cost metrics of `net` on the test split.
     pub fn test_result(
         &self,
@@ -96,4 +136,12 @@ impl Experiment {
             cost,
         }
     }
+}
+
+/// The steps (in ms) at which channel `c` of sample `b` of `[T, B, C]` spikes.
+fn spike_times_ms<F: Real>(spikes: &Seq<F>, b: usize, c: usize, dt_ms: f64) -> Vec<f64> {
+    (0..spikes.steps)
+        .filter(|&t| spikes.row(t, b)[c].as_f64() > 0.5)
+        .map(|t| t as f64 * dt_ms)
+        .collect()
 }

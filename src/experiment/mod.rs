@@ -27,7 +27,8 @@ pub use weights::{load_network, network_checkpoint, quantized_checkpoint};
 
 use crate::config::{DataSource, ExperimentConfig};
 use crate::data::{
-    generate_evidence, generate_pattern, generate_randman, DataError, Dataset, EventDataset, Split,
+    generate_evidence, generate_pattern, generate_randman, generate_xor, DataError, Dataset,
+    EventDataset, Split,
 };
 use crate::error::ConfigError;
 use crate::initializers::InitError;
@@ -210,6 +211,7 @@ impl Experiment {
             DataSource::Randman(r) => split_generated(&config, generate_randman(r)?)?,
             DataSource::EvidenceAccumulation(e) => split_generated(&config, generate_evidence(e)?)?,
             DataSource::SpikePattern(p) => pattern_split(generate_pattern(p)?),
+            DataSource::TemporalXor(x) => split_generated(&config, generate_xor(x)?)?,
             DataSource::Hdf5 { .. } => hdf5::load(&config)?,
             DataSource::Braille { .. } => braille::load(&config)?,
         };

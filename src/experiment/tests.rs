@@ -508,3 +508,32 @@ fn superspike_configs_are_parsed_and_checked() {
     let err = config.validate().unwrap_err().to_string();
     assert!(err.contains("homeostasis.rho"), "{err}");
 }
+
+/// The shipped temporal-XOR config: symmetric SuperSpike learns it (test spikes on time),
+/// while the same output without the hidden layer cannot (below 0.75 on the four
+/// combinations).
+#[test]
+fn superspike_solves_the_temporal_xor_that_one_layer_cannot() {
+    let text = include_str!("../../configs/superspike_xor.toml");
+    let accuracy = |hidden_layer: bool| {
+        let mut config: ExperimentConfig = toml::from_str(text).unwrap();
+        if !hidden_layer {
+            config.network.hidden.remove(0);
+        }
+        config.training.epochs = 100;
+        let dir = tempfile::tempdir().unwrap();
+        let run = RunDir::new(dir.path());
+        let experiment = Experiment::prepare(config).unwrap();
+        experiment.run(&run, false, &mut Silent).unwrap();
+        let (experiment, net) = Experiment::open_best(&run).unwrap();
+        let test = &experiment.split.test;
+        experiment
+            .spike_timing_accuracy(&net, test, 5.0)
+            .unwrap()
+            .unwrap()
+    };
+    let (with, without) = (accuracy(true), accuracy(false));
+    println!("temporal XOR test accuracy: {with} with the hidden layer, {without} without");
+    assert!(with >= 0.9, "{with}");
+    assert!(without <= 0.75, "{without}");
+}

@@ -143,8 +143,10 @@ impl<F: Real, K: NeuronFamily> Population<F> for Neurons<F, K> {
 
     fn apply_constraints(&mut self) {
         let dt = self.settings.dt_s;
+        // Only learned values move; a fixed one may sit below `dt` (a zero horizon).
+        let learn = self.settings.learn_tau;
         for (p, v) in K::PARAMS.iter().zip(&mut self.values) {
-            if p.kind == ParamKind::TimeConstant {
+            if p.kind == ParamKind::TimeConstant && learn {
                 v.iter_mut().for_each(|t| *t = t.max(dt));
             }
         }

@@ -72,6 +72,18 @@ impl SpikingLayerSpec {
         check_positive(&format!("{at}.density_ff"), self.density_ff)?;
         check_positive(&format!("{at}.density_rec"), self.density_rec)?;
         check_positive(&format!("{at}.threshold"), self.threshold)?;
+        if let NeuronKind::Prospective {
+            horizon_ms: Some(h),
+            ..
+        } = self.neuron
+        {
+            if h == 0.0 && self.learn_tau {
+                return Err(ConfigError::new(
+                    format!("{at}.neuron.horizon_ms"),
+                    "a zero horizon (a leaky neuron) cannot be learned: set learn_tau = false",
+                ));
+            }
+        }
         self.neuron.validate(&format!("{at}.neuron"))
     }
 }

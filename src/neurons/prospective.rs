@@ -14,9 +14,10 @@
 //!
 //! ```text
 //! I[t] = α I[t−1] + x[t]
-//! U[t] = β (U[t−1] − θ S[t−1]) + (1 − β) I[t]
-//! A[t] = ρ (A[t−1] − θ S[t−1]) + (1 − ρ) U[t]
-//! V[t] = U[t] + k (U[t] − A[t]),      k = δ (1 − ρ) / ((1 − δ) ρ)
+//! U[t] = β U[t−1] + (1 − β) I[t]
+//! A[t] = ρ A[t−1] + (1 − ρ) U[t]
+//! R[t] = β (R[t−1] + θ S[t−1])                    (the reset; 0 in the rate form)
+//! V[t] = U[t] + k (U[t] − A[t]) − R[t],      k = δ (1 − ρ) / ((1 − δ) ρ)
 //! S[t] = f(V[t] − θ)   (spiking form)      o[t] = V[t]   (rate form: no threshold, no reset)
 //! ```
 //!
@@ -24,27 +25,29 @@
 //! exactly `β/(1−β)` steps, and `U − A` is `ρ/(1−ρ)` steps times the one-step difference of
 //! `U` at low frequencies, so `k` above advances `V` by `δ/(1−δ)` steps: the lag of a low-pass
 //! of time constant `τ_pro`. The default horizon `τ_pro = τ_syn + τ_mem` cancels the neuron's
-//! own first-order lag up to half a step. The spiking form resets by subtraction from `U` and
-//! `A` alike, so a spike lowers `V` by `θ` and leaves the adaptation current `U − A` as it was
-//! (a multiplicative reset would read as a steep fall of `U`). Every time constant, the
-//! horizon included, is a learnable time constant.
+//! own first-order lag up to half a step. The spiking form resets through its own trace `R`,
+//! outside the look-ahead: with `k = 0`, `U − R` is exactly a LIF reset by subtraction, but a
+//! reset applied to `U` itself (and `A`) would be followed by `U` relaxing back towards `I`,
+//! a rise the look-ahead amplifies by `k` (about `kθ τ_ada/τ_mem`, more than `θ` for the
+//! default horizon), so the neuron would fire again at once and run at the top rate. Every
+//! time constant, the horizon included, is a learnable time constant.
 //!
 //! Adjoint (`g = ∂L/∂o[t]`, `f'` the surrogate or 1 in the rate form, `R = θ S[t−1]`):
 //!
 //! ```text
 //! λV* = λV + g f'(V[t] − θ)     λA* = λA − k λV*     λU* = λU + (1 + k) λV* + (1 − ρ) λA*
-//! λI* = λI + (1 − β) λU*
-//! ∂L/∂I[t−1] = α λI*   ∂L/∂U[t−1] = β λU*   ∂L/∂A[t−1] = ρ λA*   ∂L/∂V[t−1] = 0   ∂L/∂x = λI*
-//! ∂L/∂S[t−1] = −θ (β λU* + ρ λA*)   (with a differentiable reset; spiking form only)
-//! ∂L/∂β += λU* (U[t−1] − R − I[t])   ∂L/∂α += λI* I[t−1]
-//! ∂L/∂ρ += λA* (A[t−1] − R − U[t]) + λV* (U − A) ∂k/∂ρ   ∂L/∂δ += λV* (U − A) ∂k/∂δ
+//! λR* = λR − λV*     λI* = λI + (1 − β) λU*
+//! ∂L/∂I[t−1] = α λI*   ∂L/∂U[t−1] = β λU*   ∂L/∂A[t−1] = ρ λA*   ∂L/∂R[t−1] = β λR*
+//! ∂L/∂V[t−1] = 0   ∂L/∂x = λI*   ∂L/∂S[t−1] = β θ λR*   (differentiable reset, spiking form)
+//! ∂L/∂β += λU* (U[t−1] − I[t]) + λR* (R[t−1] + θ S[t−1])   ∂L/∂α += λI* I[t−1]
+//! ∂L/∂ρ += λA* (A[t−1] − U[t]) + λV* (U − A) ∂k/∂ρ   ∂L/∂δ += λV* (U − A) ∂k/∂δ
 //! ```
 
 use super::{
     state_vector, ModelVisitor, NeuronFamily, NeuronModel, NeuronSettings, ParamDef, ParamKind,
     ParamValues, ResetGrad, SavedState, StepAdjoint, StepContext, StepJacobian,
 };
-use crate::error::{check_positive, ConfigError};
+use crate::error::{check_non_negative, check_positive, ConfigError};
 use crate::real::Real;
 use crate::surrogates::SpikeFn;
 use serde::{Deserialize, Serialize};
@@ -65,7 +68,8 @@ pub enum ProspectiveForm {
 pub struct ProspectiveFamily {
     /// Adaptation time constant: shorter than the signals the neuron should anticipate.
     pub tau_ada_ms: f64,
-    /// How far ahead the neuron looks; `None`: its own lag, `τ_syn + τ_mem`.
+    /// How far ahead the neuron looks; `None`: its own lag, `τ_syn + τ_mem`; 0: not at all
+    /// (`k = 0`, a leaky neuron reset by subtraction).
     pub horizon_ms: Option<f64>,
     /// Rate or spiking output.
     pub form: ProspectiveForm,
@@ -95,7 +99,7 @@ impl NeuronFamily for ProspectiveFamily {
     fn validate(&self, at: &str) -> Result<(), ConfigError> {
         check_positive(&format!("{at}.tau_ada_ms"), self.tau_ada_ms)?;
         match self.horizon_ms {
-            Some(h) => check_positive(&format!("{at}.horizon_ms"), h),
+            Some(h) => check_non_negative(&format!("{at}.horizon_ms"), h),
             None => Ok(()),
         }
     }
@@ -129,18 +133,28 @@ pub struct ProspectiveState<F> {
     pub mem: F,
     /// Adaptation variable `A` (a low-passed membrane potential).
     pub ada: F,
-    /// Prospective potential `V = U + k (U − A)`.
+    /// The reset `R`: the threshold of past spikes, decaying with `τ_mem`.
+    pub refr: F,
+    /// Prospective potential `V = U + k (U − A) − R`.
     pub pro: F,
 }
 
-state_vector!(ProspectiveState { syn, mem, ada, pro });
+state_vector!(ProspectiveState {
+    syn,
+    mem,
+    ada,
+    refr,
+    pro
+});
 
 impl<F: Real> SavedState<F> for ProspectiveState<F> {
     fn membrane(&self) -> F {
         self.pro
     }
     fn is_finite(&self) -> bool {
-        self.syn.is_finite() && self.mem.is_finite() && self.ada.is_finite() && self.pro.is_finite()
+        [self.syn, self.mem, self.ada, self.refr, self.pro]
+            .iter()
+            .all(|v| v.is_finite())
     }
 }
 
@@ -177,7 +191,7 @@ impl<F: Real> Prospective<F> {
         (steps * per_step, -steps / (rho * rho), d_delta)
     }
 
-    /// The reset `θ S[t−1]` subtracted from `U` and `A` (none in the rate form).
+    /// The reset `θ S[t−1]` added to `R` (none in the rate form).
     #[inline(always)]
     fn reset_of(&self, prev_out: F) -> F {
         match self.form {
@@ -228,10 +242,17 @@ impl<F: Real> NeuronModel<F> for Prospective<F> {
         let (alpha, beta, rho) = (self.alpha[j], self.beta[j], self.rho[j]);
         let reset = self.reset_of(prev_out);
         let syn = alpha * prev.syn + input;
-        let mem = beta * (prev.mem - reset) + (one - beta) * syn;
-        let ada = rho * (prev.ada - reset) + (one - rho) * mem;
-        let pro = mem + self.gain(j).0 * (mem - ada);
-        let state = ProspectiveState { syn, mem, ada, pro };
+        let mem = beta * prev.mem + (one - beta) * syn;
+        let ada = rho * prev.ada + (one - rho) * mem;
+        let refr = beta * (prev.refr + reset);
+        let pro = mem + self.gain(j).0 * (mem - ada) - refr;
+        let state = ProspectiveState {
+            syn,
+            mem,
+            ada,
+            refr,
+            pro,
+        };
         (state, self.output(j, &state, ctx))
     }
 
@@ -267,15 +288,16 @@ impl<F: Real> NeuronModel<F> for Prospective<F> {
         let reset = self.reset_of(prev_out);
         let lam_pro = carry.pro + g_out * self.out_slope(state.pro);
         let lam_ada = carry.ada - k * lam_pro;
+        let lam_refr = carry.refr - lam_pro;
         let lam_mem = carry.mem + (one + k) * lam_pro + (one - rho) * lam_ada;
         let lam_syn = carry.syn + (one - beta) * lam_mem;
         let high_pass = state.mem - state.ada;
-        grads[0] += lam_mem * (prev.mem - reset - state.syn);
+        grads[0] += lam_mem * (prev.mem - state.syn) + lam_refr * (prev.refr + reset);
         grads[1] += lam_syn * prev.syn;
-        grads[2] += lam_ada * (prev.ada - reset - state.mem) + lam_pro * high_pass * dk_drho;
+        grads[2] += lam_ada * (prev.ada - state.mem) + lam_pro * high_pass * dk_drho;
         grads[3] += lam_pro * high_pass * dk_ddelta;
         let prev_out_grad = match self.reset_differentiated() {
-            true => -self.threshold * (beta * lam_mem + rho * lam_ada),
+            true => self.threshold * beta * lam_refr,
             false => F::zero(),
         };
         StepAdjoint {
@@ -283,6 +305,7 @@ impl<F: Real> NeuronModel<F> for Prospective<F> {
                 syn: alpha * lam_syn,
                 mem: beta * lam_mem,
                 ada: rho * lam_ada,
+                refr: beta * lam_refr,
                 pro: F::zero(),
             },
             input: lam_syn,
@@ -302,44 +325,49 @@ impl<F: Real> NeuronModel<F> for Prospective<F> {
         let (alpha, beta, rho) = (self.alpha[j], self.beta[j], self.rho[j]);
         let (k, dk_drho, dk_ddelta) = self.gain(j);
         let reset = self.reset_of(prev_out);
-        let (syn, mem, ada, pro) = (0, 1, 2, 3);
-        // Rows of U and A over (I', U', A'), then V = (1 + k) U − k A.
-        let mem_row = [(one - beta) * alpha, beta, F::zero()];
-        let ada_row = [(one - rho) * mem_row[0], (one - rho) * beta, rho];
+        let (syn, mem, ada, refr, pro) = (0, 1, 2, 3, 4);
+        // Rows of U, A and R over (I', U', A', R'), then V = (1 + k) U − k A − R.
+        let zero = F::zero();
+        let mem_row = [(one - beta) * alpha, beta, zero, zero];
+        let ada_row = [(one - rho) * mem_row[0], (one - rho) * beta, rho, zero];
+        let refr_row = [zero, zero, zero, beta];
         jac.set_prev(syn, syn, alpha);
-        for c in 0..3 {
+        for c in 0..4 {
             jac.set_prev(mem, c, mem_row[c]);
             jac.set_prev(ada, c, ada_row[c]);
-            jac.set_prev(pro, c, (one + k) * mem_row[c] - k * ada_row[c]);
+            jac.set_prev(refr, c, refr_row[c]);
+            jac.set_prev(
+                pro,
+                c,
+                (one + k) * mem_row[c] - k * ada_row[c] - refr_row[c],
+            );
         }
         if self.reset_differentiated() {
-            let (d_mem, d_ada) = (-self.threshold * beta, -self.threshold * rho);
-            let d_ada = d_ada + (one - rho) * d_mem;
-            jac.prev_out[mem] = d_mem;
-            jac.prev_out[ada] = d_ada;
-            jac.prev_out[pro] = (one + k) * d_mem - k * d_ada;
+            jac.prev_out[refr] = self.threshold * beta;
+            jac.prev_out[pro] = -self.threshold * beta;
         }
         let (x_mem, x_ada) = (one - beta, (one - rho) * (one - beta));
         jac.input[syn] = one;
         jac.input[mem] = x_mem;
         jac.input[ada] = x_ada;
         jac.input[pro] = (one + k) * x_mem - k * x_ada;
-        // Slots [β, α, ρ, δ]: each as (∂U, ∂A) through the state, plus k's own in V.
-        let d_beta = prev.mem - reset - state.syn;
+        // Slots [β, α, ρ, δ]: each as (∂I, ∂U, ∂A, ∂R) through the state, plus k's own in V.
+        let d_beta = prev.mem - state.syn;
         let d_alpha = (one - beta) * prev.syn;
-        let d_rho = prev.ada - reset - state.mem;
+        let d_rho = prev.ada - state.mem;
         let high_pass = state.mem - state.ada;
         let columns = [
-            (F::zero(), d_beta, (one - rho) * d_beta, F::zero()),
-            (prev.syn, d_alpha, (one - rho) * d_alpha, F::zero()),
-            (F::zero(), F::zero(), d_rho, high_pass * dk_drho),
-            (F::zero(), F::zero(), F::zero(), high_pass * dk_ddelta),
+            (zero, d_beta, (one - rho) * d_beta, prev.refr + reset, zero),
+            (prev.syn, d_alpha, (one - rho) * d_alpha, zero, zero),
+            (zero, zero, d_rho, zero, high_pass * dk_drho),
+            (zero, zero, zero, zero, high_pass * dk_ddelta),
         ];
-        for (slot, &(d_syn, d_mem, d_ada, d_k)) in columns.iter().enumerate() {
+        for (slot, &(d_syn, d_mem, d_ada, d_refr, d_k)) in columns.iter().enumerate() {
             jac.set_param(syn, slot, d_syn);
             jac.set_param(mem, slot, d_mem);
             jac.set_param(ada, slot, d_ada);
-            jac.set_param(pro, slot, (one + k) * d_mem - k * d_ada + d_k);
+            jac.set_param(refr, slot, d_refr);
+            jac.set_param(pro, slot, (one + k) * d_mem - k * d_ada - d_refr + d_k);
         }
         jac.out[pro] = self.out_slope(state.pro);
     }

@@ -8,8 +8,10 @@
 
 mod eprop_evidence;
 mod prospective_chain;
+mod prospective_tracking;
 mod stochastic_randman;
 mod superspike_pattern;
+mod superspike_xor;
 
 use crate::config::ExperimentConfig;
 use crate::experiment::{Experiment, ExperimentError, FinalReport, Observer, RunDir};
@@ -120,7 +122,9 @@ pub const REGISTRY: &[Reproduction] = &[
     eprop_evidence::ENTRY,
     stochastic_randman::ENTRY,
     prospective_chain::ENTRY,
+    prospective_tracking::ENTRY,
     superspike_pattern::ENTRY,
+    superspike_xor::ENTRY,
 ];
 
 /// The reproduction called `name`.
@@ -165,6 +169,7 @@ mod tests {
             stochastic_randman::DETERMINISTIC,
             stochastic_randman::STOCHASTIC,
             superspike_pattern::CONFIG,
+            superspike_xor::CONFIG,
         ] {
             shipped(text).validate().unwrap();
         }

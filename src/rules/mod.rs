@@ -102,12 +102,18 @@ impl RuleKind {
                     "trains spiking outputs: set it to \"spikes\"",
                 );
             }
-            if let Some(k) = spec
-                .hidden
-                .iter()
-                .position(|l| l.neuron != crate::layers::NeuronKind::Lif)
-            {
-                return refuse(&format!("network.hidden[{k}].neuron"), "needs LIF neurons");
+            let known_psp = |n: crate::layers::NeuronKind| match n {
+                crate::layers::NeuronKind::Lif => true,
+                crate::layers::NeuronKind::Prospective { form, .. } => {
+                    form == crate::neurons::ProspectiveForm::Spiking
+                }
+                _ => false,
+            };
+            if let Some(k) = spec.hidden.iter().position(|l| !known_psp(l.neuron)) {
+                return refuse(
+                    &format!("network.hidden[{k}].neuron"),
+                    "needs LIF or spiking prospective neurons",
+                );
             }
             if let Some(k) = spec
                 .hidden

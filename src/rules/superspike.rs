@@ -22,6 +22,10 @@
 //! `β/(1 + β|U − θ|)²` is the SuperSpike surrogate up to the factor β, which a normalising
 //! optimizer (RMSmax) absorbs.
 //!
+//! Spiking prospective neurons ([`crate::neurons::Prospective`]) take their own PSP: the
+//! LIF's seen through the look-ahead, `p̃ = p + k (p − a)` with `a` the PSP low-passed by
+//! `τ_ada` ([`Lookahead`]), which is `∂V_i/∂w_ij` while the neuron does not spike.
+//!
 //! How this differs from the paper: the weights change once per batch (a trial), not every
 //! 0.5 s within it; and the traces are advanced over the forward pass's stored spikes and
 //! membranes, so memory grows with the sequence like BPTT's (the traces themselves are
@@ -29,7 +33,7 @@
 
 mod traces;
 
-pub use traces::SuperSpikeTraces;
+pub use traces::{Lookahead, SuperSpikeTraces};
 
 use super::{check_online_rule, Batch, BatchGradients, GradientRule, RuleError};
 use crate::filters::DoubleExponential;
@@ -37,6 +41,7 @@ use crate::layers::{NeuronKind, ReadoutKind};
 use crate::linalg::grad_input;
 use crate::losses::{self, LossKind, Targets};
 use crate::network::Network;
+use crate::neurons::ProspectiveForm;
 use crate::real::Real;
 use crate::tensor::{Matrix, Seq};
 use rand::SeedableRng;
@@ -121,6 +126,27 @@ impl SuperSpike {
     }
 }
 
+/// The look-ahead of a layer's PSP: none for the LIF, the prospective neuron's for spiking
+/// prospective neurons; `Err` for models whose PSP the rule does not know.
+fn lookahead_of<F: Real>(
+    neuron: NeuronKind,
+    spec: &crate::layers::SpikingLayerSpec,
+    dt_ms: f64,
+) -> Result<Option<Lookahead<F>>, ()> {
+    match neuron {
+        NeuronKind::Lif => Ok(None),
+        NeuronKind::Prospective {
+            tau_ada_ms,
+            horizon_ms,
+            form: ProspectiveForm::Spiking,
+        } => {
+            let horizon = horizon_ms.unwrap_or(spec.tau_syn_ms + spec.tau_mem_ms);
+            Ok(Some(Lookahead::new(tau_ada_ms, horizon, dt_ms)))
+        }
+        _ => Err(()),
+    }
+}
+
 /// Refuses what SuperSpike does not cover, naming it.
 fn check_network<F: Real>(net: &Network<F>, batch: &Batch<'_, F>) -> Result<(), RuleError> {
     let unsupported = |what: String| RuleError::Unsupported {
@@ -133,9 +159,10 @@ fn check_network<F: Real>(net: &Network<F>, batch: &Batch<'_, F>) -> Result<(), 
         ));
     }
     for (k, layer) in net.hidden.iter().enumerate() {
-        if layer.spec.neuron != NeuronKind::Lif {
+        if lookahead_of::<F>(layer.spec.neuron, &layer.spec, 1.0).is_err() {
             return Err(unsupported(format!(
-                "{:?} neurons (hidden layer {k}; its PSP kernel is the LIF's)",
+                "{:?} neurons (hidden layer {k}; it knows the PSPs of LIF and spiking \
+                 prospective neurons)",
                 layer.spec.neuron
             )));
         }
@@ -276,7 +303,15 @@ impl<F: Real> LayerRun<'_, F> {
         let (steps, batch, n) = (self.spikes.steps, self.spikes.batch, self.spikes.width);
         let dt_ms = self.net.spec.dt_ms;
         let psp = DoubleExponential::new(layer.spec.tau_syn_ms, layer.spec.tau_mem_ms, dt_ms);
-        let new = |inputs| SuperSpikeTraces::new(batch, inputs, n, psp, self.kernel, dt_ms);
+        let lookahead = lookahead_of(layer.spec.neuron, &layer.spec, dt_ms)
+            .expect("check_network refuses other neurons");
+        let new = |inputs| {
+            let traces = SuperSpikeTraces::new(batch, inputs, n, psp, self.kernel, dt_ms);
+            match lookahead {
+                Some(l) => traces.with_lookahead(l),
+                None => traces,
+            }
+        };
         let mut ff = new(self.pre.width);
         let mut rec = layer.w_rec.as_ref().map(|_| new(n));
         let threshold = F::from_f64(layer.spec.threshold);

@@ -123,9 +123,11 @@ fn a_matched_horizon_cancels_the_lag_of_a_ramp() {
     );
 }
 
-/// In the spiking form a spike lowers `U`, `A` and `V` by `θ` and leaves `U − A` alone.
+/// In the spiking form a spike adds `βθ` to the reset trace and lowers `V` by as much,
+/// leaving `U` and `A` (and so the look-ahead) alone; with `k = 0` the neuron is a LIF reset
+/// by subtraction.
 #[test]
-fn the_spiking_reset_subtracts_the_threshold_from_the_prospective_potential() {
+fn the_spiking_reset_lowers_the_prospective_potential_outside_the_lookahead() {
     let mut rng = ChaCha8Rng::seed_from_u64(43);
     let mut model = random(&mut rng, 1, ProspectiveForm::Spiking, ResetGrad::Detached);
     model.spike = SpikeFn::default();
@@ -134,22 +136,63 @@ fn the_spiking_reset_subtracts_the_threshold_from_the_prospective_potential() {
         syn: 0.4,
         mem: 1.3,
         ada: 0.9,
+        refr: 0.3,
         pro: 2.0,
     };
     let (quiet, _) = model.step(0, &prev, 0.0, 0.2, &ctx);
     let (reset, _) = model.step(0, &prev, 1.0, 0.2, &ctx);
-    let theta = model.threshold;
-    let (beta, rho) = (model.beta[0], model.rho[0]);
-    assert!((quiet.mem - reset.mem - beta * theta).abs() < 1e-12);
-    let ada_drop = rho * theta + (1.0 - rho) * beta * theta;
-    assert!((quiet.ada - reset.ada - ada_drop).abs() < 1e-12);
-    let (k, _, _) = model.gain(0);
-    let pro_drop = (1.0 + k) * beta * theta - k * ada_drop;
-    assert!((quiet.pro - reset.pro - pro_drop).abs() < 1e-12);
+    let (theta, beta) = (model.threshold, model.beta[0]);
+    assert_eq!((quiet.mem, quiet.ada), (reset.mem, reset.ada));
+    assert!((reset.refr - quiet.refr - beta * theta).abs() < 1e-12);
+    assert!((quiet.pro - reset.pro - beta * theta).abs() < 1e-12);
+    // k = 0: V follows U_lif[t] = β (U_lif[t−1] − θ S[t−1]) + (1 − β) I[t].
+    model.delta = vec![0.0];
+    let (mut state, mut lif, mut spike) = (ProspectiveState::default(), 0.0, 0.0);
+    for t in 0..50 {
+        let x = if t % 7 == 0 { 0.9 } else { 0.05 };
+        let (next, out) = model.step(0, &state, spike, x, &ctx);
+        lif = beta * (lif - theta * spike) + (1.0 - beta) * next.syn;
+        assert!((next.pro - lif).abs() < 1e-12, "step {t}");
+        (state, spike) = (next, out);
+    }
     // The rate form ignores its previous output.
     model.form = ProspectiveForm::Rate;
     assert_eq!(
         model.step(0, &prev, 0.0, 0.2, &ctx),
         model.step(0, &prev, 1.0, 0.2, &ctx)
+    );
+}
+
+/// Under a constant drive a prospective neuron with a long horizon fires at about the rate
+/// of the leaky one (it has nothing to anticipate), not at every step: its reset's recovery
+/// is not looked ahead at.
+#[test]
+fn a_constant_drive_does_not_make_the_prospective_neuron_fire_at_every_step() {
+    let decay = |tau: f64| (-1.0f64 / tau).exp();
+    let rate = |horizon: f64| {
+        let model = Prospective {
+            alpha: vec![decay(5.0)],
+            beta: vec![decay(20.0)],
+            rho: vec![decay(2.0)],
+            delta: vec![if horizon > 0.0 { decay(horizon) } else { 0.0 }],
+            threshold: 1.0,
+            form: ProspectiveForm::Spiking,
+            spike: SpikeFn::default(),
+            reset: ResetGrad::Detached,
+        };
+        let ctx = StepContext::default();
+        let (mut state, mut spike, mut count) = (ProspectiveState::default(), 0.0, 0.0);
+        for _ in 0..2000 {
+            let (next, out) = model.step(0, &state, spike, 0.5, &ctx);
+            (state, spike) = (next, out);
+            count += out;
+        }
+        count / 2000.0
+    };
+    let (leaky, ahead) = (rate(0.0), rate(25.0));
+    assert!(leaky > 0.01 && leaky < 0.5, "leaky {leaky}");
+    assert!(
+        (ahead - leaky).abs() < 0.2 * leaky,
+        "prospective {ahead} vs leaky {leaky}"
     );
 }

@@ -19,7 +19,7 @@ use std::any::Any;
 use std::ops::Range;
 
 /// The most state components e-prop's traces handle (its systems have `D + 2`).
-pub(super) const MAX_STATE_DIM: usize = 4;
+pub(super) const MAX_STATE_DIM: usize = 5;
 
 /// What every sample's advance over one chunk reads.
 pub(super) struct ChunkView<'a, F: Real> {
@@ -166,6 +166,7 @@ impl<F: Real> SampleTraces<F> {
             2 => self.advance_with::<2, 4>(view, b, scratch),
             3 => self.advance_with::<3, 5>(view, b, scratch),
             4 => self.advance_with::<4, 6>(view, b, scratch),
+            5 => self.advance_with::<5, 7>(view, b, scratch),
             d => unreachable!("e-prop refuses models of {d} > {MAX_STATE_DIM} state components"),
         }
         self.advance_readout(view, b);

@@ -4,6 +4,30 @@
 use crate::filters::{DoubleExponential, FilterState};
 use crate::real::Real;
 
+/// The prospective neuron's look-ahead on its PSP ([`crate::neurons::Prospective`]):
+/// `a ← ρ a + (1 − ρ) p`, `p̃ = p + k (p − a)`, the response of `V = U + k (U − A)` to a
+/// presynaptic spike (resets aside, as for the LIF's PSP).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Lookahead<F> {
+    /// `ρ = exp(−dt/τ_ada)`.
+    pub rho: F,
+    /// The gain `k`.
+    pub gain: F,
+}
+
+impl<F: Real> Lookahead<F> {
+    /// The look-ahead of `τ_ada` and horizon `τ_pro` at step `dt` (a zero horizon: none).
+    pub fn new(tau_ada_ms: f64, horizon_ms: f64, dt_ms: f64) -> Self {
+        let rho = (-dt_ms / tau_ada_ms).exp();
+        let delta = (-dt_ms / horizon_ms).exp();
+        let gain = delta * (1.0 - rho) / ((1.0 - delta) * rho);
+        Self {
+            rho: F::from_f64(rho),
+            gain: F::from_f64(gain),
+        }
+    }
+}
+
 /// Presynaptic PSPs, eligibilities, filtered errors and the accumulated update of one layer
 /// of `outputs` neurons fed by `inputs` presynaptic neurons, for a batch of `batch` samples.
 #[derive(Clone, Debug)]
@@ -12,10 +36,13 @@ pub struct SuperSpikeTraces<F> {
     inputs: usize,
     outputs: usize,
     psp_filter: DoubleExponential<F>,
+    lookahead: Option<Lookahead<F>>,
     kernel: DoubleExponential<F>,
     dt_ms: F,
     /// `[B, inputs]`.
     psp: Vec<FilterState<F>>,
+    /// The look-ahead's low-passed PSP `a` `[B, inputs]` (empty without one).
+    psp_lowpass: Vec<F>,
     /// `[B, outputs]`.
     error: Vec<FilterState<F>>,
     /// `[B, inputs, outputs]`.
@@ -40,12 +67,40 @@ impl<F: Real> SuperSpikeTraces<F> {
             inputs,
             outputs,
             psp_filter,
+            lookahead: None,
             kernel,
             dt_ms: F::from_f64(dt_ms),
             psp: vec![FilterState::default(); batch * inputs],
+            psp_lowpass: Vec::new(),
             error: vec![FilterState::default(); batch * outputs],
             eligibility: vec![FilterState::default(); batch * inputs * outputs],
             update: vec![F::zero(); inputs * outputs],
+        }
+    }
+
+    /// The same traces for prospective postsynaptic neurons: every PSP looks ahead.
+    pub fn with_lookahead(mut self, lookahead: Lookahead<F>) -> Self {
+        self.lookahead = Some(lookahead);
+        self.psp_lowpass = vec![F::zero(); self.psp.len()];
+        self
+    }
+
+    /// Advances the PSP of presynaptic `at` (`b · inputs + j`) by input `x`; returns it.
+    #[inline(always)]
+    fn advance_psp(
+        filter: &DoubleExponential<F>,
+        lookahead: Option<Lookahead<F>>,
+        state: &mut FilterState<F>,
+        lowpass: Option<&mut F>,
+        x: F,
+    ) -> F {
+        let p = filter.step(state, x);
+        match (lookahead, lowpass) {
+            (Some(l), Some(a)) => {
+                *a = l.rho * *a + (F::one() - l.rho) * p;
+                p + l.gain * (p - *a)
+            }
+            _ => p,
         }
     }
 
@@ -65,9 +120,14 @@ impl<F: Real> SuperSpikeTraces<F> {
             }
             let sig = &sigma_prime[b * n_out..(b + 1) * n_out];
             for j in 0..n_in {
-                let psp = self
-                    .psp_filter
-                    .step(&mut self.psp[b * n_in + j], pre[b * n_in + j]);
+                let at = b * n_in + j;
+                let psp = Self::advance_psp(
+                    &self.psp_filter,
+                    self.lookahead,
+                    &mut self.psp[at],
+                    self.psp_lowpass.get_mut(at),
+                    pre[at],
+                );
                 let row = (b * n_in + j) * n_out;
                 let eligibility = &mut self.eligibility[row..row + n_out];
                 let update = &mut self.update[j * n_out..(j + 1) * n_out];
@@ -84,9 +144,14 @@ impl<F: Real> SuperSpikeTraces<F> {
         }
     }
 
-    /// The presynaptic PSP `p_j` of sample `b`.
+    /// The presynaptic PSP `p_j` of sample `b` (with the look-ahead, if any).
     pub fn psp(&self, b: usize, j: usize) -> F {
-        self.psp[b * self.inputs + j].out
+        let at = b * self.inputs + j;
+        let p = self.psp[at].out;
+        match self.lookahead {
+            None => p,
+            Some(l) => p + l.gain * (p - self.psp_lowpass[at]),
+        }
     }
 
     /// The filtered error `e_i` of sample `b`.
