@@ -97,18 +97,26 @@ fn run(options: &mut Options<'_>) -> Result<Outcome, ExperimentError> {
         ),
     ];
     let mut rows = Vec::new();
+    let mut distances = Vec::new();
     let mut runs = Vec::new();
     for (metric, name, chain, rule) in arms {
         let config = chain_config(&target, chain, rule, options.quick);
-        let (path, _) = train(config, &options.out, name, options.observer)?;
+        let (path, report) = train(config, &options.out, name, options.observer)?;
         rows.push(Row {
             metric,
             ours: tracking_r2(&path)?.into(),
             anchor: None,
             published: published(name),
         });
+        distances.push(Row {
+            metric: distance_metric(name),
+            ours: report.van_rossum.unwrap_or(f64::NAN).into(),
+            anchor: None,
+            published: "van Rossum distance over silence's (not in the paper)",
+        });
         runs.push(path);
     }
+    rows.extend(distances);
     let setting = format!(
         "200 frozen Poisson inputs -> {DEPTH} x {HIDDEN} -> {} spiking prospective neurons \
          (τ_syn {TAU_SYN_MS} ms, τ_mem {TAU_MEM_MS} ms, τ_ada {TAU_ADA_MS} ms; leaky: horizon \
@@ -130,6 +138,14 @@ fn published(arm: &str) -> &'static str {
         "leaky" => "online learning in a deep chain of slow neurons suffers from the lag",
         "prospective" => "prospective neurons synchronize teaching signals: learning recovers",
         _ => "not in the paper (exact credit assignment in time, leaky chain)",
+    }
+}
+
+fn distance_metric(arm: &str) -> &'static str {
+    match arm {
+        "leaky" => "vr_leaky",
+        "prospective" => "vr_prospective",
+        _ => "vr_leaky_bptt",
     }
 }
 
