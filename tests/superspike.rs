@@ -246,11 +246,10 @@ mod rule {
         (g.loss, g.grads)
     }
 
-    /// One layer, symmetric feedback, no output spike: the rule's gradient is BPTT's.
-    #[test]
-    fn one_silent_layer_gets_the_exact_van_rossum_gradient() {
+    /// `−G/B` of one silent layer of `neuron` against BPTT's gradient.
+    fn silent_layer_error(neuron: NeuronKind, weight_scale: f64) -> f64 {
         let s = setup(0.2, 3);
-        let net = network(&[3], 0.2, 3);
+        let net = network_of(neuron, &[3], weight_scale, 3);
         let rule = SuperSpike::new(
             SuperSpikeFeedback::Symmetric,
             Homeostasis::default(),
@@ -261,12 +260,18 @@ mod rule {
         let (bptt_loss, bptt) = gradients(&Bptt, &net, &s, &s.target);
         assert_eq!(loss, bptt_loss);
         assert!(bptt[0].iter().any(|g| g.abs() > 1e-6));
-        let err = relative_error(&ours[0], &bptt[0]);
+        relative_error(&ours[0], &bptt[0])
+    }
+
+    /// One layer, symmetric feedback, no output spike: the rule's gradient is BPTT's.
+    #[test]
+    fn one_silent_layer_gets_the_exact_van_rossum_gradient() {
+        let err = silent_layer_error(NeuronKind::Lif, 0.2);
         assert!(err < 1e-12, "relative error {err}");
     }
 
     /// The same for spiking prospective neurons, whose PSP looks ahead (`V = U + k (U − A)`),
-    /// with the default horizon and with none (`k = 0`).
+    /// with the default horizon, none (`k = 0`) and a longer one.
     #[test]
     fn one_silent_prospective_layer_gets_the_exact_van_rossum_gradient() {
         for horizon_ms in [None, Some(0.0), Some(40.0)] {
@@ -275,19 +280,7 @@ mod rule {
                 horizon_ms,
                 form: ProspectiveForm::Spiking,
             };
-            let s = setup(0.2, 3);
-            let net = network_of(neuron, &[3], 0.1, 3);
-            let rule = SuperSpike::new(
-                SuperSpikeFeedback::Symmetric,
-                Homeostasis::default(),
-                &net,
-                1,
-            );
-            let (loss, ours) = gradients(&rule, &net, &s, &s.target);
-            let (bptt_loss, bptt) = gradients(&Bptt, &net, &s, &s.target);
-            assert_eq!(loss, bptt_loss);
-            assert!(bptt[0].iter().any(|g| g.abs() > 1e-6));
-            let err = relative_error(&ours[0], &bptt[0]);
+            let err = silent_layer_error(neuron, 0.1);
             assert!(err < 1e-12, "horizon {horizon_ms:?}: relative error {err}");
         }
     }

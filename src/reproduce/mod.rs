@@ -154,6 +154,50 @@ fn train(
     Ok((path, report))
 }
 
+/// A spike-train run's best weights, their test output on the first test sample and its
+/// target trains, both `[T, 1, C]`.
+struct TestSpikes {
+    experiment: Experiment,
+    dt_ms: f64,
+    output: crate::tensor::Seq<f32>,
+    target: crate::tensor::Seq<f32>,
+}
+
+fn test_spikes(run: &Path) -> Result<TestSpikes, ExperimentError> {
+    let (experiment, net) = Experiment::open_best(&RunDir::new(run))?;
+    let dt_ms = net.spec.dt_ms;
+    let test = &experiment.split.test[..1];
+    let batch = experiment
+        .data
+        .batch(test, dt_ms * 1e-3, experiment.steps, None)?;
+    let trace =
+        net.forward::<rand_chacha::ChaCha8Rng>(crate::training::batch_input(&batch.input), None);
+    let crate::data::BatchTargets::Trains(target) = batch.targets else {
+        unreachable!("a spike-train reproduction has target trains")
+    };
+    Ok(TestSpikes {
+        output: trace.output().clone(),
+        target,
+        experiment,
+        dt_ms,
+    })
+}
+
+/// Writes `raster` as `out/name` (a PNG, black spikes on white) and returns its path.
+fn write_raster(
+    out: &Path,
+    name: &str,
+    raster: &crate::data::raster::Raster,
+) -> Result<PathBuf, ExperimentError> {
+    use crate::experiment::file_error;
+    std::fs::create_dir_all(out).map_err(|e| file_error(out, e))?;
+    let path = out.join(name);
+    let file = std::fs::File::create(&path).map_err(|e| file_error(&path, e))?;
+    crate::data::raster::write_png(raster, std::io::BufWriter::new(file))
+        .map_err(|e| file_error(&path, e))?;
+    Ok(path)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

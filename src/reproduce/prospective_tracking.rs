@@ -22,8 +22,8 @@
 
 use super::{shipped, train, Options, Outcome, Reproduction, Row};
 use crate::config::{DataSource, ExperimentConfig};
-use crate::data::raster::{write_png, Raster};
-use crate::experiment::{file_error, Experiment, ExperimentError, RunDir};
+use crate::data::raster::Raster;
+use crate::experiment::ExperimentError;
 use crate::filters::FilterState;
 use crate::layers::SpikingLayerSpec;
 use crate::losses::VanRossumKernel;
@@ -224,30 +224,14 @@ fn target_raster() -> Raster {
 }
 
 fn write_target(out: &Path) -> Result<PathBuf, ExperimentError> {
-    std::fs::create_dir_all(out).map_err(|e| file_error(out, e))?;
-    let path = out.join("reach_target.png");
-    let file = std::fs::File::create(&path).map_err(|e| file_error(&path, e))?;
-    write_png(&target_raster(), std::io::BufWriter::new(file)).map_err(|e| file_error(&path, e))?;
-    Ok(path)
+    super::write_raster(out, "reach_target.png", &target_raster())
 }
 
 /// The tracking R² of a run's best weights on its test sample.
 fn tracking_r2(run: &Path) -> Result<f64, ExperimentError> {
-    let (experiment, net) = Experiment::open_best(&RunDir::new(run))?;
-    let dt_ms = net.spec.dt_ms;
-    let batch = experiment.data.batch(
-        &experiment.split.test[..1],
-        dt_ms * 1e-3,
-        experiment.steps,
-        None,
-    )?;
-    let trace =
-        net.forward::<rand_chacha::ChaCha8Rng>(crate::training::batch_input(&batch.input), None);
-    let crate::data::BatchTargets::Trains(target) = &batch.targets else {
-        unreachable!("a spike pattern has target trains")
-    };
-    let decoded = decode(trace.output(), dt_ms);
-    let wanted = decode(target, dt_ms);
+    let spikes = super::test_spikes(run)?;
+    let decoded = decode(&spikes.output, spikes.dt_ms);
+    let wanted = decode(&spikes.target, spikes.dt_ms);
     Ok(r_squared(&decoded, &wanted))
 }
 

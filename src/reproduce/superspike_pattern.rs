@@ -11,7 +11,7 @@
 use super::{shipped, train, Options, Outcome, Reproduction, Row};
 use crate::config::DataSource;
 use crate::data::raster::{write_overlay_png, Raster};
-use crate::experiment::{file_error, Experiment, ExperimentError, RunDir};
+use crate::experiment::{file_error, ExperimentError};
 use crate::rules::{Homeostasis, RuleKind, SuperSpikeFeedback};
 use crate::tensor::Seq;
 use std::path::Path;
@@ -94,27 +94,18 @@ fn published(arm: &str) -> &'static str {
 
 /// Draws the best weights' test output over the target, column by column.
 fn plot_over_target(run: &Path) -> Result<(), ExperimentError> {
-    let (experiment, net) = Experiment::open_best(&RunDir::new(run))?;
-    let DataSource::SpikePattern(pattern) = &experiment.config.data.source else {
+    let spikes = super::test_spikes(run)?;
+    let DataSource::SpikePattern(pattern) = &spikes.experiment.config.data.source else {
         unreachable!("the reproduction's config is a spike pattern")
     };
-    let dt_s = net.spec.dt_ms * 1e-3;
-    let batch = experiment
-        .data
-        .batch(&experiment.split.test[..1], dt_s, experiment.steps, None)?;
-    let trace =
-        net.forward::<rand_chacha::ChaCha8Rng>(crate::training::batch_input(&batch.input), None);
-    let crate::data::BatchTargets::Trains(target) = &batch.targets else {
-        unreachable!("a spike pattern has target trains")
-    };
-    let column_steps = (pattern.column_ms / net.spec.dt_ms).round().max(1.0) as usize;
+    let column_steps = (pattern.column_ms / spikes.dt_ms).round().max(1.0) as usize;
     let dir = run.join("plots");
     std::fs::create_dir_all(&dir).map_err(|e| file_error(&dir, e))?;
     let path = dir.join("raster_over_target.png");
     let file = std::fs::File::create(&path).map_err(|e| file_error(&path, e))?;
     let (output, target) = (
-        columns(trace.output(), column_steps),
-        columns(target, column_steps),
+        columns(&spikes.output, column_steps),
+        columns(&spikes.target, column_steps),
     );
     write_overlay_png(&output, &target, std::io::BufWriter::new(file))
         .map_err(|e| file_error(&path, e))

@@ -17,8 +17,8 @@
 
 use super::{shipped, train, Options, Outcome, Reproduction, Row};
 use crate::config::{DataSource, ExperimentConfig};
-use crate::data::raster::{write_png, Raster};
-use crate::experiment::{file_error, Experiment, ExperimentError, RunDir};
+use crate::data::raster::Raster;
+use crate::experiment::{Experiment, ExperimentError, RunDir};
 use crate::rules::{Homeostasis, RuleKind, SuperSpikeFeedback};
 use std::path::{Path, PathBuf};
 
@@ -189,7 +189,6 @@ fn five_spike_config(out: &Path, quick: bool) -> Result<ExperimentConfig, Experi
 }
 
 fn write_five_spike_target(out: &Path) -> Result<PathBuf, ExperimentError> {
-    std::fs::create_dir_all(out).map_err(|e| file_error(out, e))?;
     let mut spikes = vec![false; FIVE_SPIKE_WIDTH];
     FIVE_SPIKE_COLUMNS.iter().for_each(|&c| spikes[c] = true);
     let raster = Raster {
@@ -197,8 +196,5 @@ fn write_five_spike_target(out: &Path) -> Result<PathBuf, ExperimentError> {
         columns: FIVE_SPIKE_WIDTH,
         spikes,
     };
-    let path = out.join("five_spikes_target.png");
-    let file = std::fs::File::create(&path).map_err(|e| file_error(&path, e))?;
-    write_png(&raster, std::io::BufWriter::new(file)).map_err(|e| file_error(&path, e))?;
-    Ok(path)
+    super::write_raster(out, "five_spikes_target.png", &raster)
 }
