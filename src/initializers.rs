@@ -233,12 +233,19 @@ pub struct Lookahead {
 }
 
 impl Lookahead {
+    /// The decays `(ρ, δ)` at step `dt_s` (`δ = 0` for a zero horizon).
+    pub fn decays(&self, dt_s: f64) -> (f64, f64) {
+        (
+            (-dt_s / self.tau_ada_s).exp(),
+            (-dt_s / self.horizon_s).exp(),
+        )
+    }
+
     /// `kernel` seen through the look-ahead at step `dt_s`: `a ← ρ a + (1 − ρ) k`,
     /// `k̃ = k + g (k − a)` with the prospective gain `g`.
     pub fn apply(&self, kernel: &[f64], dt_s: f64) -> Vec<f64> {
-        let rho = (-dt_s / self.tau_ada_s).exp();
-        let delta = (-dt_s / self.horizon_s).exp();
-        let gain = delta * (1.0 - rho) / ((1.0 - delta) * rho);
+        let (rho, delta) = self.decays(dt_s);
+        let gain = crate::neurons::lookahead_gain(rho, delta);
         let mut a = 0.0;
         kernel
             .iter()

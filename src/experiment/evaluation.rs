@@ -51,9 +51,6 @@ impl Experiment {
         net: &Network<f32>,
         indices: &[usize],
     ) -> Result<Option<f64>, ExperimentError> {
-        if !self.data.events().is_some_and(|d| d.has_target_trains()) {
-            return Ok(None);
-        }
         let kernel = match self.config.training.loss {
             LossKind::VanRossum(kernel) => kernel,
             _ => VanRossumKernel::default(),
@@ -61,18 +58,14 @@ impl Experiment {
         let dt_ms = self.config.network.dt_ms;
         let mut sums = DistanceSums::default();
         let mut failed = None;
-        evaluate_observed(
-            net,
-            &self.config.training,
-            &self.data,
-            indices,
-            self.steps,
-            &mut |b| {
-                if let (BatchTargets::Trains(target), None) = (b.targets, &failed) {
-                    failed = sums.add(kernel, dt_ms, b.trace.output(), target).err();
-                }
-            },
-        )?;
+        let observed = self.observe_trains(net, indices, |output, target| {
+            if failed.is_none() {
+                failed = sums.add(kernel, dt_ms, output, target).err();
+            }
+        })?;
+        if !observed {
+            return Ok(None);
+        }
         match failed {
             Some(e) => Err(TrainError::from(e).into()),
             None => Ok(sums.normalized()),
@@ -88,11 +81,33 @@ impl Experiment {
         indices: &[usize],
         tolerance_ms: f64,
     ) -> Result<Option<f64>, ExperimentError> {
-        if !self.data.events().is_some_and(|d| d.has_target_trains()) {
-            return Ok(None);
-        }
         let dt_ms = self.config.network.dt_ms;
         let (mut correct, mut total) = (0usize, 0usize);
+        self.observe_trains(net, indices, |output, target| {
+            for sample in 0..output.batch {
+                total += 1;
+                let matches = (0..output.width).all(|c| {
+                    let out = spike_times_ms(output, sample, c, dt_ms);
+                    let want = spike_times_ms(target, sample, c, dt_ms);
+                    spike_timing_correct(&out, &want, tolerance_ms)
+                });
+                correct += usize::from(matches);
+            }
+        })?;
+        Ok((total > 0).then(|| correct as f64 / total as f64))
+    }
+
+    /// Evaluates `net` on `indices`, showing each batch's output and target trains to
+    /// `observe`; `false` (nothing evaluated) when the targets are not spike trains.
+    fn observe_trains(
+        &self,
+        net: &Network<f32>,
+        indices: &[usize],
+        mut observe: impl FnMut(&Seq<f32>, &Seq<f32>),
+    ) -> Result<bool, ExperimentError> {
+        if !self.data.events().is_some_and(|d| d.has_target_trains()) {
+            return Ok(false);
+        }
         evaluate_observed(
             net,
             &self.config.training,
@@ -101,20 +116,11 @@ impl Experiment {
             self.steps,
             &mut |b| {
                 if let BatchTargets::Trains(target) = b.targets {
-                    let output = b.trace.output();
-                    for sample in 0..output.batch {
-                        total += 1;
-                        let matches = (0..output.width).all(|c| {
-                            let out = spike_times_ms(output, sample, c, dt_ms);
-                            let want = spike_times_ms(target, sample, c, dt_ms);
-                            spike_timing_correct(&out, &want, tolerance_ms)
-                        });
-                        correct += usize::from(matches);
-                    }
+                    observe(b.trace.output(), target);
                 }
             },
         )?;
-        Ok((total > 0).then(|| correct as f64 / total as f64))
+        Ok(true)
     }
 
     /// Accuracy, loss and cost metrics of `net` on the test split.

@@ -54,6 +54,22 @@ impl Default for SpikingLayerSpec {
 }
 
 impl SpikingLayerSpec {
+    /// The look-ahead of a layer of prospective neurons (its horizon resolved); `None` for
+    /// other models.
+    pub fn lookahead(&self) -> Option<crate::initializers::Lookahead> {
+        match self.neuron {
+            NeuronKind::Prospective {
+                tau_ada_ms,
+                horizon_ms,
+                ..
+            } => Some(crate::initializers::Lookahead {
+                tau_ada_s: tau_ada_ms * 1e-3,
+                horizon_s: horizon_ms.unwrap_or(self.tau_syn_ms + self.tau_mem_ms) * 1e-3,
+            }),
+            _ => None,
+        }
+    }
+
     /// Checks every field; `at` prefixes field names in errors.
     pub fn validate(&self, at: &str) -> Result<(), ConfigError> {
         check_count(&format!("{at}.size"), self.size)?;

@@ -3,7 +3,7 @@
 use super::Network;
 use crate::error::{check_positive, check_range, ConfigError};
 use crate::initializers::{
-    fill_normal, kaiming_normal, sparse_mask, EpsilonMode, FluctuationDriven, InitError, Lookahead,
+    fill_normal, kaiming_normal, sparse_mask, EpsilonMode, FluctuationDriven, InitError,
     TargetTimescales, WeightStats,
 };
 use crate::real::Real;
@@ -109,7 +109,7 @@ impl<F: Real> Network<F> {
                 tau_mem_s: layer.spec.tau_mem_ms * 1e-3,
                 tau_syn_s: layer.spec.tau_syn_ms * 1e-3,
                 dt_s,
-                lookahead: lookahead_of(&layer.spec),
+                lookahead: layer.spec.lookahead(),
             };
             let n_rec = layer.w_rec.as_ref().map(|w| w.rows);
             let (ff, rec) = layer_stats(init, layer.w_in.rows, n_rec, &target)?;
@@ -131,21 +131,6 @@ impl<F: Real> Network<F> {
         let (ff, _) = layer_stats(init, self.readout.w.rows, None, &target)?;
         draw(&mut self.readout.w, ff, 1.0, rng)?;
         Ok(())
-    }
-}
-
-/// The look-ahead of a layer of prospective neurons (none for other models).
-fn lookahead_of(spec: &crate::layers::SpikingLayerSpec) -> Option<Lookahead> {
-    match spec.neuron {
-        crate::neurons::NeuronKind::Prospective {
-            tau_ada_ms,
-            horizon_ms,
-            ..
-        } => Some(Lookahead {
-            tau_ada_s: tau_ada_ms * 1e-3,
-            horizon_s: horizon_ms.unwrap_or(spec.tau_syn_ms + spec.tau_mem_ms) * 1e-3,
-        }),
-        _ => None,
     }
 }
 

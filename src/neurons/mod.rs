@@ -27,7 +27,9 @@ pub use family::{
 pub(crate) use jacobian::state_vector;
 pub use jacobian::{StateVector, StepJacobian};
 pub use lif::{FixedLif, Lif, LifFamily, LifState};
-pub use prospective::{Prospective, ProspectiveFamily, ProspectiveForm, ProspectiveState};
+pub use prospective::{
+    lookahead_gain, Prospective, ProspectiveFamily, ProspectiveForm, ProspectiveState,
+};
 pub use readout::{LeakyReadout, ReadoutState};
 
 use crate::real::Real;

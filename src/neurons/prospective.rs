@@ -179,6 +179,14 @@ pub struct Prospective<F> {
     pub reset: ResetGrad,
 }
 
+/// The look-ahead gain `k = δ (1 − ρ) / ((1 − δ) ρ)` of adaptation decay `ρ` and horizon
+/// decay `δ` (0 for `δ = 0`: no look-ahead).
+#[inline(always)]
+pub fn lookahead_gain<F: Real>(rho: F, delta: F) -> F {
+    let one = F::one();
+    delta / (one - delta) * ((one - rho) / rho)
+}
+
 impl<F: Real> Prospective<F> {
     /// The gain `k` of neuron `j` and its derivatives `(∂k/∂ρ, ∂k/∂δ)`.
     #[inline(always)]
@@ -188,7 +196,7 @@ impl<F: Real> Prospective<F> {
         let steps = delta / (one - delta);
         let per_step = (one - rho) / rho;
         let d_delta = per_step / ((one - delta) * (one - delta));
-        (steps * per_step, -steps / (rho * rho), d_delta)
+        (lookahead_gain(rho, delta), -steps / (rho * rho), d_delta)
     }
 
     /// The reset `θ S[t−1]` added to `R` (none in the rate form).

@@ -102,14 +102,11 @@ impl RuleKind {
                     "trains spiking outputs: set it to \"spikes\"",
                 );
             }
-            let known_psp = |n: crate::layers::NeuronKind| match n {
-                crate::layers::NeuronKind::Lif => true,
-                crate::layers::NeuronKind::Prospective { form, .. } => {
-                    form == crate::neurons::ProspectiveForm::Spiking
-                }
-                _ => false,
-            };
-            if let Some(k) = spec.hidden.iter().position(|l| !known_psp(l.neuron)) {
+            if let Some(k) = spec
+                .hidden
+                .iter()
+                .position(|l| !superspike::knows_psp(l.neuron))
+            {
                 return refuse(
                     &format!("network.hidden[{k}].neuron"),
                     "needs LIF or spiking prospective neurons",

@@ -126,24 +126,13 @@ impl SuperSpike {
     }
 }
 
-/// The look-ahead of a layer's PSP: none for the LIF, the prospective neuron's for spiking
-/// prospective neurons; `Err` for models whose PSP the rule does not know.
-fn lookahead_of<F: Real>(
-    neuron: NeuronKind,
-    spec: &crate::layers::SpikingLayerSpec,
-    dt_ms: f64,
-) -> Result<Option<Lookahead<F>>, ()> {
+/// Whether SuperSpike knows the PSP of `neuron`: the LIF's, and the spiking prospective
+/// neuron's (the LIF's seen through its look-ahead).
+pub fn knows_psp(neuron: NeuronKind) -> bool {
     match neuron {
-        NeuronKind::Lif => Ok(None),
-        NeuronKind::Prospective {
-            tau_ada_ms,
-            horizon_ms,
-            form: ProspectiveForm::Spiking,
-        } => {
-            let horizon = horizon_ms.unwrap_or(spec.tau_syn_ms + spec.tau_mem_ms);
-            Ok(Some(Lookahead::new(tau_ada_ms, horizon, dt_ms)))
-        }
-        _ => Err(()),
+        NeuronKind::Lif => true,
+        NeuronKind::Prospective { form, .. } => form == ProspectiveForm::Spiking,
+        _ => false,
     }
 }
 
@@ -159,7 +148,7 @@ fn check_network<F: Real>(net: &Network<F>, batch: &Batch<'_, F>) -> Result<(), 
         ));
     }
     for (k, layer) in net.hidden.iter().enumerate() {
-        if lookahead_of::<F>(layer.spec.neuron, &layer.spec, 1.0).is_err() {
+        if !knows_psp(layer.spec.neuron) {
             return Err(unsupported(format!(
                 "{:?} neurons (hidden layer {k}; it knows the PSPs of LIF and spiking \
                  prospective neurons)",
@@ -303,8 +292,7 @@ impl<F: Real> LayerRun<'_, F> {
         let (steps, batch, n) = (self.spikes.steps, self.spikes.batch, self.spikes.width);
         let dt_ms = self.net.spec.dt_ms;
         let psp = DoubleExponential::new(layer.spec.tau_syn_ms, layer.spec.tau_mem_ms, dt_ms);
-        let lookahead = lookahead_of(layer.spec.neuron, &layer.spec, dt_ms)
-            .expect("check_network refuses other neurons");
+        let lookahead = layer.spec.lookahead().map(|l| Lookahead::new(&l, dt_ms));
         let new = |inputs| {
             let traces = SuperSpikeTraces::new(batch, inputs, n, psp, self.kernel, dt_ms);
             match lookahead {

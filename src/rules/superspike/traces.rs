@@ -16,11 +16,10 @@ pub struct Lookahead<F> {
 }
 
 impl<F: Real> Lookahead<F> {
-    /// The look-ahead of `τ_ada` and horizon `τ_pro` at step `dt` (a zero horizon: none).
-    pub fn new(tau_ada_ms: f64, horizon_ms: f64, dt_ms: f64) -> Self {
-        let rho = (-dt_ms / tau_ada_ms).exp();
-        let delta = (-dt_ms / horizon_ms).exp();
-        let gain = delta * (1.0 - rho) / ((1.0 - delta) * rho);
+    /// A layer's look-ahead at step `dt_ms` (a zero horizon: gain 0).
+    pub fn new(lookahead: &crate::initializers::Lookahead, dt_ms: f64) -> Self {
+        let (rho, delta) = lookahead.decays(dt_ms * 1e-3);
+        let gain = crate::neurons::lookahead_gain(rho, delta);
         Self {
             rho: F::from_f64(rho),
             gain: F::from_f64(gain),
