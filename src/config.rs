@@ -5,18 +5,19 @@
 //! [`crate::experiment`], which saves the fully resolved config next to the results.
 
 use crate::data::{
-    AugmentConfig, BrailleEncoding, EvidenceConfig, RandmanConfig, SpikePatternConfig,
-    TemporalXorConfig,
+    AugmentConfig, BrailleEncoding, EvidenceConfig, ImageEncoding, ImagesConfig, RandmanConfig,
+    SpikePatternConfig, TemporalXorConfig,
 };
 use crate::error::{check_count, check_range, ConfigError};
 use crate::layers::ReadoutKind;
 use crate::losses::LossKind;
+use crate::models::MlpSpec;
 use crate::network::{NetworkSpec, WeightInit};
 use crate::optimizers::{LrSchedule, OptimizerKind};
 use crate::quant::Quantization;
 use crate::regularizers::{ActivityRegularizer, WeightRegularizer};
 use crate::rules::RuleKind;
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::path::PathBuf;
 
 /// A whole experiment.
@@ -27,9 +28,10 @@ pub struct ExperimentConfig {
     pub seed: u64,
     /// Where the samples come from and how they are split.
     pub data: DataConfig,
-    /// The architecture.
-    pub network: NetworkSpec,
-    /// How weights are initialized.
+    /// The architecture: a spiking network or a dense one (`[network] kind`).
+    pub network: NetworkConfig,
+    /// How a spiking network's weights are initialized (a dense network's init is part of
+    /// its [`MlpSpec`]).
     pub init: WeightInit,
     /// The optimization.
     pub training: TrainingConfig,
@@ -41,10 +43,126 @@ impl Default for ExperimentConfig {
         Self {
             seed: 1,
             data: DataConfig::default(),
-            network: NetworkSpec::default(),
+            network: NetworkConfig::default(),
             init: WeightInit::default(),
             training: TrainingConfig::default(),
         }
+    }
+}
+
+/// Which model family a config trains.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NetworkKind {
+    /// Spiking layers and a readout ([`NetworkSpec`]).
+    #[default]
+    Spiking,
+    /// A multi-layer perceptron ([`MlpSpec`]).
+    Mlp,
+}
+
+/// The `[network]` table: `kind = "spiking"` (the default when absent) or `kind = "mlp"`, and
+/// that family's fields.
+#[derive(Clone, Debug, PartialEq)]
+pub enum NetworkConfig {
+    /// A spiking network.
+    Spiking(NetworkSpec),
+    /// A dense network.
+    Mlp(MlpSpec),
+}
+
+impl Default for NetworkConfig {
+    fn default() -> Self {
+        Self::Spiking(NetworkSpec::default())
+    }
+}
+
+impl From<NetworkSpec> for NetworkConfig {
+    fn from(spec: NetworkSpec) -> Self {
+        Self::Spiking(spec)
+    }
+}
+
+impl From<MlpSpec> for NetworkConfig {
+    fn from(spec: MlpSpec) -> Self {
+        Self::Mlp(spec)
+    }
+}
+
+impl NetworkConfig {
+    /// The family.
+    pub fn kind(&self) -> NetworkKind {
+        match self {
+            Self::Spiking(_) => NetworkKind::Spiking,
+            Self::Mlp(_) => NetworkKind::Mlp,
+        }
+    }
+
+    /// The spiking architecture, if this is one.
+    pub fn spiking(&self) -> Option<&NetworkSpec> {
+        match self {
+            Self::Spiking(spec) => Some(spec),
+            Self::Mlp(_) => None,
+        }
+    }
+
+    /// The spiking architecture, mutably, if this is one.
+    pub fn spiking_mut(&mut self) -> Option<&mut NetworkSpec> {
+        match self {
+            Self::Spiking(spec) => Some(spec),
+            Self::Mlp(_) => None,
+        }
+    }
+
+    /// The dense architecture, if this is one.
+    pub fn mlp(&self) -> Option<&MlpSpec> {
+        match self {
+            Self::Mlp(spec) => Some(spec),
+            Self::Spiking(_) => None,
+        }
+    }
+
+    /// The dense architecture, mutably, if this is one.
+    pub fn mlp_mut(&mut self) -> Option<&mut MlpSpec> {
+        match self {
+            Self::Mlp(spec) => Some(spec),
+            Self::Spiking(_) => None,
+        }
+    }
+}
+
+impl Serialize for NetworkConfig {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Tagged<'a, T> {
+            kind: NetworkKind,
+            #[serde(flatten)]
+            spec: &'a T,
+        }
+        let kind = self.kind();
+        match self {
+            Self::Spiking(spec) => Tagged { kind, spec }.serialize(serializer),
+            Self::Mlp(spec) => Tagged { kind, spec }.serialize(serializer),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for NetworkConfig {
+    /// Reads `kind` (default `"spiking"`), then the rest as that family's spec, unknown keys
+    /// rejected.
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let mut table = toml::Table::deserialize(deserializer)?;
+        let kind = match table.remove("kind") {
+            None => NetworkKind::Spiking,
+            Some(value) => NetworkKind::deserialize(value).map_err(D::Error::custom)?,
+        };
+        let rest = toml::Value::Table(table);
+        match kind {
+            NetworkKind::Spiking => NetworkSpec::deserialize(rest).map(Self::Spiking),
+            NetworkKind::Mlp => MlpSpec::deserialize(rest).map(Self::Mlp),
+        }
+        .map_err(|e| D::Error::custom(e.message()))
     }
 }
 
@@ -143,6 +261,9 @@ pub enum DataSource {
         #[serde(default)]
         encoding: BrailleEncoding,
     },
+    /// Images from an HDF5 file with `/images` and `/labels` ([`crate::data::images`]):
+    /// pixels for a dense network, rate- or latency-coded spikes for a spiking one.
+    Images(ImagesConfig),
 }
 
 impl DataSource {
@@ -284,7 +405,11 @@ impl ExperimentConfig {
             DataSource::Braille { encoding, .. } => encoding
                 .validate()
                 .map_err(|e| ConfigError::new("data.source.encoding", e))?,
+            DataSource::Images(images) => images.encoding.validate().map_err(|(field, e)| {
+                ConfigError::new(format!("data.source.encoding.{field}"), e)
+            })?,
         }
+        self.check_encoding()?;
         self.data
             .augment
             .validate()
@@ -316,9 +441,13 @@ impl ExperimentConfig {
         t.rule
             .validate()
             .map_err(|(field, e)| ConfigError::new(format!("training.rule.{field}"), e))?;
-        t.rule
-            .check_network(&self.network)
-            .map_err(|(field, e)| ConfigError::new(field, e))?;
+        match &self.network {
+            NetworkConfig::Spiking(spec) => t
+                .rule
+                .check_network(spec)
+                .map_err(|(field, e)| ConfigError::new(field, e))?,
+            NetworkConfig::Mlp(_) => self.check_dense_training()?,
+        }
         if t.eval_trials > MAX_EVAL_TRIALS {
             return Err(ConfigError::new(
                 "training.eval_trials",
@@ -368,7 +497,15 @@ impl ExperimentConfig {
                 .map_err(|e| ConfigError::new(format!("training.weights[{i}]"), e.to_string()))?;
         }
         // The data-dependent sizes may still be 0 ("from the data") here.
-        let mut net = self.network.clone();
+        let mut net = match &self.network {
+            NetworkConfig::Spiking(spec) => spec.clone(),
+            NetworkConfig::Mlp(spec) => {
+                let mut spec = spec.clone();
+                spec.inputs = spec.inputs.max(1);
+                spec.outputs = spec.outputs.max(1);
+                return spec.validate();
+            }
+        };
         net.inputs = net.inputs.max(1);
         if let (ReadoutKind::Spikes, Some(last)) = (net.readout.kind, net.hidden.last_mut()) {
             // A spiking output layer's size may come from the data as well.
@@ -381,6 +518,57 @@ impl ExperimentConfig {
         }
         net.readout.size = net.readout.size.max(1);
         net.validate()
+    }
+}
+
+impl ExperimentConfig {
+    /// Images reach a dense network as pixels and a spiking one as spikes.
+    fn check_encoding(&self) -> Result<(), ConfigError> {
+        let DataSource::Images(images) = &self.data.source else {
+            return match self.network.kind() {
+                NetworkKind::Mlp => Err(ConfigError::new(
+                    "data.source",
+                    "a dense network (network.kind = \"mlp\") needs an images source",
+                )),
+                NetworkKind::Spiking => Ok(()),
+            };
+        };
+        let dense = images.encoding == ImageEncoding::Dense;
+        match self.network.kind() {
+            NetworkKind::Mlp if !dense => Err(ConfigError::new(
+                "data.source.encoding",
+                "a dense network takes pixels: use kind = \"dense\"",
+            )),
+            NetworkKind::Spiking if dense => Err(ConfigError::new(
+                "data.source.encoding",
+                "a spiking network takes spikes: use kind = \"rate\" or \"latency\"",
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// What a dense network cannot use: spiking rules, spike regularizers, int8 training.
+    fn check_dense_training(&self) -> Result<(), ConfigError> {
+        let t = &self.training;
+        if t.rule != RuleKind::Bptt {
+            return Err(ConfigError::new(
+                "training.rule",
+                "a dense network trains by backpropagation: use kind = \"bptt\"",
+            ));
+        }
+        if !t.activity.is_empty() {
+            return Err(ConfigError::new(
+                "training.activity",
+                "spike-count regularizers need a spiking network",
+            ));
+        }
+        if t.quantize != Quantization::None {
+            return Err(ConfigError::new(
+                "training.quantize",
+                "int8 training is implemented for spiking networks only",
+            ));
+        }
+        Ok(())
     }
 }
 

@@ -22,6 +22,7 @@ pub mod layers;
 pub mod linalg;
 pub mod losses;
 pub mod metrics;
+pub mod models;
 pub mod network;
 pub mod neurons;
 pub mod nir;

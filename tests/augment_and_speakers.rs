@@ -27,7 +27,7 @@ fn randman(nb_samples: usize, seed: u64) -> RandmanConfig {
 fn augmented_config() -> ExperimentConfig {
     let mut c = ExperimentConfig::default();
     c.data.source = DataSource::Randman(randman(40, 42));
-    c.network.hidden[0].size = 10;
+    c.network.spiking_mut().unwrap().hidden[0].size = 10;
     c.training.epochs = 3;
     c.training.batch_size = 16;
     let a = &mut c.data.augment;

@@ -315,8 +315,8 @@ fn config_parses_and_prepares_an_experiment() {
     };
     assert_eq!(*encoding, BrailleEncoding::SigmaDelta { threshold: 2.0 });
     let exp = Experiment::prepare(config.clone()).unwrap();
-    assert_eq!(exp.config.network.inputs, 6);
-    assert_eq!(exp.config.network.readout.size, 3);
+    assert_eq!(exp.config.network.spiking().unwrap().inputs, 6);
+    assert_eq!(exp.config.network.spiking().unwrap().readout.size, 3);
     assert_eq!(exp.steps, 35); // 7 samples at 40 Hz in 5 ms steps
     let n = exp.split.train.len() + exp.split.valid.len() + exp.split.test.len();
     assert_eq!(n, 5);

@@ -71,7 +71,7 @@ fn analog_experiment_has_encoder_sized_inputs() {
     };
     // Fixture lengths 7, 6, 7, 5, 7: cut to 5 samples of 2 ms, 1 ms steps.
     assert_eq!((data.channels, data.steps, exp.steps), (2, 5, 10));
-    assert_eq!(exp.config.network.inputs, 2);
+    assert_eq!(exp.config.network.spiking().unwrap().inputs, 2);
     let net = exp.new_network().unwrap();
     let encoder = net.encoder.as_ref().unwrap();
     assert_eq!(encoder.width(), 6);
@@ -126,7 +126,7 @@ fn training_updates_gain_and_bias_and_resumes_exactly() {
 #[test]
 fn encoder_and_data_kinds_must_match() {
     let mut c = config();
-    c.network.encoder = None;
+    c.network.spiking_mut().unwrap().encoder = None;
     assert!(
         Experiment::prepare(c).is_ok(),
         "analog input may drive a layer directly"
@@ -164,7 +164,7 @@ fn shipped_lif_config_parses() {
     };
     assert_eq!(path, Path::new(SHARED));
     assert!(matches!(encoding, BrailleEncoding::Analog { .. }));
-    assert!(config.network.encoder.is_some());
+    assert!(config.network.spiking().unwrap().encoder.is_some());
 }
 
 #[test]

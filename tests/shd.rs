@@ -394,7 +394,10 @@ fn experiments_take_their_splits_from_hdf5_files() {
         test_file.data.samples[..]
     );
     assert_eq!(
-        (exp.config.network.inputs, exp.config.network.readout.size),
+        (
+            exp.config.network.spiking().unwrap().inputs,
+            exp.config.network.spiking().unwrap().readout.size
+        ),
         (20, 3)
     );
     assert_eq!(exp.steps, 100);

@@ -93,7 +93,7 @@ fn config(train: &Path, test: &Path, stream: bool) -> ExperimentConfig {
         stream,
     };
     c.data.valid_by = ValidBy::Speaker;
-    c.network.hidden[0].size = 12;
+    c.network.spiking_mut().unwrap().hidden[0].size = 12;
     c.training.epochs = 2;
     c.training.batch_size = 16;
     let a = &mut c.data.augment;

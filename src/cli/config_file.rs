@@ -99,8 +99,8 @@ mod tests {
             c,
             load(Some(Path::new("configs/randman.toml")), &[]).unwrap()
         );
-        assert_eq!(c.network.readout.tau_mem_ms, 200.0);
-        assert_eq!(c.network.hidden.len(), 1);
+        assert_eq!(c.network.spiking().unwrap().readout.tau_mem_ms, 200.0);
+        assert_eq!(c.network.spiking().unwrap().hidden.len(), 1);
     }
 
     #[test]
@@ -123,7 +123,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(c.training.epochs, 3);
-        assert_eq!(c.network.hidden[0].size, 17);
+        assert_eq!(c.network.spiking().unwrap().hidden[0].size, 17);
         assert_eq!(c.seed, 9);
     }
 

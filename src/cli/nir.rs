@@ -121,7 +121,7 @@ fn import(
         nir::import_graph(&graph, &opts).with_context(|| format!("{}", file.display()))?;
     let net = &imported.network;
     let mut config = ExperimentConfig {
-        network: net.spec.clone(),
+        network: net.spec.clone().into(),
         ..ExperimentConfig::default()
     };
     let path = data.clone().unwrap_or_default();

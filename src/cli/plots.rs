@@ -9,20 +9,22 @@ use spikegrad::io::write_atomic_str;
 use spikegrad::metrics::CostMetrics;
 use spikegrad::network::Network;
 use spikegrad::tensor::Seq;
-use spikegrad::training::{batch_input, EvalStats};
+use spikegrad::training::{batch_input, EvalStats, Model};
 use std::path::Path;
 
 pub fn plot_run(run: &Path) -> anyhow::Result<()> {
     let dir = RunDir::new(run);
-    let (exp, net, precision) = Experiment::open_best_stored(&dir)?;
     let plots = dir.plots();
     std::fs::create_dir_all(&plots)
         .with_context(|| format!("cannot create {}", plots.display()))?;
     if let Some(warning) = plot::font_status() {
         eprintln!("warning: {warning}");
     }
-
     plot::plot_curves(&plots.join("curves.png"), &read_curves(&dir.metrics())?)?;
+    if dir.load_config()?.network.mlp().is_some() {
+        return plot_dense(&dir);
+    }
+    let (exp, net, precision) = Experiment::open_best_stored(&dir)?;
     let sample = *exp
         .split
         .test
@@ -41,6 +43,29 @@ pub fn plot_run(run: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The learning curves (drawn already) and `summary.txt` of a dense run: dense networks have
+/// no spikes to draw.
+fn plot_dense(dir: &RunDir) -> anyhow::Result<()> {
+    let (exp, net) = Experiment::open_best_mlp(dir)?;
+    let test = net.evaluate(&exp.config.training, &exp.data, &exp.split.test, exp.steps)?;
+    let text = test_lines(&exp, &test);
+    let path = dir.plots().join("summary.txt");
+    write_atomic_str(&path, &text).with_context(|| format!("cannot write {}", path.display()))?;
+    println!("plots written to {}", dir.plots().display());
+    Ok(())
+}
+
+/// The test accuracy, loss and sample count, one per line.
+fn test_lines(exp: &Experiment, test: &EvalStats) -> String {
+    let mut text = String::new();
+    if exp.config.training.loss.is_classification() {
+        text += &format!("test accuracy: {:.2}%\n", 100.0 * test.accuracy());
+    }
+    text += &format!("test loss: {:.4}\n", test.mean_loss());
+    text += &format!("test samples: {}\n", test.samples);
+    text
+}
+
 /// `summary.txt`: the test results and cost metrics of the best weights, one per line.
 fn write_summary(
     path: &Path,
@@ -48,12 +73,7 @@ fn write_summary(
     test: &EvalStats,
     cost: &CostMetrics,
 ) -> anyhow::Result<()> {
-    let mut text = String::new();
-    if exp.config.training.loss.is_classification() {
-        text += &format!("test accuracy: {:.2}%\n", 100.0 * test.accuracy());
-    }
-    text += &format!("test loss: {:.4}\n", test.mean_loss());
-    text += &format!("test samples: {}\n", test.samples);
+    let mut text = test_lines(exp, test);
     for part in cost.summary().split(", ") {
         text += part;
         text.push('\n');

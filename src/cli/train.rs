@@ -4,6 +4,7 @@ use super::config_file;
 use anyhow::{bail, Context};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
+use spikegrad::config::NetworkConfig;
 use spikegrad::experiment::{EpochRecord, Experiment, FinalReport, Observer, RunDir};
 use spikegrad::training::BatchReport;
 use std::path::PathBuf;
@@ -72,19 +73,28 @@ fn default_out(args: &TrainArgs) -> PathBuf {
 }
 
 fn print_setup(exp: &Experiment, dir: &RunDir) {
-    let net = &exp.config.network;
-    let sizes: Vec<String> = net.hidden.iter().map(|l| l.size.to_string()).collect();
+    let (inputs, sizes, outputs, time) = match &exp.config.network {
+        NetworkConfig::Spiking(net) => (
+            net.inputs,
+            net.hidden.iter().map(|l| l.size).collect::<Vec<_>>(),
+            net.readout.size,
+            format!("{} steps of {} ms", exp.steps, net.dt_ms),
+        ),
+        NetworkConfig::Mlp(net) => (
+            net.inputs,
+            net.hidden.iter().map(|l| l.size).collect(),
+            net.outputs,
+            "dense".to_string(),
+        ),
+    };
+    let sizes: Vec<String> = sizes.iter().map(usize::to_string).collect();
     println!(
-        "spikegrad: {} samples ({} train / {} valid / {} test), {} inputs -> [{}] -> {} outputs, {} steps of {} ms, {} threads -> {}",
+        "spikegrad: {} samples ({} train / {} valid / {} test), {inputs} inputs -> [{}] -> {outputs} outputs, {time}, {} threads -> {}",
         exp.data.len(),
         exp.split.train.len(),
         exp.split.valid.len(),
         exp.split.test.len(),
-        net.inputs,
         sizes.join(", "),
-        net.readout.size,
-        exp.steps,
-        net.dt_ms,
         rayon::current_num_threads(),
         dir.path.display()
     );
@@ -151,14 +161,17 @@ impl Observer for Progress {
     fn epoch(&mut self, r: &EpochRecord) {
         let pct = |a: Option<f64>| a.map_or("-".to_string(), |a| format!("{:.2}%", 100.0 * a));
         let rates: Vec<String> = r.rates_hz.iter().map(|h| format!("{h:.1}")).collect();
+        let rates = match rates.is_empty() {
+            true => String::new(),
+            false => format!("rates [{}] Hz  ", rates.join(", ")),
+        };
         let line = format!(
-            "epoch {}  loss {:.4}  acc {}  valid loss {}  valid acc {}  rates [{}] Hz  {:.1} s",
+            "epoch {}  loss {:.4}  acc {}  valid loss {}  valid acc {}  {rates}{:.1} s",
             self.of(r.epoch),
             r.train_loss,
             pct(r.train_accuracy),
             r.valid_loss.map_or("-".to_string(), |l| format!("{l:.4}")),
             pct(r.valid_accuracy),
-            rates.join(", "),
             r.seconds
         );
         // A hidden bar (no terminal) drops println, so print directly then.

@@ -35,6 +35,7 @@ pub mod dataset;
 pub mod evidence;
 mod group_split;
 mod h5file;
+pub mod images;
 pub mod randman;
 pub mod raster;
 pub(crate) mod rng;
@@ -57,6 +58,7 @@ pub use dataset::{
 };
 pub use evidence::{generate_evidence, ChannelGroup, EvidenceConfig};
 pub use group_split::split_by_group;
+pub use images::{ImageData, ImageEncoding, ImagesConfig};
 pub use randman::{generate as generate_randman, RandmanConfig, RandomManifold};
 pub use samples::{Augmentation, Batch, BatchInput, Dataset};
 pub use shd::{

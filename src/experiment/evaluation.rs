@@ -55,7 +55,7 @@ impl Experiment {
             LossKind::VanRossum(kernel) => kernel,
             _ => VanRossumKernel::default(),
         };
-        let dt_ms = self.config.network.dt_ms;
+        let dt_ms = net.spec.dt_ms;
         let mut sums = DistanceSums::default();
         let mut failed = None;
         let observed = self.observe_trains(net, indices, |output, target| {
@@ -81,7 +81,7 @@ impl Experiment {
         indices: &[usize],
         tolerance_ms: f64,
     ) -> Result<Option<f64>, ExperimentError> {
-        let dt_ms = self.config.network.dt_ms;
+        let dt_ms = net.spec.dt_ms;
         let (mut correct, mut total) = (0usize, 0usize);
         self.observe_trains(net, indices, |output, target| {
             for sample in 0..output.batch {

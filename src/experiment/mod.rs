@@ -13,7 +13,9 @@
 mod braille;
 mod compare;
 mod evaluation;
+mod family;
 mod hdf5;
+mod images;
 mod ptq;
 mod records;
 mod state;
@@ -21,11 +23,13 @@ mod weights;
 
 pub use compare::{Agreement, ComparedRule, RuleComparison};
 pub use evaluation::TestResult;
+pub use family::{restore_tensors, tensors_checkpoint};
+pub use images::{encode as encode_images, DENSE_PERIOD_S};
 pub use ptq::{quantize_run, PtqReport};
 pub use records::{EpochRecord, FinalReport};
 pub use weights::{load_network, network_checkpoint, quantized_checkpoint};
 
-use crate::config::{DataSource, ExperimentConfig};
+use crate::config::{DataSource, ExperimentConfig, NetworkConfig};
 use crate::data::{
     generate_evidence, generate_pattern, generate_randman, generate_xor, DataError, Dataset,
     EventDataset, Split,
@@ -35,10 +39,12 @@ use crate::initializers::InitError;
 use crate::io::{write_atomic_str, CheckpointError};
 use crate::layers::ReadoutKind;
 use crate::losses::LossError;
+use crate::models::Mlp;
 use crate::network::{Network, WeightInit};
 use crate::optimizers::OptimError;
 use crate::quant::{QuantError, Quantization};
 use crate::training::{derive_seed, evaluate, BatchReport, EvalStats, TrainError, Trainer};
+use family::{not_family, RunModel};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use std::path::{Path, PathBuf};
@@ -133,8 +139,12 @@ impl RunDir {
     /// [`Self::open_network`], with the precision the best weights are stored at.
     pub fn open_network_stored(&self) -> Result<(Network<f32>, Quantization), ExperimentError> {
         let config = self.load_config()?;
+        let spec = config
+            .network
+            .spiking()
+            .ok_or_else(|| not_family("spiking"))?;
         let mut rng = ChaCha8Rng::seed_from_u64(0);
-        let mut net = Network::new(&config.network, &mut rng)?;
+        let mut net = Network::new(spec, &mut rng)?;
         let stored = load_network(&mut net, &self.best())?;
         Ok((net, stored))
     }
@@ -214,16 +224,26 @@ impl Experiment {
             DataSource::TemporalXor(x) => split_generated(&config, generate_xor(x)?)?,
             DataSource::Hdf5 { .. } => hdf5::load(&config)?,
             DataSource::Braille { .. } => braille::load(&config)?,
+            DataSource::Images(_) => images::load(&config)?,
         };
         if split.train.is_empty() {
             return Err(ConfigError::new("data.split", "the training split is empty").into());
         }
         check_input_kind(&config, &data)?;
         resolve_sizes(&mut config, &data)?;
-        config.init = resolve_rate(&config, &data, &split.train)?;
-        config.network.validate()?;
-        let dt_s = config.network.dt_ms * 1e-3;
-        let steps = (data.duration_s() / dt_s).round().max(1.0) as usize;
+        if config.network.spiking().is_some() {
+            config.init = resolve_rate(&config, &data, &split.train)?;
+        }
+        let steps = match &config.network {
+            NetworkConfig::Spiking(spec) => {
+                spec.validate()?;
+                (data.duration_s() / (spec.dt_ms * 1e-3)).round().max(1.0) as usize
+            }
+            NetworkConfig::Mlp(spec) => {
+                spec.validate()?;
+                1
+            }
+        };
         config
             .training
             .loss
@@ -239,8 +259,13 @@ impl Experiment {
 
     /// The network of this experiment, freshly initialized from the seed.
     pub fn new_network(&self) -> Result<Network<f32>, ExperimentError> {
+        let spec = self
+            .config
+            .network
+            .spiking()
+            .ok_or_else(|| not_family("spiking"))?;
         let mut rng = ChaCha8Rng::seed_from_u64(derive_seed(self.config.seed, INIT, 0));
-        let mut net = Network::new(&self.config.network, &mut rng)?;
+        let mut net = Network::new(spec, &mut rng)?;
         net.initialize(&self.config.init, &mut rng)?;
         Ok(net)
     }
@@ -277,6 +302,15 @@ impl Experiment {
         )?)
     }
 
+    /// The dense network of a dense run's best weights.
+    pub fn open_best_mlp(dir: &RunDir) -> Result<(Self, Mlp<f32>), ExperimentError> {
+        let exp = Self::prepare(dir.load_config()?)?;
+        let mut net = exp.new_mlp()?;
+        let path = dir.best();
+        net.restore(&crate::io::Checkpoint::load(&path)?, &path)?;
+        Ok((exp, net))
+    }
+
     /// Trains into `dir` (created if needed), or continues the run there with `resume`.
     pub fn run(
         &self,
@@ -284,8 +318,20 @@ impl Experiment {
         resume: bool,
         observer: &mut dyn Observer,
     ) -> Result<FinalReport, ExperimentError> {
+        match self.config.network {
+            NetworkConfig::Spiking(_) => self.run_family::<Network<f32>>(dir, resume, observer),
+            NetworkConfig::Mlp(_) => self.run_family::<Mlp<f32>>(dir, resume, observer),
+        }
+    }
+
+    fn run_family<M: RunModel>(
+        &self,
+        dir: &RunDir,
+        resume: bool,
+        observer: &mut dyn Observer,
+    ) -> Result<FinalReport, ExperimentError> {
         std::fs::create_dir_all(&dir.path).map_err(|e| file_error(&dir.path, e))?;
-        let mut progress = if resume {
+        let mut progress: state::Progress<M> = if resume {
             state::Progress::restore(self, dir)?
         } else {
             self.write_config(dir)?;
@@ -293,7 +339,7 @@ impl Experiment {
         };
         let epochs = self.config.training.epochs;
         let target = self.config.training.stop_at_valid_accuracy;
-        let reached = |p: &state::Progress| {
+        let reached = |p: &state::Progress<M>| {
             let last = p.history.last().and_then(|r| r.valid_accuracy);
             matches!((target, last), (Some(t), Some(a)) if a >= t)
         };
@@ -311,9 +357,9 @@ impl Experiment {
         self.finish(dir, &progress)
     }
 
-    fn train_one_epoch(
+    fn train_one_epoch<M: RunModel>(
         &self,
-        trainer: &mut Trainer,
+        trainer: &mut Trainer<M::Rule, M>,
         epoch: usize,
         observer: &mut dyn Observer,
     ) -> Result<EpochRecord, ExperimentError> {
@@ -329,7 +375,9 @@ impl Experiment {
         let valid = if self.split.valid.is_empty() {
             None
         } else {
-            Some(self.evaluate(&*trainer.forward_network()?, &self.split.valid)?)
+            let net = trainer.forward_network()?;
+            let config = &self.config.training;
+            Some(net.evaluate(config, &self.data, &self.split.valid, self.steps)?)
         };
         let classify = self.config.training.loss.is_classification();
         Ok(EpochRecord {
@@ -354,15 +402,17 @@ impl Experiment {
     }
 
     /// Tests the best weights and writes `final.json`.
-    fn finish(
+    fn finish<M: RunModel>(
         &self,
         dir: &RunDir,
-        progress: &state::Progress,
+        progress: &state::Progress<M>,
     ) -> Result<FinalReport, ExperimentError> {
-        let mut net = self.new_network()?;
-        let precision = load_network(&mut net, &dir.best())?;
+        let (mut net, _) = M::build(self)?;
+        let path = dir.best();
+        let precision = net.restore(&crate::io::Checkpoint::load(&path)?, &path)?;
         tracing::info!(epoch = progress.best_epoch, "testing the best weights");
-        let (test, cost) = self.measure(&net, &self.split.test, precision)?;
+        let parts = net.test(self, precision)?;
+        let test = parts.stats;
         let classify = self.config.training.loss.is_classification();
         let report = FinalReport {
             test_accuracy: classify.then(|| test.accuracy()),
@@ -374,9 +424,9 @@ impl Experiment {
             best_valid_loss: progress.best_valid_loss,
             epochs: progress.epoch,
             train_seconds: progress.train_seconds,
-            cost: Some(cost),
-            fano_factor: self.fano_factors(&net)?,
-            van_rossum: self.van_rossum(&net, &self.split.test)?,
+            cost: parts.cost,
+            fano_factor: parts.fano_factor,
+            van_rossum: parts.van_rossum,
         };
         let text = serde_json::to_string_pretty(&report).expect("report serializes");
         write_atomic_str(&dir.final_report(), &text)
@@ -448,7 +498,11 @@ fn pattern_split(data: EventDataset) -> (Dataset, Split) {
 /// An encoder needs analog data, and augmentation event data.
 fn check_input_kind(config: &ExperimentConfig, data: &Dataset) -> Result<(), ConfigError> {
     let analog = data.analog().is_some();
-    if config.network.encoder.is_some() && !analog {
+    let encoder = config
+        .network
+        .spiking()
+        .is_some_and(|n| n.encoder.is_some());
+    if encoder && !analog {
         return Err(ConfigError::new(
             "network.encoder",
             "needs analog input (e.g. a braille source with encoding kind = \"analog\")",
@@ -487,8 +541,20 @@ fn resolve_rate(
 /// Fills `network.inputs` and `network.readout.size` (and, for spiking outputs, a last hidden
 /// layer of size 0) from the data, or checks them.
 fn resolve_sizes(config: &mut ExperimentConfig, data: &Dataset) -> Result<(), ConfigError> {
-    let net = &mut config.network;
     let channels = data.channels();
+    let outputs = data.num_classes().or(data.value_dims()).unwrap_or(0);
+    let net = match &mut config.network {
+        NetworkConfig::Spiking(net) => net,
+        NetworkConfig::Mlp(net) => {
+            resolve_size("network.inputs", &mut net.inputs, channels, "channels")?;
+            return resolve_size(
+                "network.outputs",
+                &mut net.outputs,
+                outputs,
+                "classes/outputs",
+            );
+        }
+    };
     if net.inputs == 0 {
         net.inputs = channels;
     } else if net.inputs != channels {
@@ -497,7 +563,6 @@ fn resolve_sizes(config: &mut ExperimentConfig, data: &Dataset) -> Result<(), Co
             format!("is {} but the data has {channels} channels", net.inputs),
         ));
     }
-    let outputs = data.num_classes().or(data.value_dims()).unwrap_or(0);
     if let (ReadoutKind::Spikes, Some(last)) = (net.readout.kind, net.hidden.last_mut()) {
         if last.size == 0 {
             last.size = outputs;
@@ -512,6 +577,19 @@ fn resolve_sizes(config: &mut ExperimentConfig, data: &Dataset) -> Result<(), Co
                 "is {} but the data has {outputs} classes/outputs",
                 net.readout.size
             ),
+        ));
+    }
+    Ok(())
+}
+
+/// Fills a "from the data" size (0) or checks it against the data's.
+fn resolve_size(field: &str, size: &mut usize, data: usize, what: &str) -> Result<(), ConfigError> {
+    if *size == 0 {
+        *size = data;
+    } else if *size != data {
+        return Err(ConfigError::new(
+            field,
+            format!("is {size} but the data has {data} {what}"),
         ));
     }
     Ok(())

@@ -1,18 +1,14 @@
 //! The resumable state of a run and its checkpoints.
 
-use super::weights::{best_checkpoint, network_checkpoint, restore_network};
+use super::family::RunModel;
 use super::{file_error, EpochRecord, Experiment, ExperimentError, RunDir};
 use crate::io::{write_atomic_str, Checkpoint};
-use crate::rules::Rule;
-use crate::training::Trainer;
-
-/// The seed purpose of a rule's random parts (e-prop's random feedback).
-const RULE: u64 = 13;
+use crate::training::{Learner, Trainer};
 use std::path::Path;
 
 /// Everything a run needs to continue after its last finished epoch.
-pub(super) struct Progress {
-    pub trainer: Trainer,
+pub(super) struct Progress<M: RunModel> {
+    pub trainer: Trainer<M::Rule, M>,
     /// Epochs finished.
     pub epoch: usize,
     pub best_epoch: usize,
@@ -22,13 +18,11 @@ pub(super) struct Progress {
     pub history: Vec<EpochRecord>,
 }
 
-impl Progress {
+impl<M: RunModel> Progress<M> {
     /// A new run.
     pub fn fresh(exp: &Experiment) -> Result<Self, ExperimentError> {
-        let net = exp.new_network()?;
+        let (net, rule) = M::build(exp)?;
         let training = &exp.config.training;
-        let rule_seed = crate::training::derive_seed(exp.config.seed, RULE, 0);
-        let rule = Rule::new(training.rule, &net, rule_seed);
         let mut trainer = Trainer::with_rule(net, rule, training.clone(), exp.steps)?;
         trainer.augment = exp.config.data.augment.clone();
         Ok(Self {
@@ -47,7 +41,7 @@ impl Progress {
         let path = dir.checkpoint();
         let ckpt = Checkpoint::load(&path)?;
         let mut progress = Self::fresh(exp)?;
-        restore_network(&mut progress.trainer.net, &ckpt, &path)?;
+        progress.trainer.net.restore(&ckpt, &path)?;
         let meta = |key: &str| -> Result<&str, ExperimentError> {
             ckpt.metadata
                 .get(key)
@@ -113,7 +107,11 @@ impl Progress {
             self.best_epoch = record.epoch;
             self.best_valid_accuracy = record.valid_accuracy;
             self.best_valid_loss = record.valid_loss;
-            best_checkpoint(&self.trainer.net, exp.config.training.quantize)?.save(&dir.best())?;
+            let best = self
+                .trainer
+                .net
+                .best_checkpoint(exp.config.training.quantize)?;
+            best.save(&dir.best())?;
             tracing::info!(epoch = record.epoch, "new best on validation");
         }
         self.history.push(record);
@@ -137,7 +135,7 @@ impl Progress {
     }
 
     fn checkpoint(&self) -> Checkpoint {
-        let mut ckpt = network_checkpoint(&self.trainer.net);
+        let mut ckpt = self.trainer.net.checkpoint();
         let optimizer = &self.trainer.optimizer;
         for (name, data) in optimizer.state_tensors() {
             let len = data.len();

@@ -16,9 +16,9 @@ fn small_config() -> ExperimentConfig {
         nb_steps: 40,
         ..RandmanConfig::default()
     });
-    c.network.hidden[0].size = 12;
-    c.network.hidden[0].recurrent = true;
-    c.network.hidden[0].dropout = 0.1;
+    c.network.spiking_mut().unwrap().hidden[0].size = 12;
+    c.network.spiking_mut().unwrap().hidden[0].recurrent = true;
+    c.network.spiking_mut().unwrap().hidden[0].dropout = 0.1;
     c.training.epochs = 4;
     c.training.batch_size = 32;
     c
@@ -103,8 +103,8 @@ fn run_directory_holds_resolved_config_and_results() {
     let saved: ExperimentConfig =
         toml::from_str(&std::fs::read_to_string(dir.config()).unwrap()).unwrap();
     assert_eq!(saved, exp.config);
-    assert_eq!(saved.network.inputs, 10);
-    assert_eq!(saved.network.readout.size, 3);
+    assert_eq!(saved.network.spiking().unwrap().inputs, 10);
+    assert_eq!(saved.network.spiking().unwrap().readout.size, 3);
     let WeightInit::FluctuationDriven { nu_hz, .. } = saved.init else {
         panic!("init kind")
     };
@@ -121,7 +121,7 @@ fn run_directory_holds_resolved_config_and_results() {
 #[test]
 fn data_dependent_sizes_are_checked() {
     let mut c = small_config();
-    c.network.inputs = 7;
+    c.network.spiking_mut().unwrap().inputs = 7;
     let err = Experiment::prepare(c).unwrap_err().to_string();
     assert!(
         err.contains("network.inputs") && err.contains("10 channels"),
@@ -346,8 +346,8 @@ fn an_evidence_accumulation_source_is_generated_split_and_trained() {
     assert_eq!((source.nb_samples, source.n_cues, source.seed), (40, 7, 3));
     let exp = Experiment::prepare(config).unwrap();
     assert_eq!(exp.steps, 2250);
-    assert_eq!(exp.config.network.inputs, 40);
-    assert_eq!(exp.config.network.readout.size, 2);
+    assert_eq!(exp.config.network.spiking().unwrap().inputs, 40);
+    assert_eq!(exp.config.network.spiking().unwrap().readout.size, 2);
     assert_eq!(exp.data.len(), 40);
     let sizes = [&exp.split.train, &exp.split.valid, &exp.split.test].map(|s| s.len());
     assert_eq!(sizes.iter().sum::<usize>(), 40);
@@ -382,13 +382,13 @@ fn resumed_online_and_stochastic_runs_equal_uninterrupted_ones() {
     use crate::rules::{Feedback, RuleKind};
     use crate::surrogates::{EscapeNoise, SpikeFn};
     let mut eprop = small_config();
-    eprop.network.hidden[0].dropout = 0.0;
+    eprop.network.spiking_mut().unwrap().hidden[0].dropout = 0.0;
     eprop.training.rule = RuleKind::Eprop {
         feedback: Feedback::Random,
         chunk_steps: 16,
     };
     let mut stochastic = small_config();
-    stochastic.network.spike = SpikeFn::EscapeNoise {
+    stochastic.network.spiking_mut().unwrap().spike = SpikeFn::EscapeNoise {
         noise: EscapeNoise::Sigmoid { beta: 10.0 },
         surrogate: None,
     };
@@ -423,11 +423,16 @@ fn spiking_output_networks_train_with_bptt_and_online_rules_refuse_them() {
     use crate::layers::{ReadoutKind, SpikingLayerSpec};
     use crate::rules::{Feedback, RuleKind};
     let mut config = small_config();
-    config.network.hidden.push(SpikingLayerSpec {
-        size: 3,
-        ..SpikingLayerSpec::default()
-    });
-    config.network.readout.kind = ReadoutKind::Spikes;
+    config
+        .network
+        .spiking_mut()
+        .unwrap()
+        .hidden
+        .push(SpikingLayerSpec {
+            size: 3,
+            ..SpikingLayerSpec::default()
+        });
+    config.network.spiking_mut().unwrap().readout.kind = ReadoutKind::Spikes;
     if let DataSource::Randman(r) = &mut config.data.source {
         r.nb_samples = 300;
     }
@@ -455,7 +460,10 @@ fn spiking_output_networks_train_with_bptt_and_online_rules_refuse_them() {
         "spike-count outputs should beat chance (1/3): {accuracy}"
     );
     let (reopened, net) = Experiment::open_best(&dir).unwrap();
-    assert_eq!(reopened.config.network.readout.kind, ReadoutKind::Spikes);
+    assert_eq!(
+        reopened.config.network.spiking().unwrap().readout.kind,
+        ReadoutKind::Spikes
+    );
     assert!(net.tensors().iter().all(|t| !t.name.starts_with("readout")));
     for rule in [
         RuleKind::Rtrl {
@@ -467,9 +475,9 @@ fn spiking_output_networks_train_with_bptt_and_online_rules_refuse_them() {
         },
     ] {
         let mut c = config.clone();
-        c.network.hidden.truncate(1);
-        c.network.hidden[0].size = 3;
-        c.network.hidden[0].dropout = 0.0;
+        c.network.spiking_mut().unwrap().hidden.truncate(1);
+        c.network.spiking_mut().unwrap().hidden[0].size = 3;
+        c.network.spiking_mut().unwrap().hidden[0].dropout = 0.0;
         c.training.rule = rule;
         let err = c.validate().unwrap_err().to_string();
         assert!(err.contains("network.readout.kind"), "{err}");
@@ -518,7 +526,7 @@ fn superspike_solves_the_temporal_xor_that_one_layer_cannot() {
     let accuracy = |hidden_layer: bool| {
         let mut config: ExperimentConfig = toml::from_str(text).unwrap();
         if !hidden_layer {
-            config.network.hidden.remove(0);
+            config.network.spiking_mut().unwrap().hidden.remove(0);
         }
         config.training.epochs = 100;
         let dir = tempfile::tempdir().unwrap();

@@ -87,4 +87,7 @@ pub enum QuantError {
         /// Index of the bad value.
         index: usize,
     },
+    /// The model family has no int8 form.
+    #[error("{0} is not supported")]
+    Unsupported(String),
 }

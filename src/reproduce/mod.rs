@@ -137,6 +137,14 @@ fn shipped(text: &str) -> ExperimentConfig {
     toml::from_str(text).expect("the shipped configs parse (a test checks them)")
 }
 
+/// The spiking architecture of a shipped spiking config.
+fn spiking(config: &mut ExperimentConfig) -> &mut crate::network::NetworkSpec {
+    config
+        .network
+        .spiking_mut()
+        .expect("the shipped spiking configs are spiking (a test checks them)")
+}
+
 /// Trains `config` into `out/name` (replacing an earlier run there) and returns its final
 /// report.
 fn train(

@@ -20,7 +20,7 @@
 //! van Rossum-filtered spikes of each population) against the same decoding of the target,
 //! `1 − SSE/SST` over both coordinates.
 
-use super::{shipped, train, Options, Outcome, Reproduction, Row};
+use super::{shipped, spiking, train, Options, Outcome, Reproduction, Row};
 use crate::config::{DataSource, ExperimentConfig};
 use crate::data::raster::Raster;
 use crate::experiment::ExperimentError;
@@ -168,7 +168,7 @@ fn chain_config(target: &Path, chain: Chain, rule: RuleKind, quick: bool) -> Exp
         },
         ..SpikingLayerSpec::default()
     };
-    config.network.hidden = (0..DEPTH)
+    spiking(&mut config).hidden = (0..DEPTH)
         .map(|_| layer(HIDDEN))
         .chain([layer(0)])
         .collect();

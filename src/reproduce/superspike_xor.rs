@@ -15,7 +15,7 @@
 //! The five-spike task is `configs/superspike_pattern.toml` cut to 100 inputs and one output
 //! neuron with no hidden layer, its target a one-row image of five marks drawn here.
 
-use super::{shipped, train, Options, Outcome, Reproduction, Row};
+use super::{shipped, spiking, train, Options, Outcome, Reproduction, Row};
 use crate::config::{DataSource, ExperimentConfig};
 use crate::data::raster::Raster;
 use crate::experiment::{Experiment, ExperimentError, RunDir};
@@ -107,7 +107,7 @@ fn run(options: &mut Options<'_>) -> Result<Outcome, ExperimentError> {
         let mut config = shipped(CONFIG);
         config.training.rule = arm.rule;
         if !arm.hidden_layer {
-            config.network.hidden.remove(0);
+            spiking(&mut config).hidden.remove(0);
         }
         if options.quick {
             config.training.epochs = 1;
@@ -178,7 +178,7 @@ fn test_accuracy(run: &Path) -> Result<f64, ExperimentError> {
 fn five_spike_config(out: &Path, quick: bool) -> Result<ExperimentConfig, ExperimentError> {
     let target = write_five_spike_target(out)?;
     let mut config = shipped(super::superspike_pattern::CONFIG);
-    config.network.hidden.remove(0);
+    spiking(&mut config).hidden.remove(0);
     let DataSource::SpikePattern(pattern) = &mut config.data.source else {
         unreachable!("the pattern config has a spike-pattern source")
     };

@@ -2,13 +2,12 @@
 
 use super::TrainError;
 use crate::config::{EvalSpikes, TrainingConfig};
-use crate::data::{Augmentation, BatchInput, BatchTargets, Dataset};
+use crate::data::{BatchInput, BatchTargets, Dataset};
 use crate::layers::Input;
 use crate::losses::Targets;
 use crate::network::{Gradients, Network, NetworkTrace};
 use crate::neurons::NoiseStream;
 use crate::rules::{self, Batch, GradientRule, RuleError};
-use rand_chacha::ChaCha8Rng;
 
 /// Loss, accuracy and activity summed over the samples seen.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -150,7 +149,7 @@ pub fn batch_input(input: &BatchInput) -> Input<'_, f32> {
 }
 
 /// The loss's view of a batch's targets.
-fn loss_targets(targets: &BatchTargets) -> Targets<'_> {
+pub(super) fn loss_targets(targets: &BatchTargets) -> Targets<'_> {
     match targets {
         BatchTargets::Classes(c) => Targets::Classes(c),
         BatchTargets::Values { values, dims } => Targets::Values {
@@ -194,36 +193,29 @@ impl BatchSummary<'_> {
 /// One training batch: bins it, transformed by `augment` first, and runs `rule` on it.
 /// Returns the batch's statistics and one gradient per learnable tensor, in
 /// [`Network::learnable_mut`] order.
-#[allow(clippy::too_many_arguments)]
 pub(super) fn train_batch<R: GradientRule<f32>>(
     rule: &R,
     net: &Network<f32>,
-    config: &TrainingConfig,
-    data: &Dataset,
-    indices: &[usize],
-    steps: usize,
-    dropout_rng: Option<&mut ChaCha8Rng>,
-    augment: Option<Augmentation>,
-    noise: NoiseStream,
+    b: super::BatchContext<'_>,
 ) -> Result<(EvalStats, Gradients<f32>), BatchFailure> {
     let dt_s = net.spec.dt_ms * 1e-3;
-    let batch = data.batch(indices, dt_s, steps, augment)?;
+    let batch = b.data.batch(b.indices, dt_s, b.steps, b.augment)?;
     let out = rule.gradients(
         net,
         Batch {
             input: batch_input(&batch.input),
             targets: loss_targets(&batch.targets),
-            loss: config.loss,
-            activity: &config.activity,
-            dropout: dropout_rng,
-            noise,
+            loss: b.config.loss,
+            activity: &b.config.activity,
+            dropout: b.dropout,
+            noise: b.noise,
         },
     )?;
     let summary = BatchSummary {
         net,
-        config,
-        steps,
-        samples: indices.len(),
+        config: b.config,
+        steps: b.steps,
+        samples: b.indices.len(),
     };
     let stats = summary.stats(out.loss, out.correct, out.reg_loss, &out.spikes);
     Ok((stats, out.grads))
@@ -241,7 +233,16 @@ pub fn rule_gradients<R: GradientRule<f32>>(
     steps: usize,
     noise: NoiseStream,
 ) -> Result<(EvalStats, Gradients<f32>), TrainError> {
-    train_batch(rule, net, config, data, indices, steps, None, None, noise).map_err(|e| e.at(0, 0))
+    let context = super::BatchContext {
+        config,
+        data,
+        indices,
+        steps,
+        dropout: None,
+        augment: None,
+        noise,
+    };
+    train_batch(rule, net, context).map_err(|e| e.at(0, 0))
 }
 
 /// One evaluation batch: forward pass (no dropout, stochastic spikes drawing from `noise`) and

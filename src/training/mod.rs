@@ -12,10 +12,14 @@
 //! [`crate::quant`]). The neuron kernels are unchanged.
 
 mod batch;
+mod dense;
+mod model;
 
 pub use batch::{
     batch_input, evaluate, evaluate_observed, rule_gradients, BatchObserver, BatchView, EvalStats,
 };
+pub use dense::Backprop;
+pub use model::{BatchContext, Learner, Model};
 
 use crate::config::TrainingConfig;
 use crate::data::{batches, AugmentConfig, Augmentation, DataError, Dataset};
@@ -23,9 +27,9 @@ use crate::losses::LossError;
 use crate::network::{Gradients, Network};
 use crate::neurons::NoiseStream;
 use crate::optimizers::{clip_grad_norm, OptimError, Optimizer};
-use crate::quant::{QuantError, Quantization, QuantizedNetwork};
+use crate::quant::QuantError;
 use crate::regularizers::{add_weight_penalty, RegularizerError};
-use crate::rules::{GradientRule, Rule, RuleError};
+use crate::rules::{Rule, RuleError};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use std::borrow::Cow;
@@ -78,11 +82,11 @@ const DROPOUT: u64 = 2;
 const AUGMENT: u64 = 3;
 const NOISE: u64 = 4;
 
-/// A network with its gradient rule, optimizer and training settings.
+/// A model with its gradient rule, optimizer and training settings.
 #[derive(Clone, Debug)]
-pub struct Trainer<R = Rule> {
-    /// The network being trained.
-    pub net: Network<f32>,
+pub struct Trainer<R = Rule, M = Network<f32>> {
+    /// The model being trained.
+    pub net: M,
     /// How each batch's gradients are computed.
     pub rule: R,
     /// The optimizer over the network's learnable tensors.
@@ -119,10 +123,10 @@ impl Trainer {
     }
 }
 
-impl<R: GradientRule<f32>> Trainer<R> {
+impl<M: Model, R: Learner<M>> Trainer<R, M> {
     /// A trainer for `net` that computes gradients with `rule`, with a fresh optimizer.
     pub fn with_rule(
-        net: Network<f32>,
+        net: M,
         rule: R,
         config: TrainingConfig,
         steps: usize,
@@ -160,7 +164,7 @@ impl<R: GradientRule<f32>> Trainer<R> {
             Some(derive_seed(seed, SHUFFLE, epoch as u64)),
         )?;
         let lr = self.config.lr_at(epoch) as f32;
-        let mut stats = EvalStats::new(self.net.hidden.len());
+        let mut stats = EvalStats::new(self.net.hidden_layers());
         let augment = Augmentation {
             config: &self.augment,
             seed: derive_seed(seed, AUGMENT, epoch as u64),
@@ -198,11 +202,8 @@ impl<R: GradientRule<f32>> Trainer<R> {
     /// The network the forward and backward passes run: the master weights, or under
     /// quantization-aware training a copy with every weight matrix quantized and dequantized.
     /// Validation and test of a quantization-aware run evaluate this network.
-    pub fn forward_network(&self) -> Result<Cow<'_, Network<f32>>, QuantError> {
-        Ok(match self.config.quantize {
-            Quantization::None => Cow::Borrowed(&self.net),
-            Quantization::Int8 => Cow::Owned(QuantizedNetwork::quantize(&self.net)?.net),
-        })
+    pub fn forward_network(&self) -> Result<Cow<'_, M>, QuantError> {
+        self.net.forward_model(self.config.quantize)
     }
 
     /// One batch's statistics, the gradients the optimizer applies to the (master) weights —
@@ -228,18 +229,16 @@ impl<R: GradientRule<f32>> Trainer<R> {
         noise: NoiseStream,
     ) -> Result<(EvalStats, Gradients<f32>, f64), BatchError> {
         let net = self.forward_network()?;
-        let (eval, mut grads) = batch::train_batch(
-            &self.rule,
-            &net,
-            &self.config,
+        let context = BatchContext {
+            config: &self.config,
             data,
             indices,
-            self.steps,
-            Some(dropout_rng),
+            steps: self.steps,
+            dropout: Some(dropout_rng),
             augment,
             noise,
-        )
-        .map_err(BatchError)?;
+        };
+        let (eval, mut grads) = self.rule.batch_gradients(&net, context)?;
         let reg = self.weight_penalties(&mut grads)?;
         self.check_gradients(&grads)?;
         if self.config.clip_grad_norm > 0.0 {

@@ -4,6 +4,7 @@ use super::*;
 use crate::data::{generate_randman, RandmanConfig};
 use crate::network::{NetworkSpec, WeightInit};
 use crate::optimizers::OptimizerKind;
+use crate::quant::Quantization;
 
 fn setup() -> (Dataset, Network<f32>, TrainingConfig, usize) {
     let data = generate_randman(&RandmanConfig {

@@ -1,0 +1,7 @@
+//! Dense (non-spiking) model families, beside the spiking [`crate::network::Network`].
+
+mod activation;
+pub mod mlp;
+
+pub use activation::Activation;
+pub use mlp::{DenseInit, DenseLayerSpec, Mlp, MlpSpec, MlpTrace};
