@@ -10,6 +10,8 @@
 pub mod audio;
 pub mod bench;
 pub mod config;
+pub mod consolidation;
+pub mod continual;
 pub mod data;
 pub mod error;
 pub mod events;

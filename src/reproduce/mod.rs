@@ -9,6 +9,7 @@
 mod eprop_evidence;
 mod prospective_chain;
 mod prospective_tracking;
+mod si_mnist;
 mod stochastic_randman;
 mod superspike_pattern;
 mod superspike_xor;
@@ -125,6 +126,8 @@ pub const REGISTRY: &[Reproduction] = &[
     prospective_tracking::ENTRY,
     superspike_pattern::ENTRY,
     superspike_xor::ENTRY,
+    si_mnist::SPLIT,
+    si_mnist::PERMUTED,
 ];
 
 /// The reproduction called `name`.
@@ -222,6 +225,7 @@ mod tests {
             stochastic_randman::STOCHASTIC,
             superspike_pattern::CONFIG,
             superspike_xor::CONFIG,
+            si_mnist::CONFIG,
         ] {
             shipped(text).validate().unwrap();
         }

@@ -14,8 +14,18 @@ use crate::tensor::Seq;
 use std::borrow::Cow;
 
 /// Backpropagation through a dense network (the gradient of the batch's mean loss).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Backprop;
+///
+/// With a `head`, only those output units take part (a multi-head network whose heads share
+/// one output layer, as the synaptic-intelligence code's output masking): the others are
+/// left out of the softmax and the prediction, and get no gradient.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Backprop {
+    /// The output units of the current head (`None`: all).
+    pub head: Option<Vec<usize>>,
+}
+
+/// A logit low enough that `exp` of it beside any real logit is 0 in f32.
+const MASKED_LOGIT: f32 = -1e30;
 
 /// A dense batch: the samples' first analog step `[1, B, inputs]` and their targets.
 fn dense_batch(data: &Dataset, indices: &[usize]) -> Result<(Seq<f32>, BatchTargets), DataError> {
@@ -34,13 +44,32 @@ fn forward_loss(
     config: &TrainingConfig,
     data: &Dataset,
     indices: &[usize],
+    head: Option<&[usize]>,
 ) -> Result<(MlpTrace<f32>, LossOutput<f32>), BatchFailure> {
     let (x, targets) = dense_batch(data, indices)?;
     let trace = net.forward(&x);
     if let Some(place) = non_finite(&trace) {
         return Err(BatchFailure::NonFinite(place));
     }
-    let out = losses::compute(config.loss, &trace.output, loss_targets(&targets))?;
+    let Some(head) = head else {
+        let out = losses::compute(config.loss, &trace.output, loss_targets(&targets))?;
+        return Ok((trace, out));
+    };
+    let keep: Vec<bool> = (0..trace.output.width).map(|c| head.contains(&c)).collect();
+    let mut masked = trace.output.clone();
+    for row in masked.data.chunks_exact_mut(keep.len()) {
+        row.iter_mut()
+            .zip(&keep)
+            .filter(|(_, k)| !**k)
+            .for_each(|(v, _)| *v = MASKED_LOGIT);
+    }
+    let mut out = losses::compute(config.loss, &masked, loss_targets(&targets))?;
+    for row in out.grad.data.chunks_exact_mut(keep.len()) {
+        row.iter_mut()
+            .zip(&keep)
+            .filter(|(_, k)| !**k)
+            .for_each(|(g, _)| *g = 0.0);
+    }
     Ok((trace, out))
 }
 
@@ -70,11 +99,40 @@ impl Learner<Mlp<f32>> for Backprop {
         net: &Mlp<f32>,
         b: BatchContext<'_>,
     ) -> Result<(EvalStats, Gradients<f32>), BatchError> {
-        let (trace, out) = forward_loss(net, b.config, b.data, b.indices)?;
+        let head = self.head.as_deref();
+        let (trace, out) = forward_loss(net, b.config, b.data, b.indices, head)?;
         let grads = net.backward(&trace, &out.grad);
         let classify = b.config.loss.is_classification();
         Ok((stats(&out, b.indices.len(), classify), grads))
     }
+
+    fn evaluate(
+        &self,
+        net: &Mlp<f32>,
+        config: &TrainingConfig,
+        data: &Dataset,
+        indices: &[usize],
+        _steps: usize,
+    ) -> Result<EvalStats, TrainError> {
+        evaluate_head(net, config, data, indices, self.head.as_deref())
+    }
+}
+
+/// Loss and accuracy of `net` on `indices`, over the units of `head` only when given.
+fn evaluate_head(
+    net: &Mlp<f32>,
+    config: &TrainingConfig,
+    data: &Dataset,
+    indices: &[usize],
+    head: Option<&[usize]>,
+) -> Result<EvalStats, TrainError> {
+    let mut total = EvalStats::new(0);
+    let classify = config.loss.is_classification();
+    for (b, chunk) in indices.chunks(config.batch_size.max(1)).enumerate() {
+        let (_, out) = forward_loss(net, config, data, chunk, head).map_err(|e| e.at(0, b))?;
+        total.merge(&stats(&out, chunk.len(), classify));
+    }
+    Ok(total)
 }
 
 impl Model for Mlp<f32> {
@@ -106,12 +164,6 @@ impl Model for Mlp<f32> {
         indices: &[usize],
         _steps: usize,
     ) -> Result<EvalStats, TrainError> {
-        let mut total = EvalStats::new(0);
-        let classify = config.loss.is_classification();
-        for (b, chunk) in indices.chunks(config.batch_size.max(1)).enumerate() {
-            let (_, out) = forward_loss(self, config, data, chunk).map_err(|e| e.at(0, b))?;
-            total.merge(&stats(&out, chunk.len(), classify));
-        }
-        Ok(total)
+        evaluate_head(self, config, data, indices, None)
     }
 }

@@ -22,6 +22,7 @@ pub use dense::Backprop;
 pub use model::{BatchContext, Learner, Model};
 
 use crate::config::TrainingConfig;
+use crate::consolidation::Consolidation;
 use crate::data::{batches, AugmentConfig, Augmentation, DataError, Dataset};
 use crate::losses::LossError;
 use crate::network::{Gradients, Network};
@@ -97,6 +98,9 @@ pub struct Trainer<R = Rule, M = Network<f32>> {
     pub steps: usize,
     /// Augmentation of the training samples (off by default).
     pub augment: AugmentConfig,
+    /// A continual-learning penalty on moving parameters important to earlier tasks (none by
+    /// default; see [`crate::continual`]).
+    pub consolidation: Consolidation,
 }
 
 /// Progress of one batch, for a progress display.
@@ -145,6 +149,7 @@ impl<M: Model, R: Learner<M>> Trainer<R, M> {
             config,
             steps,
             augment: AugmentConfig::default(),
+            consolidation: Consolidation::None,
         })
     }
 
@@ -176,9 +181,10 @@ impl<M: Model, R: Learner<M>> Trainer<R, M> {
                 ((epoch as u64) << 32) | b as u64,
             ));
             let noise = NoiseStream::derive(seed, &[NOISE, epoch as u64, b as u64]);
-            let (eval, grads, reg) = self
-                .augmented_gradients(data, indices, &mut rng, Some(augment), noise)
+            let (eval, grads, reg, task) = self
+                .penalized_gradients(data, indices, &mut rng, Some(augment), noise)
                 .map_err(|e| e.at(epoch, b))?;
+            let before = task.as_ref().map(|_| self.learnable_values());
             let grad_views: Vec<&[f32]> = grads.iter().map(|g| g.as_slice()).collect();
             let mut params = self.net.learnable_mut();
             let mut param_views: Vec<&mut [f32]> =
@@ -187,6 +193,11 @@ impl<M: Model, R: Learner<M>> Trainer<R, M> {
             self.net.apply_constraints();
             if let Some(bound) = self.config.weight_bound {
                 self.net.bound_weights(bound as f32);
+            }
+            if let (Some(task), Some(before)) = (task, before) {
+                let after = self.learnable_values();
+                let views: Vec<&[f32]> = after.iter().map(Vec::as_slice).collect();
+                self.consolidation.after_step(&task, &before, &views);
             }
             progress(BatchReport {
                 done: b + 1,
@@ -218,6 +229,75 @@ impl<M: Model, R: Learner<M>> Trainer<R, M> {
         self.augmented_gradients(data, indices, dropout_rng, None, NoiseStream::default())
     }
 
+    /// The learnable tensors' values (a copy).
+    pub fn learnable_values(&self) -> Vec<Vec<f32>> {
+        let tensors = self.net.tensors();
+        let learnable = tensors.iter().filter(|t| t.learnable);
+        learnable.map(|t| t.data.to_vec()).collect()
+    }
+
+    /// The diagonal of the empirical Fisher information on `indices`: the mean over those
+    /// samples of each learnable parameter's squared gradient of the sample's task loss (one
+    /// sample per pass, no dropout, no penalties).
+    pub fn fisher_diagonal(
+        &self,
+        data: &Dataset,
+        indices: &[usize],
+    ) -> Result<Gradients<f32>, TrainError> {
+        let net = self.forward_network()?;
+        let mut fisher: Gradients<f32> = Vec::new();
+        for (i, &sample) in indices.iter().enumerate() {
+            let context = BatchContext {
+                config: &self.config,
+                data,
+                indices: &[sample],
+                steps: self.steps,
+                dropout: None,
+                augment: None,
+                noise: NoiseStream::default(),
+            };
+            let (_, grads) = self
+                .rule
+                .batch_gradients(&net, context)
+                .map_err(|e| e.at(0, i))?;
+            if fisher.is_empty() {
+                fisher = grads.iter().map(|g| vec![0.0; g.len()]).collect();
+            }
+            for (f, g) in fisher.iter_mut().zip(&grads) {
+                f.iter_mut().zip(g).for_each(|(f, &g)| *f += g * g);
+            }
+        }
+        let n = indices.len().max(1) as f32;
+        fisher.iter_mut().flatten().for_each(|f| *f /= n);
+        Ok(fisher)
+    }
+
+    /// [`Self::augmented_gradients`] with the consolidation penalty added; also returns the
+    /// task gradient alone when the consolidation tracks steps.
+    #[allow(clippy::type_complexity)]
+    fn penalized_gradients(
+        &self,
+        data: &Dataset,
+        indices: &[usize],
+        dropout_rng: &mut ChaCha8Rng,
+        augment: Option<Augmentation>,
+        noise: NoiseStream,
+    ) -> Result<(EvalStats, Gradients<f32>, f64, Option<Gradients<f32>>), BatchError> {
+        if matches!(self.consolidation, Consolidation::None) {
+            let (eval, grads, reg) =
+                self.augmented_gradients(data, indices, dropout_rng, augment, noise)?;
+            return Ok((eval, grads, reg, None));
+        }
+        let (eval, task) = self.task_gradients(data, indices, dropout_rng, augment, noise)?;
+        let mut grads = task.clone();
+        let values = self.learnable_values();
+        let views: Vec<&[f32]> = values.iter().map(Vec::as_slice).collect();
+        let mut reg = self.consolidation.add_penalty(&views, &mut grads);
+        reg += self.finish_gradients(&mut grads)?;
+        let task = self.consolidation.tracks_steps().then_some(task);
+        Ok((eval, grads, reg, task))
+    }
+
     /// [`Self::gradients`] of the samples transformed by `augment` first, with stochastic
     /// neurons drawing from `noise`.
     fn augmented_gradients(
@@ -228,6 +308,20 @@ impl<M: Model, R: Learner<M>> Trainer<R, M> {
         augment: Option<Augmentation>,
         noise: NoiseStream,
     ) -> Result<(EvalStats, Gradients<f32>, f64), BatchError> {
+        let (eval, mut grads) = self.task_gradients(data, indices, dropout_rng, augment, noise)?;
+        let reg = self.finish_gradients(&mut grads)?;
+        Ok((eval, grads, reg))
+    }
+
+    /// The rule's gradients of the task loss (and activity regularizers) on a batch.
+    fn task_gradients(
+        &self,
+        data: &Dataset,
+        indices: &[usize],
+        dropout_rng: &mut ChaCha8Rng,
+        augment: Option<Augmentation>,
+        noise: NoiseStream,
+    ) -> Result<(EvalStats, Gradients<f32>), BatchError> {
         let net = self.forward_network()?;
         let context = BatchContext {
             config: &self.config,
@@ -238,14 +332,18 @@ impl<M: Model, R: Learner<M>> Trainer<R, M> {
             augment,
             noise,
         };
-        let (eval, mut grads) = self.rule.batch_gradients(&net, context)?;
-        let reg = self.weight_penalties(&mut grads)?;
-        self.check_gradients(&grads)?;
+        self.rule.batch_gradients(&net, context)
+    }
+
+    /// Adds the weight penalties, checks and clips; returns the penalty.
+    fn finish_gradients(&self, grads: &mut [Vec<f32>]) -> Result<f64, BatchError> {
+        let reg = self.weight_penalties(grads)?;
+        self.check_gradients(grads)?;
         if self.config.clip_grad_norm > 0.0 {
             let mut views: Vec<&mut [f32]> = grads.iter_mut().map(|g| g.as_mut_slice()).collect();
             clip_grad_norm(&mut views, self.config.clip_grad_norm)?;
         }
-        Ok((eval, grads, reg))
+        Ok(reg)
     }
 
     /// Adds weight-regularizer gradients; returns the penalty.

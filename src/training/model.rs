@@ -64,6 +64,20 @@ pub trait Learner<M>: Clone + Send + Sync {
         model: &M,
         batch: BatchContext<'_>,
     ) -> Result<(EvalStats, Gradients<f32>), BatchError>;
+    /// Loss and accuracy of `model` on `indices` as this rule scores them (e.g. on one head).
+    fn evaluate(
+        &self,
+        model: &M,
+        config: &TrainingConfig,
+        data: &Dataset,
+        indices: &[usize],
+        steps: usize,
+    ) -> Result<EvalStats, TrainError>
+    where
+        M: Model,
+    {
+        model.evaluate(config, data, indices, steps)
+    }
     /// Tensors the rule keeps between batches (saved in checkpoints as `rule.NAME`).
     fn state_tensors(&self) -> Vec<(String, Vec<usize>, Vec<f32>)> {
         Vec::new()
