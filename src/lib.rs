@@ -36,6 +36,7 @@ pub mod reproduce;
 pub mod rules;
 pub mod scan;
 pub mod surrogates;
+pub mod synapses;
 pub mod tensor;
 pub mod training;
 
