@@ -1,4 +1,4 @@
-//! PNG plots of training curves and network activity.
+//! PNG plots of training curves, network activity and curves over x (linear or log axes).
 //!
 //! Plain data in, PNG files out: this module does not depend on the rest of
 //! the crate. Text is rendered with a TrueType font looked up at run time
@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use anyhow::{anyhow, Context, Result};
+use plotters::coord::ranged1d::{AsRangedCoord, ValueFormatter};
 use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -60,6 +61,54 @@ pub struct Traces {
     pub highlight: Option<usize>,
 }
 
+/// Named curves over x, on linear or logarithmic axes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct XyPlot {
+    /// Plot title.
+    pub title: String,
+    /// The x axis' label.
+    pub x_desc: String,
+    /// The y axis' label.
+    pub y_desc: String,
+    /// How the x axis maps values.
+    pub x_scale: Scale,
+    /// How the y axis maps values.
+    pub y_scale: Scale,
+    /// The curves, drawn in order.
+    pub curves: Vec<Curve>,
+}
+
+/// How an axis maps values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scale {
+    /// Evenly.
+    Linear,
+    /// By their logarithm; points with a value ≤ 0 on it are left out.
+    Log,
+}
+
+/// One curve of an [`XyPlot`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Curve {
+    /// Its legend entry (none: not listed).
+    pub label: Option<String>,
+    /// The points `(x, y)`; unusable ones leave gaps.
+    pub points: Vec<(f64, f64)>,
+    /// How it is drawn.
+    pub style: CurveStyle,
+    /// Its colour, an index into the palette (curves that belong together share one).
+    pub colour: usize,
+}
+
+/// How a curve is drawn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CurveStyle {
+    /// A line through marked points (measurements).
+    Marked,
+    /// A dashed line (an expectation).
+    Dashed,
+}
+
 const FONT_FAMILY: &str = "sans-serif";
 const TITLE_SIZE: u32 = 22;
 const DESC_SIZE: u32 = 17;
@@ -71,6 +120,8 @@ const RASTER_PANEL_HEIGHT: u32 = 240;
 /// More panels would make an unreadably tall figure.
 const MAX_RASTER_PANELS: usize = 32;
 const HIST_BINS: usize = 30;
+/// The most decades a log axis spans (smaller values are cut off).
+const MAX_DECADES: i32 = 30;
 
 /// Distinct, colour-blind-friendly colours (matplotlib "tab10").
 const PALETTE: [RGBColor; 10] = [
@@ -175,6 +226,11 @@ pub fn plot_traces(path: &Path, traces: &Traces) -> Result<()> {
 /// Plots a histogram of per-neuron firing rates in Hz (30 bins from 0 to the maximum).
 pub fn plot_rate_histogram(path: &Path, title: &str, rates_hz: &[f64]) -> Result<()> {
     histogram(path, title, rates_hz, true)
+}
+
+/// Plots named curves over x, each axis linear or logarithmic.
+pub fn plot_xy(path: &Path, plot: &XyPlot) -> Result<()> {
+    xy(path, plot, true)
 }
 
 // ---------------------------------------------------------------- rendering core
@@ -855,6 +911,127 @@ fn draw_mean(chart: &mut Chart, rates: &[f64], y_top: f64) -> Result<()> {
     )
 }
 
+// ---------------------------------------------------------------- curves over x
+
+fn xy(path: &Path, plot: &XyPlot, text: bool) -> Result<()> {
+    let text = text && has_font();
+    let shown = |v: f64, scale: Scale| usable(v) && (scale == Scale::Linear || v > 0.0);
+    let all = plot.curves.iter().flat_map(|c| &c.points);
+    let visible = all.filter(|&&(x, y)| shown(x, plot.x_scale) && shown(y, plot.y_scale));
+    let (xs, ys): (Vec<f64>, Vec<f64>) = visible.copied().unzip();
+    let ranges = (axis_range(&xs, plot.x_scale), axis_range(&ys, plot.y_scale));
+    render(path, (1000, 650), |root| {
+        let (Some(x), Some(y)) = ranges else {
+            return empty_panel(root, &plot.title, &plot.x_desc, &plot.y_desc, text);
+        };
+        match (plot.x_scale, plot.y_scale) {
+            (Scale::Linear, Scale::Linear) => xy_panel(root, plot, x, y, text),
+            (Scale::Linear, Scale::Log) => xy_panel(root, plot, x, y.log_scale(), text),
+            (Scale::Log, Scale::Linear) => xy_panel(root, plot, x.log_scale(), y, text),
+            (Scale::Log, Scale::Log) => xy_panel(root, plot, x.log_scale(), y.log_scale(), text),
+        }
+    })
+}
+
+/// The span of `values`, padded: by 5% of it on a linear axis, by a factor 1.25 on a log
+/// one; none without values.
+fn axis_range(values: &[f64], scale: Scale) -> Option<Range<f64>> {
+    match scale {
+        Scale::Linear => value_range(values.iter().copied(), 0.1),
+        Scale::Log if values.is_empty() => None,
+        Scale::Log => {
+            let (lo, hi) = values.iter().fold((f64::INFINITY, 0.0f64), |(lo, hi), &v| {
+                (lo.min(v), hi.max(v))
+            });
+            // At least a decade, so the axis has a labelled tick, and at most
+            // MAX_DECADES: plotters' tick search on a log axis all but hangs on hundreds.
+            let hi = (hi * 1.25).max(lo * 10.0);
+            let lo = (lo / 1.25).max(hi / 10f64.powi(MAX_DECADES));
+            Some(lo..hi)
+        }
+    }
+}
+
+fn xy_panel<X, Y>(area: &Area, plot: &XyPlot, x: X, y: Y, text: bool) -> Result<()>
+where
+    X: AsRangedCoord<Value = f64>,
+    Y: AsRangedCoord<Value = f64>,
+    X::CoordDescType: ValueFormatter<f64>,
+    Y::CoordDescType: ValueFormatter<f64>,
+{
+    let mut builder = ChartBuilder::on(area);
+    builder.margin(12).margin_right(24);
+    if text {
+        builder
+            .caption(&plot.title, font(TITLE_SIZE))
+            .x_label_area_size(52)
+            .y_label_area_size(78);
+    }
+    let mut chart = builder.build_cartesian_2d(x, y)?;
+    chart
+        .configure_mesh()
+        .light_line_style(WHITE)
+        .bold_line_style(BLACK.mix(0.1))
+        .axis_style(BLACK.mix(0.8))
+        .x_labels(10)
+        .y_labels(10)
+        .x_label_formatter(&float_tick)
+        .y_label_formatter(&float_tick)
+        .label_style(font(TICK_SIZE))
+        .axis_desc_style(font(DESC_SIZE))
+        .x_desc(plot.x_desc.as_str())
+        .y_desc(plot.y_desc.as_str())
+        .draw()?;
+    if !text {
+        let (x, y) = (chart.x_range(), chart.y_range());
+        let frame = Rectangle::new(
+            [(x.start, y.start), (x.end, y.end)],
+            BLACK.mix(0.8).stroke_width(1),
+        );
+        chart.draw_series(std::iter::once(frame))?;
+    }
+    let shown = |v: f64, scale: Scale| usable(v) && (scale == Scale::Linear || v > 0.0);
+    for curve in &plot.curves {
+        let style = PALETTE[curve.colour % PALETTE.len()].stroke_width(2);
+        // Points a log axis cannot show break the line like NaN.
+        let points = curve.points.iter().map(|&(x, y)| {
+            if shown(x, plot.x_scale) && shown(y, plot.y_scale) {
+                (x, y)
+            } else {
+                (f64::NAN, f64::NAN)
+            }
+        });
+        for run in finite_runs(points) {
+            match curve.style {
+                CurveStyle::Marked => {
+                    chart.draw_series(LineSeries::new(run, style).point_size(3))?;
+                }
+                CurveStyle::Dashed => {
+                    chart.draw_series(DashedLineSeries::new(run, 8, 6, style))?;
+                }
+            }
+        }
+        if let Some(label) = &curve.label {
+            chart
+                .draw_series(std::iter::empty::<PathElement<(f64, f64)>>())?
+                .label(label)
+                .legend(move |(x, y)| PathElement::new([(x, y), (x + 24, y)], style));
+        }
+    }
+    if text && plot.curves.iter().any(|c| c.label.is_some()) {
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperRight)
+            .margin(12)
+            .legend_area_size(30)
+            .label_font(font(LEGEND_SIZE))
+            .background_style(WHITE.mix(0.9))
+            .border_style(BLACK.mix(0.4))
+            .draw()?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1039,6 +1216,63 @@ mod tests {
     }
 
     #[test]
+    fn xy_plots_render_on_every_scale() {
+        let power: Vec<(f64, f64)> = (1..200)
+            .map(|t| (t as f64, 3.0 / (t as f64).sqrt()))
+            .collect();
+        let mut gappy = power.clone();
+        gappy[5] = (6.0, -1.0);
+        gappy[9] = (10.0, f64::NAN);
+        let curve = |points: Vec<(f64, f64)>, style, label: Option<&str>| Curve {
+            label: label.map(str::to_string),
+            points,
+            style,
+            colour: 1,
+        };
+        let plot = |x_scale, y_scale, curves| XyPlot {
+            title: "SNR".into(),
+            x_desc: "age".into(),
+            y_desc: "SNR".into(),
+            x_scale,
+            y_scale,
+            curves,
+        };
+        let scales = [Scale::Linear, Scale::Log];
+        for (x_scale, y_scale) in scales.iter().flat_map(|&x| scales.map(|y| (x, y))) {
+            let cases = [
+                vec![
+                    curve(gappy.clone(), CurveStyle::Marked, Some("measured")),
+                    curve(power.clone(), CurveStyle::Dashed, None),
+                ],
+                vec![curve(
+                    vec![(1.0, 1.0)],
+                    CurveStyle::Marked,
+                    Some("one point"),
+                )],
+                vec![curve(
+                    vec![(0.0, -1.0), (-2.0, 0.0)],
+                    CurveStyle::Dashed,
+                    None,
+                )],
+                vec![curve(
+                    vec![(1e-300, 1e300), (1e300, -1e300)],
+                    CurveStyle::Marked,
+                    None,
+                )],
+                vec![curve(vec![], CurveStyle::Marked, Some("empty"))],
+                vec![],
+            ];
+            for curves in cases {
+                let p = plot(x_scale, y_scale, curves);
+                for_both_text_modes(|path, text| {
+                    xy(path, &p, text).unwrap();
+                    assert_png(path);
+                });
+            }
+        }
+    }
+
+    #[test]
     fn public_api_and_font_status() {
         let dir = tempfile::tempdir().unwrap();
         let status = font_status();
@@ -1054,6 +1288,23 @@ mod tests {
         assert_png(&p);
         let p = dir.path().join("rates.png");
         plot_rate_histogram(&p, "Hidden", &[1.0, 2.0, 3.0]).unwrap();
+        assert_png(&p);
+        let p = dir.path().join("xy.png");
+        let curve = Curve {
+            label: Some("line".into()),
+            points: vec![(1.0, 2.0), (10.0, 0.2)],
+            style: CurveStyle::Marked,
+            colour: 0,
+        };
+        let xy_plot = XyPlot {
+            title: "xy".into(),
+            x_desc: "x".into(),
+            y_desc: "y".into(),
+            x_scale: Scale::Log,
+            y_scale: Scale::Log,
+            curves: vec![curve],
+        };
+        plot_xy(&p, &xy_plot).unwrap();
         assert_png(&p);
     }
 

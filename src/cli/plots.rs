@@ -1,6 +1,6 @@
-//! `spikegrad plot`: PNG plots of a saved run.
+//! `spikegrad plot`: PNG plots of a saved run; a reproduction's figures.
 
-use super::plot::{self, EpochPoint, Raster, Traces};
+use super::plot::{self, Curve, CurveStyle, EpochPoint, Raster, Traces, XyPlot};
 use anyhow::Context;
 use rand_chacha::ChaCha8Rng;
 use spikegrad::data::{BatchInput, BatchTargets};
@@ -8,6 +8,7 @@ use spikegrad::experiment::{EpochRecord, Experiment, RunDir};
 use spikegrad::io::write_atomic_str;
 use spikegrad::metrics::CostMetrics;
 use spikegrad::network::Network;
+use spikegrad::reproduce::{Figure, Scale};
 use spikegrad::tensor::Seq;
 use spikegrad::training::{batch_input, EvalStats, Model};
 use std::path::Path;
@@ -64,6 +65,52 @@ fn test_lines(exp: &Experiment, test: &EvalStats) -> String {
     text += &format!("test loss: {:.4}\n", test.mean_loss());
     text += &format!("test samples: {}\n", test.samples);
     text
+}
+
+/// Draws a reproduction's `figure` as a PNG at `path`: each series' points marked and
+/// joined, its expected curve dashed in the same colour.
+pub fn plot_figure(path: &Path, figure: &Figure) -> anyhow::Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    if let Some(warning) = plot::font_status() {
+        eprintln!("warning: {warning}");
+    }
+    let scale = |s: Scale| match s {
+        Scale::Linear => plot::Scale::Linear,
+        Scale::Log => plot::Scale::Log,
+    };
+    let mut curves = Vec::new();
+    for (colour, series) in figure.series.iter().enumerate() {
+        curves.push(Curve {
+            label: Some(series.name.clone()),
+            points: series.points.clone(),
+            style: CurveStyle::Marked,
+            colour,
+        });
+        if !series.expected.is_empty() {
+            curves.push(Curve {
+                label: None,
+                points: series.expected.clone(),
+                style: CurveStyle::Dashed,
+                colour,
+            });
+        }
+    }
+    let has_expected = figure.series.iter().any(|s| !s.expected.is_empty());
+    let plot = XyPlot {
+        title: if has_expected {
+            format!("{} (dashed: expected)", figure.title)
+        } else {
+            figure.title.clone()
+        },
+        x_desc: figure.x_label.clone(),
+        y_desc: figure.y_label.clone(),
+        x_scale: scale(figure.x_scale),
+        y_scale: scale(figure.y_scale),
+        curves,
+    };
+    plot::plot_xy(path, &plot)
 }
 
 /// `summary.txt`: the test results and cost metrics of the best weights, one per line.

@@ -42,6 +42,7 @@ pub fn run(args: ReproduceArgs) -> anyhow::Result<()> {
     let out = args
         .out
         .unwrap_or_else(|| PathBuf::from("runs").join("reproduce").join(&name));
+    let out_dir = out.clone();
     println!("{}: {} ({})", entry.name, entry.summary, entry.paper);
     let start = Instant::now();
     let mut progress = Progress::new(0);
@@ -55,6 +56,11 @@ pub fn run(args: ReproduceArgs) -> anyhow::Result<()> {
     let seconds = start.elapsed().as_secs_f64();
     for run in &outcome.runs {
         plots::plot_run(run).with_context(|| format!("plots of {}", run.display()))?;
+    }
+    for figure in &outcome.figures {
+        let path = out_dir.join(&figure.file);
+        plots::plot_figure(&path, figure).with_context(|| format!("figure {}", path.display()))?;
+        println!("figure: {}", path.display());
     }
     println!(
         "{:<24} {:>10} {:>10}  published",

@@ -72,5 +72,6 @@ fn run(options: &mut Options<'_>) -> Result<Outcome, ExperimentError> {
         rows,
         setting,
         runs,
+        figures: Vec::new(),
     })
 }

@@ -80,6 +80,49 @@ pub struct Outcome {
     pub setting: String,
     /// The run directories written.
     pub runs: Vec<PathBuf>,
+    /// Figures to draw into the output folder (the command line renders them).
+    pub figures: Vec<Figure>,
+}
+
+/// A figure as plain data: named curves over x. The library draws nothing; `spikegrad
+/// reproduce` renders it as `out/FILE`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Figure {
+    /// The image's file name in the output folder (`snr.png`).
+    pub file: String,
+    /// The title.
+    pub title: String,
+    /// The x axis' label (with its unit).
+    pub x_label: String,
+    /// The y axis' label.
+    pub y_label: String,
+    /// How the x axis maps values.
+    pub x_scale: Scale,
+    /// How the y axis maps values.
+    pub y_scale: Scale,
+    /// The curves, one colour each.
+    pub series: Vec<Series>,
+}
+
+/// How an axis maps values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum Scale {
+    /// Evenly.
+    Linear,
+    /// By their logarithm (values ≤ 0 are left out).
+    Log,
+}
+
+/// One named curve of a [`Figure`].
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Series {
+    /// Its legend entry.
+    pub name: String,
+    /// The measured points `(x, y)`, drawn marked and joined.
+    pub points: Vec<(f64, f64)>,
+    /// The model's expected curve, if it has one (else empty), drawn dashed in the same
+    /// colour.
+    pub expected: Vec<(f64, f64)>,
 }
 
 impl Outcome {

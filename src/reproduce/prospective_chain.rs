@@ -91,6 +91,7 @@ fn run(options: &mut Options<'_>) -> Result<Outcome, ExperimentError> {
         rows,
         setting,
         runs: Vec::new(),
+        figures: Vec::new(),
     })
 }
 

@@ -136,6 +136,7 @@ fn run_split(options: &mut Options<'_>) -> Result<Outcome, ExperimentError> {
                   batch 64, 10 epochs per task, optimizer reset per task; SI c = 1, ξ = 1e-3"
             .into(),
         runs: Vec::new(),
+        figures: Vec::new(),
     })
 }
 
@@ -198,6 +199,7 @@ fn run_permuted(options: &mut Options<'_>) -> Result<Outcome, ExperimentError> {
                   batch 256, 20 epochs per task; SI c = 10, ξ = 0.1; EWC λ = 1000"
             .into(),
         runs: Vec::new(),
+        figures: Vec::new(),
     })
 }
 

@@ -64,5 +64,6 @@ fn run(options: &mut Options<'_>) -> Result<Outcome, ExperimentError> {
             if options.quick { " (quick)" } else { "" }
         ),
         runs: results.into_iter().map(|(p, _)| p).collect(),
+        figures: Vec::new(),
     })
 }

@@ -154,6 +154,7 @@ fn run(options: &mut Options<'_>) -> Result<Outcome, ExperimentError> {
         rows,
         setting,
         runs,
+        figures: Vec::new(),
     })
 }
 
