@@ -924,11 +924,13 @@ fn xy(path: &Path, plot: &XyPlot, text: bool) -> Result<()> {
         let (Some(x), Some(y)) = ranges else {
             return empty_panel(root, &plot.title, &plot.x_desc, &plot.y_desc, text);
         };
+        let legend = legend_corner(plot, (&x, &y));
+        let panel = Panel { plot, legend, text };
         match (plot.x_scale, plot.y_scale) {
-            (Scale::Linear, Scale::Linear) => xy_panel(root, plot, x, y, text),
-            (Scale::Linear, Scale::Log) => xy_panel(root, plot, x, y.log_scale(), text),
-            (Scale::Log, Scale::Linear) => xy_panel(root, plot, x.log_scale(), y, text),
-            (Scale::Log, Scale::Log) => xy_panel(root, plot, x.log_scale(), y.log_scale(), text),
+            (Scale::Linear, Scale::Linear) => xy_panel(root, &panel, x, y),
+            (Scale::Linear, Scale::Log) => xy_panel(root, &panel, x, y.log_scale()),
+            (Scale::Log, Scale::Linear) => xy_panel(root, &panel, x.log_scale(), y),
+            (Scale::Log, Scale::Log) => xy_panel(root, &panel, x.log_scale(), y.log_scale()),
         }
     })
 }
@@ -952,13 +954,60 @@ fn axis_range(values: &[f64], scale: Scale) -> Option<Range<f64>> {
     }
 }
 
-fn xy_panel<X, Y>(area: &Area, plot: &XyPlot, x: X, y: Y, text: bool) -> Result<()>
+/// What an x-y panel draws besides its axes.
+struct Panel<'p> {
+    plot: &'p XyPlot,
+    legend: SeriesLabelPosition,
+    text: bool,
+}
+
+/// The corner whose box (40% × 35% of the panel) holds the fewest points, for the legend.
+fn legend_corner(plot: &XyPlot, (x, y): (&Range<f64>, &Range<f64>)) -> SeriesLabelPosition {
+    let fraction = |v: f64, r: &Range<f64>, scale: Scale| match scale {
+        Scale::Linear => (v - r.start) / (r.end - r.start),
+        Scale::Log => (v / r.start).ln() / (r.end / r.start).ln(),
+    };
+    let points: Vec<(f64, f64)> = plot
+        .curves
+        .iter()
+        .flat_map(|c| &c.points)
+        .map(|&(px, py)| (fraction(px, x, plot.x_scale), fraction(py, y, plot.y_scale)))
+        .filter(|(u, v)| u.is_finite() && v.is_finite())
+        .collect();
+    let count = |left: bool, top: bool| {
+        let inside = |(u, v): &&(f64, f64)| {
+            (if left { *u < 0.4 } else { *u > 0.6 }) && (if top { *v > 0.65 } else { *v < 0.35 })
+        };
+        points.iter().filter(inside).count()
+    };
+    [
+        (SeriesLabelPosition::UpperRight, count(false, true)),
+        (SeriesLabelPosition::LowerLeft, count(true, false)),
+        (SeriesLabelPosition::UpperLeft, count(true, true)),
+        (SeriesLabelPosition::LowerRight, count(false, false)),
+    ]
+    .into_iter()
+    .min_by_key(|&(_, n)| n)
+    .map_or(SeriesLabelPosition::UpperRight, |(corner, _)| corner)
+}
+
+/// Tick labels of a log axis: plain numbers in `[0.001, 10⁵)`, else `1e-7`.
+fn log_tick(v: &f64) -> String {
+    if (1e-3..1e5).contains(&v.abs()) {
+        float_tick(v)
+    } else {
+        format!("{v:.0e}")
+    }
+}
+
+fn xy_panel<X, Y>(area: &Area, panel: &Panel, x: X, y: Y) -> Result<()>
 where
     X: AsRangedCoord<Value = f64>,
     Y: AsRangedCoord<Value = f64>,
     X::CoordDescType: ValueFormatter<f64>,
     Y::CoordDescType: ValueFormatter<f64>,
 {
+    let (plot, text) = (panel.plot, panel.text);
     let mut builder = ChartBuilder::on(area);
     builder.margin(12).margin_right(24);
     if text {
@@ -968,6 +1017,12 @@ where
             .y_label_area_size(78);
     }
     let mut chart = builder.build_cartesian_2d(x, y)?;
+    let formatter = |scale| -> &dyn Fn(&f64) -> String {
+        match scale {
+            Scale::Linear => &float_tick,
+            Scale::Log => &log_tick,
+        }
+    };
     chart
         .configure_mesh()
         .light_line_style(WHITE)
@@ -975,8 +1030,8 @@ where
         .axis_style(BLACK.mix(0.8))
         .x_labels(10)
         .y_labels(10)
-        .x_label_formatter(&float_tick)
-        .y_label_formatter(&float_tick)
+        .x_label_formatter(formatter(plot.x_scale))
+        .y_label_formatter(formatter(plot.y_scale))
         .label_style(font(TICK_SIZE))
         .axis_desc_style(font(DESC_SIZE))
         .x_desc(plot.x_desc.as_str())
@@ -1021,7 +1076,7 @@ where
     if text && plot.curves.iter().any(|c| c.label.is_some()) {
         chart
             .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
+            .position(panel.legend.clone())
             .margin(12)
             .legend_area_size(30)
             .label_font(font(LEGEND_SIZE))
@@ -1375,6 +1430,9 @@ mod tests {
         assert_eq!(float_tick(&10.0), "10");
         assert_eq!(float_tick(&0.0), "0");
         assert_eq!(float_tick(&1e-5), "1.0e-5");
+        assert_eq!(log_tick(&1e-13), "1e-13");
+        assert_eq!(log_tick(&0.01), "0.01");
+        assert_eq!(log_tick(&1e6), "1e6");
     }
 
     #[test]
