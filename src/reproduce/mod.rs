@@ -7,6 +7,7 @@
 //! much smaller version to check that everything runs; its numbers are not the result.
 
 mod eprop_evidence;
+mod memory_lifetime;
 mod prospective_chain;
 mod prospective_tracking;
 mod si_mnist;
@@ -164,6 +165,7 @@ pub struct Reproduction {
 /// Every reproduction, by name.
 pub const REGISTRY: &[Reproduction] = &[
     eprop_evidence::ENTRY,
+    memory_lifetime::ENTRY,
     stochastic_randman::ENTRY,
     prospective_chain::ENTRY,
     prospective_tracking::ENTRY,
@@ -273,5 +275,6 @@ mod tests {
             shipped(text).validate().unwrap();
         }
         assert!(find("eprop-evidence").is_some() && find("nothing").is_none());
+        assert!(find("memory-lifetime").is_some());
     }
 }
