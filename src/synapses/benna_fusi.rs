@@ -370,8 +370,7 @@ impl SynapseModel for BennaFusi {
     }
 
     fn overlap(&self, state: &BennaFusiState, pattern: &Pattern) -> Result<f64, SynapseError> {
-        pattern.check(state.len)?;
-        Ok(pattern.overlap(state.weights()))
+        pattern.overlap(state.weights())
     }
 
     fn squared_weights(&self, state: &BennaFusiState) -> f64 {

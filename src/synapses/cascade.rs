@@ -307,7 +307,7 @@ impl SynapseModel for Cascade {
 
     fn overlap(&self, state: &CascadeState, pattern: &Pattern) -> Result<f64, SynapseError> {
         pattern.check(state.len)?;
-        Ok(pattern.binary_overlap(&state.strong))
+        pattern.binary_overlap(&state.strong)
     }
 
     fn squared_weights(&self, state: &CascadeState) -> f64 {
@@ -319,11 +319,12 @@ impl SynapseModel for Cascade {
     fn expected_signal(&self, ages: &[usize]) -> Vec<f64> {
         let half: Vec<f64> = self.equilibrium_levels().iter().map(|p| p / 2.0).collect();
         let mut d = self.evolve(&[half.clone(), half], Event::Potentiation);
-        let last = ages.iter().copied().max().unwrap_or(0);
-        let mut signal = Vec::with_capacity(last + 1);
-        for age in 0..=last {
-            signal.push(d[1].iter().sum::<f64>() - d[0].iter().sum::<f64>());
-            if age < last {
+        let mut order: Vec<usize> = (0..ages.len()).collect();
+        order.sort_by_key(|&k| ages[k]);
+        let mut signal = vec![0.0; ages.len()];
+        let mut age = 0;
+        for k in order {
+            while age < ages[k] {
                 let (up, down) = (
                     self.evolve(&d, Event::Potentiation),
                     self.evolve(&d, Event::Depression),
@@ -335,9 +336,11 @@ impl SynapseModel for Cascade {
                         .map(|(a, b)| 0.5 * (a + b))
                         .collect()
                 });
+                age += 1;
             }
+            signal[k] = d[1].iter().sum::<f64>() - d[0].iter().sum::<f64>();
         }
-        ages.iter().map(|&a| signal[a]).collect()
+        signal
     }
 
     fn expected_squared_weight(&self) -> f64 {
@@ -461,5 +464,10 @@ mod tests {
         let top = (0..n).filter(|&i| s.level(i) == Some(1)).count() as f64 / n as f64;
         assert!((top - 0.2).abs() < 0.01, "top level holds {top}");
         assert!(expected[1] > 0.0 && expected[11] < expected[4]);
+        let unsorted = c.expected_signal(&[7, 0, 3, 7]);
+        assert_eq!(
+            unsorted,
+            vec![expected[7], expected[0], expected[3], expected[7]]
+        );
     }
 }

@@ -151,8 +151,9 @@ impl Pattern {
         })
     }
 
-    /// `Σ_i ξ_i w_i` (`weights` as long as the pattern).
-    pub fn overlap(&self, weights: &[f64]) -> f64 {
+    /// `Σ_i ξ_i w_i`.
+    pub fn overlap(&self, weights: &[f64]) -> Result<f64, SynapseError> {
+        self.check(weights.len())?;
         let mut plus = 0.0;
         for (word, chunk) in self.words.iter().zip(weights.chunks(64)) {
             // A select the compiler can vectorise, not a branch on random bits.
@@ -162,18 +163,26 @@ impl Pattern {
                 .map(|(b, &w)| if word >> b & 1 == 1 { w } else { 0.0 })
                 .sum::<f64>();
         }
-        2.0 * plus - weights.iter().sum::<f64>()
+        Ok(2.0 * plus - weights.iter().sum::<f64>())
     }
 
-    /// `Σ_i ξ_i w_i` for binary weights packed like a pattern (bit set: `w_i = +1`).
-    pub fn binary_overlap(&self, strong: &[u64]) -> f64 {
+    /// `Σ_i ξ_i w_i` for binary weights packed like a pattern (bit set: `w_i = +1`; bits past
+    /// the end zero).
+    pub fn binary_overlap(&self, strong: &[u64]) -> Result<f64, SynapseError> {
+        if strong.len() != self.words.len() {
+            return Err(SynapseError::Length {
+                field: "packed weights",
+                got: strong.len(),
+                expected: self.words.len(),
+            });
+        }
         let differ: u32 = self
             .words
             .iter()
             .zip(strong)
             .map(|(p, s)| (p ^ s).count_ones())
             .sum();
-        self.len as f64 - 2.0 * differ as f64
+        Ok(self.len as f64 - 2.0 * differ as f64)
     }
 
     fn check(&self, population: usize) -> Result<(), SynapseError> {
@@ -274,10 +283,12 @@ mod tests {
         assert_eq!(p.event(5), None);
         let w = [0.5, 2.0, -1.0, 3.0, 0.25];
         // 0.5 − 2 − 1 + 3 − 0.25
-        assert!((p.overlap(&w) - 0.25).abs() < 1e-12);
+        assert!((p.overlap(&w).unwrap() - 0.25).abs() < 1e-12);
+        assert!(p.overlap(&w[..4]).is_err());
         let strong = Pattern::from_signs(&[true, true, false, true, false]);
         // agree at 0, 3, 4; differ at 1, 2
-        assert_eq!(p.binary_overlap(strong.words()), 1.0);
+        assert_eq!(p.binary_overlap(strong.words()), Ok(1.0));
+        assert!(p.binary_overlap(&[]).is_err());
     }
 
     #[test]
@@ -289,7 +300,7 @@ mod tests {
         let plus: u32 = p.words().iter().map(|w| w.count_ones()).sum();
         assert!((plus as i64 - 500).abs() < 80, "{plus} of 1000 positive");
         let long: Vec<f64> = (0..1000).map(|i| p.event(i).unwrap().sign()).collect();
-        assert_eq!(p.overlap(&vec![1.0; 1000]), long.iter().sum::<f64>());
+        assert_eq!(p.overlap(&vec![1.0; 1000]), Ok(long.iter().sum::<f64>()));
     }
 
     #[test]

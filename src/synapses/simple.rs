@@ -162,7 +162,7 @@ impl SynapseModel for Simple {
 
     fn overlap(&self, state: &SimpleState, pattern: &Pattern) -> Result<f64, SynapseError> {
         pattern.check(state.len)?;
-        Ok(pattern.binary_overlap(&state.strong))
+        pattern.binary_overlap(&state.strong)
     }
 
     fn squared_weights(&self, state: &SimpleState) -> f64 {
