@@ -1,12 +1,13 @@
 //! The continual-learning protocol on a synthetic image file: consolidation protects the first
 //! task of a permuted sequence, and class splits train and score each head on its classes.
 
+mod common;
+
 use spikegrad::config::{DataSource, ExperimentConfig, NetworkConfig};
 use spikegrad::consolidation::ConsolidationKind;
 use spikegrad::continual::{self, ContinualConfig, TaskSequence};
 use spikegrad::data::{ImageEncoding, ImagesConfig};
 use spikegrad::experiment::Experiment;
-use spikegrad::io::hdf5::{DatasetData, Datatype, Hdf5Writer};
 use spikegrad::models::MlpSpec;
 use std::path::Path;
 
@@ -30,21 +31,7 @@ fn write_images(path: &Path) {
             }
         }
     }
-    let mut w = Hdf5Writer::new();
-    let images = DatasetData::Array {
-        dtype: Datatype::uint(1),
-        shape: vec![n as u64, side as u64, side as u64],
-        bytes: pixels,
-    };
-    w.add("images", images).unwrap();
-    let labels = DatasetData::Numbers {
-        dtype: Datatype::uint(1),
-        bytes: labels,
-    };
-    w.add("labels", labels).unwrap();
-    let mut bytes = std::io::Cursor::new(Vec::new());
-    w.write_to(&mut bytes).unwrap();
-    std::fs::write(path, bytes.into_inner()).unwrap();
+    common::write_images(path, side, pixels, labels);
 }
 
 fn experiment(path: &Path) -> Experiment {

@@ -1,9 +1,10 @@
 //! Dense networks end to end: image files, configs, training runs, exact resume, evaluation.
 
+mod common;
+
 use spikegrad::config::{DataSource, ExperimentConfig, NetworkConfig};
 use spikegrad::data::{ImageData, ImageEncoding, ImagesConfig};
 use spikegrad::experiment::{EpochRecord, Experiment, ExperimentError, Observer, RunDir, Silent};
-use spikegrad::io::hdf5::{DatasetData, Datatype, Hdf5Writer};
 use spikegrad::models::{Activation, DenseLayerSpec, MlpSpec};
 use spikegrad::optimizers::OptimizerKind;
 use std::path::{Path, PathBuf};
@@ -32,22 +33,7 @@ fn write_images(path: &Path, n: usize) {
             }
         }
     }
-    let mut w = Hdf5Writer::new();
-    let shape = vec![n as u64, SIDE as u64, SIDE as u64];
-    let images = DatasetData::Array {
-        dtype: Datatype::uint(1),
-        shape,
-        bytes: pixels,
-    };
-    w.add("images", images).unwrap();
-    let labels = DatasetData::Numbers {
-        dtype: Datatype::uint(1),
-        bytes: labels,
-    };
-    w.add("labels", labels).unwrap();
-    let mut bytes = std::io::Cursor::new(Vec::new());
-    w.write_to(&mut bytes).unwrap();
-    std::fs::write(path, bytes.into_inner()).unwrap();
+    common::write_images(path, SIDE, pixels, labels);
 }
 
 fn dense_config(path: PathBuf) -> ExperimentConfig {

@@ -462,7 +462,11 @@ fn draw_line(
     Ok(())
 }
 
-fn draw_legend(chart: &mut Chart, position: SeriesLabelPosition, text: bool) -> Result<()> {
+fn draw_legend<'a, CT: CoordTranslate>(
+    chart: &mut ChartContext<'a, BitMapBackend<'a>, CT>,
+    position: SeriesLabelPosition,
+    text: bool,
+) -> Result<()> {
     if text {
         chart
             .configure_series_labels()
@@ -1073,16 +1077,8 @@ where
                 .legend(move |(x, y)| PathElement::new([(x, y), (x + 24, y)], style));
         }
     }
-    if text && plot.curves.iter().any(|c| c.label.is_some()) {
-        chart
-            .configure_series_labels()
-            .position(panel.legend.clone())
-            .margin(12)
-            .legend_area_size(30)
-            .label_font(font(LEGEND_SIZE))
-            .background_style(WHITE.mix(0.9))
-            .border_style(BLACK.mix(0.4))
-            .draw()?;
+    if plot.curves.iter().any(|c| c.label.is_some()) {
+        draw_legend(&mut chart, panel.legend.clone(), text)?;
     }
     Ok(())
 }

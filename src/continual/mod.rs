@@ -14,12 +14,11 @@
 //! (`mean_j R[T−1][j] − R[j][j]`; Lopez-Paz & Ranzato 2017).
 
 use crate::consolidation::{Consolidation, ConsolidationKind};
-use crate::data::{shuffled_indices, AnalogDataset, AnalogSample, Dataset};
+use crate::data::{shuffled_indices, Dataset};
 use crate::error::{check_count, ConfigError};
 use crate::experiment::{Experiment, ExperimentError};
 use crate::models::Mlp;
-use crate::optimizers::Optimizer;
-use crate::training::{derive_seed, Backprop, BatchReport, Learner, Trainer};
+use crate::training::{derive_seed, learnable_views, Backprop, BatchReport, Learner, Trainer};
 use serde::{Deserialize, Serialize};
 
 /// The seed purpose of the task permutations.
@@ -138,9 +137,8 @@ pub fn run(
         exp.config.training.clone(),
         exp.steps,
     )?;
-    let values = trainer.learnable_values();
-    let views: Vec<&[f32]> = values.iter().map(Vec::as_slice).collect();
-    trainer.consolidation = Consolidation::new(continual.consolidation, &views);
+    let tensors = trainer.net.tensors();
+    trainer.consolidation = Consolidation::new(continual.consolidation, &learnable_views(&tensors));
     let mut accuracy = Vec::with_capacity(tasks.len());
     for (i, task) in tasks.iter().enumerate() {
         train_task(&mut trainer, exp, continual, i, task, progress)?;
@@ -165,8 +163,7 @@ fn train_task(
 ) -> Result<(), ExperimentError> {
     trainer.rule.head = task.head.clone();
     if continual.reset_optimizer && index > 0 {
-        let shapes: Vec<usize> = trainer.learnable_values().iter().map(Vec::len).collect();
-        trainer.optimizer = Optimizer::new(exp.config.training.optimizer, &shapes)?;
+        trainer.reset_optimizer()?;
     }
     for e in 0..continual.epochs_per_task {
         let epoch = index * continual.epochs_per_task + e + 1;
@@ -184,8 +181,6 @@ fn consolidate(
     continual: &ContinualConfig,
     task: &Task,
 ) -> Result<(), ExperimentError> {
-    let values = trainer.learnable_values();
-    let views: Vec<&[f32]> = values.iter().map(Vec::as_slice).collect();
     let fisher = match continual.consolidation {
         ConsolidationKind::Ewc { fisher_samples, .. } => {
             let order = shuffled_indices(task.train.len(), derive_seed(exp.config.seed, FISHER, 0));
@@ -198,6 +193,8 @@ fn consolidate(
         }
         _ => None,
     };
+    let tensors = trainer.net.tensors();
+    let views = learnable_views(&tensors);
     match (&mut trainer.consolidation, fisher) {
         (Consolidation::Si(si), _) => si.end_task(&views),
         (Consolidation::Ewc(ewc), Some(fisher)) => ewc.end_task(&views, &fisher),
@@ -234,13 +231,10 @@ fn make_tasks(exp: &Experiment, sequence: TaskSequence) -> Result<Vec<Task>, Exp
             .map(|k| {
                 let data = match k {
                     0 => analog.clone(),
-                    k => permute(
-                        analog,
-                        &shuffled_indices(
-                            analog.channels,
-                            derive_seed(exp.config.seed, PERMUTE, k as u64),
-                        ),
-                    )?,
+                    k => analog.permuted_channels(&shuffled_indices(
+                        analog.channels,
+                        derive_seed(exp.config.seed, PERMUTE, k as u64),
+                    ))?,
                 };
                 Ok(Task {
                     data: data.into(),
@@ -270,29 +264,6 @@ fn make_tasks(exp: &Experiment, sequence: TaskSequence) -> Result<Vec<Task>, Exp
                 .collect())
         }
     }
-}
-
-/// `data` with channel `c` of every output sample taken from channel `permutation[c]`.
-fn permute(data: &AnalogDataset, permutation: &[usize]) -> Result<AnalogDataset, ExperimentError> {
-    let c = data.channels;
-    let samples = data
-        .samples
-        .iter()
-        .map(|s| AnalogSample {
-            values: s
-                .values
-                .chunks_exact(c)
-                .flat_map(|step| permutation.iter().map(move |&k| step[k]))
-                .collect(),
-            class: s.class,
-        })
-        .collect();
-    Ok(AnalogDataset::new(
-        samples,
-        c,
-        data.num_classes,
-        data.sample_period_s,
-    )?)
 }
 
 #[cfg(test)]

@@ -167,6 +167,37 @@ impl AnalogDataset {
         Ok((x, classes))
     }
 
+    /// The same samples with channel `c` of every step taken from channel `permutation[c]`
+    /// (permuted-input tasks such as permuted MNIST).
+    pub fn permuted_channels(&self, permutation: &[usize]) -> Result<Self, DataError> {
+        let c = self.channels;
+        let mut seen = vec![false; c];
+        let valid = permutation.len() == c
+            && permutation
+                .iter()
+                .all(|&k| k < c && !std::mem::replace(&mut seen[k], true));
+        if !valid {
+            return Err(DataError::InvalidEncoding(format!(
+                "a channel permutation must hold each of 0..{c} once"
+            )));
+        }
+        let permute = |s: &AnalogSample| AnalogSample {
+            values: s
+                .values
+                .chunks_exact(c)
+                .flat_map(|step| permutation.iter().map(move |&k| step[k]))
+                .collect(),
+            class: s.class,
+        };
+        Ok(Self {
+            samples: self.samples.iter().map(permute).collect(),
+            channels: c,
+            num_classes: self.num_classes,
+            steps: self.steps,
+            sample_period_s: self.sample_period_s,
+        })
+    }
+
     /// Splits the samples like [`super::EventDataset::split_fractions`].
     pub fn split_fractions(
         &self,

@@ -235,25 +235,6 @@ impl ImageData {
         &self.pixels[i * self.size()..(i + 1) * self.size()]
     }
 
-    /// The same images with pixel `k` of every output image taken from pixel
-    /// `permutation[k]` of the input (permuted-MNIST tasks).
-    pub fn permuted(&self, permutation: &[usize]) -> Result<Self, DataError> {
-        let size = self.size();
-        if !is_permutation(permutation, size) {
-            return Err(DataError::InvalidEncoding(format!(
-                "a pixel permutation must hold each of 0..{size} once"
-            )));
-        }
-        let mut pixels = Vec::with_capacity(self.pixels.len());
-        for image in self.pixels.chunks_exact(size) {
-            pixels.extend(permutation.iter().map(|&k| image[k]));
-        }
-        Ok(Self {
-            pixels,
-            ..self.clone()
-        })
-    }
-
     /// The images as one-step analog samples (period `period_s`), for dense networks.
     pub fn to_analog(&self, period_s: f64) -> Result<AnalogDataset, DataError> {
         let samples = (0..self.len())
@@ -347,13 +328,6 @@ pub fn latency_ms(x: f64, tau_ms: f64, threshold: f64) -> Option<f64> {
     (x > threshold).then(|| tau_ms * (x / (x - threshold)).ln())
 }
 
-fn is_permutation(p: &[usize], n: usize) -> bool {
-    let mut seen = vec![false; n];
-    p.len() == n
-        && p.iter()
-            .all(|&k| k < n && !std::mem::replace(&mut seen[k], true))
-}
-
 fn read_labels(file: &H5File, ds: &crate::io::hdf5::Dataset) -> Result<Vec<usize>, DataError> {
     let values = file
         .reader
@@ -432,14 +406,6 @@ mod tests {
     }
 
     #[test]
-    fn permutation_moves_pixels_and_refuses_non_permutations() {
-        let p = tiny().permuted(&[2, 0, 1]).unwrap();
-        assert_eq!(p.image(0), &[1.0, 0.0, 0.5]);
-        assert!(tiny().permuted(&[0, 0, 1]).is_err());
-        assert!(tiny().permuted(&[0, 1]).is_err());
-    }
-
-    #[test]
     fn bad_parts_are_refused() {
         assert!(ImageData::new(vec![0.0; 5], vec![0, 1], 1, 3, 2).is_err());
         assert!(ImageData::new(vec![0.0; 6], vec![0, 2], 1, 3, 2).is_err());
@@ -451,6 +417,15 @@ mod tests {
         }
         .validate()
         .is_err());
+    }
+
+    #[test]
+    fn channel_permutation_moves_pixels_and_refuses_non_permutations() {
+        let analog = tiny().to_analog(1e-3).unwrap();
+        let p = analog.permuted_channels(&[2, 0, 1]).unwrap();
+        assert_eq!(p.samples[0].values, &[1.0, 0.0, 0.5]);
+        assert!(analog.permuted_channels(&[0, 0, 1]).is_err());
+        assert!(analog.permuted_channels(&[0, 1]).is_err());
     }
 
     #[test]

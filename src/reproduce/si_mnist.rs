@@ -58,22 +58,24 @@ fn experiment(batch_size: usize, quick: bool) -> Result<Experiment, ExperimentEr
     Experiment::prepare(config)
 }
 
-/// Runs one consolidation method through `tasks` and writes its report into the output
-/// folder as `NAME.json`.
+/// Runs `protocol` with `consolidation` (one epoch per task when quick) and writes its
+/// report into the output folder as `NAME.json`.
 fn arm(
     options: &mut Options<'_>,
     exp: &Experiment,
     name: &str,
-    tasks: TaskSequence,
-    epochs_per_task: usize,
-    reset_optimizer: bool,
+    protocol: ContinualConfig,
     consolidation: ConsolidationKind,
 ) -> Result<ContinualReport, ExperimentError> {
+    let epochs_per_task = if options.quick {
+        1
+    } else {
+        protocol.epochs_per_task
+    };
     let config = ContinualConfig {
-        tasks,
-        epochs_per_task: if options.quick { 1 } else { epochs_per_task },
-        reset_optimizer,
+        epochs_per_task,
         consolidation,
+        ..protocol
     };
     let observer = &mut *options.observer;
     let report = continual::run(exp, &config, &mut |epoch, r| observer.batch(epoch, r))?;
@@ -90,18 +92,21 @@ fn arm(
 
 fn run_split(options: &mut Options<'_>) -> Result<Outcome, ExperimentError> {
     let exp = experiment(64, options.quick)?;
-    let tasks = TaskSequence::SplitClasses {
-        classes_per_task: 2,
+    let protocol = ContinualConfig {
+        tasks: TaskSequence::SplitClasses {
+            classes_per_task: 2,
+        },
+        epochs_per_task: 10,
+        reset_optimizer: true,
+        consolidation: ConsolidationKind::Finetune,
     };
     let si = ConsolidationKind::Si { c: 1.0, xi: 1e-3 };
-    let si = arm(options, &exp, "si", tasks, 10, true, si)?;
+    let si = arm(options, &exp, "si", protocol, si)?;
     let finetune = arm(
         options,
         &exp,
         "finetune",
-        tasks,
-        10,
-        true,
+        protocol,
         ConsolidationKind::Finetune,
     )?;
     let rows = vec![
@@ -150,15 +155,19 @@ fn run_permuted(options: &mut Options<'_>) -> Result<Outcome, ExperimentError> {
         lambda: 1000.0,
         fisher_samples: 500,
     };
-    let si = arm(options, &exp, "si", tasks, 20, false, si)?;
-    let ewc = arm(options, &exp, "ewc", tasks, 20, false, ewc)?;
+    let protocol = ContinualConfig {
+        tasks,
+        epochs_per_task: 20,
+        reset_optimizer: false,
+        consolidation: ConsolidationKind::Finetune,
+    };
+    let si = arm(options, &exp, "si", protocol, si)?;
+    let ewc = arm(options, &exp, "ewc", protocol, ewc)?;
     let finetune = arm(
         options,
         &exp,
         "finetune",
-        tasks,
-        20,
-        false,
+        protocol,
         ConsolidationKind::Finetune,
     )?;
     let rows = vec![

@@ -50,11 +50,11 @@ pub struct Cascade {
     deepen_threshold: Vec<u64>,
 }
 
-/// A population's efficacies (64 synapses a word, bit set: strong) and levels (0-based).
+/// A population's efficacies (packed as a pattern's signs: `+1` strong) and levels
+/// (0-based).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CascadeState {
-    len: usize,
-    strong: Vec<u64>,
+    efficacy: Pattern,
     depth: Vec<u8>,
     /// No synapse is deeper than this many levels (a cascade with fewer refuses the state).
     levels: usize,
@@ -64,8 +64,7 @@ impl CascadeState {
     /// `len` weak synapses at the top of their cascade.
     pub fn weak(len: usize) -> Self {
         Self {
-            len,
-            strong: vec![0; len.div_ceil(64)],
+            efficacy: Pattern::negative(len),
             depth: vec![0; len],
             levels: 1,
         }
@@ -73,23 +72,17 @@ impl CascadeState {
 
     /// The number of synapses.
     pub fn len(&self) -> usize {
-        self.len
+        self.efficacy.len()
     }
 
     /// Whether the population is empty.
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.efficacy.is_empty()
     }
 
     /// The efficacy `w_i ∈ {−1, +1}` (none past the end).
     pub fn weight(&self, i: usize) -> Option<f64> {
-        (i < self.len).then(|| {
-            if self.strong[i / 64] >> (i % 64) & 1 == 1 {
-                1.0
-            } else {
-                -1.0
-            }
-        })
+        self.efficacy.sign(i)
     }
 
     /// The level `k ∈ 1 … n` of synapse `i` (none past the end).
@@ -155,12 +148,12 @@ impl Cascade {
     ) -> Result<(), SynapseError> {
         let w = state.weight(i).ok_or(SynapseError::Index {
             index: i,
-            len: state.len,
+            len: state.len(),
         })?;
         self.check(state)?;
         state.levels = self.switch.len();
         let agrees = w == event.sign();
-        let (word, bit) = (&mut state.strong[i / 64], 1u64 << (i % 64));
+        let (word, bit) = (&mut state.efficacy.words_mut()[i / 64], 1u64 << (i % 64));
         self.transition(word, bit, &mut state.depth[i], agrees, rng);
         Ok(())
     }
@@ -266,7 +259,7 @@ impl SynapseModel for Cascade {
                 Some(*sum)
             })
             .collect();
-        let strong = Pattern::random(len, rng).words().to_vec();
+        let efficacy = Pattern::random(len, rng);
         let depth = (0..len)
             .map(|_| {
                 let u: f64 = rng.random();
@@ -277,8 +270,7 @@ impl SynapseModel for Cascade {
             })
             .collect();
         Ok(CascadeState {
-            len,
-            strong,
+            efficacy,
             depth,
             levels: pi.len(),
         })
@@ -290,10 +282,10 @@ impl SynapseModel for Cascade {
         pattern: &Pattern,
         rng: &mut R,
     ) -> Result<(), SynapseError> {
-        pattern.check(state.len)?;
+        pattern.check(state.len())?;
         self.check(state)?;
         state.levels = self.switch.len();
-        let words = state.strong.iter_mut().zip(pattern.words());
+        let words = state.efficacy.words_mut().iter_mut().zip(pattern.words());
         for ((strong, &p), depths) in words.zip(state.depth.chunks_mut(64)) {
             let agree = !(*strong ^ p);
             let mut word = *strong;
@@ -306,12 +298,12 @@ impl SynapseModel for Cascade {
     }
 
     fn overlap(&self, state: &CascadeState, pattern: &Pattern) -> Result<f64, SynapseError> {
-        pattern.check(state.len)?;
-        pattern.binary_overlap(&state.strong)
+        pattern.check(state.len())?;
+        pattern.binary_overlap(state.efficacy.words())
     }
 
     fn squared_weights(&self, state: &CascadeState) -> f64 {
-        state.len as f64
+        state.len() as f64
     }
 
     /// From the equilibrium, a potentiation (the stored `ξ_i = +1`, by symmetry the same

@@ -95,7 +95,8 @@ impl Event {
     }
 }
 
-/// A pattern `ξ ∈ {−1, +1}^N`, 64 synapses a word: bit `i % 64` of word `i / 64` is set where
+/// A pattern `ξ ∈ {−1, +1}^N` (a memory, or the efficacies of binary synapses), 64 synapses
+/// a word: bit `i % 64` of word `i / 64` is set where
 /// `ξ_i = +1`. Bits past the end are zero.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Pattern {
@@ -135,9 +136,27 @@ impl Pattern {
         self.len == 0
     }
 
+    /// `len` signs, all `−1`.
+    pub fn negative(len: usize) -> Self {
+        Self {
+            len,
+            words: vec![0; len.div_ceil(64)],
+        }
+    }
+
     /// The packed signs.
     pub fn words(&self) -> &[u64] {
         &self.words
+    }
+
+    /// The packed signs, to change in place (bits past the end must stay zero).
+    pub(crate) fn words_mut(&mut self) -> &mut [u64] {
+        &mut self.words
+    }
+
+    /// The sign `ξ_i` as `±1` (none past the end).
+    pub fn sign(&self, i: usize) -> Option<f64> {
+        self.event(i).map(Event::sign)
     }
 
     /// The event synapse `i` receives (none past the end).

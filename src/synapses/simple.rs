@@ -34,41 +34,33 @@ pub struct Simple {
     threshold: u64,
 }
 
-/// The efficacies of a population, 64 synapses a word (bit set: `w = +1`).
+/// The efficacies of a population, packed as a pattern's signs.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SimpleState {
-    len: usize,
-    strong: Vec<u64>,
+    efficacy: Pattern,
 }
 
 impl SimpleState {
-    /// `len` synapses of efficacy `+1` where `strong` holds (as a pattern's signs).
+    /// Synapses of efficacy `+1` where `strong` is `+1`.
     pub fn from_pattern(strong: &Pattern) -> Self {
         Self {
-            len: strong.len(),
-            strong: strong.words().to_vec(),
+            efficacy: strong.clone(),
         }
     }
 
     /// The number of synapses.
     pub fn len(&self) -> usize {
-        self.len
+        self.efficacy.len()
     }
 
     /// Whether the population is empty.
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.efficacy.is_empty()
     }
 
     /// The efficacy `w_i ∈ {−1, +1}` (none past the end).
     pub fn weight(&self, i: usize) -> Option<f64> {
-        (i < self.len).then(|| {
-            if self.strong[i / 64] >> (i % 64) & 1 == 1 {
-                1.0
-            } else {
-                -1.0
-            }
-        })
+        self.efficacy.sign(i)
     }
 }
 
@@ -97,10 +89,10 @@ impl Simple {
     ) -> Result<(), SynapseError> {
         let w = state.weight(i).ok_or(SynapseError::Index {
             index: i,
-            len: state.len,
+            len: state.len(),
         })?;
         if w != event.sign() && bernoulli(rng, self.threshold) {
-            state.strong[i / 64] ^= 1 << (i % 64);
+            state.efficacy.words_mut()[i / 64] ^= 1 << (i % 64);
         }
         Ok(())
     }
@@ -143,8 +135,8 @@ impl SynapseModel for Simple {
         pattern: &Pattern,
         rng: &mut R,
     ) -> Result<(), SynapseError> {
-        pattern.check(state.len)?;
-        for (s, &p) in state.strong.iter_mut().zip(pattern.words()) {
+        pattern.check(state.len())?;
+        for (s, &p) in state.efficacy.words_mut().iter_mut().zip(pattern.words()) {
             // Only synapses whose efficacy differs from the event can change.
             let mut differ = *s ^ p;
             let mut flips = 0u64;
@@ -161,12 +153,12 @@ impl SynapseModel for Simple {
     }
 
     fn overlap(&self, state: &SimpleState, pattern: &Pattern) -> Result<f64, SynapseError> {
-        pattern.check(state.len)?;
-        pattern.binary_overlap(&state.strong)
+        pattern.check(state.len())?;
+        pattern.binary_overlap(state.efficacy.words())
     }
 
     fn squared_weights(&self, state: &SimpleState) -> f64 {
-        state.len as f64
+        state.len() as f64
     }
 
     fn expected_signal(&self, ages: &[usize]) -> Vec<f64> {

@@ -57,20 +57,20 @@ fn forward_loss(
     };
     let keep: Vec<bool> = (0..trace.output.width).map(|c| head.contains(&c)).collect();
     let mut masked = trace.output.clone();
-    for row in masked.data.chunks_exact_mut(keep.len()) {
-        row.iter_mut()
-            .zip(&keep)
-            .filter(|(_, k)| !**k)
-            .for_each(|(v, _)| *v = MASKED_LOGIT);
-    }
+    fill_outside(&mut masked, &keep, MASKED_LOGIT);
     let mut out = losses::compute(config.loss, &masked, loss_targets(&targets))?;
-    for row in out.grad.data.chunks_exact_mut(keep.len()) {
-        row.iter_mut()
-            .zip(&keep)
-            .filter(|(_, k)| !**k)
-            .for_each(|(g, _)| *g = 0.0);
-    }
+    fill_outside(&mut out.grad, &keep, 0.0);
     Ok((trace, out))
+}
+
+/// Sets every output unit not kept to `value`, in every row.
+fn fill_outside(seq: &mut Seq<f32>, keep: &[bool], value: f32) {
+    for row in seq.data.chunks_exact_mut(keep.len()) {
+        row.iter_mut()
+            .zip(keep)
+            .filter(|(_, k)| !**k)
+            .for_each(|(v, _)| *v = value);
+    }
 }
 
 /// Names the first layer whose values are not finite.

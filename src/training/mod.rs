@@ -25,7 +25,7 @@ use crate::config::TrainingConfig;
 use crate::consolidation::Consolidation;
 use crate::data::{batches, AugmentConfig, Augmentation, DataError, Dataset};
 use crate::losses::LossError;
-use crate::network::{Gradients, Network};
+use crate::network::{Gradients, NamedTensor, Network};
 use crate::neurons::NoiseStream;
 use crate::optimizers::{clip_grad_norm, OptimError, Optimizer};
 use crate::quant::QuantError;
@@ -135,13 +135,7 @@ impl<M: Model, R: Learner<M>> Trainer<R, M> {
         config: TrainingConfig,
         steps: usize,
     ) -> Result<Self, OptimError> {
-        let shapes: Vec<usize> = net
-            .tensors()
-            .iter()
-            .filter(|t| t.learnable)
-            .map(|t| t.data.len())
-            .collect();
-        let optimizer = Optimizer::new(config.optimizer, &shapes)?;
+        let optimizer = fresh_optimizer(&config, &net)?;
         Ok(Self {
             net,
             rule,
@@ -182,7 +176,7 @@ impl<M: Model, R: Learner<M>> Trainer<R, M> {
             ));
             let noise = NoiseStream::derive(seed, &[NOISE, epoch as u64, b as u64]);
             let (eval, grads, reg, task) = self
-                .penalized_gradients(data, indices, &mut rng, Some(augment), noise)
+                .augmented_gradients(data, indices, &mut rng, Some(augment), noise)
                 .map_err(|e| e.at(epoch, b))?;
             let before = task.as_ref().map(|_| self.learnable_values());
             let grad_views: Vec<&[f32]> = grads.iter().map(|g| g.as_slice()).collect();
@@ -195,9 +189,9 @@ impl<M: Model, R: Learner<M>> Trainer<R, M> {
                 self.net.bound_weights(bound as f32);
             }
             if let (Some(task), Some(before)) = (task, before) {
-                let after = self.learnable_values();
-                let views: Vec<&[f32]> = after.iter().map(Vec::as_slice).collect();
-                self.consolidation.after_step(&task, &before, &views);
+                let tensors = self.net.tensors();
+                let after = learnable_views(&tensors);
+                self.consolidation.after_step(&task, &before, &after);
             }
             progress(BatchReport {
                 done: b + 1,
@@ -226,7 +220,15 @@ impl<M: Model, R: Learner<M>> Trainer<R, M> {
         indices: &[usize],
         dropout_rng: &mut ChaCha8Rng,
     ) -> Result<(EvalStats, Gradients<f32>, f64), BatchError> {
-        self.augmented_gradients(data, indices, dropout_rng, None, NoiseStream::default())
+        let (eval, grads, reg, _) =
+            self.augmented_gradients(data, indices, dropout_rng, None, NoiseStream::default())?;
+        Ok((eval, grads, reg))
+    }
+
+    /// Starts the optimizer afresh (its moments and step count).
+    pub fn reset_optimizer(&mut self) -> Result<(), OptimError> {
+        self.optimizer = fresh_optimizer(&self.config, &self.net)?;
+        Ok(())
     }
 
     /// The learnable tensors' values (a copy).
@@ -272,34 +274,10 @@ impl<M: Model, R: Learner<M>> Trainer<R, M> {
         Ok(fisher)
     }
 
-    /// [`Self::augmented_gradients`] with the consolidation penalty added; also returns the
-    /// task gradient alone when the consolidation tracks steps.
-    #[allow(clippy::type_complexity)]
-    fn penalized_gradients(
-        &self,
-        data: &Dataset,
-        indices: &[usize],
-        dropout_rng: &mut ChaCha8Rng,
-        augment: Option<Augmentation>,
-        noise: NoiseStream,
-    ) -> Result<(EvalStats, Gradients<f32>, f64, Option<Gradients<f32>>), BatchError> {
-        if matches!(self.consolidation, Consolidation::None) {
-            let (eval, grads, reg) =
-                self.augmented_gradients(data, indices, dropout_rng, augment, noise)?;
-            return Ok((eval, grads, reg, None));
-        }
-        let (eval, task) = self.task_gradients(data, indices, dropout_rng, augment, noise)?;
-        let mut grads = task.clone();
-        let values = self.learnable_values();
-        let views: Vec<&[f32]> = values.iter().map(Vec::as_slice).collect();
-        let mut reg = self.consolidation.add_penalty(&views, &mut grads);
-        reg += self.finish_gradients(&mut grads)?;
-        let task = self.consolidation.tracks_steps().then_some(task);
-        Ok((eval, grads, reg, task))
-    }
-
     /// [`Self::gradients`] of the samples transformed by `augment` first, with stochastic
-    /// neurons drawing from `noise`.
+    /// neurons drawing from `noise`; also the task gradient alone (before penalties) when the
+    /// consolidation tracks steps.
+    #[allow(clippy::type_complexity)]
     fn augmented_gradients(
         &self,
         data: &Dataset,
@@ -307,21 +285,7 @@ impl<M: Model, R: Learner<M>> Trainer<R, M> {
         dropout_rng: &mut ChaCha8Rng,
         augment: Option<Augmentation>,
         noise: NoiseStream,
-    ) -> Result<(EvalStats, Gradients<f32>, f64), BatchError> {
-        let (eval, mut grads) = self.task_gradients(data, indices, dropout_rng, augment, noise)?;
-        let reg = self.finish_gradients(&mut grads)?;
-        Ok((eval, grads, reg))
-    }
-
-    /// The rule's gradients of the task loss (and activity regularizers) on a batch.
-    fn task_gradients(
-        &self,
-        data: &Dataset,
-        indices: &[usize],
-        dropout_rng: &mut ChaCha8Rng,
-        augment: Option<Augmentation>,
-        noise: NoiseStream,
-    ) -> Result<(EvalStats, Gradients<f32>), BatchError> {
+    ) -> Result<(EvalStats, Gradients<f32>, f64, Option<Gradients<f32>>), BatchError> {
         let net = self.forward_network()?;
         let context = BatchContext {
             config: &self.config,
@@ -332,18 +296,19 @@ impl<M: Model, R: Learner<M>> Trainer<R, M> {
             augment,
             noise,
         };
-        self.rule.batch_gradients(&net, context)
-    }
-
-    /// Adds the weight penalties, checks and clips; returns the penalty.
-    fn finish_gradients(&self, grads: &mut [Vec<f32>]) -> Result<f64, BatchError> {
-        let reg = self.weight_penalties(grads)?;
-        self.check_gradients(grads)?;
+        let (eval, mut grads) = self.rule.batch_gradients(&net, context)?;
+        let task = self.consolidation.tracks_steps().then(|| grads.clone());
+        let tensors = self.net.tensors();
+        let mut reg = self
+            .consolidation
+            .add_penalty(&learnable_views(&tensors), &mut grads);
+        reg += self.weight_penalties(&mut grads)?;
+        self.check_gradients(&grads)?;
         if self.config.clip_grad_norm > 0.0 {
             let mut views: Vec<&mut [f32]> = grads.iter_mut().map(|g| g.as_mut_slice()).collect();
             clip_grad_norm(&mut views, self.config.clip_grad_norm)?;
         }
-        Ok(reg)
+        Ok((eval, grads, reg, task))
     }
 
     /// Adds weight-regularizer gradients; returns the penalty.
@@ -376,6 +341,25 @@ impl<M: Model, R: Learner<M>> Trainer<R, M> {
         }
         Ok(())
     }
+}
+
+/// A new optimizer of `config` over the learnable tensors of `net`.
+fn fresh_optimizer<M: Model>(
+    config: &TrainingConfig,
+    net: &M,
+) -> Result<Optimizer<f32>, OptimError> {
+    let tensors = net.tensors();
+    let shapes: Vec<usize> = learnable_views(&tensors).iter().map(|t| t.len()).collect();
+    Optimizer::new(config.optimizer, &shapes)
+}
+
+/// The values of the learnable tensors among `tensors`, in gradient order.
+pub fn learnable_views<'a>(tensors: &[NamedTensor<'a, f32>]) -> Vec<&'a [f32]> {
+    tensors
+        .iter()
+        .filter(|t| t.learnable)
+        .map(|t| t.data)
+        .collect()
 }
 
 /// A failure in one batch of [`Trainer::gradients`]; [`BatchError::at`] locates it.

@@ -36,3 +36,25 @@ pub fn randomize(net: &mut spikegrad::network::Network<f64>, rng: &mut rand_chac
         *w = rng.random_range(-1.0..1.0);
     }
 }
+
+/// Writes an image file of the `images` source: `/images` uint8 `[N, side, side]` (pixels
+/// row-major) and `/labels` uint8 `[N]`.
+pub fn write_images(path: &std::path::Path, side: usize, pixels: Vec<u8>, labels: Vec<u8>) {
+    use spikegrad::io::hdf5::{DatasetData, Datatype, Hdf5Writer};
+    assert_eq!(pixels.len(), labels.len() * side * side);
+    let mut w = Hdf5Writer::new();
+    let images = DatasetData::Array {
+        dtype: Datatype::uint(1),
+        shape: vec![labels.len() as u64, side as u64, side as u64],
+        bytes: pixels,
+    };
+    w.add("images", images).unwrap();
+    let labels = DatasetData::Numbers {
+        dtype: Datatype::uint(1),
+        bytes: labels,
+    };
+    w.add("labels", labels).unwrap();
+    let mut bytes = std::io::Cursor::new(Vec::new());
+    w.write_to(&mut bytes).unwrap();
+    std::fs::write(path, bytes.into_inner()).unwrap();
+}
