@@ -9,6 +9,7 @@
 //! time are tiny next to the network. Only the gradient (and, for the sum over time, the staged
 //! logits) is rounded to `F`.
 
+mod head;
 mod online;
 mod van_rossum;
 
@@ -127,6 +128,15 @@ pub enum Targets<'a> {
     Values { data: &'a [f32], dims: usize },
     /// One target per step, sample and output, shaped `[T, B, C]` like the readout output (MSE).
     Sequence(&'a Seq<f32>),
+    /// One class index per sample, scored on the outputs `head` alone (one task's head of a
+    /// multi-head readout; the cross-entropy kinds): the other outputs take no part in the
+    /// softmax or the prediction and get no gradient.
+    ClassesInHead {
+        /// The class of each sample, `[B]`, each one of `head`.
+        classes: &'a [usize],
+        /// The readout outputs of the head, without repeats.
+        head: &'a [usize],
+    },
 }
 
 /// A loss value with its gradient and, for classification, the predictions.
@@ -205,6 +215,21 @@ pub enum LossError {
     /// The number of class targets differs from the batch size.
     #[error("{targets} class targets for a batch of {batch}")]
     BatchMismatch { batch: usize, targets: usize },
+    /// A head holds no output.
+    #[error("an output head needs at least one output")]
+    EmptyHead,
+    /// A head names an output the readout does not have.
+    #[error("output {unit} of the head is out of range for {outputs} readout outputs")]
+    HeadOutOfRange { unit: usize, outputs: usize },
+    /// A head names an output twice.
+    #[error("output {unit} appears twice in the head (again at place {place})")]
+    HeadRepeats { unit: usize, place: usize },
+    /// A sample's class is not an output of the head it is scored on.
+    #[error("class {class} of sample {sample} is not an output of its head")]
+    ClassOutsideHead { sample: usize, class: usize },
+    /// An online (step-by-step) loss was given a head.
+    #[error("output heads are not supported by the step-by-step losses of online rules")]
+    HeadNotOnline,
     /// A class index is not a readout output.
     #[error("class {class} of sample {sample} is out of range for {outputs} readout outputs")]
     ClassOutOfRange {
@@ -294,6 +319,10 @@ fn evaluate<F: Real>(
             reset(out, y);
             cross_entropy(reduction, y, classes, out)?
         }
+        (_, Some(reduction), Targets::ClassesInHead { classes, head }) => {
+            kind.check_steps(y.steps)?;
+            head::cross_entropy_in_head(reduction, y, classes, head, out)?
+        }
         (_, Some(_), _) => return Err(LossError::NeedsClasses { kind }),
         (LossKind::VanRossum(kernel), _, Targets::Sequence(seq)) => {
             kernel.validate()?;
@@ -303,7 +332,9 @@ fn evaluate<F: Real>(
             van_rossum::loss(kernel, dt_ms, y, seq, &mut out.grad)
         }
         (LossKind::VanRossum(_), _, _) => return Err(LossError::NeedsTrains),
-        (_, None, Targets::Classes(_)) => return Err(LossError::NeedsValues),
+        (_, None, Targets::Classes(_) | Targets::ClassesInHead { .. }) => {
+            return Err(LossError::NeedsValues)
+        }
         (_, None, Targets::Values { data, dims }) => {
             check_values(y, data, dims)?;
             reset(out, y);

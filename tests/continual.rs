@@ -129,3 +129,78 @@ fn class_splits_score_each_head_on_its_classes() {
         .to_string();
     assert!(err.contains("continual.epochs_per_task"), "{err}");
 }
+
+/// A small spiking experiment: randman of 4 classes, 16 hidden LIF neurons.
+fn spiking_experiment(rule: &str) -> Experiment {
+    let text = format!(
+        r#"
+        seed = 3
+        [data]
+        split = [0.7, 0.0, 0.3]
+        [data.source]
+        kind = "randman"
+        nb_classes = 4
+        nb_units = 10
+        nb_steps = 40
+        nb_samples = 150
+        dt_s = 0.002
+        seed = 5
+        [network]
+        dt_ms = 2.0
+        [[network.hidden]]
+        size = 32
+        [training]
+        epochs = 1
+        batch_size = 25
+        loss = "max_over_time_ce"
+        rule = {{ kind = "{rule}" }}
+        optimizer = {{ kind = "smorms3", lr = 0.05 }}
+        "#
+    );
+    Experiment::prepare(toml::from_str(&text).unwrap()).unwrap()
+}
+
+#[test]
+fn spiking_networks_learn_task_sequences_on_their_heads() {
+    let exp = spiking_experiment("bptt");
+    let tasks = TaskSequence::SplitClasses {
+        classes_per_task: 2,
+    };
+    let si = ConsolidationKind::Si { c: 1.0, xi: 0.1 };
+    let report = run(&exp, tasks, si);
+    assert_eq!(report.accuracy.len(), 2);
+    // Each head decides between two classes: above chance on both after training.
+    assert!(report.accuracy[1].iter().all(|&a| a > 0.6), "{report:?}");
+    let config = ContinualConfig {
+        tasks,
+        epochs_per_task: 2,
+        reset_optimizer: false,
+        consolidation: si,
+    };
+    let alone = continual::from_scratch(&exp, &config, &mut |_, _| {}).unwrap();
+    assert_eq!(alone.len(), 2);
+    assert!(alone.iter().all(|a| (0.0..=1.0).contains(a)));
+    // Permuted spike trains train on one head.
+    let permuted = run(&exp, TaskSequence::Permuted { tasks: 2 }, si);
+    assert_eq!(permuted.accuracy.len(), 2);
+}
+
+#[test]
+fn online_rules_refuse_heads_up_front() {
+    let exp = spiking_experiment("eprop");
+    let config = ContinualConfig {
+        tasks: TaskSequence::SplitClasses {
+            classes_per_task: 2,
+        },
+        epochs_per_task: 1,
+        reset_optimizer: false,
+        consolidation: ConsolidationKind::Finetune,
+    };
+    let err = continual::run(&exp, &config, &mut |_, _| {})
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("training.rule") && err.contains("head"),
+        "{err}"
+    );
+}

@@ -2,6 +2,8 @@
 //! optional consolidation penalty ([`crate::consolidation`]), and after each task the accuracy
 //! on every task seen so far.
 //!
+//! The network is the experiment's, spiking or dense, trained on each task with the
+//! experiment's training settings (the learning-rate schedule restarting with every task).
 //! Tasks come from one experiment's data and split:
 //! - [`TaskSequence::SplitClasses`]: task `k` holds classes `k·m … (k+1)·m − 1` and is scored
 //!   on its own head (the outputs of its classes; Split MNIST: 0/1, 2/3, …);
@@ -13,18 +15,23 @@
 //! minus their final one; Chaudhry et al. 2018) and the backward transfer
 //! (`mean_j R[T−1][j] − R[j][j]`; Lopez-Paz & Ranzato 2017).
 
+use crate::config::NetworkConfig;
 use crate::consolidation::{Consolidation, ConsolidationKind};
 use crate::data::{shuffled_indices, Dataset};
 use crate::error::{check_count, ConfigError};
-use crate::experiment::{Experiment, ExperimentError};
+use crate::experiment::{Experiment, ExperimentError, RunModel};
 use crate::models::Mlp;
-use crate::training::{derive_seed, learnable_views, Backprop, BatchReport, Learner, Trainer};
+use crate::network::Network;
+use crate::rules::RuleKind;
+use crate::training::{derive_seed, learnable_views, BatchReport, EvalScope, Trainer};
 use serde::{Deserialize, Serialize};
 
 /// The seed purpose of the task permutations.
 const PERMUTE: u64 = 15;
 /// The seed purpose of EWC's Fisher samples.
 const FISHER: u64 = 16;
+/// The seed purpose of each task's training draws.
+const TASK: u64 = 17;
 
 /// How the tasks are made from the experiment's data.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -115,28 +122,74 @@ struct Task {
     head: Option<Vec<usize>>,
 }
 
-/// Runs the protocol on `exp`'s data and dense network (its training settings per task),
-/// reporting every task's progress to `progress`.
+/// Runs the protocol on `exp`'s data and network (spiking or dense; its training settings per
+/// task), reporting every task's progress to `progress`.
 pub fn run(
     exp: &Experiment,
     continual: &ContinualConfig,
     progress: &mut dyn FnMut(usize, BatchReport),
 ) -> Result<ContinualReport, ExperimentError> {
+    let tasks = checked_tasks(exp, continual)?;
+    match exp.config.network {
+        NetworkConfig::Spiking(_) => run_family::<Network<f32>>(exp, continual, &tasks, progress),
+        NetworkConfig::Mlp(_) => run_family::<Mlp<f32>>(exp, continual, &tasks, progress),
+    }
+}
+
+/// The reference of training every task alone: for each task, a fresh network (the same
+/// initialisation) trained `epochs_per_task` epochs on it, and its test accuracy.
+pub fn from_scratch(
+    exp: &Experiment,
+    continual: &ContinualConfig,
+    progress: &mut dyn FnMut(usize, BatchReport),
+) -> Result<Vec<f64>, ExperimentError> {
+    let tasks = checked_tasks(exp, continual)?;
+    let alone = ContinualConfig {
+        consolidation: ConsolidationKind::Finetune,
+        ..*continual
+    };
+    let accuracy = |task: &Task| -> Result<f64, ExperimentError> {
+        let one = std::slice::from_ref(task);
+        let report = match exp.config.network {
+            NetworkConfig::Spiking(_) => run_family::<Network<f32>>(exp, &alone, one, progress),
+            NetworkConfig::Mlp(_) => run_family::<Mlp<f32>>(exp, &alone, one, progress),
+        }?;
+        Ok(report.mean_accuracy)
+    };
+    tasks.iter().map(accuracy).collect()
+}
+
+/// The tasks of a valid protocol for `exp`.
+fn checked_tasks(
+    exp: &Experiment,
+    continual: &ContinualConfig,
+) -> Result<Vec<Task>, ExperimentError> {
     continual.validate()?;
-    if exp.config.network.mlp().is_none() {
+    let heads = matches!(continual.tasks, TaskSequence::SplitClasses { .. });
+    let online = matches!(
+        exp.config.training.rule,
+        RuleKind::Eprop { .. } | RuleKind::SuperSpike { .. }
+    );
+    if heads && online && exp.config.network.spiking().is_some() {
         return Err(ConfigError::new(
-            "network.kind",
-            "the continual protocol runs dense networks (kind = \"mlp\") so far",
+            "training.rule",
+            "a task split by classes scores each task on its own head, which the online rules \
+             (e-prop, SuperSpike) do not support; use bptt or rtrl, or permuted tasks",
         )
         .into());
     }
-    let tasks = make_tasks(exp, continual.tasks)?;
-    let mut trainer = Trainer::with_rule(
-        exp.new_mlp()?,
-        Backprop::default(),
-        exp.config.training.clone(),
-        exp.steps,
-    )?;
+    make_tasks(exp, continual.tasks)
+}
+
+fn run_family<M: RunModel>(
+    exp: &Experiment,
+    continual: &ContinualConfig,
+    tasks: &[Task],
+    progress: &mut dyn FnMut(usize, BatchReport),
+) -> Result<ContinualReport, ExperimentError> {
+    let (model, rule) = M::build(exp)?;
+    let config = exp.config.training.clone();
+    let mut trainer = Trainer::with_rule(model, rule, config, exp.steps)?;
     let tensors = trainer.net.tensors();
     trainer.consolidation = Consolidation::new(continual.consolidation, &learnable_views(&tensors));
     let mut accuracy = Vec::with_capacity(tasks.len());
@@ -153,21 +206,24 @@ pub fn run(
     Ok(ContinualReport::from_matrix(accuracy))
 }
 
-fn train_task(
-    trainer: &mut Trainer<Backprop, Mlp<f32>>,
+fn train_task<M: RunModel>(
+    trainer: &mut Trainer<M::Rule, M>,
     exp: &Experiment,
     continual: &ContinualConfig,
     index: usize,
     task: &Task,
     progress: &mut dyn FnMut(usize, BatchReport),
 ) -> Result<(), ExperimentError> {
-    trainer.rule.head = task.head.clone();
+    trainer.head = task.head.clone();
     if continual.reset_optimizer && index > 0 {
         trainer.reset_optimizer()?;
     }
-    for e in 0..continual.epochs_per_task {
-        let epoch = index * continual.epochs_per_task + e + 1;
-        trainer.train_epoch(&task.data, &task.train, epoch, exp.config.seed, &mut |r| {
+    // Each task's epochs count from 1 (the learning-rate schedule restarts with every task)
+    // and draw from the task's own seed.
+    let seed = derive_seed(exp.config.seed, TASK, index as u64);
+    for e in 1..=continual.epochs_per_task {
+        let epoch = index * continual.epochs_per_task + e;
+        trainer.train_epoch(&task.data, &task.train, e, seed, &mut |r| {
             progress(epoch, r)
         })?;
     }
@@ -175,8 +231,8 @@ fn train_task(
 }
 
 /// The end of a task: the consolidation takes the task's importance and anchor.
-fn consolidate(
-    trainer: &mut Trainer<Backprop, Mlp<f32>>,
+fn consolidate<M: RunModel>(
+    trainer: &mut Trainer<M::Rule, M>,
     exp: &Experiment,
     continual: &ContinualConfig,
     task: &Task,
@@ -203,20 +259,26 @@ fn consolidate(
     Ok(())
 }
 
-fn task_accuracy(
-    trainer: &Trainer<Backprop, Mlp<f32>>,
+/// Test accuracy on a task, scored on its head.
+fn task_accuracy<M: RunModel>(
+    trainer: &Trainer<M::Rule, M>,
     task: &Task,
 ) -> Result<f64, ExperimentError> {
-    let rule = Backprop {
-        head: task.head.clone(),
-    };
-    let stats = rule.evaluate(&trainer.net, &trainer.config, &task.data, &task.test, 1)?;
+    let net = trainer.forward_network()?;
+    let stats = net.evaluate_scope(EvalScope {
+        config: &trainer.config,
+        data: &task.data,
+        indices: &task.test,
+        steps: trainer.steps,
+        head: task.head.as_deref(),
+    })?;
     Ok(stats.accuracy())
 }
 
 fn make_tasks(exp: &Experiment, sequence: TaskSequence) -> Result<Vec<Task>, ExperimentError> {
-    let Dataset::Analog(analog) = &exp.data else {
-        return Err(ConfigError::new("data.source", "needs dense (analog) samples").into());
+    let data = &exp.data;
+    let Some(labels) = data.class_labels() else {
+        return Err(ConfigError::new("data.source", "continual tasks need class labels").into());
     };
     // Validation samples train too: the protocol trains a fixed number of epochs per task.
     let train: Vec<usize> = exp
@@ -230,14 +292,14 @@ fn make_tasks(exp: &Experiment, sequence: TaskSequence) -> Result<Vec<Task>, Exp
         TaskSequence::Permuted { tasks } => (0..tasks)
             .map(|k| {
                 let data = match k {
-                    0 => analog.clone(),
-                    k => analog.permuted_channels(&shuffled_indices(
-                        analog.channels,
+                    0 => data.clone(),
+                    k => data.permuted_channels(&shuffled_indices(
+                        data.channels(),
                         derive_seed(exp.config.seed, PERMUTE, k as u64),
                     ))?,
                 };
                 Ok(Task {
-                    data: data.into(),
+                    data,
                     train: train.clone(),
                     test: exp.split.test.clone(),
                     head: None,
@@ -245,17 +307,17 @@ fn make_tasks(exp: &Experiment, sequence: TaskSequence) -> Result<Vec<Task>, Exp
             })
             .collect(),
         TaskSequence::SplitClasses { classes_per_task } => {
-            let tasks = analog.num_classes.div_ceil(classes_per_task);
+            let num_classes = data.num_classes().unwrap_or(0);
             let of = |indices: &[usize], classes: &[usize]| -> Vec<usize> {
-                let wanted = |&&i: &&usize| classes.contains(&analog.samples[i].class);
+                let wanted = |&&i: &&usize| classes.contains(&labels[i]);
                 indices.iter().filter(wanted).copied().collect()
             };
-            Ok((0..tasks)
+            Ok((0..num_classes.div_ceil(classes_per_task))
                 .map(|k| {
-                    let end = ((k + 1) * classes_per_task).min(analog.num_classes);
+                    let end = ((k + 1) * classes_per_task).min(num_classes);
                     let classes: Vec<usize> = (k * classes_per_task..end).collect();
                     Task {
-                        data: exp.data.clone(),
+                        data: data.clone(),
                         train: of(&train, &classes),
                         test: of(&exp.split.test, &classes),
                         head: Some(classes),

@@ -171,16 +171,7 @@ impl AnalogDataset {
     /// (permuted-input tasks such as permuted MNIST).
     pub fn permuted_channels(&self, permutation: &[usize]) -> Result<Self, DataError> {
         let c = self.channels;
-        let mut seen = vec![false; c];
-        let valid = permutation.len() == c
-            && permutation
-                .iter()
-                .all(|&k| k < c && !std::mem::replace(&mut seen[k], true));
-        if !valid {
-            return Err(DataError::InvalidEncoding(format!(
-                "a channel permutation must hold each of 0..{c} once"
-            )));
-        }
+        check_permutation(permutation, c)?;
         let permute = |s: &AnalogSample| AnalogSample {
             values: s
                 .values
@@ -353,5 +344,21 @@ mod tests {
             split,
             ds.split_fractions([0.5, 0.25, 0.25], 3, true).unwrap()
         );
+    }
+}
+
+/// Checks that `permutation` holds each of `0..channels` once.
+pub(super) fn check_permutation(permutation: &[usize], channels: usize) -> Result<(), DataError> {
+    let mut seen = vec![false; channels];
+    let valid = permutation.len() == channels
+        && permutation
+            .iter()
+            .all(|&k| k < channels && !std::mem::replace(&mut seen[k], true));
+    if valid {
+        Ok(())
+    } else {
+        Err(DataError::InvalidEncoding(format!(
+            "a channel permutation must hold each of 0..{channels} once"
+        )))
     }
 }

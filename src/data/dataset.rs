@@ -268,6 +268,32 @@ impl EventDataset {
         })
     }
 
+    /// The dataset with channel `j` of every sample taken from channel `permutation[j]`
+    /// (Permuted MNIST's pixel shuffle, for spikes).
+    pub fn permuted_channels(&self, permutation: &[usize]) -> Result<Self, DataError> {
+        super::analog::check_permutation(permutation, self.channels)?;
+        let mut inverse = vec![0u32; self.channels];
+        for (j, &k) in permutation.iter().enumerate() {
+            inverse[k] = j as u32;
+        }
+        let permute = |s: &EventSample| EventSample {
+            times_s: s.times_s.clone(),
+            // A unit out of range stays as it is, for binning to report.
+            units: s
+                .units
+                .iter()
+                .map(|&u| *inverse.get(u as usize).unwrap_or(&u))
+                .collect(),
+            target: s.target.clone(),
+        };
+        Ok(Self {
+            samples: self.samples.iter().map(permute).collect(),
+            channels: self.channels,
+            num_classes: self.num_classes,
+            duration_s: self.duration_s,
+        })
+    }
+
     /// Sample `index` after checking its spikes and target against the dataset.
     fn checked_sample(&self, index: usize) -> Result<&EventSample, DataError> {
         let sample = self.sample(index)?;
@@ -563,6 +589,22 @@ mod tests {
             .flat_map(|c| (0..per_class[c]).map(move |_| sample(&[(0.0, 0)], c)))
             .collect();
         EventDataset::new(samples, 1, Some(classes), 1.0).unwrap()
+    }
+
+    #[test]
+    fn permuted_channels_move_every_spike_and_keep_the_labels() {
+        let a = sample(&[(0.0, 0), (0.001, 2)], 1);
+        let b = sample(&[(0.002, 1)], 0);
+        let ds = EventDataset::new(vec![a, b], 3, Some(2), 0.004).unwrap();
+        // New channel j reads old channel permutation[j]: old 0 → new 1, 1 → 2, 2 → 0.
+        let permuted = ds.permuted_channels(&[2, 0, 1]).unwrap();
+        assert_eq!(permuted.samples[0].units, vec![1, 0]);
+        assert_eq!(permuted.samples[1].units, vec![2]);
+        assert_eq!(permuted.samples[0].times_s, ds.samples[0].times_s);
+        let data = crate::data::Dataset::Events(permuted);
+        assert_eq!(data.class_labels(), Some(vec![1, 0]));
+        assert!(ds.permuted_channels(&[0, 0, 1]).is_err());
+        assert!(ds.permuted_channels(&[0, 1]).is_err());
     }
 
     #[test]

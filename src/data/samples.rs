@@ -3,7 +3,7 @@
 
 use super::analog::AnalogDataset;
 use super::augment::AugmentConfig;
-use super::dataset::{BatchTargets, EventDataset, EventSample, Split};
+use super::dataset::{BatchTargets, EventDataset, EventSample, Split, Target};
 use super::streamed::StreamedEvents;
 use super::DataError;
 use crate::events::SpikeEvents;
@@ -96,6 +96,31 @@ impl Dataset {
             Dataset::Events(d) => d.num_classes,
             Dataset::Analog(d) => Some(d.num_classes),
             Dataset::Streamed(d) => Some(d.num_classes),
+        }
+    }
+
+    /// The class label of every sample, in order (`None` for regression).
+    pub fn class_labels(&self) -> Option<Vec<usize>> {
+        let class = |s: &EventSample| match s.target {
+            Target::Class(k) => Some(k),
+            _ => None,
+        };
+        match self {
+            Dataset::Events(d) => d.samples.iter().map(class).collect(),
+            Dataset::Analog(d) => Some(d.samples.iter().map(|s| s.class).collect()),
+            Dataset::Streamed(d) => Some(d.labels()),
+        }
+    }
+
+    /// The dataset with channel `j` of every sample taken from channel `permutation[j]`
+    /// (in-memory data only).
+    pub fn permuted_channels(&self, permutation: &[usize]) -> Result<Self, DataError> {
+        match self {
+            Dataset::Events(d) => d.permuted_channels(permutation).map(Dataset::Events),
+            Dataset::Analog(d) => d.permuted_channels(permutation).map(Dataset::Analog),
+            Dataset::Streamed(_) => Err(DataError::InvalidEncoding(
+                "streamed data cannot be permuted; load it into memory".into(),
+            )),
         }
     }
 

@@ -78,6 +78,12 @@ impl StreamedEvents {
         self.len
     }
 
+    /// The class label of every sample, in order (from the files' indexes).
+    pub fn labels(&self) -> Vec<usize> {
+        let labels = self.files.iter().flat_map(|f| f.labels());
+        labels.map(|&l| l as usize).collect()
+    }
+
     /// Whether there are no samples.
     pub fn is_empty(&self) -> bool {
         self.len == 0

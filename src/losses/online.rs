@@ -57,6 +57,7 @@ impl<'a, F: Real> StepLoss<'a, F> {
         }
         let shape = Seq::<F>::zeros(1, batch, outputs);
         match (kind.reduction(), targets) {
+            (_, Targets::ClassesInHead { .. }) => return Err(LossError::HeadNotOnline),
             (Some(_), Targets::Classes(classes)) => super::check_classes(&shape, classes)?,
             (Some(_), _) => return Err(LossError::NeedsClasses { kind }),
             (None, Targets::Classes(_)) => return Err(LossError::NeedsValues),
@@ -192,7 +193,9 @@ impl<'a, F: Real> StepLoss<'a, F> {
                     let target = match targets {
                         Targets::Values { data, .. } => data[k],
                         Targets::Sequence(seq) => seq.data[t * self.batch * c + k],
-                        Targets::Classes(_) => unreachable!("checked at construction"),
+                        Targets::Classes(_) | Targets::ClassesInHead { .. } => {
+                            unreachable!("checked at construction")
+                        }
                     };
                     let d = v.as_f64() - f64::from(target);
                     self.squares += d * d;

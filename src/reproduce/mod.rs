@@ -11,6 +11,7 @@ mod memory_lifetime;
 mod prospective_chain;
 mod prospective_tracking;
 mod si_mnist;
+mod si_split_snn;
 mod stochastic_randman;
 mod superspike_pattern;
 mod superspike_xor;
@@ -173,6 +174,7 @@ pub const REGISTRY: &[Reproduction] = &[
     superspike_xor::ENTRY,
     si_mnist::SPLIT,
     si_mnist::PERMUTED,
+    si_split_snn::ENTRY,
 ];
 
 /// The reproduction called `name`.

@@ -58,36 +58,71 @@ fn experiment(batch_size: usize, quick: bool) -> Result<Experiment, ExperimentEr
     Experiment::prepare(config)
 }
 
+/// The protocol of one arm: `consolidation`, one epoch per task when quick.
+fn arm_config(
+    options: &Options<'_>,
+    protocol: ContinualConfig,
+    consolidation: ConsolidationKind,
+) -> ContinualConfig {
+    let epochs_per_task = if options.quick {
+        1
+    } else {
+        protocol.epochs_per_task
+    };
+    ContinualConfig {
+        epochs_per_task,
+        consolidation,
+        ..protocol
+    }
+}
+
+/// Writes `value` into the output folder as `NAME.json`.
+fn write_json(
+    options: &Options<'_>,
+    name: &str,
+    value: serde_json::Value,
+) -> Result<(), ExperimentError> {
+    std::fs::create_dir_all(&options.out).map_err(|e| file_error(&options.out, e))?;
+    let path = options.out.join(format!("{name}.json"));
+    let text = serde_json::to_string_pretty(&value).expect("serializes");
+    write_atomic_str(&path, &text).map_err(|e| file_error(&path, e))
+}
+
 /// Runs `protocol` with `consolidation` (one epoch per task when quick) and writes its
 /// report into the output folder as `NAME.json`.
-fn arm(
+pub(super) fn arm(
     options: &mut Options<'_>,
     exp: &Experiment,
     name: &str,
     protocol: ContinualConfig,
     consolidation: ConsolidationKind,
 ) -> Result<ContinualReport, ExperimentError> {
-    let epochs_per_task = if options.quick {
-        1
-    } else {
-        protocol.epochs_per_task
-    };
-    let config = ContinualConfig {
-        epochs_per_task,
-        consolidation,
-        ..protocol
-    };
+    let config = arm_config(options, protocol, consolidation);
     let observer = &mut *options.observer;
     let report = continual::run(exp, &config, &mut |epoch, r| observer.batch(epoch, r))?;
-    std::fs::create_dir_all(&options.out).map_err(|e| file_error(&options.out, e))?;
-    let path = options.out.join(format!("{name}.json"));
-    let text = serde_json::json!({ "continual": config, "report": report });
-    write_atomic_str(
-        &path,
-        &serde_json::to_string_pretty(&text).expect("serializes"),
-    )
-    .map_err(|e| file_error(&path, e))?;
+    write_json(
+        options,
+        name,
+        serde_json::json!({ "continual": config, "report": report }),
+    )?;
     Ok(report)
+}
+
+/// The reference of training each task of `protocol` alone from the initial network; writes
+/// the accuracies as `NAME.json` and returns their mean.
+pub(super) fn scratch_arm(
+    options: &mut Options<'_>,
+    exp: &Experiment,
+    name: &str,
+    protocol: ContinualConfig,
+) -> Result<f64, ExperimentError> {
+    let config = arm_config(options, protocol, ConsolidationKind::Finetune);
+    let observer = &mut *options.observer;
+    let accuracy = continual::from_scratch(exp, &config, &mut |epoch, r| observer.batch(epoch, r))?;
+    let mean = accuracy.iter().sum::<f64>() / accuracy.len().max(1) as f64;
+    let value = serde_json::json!({ "continual": config, "accuracy": accuracy, "mean": mean });
+    write_json(options, name, value)?;
+    Ok(mean)
 }
 
 fn run_split(options: &mut Options<'_>) -> Result<Outcome, ExperimentError> {
@@ -109,12 +144,19 @@ fn run_split(options: &mut Options<'_>) -> Result<Outcome, ExperimentError> {
         protocol,
         ConsolidationKind::Finetune,
     )?;
+    let scratch = scratch_arm(options, &exp, "scratch", protocol)?;
     let rows = vec![
         Row {
             metric: "si_mean_accuracy",
             ours: si.mean_accuracy.into(),
             anchor: None,
             published: "≈ 0.97–0.99 (Fig. 2, full MNIST)",
+        },
+        Row {
+            metric: "scratch_mean_accuracy",
+            ours: scratch.into(),
+            anchor: None,
+            published: "not reported",
         },
         Row {
             metric: "finetune_mean_accuracy",
@@ -170,6 +212,7 @@ fn run_permuted(options: &mut Options<'_>) -> Result<Outcome, ExperimentError> {
         protocol,
         ConsolidationKind::Finetune,
     )?;
+    let scratch = scratch_arm(options, &exp, "scratch", protocol)?;
     let rows = vec![
         Row {
             metric: "si_mean_accuracy",
@@ -188,6 +231,12 @@ fn run_permuted(options: &mut Options<'_>) -> Result<Outcome, ExperimentError> {
             ours: ewc.mean_accuracy.into(),
             anchor: None,
             published: "EWC comparable to SI (Fig. 4)",
+        },
+        Row {
+            metric: "scratch_mean_accuracy",
+            ours: scratch.into(),
+            anchor: None,
+            published: "not reported for permuted MNIST",
         },
         Row {
             metric: "si_task1_final_accuracy",

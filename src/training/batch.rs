@@ -148,15 +148,20 @@ pub fn batch_input(input: &BatchInput) -> Input<'_, f32> {
     }
 }
 
-/// The loss's view of a batch's targets.
-pub(super) fn loss_targets(targets: &BatchTargets) -> Targets<'_> {
-    match targets {
-        BatchTargets::Classes(c) => Targets::Classes(c),
-        BatchTargets::Values { values, dims } => Targets::Values {
+/// The loss's view of a batch's targets, class targets scored on the outputs `head` alone
+/// when one is given.
+pub(super) fn loss_targets<'a>(
+    targets: &'a BatchTargets,
+    head: Option<&'a [usize]>,
+) -> Targets<'a> {
+    match (targets, head) {
+        (BatchTargets::Classes(classes), Some(head)) => Targets::ClassesInHead { classes, head },
+        (BatchTargets::Classes(c), None) => Targets::Classes(c),
+        (BatchTargets::Values { values, dims }, _) => Targets::Values {
             data: values,
             dims: *dims,
         },
-        BatchTargets::Trains(trains) => Targets::Sequence(trains),
+        (BatchTargets::Trains(trains), _) => Targets::Sequence(trains),
     }
 }
 
@@ -204,7 +209,7 @@ pub(super) fn train_batch<R: GradientRule<f32>>(
         net,
         Batch {
             input: batch_input(&batch.input),
-            targets: loss_targets(&batch.targets),
+            targets: loss_targets(&batch.targets, b.head),
             loss: b.config.loss,
             activity: &b.config.activity,
             dropout: b.dropout,
@@ -241,25 +246,45 @@ pub fn rule_gradients<R: GradientRule<f32>>(
         dropout: None,
         augment: None,
         noise,
+        head: None,
     };
     train_batch(rule, net, context).map_err(|e| e.at(0, 0))
+}
+
+/// What an evaluation runs on: the samples and the outputs scored.
+#[derive(Clone, Copy)]
+pub struct EvalScope<'a> {
+    /// The settings (loss, batch size, evaluation of stochastic spikes).
+    pub config: &'a TrainingConfig,
+    /// The samples.
+    pub data: &'a Dataset,
+    /// The samples evaluated.
+    pub indices: &'a [usize],
+    /// Time steps per sample.
+    pub steps: usize,
+    /// The outputs of the head scored (`None`: all; see [`crate::losses::Targets`]).
+    pub head: Option<&'a [usize]>,
 }
 
 /// One evaluation batch: forward pass (no dropout, stochastic spikes drawing from `noise`) and
 /// loss, shown to `observe`.
 fn eval_batch(
     net: &Network<f32>,
-    config: &TrainingConfig,
-    data: &Dataset,
-    indices: &[usize],
-    steps: usize,
+    scope: EvalScope<'_>,
     observe: Option<&mut dyn FnMut(&BatchView<'_>)>,
     noise: NoiseStream,
 ) -> Result<EvalStats, BatchFailure> {
+    let EvalScope {
+        config,
+        data,
+        indices,
+        steps,
+        head,
+    } = scope;
     let dt_s = net.spec.dt_ms * 1e-3;
     let batch = data.batch(indices, dt_s, steps, None)?;
     let input = batch_input(&batch.input);
-    let targets = loss_targets(&batch.targets);
+    let targets = loss_targets(&batch.targets, head);
     let evaluated = rules::forward_loss(net, input, targets, config.loss, None, noise)?;
     if let Some(observe) = observe {
         observe(&BatchView {
@@ -311,6 +336,23 @@ pub fn evaluate_observed(
     steps: usize,
     observe: BatchObserver<'_>,
 ) -> Result<EvalStats, TrainError> {
+    let scope = EvalScope {
+        config,
+        data,
+        indices,
+        steps,
+        head: None,
+    };
+    evaluate_scope(net, scope, observe)
+}
+
+/// [`evaluate_observed`] on a scope (e.g. one head of the outputs).
+pub(super) fn evaluate_scope(
+    net: &Network<f32>,
+    scope: EvalScope<'_>,
+    observe: BatchObserver<'_>,
+) -> Result<EvalStats, TrainError> {
+    let config = scope.config;
     let stochastic = net.spec.spike.is_stochastic();
     let deterministic;
     let (net, trials) = match config.eval_spikes {
@@ -323,7 +365,11 @@ pub fn evaluate_observed(
     };
     let mut stats = EvalStats::new(net.hidden.len());
     stats.trials = trials;
-    for (b, chunk) in indices.chunks(config.batch_size.max(1)).enumerate() {
+    for (b, chunk) in scope.indices.chunks(config.batch_size.max(1)).enumerate() {
+        let scope = EvalScope {
+            indices: chunk,
+            ..scope
+        };
         for trial in 0..trials {
             let noise = NoiseStream::derive(EVAL_NOISE, &[b as u64, trial as u64]);
             // Cost metrics are measured on the first trial of every sample.
@@ -331,8 +377,7 @@ pub fn evaluate_observed(
                 0 => Some(&mut *observe),
                 _ => None,
             };
-            let eval = eval_batch(net, config, data, chunk, steps, observer, noise)
-                .map_err(|e| e.at(0, b))?;
+            let eval = eval_batch(net, scope, observer, noise).map_err(|e| e.at(0, b))?;
             stats.merge(&eval);
         }
     }

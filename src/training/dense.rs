@@ -1,6 +1,7 @@
 //! Training dense networks: their batches (one analog step per sample), backpropagation, and
 //! evaluation.
 
+use super::batch::EvalScope;
 use super::batch::{loss_targets, BatchFailure};
 use super::model::{BatchContext, Learner, Model};
 use super::{BatchError, EvalStats, TrainError};
@@ -15,17 +16,11 @@ use std::borrow::Cow;
 
 /// Backpropagation through a dense network (the gradient of the batch's mean loss).
 ///
-/// With a `head`, only those output units take part (a multi-head network whose heads share
-/// one output layer, as the synaptic-intelligence code's output masking): the others are
-/// left out of the softmax and the prediction, and get no gradient.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Backprop {
-    /// The output units of the current head (`None`: all).
-    pub head: Option<Vec<usize>>,
-}
-
-/// A logit low enough that `exp` of it beside any real logit is 0 in f32.
-const MASKED_LOGIT: f32 = -1e30;
+/// With a head ([`BatchContext::head`]), only those output units take part (a multi-head
+/// network whose heads share one output layer, as the synaptic-intelligence code's output
+/// masking; see [`crate::losses::Targets::ClassesInHead`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Backprop;
 
 /// A dense batch: the samples' first analog step `[1, B, inputs]` and their targets.
 fn dense_batch(data: &Dataset, indices: &[usize]) -> Result<(Seq<f32>, BatchTargets), DataError> {
@@ -51,26 +46,8 @@ fn forward_loss(
     if let Some(place) = non_finite(&trace) {
         return Err(BatchFailure::NonFinite(place));
     }
-    let Some(head) = head else {
-        let out = losses::compute(config.loss, &trace.output, loss_targets(&targets))?;
-        return Ok((trace, out));
-    };
-    let keep: Vec<bool> = (0..trace.output.width).map(|c| head.contains(&c)).collect();
-    let mut masked = trace.output.clone();
-    fill_outside(&mut masked, &keep, MASKED_LOGIT);
-    let mut out = losses::compute(config.loss, &masked, loss_targets(&targets))?;
-    fill_outside(&mut out.grad, &keep, 0.0);
+    let out = losses::compute(config.loss, &trace.output, loss_targets(&targets, head))?;
     Ok((trace, out))
-}
-
-/// Sets every output unit not kept to `value`, in every row.
-fn fill_outside(seq: &mut Seq<f32>, keep: &[bool], value: f32) {
-    for row in seq.data.chunks_exact_mut(keep.len()) {
-        row.iter_mut()
-            .zip(keep)
-            .filter(|(_, k)| !**k)
-            .for_each(|(v, _)| *v = value);
-    }
 }
 
 /// Names the first layer whose values are not finite.
@@ -99,33 +76,22 @@ impl Learner<Mlp<f32>> for Backprop {
         net: &Mlp<f32>,
         b: BatchContext<'_>,
     ) -> Result<(EvalStats, Gradients<f32>), BatchError> {
-        let head = self.head.as_deref();
-        let (trace, out) = forward_loss(net, b.config, b.data, b.indices, head)?;
+        let (trace, out) = forward_loss(net, b.config, b.data, b.indices, b.head)?;
         let grads = net.backward(&trace, &out.grad);
         let classify = b.config.loss.is_classification();
         Ok((stats(&out, b.indices.len(), classify), grads))
     }
-
-    fn evaluate(
-        &self,
-        net: &Mlp<f32>,
-        config: &TrainingConfig,
-        data: &Dataset,
-        indices: &[usize],
-        _steps: usize,
-    ) -> Result<EvalStats, TrainError> {
-        evaluate_head(net, config, data, indices, self.head.as_deref())
-    }
 }
 
-/// Loss and accuracy of `net` on `indices`, over the units of `head` only when given.
-fn evaluate_head(
-    net: &Mlp<f32>,
-    config: &TrainingConfig,
-    data: &Dataset,
-    indices: &[usize],
-    head: Option<&[usize]>,
-) -> Result<EvalStats, TrainError> {
+/// Loss and accuracy of `net` on a scope (its head's units only when it has one).
+fn evaluate_scope(net: &Mlp<f32>, scope: EvalScope<'_>) -> Result<EvalStats, TrainError> {
+    let EvalScope {
+        config,
+        data,
+        indices,
+        head,
+        ..
+    } = scope;
     let mut total = EvalStats::new(0);
     let classify = config.loss.is_classification();
     for (b, chunk) in indices.chunks(config.batch_size.max(1)).enumerate() {
@@ -157,13 +123,7 @@ impl Model for Mlp<f32> {
     fn hidden_layers(&self) -> usize {
         0
     }
-    fn evaluate(
-        &self,
-        config: &TrainingConfig,
-        data: &Dataset,
-        indices: &[usize],
-        _steps: usize,
-    ) -> Result<EvalStats, TrainError> {
-        evaluate_head(self, config, data, indices, None)
+    fn evaluate_scope(&self, scope: EvalScope<'_>) -> Result<EvalStats, TrainError> {
+        evaluate_scope(self, scope)
     }
 }

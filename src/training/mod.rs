@@ -16,7 +16,8 @@ mod dense;
 mod model;
 
 pub use batch::{
-    batch_input, evaluate, evaluate_observed, rule_gradients, BatchObserver, BatchView, EvalStats,
+    batch_input, evaluate, evaluate_observed, rule_gradients, BatchObserver, BatchView, EvalScope,
+    EvalStats,
 };
 pub use dense::Backprop;
 pub use model::{BatchContext, Learner, Model};
@@ -101,6 +102,9 @@ pub struct Trainer<R = Rule, M = Network<f32>> {
     /// A continual-learning penalty on moving parameters important to earlier tasks (none by
     /// default; see [`crate::continual`]).
     pub consolidation: Consolidation,
+    /// The outputs the loss scores (all by default; the current task's head in multi-head
+    /// continual learning).
+    pub head: Option<Vec<usize>>,
 }
 
 /// Progress of one batch, for a progress display.
@@ -144,6 +148,7 @@ impl<M: Model, R: Learner<M>> Trainer<R, M> {
             steps,
             augment: AugmentConfig::default(),
             consolidation: Consolidation::None,
+            head: None,
         })
     }
 
@@ -257,6 +262,7 @@ impl<M: Model, R: Learner<M>> Trainer<R, M> {
                 dropout: None,
                 augment: None,
                 noise: NoiseStream::default(),
+                head: self.head.as_deref(),
             };
             let (_, grads) = self
                 .rule
@@ -295,6 +301,7 @@ impl<M: Model, R: Learner<M>> Trainer<R, M> {
             dropout: Some(dropout_rng),
             augment,
             noise,
+            head: self.head.as_deref(),
         };
         let (eval, mut grads) = self.rule.batch_gradients(&net, context)?;
         let task = self.consolidation.tracks_steps().then(|| grads.clone());

@@ -2,7 +2,7 @@
 //! that one trainer (optimizers, schedules, clipping, penalties, consolidation, checkpoints)
 //! serves spiking networks and dense ones alike.
 
-use super::batch::{self, BatchFailure};
+use super::batch::{self, BatchFailure, EvalScope};
 use super::{BatchError, EvalStats, TrainError};
 use crate::config::TrainingConfig;
 use crate::data::{Augmentation, Dataset};
@@ -27,14 +27,24 @@ pub trait Model: Clone + Send + Sync {
     fn forward_model(&self, quantize: Quantization) -> Result<Cow<'_, Self>, QuantError>;
     /// Hidden layers whose activity [`EvalStats`] counts.
     fn hidden_layers(&self) -> usize;
-    /// Loss, accuracy and activity on `indices` (no gradients, no dropout).
+    /// Loss, accuracy and activity on a scope's samples and head (no gradients, no dropout).
+    fn evaluate_scope(&self, scope: EvalScope<'_>) -> Result<EvalStats, TrainError>;
+    /// Loss, accuracy and activity on `indices`, every output scored.
     fn evaluate(
         &self,
         config: &TrainingConfig,
         data: &Dataset,
         indices: &[usize],
         steps: usize,
-    ) -> Result<EvalStats, TrainError>;
+    ) -> Result<EvalStats, TrainError> {
+        self.evaluate_scope(EvalScope {
+            config,
+            data,
+            indices,
+            steps,
+            head: None,
+        })
+    }
 }
 
 /// One training batch as a rule sees it.
@@ -53,6 +63,9 @@ pub struct BatchContext<'a> {
     pub augment: Option<Augmentation<'a>>,
     /// Stochastic neurons' noise.
     pub noise: NoiseStream,
+    /// The outputs the loss scores (`None`: all; one task's head in multi-head continual
+    /// learning).
+    pub head: Option<&'a [usize]>,
 }
 
 /// Computes a model's gradients on a batch (BPTT, RTRL, e-prop, … for spiking networks;
@@ -64,20 +77,6 @@ pub trait Learner<M>: Clone + Send + Sync {
         model: &M,
         batch: BatchContext<'_>,
     ) -> Result<(EvalStats, Gradients<f32>), BatchError>;
-    /// Loss and accuracy of `model` on `indices` as this rule scores them (e.g. on one head).
-    fn evaluate(
-        &self,
-        model: &M,
-        config: &TrainingConfig,
-        data: &Dataset,
-        indices: &[usize],
-        steps: usize,
-    ) -> Result<EvalStats, TrainError>
-    where
-        M: Model,
-    {
-        model.evaluate(config, data, indices, steps)
-    }
     /// Tensors the rule keeps between batches (saved in checkpoints as `rule.NAME`).
     fn state_tensors(&self) -> Vec<(String, Vec<usize>, Vec<f32>)> {
         Vec::new()
@@ -110,14 +109,8 @@ impl Model for Network<f32> {
     fn hidden_layers(&self) -> usize {
         self.hidden.len()
     }
-    fn evaluate(
-        &self,
-        config: &TrainingConfig,
-        data: &Dataset,
-        indices: &[usize],
-        steps: usize,
-    ) -> Result<EvalStats, TrainError> {
-        batch::evaluate(self, config, data, indices, steps)
+    fn evaluate_scope(&self, scope: EvalScope<'_>) -> Result<EvalStats, TrainError> {
+        batch::evaluate_scope(self, scope, &mut |_| {})
     }
 }
 
