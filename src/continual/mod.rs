@@ -25,6 +25,7 @@ use crate::network::Network;
 use crate::rules::RuleKind;
 use crate::training::{derive_seed, learnable_views, BatchReport, EvalScope, Trainer};
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 
 /// The seed purpose of the task permutations.
 const PERMUTE: u64 = 15;
@@ -114,9 +115,10 @@ impl ContinualReport {
     }
 }
 
-/// One task: its data, training and test samples, and head.
-struct Task {
-    data: Dataset,
+/// One task: its data (the experiment's own, or a permuted copy), training and test samples,
+/// and head.
+struct Task<'a> {
+    data: Cow<'a, Dataset>,
     train: Vec<usize>,
     test: Vec<usize>,
     head: Option<Vec<usize>>,
@@ -130,10 +132,7 @@ pub fn run(
     progress: &mut dyn FnMut(usize, BatchReport),
 ) -> Result<ContinualReport, ExperimentError> {
     let tasks = checked_tasks(exp, continual)?;
-    match exp.config.network {
-        NetworkConfig::Spiking(_) => run_family::<Network<f32>>(exp, continual, &tasks, progress),
-        NetworkConfig::Mlp(_) => run_family::<Mlp<f32>>(exp, continual, &tasks, progress),
-    }
+    run_tasks(exp, continual, &tasks, progress)
 }
 
 /// The reference of training every task alone: for each task, a fresh network (the same
@@ -148,22 +147,31 @@ pub fn from_scratch(
         consolidation: ConsolidationKind::Finetune,
         ..*continual
     };
-    let accuracy = |task: &Task| -> Result<f64, ExperimentError> {
-        let one = std::slice::from_ref(task);
-        let report = match exp.config.network {
-            NetworkConfig::Spiking(_) => run_family::<Network<f32>>(exp, &alone, one, progress),
-            NetworkConfig::Mlp(_) => run_family::<Mlp<f32>>(exp, &alone, one, progress),
-        }?;
+    let accuracy = |task: &Task| {
+        let report = run_tasks(exp, &alone, std::slice::from_ref(task), progress)?;
         Ok(report.mean_accuracy)
     };
     tasks.iter().map(accuracy).collect()
 }
 
-/// The tasks of a valid protocol for `exp`.
-fn checked_tasks(
+/// Trains `tasks` in order on a fresh network of `exp`'s family.
+fn run_tasks(
     exp: &Experiment,
     continual: &ContinualConfig,
-) -> Result<Vec<Task>, ExperimentError> {
+    tasks: &[Task<'_>],
+    progress: &mut dyn FnMut(usize, BatchReport),
+) -> Result<ContinualReport, ExperimentError> {
+    match exp.config.network {
+        NetworkConfig::Spiking(_) => run_family::<Network<f32>>(exp, continual, tasks, progress),
+        NetworkConfig::Mlp(_) => run_family::<Mlp<f32>>(exp, continual, tasks, progress),
+    }
+}
+
+/// The tasks of a valid protocol for `exp`.
+fn checked_tasks<'a>(
+    exp: &'a Experiment,
+    continual: &ContinualConfig,
+) -> Result<Vec<Task<'a>>, ExperimentError> {
     continual.validate()?;
     let heads = matches!(continual.tasks, TaskSequence::SplitClasses { .. });
     let online = matches!(
@@ -184,7 +192,7 @@ fn checked_tasks(
 fn run_family<M: RunModel>(
     exp: &Experiment,
     continual: &ContinualConfig,
-    tasks: &[Task],
+    tasks: &[Task<'_>],
     progress: &mut dyn FnMut(usize, BatchReport),
 ) -> Result<ContinualReport, ExperimentError> {
     let (model, rule) = M::build(exp)?;
@@ -211,7 +219,7 @@ fn train_task<M: RunModel>(
     exp: &Experiment,
     continual: &ContinualConfig,
     index: usize,
-    task: &Task,
+    task: &Task<'_>,
     progress: &mut dyn FnMut(usize, BatchReport),
 ) -> Result<(), ExperimentError> {
     trainer.head = task.head.clone();
@@ -235,7 +243,7 @@ fn consolidate<M: RunModel>(
     trainer: &mut Trainer<M::Rule, M>,
     exp: &Experiment,
     continual: &ContinualConfig,
-    task: &Task,
+    task: &Task<'_>,
 ) -> Result<(), ExperimentError> {
     let fisher = match continual.consolidation {
         ConsolidationKind::Ewc { fisher_samples, .. } => {
@@ -262,7 +270,7 @@ fn consolidate<M: RunModel>(
 /// Test accuracy on a task, scored on its head.
 fn task_accuracy<M: RunModel>(
     trainer: &Trainer<M::Rule, M>,
-    task: &Task,
+    task: &Task<'_>,
 ) -> Result<f64, ExperimentError> {
     let net = trainer.forward_network()?;
     let stats = net.evaluate_scope(EvalScope {
@@ -275,7 +283,7 @@ fn task_accuracy<M: RunModel>(
     Ok(stats.accuracy())
 }
 
-fn make_tasks(exp: &Experiment, sequence: TaskSequence) -> Result<Vec<Task>, ExperimentError> {
+fn make_tasks(exp: &Experiment, sequence: TaskSequence) -> Result<Vec<Task<'_>>, ExperimentError> {
     let data = &exp.data;
     let Some(labels) = data.class_labels() else {
         return Err(ConfigError::new("data.source", "continual tasks need class labels").into());
@@ -292,11 +300,11 @@ fn make_tasks(exp: &Experiment, sequence: TaskSequence) -> Result<Vec<Task>, Exp
         TaskSequence::Permuted { tasks } => (0..tasks)
             .map(|k| {
                 let data = match k {
-                    0 => data.clone(),
-                    k => data.permuted_channels(&shuffled_indices(
+                    0 => Cow::Borrowed(data),
+                    k => Cow::Owned(data.permuted_channels(&shuffled_indices(
                         data.channels(),
                         derive_seed(exp.config.seed, PERMUTE, k as u64),
-                    ))?,
+                    ))?),
                 };
                 Ok(Task {
                     data,
@@ -317,7 +325,7 @@ fn make_tasks(exp: &Experiment, sequence: TaskSequence) -> Result<Vec<Task>, Exp
                     let end = ((k + 1) * classes_per_task).min(num_classes);
                     let classes: Vec<usize> = (k * classes_per_task..end).collect();
                     Task {
-                        data: data.clone(),
+                        data: Cow::Borrowed(data),
                         train: of(&train, &classes),
                         test: of(&exp.split.test, &classes),
                         head: Some(classes),

@@ -251,6 +251,22 @@ fn check_sample(
     Ok(())
 }
 
+/// Checks that `permutation` holds each of `0..channels` once.
+pub(super) fn check_permutation(permutation: &[usize], channels: usize) -> Result<(), DataError> {
+    let mut seen = vec![false; channels];
+    let valid = permutation.len() == channels
+        && permutation
+            .iter()
+            .all(|&k| k < channels && !std::mem::replace(&mut seen[k], true));
+    if valid {
+        Ok(())
+    } else {
+        Err(DataError::InvalidEncoding(format!(
+            "a channel permutation must hold each of 0..{channels} once"
+        )))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -344,21 +360,5 @@ mod tests {
             split,
             ds.split_fractions([0.5, 0.25, 0.25], 3, true).unwrap()
         );
-    }
-}
-
-/// Checks that `permutation` holds each of `0..channels` once.
-pub(super) fn check_permutation(permutation: &[usize], channels: usize) -> Result<(), DataError> {
-    let mut seen = vec![false; channels];
-    let valid = permutation.len() == channels
-        && permutation
-            .iter()
-            .all(|&k| k < channels && !std::mem::replace(&mut seen[k], true));
-    if valid {
-        Ok(())
-    } else {
-        Err(DataError::InvalidEncoding(format!(
-            "a channel permutation must hold each of 0..{channels} once"
-        )))
     }
 }

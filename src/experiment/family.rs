@@ -77,7 +77,7 @@ impl RunModel for Network<f32> {
 impl RunModel for Mlp<f32> {
     type Rule = Backprop;
     fn build(exp: &Experiment) -> Result<(Self, Backprop), ExperimentError> {
-        Ok((exp.new_mlp()?, Backprop::default()))
+        Ok((exp.new_mlp()?, Backprop))
     }
     fn checkpoint(&self) -> Checkpoint {
         tensors_checkpoint(self)

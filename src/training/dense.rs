@@ -1,8 +1,7 @@
 //! Training dense networks: their batches (one analog step per sample), backpropagation, and
 //! evaluation.
 
-use super::batch::EvalScope;
-use super::batch::{loss_targets, BatchFailure};
+use super::batch::{loss_targets, BatchFailure, EvalScope};
 use super::model::{BatchContext, Learner, Model};
 use super::{BatchError, EvalStats, TrainError};
 use crate::config::TrainingConfig;
