@@ -301,6 +301,11 @@ pub struct TrainingConfig {
     /// (SuperSpike's `±w_max`); `None`: unbounded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub weight_bound: Option<f64>,
+    /// Metaplasticity strength `m` (Laborieux et al. 2021): every update that shrinks a weight
+    /// matrix element is scaled by `1 − tanh²(m·w)` (see [`crate::synapses::metaplastic`]);
+    /// `None`: plain updates.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metaplasticity: Option<f64>,
     /// The loss.
     pub loss: LossKind,
     /// Activity regularizers, applied to every hidden layer's spikes.
@@ -349,6 +354,7 @@ impl Default for TrainingConfig {
             schedule: LrSchedule::Constant,
             clip_grad_norm: 0.0,
             weight_bound: None,
+            metaplasticity: None,
             loss: LossKind::MaxOverTimeCe,
             activity: Vec::new(),
             weights: Vec::new(),
@@ -437,6 +443,14 @@ impl ExperimentConfig {
         }
         if let Some(a) = t.stop_at_valid_accuracy {
             check_range("training.stop_at_valid_accuracy", a, 0.0, 1.0, true)?;
+        }
+        if let Some(m) = t.metaplasticity {
+            if !(m.is_finite() && m >= 0.0) {
+                return Err(ConfigError::new(
+                    "training.metaplasticity",
+                    format!("must be finite and ≥ 0, got {m}"),
+                ));
+            }
         }
         t.rule
             .validate()
@@ -586,6 +600,13 @@ mod tests {
             assert!(err.contains("training.weight_bound"), "{err}");
         }
         config.training.weight_bound = Some(0.1);
+        config.validate().unwrap();
+        for bad in [-0.5, f64::NAN, f64::INFINITY] {
+            config.training.metaplasticity = Some(bad);
+            let err = config.validate().unwrap_err().to_string();
+            assert!(err.contains("training.metaplasticity"), "{err}");
+        }
+        config.training.metaplasticity = Some(0.0);
         config.validate().unwrap();
         config.training.loss = LossKind::VanRossum(Default::default());
         let err = config.validate().unwrap_err().to_string();

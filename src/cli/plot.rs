@@ -18,6 +18,9 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 use plotters::style::FontStyle;
 
+mod heatmap;
+pub use heatmap::{plot_heatmap, HeatMapPlot};
+
 /// One row of the training history.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EpochPoint {

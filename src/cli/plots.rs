@@ -8,7 +8,7 @@ use spikegrad::experiment::{EpochRecord, Experiment, RunDir};
 use spikegrad::io::write_atomic_str;
 use spikegrad::metrics::CostMetrics;
 use spikegrad::network::Network;
-use spikegrad::reproduce::{Figure, Scale};
+use spikegrad::reproduce::{Figure, HeatMap, Scale};
 use spikegrad::tensor::Seq;
 use spikegrad::training::{batch_input, EvalStats, Model};
 use std::path::Path;
@@ -111,6 +111,21 @@ pub fn plot_figure(path: &Path, figure: &Figure) -> anyhow::Result<()> {
         curves,
     };
     plot::plot_xy(path, &plot)
+}
+
+/// Draws a reproduction's heat map as a PNG at `path`.
+pub fn plot_heat_map(path: &Path, map: &HeatMap) -> anyhow::Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    let plot = plot::HeatMapPlot {
+        title: map.title.clone(),
+        x_desc: map.column_label.clone(),
+        y_desc: map.row_label.clone(),
+        rows: map.rows.clone(),
+        range: map.range,
+    };
+    plot::plot_heatmap(path, &plot)
 }
 
 /// `summary.txt`: the test results and cost metrics of the best weights, one per line.

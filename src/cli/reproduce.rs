@@ -62,6 +62,11 @@ pub fn run(args: ReproduceArgs) -> anyhow::Result<()> {
         plots::plot_figure(&path, figure).with_context(|| format!("figure {}", path.display()))?;
         println!("figure: {}", path.display());
     }
+    for map in &outcome.heat_maps {
+        let path = out_dir.join(&map.file);
+        plots::plot_heat_map(&path, map).with_context(|| format!("figure {}", path.display()))?;
+        println!("figure: {}", path.display());
+    }
     println!(
         "{:<24} {:>10} {:>10}  published",
         "metric", "ours", "anchor"

@@ -18,6 +18,11 @@ pub enum Activation {
     Softplus,
     /// `z`.
     Identity,
+    /// `sign z` (`+1` at 0), the activation of binarized networks. It has no useful
+    /// derivative; the backward pass uses the straight-through estimator of Hubara et al.
+    /// (2016), the derivative of `hardtanh z = clamp(z, −1, 1)`: 1 for `|z| ≤ 1`, else 0 (as
+    /// Laborieux et al. 2021).
+    Sign,
 }
 
 impl Activation {
@@ -31,10 +36,18 @@ impl Activation {
             // precision for large |z|.
             Self::Softplus => z.max(F::zero()) + (-z.abs()).exp().ln_1p(),
             Self::Identity => z,
+            Self::Sign => {
+                if z >= F::zero() {
+                    F::one()
+                } else {
+                    -F::one()
+                }
+            }
         }
     }
 
-    /// `φ'(z)`, given `z` and `a = φ(z)` (ReLU's derivative at 0 is taken as 0).
+    /// `φ'(z)`, given `z` and `a = φ(z)` (ReLU's derivative at 0 is taken as 0; for
+    /// [`Self::Sign`], the straight-through estimate).
     pub fn derivative<F: Real>(self, z: F, a: F) -> F {
         match self {
             Self::Relu => {
@@ -48,6 +61,13 @@ impl Activation {
             Self::Sigmoid => a * (F::one() - a),
             Self::Softplus => sigmoid(z),
             Self::Identity => F::one(),
+            Self::Sign => {
+                if z.abs() <= F::one() {
+                    F::one()
+                } else {
+                    F::zero()
+                }
+            }
         }
     }
 }
@@ -76,6 +96,23 @@ mod tests {
                 let exact = act.derivative(z, act.apply(z));
                 assert!((fd - exact).abs() < 1e-8, "{act:?} at {z}: {fd} vs {exact}");
             }
+        }
+    }
+
+    #[test]
+    fn sign_is_binary_with_the_hardtanh_derivative() {
+        for &z in &[-3.0f64, -1.0, -0.2, 0.0, 0.4, 1.0, 2.0] {
+            let a = Activation::Sign.apply(z);
+            assert_eq!(a, if z >= 0.0 { 1.0 } else { -1.0 });
+            // The straight-through estimate is hardtanh's derivative (checked by finite
+            // differences away from its kinks at ±1).
+            let hardtanh = |v: f64| v.clamp(-1.0, 1.0);
+            let expected = if z.abs() == 1.0 {
+                1.0
+            } else {
+                (hardtanh(z + 1e-6) - hardtanh(z - 1e-6)) / 2e-6
+            };
+            assert!((Activation::Sign.derivative(z, a) - expected).abs() < 1e-9);
         }
     }
 

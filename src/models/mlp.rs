@@ -20,6 +20,7 @@ use crate::tensor::{Matrix, Seq};
 use rand::Rng;
 use rand_distr::{Distribution, Normal, Uniform};
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 
 /// One hidden layer of an MLP config.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -52,6 +53,21 @@ pub enum DenseInit {
     KaimingNormal,
 }
 
+/// How a layer's stored weights enter its product.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DenseWeights {
+    /// The stored values themselves.
+    #[default]
+    Real,
+    /// Binarized (Hubara et al. 2016; Laborieux et al. 2021): the stored values are hidden
+    /// weights `W_h` and the product uses `sign(W_h) / √fan_in` (`+1` at 0). The fixed scale
+    /// keeps pre-activations of order one where the binarized networks of the literature use
+    /// batch normalisation. The gradient passes straight through to `W_h`:
+    /// `∂L/∂W_h = ∂L/∂W_b / √fan_in`.
+    Binary,
+}
+
 /// The architecture of an MLP.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -66,6 +82,8 @@ pub struct MlpSpec {
     pub bias: bool,
     /// The weight initialisation.
     pub init: DenseInit,
+    /// Real or binarized weights (every layer, the output layer included).
+    pub weights: DenseWeights,
 }
 
 impl Default for MlpSpec {
@@ -76,6 +94,7 @@ impl Default for MlpSpec {
             outputs: 0,
             bias: true,
             init: DenseInit::GlorotUniform,
+            weights: DenseWeights::Real,
         }
     }
 }
@@ -177,7 +196,7 @@ impl<F: Real> Mlp<F> {
                     row.copy_from_slice(b);
                 }
             }
-            dense_forward(&a, &layer.w, &mut z);
+            dense_forward(&a, &self.effective_weights(layer), &mut z);
             let mut next = z.clone();
             next.data
                 .iter_mut()
@@ -203,6 +222,10 @@ impl<F: Real> Mlp<F> {
             }
             let mut dw = Matrix::zeros(layer.w.rows, layer.w.cols);
             dense_grad_weight(&trace.inputs[l], &delta, &mut dw);
+            if self.spec.weights == DenseWeights::Binary {
+                let scale = binary_scale::<F>(layer.w.rows);
+                dw.data.iter_mut().for_each(|g| *g *= scale);
+            }
             let mut layer_grads = vec![dw.data];
             if layer.b.is_some() {
                 let mut db = vec![F::zero(); layer.w.cols];
@@ -213,7 +236,7 @@ impl<F: Real> Mlp<F> {
             }
             grads.push(layer_grads);
             if l > 0 {
-                delta = grad_input(&delta, &layer.w);
+                delta = grad_input(&delta, &self.effective_weights(layer));
             }
         }
         grads.into_iter().rev().flatten().collect()
@@ -285,6 +308,21 @@ impl<F: Real> Mlp<F> {
         }
     }
 
+    /// The weights a layer's product uses: the stored ones, or their binarized values.
+    pub fn effective_weights<'a>(&self, layer: &'a DenseLayer<F>) -> Cow<'a, Matrix<F>> {
+        match self.spec.weights {
+            DenseWeights::Real => Cow::Borrowed(&layer.w),
+            DenseWeights::Binary => {
+                let scale = binary_scale::<F>(layer.w.rows);
+                let mut w = layer.w.clone();
+                w.data.iter_mut().for_each(|v| {
+                    *v = if *v >= F::zero() { scale } else { -scale };
+                });
+                Cow::Owned(w)
+            }
+        }
+    }
+
     fn layer_name(&self, l: usize) -> String {
         if l + 1 == self.layers.len() {
             "output".to_string()
@@ -292,6 +330,11 @@ impl<F: Real> Mlp<F> {
             format!("hidden.{l}")
         }
     }
+}
+
+/// The magnitude `1/√fan_in` of a binarized weight.
+fn binary_scale<F: Real>(fan_in: usize) -> F {
+    F::from_f64(1.0 / (fan_in as f64).sqrt())
 }
 
 /// `a_l`: the next layer's input, or the network output for the last layer.

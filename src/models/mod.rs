@@ -4,4 +4,4 @@ mod activation;
 pub mod mlp;
 
 pub use activation::Activation;
-pub use mlp::{DenseInit, DenseLayerSpec, Mlp, MlpSpec, MlpTrace};
+pub use mlp::{DenseInit, DenseLayerSpec, DenseWeights, Mlp, MlpSpec, MlpTrace};

@@ -73,5 +73,6 @@ fn run(options: &mut Options<'_>) -> Result<Outcome, ExperimentError> {
         setting,
         runs,
         figures: Vec::new(),
+        heat_maps: Vec::new(),
     })
 }

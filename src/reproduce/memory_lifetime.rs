@@ -375,6 +375,7 @@ fn outcome(size: &Size, ages: &[usize], curves: &[Curve; 3]) -> Outcome {
         setting,
         runs: Vec::new(),
         figures: vec![figure(size, ages, curves)],
+        heat_maps: Vec::new(),
     }
 }
 

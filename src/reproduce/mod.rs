@@ -8,6 +8,7 @@
 
 mod eprop_evidence;
 mod memory_lifetime;
+mod metaplastic_mnist;
 mod prospective_chain;
 mod prospective_tracking;
 mod si_mnist;
@@ -84,6 +85,42 @@ pub struct Outcome {
     pub runs: Vec<PathBuf>,
     /// Figures to draw into the output folder (the command line renders them).
     pub figures: Vec<Figure>,
+    /// Matrices to draw as heat maps into the output folder.
+    pub heat_maps: Vec<HeatMap>,
+}
+
+/// A matrix as plain data, drawn as a heat map with every cell's value written in it (a
+/// continual run's accuracy matrix).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct HeatMap {
+    /// The image's file name in the output folder (`si-accuracy.png`).
+    pub file: String,
+    /// The title.
+    pub title: String,
+    /// What the columns are.
+    pub column_label: String,
+    /// What the rows are.
+    pub row_label: String,
+    /// `rows[i][j]`, row 0 at the top; rows may be shorter than the widest (a triangular
+    /// matrix), the missing cells blank.
+    pub rows: Vec<Vec<f64>>,
+    /// The values at the two ends of the colour scale.
+    pub range: (f64, f64),
+}
+
+impl HeatMap {
+    /// The accuracy matrix of a continual run: row `i` after task `i + 1`, column `j` task
+    /// `j + 1`, coloured on `[0, 1]`.
+    pub fn accuracy(file: &str, title: &str, report: &crate::continual::ContinualReport) -> Self {
+        Self {
+            file: file.into(),
+            title: title.into(),
+            column_label: "tested on task".into(),
+            row_label: "after training task".into(),
+            rows: report.accuracy.clone(),
+            range: (0.0, 1.0),
+        }
+    }
 }
 
 /// A figure as plain data: named curves over x. The library draws nothing; `spikegrad
@@ -175,6 +212,7 @@ pub const REGISTRY: &[Reproduction] = &[
     si_mnist::SPLIT,
     si_mnist::PERMUTED,
     si_split_snn::ENTRY,
+    metaplastic_mnist::ENTRY,
 ];
 
 /// The reproduction called `name`.

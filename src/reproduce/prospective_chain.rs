@@ -92,6 +92,7 @@ fn run(options: &mut Options<'_>) -> Result<Outcome, ExperimentError> {
         setting,
         runs: Vec::new(),
         figures: Vec::new(),
+        heat_maps: Vec::new(),
     })
 }
 

@@ -12,7 +12,7 @@
 //! mean accuracy 0.70 with c = 0.1, 0.81 with c = 1, 0.87 with c = 10; EWC 0.89 with λ = 1000,
 //! 0.82 with λ = 10⁴): the strengths were chosen from that sweep.
 
-use super::{shipped, Options, Outcome, Reproduction, Row};
+use super::{shipped, HeatMap, Options, Outcome, Reproduction, Row};
 use crate::config::{DataSource, ExperimentConfig};
 use crate::consolidation::ConsolidationKind;
 use crate::continual::{self, ContinualConfig, ContinualReport, TaskSequence};
@@ -38,6 +38,12 @@ pub(super) const PERMUTED: Reproduction = Reproduction {
 
 /// The experiment of both: all 5000 images, 80% train, 20% test, stratified.
 fn experiment(batch_size: usize, quick: bool) -> Result<Experiment, ExperimentError> {
+    prepare_mnist(mnist_config(batch_size, quick))
+}
+
+/// The shipped dense MNIST config with 80% of the images training and 20% testing (smaller
+/// layers and a 30/70 split when quick).
+pub(super) fn mnist_config(batch_size: usize, quick: bool) -> ExperimentConfig {
     let mut config: ExperimentConfig = shipped(CONFIG);
     config.data.split = [0.8, 0.0, 0.2];
     config.training.batch_size = batch_size;
@@ -47,6 +53,11 @@ fn experiment(batch_size: usize, quick: bool) -> Result<Experiment, ExperimentEr
         }
         config.data.split = [0.3, 0.0, 0.7];
     }
+    config
+}
+
+/// The experiment of a config reading the MNIST subset, with a clear error where it is absent.
+pub(super) fn prepare_mnist(config: ExperimentConfig) -> Result<Experiment, ExperimentError> {
     if let DataSource::Images(images) = &config.data.source {
         if !images.path.exists() {
             return Err(file_error(
@@ -184,6 +195,14 @@ fn run_split(options: &mut Options<'_>) -> Result<Outcome, ExperimentError> {
             .into(),
         runs: Vec::new(),
         figures: Vec::new(),
+        heat_maps: vec![
+            HeatMap::accuracy("si-accuracy.png", "Split MNIST, SI: test accuracy", &si),
+            HeatMap::accuracy(
+                "finetune-accuracy.png",
+                "Split MNIST, fine-tuning: test accuracy",
+                &finetune,
+            ),
+        ],
     })
 }
 
@@ -258,6 +277,19 @@ fn run_permuted(options: &mut Options<'_>) -> Result<Outcome, ExperimentError> {
             .into(),
         runs: Vec::new(),
         figures: Vec::new(),
+        heat_maps: vec![
+            HeatMap::accuracy("si-accuracy.png", "Permuted MNIST, SI: test accuracy", &si),
+            HeatMap::accuracy(
+                "ewc-accuracy.png",
+                "Permuted MNIST, EWC: test accuracy",
+                &ewc,
+            ),
+            HeatMap::accuracy(
+                "finetune-accuracy.png",
+                "Permuted MNIST, fine-tuning: test accuracy",
+                &finetune,
+            ),
+        ],
     })
 }
 

@@ -21,7 +21,9 @@
 
 use super::si_mnist::{arm, scratch_arm};
 use super::stochastic_randman::DETERMINISTIC;
-use super::{shipped, spiking, Figure, Metric, Options, Outcome, Reproduction, Row, Scale, Series};
+use super::{
+    shipped, spiking, Figure, HeatMap, Metric, Options, Outcome, Reproduction, Row, Scale, Series,
+};
 use crate::config::{DataSource, ExperimentConfig};
 use crate::consolidation::ConsolidationKind;
 use crate::continual::{ContinualConfig, ContinualReport, TaskSequence};
@@ -164,6 +166,18 @@ fn run(options: &mut Options<'_>) -> Result<Outcome, ExperimentError> {
                 curve("fine-tuning", &finetune_runs[0]),
             ],
         }],
+        heat_maps: vec![
+            HeatMap::accuracy(
+                "si-accuracy.png",
+                "Split randman, SI (seed 1): test accuracy",
+                &si_runs[0],
+            ),
+            HeatMap::accuracy(
+                "finetune-accuracy.png",
+                "Split randman, fine-tuning (seed 1): test accuracy",
+                &finetune_runs[0],
+            ),
+        ],
     })
 }
 

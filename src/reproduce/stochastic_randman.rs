@@ -65,5 +65,6 @@ fn run(options: &mut Options<'_>) -> Result<Outcome, ExperimentError> {
         ),
         runs: results.into_iter().map(|(p, _)| p).collect(),
         figures: Vec::new(),
+        heat_maps: Vec::new(),
     })
 }

@@ -15,18 +15,22 @@
 //!
 //! - [`simple`]: the bounded binary synapse (Amit & Fusi 1994), one time scale;
 //! - [`benna_fusi`]: the chain of communicating variables of Benna & Fusi (2016);
-//! - [`cascade`]: the cascade of metaplastic states of Fusi, Drew & Abbott (2005).
+//! - [`cascade`]: the cascade of metaplastic states of Fusi, Drew & Abbott (2005);
+//! - [`metaplastic`]: metaplastic binarized weights (Laborieux et al. 2021), a modulation of
+//!   any optimizer's steps on a network's hidden weights ([`Metaplasticity`]).
 //!
 //! [`SynapseModel`] is what the memory experiments need of each: its equilibrium, storing a
 //! pattern, reading the overlap, and the exact expectation to compare a simulation with.
 
 pub mod benna_fusi;
 pub mod cascade;
+pub mod metaplastic;
 pub mod simple;
 mod symmetric;
 
 pub use benna_fusi::{BennaFusi, BennaFusiParams, BennaFusiState};
 pub use cascade::{Cascade, CascadeParams, CascadeState};
+pub use metaplastic::Metaplasticity;
 pub use simple::{Simple, SimpleParams, SimpleState};
 
 use rand::Rng;

@@ -32,6 +32,7 @@ use crate::optimizers::{clip_grad_norm, OptimError, Optimizer};
 use crate::quant::QuantError;
 use crate::regularizers::{add_weight_penalty, RegularizerError};
 use crate::rules::{Rule, RuleError};
+use crate::synapses::Metaplasticity;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use std::borrow::Cow;
@@ -183,12 +184,19 @@ impl<M: Model, R: Learner<M>> Trainer<R, M> {
             let (eval, grads, reg, task) = self
                 .augmented_gradients(data, indices, &mut rng, Some(augment), noise)
                 .map_err(|e| e.at(epoch, b))?;
-            let before = task.as_ref().map(|_| self.learnable_values());
+            let metaplastic = self
+                .config
+                .metaplasticity
+                .map(|m| Metaplasticity { strength: m });
+            let before = (task.is_some() || metaplastic.is_some()).then(|| self.learnable_values());
             let grad_views: Vec<&[f32]> = grads.iter().map(|g| g.as_slice()).collect();
             let mut params = self.net.learnable_mut();
             let mut param_views: Vec<&mut [f32]> =
                 params.iter_mut().map(|p| p.as_mut_slice()).collect();
             self.optimizer.step(&mut param_views, &grad_views, lr)?;
+            if let (Some(meta), Some(before)) = (metaplastic, &before) {
+                modulate_weight_updates(&mut self.net, meta, before);
+            }
             self.net.apply_constraints();
             if let Some(bound) = self.config.weight_bound {
                 self.net.bound_weights(bound as f32);
@@ -358,6 +366,23 @@ fn fresh_optimizer<M: Model>(
     let tensors = net.tensors();
     let shapes: Vec<usize> = learnable_views(&tensors).iter().map(|t| t.len()).collect();
     Optimizer::new(config.optimizer, &shapes)
+}
+
+/// Metaplasticity on the step just taken: each weight matrix's update is attenuated where
+/// it shrinks a weight (biases and neuron parameters are left alone, as in the paper).
+fn modulate_weight_updates<M: Model>(net: &mut M, meta: Metaplasticity, before: &[Vec<f32>]) {
+    let matrices: Vec<bool> = net
+        .tensors()
+        .iter()
+        .filter(|t| t.learnable)
+        .map(|t| t.shape.len() == 2)
+        .collect();
+    let params = net.learnable_mut();
+    for ((after, before), matrix) in params.into_iter().zip(before).zip(matrices) {
+        if matrix {
+            meta.modulate(before, after);
+        }
+    }
 }
 
 /// The values of the learnable tensors among `tensors`, in gradient order.

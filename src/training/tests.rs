@@ -112,3 +112,48 @@ fn the_straight_through_step_updates_the_float_master_weights() {
     }
     assert!(off_grid > 0, "the master weights must stay float");
 }
+
+/// Metaplasticity scales the shrinking part of each weight matrix's step by
+/// `1 − tanh²(m·w)` and leaves every other step, and the neuron parameters, as the optimizer
+/// made them.
+#[test]
+fn metaplasticity_attenuates_only_shrinking_weight_updates() {
+    let (data, net, config, steps) = setup();
+    let indices: Vec<usize> = (0..data.len()).collect();
+    let plain_config = TrainingConfig {
+        quantize: Quantization::None,
+        ..config
+    };
+    let strength = 40.0;
+    let meta_config = TrainingConfig {
+        metaplasticity: Some(strength),
+        ..plain_config.clone()
+    };
+    let mut plain = Trainer::new(net.clone(), plain_config, steps).unwrap();
+    let mut meta = Trainer::new(net.clone(), meta_config, steps).unwrap();
+    plain
+        .train_epoch(&data, &indices, 1, 7, &mut |_| {})
+        .unwrap();
+    meta.train_epoch(&data, &indices, 1, 7, &mut |_| {})
+        .unwrap();
+    let (mut attenuated, mut kept) = (0, 0);
+    let tensors = net.tensors();
+    let (p_tensors, m_tensors) = (plain.net.tensors(), meta.net.tensors());
+    for ((before, p), m) in tensors.iter().zip(&p_tensors).zip(&m_tensors) {
+        for ((&w0, &wp), &wm) in before.data.iter().zip(p.data).zip(m.data) {
+            let delta = wp - w0;
+            if before.shape.len() == 2 && delta * w0 < 0.0 {
+                let f = 1.0 - (strength as f32 * w0).tanh().powi(2);
+                assert!((wm - (w0 + delta * f)).abs() <= 1e-6, "{}", before.name);
+                attenuated += usize::from(f < 0.5);
+            } else {
+                assert_eq!(wm, wp, "{}", before.name);
+                kept += usize::from(delta != 0.0);
+            }
+        }
+    }
+    assert!(
+        attenuated > 0 && kept > 0,
+        "{attenuated} attenuated, {kept} kept"
+    );
+}

@@ -19,6 +19,7 @@ fn spec(activation: Activation, bias: bool) -> MlpSpec {
         outputs: 3,
         bias,
         init: DenseInit::GlorotUniform,
+        weights: DenseWeights::Real,
     }
 }
 
@@ -136,4 +137,55 @@ fn tensor_names_shapes_and_init_scale() {
     // Glorot uniform: variance limit² / 3 = 2 / (fan_in + fan_out).
     assert!((var / (2.0 / 700.0) - 1.0).abs() < 0.05, "{var}");
     assert!(Mlp::<f32>::new(&MlpSpec::default(), &mut rng).is_err());
+}
+
+/// A binarized network computes what a real-valued one with weights `sign(W_h)/√fan_in`
+/// computes, and its hidden-weight gradient is that network's weight gradient (checked
+/// against finite differences above) divided by `√fan_in`: the straight-through estimator.
+#[test]
+fn binary_weights_are_scaled_signs_with_straight_through_gradients() {
+    let mut rng = ChaCha8Rng::seed_from_u64(4);
+    let mut s = spec(Activation::Tanh, true);
+    s.weights = DenseWeights::Binary;
+    let binary = Mlp::<f64>::new(&s, &mut rng).unwrap();
+    let mut real = binary.clone();
+    real.spec.weights = DenseWeights::Real;
+    for layer in &mut real.layers {
+        let fan_in = layer.w.rows as f64;
+        for w in &mut layer.w.data {
+            *w = w.signum() / fan_in.sqrt();
+        }
+    }
+    let x = input(3);
+    let classes = [1, 0, 2];
+    let (tb, tr) = (binary.forward(&x), real.forward(&x));
+    assert_eq!(tb.output.data, tr.output.data);
+    let out = compute(
+        LossKind::MaxOverTimeCe,
+        &tb.output,
+        Targets::Classes(&classes),
+    )
+    .unwrap();
+    let (gb, gr) = (
+        binary.backward(&tb, &out.grad),
+        real.backward(&tr, &out.grad),
+    );
+    for (k, (tensor, (b, r))) in binary.tensors().iter().zip(gb.iter().zip(&gr)).enumerate() {
+        let scale = if tensor.shape.len() == 2 {
+            1.0 / (tensor.shape[0] as f64).sqrt()
+        } else {
+            1.0
+        };
+        for (u, v) in b.iter().zip(r) {
+            assert!(
+                (u - v * scale).abs() < 1e-12,
+                "tensor {k}: {u} vs {}",
+                v * scale
+            );
+        }
+    }
+    // The product sees only signs: rescaling a hidden weight leaves the output unchanged.
+    let mut rescaled = binary.clone();
+    rescaled.layers[0].w.data.iter_mut().for_each(|w| *w *= 7.0);
+    assert_eq!(rescaled.forward(&x).output.data, tb.output.data);
 }
