@@ -4,6 +4,7 @@
 //! (`network.inputs = 0`, `network.readout.size = 0`, `init.nu_hz = 0`) are filled in by
 //! [`crate::experiment`], which saves the fully resolved config next to the results.
 
+use crate::consolidation::ConsolidationKind;
 use crate::data::{
     AugmentConfig, BrailleEncoding, EvidenceConfig, ImageEncoding, ImagesConfig, RandmanConfig,
     SpikePatternConfig, TemporalXorConfig,
@@ -35,6 +36,10 @@ pub struct ExperimentConfig {
     pub init: WeightInit,
     /// The optimization.
     pub training: TrainingConfig,
+    /// A sequence of tasks trained one after another ([`crate::continual`]); absent: one
+    /// task, the whole data set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub continual: Option<ContinualConfig>,
 }
 
 impl Default for ExperimentConfig {
@@ -46,6 +51,7 @@ impl Default for ExperimentConfig {
             network: NetworkConfig::default(),
             init: WeightInit::default(),
             training: TrainingConfig::default(),
+            continual: None,
         }
     }
 }
@@ -510,6 +516,9 @@ impl ExperimentConfig {
             r.validate()
                 .map_err(|e| ConfigError::new(format!("training.weights[{i}]"), e.to_string()))?;
         }
+        if let Some(continual) = &self.continual {
+            continual.validate()?;
+        }
         // The data-dependent sizes may still be 0 ("from the data") here.
         let mut net = match &self.network {
             NetworkConfig::Spiking(spec) => spec.clone(),
@@ -583,6 +592,52 @@ impl ExperimentConfig {
             ));
         }
         Ok(())
+    }
+}
+
+/// How the tasks are made from the experiment's data.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum TaskSequence {
+    /// Consecutive groups of `classes_per_task` classes, a head each.
+    SplitClasses {
+        /// Classes per task.
+        classes_per_task: usize,
+    },
+    /// `tasks` fixed random input permutations (the first the identity), one head.
+    Permuted {
+        /// Number of tasks.
+        tasks: usize,
+    },
+}
+
+/// The protocol's settings (`[continual]`).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContinualConfig {
+    /// The tasks.
+    pub tasks: TaskSequence,
+    /// Passes over each task's training samples.
+    pub epochs_per_task: usize,
+    /// Whether the optimizer's state starts afresh with every task.
+    pub reset_optimizer: bool,
+    /// The penalty protecting earlier tasks.
+    pub consolidation: ConsolidationKind,
+}
+
+impl ContinualConfig {
+    /// Checks the values; errors name the field.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        check_count("continual.epochs_per_task", self.epochs_per_task)?;
+        match self.tasks {
+            TaskSequence::SplitClasses { classes_per_task } => {
+                check_count("continual.tasks.classes_per_task", classes_per_task)?
+            }
+            TaskSequence::Permuted { tasks } => check_count("continual.tasks.tasks", tasks)?,
+        }
+        self.consolidation
+            .validate()
+            .map_err(|(field, e)| ConfigError::new(format!("continual.consolidation.{field}"), e))
     }
 }
 

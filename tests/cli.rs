@@ -531,3 +531,44 @@ fn quick_xor_and_tracking_reproductions_report_their_metrics() {
         }
     }
 }
+
+/// `[continual]` configs train their task sequence: the accuracy matrix printed, drawn and
+/// in `final.json`; `plot` and `eval` read the run (skipped without the MNIST subset).
+#[test]
+fn a_continual_config_trains_its_task_sequence() {
+    if !Path::new("../shared/data/mnist5k/mnist5k.h5").exists() {
+        eprintln!("skipped: ../shared/data/mnist5k/mnist5k.h5 is absent");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("run");
+    let out = spikegrad(&[
+        "train",
+        "--config",
+        "configs/si_split_mnist.toml",
+        "--out",
+        run.to_str().unwrap(),
+        "--set",
+        "continual.epochs_per_task=1",
+        "--set",
+        "network.hidden.0.size=32",
+        "--set",
+        "network.hidden.1.size=32",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("mean accuracy") && stdout.contains("  5: "),
+        "{stdout}"
+    );
+    assert!(run.join("plots/accuracy.png").exists());
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("final.json")).unwrap()).unwrap();
+    assert_eq!(report["report"]["accuracy"].as_array().unwrap().len(), 5);
+    std::fs::remove_file(run.join("plots/accuracy.png")).unwrap();
+    let plotted = spikegrad(&["plot", "--run", run.to_str().unwrap()]);
+    assert!(plotted.status.success(), "{}", stderr(&plotted));
+    assert!(run.join("plots/accuracy.png").exists());
+    let evaluated = spikegrad(&["eval", "--run", run.to_str().unwrap()]);
+    assert!(evaluated.status.success(), "{}", stderr(&evaluated));
+}

@@ -204,3 +204,108 @@ fn online_rules_refuse_heads_up_front() {
         "{err}"
     );
 }
+
+/// Asks to stop after the first `after` epochs.
+struct StopAfter {
+    epochs: usize,
+    after: usize,
+}
+
+impl spikegrad::experiment::Observer for StopAfter {
+    fn epoch(&mut self, _record: &spikegrad::experiment::EpochRecord) {
+        self.epochs += 1;
+    }
+    fn stop_requested(&mut self) -> bool {
+        self.epochs >= self.after
+    }
+}
+
+fn continual_run_config(path: &Path) -> Experiment {
+    let mut config = experiment(path).config.clone();
+    config.continual = Some(ContinualConfig {
+        tasks: TaskSequence::Permuted { tasks: 3 },
+        epochs_per_task: 2,
+        reset_optimizer: false,
+        consolidation: ConsolidationKind::Si { c: 1.0, xi: 0.1 },
+    });
+    Experiment::prepare(config).unwrap()
+}
+
+fn without_seconds(dir: &Path) -> Vec<serde_json::Value> {
+    let text = std::fs::read_to_string(dir.join("metrics.jsonl")).unwrap();
+    let strip = |line: &str| {
+        let mut v: serde_json::Value = serde_json::from_str(line).unwrap();
+        v.as_object_mut().unwrap().remove("seconds");
+        v
+    };
+    text.lines().map(strip).collect()
+}
+
+/// A continual run in a run directory, stopped after its first task and resumed, ends with
+/// the same accuracy matrix, weights and metrics as an uninterrupted one.
+#[test]
+fn an_interrupted_continual_run_resumes_exactly() {
+    let tmp = tempfile::tempdir().unwrap();
+    let images = tmp.path().join("images.h5");
+    write_images(&images);
+    let exp = continual_run_config(&images);
+    let (whole, split) = (tmp.path().join("whole"), tmp.path().join("split"));
+    let silent = &mut spikegrad::experiment::Silent;
+    let dir = |p: &Path| spikegrad::experiment::RunDir::new(p);
+    let uninterrupted = continual::train(&exp, &dir(&whole), false, silent).unwrap();
+    let mut stop = StopAfter {
+        epochs: 0,
+        after: 2,
+    };
+    let err = continual::train(&exp, &dir(&split), false, &mut stop).unwrap_err();
+    assert!(err.to_string().contains("stopped after epoch 2"), "{err}");
+    let first: serde_json::Value = {
+        let ckpt = spikegrad::io::Checkpoint::load(&dir(&split).checkpoint()).unwrap();
+        assert!(ckpt
+            .tensors
+            .keys()
+            .any(|k| k.starts_with("consolidation.importance.")));
+        serde_json::from_str(&ckpt.metadata["accuracy"]).unwrap()
+    };
+    assert_eq!(first.as_array().unwrap().len(), 1);
+    let resumed = continual::train(&exp, &dir(&split), true, silent).unwrap();
+    assert_eq!(resumed.report, uninterrupted.report);
+    assert_eq!(resumed.report.accuracy.len(), 3);
+    assert_eq!(
+        std::fs::read(whole.join("best.safetensors")).unwrap(),
+        std::fs::read(split.join("best.safetensors")).unwrap()
+    );
+    assert_eq!(without_seconds(&whole), without_seconds(&split));
+    // The plain run refuses a task sequence instead of ignoring it.
+    let err = exp.run(&dir(&tmp.path().join("plain")), false, silent);
+    assert!(err.unwrap_err().to_string().contains("continual"));
+}
+
+/// A checkpoint whose accuracy rows are not an accuracy matrix is refused with a clear error.
+#[test]
+fn corrupt_continual_checkpoints_are_errors() {
+    let tmp = tempfile::tempdir().unwrap();
+    let images = tmp.path().join("images.h5");
+    write_images(&images);
+    let exp = continual_run_config(&images);
+    let run = spikegrad::experiment::RunDir::new(tmp.path().join("run"));
+    let mut stop = StopAfter {
+        epochs: 0,
+        after: 2,
+    };
+    continual::train(&exp, &run, false, &mut stop).unwrap_err();
+    let path = run.checkpoint();
+    for bad in [
+        "[[2.0]]",
+        "[[0.5, 0.5]]",
+        "[[0.5]",
+        "[[0.5],[0.5,0.5],[1,1,1],[1,1,1,1]]",
+    ] {
+        let mut ckpt = spikegrad::io::Checkpoint::load(&path).unwrap();
+        ckpt.metadata.insert("accuracy".into(), bad.into());
+        ckpt.save(&path).unwrap();
+        let silent = &mut spikegrad::experiment::Silent;
+        let err = continual::train(&exp, &run, true, silent).unwrap_err();
+        assert!(err.to_string().contains("accuracy"), "{bad}: {err}");
+    }
+}

@@ -3,6 +3,7 @@
 use super::plot::{self, Curve, CurveStyle, EpochPoint, Raster, Traces, XyPlot};
 use anyhow::Context;
 use rand_chacha::ChaCha8Rng;
+use spikegrad::continual::ContinualFinal;
 use spikegrad::data::{BatchInput, BatchTargets};
 use spikegrad::experiment::{EpochRecord, Experiment, RunDir};
 use spikegrad::io::write_atomic_str;
@@ -22,7 +23,16 @@ pub fn plot_run(run: &Path) -> anyhow::Result<()> {
         eprintln!("warning: {warning}");
     }
     plot::plot_curves(&plots.join("curves.png"), &read_curves(&dir.metrics())?)?;
-    if dir.load_config()?.network.mlp().is_some() {
+    let config = dir.load_config()?;
+    if config.continual.is_some() && dir.final_report().exists() {
+        let path = dir.final_report();
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        let result: ContinualFinal = serde_json::from_str(&text)
+            .with_context(|| format!("{} is not a continual run's report", path.display()))?;
+        plot_accuracy_matrix(&dir, &result)?;
+    }
+    if config.network.mlp().is_some() {
         return plot_dense(&dir);
     }
     let (exp, net, precision) = Experiment::open_best_stored(&dir)?;
@@ -111,6 +121,16 @@ pub fn plot_figure(path: &Path, figure: &Figure) -> anyhow::Result<()> {
         curves,
     };
     plot::plot_xy(path, &plot)
+}
+
+/// Draws a continual run's accuracy matrix as `plots/accuracy.png`.
+pub fn plot_accuracy_matrix(dir: &RunDir, result: &ContinualFinal) -> anyhow::Result<()> {
+    let title = format!(
+        "Test accuracy (mean after the last task {:.3}, forgetting {:.3})",
+        result.report.mean_accuracy, result.report.forgetting
+    );
+    let map = HeatMap::accuracy("accuracy.png", &title, &result.report);
+    plot_heat_map(&dir.plots().join(&map.file), &map)
 }
 
 /// Draws a reproduction's heat map as a PNG at `path`.

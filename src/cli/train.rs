@@ -1,10 +1,11 @@
 //! `spikegrad train`.
 
-use super::config_file;
+use super::{config_file, plots};
 use anyhow::{bail, Context};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use spikegrad::config::NetworkConfig;
+use spikegrad::continual;
 use spikegrad::experiment::{EpochRecord, Experiment, FinalReport, Observer, RunDir};
 use spikegrad::training::BatchReport;
 use std::path::PathBuf;
@@ -49,6 +50,9 @@ pub fn train(args: TrainArgs) -> anyhow::Result<()> {
     };
     let experiment = Experiment::prepare(config)?;
     print_setup(&experiment, &dir);
+    if experiment.config.continual.is_some() {
+        return train_continual(&experiment, &dir, args.resume);
+    }
     let mut progress = Progress::new(experiment.config.training.epochs);
     let report = experiment
         .run(&dir, args.resume, &mut progress)
@@ -60,6 +64,38 @@ pub fn train(args: TrainArgs) -> anyhow::Result<()> {
         })?;
     progress.bar.finish_and_clear();
     print_report(&report, &dir);
+    Ok(())
+}
+
+/// A `[continual]` run: the task sequence, its accuracy matrix printed and drawn.
+fn train_continual(exp: &Experiment, dir: &RunDir, resume: bool) -> anyhow::Result<()> {
+    let per_task = exp.config.continual.map_or(0, |c| c.epochs_per_task);
+    let mut progress = Progress::new(continual::task_count(exp) * per_task);
+    let result = continual::train(exp, dir, resume, &mut progress).with_context(|| {
+        format!(
+            "run {} stopped (its last finished task's checkpoint is kept)",
+            dir.path.display()
+        )
+    })?;
+    progress.bar.finish_and_clear();
+    let report = &result.report;
+    println!("test accuracy after each task (row i: after task i, on tasks 1..=i):");
+    for (i, row) in report.accuracy.iter().enumerate() {
+        let cells: Vec<String> = row.iter().map(|a| format!("{a:.3}")).collect();
+        println!("  {:>3}: {}", i + 1, cells.join(" "));
+    }
+    plots::plot_accuracy_matrix(dir, &result)?;
+    println!(
+        "done: mean accuracy {:.4}, forgetting {:.4}, backward transfer {:.4} over {} tasks \
+         ({} epochs, {:.1} s); results in {} (heat map: plots/accuracy.png)",
+        report.mean_accuracy,
+        report.forgetting,
+        report.backward_transfer,
+        report.accuracy.len(),
+        result.epochs,
+        result.train_seconds,
+        dir.path.display()
+    );
     Ok(())
 }
 

@@ -90,6 +90,25 @@ impl Consolidation {
         }
     }
 
+    /// The importance and anchor, the whole state between tasks (SI's path integral is zero
+    /// there); `None` for fine-tuning.
+    pub fn penalty(&self) -> Option<&QuadraticPenalty> {
+        match self {
+            Self::None => None,
+            Self::Si(si) => Some(&si.penalty),
+            Self::Ewc(ewc) => Some(&ewc.penalty),
+        }
+    }
+
+    /// [`Self::penalty`], mutably (to restore it from a checkpoint).
+    pub fn penalty_mut(&mut self) -> Option<&mut QuadraticPenalty> {
+        match self {
+            Self::None => None,
+            Self::Si(si) => Some(&mut si.penalty),
+            Self::Ewc(ewc) => Some(&mut ewc.penalty),
+        }
+    }
+
     /// Whether [`Self::after_step`] needs the task gradients and parameters of each step.
     pub fn tracks_steps(&self) -> bool {
         matches!(self, Self::Si(_))

@@ -15,17 +15,22 @@
 //! minus their final one; Chaudhry et al. 2018) and the backward transfer
 //! (`mean_j R[T−1][j] − R[j][j]`; Lopez-Paz & Ranzato 2017).
 
+mod directory;
+
 use crate::config::NetworkConfig;
+pub use crate::config::{ContinualConfig, TaskSequence};
 use crate::consolidation::{Consolidation, ConsolidationKind};
 use crate::data::{shuffled_indices, Dataset};
-use crate::error::{check_count, ConfigError};
+use crate::error::ConfigError;
 use crate::experiment::{Experiment, ExperimentError, RunModel};
 use crate::models::Mlp;
 use crate::network::Network;
 use crate::rules::RuleKind;
-use crate::training::{derive_seed, learnable_views, BatchReport, EvalScope, Trainer};
+use crate::training::{derive_seed, learnable_views, BatchReport, EvalScope, EvalStats, Trainer};
+pub use directory::{task_count, train, ContinualFinal};
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
+use std::time::Instant;
 
 /// The seed purpose of the task permutations.
 const PERMUTE: u64 = 15;
@@ -33,52 +38,6 @@ const PERMUTE: u64 = 15;
 const FISHER: u64 = 16;
 /// The seed purpose of each task's training draws.
 const TASK: u64 = 17;
-
-/// How the tasks are made from the experiment's data.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
-pub enum TaskSequence {
-    /// Consecutive groups of `classes_per_task` classes, a head each.
-    SplitClasses {
-        /// Classes per task.
-        classes_per_task: usize,
-    },
-    /// `tasks` fixed random input permutations (the first the identity), one head.
-    Permuted {
-        /// Number of tasks.
-        tasks: usize,
-    },
-}
-
-/// The protocol's settings (`[continual]`).
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ContinualConfig {
-    /// The tasks.
-    pub tasks: TaskSequence,
-    /// Passes over each task's training samples.
-    pub epochs_per_task: usize,
-    /// Whether the optimizer's state starts afresh with every task.
-    pub reset_optimizer: bool,
-    /// The penalty protecting earlier tasks.
-    pub consolidation: ConsolidationKind,
-}
-
-impl ContinualConfig {
-    /// Checks the values; errors name the field.
-    pub fn validate(&self) -> Result<(), ConfigError> {
-        check_count("continual.epochs_per_task", self.epochs_per_task)?;
-        match self.tasks {
-            TaskSequence::SplitClasses { classes_per_task } => {
-                check_count("continual.tasks.classes_per_task", classes_per_task)?
-            }
-            TaskSequence::Permuted { tasks } => check_count("continual.tasks.tasks", tasks)?,
-        }
-        self.consolidation
-            .validate()
-            .map_err(|(field, e)| ConfigError::new(format!("continual.consolidation.{field}"), e))
-    }
-}
 
 /// What a continual run found.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -195,23 +154,71 @@ fn run_family<M: RunModel>(
     tasks: &[Task<'_>],
     progress: &mut dyn FnMut(usize, BatchReport),
 ) -> Result<ContinualReport, ExperimentError> {
+    let mut trainer = new_trainer::<M>(exp, continual)?;
+    let mut accuracy = Vec::with_capacity(tasks.len());
+    for i in 0..tasks.len() {
+        let mut batches = Batches(&mut *progress);
+        accuracy.push(learn_task(
+            &mut trainer,
+            exp,
+            continual,
+            tasks,
+            i,
+            &mut batches,
+        )?);
+    }
+    Ok(ContinualReport::from_matrix(accuracy))
+}
+
+/// What the protocol reports while it trains.
+trait TaskProgress {
+    /// After every batch of (1-based, counted over all tasks) `epoch`.
+    fn batch(&mut self, epoch: usize, report: BatchReport);
+    /// After every epoch, with its training statistics and duration.
+    fn epoch(&mut self, _epoch: usize, _stats: &EvalStats, _seconds: f64) {}
+}
+
+/// Batch reports passed on to a closure.
+struct Batches<'a>(&'a mut dyn FnMut(usize, BatchReport));
+
+impl TaskProgress for Batches<'_> {
+    fn batch(&mut self, epoch: usize, report: BatchReport) {
+        (self.0)(epoch, report)
+    }
+}
+
+/// A fresh network of `exp`'s family in a trainer carrying `continual`'s consolidation.
+fn new_trainer<M: RunModel>(
+    exp: &Experiment,
+    continual: &ContinualConfig,
+) -> Result<Trainer<M::Rule, M>, ExperimentError> {
     let (model, rule) = M::build(exp)?;
     let config = exp.config.training.clone();
     let mut trainer = Trainer::with_rule(model, rule, config, exp.steps)?;
+    trainer.augment = exp.config.data.augment.clone();
     let tensors = trainer.net.tensors();
     trainer.consolidation = Consolidation::new(continual.consolidation, &learnable_views(&tensors));
-    let mut accuracy = Vec::with_capacity(tasks.len());
-    for (i, task) in tasks.iter().enumerate() {
-        train_task(&mut trainer, exp, continual, i, task, progress)?;
-        consolidate(&mut trainer, exp, continual, task)?;
-        let row = tasks[..=i]
-            .iter()
-            .map(|t| task_accuracy(&trainer, t))
-            .collect::<Result<Vec<_>, _>>()?;
-        tracing::info!(task = i, ?row, "accuracy after task");
-        accuracy.push(row);
-    }
-    Ok(ContinualReport::from_matrix(accuracy))
+    Ok(trainer)
+}
+
+/// Trains task `index` of `tasks`, consolidates it, and returns the test accuracy on every
+/// task up to it (a row of the accuracy matrix).
+fn learn_task<M: RunModel>(
+    trainer: &mut Trainer<M::Rule, M>,
+    exp: &Experiment,
+    continual: &ContinualConfig,
+    tasks: &[Task<'_>],
+    index: usize,
+    progress: &mut dyn TaskProgress,
+) -> Result<Vec<f64>, ExperimentError> {
+    train_task(trainer, exp, continual, index, &tasks[index], progress)?;
+    consolidate(trainer, exp, continual, &tasks[index])?;
+    let row = tasks[..=index]
+        .iter()
+        .map(|t| task_accuracy(trainer, t))
+        .collect::<Result<Vec<_>, _>>()?;
+    tracing::info!(task = index, ?row, "accuracy after task");
+    Ok(row)
 }
 
 fn train_task<M: RunModel>(
@@ -220,7 +227,7 @@ fn train_task<M: RunModel>(
     continual: &ContinualConfig,
     index: usize,
     task: &Task<'_>,
-    progress: &mut dyn FnMut(usize, BatchReport),
+    progress: &mut dyn TaskProgress,
 ) -> Result<(), ExperimentError> {
     trainer.head = task.head.clone();
     if continual.reset_optimizer && index > 0 {
@@ -231,9 +238,11 @@ fn train_task<M: RunModel>(
     let seed = derive_seed(exp.config.seed, TASK, index as u64);
     for e in 1..=continual.epochs_per_task {
         let epoch = index * continual.epochs_per_task + e;
-        trainer.train_epoch(&task.data, &task.train, e, seed, &mut |r| {
-            progress(epoch, r)
+        let start = Instant::now();
+        let stats = trainer.train_epoch(&task.data, &task.train, e, seed, &mut |r| {
+            progress.batch(epoch, r)
         })?;
+        progress.epoch(epoch, &stats, start.elapsed().as_secs_f64());
     }
     Ok(())
 }

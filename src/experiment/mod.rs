@@ -48,6 +48,10 @@ use family::not_family;
 pub(crate) use family::RunModel;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
+pub(crate) use state::{
+    metadata, metadata_number, read_history, restore_trainer_state, trainer_checkpoint,
+    write_history,
+};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -319,6 +323,13 @@ impl Experiment {
         resume: bool,
         observer: &mut dyn Observer,
     ) -> Result<FinalReport, ExperimentError> {
+        if self.config.continual.is_some() {
+            return Err(crate::error::ConfigError::new(
+                "continual",
+                "a task sequence trains through spikegrad::continual::train",
+            )
+            .into());
+        }
         match self.config.network {
             NetworkConfig::Spiking(_) => self.run_family::<Network<f32>>(dir, resume, observer),
             NetworkConfig::Mlp(_) => self.run_family::<Mlp<f32>>(dir, resume, observer),
@@ -394,7 +405,8 @@ impl Experiment {
         })
     }
 
-    fn write_config(&self, dir: &RunDir) -> Result<(), ExperimentError> {
+    /// Writes the resolved config into `dir` (`config.toml`).
+    pub(crate) fn write_config(&self, dir: &RunDir) -> Result<(), ExperimentError> {
         let text = toml::to_string_pretty(&self.config).map_err(|e| ExperimentError::File {
             path: dir.config(),
             reason: e.to_string(),

@@ -42,19 +42,9 @@ impl<M: RunModel> Progress<M> {
         let ckpt = Checkpoint::load(&path)?;
         let mut progress = Self::fresh(exp)?;
         progress.trainer.net.restore(&ckpt, &path)?;
-        let meta = |key: &str| -> Result<&str, ExperimentError> {
-            ckpt.metadata
-                .get(key)
-                .map(String::as_str)
-                .ok_or_else(|| file_error(&path, format!("metadata `{key}` is missing")))
-        };
-        let number = |key: &str| -> Result<f64, ExperimentError> {
-            meta(key)?
-                .parse::<f64>()
-                .map_err(|e| file_error(&path, format!("metadata `{key}`: {e}")))
-        };
+        let number = |key: &str| metadata_number(&ckpt, &path, key);
         let optional = |key: &str| -> Result<Option<f64>, ExperimentError> {
-            Ok(match meta(key)? {
+            Ok(match metadata(&ckpt, &path, key)? {
                 "none" => None,
                 _ => Some(number(key)?),
             })
@@ -64,30 +54,7 @@ impl<M: RunModel> Progress<M> {
         progress.best_valid_accuracy = optional("best_valid_accuracy")?;
         progress.best_valid_loss = optional("best_valid_loss")?;
         progress.train_seconds = number("train_seconds")?;
-        let step = number("optimizer_step")? as u64;
-        let optimizer = &mut progress.trainer.optimizer;
-        let names: Vec<String> = optimizer
-            .state_tensors()
-            .into_iter()
-            .map(|(n, _)| n)
-            .collect();
-        let mut tensors = Vec::with_capacity(names.len());
-        for name in names {
-            let stored = ckpt.tensors.get(&format!("optim.{name}")).ok_or_else(|| {
-                file_error(&path, format!("optimizer tensor `{name}` is missing"))
-            })?;
-            tensors.push((name, stored.data.clone()));
-        }
-        optimizer.load_state(tensors, step)?;
-        let rule = &mut progress.trainer.rule;
-        for (name, _, _) in rule.state_tensors() {
-            let stored = ckpt
-                .tensors
-                .get(&format!("rule.{name}"))
-                .ok_or_else(|| file_error(&path, format!("rule tensor `{name}` is missing")))?;
-            rule.load_state(&name, &stored.shape, &stored.data)
-                .map_err(|e| file_error(&path, e))?;
-        }
+        restore_trainer_state(&mut progress.trainer, &ckpt, &path)?;
         progress.history = read_history(&dir.metrics(), progress.epoch)?;
         tracing::info!(epoch = progress.epoch, "resuming from {}", path.display());
         Ok(progress)
@@ -135,15 +102,7 @@ impl<M: RunModel> Progress<M> {
     }
 
     fn checkpoint(&self) -> Checkpoint {
-        let mut ckpt = self.trainer.net.checkpoint();
-        let optimizer = &self.trainer.optimizer;
-        for (name, data) in optimizer.state_tensors() {
-            let len = data.len();
-            ckpt.insert(format!("optim.{name}"), vec![len], data);
-        }
-        for (name, shape, data) in self.trainer.rule.state_tensors() {
-            ckpt.insert(format!("rule.{name}"), shape, data);
-        }
+        let mut ckpt = trainer_checkpoint(&self.trainer);
         let opt = |v: Option<f64>| v.map_or("none".to_string(), |v| format!("{v:e}"));
         let meta = [
             ("epoch", self.epoch.to_string()),
@@ -151,7 +110,6 @@ impl<M: RunModel> Progress<M> {
             ("best_valid_accuracy", opt(self.best_valid_accuracy)),
             ("best_valid_loss", opt(self.best_valid_loss)),
             ("train_seconds", format!("{:e}", self.train_seconds)),
-            ("optimizer_step", optimizer.step_count().to_string()),
         ];
         ckpt.metadata
             .extend(meta.into_iter().map(|(k, v)| (k.to_string(), v)));
@@ -159,8 +117,86 @@ impl<M: RunModel> Progress<M> {
     }
 }
 
-/// The first `epochs` records of `metrics.jsonl`.
-fn read_history(path: &Path, epochs: usize) -> Result<Vec<EpochRecord>, ExperimentError> {
+/// The model (`net.NAME`), optimizer (`optim.NAME`, metadata `optimizer_step`) and rule
+/// (`rule.NAME`) of `trainer` as one checkpoint.
+pub(crate) fn trainer_checkpoint<M: RunModel>(trainer: &Trainer<M::Rule, M>) -> Checkpoint {
+    let mut ckpt = trainer.net.checkpoint();
+    let optimizer = &trainer.optimizer;
+    for (name, data) in optimizer.state_tensors() {
+        let len = data.len();
+        ckpt.insert(format!("optim.{name}"), vec![len], data);
+    }
+    for (name, shape, data) in trainer.rule.state_tensors() {
+        ckpt.insert(format!("rule.{name}"), shape, data);
+    }
+    let step = optimizer.step_count().to_string();
+    ckpt.metadata.insert("optimizer_step".to_string(), step);
+    ckpt
+}
+
+/// Restores the optimizer and rule state of [`trainer_checkpoint`] (the model is restored by
+/// its family).
+pub(crate) fn restore_trainer_state<M: RunModel>(
+    trainer: &mut Trainer<M::Rule, M>,
+    ckpt: &Checkpoint,
+    path: &Path,
+) -> Result<(), ExperimentError> {
+    let step = metadata_number(ckpt, path, "optimizer_step")? as u64;
+    let optimizer = &mut trainer.optimizer;
+    let names: Vec<String> = optimizer
+        .state_tensors()
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect();
+    let mut tensors = Vec::with_capacity(names.len());
+    for name in names {
+        let stored = ckpt
+            .tensors
+            .get(&format!("optim.{name}"))
+            .ok_or_else(|| file_error(path, format!("optimizer tensor `{name}` is missing")))?;
+        tensors.push((name, stored.data.clone()));
+    }
+    optimizer.load_state(tensors, step)?;
+    let rule = &mut trainer.rule;
+    for (name, _, _) in rule.state_tensors() {
+        let stored = ckpt
+            .tensors
+            .get(&format!("rule.{name}"))
+            .ok_or_else(|| file_error(path, format!("rule tensor `{name}` is missing")))?;
+        rule.load_state(&name, &stored.shape, &stored.data)
+            .map_err(|e| file_error(path, e))?;
+    }
+    Ok(())
+}
+
+/// A checkpoint's metadata entry `key`.
+pub(crate) fn metadata<'c>(
+    ckpt: &'c Checkpoint,
+    path: &Path,
+    key: &str,
+) -> Result<&'c str, ExperimentError> {
+    ckpt.metadata
+        .get(key)
+        .map(String::as_str)
+        .ok_or_else(|| file_error(path, format!("metadata `{key}` is missing")))
+}
+
+/// A checkpoint's metadata entry `key` as a number.
+pub(crate) fn metadata_number(
+    ckpt: &Checkpoint,
+    path: &Path,
+    key: &str,
+) -> Result<f64, ExperimentError> {
+    metadata(ckpt, path, key)?
+        .parse::<f64>()
+        .map_err(|e| file_error(path, format!("metadata `{key}`: {e}")))
+}
+
+/// The first `epochs` records of `metrics.jsonl` (an error if it holds fewer).
+pub(crate) fn read_history(
+    path: &Path,
+    epochs: usize,
+) -> Result<Vec<EpochRecord>, ExperimentError> {
     let text = std::fs::read_to_string(path).map_err(|e| file_error(path, e))?;
     let records: Vec<EpochRecord> = text
         .lines()
@@ -179,7 +215,7 @@ fn read_history(path: &Path, epochs: usize) -> Result<Vec<EpochRecord>, Experime
     Ok(records)
 }
 
-fn write_history(path: &Path, history: &[EpochRecord]) -> Result<(), ExperimentError> {
+pub(crate) fn write_history(path: &Path, history: &[EpochRecord]) -> Result<(), ExperimentError> {
     let mut text = String::new();
     for r in history {
         text.push_str(&serde_json::to_string(r).expect("records serialize"));
