@@ -35,6 +35,10 @@
 //! side of the simple synapse's one (`[2.5, 40]`); ages whose SNR is within three standard
 //! errors of zero are left out. Each model's exact expectation (`SynapseModel`) is drawn
 //! dashed beside the simulation and fitted over the same window.
+//!
+//! Lifetime against population size: the age at which the expected SNR falls to 1, for
+//! `N = 10³ … 10⁶`, from each model's exact expectation (the simulation at `N = 10⁴` checks
+//! it), and the log-log slope of lifetime on `N` (`lifetime.png`).
 
 use super::{Figure, Metric, Options, Outcome, Reproduction, Row, Scale, Series};
 use crate::experiment::{file_error, ExperimentError};
@@ -64,6 +68,10 @@ const AGES_PER_DECADE: usize = 8;
 /// Seeds the patterns (one ChaCha stream per pattern) and, mixed with a model's name, its
 /// draws.
 const SEED: u64 = 2016;
+/// Population sizes of the lifetime's scaling with `N` (from the exact expectations).
+const POPULATIONS: [usize; 4] = [1_000, 10_000, 100_000, 1_000_000];
+/// The oldest age the lifetime's scaling looks at.
+const SCALING_MAX_AGE: usize = 1 << 24;
 
 /// How large a run is.
 struct Size {
@@ -131,6 +139,11 @@ fn run(options: &mut Options<'_>) -> Result<Outcome, ExperimentError> {
     let chain = BennaFusi::new(BennaFusiParams::geometric(CHAIN_VARIABLES), EVENT_INTERVAL);
     let cascade = Cascade::new(CascadeParams::paper(CASCADE_LEVELS));
     let (simple, chain, cascade) = (valid(simple), valid(chain), valid(cascade));
+    let scaling = [
+        expected_lifetimes(&simple),
+        expected_lifetimes(&chain),
+        expected_lifetimes(&cascade),
+    ];
     let simple_name = Name::new("simple", format!("simple bounded, q = {FLIP_PROBABILITY}"));
     let chain_name = Name::new("benna_fusi", format!("Benna-Fusi, m = {CHAIN_VARIABLES}"));
     let cascade_name = Name::new("cascade", format!("cascade, n = {CASCADE_LEVELS}"));
@@ -145,7 +158,81 @@ fn run(options: &mut Options<'_>) -> Result<Outcome, ExperimentError> {
     );
     let curves = [simple, chain, cascade];
     write_csv(options, &ages, &curves)?;
-    Ok(outcome(size, &ages, &curves))
+    let mut outcome = outcome(size, &ages, &curves);
+    add_scaling(&mut outcome, &curves, &scaling);
+    Ok(outcome)
+}
+
+/// The lifetime (age at expected SNR 1) of a population of each size in [`POPULATIONS`]: the
+/// model's exact expected signal scaled by `√(N / E[w²])`, as the simulation's is.
+fn expected_lifetimes<M: SynapseModel>(model: &M) -> Vec<f64> {
+    let ages = log_ages(SCALING_MAX_AGE);
+    let signal = model.expected_signal(&ages);
+    let of = |n: usize| {
+        let scale = (n as f64 / model.expected_squared_weight()).sqrt();
+        let snr: Vec<f64> = signal.iter().map(|s| s * scale).collect();
+        lifetime(&ages, &snr)
+    };
+    POPULATIONS.iter().map(|&n| of(n)).collect()
+}
+
+/// The lifetimes against `N` as metrics (each model's log-log slope over [`POPULATIONS`]) and
+/// a log-log figure.
+fn add_scaling(outcome: &mut Outcome, curves: &[Curve; 3], scaling: &[Vec<f64>; 3]) {
+    let slope = |lifetimes: &[f64]| {
+        let ns: Vec<usize> = POPULATIONS.to_vec();
+        exponent(&ns, lifetimes, None, (0.0, f64::INFINITY)).0
+    };
+    let published = [
+        "ln(√N q)/q: ln(10)/(2q) ≈ 11.5 patterns more per decade of N",
+        "grows almost linearly with N (slope near 1) up to the slowest time scale",
+        "√N for a 1/t decay; t^(−0.67), as this cascade decays, gives N^0.75",
+    ];
+    let metrics = [
+        ("lifetime_vs_n_exponent_simple", "lifetime_vs_n_simple"),
+        (
+            "lifetime_vs_n_exponent_benna_fusi",
+            "lifetime_vs_n_benna_fusi",
+        ),
+        ("lifetime_vs_n_exponent_cascade", "lifetime_vs_n_cascade"),
+    ];
+    for ((lifetimes, (exponent, series)), published) in scaling.iter().zip(metrics).zip(published) {
+        outcome.rows.push(Row {
+            metric: exponent,
+            ours: Metric::Value(slope(lifetimes)),
+            anchor: None,
+            published,
+        });
+        outcome.rows.push(Row {
+            metric: series,
+            ours: Metric::Series(lifetimes.clone()),
+            anchor: None,
+            published: "lifetimes at N = 10^3, 10^4, 10^5, 10^6 (exact expectation)",
+        });
+    }
+    let series = curves
+        .iter()
+        .zip(scaling)
+        .map(|(c, lifetimes)| Series {
+            name: c.name.label.clone(),
+            points: POPULATIONS
+                .iter()
+                .zip(lifetimes)
+                .map(|(&n, &l)| (n as f64, l))
+                .collect(),
+            expected: Vec::new(),
+        })
+        .collect();
+    outcome.figures.push(Figure {
+        file: "lifetime.png".to_string(),
+        title: "Memory lifetime (age at SNR 1) against population size, exact expectation"
+            .to_string(),
+        x_label: "synapses N".to_string(),
+        y_label: "lifetime (patterns)".to_string(),
+        x_scale: Scale::Log,
+        y_scale: Scale::Log,
+        series,
+    });
 }
 
 /// The models' parameters are constants of this file, checked by its test.
@@ -509,7 +596,19 @@ mod tests {
         assert!(get("lifetime_patterns_benna_fusi") > get("lifetime_patterns_simple"));
         let csv = std::fs::read_to_string(dir.path().join("snr.csv")).unwrap();
         assert_eq!(csv.lines().count(), log_ages(QUICK.max_age).len() + 1);
-        assert_eq!(outcome.figures.len(), 1);
+        assert_eq!(outcome.figures.len(), 2);
         assert_eq!(outcome.figures[0].series.len(), 3);
+        // Lifetime against N: linear for the chain up to its slowest time scale, logarithmic
+        // for the simple synapse (ln(√N q)/q: ln(10)/(2q) more patterns per decade of N).
+        let chain_scaling = get("lifetime_vs_n_exponent_benna_fusi");
+        assert!((0.85..=1.05).contains(&chain_scaling), "{chain_scaling}");
+        let Metric::Series(simple) = &metrics["lifetime_vs_n_simple"] else {
+            unreachable!()
+        };
+        let per_decade = 10f64.ln() / (2.0 * FLIP_PROBABILITY);
+        for pair in simple.windows(2) {
+            let step = pair[1] - pair[0];
+            assert!((step / per_decade - 1.0).abs() < 0.1, "{simple:?}");
+        }
     }
 }
