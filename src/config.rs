@@ -331,6 +331,10 @@ pub struct TrainingConfig {
     /// tutorial's stopping criterion); `None`: train every epoch.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stop_at_valid_accuracy: Option<f64>,
+    /// Runs whose estimated memory is above this many GiB are refused before they start
+    /// (`None`: what the machine allows the process, its memory or `ulimit -v`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_limit_gib: Option<f64>,
 }
 
 /// The most noisy trials an evaluation may run per sample.
@@ -368,6 +372,7 @@ impl Default for TrainingConfig {
             eval_spikes: EvalSpikes::Stochastic,
             eval_trials: 1,
             stop_at_valid_accuracy: None,
+            memory_limit_gib: None,
         }
     }
 }
@@ -449,6 +454,14 @@ impl ExperimentConfig {
         }
         if let Some(a) = t.stop_at_valid_accuracy {
             check_range("training.stop_at_valid_accuracy", a, 0.0, 1.0, true)?;
+        }
+        if let Some(gib) = t.memory_limit_gib {
+            if !(gib.is_finite() && gib > 0.0) {
+                return Err(ConfigError::new(
+                    "training.memory_limit_gib",
+                    format!("must be finite and > 0, got {gib}"),
+                ));
+            }
         }
         if let Some(m) = t.metaplasticity {
             if !(m.is_finite() && m >= 0.0) {

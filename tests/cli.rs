@@ -572,3 +572,31 @@ fn a_continual_config_trains_its_task_sequence() {
     let evaluated = spikegrad(&["eval", "--run", run.to_str().unwrap()]);
     assert!(evaluated.status.success(), "{}", stderr(&evaluated));
 }
+
+/// A network too large for the machine is refused before anything is allocated: one line
+/// naming the layer and the estimate, a non-zero exit.
+#[test]
+fn an_oversized_network_is_a_one_line_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = spikegrad(&[
+        "train",
+        "--out",
+        tmp.path().join("huge").to_str().unwrap(),
+        "--set",
+        "network.hidden.0.size=1000000000",
+    ]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(
+        err.contains("network.hidden[0].size") && err.contains("GiB"),
+        "{err}"
+    );
+    // An explicit limit applies to small networks too.
+    let limited = train(
+        &tmp.path().join("limited"),
+        &["--set", "training.memory_limit_gib=1e-6"],
+    );
+    assert!(!limited.status.success());
+    assert!(stderr(&limited).contains("training.memory_limit_gib"));
+}

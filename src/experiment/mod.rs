@@ -16,6 +16,7 @@ mod evaluation;
 mod family;
 mod hdf5;
 mod images;
+mod memory;
 mod ptq;
 mod records;
 mod state;
@@ -25,6 +26,7 @@ pub use compare::{Agreement, ComparedRule, RuleComparison};
 pub use evaluation::TestResult;
 pub use family::{restore_tensors, tensors_checkpoint};
 pub use images::{encode as encode_images, DENSE_PERIOD_S};
+pub use memory::{machine_limit_bytes, MemoryEstimate, MemoryPart};
 pub use ptq::{quantize_run, PtqReport};
 pub use records::{EpochRecord, FinalReport};
 pub use weights::{load_network, network_checkpoint, quantized_checkpoint};
@@ -254,6 +256,7 @@ impl Experiment {
             .loss
             .check_steps(steps)
             .map_err(|e| ConfigError::new("training.loss", e.to_string()))?;
+        check_memory(&config, steps)?;
         Ok(Self {
             config,
             data,
@@ -445,6 +448,19 @@ impl Experiment {
         write_atomic_str(&dir.final_report(), &text)
             .map_err(|e| file_error(&dir.final_report(), e))?;
         Ok(report)
+    }
+}
+
+/// Refuses a run whose estimated memory is above `training.memory_limit_gib` (default: what
+/// the machine allows this process), before anything of its size is allocated.
+fn check_memory(config: &ExperimentConfig, steps: usize) -> Result<(), ConfigError> {
+    let limit = match config.training.memory_limit_gib {
+        Some(gib) => Some((gib * memory::GIB, "training.memory_limit_gib")),
+        None => machine_limit_bytes().map(|bytes| (bytes, "the machine's memory")),
+    };
+    match limit {
+        Some((bytes, source)) => MemoryEstimate::of(config, steps).check(bytes, source),
+        None => Ok(()),
     }
 }
 
