@@ -54,7 +54,13 @@ impl std::fmt::Display for Metric {
         match self {
             Metric::Value(v) => write!(f, "{v:.4}"),
             Metric::Series(values) => {
-                let parts: Vec<String> = values.iter().map(|v| format!("{v:.1}")).collect();
+                // Three significant digits for values below 10 (accuracies, lags in ms), one
+                // decimal above (lifetimes in patterns).
+                let cell = |v: &f64| match v.abs() < 10.0 {
+                    true => format!("{v:.3}"),
+                    false => format!("{v:.1}"),
+                };
+                let parts: Vec<String> = values.iter().map(cell).collect();
                 write!(f, "[{}]", parts.join(", "))
             }
         }
