@@ -257,7 +257,20 @@ fn broken_files_give_errors_naming_file_and_dataset() {
                     .flat_map(|v| v.to_le_bytes())
                     .collect(),
             }),
-            "/taxels: sample 0: value NaN is not finite",
+            "/taxels: sample 0: value NaN is not a sensor reading",
+        ),
+        (
+            // A huge reading would make the sigma-delta encoding emit without bound.
+            "taxels",
+            Some(DatasetData::Array {
+                dtype: Datatype::float(4),
+                shape: vec![2, 2, 1],
+                bytes: [1.0f32, 2.0, 3.0, 1e30]
+                    .iter()
+                    .flat_map(|v| v.to_le_bytes())
+                    .collect(),
+            }),
+            "/taxels: sample 1: value 1000000000000000000000000000000 is not a sensor reading",
         ),
     ];
     for (i, (name, data, wanted)) in cases.into_iter().enumerate() {

@@ -1,10 +1,8 @@
 //! `spikegrad data`: looking at data files.
 
 use clap::{Args, Subcommand};
-use serde::Serialize;
 use spikegrad::data::shd::SHD_CHANNELS;
-use spikegrad::data::ShdStream;
-use std::collections::BTreeSet;
+use spikegrad::data::{ShdStream, ShdSummary};
 use std::path::PathBuf;
 
 #[derive(Debug, Args)]
@@ -38,28 +36,9 @@ pub fn run(args: DataArgs) -> anyhow::Result<()> {
     }
 }
 
-/// What `data info` reports.
-#[derive(Debug, Serialize)]
-struct Summary {
-    file: String,
-    samples: usize,
-    classes: usize,
-    class_names: Option<Vec<String>>,
-    samples_per_class: Vec<usize>,
-    channels: usize,
-    times_dtype: String,
-    spikes_total: usize,
-    spikes_per_sample_min: usize,
-    spikes_per_sample_mean: f64,
-    spikes_per_sample_max: usize,
-    time_min_s: Option<f32>,
-    time_max_s: Option<f32>,
-    speakers: Option<Vec<u32>>,
-}
-
 fn info(file: PathBuf, json: bool, channels: usize) -> anyhow::Result<()> {
     let stream = ShdStream::open(&file, channels)?;
-    let summary = summarize(&stream)?;
+    let summary = ShdSummary::of(&stream)?;
     if json {
         println!("{}", serde_json::to_string_pretty(&summary)?);
     } else {
@@ -68,51 +47,7 @@ fn info(file: PathBuf, json: bool, channels: usize) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Reads the samples one at a time (memory stays bounded on SSC-sized files), checking each.
-fn summarize(stream: &ShdStream) -> anyhow::Result<Summary> {
-    let (mut time_min_s, mut time_max_s) = (None::<f32>, None::<f32>);
-    for i in 0..stream.len() {
-        let sample = stream.read(i)?;
-        for &t in &sample.times_s {
-            time_min_s = Some(time_min_s.map_or(t, |m| m.min(t)));
-            time_max_s = Some(time_max_s.map_or(t, |m| m.max(t)));
-        }
-    }
-    let counts = stream.spike_counts();
-    let total: usize = counts.iter().map(|&c| c as usize).sum();
-    let classes = stream.num_classes();
-    let mut per_class = vec![0; classes];
-    for &label in stream.labels() {
-        if let Some(count) = per_class.get_mut(label as usize) {
-            *count += 1;
-        }
-    }
-    let speakers = stream.speakers().map(|s| {
-        s.iter()
-            .copied()
-            .collect::<BTreeSet<_>>()
-            .into_iter()
-            .collect()
-    });
-    Ok(Summary {
-        file: stream.path().display().to_string(),
-        samples: stream.len(),
-        classes,
-        class_names: stream.class_names().map(<[String]>::to_vec),
-        samples_per_class: per_class,
-        channels: stream.channels(),
-        times_dtype: stream.times_dtype(),
-        spikes_total: total,
-        spikes_per_sample_min: counts.iter().map(|&c| c as usize).min().unwrap_or(0),
-        spikes_per_sample_mean: total as f64 / stream.len().max(1) as f64,
-        spikes_per_sample_max: counts.iter().map(|&c| c as usize).max().unwrap_or(0),
-        time_min_s,
-        time_max_s,
-        speakers,
-    })
-}
-
-fn print_text(s: &Summary) {
+fn print_text(s: &ShdSummary) {
     println!("file:      {}", s.file);
     println!("samples:   {}", s.samples);
     println!("classes:   {}", s.classes);

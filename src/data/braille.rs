@@ -294,7 +294,7 @@ pub fn sigma_delta_events(signal: &[f32], threshold: f32) -> Vec<DeltaEvent> {
 /// Errors name the file and the dataset: a missing or unreadable file, a missing dataset,
 /// wrong types or ranks, sample counts that differ between datasets, a length beyond the
 /// padded steps, a label without a class name, a negative or too large integer, and a
-/// value that is NaN or infinite.
+/// value that is not a sensor reading in `[0, 255]` (NaN and infinities included).
 pub fn read_braille(path: &Path) -> Result<BrailleData, DataError> {
     let file = BrailleSource::open(path)?;
     let taxels_ds = file.dataset(TAXELS)?;
@@ -410,15 +410,18 @@ impl BrailleSource {
         Ok(names)
     }
 
-    /// Every taxel value, checked to be finite.
+    /// Every taxel value, checked to be a sensor reading in `[0, 255]` (a value far outside
+    /// would also make the sigma-delta encoding emit without bound).
     fn values(&self, ds: &Dataset, per_sample: usize) -> Result<Vec<f32>, DataError> {
         let values = self
             .reader
             .read_all_f32s(ds)
             .map_err(|e| hdf5_error(&self.path, TAXELS, e))?;
-        if let Some((i, x)) = values.iter().enumerate().find(|(_, x)| !x.is_finite()) {
+        let outside = |x: &f32| !(0.0..=BRAILLE_FULL_SCALE).contains(x);
+        if let Some((i, x)) = values.iter().enumerate().find(|(_, x)| outside(x)) {
             let sample = i / per_sample.max(1);
-            return Err(self.sample_error(TAXELS, sample, format!("value {x} is not finite")));
+            let reason = format!("value {x} is not a sensor reading in [0, {BRAILLE_FULL_SCALE}]");
+            return Err(self.sample_error(TAXELS, sample, reason));
         }
         Ok(values)
     }

@@ -42,6 +42,7 @@ pub(crate) mod rng;
 pub mod samples;
 pub mod shd;
 pub mod shd_stream;
+pub mod shd_summary;
 pub mod spike_pattern;
 pub mod streamed;
 pub mod temporal_xor;
@@ -65,6 +66,7 @@ pub use shd::{
     read_shd, write_shd, write_shd_with, ShdFile, ShdReadOptions, ShdWriteOptions, TimeDtype,
 };
 pub use shd_stream::ShdStream;
+pub use shd_summary::ShdSummary;
 pub use spike_pattern::{generate_pattern, SpikePatternConfig};
 pub use streamed::StreamedEvents;
 pub use temporal_xor::{generate_xor, spike_timing_correct, TemporalXorConfig};

@@ -292,6 +292,10 @@ impl std::ops::Deref for ShdSource {
     }
 }
 
+/// The most classes a file without class names may have (its largest label plus one); SHD
+/// has 20, SSC 35.
+pub const MAX_UNNAMED_CLASSES: usize = 1 << 16;
+
 /// What every SHD/SSC file holds, checked against each other (no spike read yet).
 pub(super) struct ShdLayout {
     pub times: Dataset,
@@ -324,6 +328,19 @@ impl ShdSource {
             Some(names) => names.len(),
             None => labels.iter().max().map_or(1, |&max| max + 1),
         };
+        if class_names.is_none() && num_classes > MAX_UNNAMED_CLASSES {
+            let (i, label) = labels
+                .iter()
+                .enumerate()
+                .max_by_key(|p| p.1)
+                .expect("labelled");
+            let reason = format!(
+                "label {label}: a file without class names may use labels below \
+                 {MAX_UNNAMED_CLASSES} (a corrupt label would make every per-class table that \
+                 large)"
+            );
+            return Err(self.sample_error(LABELS, i, reason));
+        }
         Ok(ShdLayout {
             times,
             units,

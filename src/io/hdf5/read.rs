@@ -16,6 +16,11 @@ const MAX_HEADER_BLOCKS: usize = 4096;
 const MAX_BTREE_NODES: usize = 1 << 20;
 /// Decoded global-heap collections kept between reads (about 64 MiB at most).
 const HEAP_CACHE_BYTES: usize = 64 << 20;
+/// The most a deflate stream expands (1032:1, zlib's limit); data read from a file never
+/// exceeds this many times the file's length, so larger sizes read from it are corrupt.
+const MAX_EXPANSION: u64 = 1032;
+/// Slack added to that bound, for tiny files with fill-value datasets.
+const EXPANSION_SLACK: u64 = 1 << 20;
 
 // Object header message types.
 const MSG_DATASPACE: u16 = 0x01;
@@ -150,6 +155,23 @@ impl Hdf5Reader {
     }
 
     /// `len` bytes at file address `addr` (relative to the base address).
+    /// Refuses a data size (`bytes`, read from the file or computed from sizes read from it)
+    /// that the file cannot hold, before anything of that size is allocated.
+    pub(super) fn check_data_size(&self, bytes: u64, what: &str) -> Result<usize, Hdf5Error> {
+        let limit = self
+            .len
+            .saturating_mul(MAX_EXPANSION)
+            .saturating_add(EXPANSION_SLACK);
+        if bytes > limit {
+            return Err(Hdf5Error::Corrupt(format!(
+                "{what}: {bytes} bytes of data cannot come from a file of {} bytes",
+                self.len
+            )));
+        }
+        usize::try_from(bytes)
+            .map_err(|_| Hdf5Error::Unsupported(format!("{what}: larger than memory")))
+    }
+
     pub(super) fn read_addr(&self, addr: u64, len: usize) -> Result<Vec<u8>, Hdf5Error> {
         if addr == UNDEFINED {
             return Err(Hdf5Error::Corrupt(
@@ -673,8 +695,7 @@ impl Hdf5Reader {
                 ))
             })?;
         let esize = ds.dtype.size() as u64;
-        let bytes = usize::try_from(count * esize)
-            .map_err(|_| Hdf5Error::Unsupported("selection larger than memory".into()))?;
+        let bytes = self.check_data_size(count.saturating_mul(esize), &ds.path)?;
         match &ds.layout {
             Layout::Compact(data) => {
                 let range = (start * esize) as usize..(end * esize) as usize;
@@ -689,9 +710,10 @@ impl Hdf5Reader {
                 filtered_size,
                 mask,
             } => {
-                let stored = filtered_size.unwrap_or(ds.len() * esize) as usize;
+                let whole = self.check_data_size(ds.len().saturating_mul(esize), &ds.path)?;
+                let stored = filtered_size.unwrap_or(whole as u64) as usize;
                 let raw = self.read_addr(*addr, stored)?;
-                let data = self.unfilter(ds, raw, *mask, (ds.len() * esize) as usize)?;
+                let data = self.unfilter(ds, raw, *mask, whole)?;
                 Ok(data[(start * esize) as usize..(end * esize) as usize].to_vec())
             }
             Layout::BTreeChunks { btree, chunk } => {
@@ -714,6 +736,7 @@ impl Hdf5Reader {
             .copied()
             .filter(|&c| c > 0)
             .ok_or_else(|| Hdf5Error::Corrupt(format!("{}: chunk shape {chunk:?}", ds.path)))?;
+        let chunk_bytes = self.check_data_size(rows_per_chunk.saturating_mul(esize), &ds.path)?;
         let mut out = vec![0u8; ((end - start) * esize) as usize];
         if btree == UNDEFINED || start == end {
             return Ok(out);
@@ -728,7 +751,7 @@ impl Hdf5Reader {
                 continue;
             }
             let raw = self.read_addr(leaf.addr, leaf.size as usize)?;
-            let data = self.unfilter(ds, raw, leaf.mask, (rows_per_chunk * esize) as usize)?;
+            let data = self.unfilter(ds, raw, leaf.mask, chunk_bytes)?;
             let lo = first.max(start);
             let hi = last.min(end);
             let src = ((lo - first) * esize) as usize..((hi - first) * esize) as usize;
@@ -817,9 +840,8 @@ impl Hdf5Reader {
             return self.read_raw_rows(ds, 0, ds.len());
         }
         let esize = ds.dtype.size();
-        let elements = ds.shape.iter().product::<u64>();
-        let bytes = usize::try_from(elements * esize as u64)
-            .map_err(|_| Hdf5Error::Unsupported("selection larger than memory".into()))?;
+        let elements = ds.shape.iter().fold(1u64, |n, &d| n.saturating_mul(d));
+        let bytes = self.check_data_size(elements.saturating_mul(esize as u64), &ds.path)?;
         match &ds.layout {
             Layout::Compact(data) => data.get(..bytes).map(<[u8]>::to_vec).ok_or_else(|| {
                 Hdf5Error::Corrupt(format!("{}: compact data shorter than its shape", ds.path))
@@ -859,8 +881,9 @@ impl Hdf5Reader {
         if btree == UNDEFINED || bytes == 0 {
             return Ok(out);
         }
-        let esize = ds.dtype.size();
-        let chunk_bytes = chunk.iter().product::<u64>() as usize * esize;
+        let esize = ds.dtype.size() as u64;
+        let chunk_elements = chunk.iter().fold(1u64, |n, &d| n.saturating_mul(d));
+        let chunk_bytes = self.check_data_size(chunk_elements.saturating_mul(esize), &ds.path)?;
         let mut leaves = Vec::new();
         let mut budget = MAX_BTREE_NODES;
         self.chunk_btree(btree, chunk.len() + 1, &mut leaves, &mut budget)?;
@@ -875,7 +898,14 @@ impl Hdf5Reader {
             }
             let raw = self.read_addr(leaf.addr, leaf.size as usize)?;
             let data = self.unfilter(ds, raw, leaf.mask, chunk_bytes)?;
-            copy_chunk(&mut out, &ds.shape, &data, chunk, &leaf.origin, esize);
+            copy_chunk(
+                &mut out,
+                &ds.shape,
+                &data,
+                chunk,
+                &leaf.origin,
+                esize as usize,
+            );
         }
         Ok(out)
     }
@@ -1126,6 +1156,15 @@ fn parse_filters(m: &Message) -> Result<Vec<Filter>, Hdf5Error> {
 }
 
 fn inflate(data: &[u8], expected: usize, path: &str) -> Result<Vec<u8>, Hdf5Error> {
+    let most = (data.len() as u64)
+        .saturating_mul(MAX_EXPANSION)
+        .saturating_add(64);
+    if expected as u64 > most {
+        return Err(Hdf5Error::Corrupt(format!(
+            "{path}: a deflate stream of {} bytes cannot hold a chunk of {expected} bytes",
+            data.len()
+        )));
+    }
     let mut out = Vec::with_capacity(expected);
     flate2::read::ZlibDecoder::new(data)
         .take(expected as u64 + 1)
