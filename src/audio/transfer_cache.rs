@@ -93,7 +93,7 @@ impl TransferMatrix {
 
     /// Bytes held.
     pub fn bytes(&self) -> usize {
-        self.values.len() * std::mem::size_of::<Complex64>()
+        self.values.len() * size_of::<Complex64>()
     }
 }
 
@@ -141,7 +141,7 @@ impl TransferCache {
         }
         let bytes = channels
             .checked_mul(bins)?
-            .checked_mul(std::mem::size_of::<Complex64>())?;
+            .checked_mul(size_of::<Complex64>())?;
         if bytes > self.budget_bytes {
             return None;
         }

@@ -327,7 +327,7 @@ impl Experiment {
         observer: &mut dyn Observer,
     ) -> Result<FinalReport, ExperimentError> {
         if self.config.continual.is_some() {
-            return Err(crate::error::ConfigError::new(
+            return Err(ConfigError::new(
                 "continual",
                 "a task sequence trains through spikegrad::continual::train",
             )

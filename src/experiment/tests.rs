@@ -436,7 +436,7 @@ fn spiking_output_networks_train_with_bptt_and_online_rules_refuse_them() {
     if let DataSource::Randman(r) = &mut config.data.source {
         r.nb_samples = 300;
     }
-    config.training.loss = crate::losses::LossKind::SumOverTimeCe;
+    config.training.loss = LossKind::SumOverTimeCe;
     config.training.optimizer = crate::optimizers::OptimizerKind::Adam {
         lr: 0.01,
         beta1: 0.9,

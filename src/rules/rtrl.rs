@@ -206,7 +206,7 @@ impl Rtrl {
         state_values += steps * samples * c * 3;
         let at_once = samples.min(rayon::current_num_threads());
         let values = per_sample * at_once + state_values + samples * columns.total();
-        let needed_mb = (values * std::mem::size_of::<F>()) as f64 / 1e6;
+        let needed_mb = (values * size_of::<F>()) as f64 / 1e6;
         if needed_mb > self.max_memory_mb {
             return Err(RuleError::MemoryLimit {
                 rule: "rtrl",
@@ -216,7 +216,7 @@ impl Rtrl {
                     "{} parameters, {:.1} MB of influence tensors per sample, {at_once} samples \
                      at once; raise training.rule.max_memory_mb or shrink the network",
                     columns.total(),
-                    (per_sample * std::mem::size_of::<F>()) as f64 / 1e6
+                    (per_sample * size_of::<F>()) as f64 / 1e6
                 ),
             });
         }

@@ -205,14 +205,14 @@ impl<M: NeuronModel<f64>> NeuronModel<f64> for PerNeuron<M> {
         prev: &Self::State,
         po: f64,
         x: f64,
-        ctx: &crate::neurons::StepContext,
+        ctx: &StepContext,
     ) -> (Self::State, f64) {
         self.0.step(j, prev, po, x, ctx)
     }
     fn save(&self, state: &Self::State) -> Self::Saved {
         self.0.save(state)
     }
-    fn output(&self, j: usize, saved: &Self::Saved, ctx: &crate::neurons::StepContext) -> f64 {
+    fn output(&self, j: usize, saved: &Self::Saved, ctx: &StepContext) -> f64 {
         self.0.output(j, saved, ctx)
     }
     fn adjoint(
