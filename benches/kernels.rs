@@ -1,3 +1,4 @@
+#![allow(missing_docs)] // criterion_group! generates an undocumented function
 //! Kernel micro-benchmarks (criterion): the products and the LIF scan of the `shd-rsnn` step,
 //! so that a regression in one kernel is visible on its own.
 //!

@@ -7,8 +7,11 @@ use rayon::prelude::*;
 /// Compressed rows of active channel ids, one row per `(t, b)` (time-major, like [`Seq`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SpikeEvents {
+    /// Time steps.
     pub steps: usize,
+    /// Samples.
     pub batch: usize,
+    /// Neurons (ids are below it).
     pub width: usize,
     /// `offsets[r]..offsets[r + 1]` indexes the ids of row `r`; length `steps * batch + 1`.
     pub offsets: Vec<u32>,

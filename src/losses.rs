@@ -125,7 +125,12 @@ pub enum Targets<'a> {
     /// One class index per sample, `[B]` (the cross-entropy kinds).
     Classes(&'a [usize]),
     /// One target vector per sample, `[B, dims]` row-major, held over every step (MSE).
-    Values { data: &'a [f32], dims: usize },
+    Values {
+        /// The values.
+        data: &'a [f32],
+        /// Values per sample.
+        dims: usize,
+    },
     /// One target per step, sample and output, shaped `[T, B, C]` like the readout output (MSE).
     Sequence(&'a Seq<f32>),
     /// One class index per sample, scored on the outputs `head` alone (one task's head of a
@@ -170,18 +175,29 @@ pub enum LossError {
     /// The readout output has no step, sample or output.
     #[error("readout output has an empty shape [{steps}, {batch}, {outputs}]")]
     EmptyOutput {
+        /// Time steps.
         steps: usize,
+        /// Samples in the batch.
         batch: usize,
+        /// Number of outputs.
         outputs: usize,
     },
     /// A sequence's data length disagrees with its shape.
     #[error("sequence holds {len} values, but its shape needs {expected}")]
-    Malformed { len: usize, expected: usize },
+    Malformed {
+        /// Values the sequence holds.
+        len: usize,
+        /// Values its shape needs.
+        expected: usize,
+    },
     /// The readout output contains NaN or ±∞.
     #[error("non-finite readout output at step {step}, sample {sample}, output {output}")]
     NonFiniteOutput {
+        /// The time step.
         step: usize,
+        /// The sample.
         sample: usize,
+        /// The output.
         output: usize,
     },
     /// A [`LossKind::LastStepsCe`] window has no step.
@@ -189,13 +205,24 @@ pub enum LossError {
     EmptyWindow,
     /// A [`LossKind::LastStepsCe`] window is longer than the readout output.
     #[error("the last_steps_ce window of {window} steps is longer than the {steps} readout steps")]
-    WindowTooLong { window: usize, steps: usize },
+    WindowTooLong {
+        /// The window, in steps.
+        window: usize,
+        /// Time steps.
+        steps: usize,
+    },
     /// Summing finite outputs over time overflowed.
     #[error("time-summed readout output of sample {sample} is not finite")]
-    SummedOutputOverflow { sample: usize },
+    SummedOutputOverflow {
+        /// The sample.
+        sample: usize,
+    },
     /// A cross-entropy loss was given regression targets.
     #[error("{kind:?} needs one class index per sample, got regression targets")]
-    NeedsClasses { kind: LossKind },
+    NeedsClasses {
+        /// The loss.
+        kind: LossKind,
+    },
     /// Mean-squared error was given class indices.
     #[error("mean-squared error needs regression targets, got class indices")]
     NeedsValues,
@@ -211,55 +238,101 @@ pub enum LossError {
     NeedsTimeStep,
     /// A kernel time constant is not finite and > 0.
     #[error("van_rossum.{field} = {value}: must be finite and > 0")]
-    InvalidKernel { field: &'static str, value: f64 },
+    InvalidKernel {
+        /// The field.
+        field: &'static str,
+        /// The value.
+        value: f64,
+    },
     /// The number of class targets differs from the batch size.
     #[error("{targets} class targets for a batch of {batch}")]
-    BatchMismatch { batch: usize, targets: usize },
+    BatchMismatch {
+        /// Samples in the batch.
+        batch: usize,
+        /// Number of targets.
+        targets: usize,
+    },
     /// A head holds no output.
     #[error("an output head needs at least one output")]
     EmptyHead,
     /// A head names an output the readout does not have.
     #[error("output {unit} of the head is out of range for {outputs} readout outputs")]
-    HeadOutOfRange { unit: usize, outputs: usize },
+    HeadOutOfRange {
+        /// The output.
+        unit: usize,
+        /// Number of outputs.
+        outputs: usize,
+    },
     /// A head names an output twice.
     #[error("output {unit} appears twice in the head (again at place {place})")]
-    HeadRepeats { unit: usize, place: usize },
+    HeadRepeats {
+        /// The output.
+        unit: usize,
+        /// Its second position in the head.
+        place: usize,
+    },
     /// A sample's class is not an output of the head it is scored on.
     #[error("class {class} of sample {sample} is not an output of its head")]
-    ClassOutsideHead { sample: usize, class: usize },
+    ClassOutsideHead {
+        /// The sample.
+        sample: usize,
+        /// The class.
+        class: usize,
+    },
     /// An online (step-by-step) loss was given a head.
     #[error("output heads are not supported by the step-by-step losses of online rules")]
     HeadNotOnline,
     /// A class index is not a readout output.
     #[error("class {class} of sample {sample} is out of range for {outputs} readout outputs")]
     ClassOutOfRange {
+        /// The sample.
         sample: usize,
+        /// The class.
         class: usize,
+        /// Number of outputs.
         outputs: usize,
     },
     /// Per-sample regression targets have the wrong width.
     #[error("targets have {dims} values per sample, the readout has {outputs} outputs")]
-    DimsMismatch { outputs: usize, dims: usize },
+    DimsMismatch {
+        /// Number of outputs.
+        outputs: usize,
+        /// Values per sample.
+        dims: usize,
+    },
     /// Per-sample regression targets have the wrong length.
     #[error("{got} target values, expected {expected} (batch × outputs)")]
-    ValuesLength { expected: usize, got: usize },
+    ValuesLength {
+        /// What was expected.
+        expected: usize,
+        /// What was found.
+        got: usize,
+    },
     /// A target sequence is not shaped like the readout output.
     #[error("target sequence shape {got:?} differs from readout output shape {expected:?}")]
     SequenceShape {
+        /// Its expected shape `[T, B, N]`.
         expected: [usize; 3],
+        /// Its shape.
         got: [usize; 3],
     },
     /// A regression target is NaN or ±∞.
     #[error("non-finite regression target at flat index {index}")]
-    NonFiniteTarget { index: usize },
+    NonFiniteTarget {
+        /// Its flat index in the targets.
+        index: usize,
+    },
     /// [`r2_per_output`] got data that are not whole rows of `dims` values.
     #[error(
         "R² needs equal-length, non-empty data made of whole rows of {dims} > 0 outputs, \
          got {pred} predictions and {target} targets"
     )]
     R2Shape {
+        /// Prediction values.
         pred: usize,
+        /// Target values.
         target: usize,
+        /// Values per sample.
         dims: usize,
     },
 }

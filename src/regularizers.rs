@@ -124,22 +124,44 @@ pub enum RegularizerError {
     Threshold(f64),
     /// A sequence's data length disagrees with its shape.
     #[error("sequence holds {len} values, but its shape needs {expected}")]
-    Malformed { len: usize, expected: usize },
+    Malformed {
+        /// Values the sequence holds.
+        len: usize,
+        /// Values its shape needs.
+        expected: usize,
+    },
     /// A neuron's output is NaN or infinite at some step.
     #[error("non-finite spike output of neuron {neuron} in sample {sample}")]
-    NonFiniteSpikes { sample: usize, neuron: usize },
+    NonFiniteSpikes {
+        /// The sample.
+        sample: usize,
+        /// The neuron.
+        neuron: usize,
+    },
     /// The gradient buffer is not shaped like the spikes.
     #[error("gradient shape {grad:?} differs from spike shape {spikes:?}")]
     GradShape {
+        /// The spikes' shape `[T, B, N]`.
         spikes: [usize; 3],
+        /// The gradient's shape `[T, B, N]`.
         grad: [usize; 3],
     },
     /// Spike counts that are not `[B, N]` for the layer's `N` neurons.
     #[error("{counts} spike counts do not divide into rows of {neurons} neurons")]
-    CountShape { counts: usize, neurons: usize },
+    CountShape {
+        /// Number of spike counts.
+        counts: usize,
+        /// Neurons per row.
+        neurons: usize,
+    },
     /// The weight gradient buffer has a different length from the weights.
     #[error("weight gradient has {grad} entries for {weights} weights")]
-    GradLength { weights: usize, grad: usize },
+    GradLength {
+        /// Number of weights.
+        weights: usize,
+        /// Gradient entries.
+        grad: usize,
+    },
 }
 
 /// Reusable buffers for [`add_activity_penalties`]: spike counts and their gradient, `[B, N]`.

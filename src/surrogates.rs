@@ -16,19 +16,39 @@ use serde::{Deserialize, Serialize};
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Surrogate {
     /// SuperSpike fast sigmoid (Zenke & Ganguli 2018): `1 / (β|x| + 1)²`.
-    SuperSpike { beta: f64 },
+    SuperSpike {
+        /// The steepness β.
+        beta: f64,
+    },
     /// Derivative of the logistic sigmoid: `β s (1 − s)`, `s = 1 / (1 + e^{−βx})`.
-    Sigmoid { beta: f64 },
+    Sigmoid {
+        /// The steepness β.
+        beta: f64,
+    },
     /// Arc-tangent (Fang et al. 2021, snnTorch's form): `(β/2) / (1 + (π β x / 2)²)`.
-    Atan { beta: f64 },
+    Atan {
+        /// The steepness β.
+        beta: f64,
+    },
     /// Triangle (Esser et al. 2016; Bellec et al. 2018): `max(0, 1 − β|x|)`.
-    Triangle { beta: f64 },
+    Triangle {
+        /// The steepness β.
+        beta: f64,
+    },
     /// e-prop's pseudo-derivative (Bellec et al. 2018, 2020): the triangle scaled by a
     /// dampening factor, `γ max(0, 1 − β|x|)` (their γ = 0.3), which keeps gradients through
     /// many recurrent steps from exploding.
-    DampenedTriangle { beta: f64, dampening: f64 },
+    DampenedTriangle {
+        /// The steepness β.
+        beta: f64,
+        /// The factor γ of the triangle.
+        dampening: f64,
+    },
     /// Exponential (Shrestha & Orchard 2018): `exp(−β|x|)`.
-    Exponential { beta: f64 },
+    Exponential {
+        /// The steepness β.
+        beta: f64,
+    },
 }
 
 impl Default for Surrogate {
@@ -84,12 +104,18 @@ impl Surrogate {
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum SpikeFn {
     /// Heaviside step `H(x)` forward, the surrogate's derivative backward (training default).
-    Heaviside { surrogate: Surrogate },
+    Heaviside {
+        /// The surrogate derivative.
+        surrogate: Surrogate,
+    },
     /// Smooth relaxation `s(x) = 1 / (1 + e^{−βx})` forward with its exact derivative backward.
     ///
     /// The network is then an ordinary differentiable function, so its hand-written backward
     /// pass can be checked against finite differences.
-    Relaxed { beta: f64 },
+    Relaxed {
+        /// The steepness β.
+        beta: f64,
+    },
     /// Stochastic spikes `S ~ Bernoulli(f(x))` with escape noise `f` ([`EscapeNoise`]); the
     /// backward pass uses `f'` (the surrogate matched to the noise) or `surrogate` when given.
     EscapeNoise {

@@ -8,9 +8,13 @@ use crate::real::Real;
 /// batch is one contiguous `[batch, width]` slab and one row `(t, b)` is a contiguous vector.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Seq<F> {
+    /// Time steps `T`.
     pub steps: usize,
+    /// Samples `B`.
     pub batch: usize,
+    /// Values per sample and step `N`.
     pub width: usize,
+    /// The values, time-major: `data[(t·B + b)·N + n]`.
     pub data: Vec<F>,
 }
 
@@ -128,8 +132,11 @@ impl<F: Real> Seq<F> {
 /// A row-major matrix `[rows, cols]`; weights map `rows` inputs to `cols` outputs (`y = x W`).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Matrix<F> {
+    /// Rows.
     pub rows: usize,
+    /// Columns.
     pub cols: usize,
+    /// The values, time-major: `data[(t·B + b)·N + n]`.
     pub data: Vec<F>,
 }
 

@@ -58,13 +58,21 @@ pub enum AudioError {
     Silent,
     /// A sample is NaN or infinite.
     #[error("sample {index} is NaN or infinite")]
-    NonFinite { index: usize },
+    NonFinite {
+        /// The audio sample's index.
+        index: usize,
+    },
     /// The sample rate cannot carry the model (the output rate is half of it).
     #[error("sample rate {0} Hz is too low (at least 2 Hz)")]
     SampleRate(u32),
     /// A WAV file could not be read.
     #[error("{}: {reason}", path.display())]
-    Wav { path: PathBuf, reason: String },
+    Wav {
+        /// The file.
+        path: PathBuf,
+        /// Why it could not be read.
+        reason: String,
+    },
     /// A parameter is out of range.
     #[error(transparent)]
     Config(#[from] ConfigError),

@@ -80,7 +80,12 @@ pub enum BatchTargets {
     /// One class label per sample.
     Classes(Vec<usize>),
     /// Regression vectors flattened to `[batch, dims]`.
-    Values { values: Vec<f32>, dims: usize },
+    Values {
+        /// The vectors, row-major.
+        values: Vec<f32>,
+        /// Values per sample.
+        dims: usize,
+    },
     /// Target spike trains binned like the input, `[steps, batch, channels]` of 0/1.
     Trains(crate::tensor::Seq<f32>),
 }

@@ -77,64 +77,107 @@ pub enum DataError {
     /// A sample has a different number of spike times and unit ids.
     #[error("sample {sample}: {times} spike times but {units} unit ids")]
     LengthMismatch {
+        /// The sample.
         sample: usize,
+        /// Number of spike times.
         times: usize,
+        /// Number of unit ids.
         units: usize,
     },
     /// A unit id is not below the number of input channels.
     #[error("sample {sample}: unit id {unit} is out of range for {channels} channels")]
     UnitOutOfRange {
+        /// The sample.
         sample: usize,
+        /// The unit id.
         unit: u32,
+        /// Input channels.
         channels: usize,
     },
     /// A spike time is NaN, infinite or negative.
     #[error("sample {sample}: spike time {time_s} s is not finite and non-negative")]
-    BadTime { sample: usize, time_s: f32 },
+    BadTime {
+        /// The sample.
+        sample: usize,
+        /// The spike time, in seconds.
+        time_s: f32,
+    },
     /// A class label is not below the number of classes.
     #[error("sample {sample}: class {class} is out of range for {num_classes} classes")]
     ClassOutOfRange {
+        /// The sample.
         sample: usize,
+        /// The class.
         class: usize,
+        /// Number of classes.
         num_classes: usize,
     },
     /// A classification dataset holds a sample with a regression target.
     #[error("sample {sample}: expected a class label, found a regression vector")]
-    ExpectedClass { sample: usize },
+    ExpectedClass {
+        /// The sample.
+        sample: usize,
+    },
     /// A regression dataset holds a sample with a class label.
     #[error("sample {sample}: expected a regression vector, found a class label")]
-    ExpectedValues { sample: usize },
+    ExpectedValues {
+        /// The sample.
+        sample: usize,
+    },
     /// A dataset mixes regression vectors and target spike trains.
     #[error("sample {sample}: its target is not of the first sample's kind (regression vector or spike trains)")]
-    MixedTargets { sample: usize },
+    MixedTargets {
+        /// The sample.
+        sample: usize,
+    },
     /// A regression vector's length differs from the first sample's.
     #[error("sample {sample}: regression target has {found} values, expected {expected}")]
     ValueDims {
+        /// The sample.
         sample: usize,
+        /// What was found.
         found: usize,
+        /// What was expected.
         expected: usize,
     },
     /// An analog sample has the wrong number of values.
     #[error("sample {sample}: {found} values, expected {expected} (steps x channels of the first sample)")]
     AnalogLength {
+        /// The sample.
         sample: usize,
+        /// What was found.
         found: usize,
+        /// What was expected.
         expected: usize,
     },
     /// An analog value is NaN or infinite.
     #[error("sample {sample}: value {value} at step {step}, channel {channel} is not finite")]
     AnalogValue {
+        /// The sample.
         sample: usize,
+        /// The time step.
         step: usize,
+        /// The channel.
         channel: usize,
+        /// The value.
         value: f32,
     },
     /// A regression target holds a NaN or infinite value.
     #[error("sample {sample}: regression target value {value} is not finite")]
-    BadValue { sample: usize, value: f32 },
+    BadValue {
+        /// The sample.
+        sample: usize,
+        /// The value.
+        value: f32,
+    },
     /// A dataset index is not below the number of samples.
     #[error("sample index {index} is out of range for a dataset of {len} samples")]
-    IndexOutOfRange { index: usize, len: usize },
+    IndexOutOfRange {
+        /// The sample index asked for.
+        index: usize,
+        /// Samples in the dataset.
+        len: usize,
+    },
     /// A dataset must have at least one input channel.
     #[error("a dataset needs at least one input channel")]
     NoChannels,
@@ -152,8 +195,11 @@ pub enum DataError {
         "{steps} steps x {batch} samples ({spikes} spikes) exceed the u32 indices of spike events"
     )]
     BatchTooLarge {
+        /// Time steps.
         steps: usize,
+        /// Samples in the batch.
         batch: usize,
+        /// Spikes in the batch.
         spikes: usize,
     },
     /// Split fractions are negative, not finite or do not sum to one.
@@ -202,18 +248,35 @@ pub enum DataError {
     /// A randman configuration field has an unusable value.
     #[error("invalid randman config: `{field}` {reason}")]
     InvalidConfig {
+        /// The field.
         field: &'static str,
+        /// Why.
         reason: &'static str,
     },
     /// An evidence-accumulation configuration field has an unusable value.
     #[error("invalid evidence-accumulation config: `{field}` {reason}")]
-    InvalidEvidenceConfig { field: &'static str, reason: String },
+    InvalidEvidenceConfig {
+        /// The field.
+        field: &'static str,
+        /// Why.
+        reason: String,
+    },
     /// A spike-pattern configuration field has an unusable value.
     #[error("invalid spike-pattern config: `{field}` {reason}")]
-    InvalidPatternConfig { field: &'static str, reason: String },
+    InvalidPatternConfig {
+        /// The field.
+        field: &'static str,
+        /// Why.
+        reason: String,
+    },
     /// A temporal-XOR configuration field has an unusable value.
     #[error("invalid temporal-xor config: `{field}` {reason}")]
-    InvalidXorConfig { field: &'static str, reason: String },
+    InvalidXorConfig {
+        /// The field.
+        field: &'static str,
+        /// Why.
+        reason: String,
+    },
     /// A spike-pattern target file is unusable.
     #[error("spike-pattern target {}: {reason}", path.display())]
     PatternTarget {

@@ -122,10 +122,20 @@ pub enum RasterError {
         "image of {width} × {height} pixels exceeds the {MAX_RASTER_COLUMNS} × {MAX_RASTER_ROWS} \
          (time bins × neurons) a raster may have"
     )]
-    TooLarge { width: u32, height: u32 },
+    TooLarge {
+        /// Width in pixels.
+        width: u32,
+        /// Height in pixels.
+        height: u32,
+    },
     /// The image has no pixel.
     #[error("image has no pixel ({width} × {height})")]
-    Empty { width: u32, height: u32 },
+    Empty {
+        /// Width in pixels.
+        width: u32,
+        /// Height in pixels.
+        height: u32,
+    },
     /// The threshold is not in (0, 1].
     #[error("darkness threshold {0} must be in (0, 1]")]
     BadThreshold(f64),

@@ -29,7 +29,12 @@ pub enum Input<'a, F> {
     /// Binary spikes as per-row channel lists (the data's input spikes).
     Events(&'a SpikeEvents),
     /// A dense sequence; zeros are skipped when `sparse` (spike trains from a layer).
-    Dense { x: &'a Seq<F>, sparse: bool },
+    Dense {
+        /// The sequence.
+        x: &'a Seq<F>,
+        /// Whether zeros are skipped.
+        sparse: bool,
+    },
 }
 
 /// An input chunk owned apart from the whole input (see [`Input::steps_range`]).

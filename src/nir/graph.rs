@@ -109,13 +109,27 @@ impl Leaky {
 #[derive(Clone, Debug, PartialEq)]
 pub enum NodeKind {
     /// A graph input of the given shape.
-    Input { shape: Vec<usize> },
+    Input {
+        /// The shape.
+        shape: Vec<usize>,
+    },
     /// A graph output of the given shape.
-    Output { shape: Vec<usize> },
+    Output {
+        /// The shape.
+        shape: Vec<usize>,
+    },
     /// `y = W x + b`, `W` of shape `[out, in]`.
-    Affine { weight: Array, bias: Array },
+    Affine {
+        /// The weight matrix `[out, in]`.
+        weight: Array,
+        /// The bias `[out]`.
+        bias: Array,
+    },
     /// `y = W x`, `W` of shape `[out, in]`.
-    Linear { weight: Array },
+    Linear {
+        /// The weight matrix `[out, in]`.
+        weight: Array,
+    },
     /// A leaky neuron population (`LIF`, `CubaLIF`, `LI`, `CubaLI`).
     Leaky(Box<Leaky>),
     /// A nested graph (as some exporters write recurrent layers).

@@ -18,20 +18,36 @@ pub enum ByteOrder {
 pub enum Datatype {
     /// A two's-complement or unsigned integer of 1, 2, 4 or 8 bytes.
     Int {
+        /// Size in bytes.
         size: usize,
+        /// Whether it is signed.
         signed: bool,
+        /// Byte order.
         order: ByteOrder,
     },
     /// An IEEE 754 float of 2, 4 or 8 bytes.
-    Float { size: usize, order: ByteOrder },
+    Float {
+        /// Size in bytes.
+        size: usize,
+        /// Byte order.
+        order: ByteOrder,
+    },
     /// A fixed-length string of `size` bytes (null- or space-padded).
-    FixedString { size: usize },
+    FixedString {
+        /// Size in bytes.
+        size: usize,
+    },
     /// A variable-length string (global heap).
     VlenString,
     /// A variable-length sequence of the base type (global heap).
     VlenSeq(Box<Datatype>),
     /// Any other class; the text names it for error messages.
-    Other { class: String, size: usize },
+    Other {
+        /// The class name.
+        class: String,
+        /// Size in bytes.
+        size: usize,
+    },
 }
 
 /// Size in bytes of a variable-length element in the file: length, heap address, index.

@@ -23,23 +23,38 @@ const SUPERBLOCK_SIZE: usize = 96;
 pub enum DatasetData {
     /// Fixed-size numbers: `dtype` must be an integer or float type, `bytes` their
     /// little-endian encoding.
-    Numbers { dtype: Datatype, bytes: Vec<u8> },
+    Numbers {
+        /// Element type.
+        dtype: Datatype,
+        /// Little-endian element bytes.
+        bytes: Vec<u8>,
+    },
     /// Variable-length sequences of `base` numbers, each row as little-endian bytes.
-    VlenSeq { base: Datatype, rows: Vec<Vec<u8>> },
+    VlenSeq {
+        /// Element type of the sequences.
+        base: Datatype,
+        /// One row of element bytes per sequence.
+        rows: Vec<Vec<u8>>,
+    },
     /// Variable-length UTF-8 strings.
     VlenStrings(Vec<String>),
     /// Variable-length UTF-8 strings in an array of any rank, row-major; an empty `shape`
     /// is a scalar (one string), as h5py writes a Python `str`.
     StringArray {
+        /// The shape.
         shape: Vec<u64>,
+        /// The strings, row-major.
         strings: Vec<String>,
     },
     /// An array of fixed-size elements (numbers or fixed-length strings) of any rank (an
     /// empty `shape` is a scalar): `bytes` holds `shape.iter().product()` little-endian
     /// elements in row-major order.
     Array {
+        /// Element type.
         dtype: Datatype,
+        /// The shape.
         shape: Vec<u64>,
+        /// Little-endian element bytes.
         bytes: Vec<u8>,
     },
 }
