@@ -7,7 +7,8 @@
 //! The crate's README follows (its example is compiled and run as a doc test).
 #![doc = include_str!("../README.md")]
 
-pub mod audio;
+/// The Heidelberg cochlea model (the `spikegrad-cochlea` crate).
+pub use spikegrad_cochlea as audio;
 pub mod bench;
 pub mod config;
 pub mod consolidation;

@@ -4,7 +4,8 @@
 
 mod atomic;
 mod checkpoint;
-pub mod hdf5;
 
 pub use atomic::{write_atomic, write_atomic_str, write_atomic_with};
 pub use checkpoint::{Checkpoint, CheckpointError, StoredInt8, StoredTensor};
+/// The HDF5 reader and writer (the `spikegrad-hdf5` crate).
+pub use spikegrad_hdf5 as hdf5;

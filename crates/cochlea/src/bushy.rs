@@ -23,7 +23,7 @@
 //! for `⌈τ_ref f_s⌉` samples (the synaptic current keeps integrating), then integrates again.
 //! So two output spikes of a channel are always more than `τ_ref` apart.
 
-use crate::data::rng::unit_f64;
+use crate::rng::unit_f64;
 use rand::RngCore;
 
 /// Parameters of the bushy-cell stage.
@@ -171,7 +171,7 @@ pub fn binomial(n: u32, p: f64, u: f64) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::data::rng::seeded;
+    use crate::rng::seeded;
 
     #[test]
     fn binomial_has_the_right_mean_and_variance() {

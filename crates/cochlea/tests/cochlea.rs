@@ -3,9 +3,9 @@
 //! resonance place of the membrane, and properties of the spike output.
 
 use realfft::num_complex::Complex64;
-use spikegrad::audio::bushy::BushyParams;
-use spikegrad::audio::hankel::{hankel1_scaled, Order};
-use spikegrad::audio::{Cochlea, CochleaParams, HairCellParams};
+use spikegrad_cochlea::bushy::BushyParams;
+use spikegrad_cochlea::hankel::{hankel1_scaled, Order};
+use spikegrad_cochlea::{Cochlea, CochleaParams, HairCellParams};
 use std::f64::consts::PI;
 use std::path::{Path, PathBuf};
 

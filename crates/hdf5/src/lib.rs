@@ -1,9 +1,9 @@
-//! A small pure-Rust HDF5 reader and writer for the files this crate exchanges with Python
+//! A small pure-Rust HDF5 reader and writer for the files spikegrad exchanges with Python
 //! tools (h5py, stork, Tonic): one-dimensional datasets of numbers, strings and
 //! variable-length sequences, and multi-dimensional arrays of numbers, in groups.
 //!
 //! No published pure-Rust HDF5 crate reads or writes variable-length numeric sequences,
-//! which the Spiking Heidelberg Digits layout is made of, so this module implements the
+//! which the Spiking Heidelberg Digits layout is made of, so this crate implements the
 //! needed part of the file format itself.
 //!
 //! **Reads:** superblock versions 0–3; object headers v1 and v2 with continuation blocks;

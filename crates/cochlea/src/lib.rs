@@ -30,6 +30,8 @@ pub mod hair_cell;
 pub mod hankel;
 mod hankel_asymptotic;
 pub mod normalize;
+mod params;
+mod rng;
 mod tail;
 mod transfer;
 pub mod transfer_cache;
@@ -42,7 +44,8 @@ pub use hair_cell::HairCellParams;
 pub use transfer_cache::{TransferCache, TransferMatrix};
 pub use wav::{read_wav, MonoAudio};
 
-use crate::error::{check_count, check_positive, ConfigError};
+pub use params::ParamError;
+use params::{check_count, check_positive};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use std::path::PathBuf;
@@ -75,7 +78,7 @@ pub enum AudioError {
     },
     /// A parameter is out of range.
     #[error(transparent)]
-    Config(#[from] ConfigError),
+    Param(#[from] ParamError),
 }
 
 /// Parameters of the whole chain; the defaults are those of the SHD and SSC data sets.
@@ -283,10 +286,10 @@ fn channel_rng(seed: u64, channel: usize) -> ChaCha8Rng {
     rng
 }
 
-fn check_params(p: &CochleaParams) -> Result<(), ConfigError> {
+fn check_params(p: &CochleaParams) -> Result<(), ParamError> {
     check_count("cochlea.channels", p.channels)?;
     if p.channels > usize::from(u16::MAX) + 1 {
-        return Err(ConfigError::new(
+        return Err(ParamError::new(
             "cochlea.channels",
             "at most 65536 (16-bit unit ids)",
         ));
@@ -322,7 +325,7 @@ fn check_params(p: &CochleaParams) -> Result<(), ConfigError> {
     let c = &p.bushy;
     check_count("cochlea.bushy.n_convergence", c.n_convergence)?;
     if c.n_convergence > 255 {
-        return Err(ConfigError::new(
+        return Err(ParamError::new(
             "cochlea.bushy.n_convergence",
             "at most 255",
         ));

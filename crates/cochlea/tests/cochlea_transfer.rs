@@ -2,7 +2,7 @@
 //! (`TransferMethod::Reference`): every channel's membrane velocity must agree to 1e-9 of
 //! that channel's peak |velocity|, on a pure tone and on broadband noise, at several rates.
 
-use spikegrad::audio::{BasilarMembrane, Cochlea, CochleaParams, TransferMethod};
+use spikegrad_cochlea::{BasilarMembrane, Cochlea, CochleaParams, TransferMethod};
 use std::f64::consts::PI;
 
 fn tone(freq_hz: f64, rate: u32, seconds: f64) -> Vec<f64> {
@@ -100,7 +100,7 @@ fn fast_and_reference_transfer_agree_pointwise() {
 /// of one shape and of another, and the cache keeps within its budget.
 #[test]
 fn cached_conversion_equals_the_direct_one() {
-    use spikegrad::audio::TransferCache;
+    use spikegrad_cochlea::TransferCache;
     let cochlea = Cochlea::new(CochleaParams::default()).unwrap();
     let bytes_per_matrix = |n: usize| 700 * (n / 2 + 1) * 16;
     let mut cache = TransferCache::new(bytes_per_matrix(1600) + bytes_per_matrix(800));

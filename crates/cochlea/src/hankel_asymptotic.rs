@@ -77,7 +77,7 @@ pub fn series_h0(z: Complex64) -> Complex64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::audio::hankel::{csqrt, hankel1_scaled, Order};
+    use crate::hankel::{csqrt, hankel1_scaled, Order};
     use std::f64::consts::{FRAC_2_PI, FRAC_PI_4};
 
     /// `√(2/(πz)) e^{−iπ/4} S(z)` against the full-accuracy Hankel function (itself checked

@@ -104,8 +104,8 @@ pub fn suffix_sums(spectrum: &[realfft::num_complex::Complex64]) -> Vec<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::audio::basilar::BasilarMembrane;
-    use crate::audio::filter::RowSource;
+    use crate::basilar::BasilarMembrane;
+    use crate::filter::RowSource;
     use realfft::num_complex::Complex64;
 
     /// The monotone decay the bisection assumes: evaluating every skipped bin of every
