@@ -6,7 +6,7 @@ use std::path::Path;
 use toml::Value;
 
 /// The default task, `configs/randman.toml`, built into the binary.
-pub const DEFAULT_CONFIG: &str = include_str!("../../configs/randman.toml");
+pub const DEFAULT_CONFIG: &str = include_str!("../../../../configs/randman.toml");
 
 /// The config from `file` (or the default task), with `overrides` applied, validated.
 pub fn load(file: Option<&Path>, overrides: &[String]) -> anyhow::Result<ExperimentConfig> {
@@ -92,20 +92,22 @@ fn one_line(message: &str) -> String {
 mod tests {
     use super::*;
 
+    /// The shipped configs, at the repository root.
+    fn configs() -> std::path::PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configs")
+    }
+
     #[test]
     fn the_default_is_the_randman_config() {
         let c = load(None, &[]).unwrap();
-        assert_eq!(
-            c,
-            load(Some(Path::new("configs/randman.toml")), &[]).unwrap()
-        );
+        assert_eq!(c, load(Some(&configs().join("randman.toml")), &[]).unwrap());
         assert_eq!(c.network.spiking().unwrap().readout.tau_mem_ms, 200.0);
         assert_eq!(c.network.spiking().unwrap().hidden.len(), 1);
     }
 
     #[test]
     fn every_shipped_config_is_valid() {
-        for entry in std::fs::read_dir("configs").unwrap() {
+        for entry in std::fs::read_dir(configs()).unwrap() {
             let path = entry.unwrap().path();
             load(Some(&path), &[]).unwrap_or_else(|e| panic!("{}: {e:#}", path.display()));
         }

@@ -16,8 +16,14 @@ const TINY: &[&str] = &[
     "training.batch_size=16",
 ];
 
+/// The repository root: shipped configs and `../shared` paths are relative to it.
+fn root() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
 fn spikegrad(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_spikegrad"))
+        .current_dir(root())
         .args(args)
         .env("RAYON_NUM_THREADS", "2")
         .output()
@@ -379,7 +385,7 @@ fn audio2spikes_errors_name_the_problem() {
 /// e-prop's cosines are reported, and the last line is the JSON object.
 #[test]
 fn rules_compare_reports_rtrl_against_bptt() {
-    let config = concat!(env!("CARGO_MANIFEST_DIR"), "/configs/rtrl_check.toml");
+    let config = concat!(env!("CARGO_MANIFEST_DIR"), "/../../configs/rtrl_check.toml");
     let out = spikegrad(&["rules", "compare", "--config", config, "--json"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let text = String::from_utf8_lossy(&out.stdout);
@@ -470,7 +476,7 @@ fn the_pattern_config_learns_a_png_it_was_not_shipped_with() {
     let run = dir.path().join("run");
     let config = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/configs/superspike_pattern.toml"
+        "/../../configs/superspike_pattern.toml"
     );
     let target = format!("data.source.target={:?}", png.to_str().unwrap());
     let out = spikegrad(&[
@@ -536,7 +542,7 @@ fn quick_xor_and_tracking_reproductions_report_their_metrics() {
 /// in `final.json`; `plot` and `eval` read the run (skipped without the MNIST subset).
 #[test]
 fn a_continual_config_trains_its_task_sequence() {
-    if !Path::new("../shared/data/mnist5k/mnist5k.h5").exists() {
+    if !root().join("../shared/data/mnist5k/mnist5k.h5").exists() {
         eprintln!("skipped: ../shared/data/mnist5k/mnist5k.h5 is absent");
         return;
     }
