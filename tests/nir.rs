@@ -13,6 +13,7 @@ use spikegrad::network::{Network, NetworkSpec};
 use spikegrad::nir::{self, Discretisation, ImportOptions, NodeKind};
 use std::path::{Path, PathBuf};
 
+mod common;
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures/nir")
@@ -165,14 +166,6 @@ fn export_metadata_is_checked_on_import() {
 }
 
 /// Spikes of hidden layer `k` of a `spikegrad run`-layout or fixture file.
-fn stored_spikes(path: &Path, k: usize) -> (Vec<u64>, Vec<i64>) {
-    let r = Hdf5Reader::open(path).unwrap();
-    let ds = r.dataset(&format!("/hidden/{k}/spikes")).unwrap();
-    let raw = r.read_all_raw(&ds).unwrap();
-    let mut out = Vec::new();
-    ds.dtype.decode_ints(&raw, &mut out).unwrap();
-    (ds.shape, out)
-}
 
 #[test]
 fn snntorch_rsynaptic_export_reproduces_snntorch_spikes() {
@@ -193,7 +186,7 @@ fn snntorch_rsynaptic_export_reproduces_snntorch_spikes() {
     let rec = infer(&net, &data, 60, 8).unwrap();
     let (mut diff, mut total, mut spikes) = (0, 0, 0);
     for k in 0..2 {
-        let (shape, expected) = stored_spikes(&fixture("snntorch_expected.h5"), k);
+        let (shape, expected) = common::stored_spikes(&fixture("snntorch_expected.h5"), k);
         assert_eq!(shape, [60, 8, rec.hidden[k].0 as u64]);
         let got = &rec.hidden[k].1;
         diff += got
@@ -225,7 +218,7 @@ fn hand_written_lif_li_graph_matches_a_forward_euler_simulation() {
     };
     let data = read_shd(&fixture("hand_input.h5"), &opts).unwrap().data;
     let rec = infer(&imported.network, &data, 20, 1).unwrap();
-    let (_, expected) = stored_spikes(&fixture("hand_expected.h5"), 0);
+    let (_, expected) = common::stored_spikes(&fixture("hand_expected.h5"), 0);
     let got: Vec<i64> = rec.hidden[0].1.iter().map(|&v| i64::from(v)).collect();
     assert_eq!(got, expected);
     assert!(expected.iter().sum::<i64>() > 5);

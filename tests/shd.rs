@@ -8,6 +8,7 @@ use spikegrad::data::{
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+mod common;
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures/hdf5")
@@ -342,31 +343,12 @@ fn dense_link_groups_are_read() {
 }
 
 /// A small randman dataset written as train and test HDF5 files; returns their paths.
-fn randman_files(dir: &Path) -> (PathBuf, PathBuf) {
-    use spikegrad::data::{generate_randman, RandmanConfig};
-    let names: Vec<String> = ["a", "b", "c"].map(String::from).to_vec();
-    let mut paths = Vec::new();
-    for (name, seed, per_class) in [("train.h5", 1, 20), ("test.h5", 2, 5)] {
-        let config = RandmanConfig {
-            nb_classes: 3,
-            nb_samples: per_class,
-            seed,
-            ..RandmanConfig::default()
-        };
-        let data = generate_randman(&config).unwrap();
-        let path = dir.join(name);
-        write_shd(&path, &data, Some(&names), None).unwrap();
-        paths.push(path);
-    }
-    (paths[0].clone(), paths[1].clone())
-}
-
 #[test]
 fn experiments_take_their_splits_from_hdf5_files() {
     use spikegrad::config::{DataSource, ExperimentConfig};
     use spikegrad::experiment::Experiment;
     let dir = tempfile::tempdir().unwrap();
-    let (train, test) = randman_files(dir.path());
+    let (train, test) = common::randman_files(dir.path());
     let mut config = ExperimentConfig::default();
     config.data.source = DataSource::Hdf5 {
         train: train.clone(),

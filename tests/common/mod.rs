@@ -58,3 +58,34 @@ pub fn write_images(path: &std::path::Path, side: usize, pixels: Vec<u8>, labels
     w.write_to(&mut bytes).unwrap();
     std::fs::write(path, bytes.into_inner()).unwrap();
 }
+
+/// Randman train and test files (3 classes, 20 and 5 samples per class) in the SHD layout,
+/// class names "a", "b", "c".
+pub fn randman_files(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    use spikegrad::data::{generate_randman, RandmanConfig};
+    let names: Vec<String> = ["a", "b", "c"].map(String::from).to_vec();
+    let mut paths = Vec::new();
+    for (name, seed, per_class) in [("train.h5", 1, 20), ("test.h5", 2, 5)] {
+        let config = RandmanConfig {
+            nb_classes: 3,
+            nb_samples: per_class,
+            seed,
+            ..RandmanConfig::default()
+        };
+        let data = generate_randman(&config).unwrap();
+        let path = dir.join(name);
+        spikegrad::data::write_shd(&path, &data, Some(&names), None).unwrap();
+        paths.push(path);
+    }
+    (paths[0].clone(), paths[1].clone())
+}
+
+/// Hidden layer `k`'s stored spikes of a `spikegrad run` output: shape and values.
+pub fn stored_spikes(path: &std::path::Path, k: usize) -> (Vec<u64>, Vec<i64>) {
+    let r = spikegrad::io::hdf5::Hdf5Reader::open(path).unwrap();
+    let ds = r.dataset(&format!("/hidden/{k}/spikes")).unwrap();
+    let raw = r.read_all_raw(&ds).unwrap();
+    let mut out = Vec::new();
+    ds.dtype.decode_ints(&raw, &mut out).unwrap();
+    (ds.shape, out)
+}

@@ -1,18 +1,10 @@
 //! `spikegrad nir export`, `nir import`, `run` and `eval` on one trained run: the imported
 //! network runs exactly as the trained one.
 
-use spikegrad::io::hdf5::Hdf5Reader;
 use std::path::Path;
 
-/// Hidden layer `k`'s stored spikes of a `spikegrad run` output: shape and values.
-fn stored_spikes(path: &Path, k: usize) -> (Vec<u64>, Vec<i64>) {
-    let r = Hdf5Reader::open(path).unwrap();
-    let ds = r.dataset(&format!("/hidden/{k}/spikes")).unwrap();
-    let raw = r.read_all_raw(&ds).unwrap();
-    let mut out = Vec::new();
-    ds.dtype.decode_ints(&raw, &mut out).unwrap();
-    (ds.shape, out)
-}
+#[path = "../../../tests/common/mod.rs"]
+mod common;
 
 fn spikegrad(args: &[&str]) -> String {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_spikegrad"))
@@ -93,7 +85,7 @@ fn cli_export_import_run_and_eval_reproduce_the_trained_run() {
         a == b,
         "run outputs of the trained and the imported network differ"
     );
-    let (shape, spikes) = stored_spikes(Path::new(&p("a.h5")), 0);
+    let (shape, spikes) = common::stored_spikes(Path::new(&p("a.h5")), 0);
     assert_eq!(shape[1..], [90, 16]);
     assert!(spikes.iter().sum::<i64>() > 0);
     let eval: serde_json::Value =

@@ -1,33 +1,15 @@
 //! `spikegrad train` on SHD-layout files and `spikegrad data info`.
 
-use spikegrad::data::write_shd;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+
+#[path = "../../../tests/common/mod.rs"]
+mod common;
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../tests/fixtures/hdf5")
         .join(name)
-}
-
-/// Randman train and test files (3 classes, 20 and 5 samples per class) in the SHD layout.
-fn randman_files(dir: &Path) -> (PathBuf, PathBuf) {
-    use spikegrad::data::{generate_randman, RandmanConfig};
-    let names: Vec<String> = ["a", "b", "c"].map(String::from).to_vec();
-    let mut paths = Vec::new();
-    for (name, seed, per_class) in [("train.h5", 1, 20), ("test.h5", 2, 5)] {
-        let config = RandmanConfig {
-            nb_classes: 3,
-            nb_samples: per_class,
-            seed,
-            ..RandmanConfig::default()
-        };
-        let data = generate_randman(&config).unwrap();
-        let path = dir.join(name);
-        write_shd(&path, &data, Some(&names), None).unwrap();
-        paths.push(path);
-    }
-    (paths[0].clone(), paths[1].clone())
 }
 
 fn spikegrad(args: &[&str]) -> std::process::Output {
@@ -41,7 +23,7 @@ fn spikegrad(args: &[&str]) -> std::process::Output {
 #[test]
 fn cli_trains_on_hdf5_files_and_reports_data_info() {
     let dir = tempfile::tempdir().unwrap();
-    let (train, test) = randman_files(dir.path());
+    let (train, test) = common::randman_files(dir.path());
     let config = dir.path().join("config.toml");
     let text = format!(
         "[data.source]\nkind = \"hdf5\"\ntrain = {:?}\ntest = {:?}\nmax_time_s = 0.2\n\
