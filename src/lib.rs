@@ -14,6 +14,7 @@ pub mod config;
 pub mod consolidation;
 pub mod continual;
 pub mod data;
+pub mod eqprop;
 pub mod error;
 pub mod events;
 pub mod experiment;

@@ -1,0 +1,113 @@
+//! Equilibrium propagation's estimators of `dL/dθ = −d/dβ ∂Φ/∂θ(h*_β)|_{β=0}`, each phase
+//! relaxed from the free fixed point.
+
+use super::energy::{EnergyNet, Params};
+use num_complex::Complex64 as C;
+
+/// How the derivative in `β` is estimated.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Estimator {
+    /// Classic EP: one nudged phase, `(∂Φ/∂θ(β) − ∂Φ/∂θ(0))/β` (bias `O(β)`).
+    OneSided {
+        /// The nudging strength.
+        beta: f64,
+    },
+    /// Symmetric EP: `(∂Φ/∂θ(β) − ∂Φ/∂θ(−β))/(2β)` (bias `O(β²)`).
+    Symmetric {
+        /// The nudging strength.
+        beta: f64,
+    },
+    /// Holomorphic EP: `(1/N) Σ_k ∂Φ/∂θ(β_k)/β_k`, `β_k = |β| e^{2πik/N}` (bias `O(|β|^N)`).
+    Holomorphic {
+        /// The radius `|β|`.
+        beta: f64,
+        /// Phases on the circle.
+        phases: usize,
+    },
+}
+
+impl Estimator {
+    /// The nudging strengths and the weight of each phase's `∂Φ/∂θ` in the derivative.
+    fn phases(self) -> Vec<(C, C)> {
+        let real = |b: f64| C::new(b, 0.0);
+        match self {
+            Self::OneSided { beta } => vec![
+                (real(beta), real(1.0 / beta)),
+                (real(0.0), real(-1.0 / beta)),
+            ],
+            Self::Symmetric { beta } => vec![
+                (real(beta), real(0.5 / beta)),
+                (real(-beta), real(-0.5 / beta)),
+            ],
+            Self::Holomorphic { beta, phases } => (0..phases)
+                .map(|k| {
+                    let b = C::from_polar(beta, std::f64::consts::TAU * k as f64 / phases as f64);
+                    (b, 1.0 / (b * phases as f64))
+                })
+                .collect(),
+        }
+    }
+
+    /// The estimate of `dL/dθ` for one sample: free phase of `free_steps`, each nudged phase
+    /// `nudged_steps` from the free fixed point.
+    pub fn gradient(
+        self,
+        net: &EnergyNet,
+        x: &[f64],
+        y: usize,
+        free_steps: usize,
+        nudged_steps: usize,
+    ) -> Params<f64> {
+        let free = net.relax(x, y, C::new(0.0, 0.0), free_steps, None);
+        let mut sum: Option<Params<C>> = None;
+        for (beta, weight) in self.phases() {
+            let h = if beta == C::new(0.0, 0.0) {
+                free.clone()
+            } else {
+                net.relax(x, y, beta, nudged_steps, Some(&free))
+            };
+            let d = net.dphi_dtheta(x, &h, y, beta);
+            sum = Some(match sum {
+                None => scale(&d, weight),
+                Some(acc) => add(&acc, &scale(&d, weight)),
+            });
+        }
+        let total = sum.expect("at least one phase");
+        // dL/dθ = −d/dβ ∂Φ/∂θ; the real part (the imaginary part vanishes as the estimate
+        // converges).
+        let real = |v: &Vec<Vec<C>>| -> Vec<Vec<f64>> {
+            v.iter()
+                .map(|t| t.iter().map(|c| -c.re).collect())
+                .collect()
+        };
+        Params {
+            weights: real(&total.weights),
+            biases: real(&total.biases),
+        }
+    }
+}
+
+fn scale(p: &Params<C>, w: C) -> Params<C> {
+    let s = |v: &Vec<Vec<C>>| {
+        v.iter()
+            .map(|t| t.iter().map(|c| c * w).collect())
+            .collect()
+    };
+    Params {
+        weights: s(&p.weights),
+        biases: s(&p.biases),
+    }
+}
+
+fn add(a: &Params<C>, b: &Params<C>) -> Params<C> {
+    let s = |x: &Vec<Vec<C>>, y: &Vec<Vec<C>>| {
+        x.iter()
+            .zip(y)
+            .map(|(t, u)| t.iter().zip(u).map(|(p, q)| p + q).collect())
+            .collect()
+    };
+    Params {
+        weights: s(&a.weights, &b.weights),
+        biases: s(&a.biases, &b.biases),
+    }
+}
