@@ -624,6 +624,18 @@ pub enum TaskSequence {
     },
 }
 
+impl TaskSequence {
+    /// The number of tasks on data with `num_classes` classes.
+    pub fn count(self, num_classes: usize) -> usize {
+        match self {
+            Self::Permuted { tasks } => tasks,
+            Self::SplitClasses { classes_per_task } => {
+                num_classes.div_ceil(classes_per_task.max(1))
+            }
+        }
+    }
+}
+
 /// The protocol's settings (`[continual]`).
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

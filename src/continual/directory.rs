@@ -66,15 +66,8 @@ pub fn train(
 
 /// The number of tasks of `exp`'s sequence (0 without `[continual]`).
 pub fn task_count(exp: &Experiment) -> usize {
-    match exp.config.continual.map(|c| c.tasks) {
-        Some(super::TaskSequence::Permuted { tasks }) => tasks,
-        Some(super::TaskSequence::SplitClasses { classes_per_task }) => exp
-            .data
-            .num_classes()
-            .unwrap_or(0)
-            .div_ceil(classes_per_task.max(1)),
-        None => 0,
-    }
+    let classes = exp.data.num_classes().unwrap_or(0);
+    exp.config.continual.map_or(0, |c| c.tasks.count(classes))
 }
 
 /// Everything a run needs to continue after its last finished task.

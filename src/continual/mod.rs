@@ -329,7 +329,7 @@ fn make_tasks(exp: &Experiment, sequence: TaskSequence) -> Result<Vec<Task<'_>>,
                 let wanted = |&&i: &&usize| classes.contains(&labels[i]);
                 indices.iter().filter(wanted).copied().collect()
             };
-            Ok((0..num_classes.div_ceil(classes_per_task))
+            Ok((0..sequence.count(num_classes))
                 .map(|k| {
                     let end = ((k + 1) * classes_per_task).min(num_classes);
                     let classes: Vec<usize> = (k * classes_per_task..end).collect();

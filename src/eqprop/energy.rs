@@ -51,6 +51,11 @@ impl EqLoss {
     }
 }
 
+/// A real input as complex states.
+pub fn complex(x: &[f64]) -> Vec<C> {
+    x.iter().map(|&v| C::new(v, 0.0)).collect()
+}
+
 /// `σ(z) = 1/(1 + e^{−(4z−2)})`.
 pub fn activation(z: C) -> C {
     1.0 / (1.0 + (-(4.0 * z - 2.0)).exp())
@@ -120,6 +125,12 @@ impl EnergyNet {
         self.forward(k, &h[k - 1])
     }
 
+    /// `∂Φ/∂o = −β ∂ℓ/∂o`: the teaching signal at the readout.
+    fn nudge(&self, h: &[Vec<C>], y: usize, beta: C) -> Vec<C> {
+        let grad = self.loss.grad(&self.readout(h), y);
+        grad.iter().map(|g| -beta * g).collect()
+    }
+
     /// `u = ∂Φ/∂h` of every hidden layer at state `h` (the pre-activations).
     pub fn drive(&self, x: &[C], h: &[Vec<C>], y: usize, beta: C) -> Vec<Vec<C>> {
         let k = self.hidden();
@@ -130,13 +141,7 @@ impl EnergyNet {
                 let above = if layer < k {
                     self.backward(layer, &h[layer])
                 } else {
-                    let nudge: Vec<C> = self
-                        .loss
-                        .grad(&self.readout(h), y)
-                        .iter()
-                        .map(|g| -beta * g)
-                        .collect();
-                    self.backward(layer, &nudge)
+                    self.backward(layer, &self.nudge(h, y, beta))
                 };
                 u.iter_mut().zip(above).for_each(|(a, b)| *a += b);
                 u
@@ -154,7 +159,7 @@ impl EnergyNet {
         steps: usize,
         start: Option<&[Vec<C>]>,
     ) -> Vec<Vec<C>> {
-        let x: Vec<C> = x.iter().map(|&v| C::new(v, 0.0)).collect();
+        let x = complex(x);
         let zeros = || {
             self.sizes[1..=self.hidden()]
                 .iter()
@@ -175,7 +180,7 @@ impl EnergyNet {
     /// `∂Φ/∂θ` at state `h` with nudging `beta`.
     pub fn dphi_dtheta(&self, x: &[f64], h: &[Vec<C>], y: usize, beta: C) -> Params<C> {
         let k = self.hidden();
-        let x: Vec<C> = x.iter().map(|&v| C::new(v, 0.0)).collect();
+        let x = complex(x);
         let outer = |a: &[C], b: &[C]| -> Vec<C> {
             a.iter()
                 .flat_map(|&ai| b.iter().map(move |&bj| ai * bj))
@@ -188,12 +193,7 @@ impl EnergyNet {
             weights.push(outer(&h[l], below));
             biases.push(h[l].clone());
         }
-        let nudge: Vec<C> = self
-            .loss
-            .grad(&self.readout(h), y)
-            .iter()
-            .map(|g| -beta * g)
-            .collect();
+        let nudge = self.nudge(h, y, beta);
         weights.push(outer(&nudge, &h[k - 1]));
         biases.push(nudge);
         Params { weights, biases }

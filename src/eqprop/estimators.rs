@@ -67,10 +67,11 @@ impl Estimator {
                 net.relax(x, y, beta, nudged_steps, Some(&free))
             };
             let d = net.dphi_dtheta(x, &h, y, beta);
-            sum = Some(match sum {
-                None => scale(&d, weight),
-                Some(acc) => add(&acc, &scale(&d, weight)),
+            let acc = sum.get_or_insert_with(|| Params {
+                weights: zeros(&d.weights),
+                biases: zeros(&d.biases),
             });
+            accumulate(acc, &d, weight);
         }
         let total = sum.expect("at least one phase");
         // dL/dθ = −d/dβ ∂Φ/∂θ; the real part (the imaginary part vanishes as the estimate
@@ -87,27 +88,15 @@ impl Estimator {
     }
 }
 
-fn scale(p: &Params<C>, w: C) -> Params<C> {
-    let s = |v: &Vec<Vec<C>>| {
-        v.iter()
-            .map(|t| t.iter().map(|c| c * w).collect())
-            .collect()
-    };
-    Params {
-        weights: s(&p.weights),
-        biases: s(&p.biases),
-    }
+/// Zeros shaped like `v`.
+fn zeros(v: &[Vec<C>]) -> Vec<Vec<C>> {
+    v.iter().map(|t| vec![C::new(0.0, 0.0); t.len()]).collect()
 }
 
-fn add(a: &Params<C>, b: &Params<C>) -> Params<C> {
-    let s = |x: &Vec<Vec<C>>, y: &Vec<Vec<C>>| {
-        x.iter()
-            .zip(y)
-            .map(|(t, u)| t.iter().zip(u).map(|(p, q)| p + q).collect())
-            .collect()
-    };
-    Params {
-        weights: s(&a.weights, &b.weights),
-        biases: s(&a.biases, &b.biases),
+/// `acc += w · d`, entry by entry.
+fn accumulate(acc: &mut Params<C>, d: &Params<C>, w: C) {
+    let weights = acc.weights.iter_mut().zip(&d.weights);
+    for (a, b) in weights.chain(acc.biases.iter_mut().zip(&d.biases)) {
+        a.iter_mut().zip(b).for_each(|(a, &b)| *a += w * b);
     }
 }

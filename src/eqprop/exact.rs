@@ -5,7 +5,7 @@
 //! `dL/dθ = ∂ℓ/∂θ − λᵀ ∂F/∂θ` with `(∂F/∂h)ᵀ λ = ∂ℓ/∂h`, `∂F/∂h = D J − I`,
 //! `D = diag σ'(u)`, `J = ∂u/∂h` (the blocks `W_{k−1}` and `W_kᵀ`), `∂F/∂θ = D ∂u/∂θ`.
 
-use super::energy::{activation_derivative, EnergyNet, Params};
+use super::energy::{activation_derivative, complex, EnergyNet, Params};
 use num_complex::Complex64 as C;
 
 /// `dL/dθ` and `L` at the free fixed point reached after `steps` updates; `None` if the
@@ -13,8 +13,7 @@ use num_complex::Complex64 as C;
 pub fn gradient(net: &EnergyNet, x: &[f64], y: usize, steps: usize) -> Option<(Params<f64>, f64)> {
     let zero = C::new(0.0, 0.0);
     let h = net.relax(x, y, zero, steps, None);
-    let xc: Vec<C> = x.iter().map(|&v| C::new(v, 0.0)).collect();
-    let u = net.drive(&xc, &h, y, zero);
+    let u = net.drive(&complex(x), &h, y, zero);
     let k = net.hidden();
     let sizes = &net.sizes[1..=k];
     let offsets: Vec<usize> = sizes
