@@ -28,7 +28,7 @@ pub enum Estimator {
 
 impl Estimator {
     /// The nudging strengths and the weight of each phase's `∂Φ/∂θ` in the derivative.
-    fn phases(self) -> Vec<(C, C)> {
+    pub(super) fn phases(self) -> Vec<(C, C)> {
         let real = |b: f64| C::new(b, 0.0);
         match self {
             Self::OneSided { beta } => vec![
@@ -45,6 +45,26 @@ impl Estimator {
                     (b, 1.0 / (b * phases as f64))
                 })
                 .collect(),
+        }
+    }
+
+    /// [`Self::phases`] with each conjugate pair of holomorphic phases folded into one of
+    /// twice the weight: without noise the states of `β̄` are the conjugates of those of `β`,
+    /// so their terms have equal real parts (the reference code's shortcut; about half the
+    /// work).
+    pub(super) fn folded_phases(self) -> Vec<(C, C)> {
+        match self {
+            Self::Holomorphic { phases, .. } => {
+                let all = self.phases();
+                (0..=phases / 2)
+                    .map(|k| {
+                        let pair = k != 0 && 2 * k != phases;
+                        let (beta, weight) = all[k];
+                        (beta, if pair { 2.0 * weight } else { weight })
+                    })
+                    .collect()
+            }
+            _ => self.phases(),
         }
     }
 

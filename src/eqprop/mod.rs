@@ -19,12 +19,21 @@
 //! [`exact`] computes the same gradient independently, by implicit differentiation of the
 //! fixed point; the tests hold every estimator against it.
 
+pub mod batch;
+pub mod batch_gradient;
+pub mod bptt;
 pub mod energy;
 pub mod estimators;
 pub mod exact;
+pub mod feedforward;
+pub mod generalized;
+pub mod rows;
+pub mod training;
 
 pub use energy::{EnergyNet, EqLoss, Params};
 pub use estimators::Estimator;
 
+#[cfg(test)]
+mod batch_tests;
 #[cfg(test)]
 mod tests;

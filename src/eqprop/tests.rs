@@ -5,7 +5,7 @@ use rand_chacha::ChaCha8Rng;
 const STEPS: usize = 400;
 
 /// A 5-4-3-3 network with weights small enough for the relaxation to contract.
-fn net(loss: EqLoss) -> EnergyNet {
+pub(super) fn net(loss: EqLoss) -> EnergyNet {
     let sizes = vec![5, 4, 3, 3];
     let mut rng = ChaCha8Rng::seed_from_u64(7);
     let mut draw = |n: usize| {

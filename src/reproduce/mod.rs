@@ -7,6 +7,9 @@
 //! much smaller version to check that everything runs; its numbers are not the result.
 
 mod eprop_evidence;
+mod gep_homeostasis;
+mod hep_mnist;
+mod image_split;
 mod memory_lifetime;
 mod metaplastic_mnist;
 mod prospective_chain;
@@ -219,6 +222,8 @@ pub const REGISTRY: &[Reproduction] = &[
     si_mnist::PERMUTED,
     si_split_snn::ENTRY,
     metaplastic_mnist::ENTRY,
+    hep_mnist::ENTRY,
+    gep_homeostasis::ENTRY,
 ];
 
 /// The reproduction called `name`.
@@ -298,6 +303,40 @@ fn write_raster(
     crate::data::raster::write_png(raster, std::io::BufWriter::new(file))
         .map_err(|e| file_error(&path, e))?;
     Ok(path)
+}
+
+/// What the reproductions' tests share: a quick run into a temporary folder, a metric's value.
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::{Metric, Options, Outcome};
+    use crate::experiment::{ExperimentError, Silent};
+
+    /// `run`'s quick version in a temporary folder (returned with the outcome, so its files
+    /// can be checked); `None`, with a message, where the data file `needs` is absent.
+    pub(crate) fn quick(
+        run: fn(&mut Options<'_>) -> Result<Outcome, ExperimentError>,
+        needs: Option<&str>,
+    ) -> Option<(Outcome, tempfile::TempDir)> {
+        if let Some(file) = needs.filter(|f| !std::path::Path::new(f).exists()) {
+            eprintln!("skipped: {file} is absent");
+            return None;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let mut options = Options {
+            out: dir.path().to_path_buf(),
+            quick: true,
+            observer: &mut Silent,
+        };
+        Some((run(&mut options).unwrap(), dir))
+    }
+
+    /// Metric `name` of `outcome`, which must be one number.
+    pub(crate) fn value(outcome: &Outcome, name: &str) -> f64 {
+        match outcome.metrics().get(name) {
+            Some(Metric::Value(v)) => *v,
+            other => panic!("{name} is not one number: {other:?}"),
+        }
+    }
 }
 
 #[cfg(test)]
