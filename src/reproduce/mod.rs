@@ -6,10 +6,13 @@
 //! each metric (a number where the paper gives one, else the claim in words). `quick` runs a
 //! much smaller version to check that everything runs; its numbers are not the result.
 
+mod disinhibition;
 mod eprop_evidence;
 mod gep_homeostasis;
 mod hep_mnist;
 mod image_split;
+mod isoloss_mnist;
+mod isoloss_toy;
 mod memory_lifetime;
 mod metaplastic_mnist;
 mod prospective_chain;
@@ -223,7 +226,10 @@ pub const REGISTRY: &[Reproduction] = &[
     si_split_snn::ENTRY,
     metaplastic_mnist::ENTRY,
     hep_mnist::ENTRY,
+    disinhibition::ENTRY,
     gep_homeostasis::ENTRY,
+    isoloss_toy::ENTRY,
+    isoloss_mnist::ENTRY,
 ];
 
 /// The reproduction called `name`.
