@@ -31,6 +31,7 @@ pub mod models;
 pub mod network;
 pub mod neurons;
 pub mod nir;
+pub mod ntt;
 pub mod optimizers;
 pub mod quant;
 pub mod real;

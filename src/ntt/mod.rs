@@ -1,0 +1,31 @@
+//! Neural tangent transfer (NTT; Liu & Zenke, "Finding trainable sparse networks through
+//! Neural Tangent Transfer", ICML 2020): the core pieces.
+//!
+//! A sparse student (weight mask `m`, e.g. 3% density) is trained on unlabelled inputs so
+//! that its empirical NTK and its outputs match those of the dense teacher (the same network
+//! at initialisation); the mask is recomputed by weight magnitude every 100 steps; the result
+//! is then trained supervised with the mask fixed.
+//!
+//! - [`mlp`]: a dense ReLU MLP with biases (LeNet-300-100) and its forward/backward passes;
+//! - [`mask`]: per-layer magnitude masks and random-sparse masks at an exact count;
+//! - [`kernel`]: the empirical NTK of a batch without materialising `J`, and its adjoint;
+//! - [`loss`]: the NTT loss and its gradient with respect to the raw student parameters.
+//!
+//! Defaults of the reference code (`fmi-basel/neural-tangent-transfer`, MLP on MNIST,
+//! `notebooks/ntt_demo_mlp.ipynb` and `nt_transfer/ntt.py`): density 0.03, Adam with step
+//! size 5e-4, batch 64 (split in two halves of 32 for the cross kernel), 20 epochs,
+//! `λ_K = 1e-3`, `λ_L2 = 1e-4`, layer-wise magnitude re-masking every 100 iterations (not in
+//! the last 100), glorot-normal weights and `N(0, 0.01²)` biases.
+
+pub mod kernel;
+pub mod loss;
+pub mod mask;
+pub mod mlp;
+
+#[cfg(test)]
+mod tests;
+
+pub use kernel::{empirical_ntk, kernel_distance_grad, KernelPass, Ntk};
+pub use loss::{ntt_loss, ntt_loss_grad, NttConfig, NttLoss, NttTargets};
+pub use mask::{kept_count, Mask, MaskKind};
+pub use mlp::{Dense, Forward, Mlp};
