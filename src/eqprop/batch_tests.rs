@@ -2,7 +2,7 @@
 
 use super::batch::{Batch, BatchNet};
 use super::batch_gradient::{EpSettings, PhaseSchedule};
-use super::tests::net;
+use super::tests::{flat, net};
 use super::*;
 use num_complex::Complex64 as C;
 use rand::SeedableRng;
@@ -18,15 +18,6 @@ const YS: [usize; 3] = [1, 0, 2];
 
 fn inputs() -> Vec<f64> {
     XS.iter().flatten().copied().collect()
-}
-
-fn flat(p: &Params<f64>) -> Vec<f64> {
-    p.weights
-        .iter()
-        .chain(&p.biases)
-        .flatten()
-        .copied()
-        .collect()
 }
 
 /// The mean of `f` over the three samples, flattened.

@@ -34,7 +34,8 @@ fn entries(p: &mut Params<f64>) -> Vec<&mut f64> {
         .collect()
 }
 
-fn flat(p: &Params<f64>) -> Vec<f64> {
+/// Every parameter in a fixed order: weights, then biases.
+pub(super) fn flat(p: &Params<f64>) -> Vec<f64> {
     p.weights
         .iter()
         .chain(&p.biases)
