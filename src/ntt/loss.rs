@@ -92,29 +92,10 @@ fn evaluate<F: Real>(
     let fnum = fs.len() as f64;
     let ky = F::from_f64(2.0 * cfg.lambda_kernel / kn);
     let fy = F::from_f64(2.0 / fnum);
-    let mut kernel_dist = 0.0;
-    let y: Vec<F> = theta
-        .values
-        .iter()
-        .zip(&targets.kernel.values)
-        .map(|(&s, &t)| {
-            let d = s - t;
-            kernel_dist += d.as_f64() * d.as_f64();
-            ky * d
-        })
-        .collect();
-    kernel_dist /= kn;
-    let mut target_dist = 0.0;
-    let gout: Vec<F> = fs
-        .iter()
-        .zip(&targets.outputs)
-        .map(|(&s, &t)| {
-            let d = s - t;
-            target_dist += d.as_f64() * d.as_f64();
-            fy * d
-        })
-        .collect();
-    target_dist /= fnum;
+    let (y, kernel_dist) = scaled_difference(&theta.values, &targets.kernel.values, ky);
+    let kernel_dist = kernel_dist / kn;
+    let (gout, target_dist) = scaled_difference(fs, &targets.outputs, fy);
+    let target_dist = target_dist / fnum;
     let l2: f64 = eff
         .layers
         .iter()
@@ -167,4 +148,19 @@ pub fn ntt_loss_grad<F: Real>(
     let mut grads = student.zeros_like();
     let loss = evaluate(student, mask, targets, x, batch, cfg, Some(&mut grads));
     (loss, grads)
+}
+
+/// `scale · (s − t)` entry by entry, and `‖s − t‖²`.
+fn scaled_difference<F: Real>(s: &[F], t: &[F], scale: F) -> (Vec<F>, f64) {
+    let mut squared = 0.0;
+    let scaled = s
+        .iter()
+        .zip(t)
+        .map(|(&s, &t)| {
+            let d = s - t;
+            squared += d.as_f64() * d.as_f64();
+            scale * d
+        })
+        .collect();
+    (scaled, squared)
 }

@@ -26,7 +26,7 @@ pub mod benna_fusi;
 pub mod cascade;
 pub mod metaplastic;
 pub mod simple;
-mod symmetric;
+pub(crate) mod symmetric;
 
 pub use benna_fusi::{BennaFusi, BennaFusiParams, BennaFusiState};
 pub use cascade::{Cascade, CascadeParams, CascadeState};

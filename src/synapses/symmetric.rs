@@ -1,12 +1,13 @@
 //! Small dense symmetric matrices (row-major `n × n`): the eigen-decomposition and Cholesky
-//! factor the Benna–Fusi chain needs for its exact flow and its equilibrium.
+//! factor the Benna–Fusi chain needs for its exact flow and its equilibrium (the eigenvalues
+//! also serve the closed-form predictor of `ssl`).
 
 /// The eigenvalues (ascending) and eigenvectors (the columns of a row-major `n × n` matrix,
 /// in the same order) of the symmetric matrix `a`, by cyclic Jacobi rotations.
 ///
 /// Jacobi keeps small eigenvalues accurate relative to their size on graded matrices like the
 /// chain's, whose entries span many powers of two.
-pub(super) fn eigen(mut a: Vec<f64>, n: usize) -> (Vec<f64>, Vec<f64>) {
+pub(crate) fn eigen(mut a: Vec<f64>, n: usize) -> (Vec<f64>, Vec<f64>) {
     let mut v = vec![0.0; n * n];
     for k in 0..n {
         v[k * n + k] = 1.0;

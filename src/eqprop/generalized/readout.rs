@@ -4,6 +4,7 @@
 use super::coupling::{add_bias, product};
 use super::params::GepParams;
 use super::state::{activate, Planes, State};
+use crate::eqprop::energy::EqLoss;
 use num_complex::Complex64;
 
 /// `softmax(r_o R + b_R) − onehot(y)`, `[rows, classes]`, holomorphic on complex `r_o`.
@@ -27,18 +28,11 @@ pub(super) fn readout_residual(
         let logits: Vec<Complex64> = (0..c)
             .map(|j| Complex64::new(z[b * c + j], im(j)))
             .collect();
-        // Shifting every logit by the same real number leaves the softmax unchanged.
-        let shift = logits
-            .iter()
-            .map(|l| l.re)
-            .fold(f64::NEG_INFINITY, f64::max);
-        let e: Vec<Complex64> = logits.iter().map(|l| (l - shift).exp()).collect();
-        let total: Complex64 = e.iter().sum();
-        for j in 0..c {
-            let prob = e[j] / total;
-            z[b * c + j] = prob.re - f64::from(u8::from(j == label));
+        let residual = EqLoss::CrossEntropy.grad(&logits, label);
+        for (j, r) in residual.iter().enumerate() {
+            z[b * c + j] = r.re;
             if planes == Planes::Complex {
-                z[(batch + b) * c + j] = prob.im;
+                z[(batch + b) * c + j] = r.im;
             }
         }
     }
