@@ -575,7 +575,7 @@ fn first_argmax_over_time<F: Real>(y: &Seq<F>, b: usize, c: usize) -> usize {
 
 /// Overwrites the logits `z` with `scale · (softmax(z) − e_class)`, the gradient of
 /// `scale · CE(z, class)`, and returns `(CE(z, class), argmax z)`.
-fn softmax_ce_in_place<F: Real>(z: &mut [F], class: usize, scale: f64) -> (f64, usize) {
+pub(crate) fn softmax_ce_in_place<F: Real>(z: &mut [F], class: usize, scale: f64) -> (f64, usize) {
     let (pred, max) = first_argmax(z);
     let max = max.as_f64();
     // Shifting by the maximum keeps every exponent ≤ 0: no overflow, and the sum is ≥ 1.

@@ -137,6 +137,45 @@ impl<F: Real> Mlp<F> {
         }
     }
 
+    /// The lengths of the parameter tensors, per layer weights then biases (the order of
+    /// [`Mlp::tensors`] and [`Mlp::tensors_mut`]).
+    pub fn shapes(&self) -> Vec<usize> {
+        self.layers
+            .iter()
+            .flat_map(|l| [l.w.len(), l.b.len()])
+            .collect()
+    }
+
+    /// The parameter tensors, per layer weights then biases.
+    pub fn tensors(&self) -> Vec<&[F]> {
+        self.layers
+            .iter()
+            .flat_map(|l| [l.w.as_slice(), l.b.as_slice()])
+            .collect()
+    }
+
+    /// The parameter tensors, mutable, in the order of [`Mlp::tensors`].
+    pub fn tensors_mut(&mut self) -> Vec<&mut [F]> {
+        self.layers
+            .iter_mut()
+            .flat_map(|l| [l.w.as_mut_slice(), l.b.as_mut_slice()])
+            .collect()
+    }
+
+    /// The name of the first layer with a parameter that is not finite (`layer k weights` or
+    /// `layer k biases`), if any.
+    pub fn first_non_finite(&self) -> Option<String> {
+        self.layers.iter().enumerate().find_map(|(k, l)| {
+            if l.w.iter().any(|v| !v.is_finite()) {
+                Some(format!("layer {k} weights"))
+            } else if l.b.iter().any(|v| !v.is_finite()) {
+                Some(format!("layer {k} biases"))
+            } else {
+                None
+            }
+        })
+    }
+
     /// `self += a · other` on every parameter.
     pub fn axpy(&mut self, a: F, other: &Self) {
         for (l, o) in self.layers.iter_mut().zip(&other.layers) {

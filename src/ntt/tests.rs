@@ -6,20 +6,20 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::StandardNormal;
 
-fn normal_vec(n: usize, rng: &mut ChaCha8Rng) -> Vec<f64> {
+pub(super) fn normal_vec(n: usize, rng: &mut ChaCha8Rng) -> Vec<f64> {
     (0..n)
         .map(|_| rng.sample::<f64, _>(StandardNormal))
         .collect()
 }
 
 /// A tiny net with sizable biases so that some ReLUs are off and biases matter.
-fn tiny_net(sizes: &[usize], seed: u64) -> Mlp<f64> {
+pub(super) fn tiny_net(sizes: &[usize], seed: u64) -> Mlp<f64> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     Mlp::glorot_normal(sizes, 0.3, &mut rng)
 }
 
 /// The smallest |pre-activation| of a hidden layer on `x` (distance to a ReLU kink).
-fn min_hidden_margin(net: &Mlp<f64>, x: &[f64], batch: usize) -> f64 {
+pub(super) fn min_hidden_margin(net: &Mlp<f64>, x: &[f64], batch: usize) -> f64 {
     let fwd = net.forward(x, batch);
     let hidden = &fwd.pre[..fwd.pre.len() - 1];
     hidden
@@ -38,7 +38,7 @@ fn off_fraction(net: &Mlp<f64>, x: &[f64], batch: usize) -> f64 {
 }
 
 /// Asserts `a ≈ b` entrywise: `|a − b| ≤ tol · max(1, max|b|)`.
-fn assert_close(a: &[f64], b: &[f64], tol: f64, what: &str) {
+pub(super) fn assert_close(a: &[f64], b: &[f64], tol: f64, what: &str) {
     assert_eq!(a.len(), b.len(), "{what}: lengths differ");
     let scale = b.iter().fold(1.0f64, |m, v| m.max(v.abs()));
     for (i, (x, y)) in a.iter().zip(b).enumerate() {
@@ -87,7 +87,11 @@ fn ntk_matches_explicit_jacobian() {
 }
 
 /// Central finite differences of `loss` with respect to every flat parameter of `net`.
-fn finite_differences(net: &Mlp<f64>, loss: impl Fn(&Mlp<f64>) -> f64, h: f64) -> Vec<f64> {
+pub(super) fn finite_differences(
+    net: &Mlp<f64>,
+    loss: impl Fn(&Mlp<f64>) -> f64,
+    h: f64,
+) -> Vec<f64> {
     let p = net.flatten();
     let mut probe = net.clone();
     (0..p.len())

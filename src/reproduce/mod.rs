@@ -15,6 +15,7 @@ mod isoloss_mnist;
 mod isoloss_toy;
 mod memory_lifetime;
 mod metaplastic_mnist;
+mod ntt_mnist;
 mod prospective_chain;
 mod prospective_tracking;
 mod si_mnist;
@@ -230,6 +231,7 @@ pub const REGISTRY: &[Reproduction] = &[
     gep_homeostasis::ENTRY,
     isoloss_toy::ENTRY,
     isoloss_mnist::ENTRY,
+    ntt_mnist::ENTRY,
 ];
 
 /// The reproduction called `name`.
