@@ -5,6 +5,7 @@
 //! [`crate::experiment`], which saves the fully resolved config next to the results.
 
 use crate::consolidation::ConsolidationKind;
+use crate::data::reaching::{PrimateReachingConfig, SyntheticReachingConfig};
 use crate::data::{
     AugmentConfig, BrailleEncoding, EvidenceConfig, ImageEncoding, ImagesConfig, RandmanConfig,
     SpikePatternConfig, TemporalXorConfig,
@@ -18,6 +19,7 @@ use crate::optimizers::{LrSchedule, OptimizerKind};
 use crate::quant::Quantization;
 use crate::regularizers::{ActivityRegularizer, WeightRegularizer};
 use crate::rules::RuleKind;
+use crate::substrate::SubstrateConfig;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::path::PathBuf;
 
@@ -40,6 +42,10 @@ pub struct ExperimentConfig {
     /// task, the whole data set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub continual: Option<ContinualConfig>,
+    /// Train with an emulated analog substrate in the loop ([`crate::substrate`]; BPTT only):
+    /// the forward passes run on chip `chip_seed`, and the run is tested on it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub substrate: Option<SubstrateConfig>,
 }
 
 impl Default for ExperimentConfig {
@@ -52,6 +58,7 @@ impl Default for ExperimentConfig {
             init: WeightInit::default(),
             training: TrainingConfig::default(),
             continual: None,
+            substrate: None,
         }
     }
 }
@@ -270,6 +277,14 @@ pub enum DataSource {
     /// Images from an HDF5 file with `/images` and `/labels` ([`crate::data::images`]):
     /// pixels for a dense network, rate- or latency-coded spikes for a spiking one.
     Images(ImagesConfig),
+    /// A NeuroBench primate-reaching recording (a MATLAB v7.3 `.mat` file,
+    /// [`crate::data::reaching`]): 4 ms bins, per-step 2-D velocity targets, NeuroBench's
+    /// segment split (not `data.split`). Needs `training.loss = "mse"`.
+    PrimateReaching(PrimateReachingConfig),
+    /// Synthetic center-out reaches decoded from cosine-tuned Poisson channels
+    /// ([`crate::data::reaching::synthetic`]), binned, split and cut like
+    /// `primate_reaching`. Needs `training.loss = "mse"`.
+    SyntheticReaching(SyntheticReachingConfig),
 }
 
 impl DataSource {
@@ -425,6 +440,22 @@ impl ExperimentConfig {
             DataSource::Images(images) => images.encoding.validate().map_err(|(field, e)| {
                 ConfigError::new(format!("data.source.encoding.{field}"), e)
             })?,
+            DataSource::PrimateReaching(r) => r
+                .validate()
+                .map_err(|e| ConfigError::new("data.source", e.to_string()))?,
+            DataSource::SyntheticReaching(r) => r
+                .validate()
+                .map_err(|e| ConfigError::new("data.source", e.to_string()))?,
+        }
+        let reaching = matches!(
+            self.data.source,
+            DataSource::PrimateReaching(_) | DataSource::SyntheticReaching(_)
+        );
+        if reaching && self.training.loss != LossKind::Mse {
+            return Err(ConfigError::new(
+                "training.loss",
+                "reaching sources have per-step velocity targets: use \"mse\"",
+            ));
         }
         self.check_encoding()?;
         self.data

@@ -21,6 +21,44 @@ pub enum Target {
     /// Target spike trains (SuperSpike's spike-timing tasks); every sample of a dataset has
     /// the same number of channels.
     Trains(TargetTrains),
+    /// Regression values that change from step to step (a decoded velocity); every sample
+    /// of a dataset has the same number of values per step.
+    Series(TargetSeries),
+}
+
+/// Per-step regression targets of one sample: rows of `dims` values, row `k` holding over
+/// `[k·step_s, (k + 1)·step_s)` from the sample start.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TargetSeries {
+    /// The rows, `[rows, dims]` row-major.
+    pub values: Vec<f32>,
+    /// Values per row.
+    pub dims: usize,
+    /// Seconds each row covers.
+    pub step_s: f64,
+}
+
+impl TargetSeries {
+    /// Number of rows.
+    pub fn rows(&self) -> usize {
+        self.values.len().checked_div(self.dims).unwrap_or(0)
+    }
+
+    /// The row covering time `time_s` (the last row for later times, the first for earlier
+    /// ones); `None` when there are no rows.
+    pub fn row_at(&self, time_s: f64) -> Option<&[f32]> {
+        let rows = self.rows();
+        if rows == 0 {
+            return None;
+        }
+        let k = (time_s / self.step_s * (1.0 + EDGE_TOLERANCE)).floor();
+        let k = if k.is_finite() && k > 0.0 {
+            (k as usize).min(rows - 1)
+        } else {
+            0
+        };
+        self.values.get(k * self.dims..(k + 1) * self.dims)
+    }
 }
 
 /// Target spike trains of one sample, in continuous time like the input.
@@ -88,6 +126,9 @@ pub enum BatchTargets {
     },
     /// Target spike trains binned like the input, `[steps, batch, channels]` of 0/1.
     Trains(crate::tensor::Seq<f32>),
+    /// Per-step regression values `[steps, batch, dims]` ([`Target::Series`], each step
+    /// taking the row that covers its start). The MSE loss compares them step by step.
+    Series(crate::tensor::Seq<f32>),
 }
 
 /// A batch of samples binned into time steps.
@@ -167,6 +208,7 @@ impl EventDataset {
         Some(match self.samples.first().map(|s| &s.target) {
             Some(Target::Values(values)) => values.len(),
             Some(Target::Trains(trains)) => trains.channels,
+            Some(Target::Series(series)) => series.dims,
             _ => 0,
         })
     }
@@ -177,6 +219,15 @@ impl EventDataset {
             && matches!(
                 self.samples.first().map(|s| &s.target),
                 Some(Target::Trains(_))
+            )
+    }
+
+    /// Whether the targets are per-step regression values ([`Target::Series`]).
+    pub fn has_target_series(&self) -> bool {
+        self.num_classes.is_none()
+            && matches!(
+                self.samples.first().map(|s| &s.target),
+                Some(Target::Series(_))
             )
     }
 
@@ -323,11 +374,15 @@ impl EventDataset {
             (Some(_), Target::Class(_)) => Ok(()),
             (Some(_), _) => Err(DataError::ExpectedClass { sample: index }),
             (None, Target::Class(_)) => Err(DataError::ExpectedValues { sample: index }),
-            (None, target) if self.has_target_trains() != matches!(target, Target::Trains(_)) => {
+            (None, target)
+                if self.has_target_trains() != matches!(target, Target::Trains(_))
+                    || self.has_target_series() != matches!(target, Target::Series(_)) =>
+            {
                 Err(DataError::MixedTargets { sample: index })
             }
             (None, Target::Values(values)) => self.check_values(index, values),
             (None, Target::Trains(trains)) => self.check_trains(index, trains),
+            (None, Target::Series(series)) => self.check_series(index, series),
         }
     }
 
@@ -341,6 +396,27 @@ impl EventDataset {
             });
         }
         check_events(index, &trains.times_s, &trains.units, trains.channels)
+    }
+
+    fn check_series(&self, index: usize, series: &TargetSeries) -> Result<(), DataError> {
+        let expected = self.value_dims().unwrap_or(0);
+        if series.dims != expected || series.dims == 0 || series.values.len() % series.dims != 0 {
+            return Err(DataError::ValueDims {
+                sample: index,
+                found: series.dims,
+                expected,
+            });
+        }
+        if !(series.step_s.is_finite() && series.step_s > 0.0) {
+            return Err(DataError::BadTimeStep(series.step_s));
+        }
+        match series.values.iter().find(|v| !v.is_finite()) {
+            Some(&value) => Err(DataError::BadValue {
+                sample: index,
+                value,
+            }),
+            None => Ok(()),
+        }
     }
 
     fn check_values(&self, index: usize, values: &[f32]) -> Result<(), DataError> {
@@ -384,6 +460,21 @@ impl EventDataset {
             }
             return Ok(BatchTargets::Trains(seq));
         }
+        if self.has_target_series() {
+            let dims = self.value_dims().unwrap_or(0);
+            let mut seq = crate::tensor::Seq::zeros(steps, indices.len(), dims);
+            for (b, &index) in indices.iter().enumerate() {
+                let Target::Series(series) = &self.sample(index)?.target else {
+                    return Err(DataError::MixedTargets { sample: index });
+                };
+                for t in 0..steps {
+                    if let Some(row) = series.row_at(t as f64 * dt_s) {
+                        seq.row_mut(t, b).copy_from_slice(row);
+                    }
+                }
+            }
+            return Ok(BatchTargets::Series(seq));
+        }
         if self.num_classes.is_some() {
             let mut classes = Vec::with_capacity(indices.len());
             for &index in indices {
@@ -400,7 +491,9 @@ impl EventDataset {
             match &self.sample(index)?.target {
                 Target::Values(v) => values.extend_from_slice(v),
                 Target::Class(_) => return Err(DataError::ExpectedValues { sample: index }),
-                Target::Trains(_) => return Err(DataError::MixedTargets { sample: index }),
+                Target::Trains(_) | Target::Series(_) => {
+                    return Err(DataError::MixedTargets { sample: index })
+                }
             }
         }
         Ok(BatchTargets::Values { values, dims })

@@ -114,6 +114,42 @@ pub struct ImageData {
 }
 
 impl ImageData {
+    /// Every image resampled to `side × side` by area averaging: each output pixel is the
+    /// mean of the input pixels it covers, weighted by the covered area (exact for any ratio,
+    /// up- or downsampling).
+    pub fn resized(&self, side: usize) -> Result<Self, DataError> {
+        if side == 0 || side > 4096 {
+            return Err(DataError::InvalidConfig {
+                field: "resize_px",
+                reason: "must lie in 1..=4096",
+            });
+        }
+        let rows = area_weights(self.height, side);
+        let cols = area_weights(self.width, side);
+        let (h, w) = (self.height, self.width);
+        let mut pixels = Vec::with_capacity(self.labels.len() * side * side);
+        for image in self.pixels.chunks_exact(h * w) {
+            for row in &rows {
+                for col in &cols {
+                    let mut v = 0.0f64;
+                    for &(y, wy) in row {
+                        for &(x, wx) in col {
+                            v += wy * wx * f64::from(image[y * w + x]);
+                        }
+                    }
+                    pixels.push(v as f32);
+                }
+            }
+        }
+        Ok(Self {
+            pixels,
+            labels: self.labels.clone(),
+            height: side,
+            width: side,
+            num_classes: self.num_classes,
+        })
+    }
+
     /// Reads `/images` and `/labels` from `path`, scaling by `max_value` (by default the
     /// largest pixel value in the file).
     pub fn read(path: &Path, max_value: Option<f64>) -> Result<Self, DataError> {
@@ -343,6 +379,26 @@ fn read_labels(file: &H5File, ds: &crate::io::hdf5::Dataset) -> Result<Vec<usize
         .collect()
 }
 
+/// For each of `to` output cells along an axis of `from` input pixels, the input pixels it
+/// overlaps and the fraction of the cell each covers (the fractions of a cell sum to 1).
+fn area_weights(from: usize, to: usize) -> Vec<Vec<(usize, f64)>> {
+    let scale = from as f64 / to as f64;
+    (0..to)
+        .map(|o| {
+            let (lo, hi) = (o as f64 * scale, (o + 1) as f64 * scale);
+            let first = lo.floor() as usize;
+            let last = (hi.ceil() as usize).min(from);
+            (first..last)
+                .map(|i| {
+                    let overlap = hi.min(i as f64 + 1.0) - lo.max(i as f64);
+                    (i, overlap / scale)
+                })
+                .filter(|&(_, wgt)| wgt > 0.0)
+                .collect()
+        })
+        .collect()
+}
+
 /// The config of an image source.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -355,6 +411,10 @@ pub struct ImagesConfig {
     /// How images become input: `dense` for MLPs, `rate` or `latency` for spiking networks.
     #[serde(default)]
     pub encoding: ImageEncoding,
+    /// Resample every image to `resize_px × resize_px` by area averaging before encoding
+    /// (e.g. 16 for MNIST on a 256-input chip); absent: as stored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resize_px: Option<usize>,
 }
 
 #[cfg(test)]
@@ -363,6 +423,18 @@ mod tests {
 
     fn tiny() -> ImageData {
         ImageData::new(vec![0.0, 0.5, 1.0, 0.1, 0.9, 0.0], vec![0, 1], 1, 3, 2).unwrap()
+    }
+
+    #[test]
+    fn resizing_averages_areas_exactly() {
+        let data = ImageData::new((0..16).map(|v| v as f32).collect(), vec![0], 4, 4, 1).unwrap();
+        let half = data.resized(2).unwrap();
+        assert_eq!(half.pixels, vec![2.5, 4.5, 10.5, 12.5]);
+        let third = data.resized(3).unwrap();
+        let mean = |v: &[f32]| v.iter().sum::<f32>() / v.len() as f32;
+        assert!((mean(&third.pixels) - mean(&data.pixels)).abs() < 1e-5);
+        assert_eq!(data.resized(4).unwrap(), data);
+        assert!(data.resized(0).is_err());
     }
 
     #[test]

@@ -22,6 +22,9 @@
 //! as such a dataset, and [`evidence`] the evidence-accumulation task of the e-prop paper
 //! (Bellec et al. 2020).
 //!
+//! [`reaching`] decodes reach velocity from motor-cortex spikes: the NeuroBench
+//! primate-reaching recordings (MATLAB v7.3 files) and a synthetic center-out stand-in.
+//!
 //! Every random draw in this module comes from `ChaCha8Rng::seed_from_u64`, consumed through
 //! version-stable helpers, so a seed gives the same data on every platform.
 //!
@@ -38,6 +41,7 @@ mod h5file;
 pub mod images;
 pub mod randman;
 pub mod raster;
+pub mod reaching;
 pub(crate) mod rng;
 pub mod samples;
 pub mod shd;
@@ -55,7 +59,7 @@ pub use braille::{
 };
 pub use dataset::{
     batches, shuffled_indices, time_bin, BatchTargets, BinnedBatch, EventDataset, EventSample,
-    Split, Target, TargetTrains,
+    Split, Target, TargetSeries, TargetTrains,
 };
 pub use evidence::{generate_evidence, ChannelGroup, EvidenceConfig};
 pub use group_split::split_by_group;
@@ -277,6 +281,17 @@ pub enum DataError {
         /// Why.
         reason: String,
     },
+    /// A reaching-source configuration field has an unusable value.
+    #[error("invalid reaching config: `{field}` {reason}")]
+    InvalidReachingConfig {
+        /// The field.
+        field: &'static str,
+        /// Why.
+        reason: String,
+    },
+    /// A primate-reaching recording's content cannot be preprocessed.
+    #[error("primate-reaching data: {0}")]
+    Reaching(String),
     /// A spike-pattern target file is unusable.
     #[error("spike-pattern target {}: {reason}", path.display())]
     PatternTarget {

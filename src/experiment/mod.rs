@@ -100,6 +100,17 @@ pub enum ExperimentError {
     },
 }
 
+impl From<crate::substrate::SubstrateError> for ExperimentError {
+    /// A network the emulated chip cannot run is a config error of `[substrate]`.
+    fn from(e: crate::substrate::SubstrateError) -> Self {
+        use crate::substrate::SubstrateError;
+        match e {
+            SubstrateError::Config(c) => c.into(),
+            other => ConfigError::new("substrate", other.to_string()).into(),
+        }
+    }
+}
+
 /// Paths of the files in a run directory.
 #[derive(Clone, Debug)]
 pub struct RunDir {
@@ -232,6 +243,8 @@ impl Experiment {
             DataSource::Hdf5 { .. } => hdf5::load(&config)?,
             DataSource::Braille { .. } => braille::load(&config)?,
             DataSource::Images(_) => images::load(&config)?,
+            DataSource::PrimateReaching(r) => r.load()?.into_parts(),
+            DataSource::SyntheticReaching(r) => r.generate()?.into_parts(),
         };
         if split.train.is_empty() {
             return Err(ConfigError::new("data.split", "the training split is empty").into());

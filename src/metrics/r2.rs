@@ -16,9 +16,9 @@ pub struct R2Report {
 
 /// Collects readout outputs and their targets over batches.
 ///
-/// A regression sample's target vector is held over every step, and the MSE loss compares it
-/// with the readout at every step; R² is taken over the same pairs, one per step and sample:
-/// `N = steps × samples`.
+/// R² is taken over the pairs the MSE loss compares, one per step and sample
+/// (`N = steps × samples`): a regression sample's target vector is held over every step; a
+/// per-step series (a decoded velocity) gives each step its own row.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct R2Collector {
     pred: Vec<f64>,
@@ -27,20 +27,34 @@ pub struct R2Collector {
 }
 
 impl R2Collector {
-    /// Adds one batch's readout output `[T, B, C]` and targets (class targets are ignored).
+    /// Adds one batch's readout output `[T, B, C]` and targets (class targets and target
+    /// spike trains are ignored).
     pub fn add(&mut self, output: &Seq<f32>, targets: &BatchTargets) {
-        let BatchTargets::Values { values, dims } = targets else {
-            return;
-        };
-        self.dims = *dims;
-        for t in 0..output.steps {
-            for b in 0..output.batch {
-                let row = output.row(t, b);
-                self.pred.extend(row.iter().map(|&v| v as f64));
-                let target = &values[b * dims..(b + 1) * dims];
-                self.target.extend(target.iter().map(|&v| v as f64));
+        match targets {
+            BatchTargets::Values { values, dims } => {
+                self.dims = *dims;
+                for t in 0..output.steps {
+                    for b in 0..output.batch {
+                        self.push(output.row(t, b), &values[b * dims..(b + 1) * dims]);
+                    }
+                }
             }
+            BatchTargets::Series(series) => {
+                self.dims = series.width;
+                let steps = output.steps.min(series.steps);
+                for t in 0..steps {
+                    for b in 0..output.batch.min(series.batch) {
+                        self.push(output.row(t, b), series.row(t, b));
+                    }
+                }
+            }
+            BatchTargets::Classes(_) | BatchTargets::Trains(_) => {}
         }
+    }
+
+    fn push(&mut self, prediction: &[f32], target: &[f32]) {
+        self.pred.extend(prediction.iter().map(|&v| f64::from(v)));
+        self.target.extend(target.iter().map(|&v| f64::from(v)));
     }
 
     /// R² of everything added; `None` if no regression targets were seen.

@@ -191,3 +191,21 @@ fn r2_over_steps_and_samples_matches_hand_values() {
     none.add(&y, &BatchTargets::Classes(vec![0, 1]));
     assert_eq!(none.report().unwrap(), None);
 }
+
+#[test]
+fn r2_of_per_step_series_pairs_each_step_with_its_own_row() {
+    // Output [T = 2, B = 1, C = 1] = 1, 3 against the series 1, 2: SSE = 1, mean 1.5,
+    // N·Var = 0.5, so R² = 1 − 1/0.5 = −1. Held-over targets would give a different value.
+    let y = Seq::from_vec(2, 1, 1, vec![1.0, 3.0]).unwrap();
+    let series = Seq::from_vec(2, 1, 1, vec![1.0, 2.0]).unwrap();
+    let mut r2 = R2Collector::default();
+    r2.add(&y, &BatchTargets::Series(series.clone()));
+    assert_eq!(r2.report().unwrap().unwrap().per_output, [-1.0]);
+    let mut trains = R2Collector::default();
+    trains.add(&y, &BatchTargets::Trains(series));
+    assert_eq!(
+        trains.report().unwrap(),
+        None,
+        "spike-train targets are not regression"
+    );
+}

@@ -14,10 +14,13 @@
 //! bytes (either byte order), fixed-length and variable-length strings, and variable-length
 //! sequences of those numbers (through the global heap). Rows of one-dimensional datasets
 //! are read by range; datasets of higher rank are read whole ([`Hdf5Reader::read_all_raw`],
-//! chunks cut along any dimension). Attributes are skipped.
+//! chunks cut along any dimension). Object references ([`Hdf5Reader::read_object_refs`],
+//! [`Hdf5Reader::dereference`]) are read, which is how MATLAB v7.3 files (HDF5 after a
+//! 512-byte user block) store cell arrays. Attributes held in object headers are read on
+//! request ([`Hdf5Reader::attributes`]; fixed-size types decoded).
 //! Not read: chunk indexes of the HDF5 1.10+ "latest" format other than single-chunk,
-//! external and virtual storage, compound, enum, array and reference types, soft and
-//! external links.
+//! external and virtual storage, compound, enum, array and region-reference types, dense
+//! attribute storage, soft and external links.
 //!
 //! **Writes** what h5py writes by default (superblock 0, v1 object headers, symbol-table
 //! groups, contiguous datasets, global heap collections), which every HDF5 release reads.
@@ -30,13 +33,16 @@
 //! row later with one read of exactly its bytes and no cache.
 
 mod any_rank;
+mod attrs;
 mod bytes;
 mod dense;
 mod read;
+mod refs;
 mod types;
 mod vlen_index;
 mod write;
 
+pub use attrs::Attribute;
 pub use read::{Dataset, Hdf5Reader};
 pub use types::{f16_to_f32, f32_to_f16, ByteOrder, Datatype};
 pub use vlen_index::VlenLocation;
@@ -89,5 +95,7 @@ impl Hdf5Error {
     }
 }
 
+#[cfg(test)]
+mod matlab_tests;
 #[cfg(test)]
 mod tests;

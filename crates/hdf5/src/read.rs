@@ -65,6 +65,8 @@ pub struct Dataset {
     pub shape: Vec<u64>,
     layout: Layout,
     filters: Vec<Filter>,
+    /// Address of its object header (what an object reference to it holds).
+    pub(super) header: u64,
 }
 
 #[derive(Clone, Debug)]
@@ -237,10 +239,13 @@ impl Hdf5Reader {
         if self.base == UNDEFINED {
             self.base = at;
         }
-        if eof != UNDEFINED && self.base.saturating_add(eof) > self.len {
+        // The HDF5 library writes the end-of-file address counting the user block too (a
+        // file with a 512-byte user block stores its whole length), so it is compared with
+        // the file's length as it is.
+        if eof != UNDEFINED && eof > self.len {
             return Err(Hdf5Error::Truncated {
                 offset: 0,
-                needed: self.base.saturating_add(eof),
+                needed: eof,
                 file_len: self.len,
             });
         }
@@ -546,7 +551,13 @@ impl Hdf5Reader {
 
     /// The dataset at `path`.
     pub fn dataset(&self, path: &str) -> Result<Dataset, Hdf5Error> {
-        let messages = self.messages(self.resolve(path)?)?;
+        self.dataset_at(self.resolve(path)?, path)
+    }
+
+    /// The dataset whose object header is at address `header` (e.g. from an object
+    /// reference); `path` names it in its metadata and in error messages.
+    pub(super) fn dataset_at(&self, header: u64, path: &str) -> Result<Dataset, Hdf5Error> {
+        let messages = self.messages(header)?;
         let find = |kind| messages.iter().find(|m| m.kind == kind);
         let (Some(space), Some(dtype), Some(layout)) =
             (find(MSG_DATASPACE), find(MSG_DATATYPE), find(MSG_LAYOUT))
@@ -566,7 +577,7 @@ impl Hdf5Reader {
                 self.offset_size
             )));
         }
-        let shape = self.parse_dataspace(space)?;
+        let shape = self.parse_dataspace(&space.data, space.at)?;
         self.check_plausible(path, &shape, dtype.size())?;
         let layout = self.parse_layout(layout)?;
         let filters = match find(MSG_FILTERS) {
@@ -579,6 +590,7 @@ impl Hdf5Reader {
             shape,
             layout,
             filters,
+            header,
         })
     }
 
@@ -598,8 +610,9 @@ impl Hdf5Reader {
         )))
     }
 
-    fn parse_dataspace(&self, m: &Message) -> Result<Vec<u64>, Hdf5Error> {
-        let mut c = Cursor::new(&m.data, m.at);
+    /// The dimensions of the dataspace message body `data` (read from file offset `at`).
+    pub(super) fn parse_dataspace(&self, data: &[u8], at: u64) -> Result<Vec<u64>, Hdf5Error> {
+        let mut c = Cursor::new(data, at);
         let version = c.u8()?;
         let rank = c.u8()? as usize;
         c.skip(1)?; // flags
@@ -611,6 +624,11 @@ impl Hdf5Reader {
                 }
             }
             v => return Err(Hdf5Error::Unsupported(format!("dataspace version {v}"))),
+        }
+        if rank > 32 {
+            return Err(Hdf5Error::Corrupt(format!(
+                "dataspace at {at} has rank {rank} (HDF5 allows at most 32)"
+            )));
         }
         (0..rank)
             .map(|_| c.uint(self.length_size as usize))

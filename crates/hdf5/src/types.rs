@@ -41,6 +41,12 @@ pub enum Datatype {
     VlenString,
     /// A variable-length sequence of the base type (global heap).
     VlenSeq(Box<Datatype>),
+    /// An object reference (class 7, type 0): the address of an object header, of `size`
+    /// bytes (the file's address size). MATLAB v7.3 cell arrays are datasets of these.
+    ObjectRef {
+        /// Size in bytes.
+        size: usize,
+    },
     /// Any other class; the text names it for error messages.
     Other {
         /// The class name.
@@ -83,6 +89,16 @@ impl Datatype {
             }
             1 => Self::parse_float(cur, bits, size)?,
             3 => Datatype::FixedString { size },
+            7 if bits[0] & 0x0f == 0 => {
+                if ![2, 4, 8].contains(&size) {
+                    return Err(unsupported(format!("{size}-byte object references")));
+                }
+                Datatype::ObjectRef { size }
+            }
+            7 => Datatype::Other {
+                class: "region reference".to_string(),
+                size,
+            },
             9 => match bits[0] & 0x0f {
                 0 => {
                     let base = Datatype::parse_nested(cur, depth + 1)?;
@@ -127,6 +143,7 @@ impl Datatype {
             Datatype::Int { size, .. }
             | Datatype::Float { size, .. }
             | Datatype::FixedString { size }
+            | Datatype::ObjectRef { size }
             | Datatype::Other { size, .. } => *size,
             Datatype::VlenString | Datatype::VlenSeq(_) => VLEN_REF_SIZE,
         }
@@ -142,6 +159,7 @@ impl Datatype {
             Datatype::FixedString { size } => format!("string[{size}]"),
             Datatype::VlenString => "vlen string".to_string(),
             Datatype::VlenSeq(base) => format!("vlen<{}>", base.describe()),
+            Datatype::ObjectRef { .. } => "object reference".to_string(),
             Datatype::Other { class, .. } => class.clone(),
         }
     }
@@ -220,7 +238,9 @@ impl Datatype {
                 header(&mut out, 9, [0, 0, 0], VLEN_REF_SIZE);
                 out.extend(base.encode());
             }
-            Datatype::Other { .. } => unreachable!("the writer only writes known types"),
+            Datatype::ObjectRef { .. } | Datatype::Other { .. } => {
+                unreachable!("the writer only writes known types")
+            }
         }
         out
     }

@@ -216,7 +216,7 @@ fn plot_sample(
     let out = trace.output();
     let label = match &batch.targets {
         BatchTargets::Classes(c) => c.first().copied(),
-        BatchTargets::Values { .. } | BatchTargets::Trains(_) => None,
+        BatchTargets::Values { .. } | BatchTargets::Trains(_) | BatchTargets::Series(_) => None,
     };
     let traces = Traces {
         // The plot names the highlighted target unit itself.
