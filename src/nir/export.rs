@@ -9,6 +9,9 @@ use super::graph::{Array, Leaky, MetaValue, Metadata, NirGraph, Node, NodeKind};
 use super::NirError;
 use crate::layers::NeuronKind;
 use crate::network::Network;
+use crate::quant::integer::{
+    IntegerDecays, IntegerNetwork, IntegerWeights, DECAY_BITS, FRAC_BITS, STATE_ONE,
+};
 use crate::quant::QuantizedNetwork;
 use crate::surrogates::SpikeFn;
 use crate::tensor::Matrix;
@@ -142,6 +145,100 @@ pub fn mark_int8(graph: &mut NirGraph, quantized: &QuantizedNetwork) -> Result<(
             .insert("weight_scale".into(), MetaValue::Number(f64::from(scale)));
     }
     Ok(())
+}
+
+/// Records the integer form of the network ([`crate::quant::integer`]) in the metadata of a
+/// graph made by [`export_network`] from the same float network:
+///
+/// - the graph: `integer_format = "Q15.16"`, `integer_frac_bits = 16`,
+///   `integer_decay_bits = 16`, `integer_rounding` and `integer_saturation` (the rules, as text);
+/// - each `Linear` (`fc{k}`, `rec{k}`, `fc_out`): `weight_precision = "int8"`, `weight_scale`,
+///   `int8_weight` (the int8 values as a JSON array in the node's `[out, in]` order, row-major),
+///   `requant_multiplier` and `requant_shift` (`x = (acc · M + 2^(n−1)) >> n`);
+/// - each neuron node (`lif{k}`, `readout`): `integer_alpha`, `integer_beta` (the `Q0.16` decay
+///   multipliers per neuron, JSON arrays), `integer_unit` (the float value of `1.0` in the
+///   state format: the threshold `θ`, or 1 for the readout) and, for `lif{k}`,
+///   `integer_threshold = 65536`.
+///
+/// The `Linear` weights stay the float network's own values.
+pub fn mark_integer(graph: &mut NirGraph, int: &IntegerNetwork) -> Result<(), NirError> {
+    let text = |s: &str| MetaValue::Text(s.to_string());
+    let number = |v: f64| MetaValue::Number(v);
+    graph.metadata.extend([
+        ("integer_format".to_string(), text("Q15.16")),
+        (
+            "integer_frac_bits".to_string(),
+            number(f64::from(FRAC_BITS)),
+        ),
+        (
+            "integer_decay_bits".to_string(),
+            number(f64::from(DECAY_BITS)),
+        ),
+        (
+            "integer_rounding".to_string(),
+            text("round_shift(v, n) = (v + 2^(n-1)) >> n (arithmetic): nearest, ties up"),
+        ),
+        (
+            "integer_saturation".to_string(),
+            text("states clamp to [-(2^31 - 1), 2^31 - 1]"),
+        ),
+    ]);
+    for (k, layer) in int.hidden().iter().enumerate() {
+        mark_weights(node_metadata(graph, &format!("fc{k}"))?, &layer.w_in);
+        if let Some(w_rec) = &layer.w_rec {
+            mark_weights(node_metadata(graph, &format!("rec{k}"))?, w_rec);
+        }
+        let meta = node_metadata(graph, &format!("lif{k}"))?;
+        mark_decays(meta, &layer.decays, f64::from(layer.threshold));
+        meta.insert(
+            "integer_threshold".into(),
+            MetaValue::Number(f64::from(STATE_ONE)),
+        );
+    }
+    if let Some(readout) = int.readout() {
+        mark_weights(node_metadata(graph, "fc_out")?, &readout.w);
+        mark_decays(node_metadata(graph, "readout")?, &readout.decays, 1.0);
+    }
+    Ok(())
+}
+
+/// The metadata of node `name`, which the integer network needs.
+fn node_metadata<'a>(graph: &'a mut NirGraph, name: &str) -> Result<&'a mut Metadata, NirError> {
+    graph
+        .nodes
+        .get_mut(name)
+        .map(|n| &mut n.metadata)
+        .ok_or_else(|| NirError::Export(format!("no node {name} for the integer network")))
+}
+
+/// The int8 values (in NIR's `[out, in]` order), scale and requantisation of one matrix.
+fn mark_weights(meta: &mut Metadata, w: &IntegerWeights) {
+    let transposed = (0..w.cols).flat_map(|j| (0..w.rows).map(move |i| w.values[i * w.cols + j]));
+    meta.insert("weight_precision".into(), MetaValue::Text("int8".into()));
+    meta.insert("weight_scale".into(), MetaValue::Number(f64::from(w.scale)));
+    meta.insert("int8_weight".into(), MetaValue::Text(json_list(transposed)));
+    meta.insert(
+        "requant_multiplier".into(),
+        MetaValue::Number(f64::from(w.requant.multiplier)),
+    );
+    meta.insert(
+        "requant_shift".into(),
+        MetaValue::Number(f64::from(w.requant.shift)),
+    );
+}
+
+/// The decay multipliers and the state unit of one neuron node.
+fn mark_decays(meta: &mut Metadata, decays: &IntegerDecays, unit: f64) {
+    let list = |v: &[i32]| MetaValue::Text(json_list(v.iter().copied()));
+    meta.insert("integer_alpha".into(), list(&decays.alpha));
+    meta.insert("integer_beta".into(), list(&decays.beta));
+    meta.insert("integer_unit".into(), MetaValue::Number(unit));
+}
+
+/// `[a,b,c]`.
+fn json_list<T: std::fmt::Display>(values: impl Iterator<Item = T>) -> String {
+    let items: Vec<String> = values.map(|v| v.to_string()).collect();
+    format!("[{}]", items.join(","))
 }
 
 /// The metadata written on the graph and every neuron node.

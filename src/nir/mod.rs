@@ -81,7 +81,7 @@ mod read;
 mod write;
 
 pub use convention::{tau_for_decay, Discretisation, META_DISCRETISATION, META_DT};
-pub use export::{export_network, mark_int8};
+pub use export::{export_network, mark_int8, mark_integer};
 pub use graph::{Array, Leaky, MetaValue, Metadata, NirGraph, Node, NodeKind};
 pub use import::{import_graph, ImportOptions, Imported};
 pub use read::read_nir;

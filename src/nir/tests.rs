@@ -188,3 +188,55 @@ fn leaks_resets_and_unstable_euler_steps_are_rejected_by_name() {
     let e = discretise("n", &l, 0, 1e-3, 1e-3, Discretisation::ForwardEuler).unwrap_err();
     assert!(e.to_string().contains("outside [0, 1)"), "{e}");
 }
+
+#[test]
+fn the_integer_network_is_recorded_in_the_metadata_and_a_foreign_graph_is_an_error() {
+    use crate::network::{Network, NetworkSpec};
+    use crate::quant::integer::IntegerNetwork;
+    use rand::SeedableRng;
+    let spec = NetworkSpec::recurrent_lif(3, 4, 2, Default::default());
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
+    let mut net = Network::<f32>::new(&spec, &mut rng).unwrap();
+    for (k, t) in net.tensors_mut().into_iter().enumerate() {
+        if t.len() > 4 {
+            let n = t.len();
+            *t = (0..n)
+                .map(|i| (i as f32 - 3.0) * 0.1 * (k + 1) as f32)
+                .collect();
+        }
+    }
+    let int = IntegerNetwork::from_network(&net).unwrap();
+    let mut g = export_network(&net).unwrap();
+    mark_integer(&mut g, &int).unwrap();
+    assert_eq!(
+        g.metadata.get("integer_format"),
+        Some(&MetaValue::Text("Q15.16".into()))
+    );
+    // fc0 is [out 4, in 3]: its int8 values transposed from ours, [in 3, out 4].
+    let w = &int.hidden()[0].w_in;
+    let want: Vec<String> = (0..4)
+        .flat_map(|j| (0..3).map(move |i| w.values[i * 4 + j].to_string()))
+        .collect();
+    assert_eq!(
+        g.nodes["fc0"].metadata.get("int8_weight"),
+        Some(&MetaValue::Text(format!("[{}]", want.join(","))))
+    );
+    for (node, key) in [
+        ("rec0", "requant_shift"),
+        ("fc_out", "requant_multiplier"),
+        ("lif0", "integer_threshold"),
+        ("readout", "integer_unit"),
+    ] {
+        assert!(
+            matches!(g.nodes[node].metadata.get(key), Some(MetaValue::Number(_))),
+            "{node}.{key}"
+        );
+    }
+    // A graph without the recurrent node cannot carry this network.
+    let mut feed_forward = export_network(&net).unwrap();
+    feed_forward.nodes.remove("rec0");
+    let e = mark_integer(&mut feed_forward, &int)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("rec0"), "{e}");
+}

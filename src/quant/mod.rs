@@ -22,8 +22,12 @@
 //! (for export or deployment) are [`QuantizedNetwork::weights`]. A run trained with QAT or
 //! written by `spikegrad quantize` stores its `best.safetensors` as int8 tensors plus one f32
 //! scale per matrix (see [`crate::experiment::quantized_checkpoint`]).
+//!
+//! [`integer`] runs a network entirely in integers (int8 weights, fixed-point state and
+//! decays), as a deployment would.
 
 mod int8;
+pub mod integer;
 mod network;
 
 pub use int8::{QuantizedTensor, INT8_MAX};

@@ -6,6 +6,7 @@ use spikegrad::config::{DataSource, ExperimentConfig};
 use spikegrad::data::shd::SHD_MAX_TIME_S;
 use spikegrad::experiment::RunDir;
 use spikegrad::nir::{self, Discretisation, ImportOptions};
+use spikegrad::quant::integer::IntegerNetwork;
 use spikegrad::quant::{Quantization, QuantizedNetwork};
 use std::path::PathBuf;
 
@@ -24,6 +25,10 @@ enum NirCommand {
         run: PathBuf,
         /// The NIR file to write.
         out: PathBuf,
+        /// Also record the integer network (int8 weights, requantisation multipliers and
+        /// shifts, Q0.16 decays, the Q15.16 state format) in the nodes' metadata.
+        #[arg(long)]
+        integer: bool,
     },
     /// Build a run directory (config.toml + best.safetensors) from a NIR graph.
     Import {
@@ -59,7 +64,7 @@ enum DiscretisationArg {
 
 pub fn run(args: NirArgs) -> anyhow::Result<()> {
     match args.command {
-        NirCommand::Export { run, out } => export(run, out),
+        NirCommand::Export { run, out, integer } => export(run, out, integer),
         NirCommand::Import {
             file,
             dt,
@@ -82,11 +87,14 @@ pub fn run(args: NirArgs) -> anyhow::Result<()> {
     }
 }
 
-fn export(run: PathBuf, out: PathBuf) -> anyhow::Result<()> {
+fn export(run: PathBuf, out: PathBuf, integer: bool) -> anyhow::Result<()> {
     let (net, stored) = RunDir::new(&run).open_network_stored()?;
     let mut graph = nir::export_network(&net)?;
     if stored == Quantization::Int8 {
         nir::mark_int8(&mut graph, &QuantizedNetwork::quantize(&net)?)?;
+    }
+    if integer {
+        nir::mark_integer(&mut graph, &IntegerNetwork::from_network(&net)?)?;
     }
     nir::write_nir(&out, &graph)?;
     let summary = serde_json::json!({
@@ -94,6 +102,7 @@ fn export(run: PathBuf, out: PathBuf) -> anyhow::Result<()> {
         "out": out.display().to_string(),
         "dt_s": net.spec.dt_ms * 1e-3,
         "weights": stored,
+        "integer": integer,
         "nodes": graph.nodes.len(),
         "edges": graph.edges.len(),
     });

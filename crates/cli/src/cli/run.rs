@@ -5,6 +5,7 @@ use clap::Args;
 use spikegrad::data::{read_shd, time_bin, ShdReadOptions};
 use spikegrad::experiment::RunDir;
 use spikegrad::inference::{infer, write_record};
+use spikegrad::quant::integer::{self, IntegerNetwork};
 use std::path::PathBuf;
 
 #[derive(Debug, Args)]
@@ -24,6 +25,10 @@ pub struct RunArgs {
     /// Samples per forward pass.
     #[arg(long, default_value_t = 64)]
     batch_size: usize,
+    /// Run in integers (int8 weights, Q15.16 fixed-point state, integer decays); the readout
+    /// membranes are written as the reals v / 2^16.
+    #[arg(long)]
+    integer: bool,
 }
 
 pub fn run(args: RunArgs) -> anyhow::Result<()> {
@@ -46,7 +51,16 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
             time_bin(last, dt_s, usize::MAX).map_or(1, |s| s + 1)
         }
     };
-    let rec = infer(&net, &data, steps, args.batch_size)?;
+    let rec = if args.integer {
+        integer::infer(
+            &IntegerNetwork::from_network(&net)?,
+            &data,
+            steps,
+            args.batch_size,
+        )?
+    } else {
+        infer(&net, &data, steps, args.batch_size)?
+    };
     write_record(&args.out, &rec).map_err(|e| anyhow::anyhow!("{}: {e}", args.out.display()))?;
     let spikes: Vec<usize> = rec
         .hidden
@@ -59,6 +73,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
         "samples": rec.samples,
         "steps": steps,
         "dt_s": dt_s,
+        "integer": args.integer,
         "hidden_spikes": spikes,
     });
     println!("{}", serde_json::to_string_pretty(&summary)?);
