@@ -40,6 +40,7 @@ pub mod reproduce;
 pub mod rules;
 pub mod scan;
 pub mod ssl;
+pub mod substrate;
 pub mod surrogates;
 pub mod synapses;
 pub mod tensor;

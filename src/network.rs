@@ -323,7 +323,11 @@ impl<F: Real> Network<F> {
 
     /// The input of the layer after `done` (the first layer's input, or the last layer's
     /// output).
-    fn layer_input<'a>(&self, input: Input<'a, F>, done: &'a [LayerTrace<F>]) -> Input<'a, F> {
+    pub(crate) fn layer_input<'a>(
+        &self,
+        input: Input<'a, F>,
+        done: &'a [LayerTrace<F>],
+    ) -> Input<'a, F> {
         match done.last() {
             None => input,
             Some(trace) => match (self.products, trace.output_events()) {

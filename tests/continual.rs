@@ -39,6 +39,7 @@ fn experiment(path: &Path) -> Experiment {
     c.data.source = DataSource::Images(ImagesConfig {
         path: path.to_path_buf(),
         max_value: None,
+        resize_px: None,
         encoding: ImageEncoding::Dense,
     });
     c.data.split = [0.7, 0.0, 0.3];

@@ -41,6 +41,7 @@ fn dense_config(path: PathBuf) -> ExperimentConfig {
     c.data.source = DataSource::Images(ImagesConfig {
         path,
         max_value: None,
+        resize_px: None,
         encoding: ImageEncoding::Dense,
     });
     c.network = NetworkConfig::Mlp(MlpSpec {
@@ -198,6 +199,7 @@ fn spiking_networks_read_images_as_spikes() {
     c.data.source = DataSource::Images(ImagesConfig {
         path,
         max_value: None,
+        resize_px: None,
         encoding: ImageEncoding::latency(),
     });
     c.training.epochs = 1;

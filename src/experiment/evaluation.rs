@@ -7,8 +7,9 @@ use crate::metrics::{CostMetrics, MetricsAccumulator};
 use crate::network::Network;
 use crate::quant::Quantization;
 use crate::real::Real;
+use crate::substrate::{Chip, SubstrateConfig};
 use crate::tensor::Seq;
-use crate::training::{evaluate_observed, EvalStats, TrainError};
+use crate::training::{evaluate_observed, evaluate_on_device, EvalStats, TrainError};
 use serde::{Deserialize, Serialize};
 
 /// Test results of one model.
@@ -41,6 +42,31 @@ impl Experiment {
             &mut |b| acc.add(b.input, b.trace, b.targets),
         )?;
         Ok((stats, acc.finish(net, precision)?))
+    }
+
+    /// Evaluates `net` on `indices` as it runs on each emulated chip of `chip_seeds` with the
+    /// settings `substrate` ([`crate::substrate`]): one result per chip.
+    pub fn measure_on_chips(
+        &self,
+        net: &Network<f32>,
+        indices: &[usize],
+        substrate: &SubstrateConfig,
+        chip_seeds: &[u64],
+    ) -> Result<Vec<EvalStats>, ExperimentError> {
+        chip_seeds
+            .iter()
+            .map(|&chip_seed| {
+                let config = SubstrateConfig {
+                    chip_seed,
+                    ..*substrate
+                };
+                let device = Chip::draw(&config, net)?.device(net)?;
+                let training = &self.config.training;
+                Ok(evaluate_on_device(
+                    net, &device, training, &self.data, indices, self.steps,
+                )?)
+            })
+            .collect()
     }
 
     /// With target spike trains, the normalised van Rossum distance of `net`'s outputs on

@@ -3,12 +3,14 @@
 
 use super::weights::{best_checkpoint, network_checkpoint, restore_network};
 use super::{Experiment, ExperimentError, INIT};
+use crate::error::ConfigError;
 use crate::io::{Checkpoint, CheckpointError};
 use crate::metrics::CostMetrics;
 use crate::models::Mlp;
 use crate::network::Network;
 use crate::quant::Quantization;
-use crate::rules::Rule;
+use crate::rules::RuleKind;
+use crate::rules::{InTheLoop, Rule};
 use crate::training::{derive_seed, Backprop, EvalStats, Learner, Model};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -47,7 +49,19 @@ impl RunModel for Network<f32> {
     fn build(exp: &Experiment) -> Result<(Self, Rule), ExperimentError> {
         let net = exp.new_network()?;
         let rule_seed = derive_seed(exp.config.seed, RULE, 0);
-        let rule = Rule::new(exp.config.training.rule, &net, rule_seed);
+        let rule = match &exp.config.substrate {
+            None => Rule::new(exp.config.training.rule, &net, rule_seed),
+            Some(substrate) if exp.config.training.rule == RuleKind::Bptt => {
+                Rule::InTheLoop(InTheLoop::new(substrate, &net)?)
+            }
+            Some(_) => {
+                return Err(ConfigError::new(
+                    "substrate",
+                    "training with the substrate in the loop needs `training.rule = \"bptt\"`",
+                )
+                .into())
+            }
+        };
         Ok((net, rule))
     }
     fn checkpoint(&self) -> Checkpoint {
@@ -64,7 +78,14 @@ impl RunModel for Network<f32> {
         exp: &Experiment,
         precision: Quantization,
     ) -> Result<TestParts, ExperimentError> {
-        let (stats, cost) = exp.measure(self, &exp.split.test, precision)?;
+        let (mut stats, cost) = exp.measure(self, &exp.split.test, precision)?;
+        if let Some(substrate) = &exp.config.substrate {
+            // A run trained in the loop is tested on its chip.
+            let seeds = [substrate.chip_seed];
+            stats = exp
+                .measure_on_chips(self, &exp.split.test, substrate, &seeds)?
+                .remove(0);
+        }
         Ok(TestParts {
             stats,
             cost: Some(cost),
@@ -113,8 +134,7 @@ impl Experiment {
 
 /// The error of asking a run for a family it does not have.
 pub(super) fn not_family(kind: &str) -> ExperimentError {
-    crate::error::ConfigError::new("network.kind", format!("this run's network is not {kind}"))
-        .into()
+    ConfigError::new("network.kind", format!("this run's network is not {kind}")).into()
 }
 
 /// Every tensor of `model` as `net.NAME`.

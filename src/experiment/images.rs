@@ -14,11 +14,11 @@ pub(super) fn load(config: &ExperimentConfig) -> Result<(Dataset, Split), Experi
     let DataSource::Images(images) = &config.data.source else {
         unreachable!("called for image sources only");
     };
-    let data = encode(
-        &ImageData::read(&images.path, images.max_value)?,
-        images,
-        config.seed,
-    )?;
+    let mut pixels = ImageData::read(&images.path, images.max_value)?;
+    if let Some(side) = images.resize_px {
+        pixels = pixels.resized(side)?;
+    }
+    let data = encode(&pixels, images, config.seed)?;
     let seed = derive_seed(config.seed, SPLIT, 0);
     let split = data.split_fractions(config.data.split, seed, config.data.stratified)?;
     Ok((data, split))

@@ -206,7 +206,18 @@ impl<F: Real> SpikingLayer<F> {
         dropout_rng: Option<&mut R>,
         ctx: &ScanContext,
     ) -> LayerTrace<F> {
-        let current = input.project(&self.w_in);
+        self.forward_current(input.project(&self.w_in), dropout_rng, ctx)
+    }
+
+    /// [`Self::forward_in`] from the feed-forward input current `x = input · W_in`
+    /// (`[T, B, size]`) instead of the input: a caller that changes the current (an emulated
+    /// device's offsets and noise) runs the same layer.
+    pub fn forward_current<R: Rng>(
+        &self,
+        current: Seq<F>,
+        dropout_rng: Option<&mut R>,
+        ctx: &ScanContext,
+    ) -> LayerTrace<F> {
         let run = self.neurons.forward(current, self.w_rec.as_ref(), ctx);
         let mut trace = LayerTrace {
             run,

@@ -15,6 +15,7 @@ mod isoloss_mnist;
 mod isoloss_toy;
 mod memory_lifetime;
 mod metaplastic_mnist;
+mod mismatch_in_the_loop;
 mod ntt_mnist;
 mod prospective_chain;
 mod prospective_tracking;
@@ -231,6 +232,7 @@ pub const REGISTRY: &[Reproduction] = &[
     gep_homeostasis::ENTRY,
     isoloss_toy::ENTRY,
     isoloss_mnist::ENTRY,
+    mismatch_in_the_loop::ENTRY,
     ntt_mnist::ENTRY,
 ];
 

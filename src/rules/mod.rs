@@ -13,11 +13,13 @@
 
 mod bptt;
 mod eprop;
+mod in_the_loop;
 mod rtrl;
 mod superspike;
 
 pub use bptt::{Bptt, LocalBptt};
 pub use eprop::{Eprop, Feedback, DEFAULT_EPROP_CHUNK_STEPS};
+pub use in_the_loop::InTheLoop;
 pub use rtrl::{Rtrl, DEFAULT_RTRL_MEMORY_MB};
 pub use superspike::{Homeostasis, SuperSpike, SuperSpikeFeedback, SuperSpikeTraces};
 
@@ -195,6 +197,9 @@ pub enum RuleError {
     /// A value became NaN or infinite; the string names where.
     #[error("non-finite values in {0}")]
     NonFinite(String),
+    /// The network cannot run on the emulated substrate.
+    #[error(transparent)]
+    Substrate(#[from] crate::substrate::SubstrateError),
     /// The loss could not be evaluated.
     #[error(transparent)]
     Loss(#[from] LossError),
@@ -276,6 +281,8 @@ pub enum Rule {
     Eprop(Eprop),
     /// SuperSpike.
     SuperSpike(SuperSpike),
+    /// BPTT with an emulated substrate in the loop (chosen by a run's `[substrate]`).
+    InTheLoop(InTheLoop),
 }
 
 impl Rule {
@@ -313,6 +320,7 @@ impl Rule {
                 SuperSpikeFeedback::Random => "superspike_random",
                 SuperSpikeFeedback::Uniform => "superspike_uniform",
             },
+            Rule::InTheLoop(_) => "bptt_in_the_loop",
         }
     }
 
@@ -366,6 +374,7 @@ impl<F: Real> GradientRule<F> for Rule {
             Rule::Rtrl(rule) => rule.gradients(net, batch),
             Rule::Eprop(rule) => rule.gradients(net, batch),
             Rule::SuperSpike(rule) => rule.gradients(net, batch),
+            Rule::InTheLoop(rule) => rule.gradients(net, batch),
         }
     }
 }
@@ -389,8 +398,19 @@ pub fn forward_loss<F: Real>(
     noise: NoiseStream,
 ) -> Result<Evaluated<F>, RuleError> {
     let trace = net.forward_in(input, dropout, noise);
+    evaluate_trace(trace, net.spec.dt_ms, targets, loss)
+}
+
+/// Checks that every state of `trace` (a forward pass at time step `dt_ms`) is finite and
+/// evaluates the loss on its output.
+pub fn evaluate_trace<F: Real>(
+    trace: NetworkTrace<F>,
+    dt_ms: f64,
+    targets: Targets<'_>,
+    loss: LossKind,
+) -> Result<Evaluated<F>, RuleError> {
     check_forward(&trace)?;
-    let loss = losses::compute_timed(loss, net.spec.dt_ms, trace.output(), targets)?;
+    let loss = losses::compute_timed(loss, dt_ms, trace.output(), targets)?;
     if !loss.loss.is_finite() {
         return Err(RuleError::NonFinite("the loss".into()));
     }

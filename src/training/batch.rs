@@ -8,6 +8,8 @@ use crate::losses::Targets;
 use crate::network::{Gradients, Network, NetworkTrace};
 use crate::neurons::NoiseStream;
 use crate::rules::{self, Batch, GradientRule, RuleError};
+use crate::substrate::Device;
+use rand_chacha::ChaCha8Rng;
 
 /// Loss, accuracy and activity summed over the samples seen.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -161,7 +163,7 @@ pub(super) fn loss_targets<'a>(
             data: values,
             dims: *dims,
         },
-        (BatchTargets::Trains(trains), _) => Targets::Sequence(trains),
+        (BatchTargets::Trains(seq) | BatchTargets::Series(seq), _) => Targets::Sequence(seq),
     }
 }
 
@@ -274,6 +276,18 @@ fn eval_batch(
     observe: Option<&mut dyn FnMut(&BatchView<'_>)>,
     noise: NoiseStream,
 ) -> Result<EvalStats, BatchFailure> {
+    eval_batch_on(net, None, scope, observe, noise)
+}
+
+/// [`eval_batch`], the forward pass running on `device` (the device version of `net` on an
+/// emulated chip) when one is given.
+fn eval_batch_on(
+    net: &Network<f32>,
+    device: Option<&Device<f32>>,
+    scope: EvalScope<'_>,
+    observe: Option<&mut dyn FnMut(&BatchView<'_>)>,
+    noise: NoiseStream,
+) -> Result<EvalStats, BatchFailure> {
     let EvalScope {
         config,
         data,
@@ -285,7 +299,13 @@ fn eval_batch(
     let batch = data.batch(indices, dt_s, steps, None)?;
     let input = batch_input(&batch.input);
     let targets = loss_targets(&batch.targets, head);
-    let evaluated = rules::forward_loss(net, input, targets, config.loss, None, noise)?;
+    let evaluated = match device {
+        None => rules::forward_loss(net, input, targets, config.loss, None, noise)?,
+        Some(d) => {
+            let trace = d.forward_in::<ChaCha8Rng>(input, None, noise);
+            rules::evaluate_trace(trace, net.spec.dt_ms, targets, config.loss)?
+        }
+    };
     if let Some(observe) = observe {
         observe(&BatchView {
             input,
@@ -344,6 +364,33 @@ pub fn evaluate_observed(
         head: None,
     };
     evaluate_scope(net, scope, observe)
+}
+
+/// Evaluates `net` as it runs on an emulated chip (`device`, see [`crate::substrate`]) on
+/// `indices` in batches of `config.batch_size`: one trial, deterministic spikes, the chip's
+/// current noise drawn per batch from a fixed stream (the same for every evaluation).
+pub fn evaluate_on_device(
+    net: &Network<f32>,
+    device: &Device<f32>,
+    config: &TrainingConfig,
+    data: &Dataset,
+    indices: &[usize],
+    steps: usize,
+) -> Result<EvalStats, TrainError> {
+    let mut stats = EvalStats::new(net.hidden.len());
+    for (b, chunk) in indices.chunks(config.batch_size.max(1)).enumerate() {
+        let scope = EvalScope {
+            config,
+            data,
+            indices: chunk,
+            steps,
+            head: None,
+        };
+        let noise = NoiseStream::derive(EVAL_NOISE, &[b as u64, 0]);
+        let eval = eval_batch_on(net, Some(device), scope, None, noise).map_err(|e| e.at(0, b))?;
+        stats.merge(&eval);
+    }
+    Ok(stats)
 }
 
 /// [`evaluate_observed`] on a scope (e.g. one head of the outputs).

@@ -16,8 +16,8 @@ mod dense;
 mod model;
 
 pub use batch::{
-    batch_input, evaluate, evaluate_observed, rule_gradients, BatchObserver, BatchView, EvalScope,
-    EvalStats,
+    batch_input, evaluate, evaluate_observed, evaluate_on_device, rule_gradients, BatchObserver,
+    BatchView, EvalScope, EvalStats,
 };
 pub use dense::Backprop;
 pub use model::{BatchContext, Learner, Model};

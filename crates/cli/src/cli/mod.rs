@@ -38,6 +38,14 @@ enum Command {
         /// Quantize the weights to int8 first (post-training; nothing is written).
         #[arg(long)]
         int8: bool,
+        /// Run in integers (int8 weights, Q15.16 fixed-point state, integer decays) and report
+        /// the float network beside it: accuracies, spike and prediction agreement.
+        #[arg(long, conflicts_with = "int8")]
+        integer: bool,
+        /// Run the best weights on K emulated analog chips (the run's `[substrate]` settings,
+        /// or the defaults) other than the one it trained on: accuracy per chip, mean, spread.
+        #[arg(long, value_name = "K", conflicts_with_all = ["int8", "integer"])]
+        substrate_chips: Option<usize>,
     },
     /// Post-training int8 quantization: writes a run directory with int8 best weights and
     /// their test results, and prints the float and int8 results.
@@ -79,7 +87,20 @@ enum Command {
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Train(args) => train::train(args),
-        Command::Eval { run, int8 } => eval::eval(&run, int8),
+        Command::Eval {
+            run,
+            int8,
+            integer,
+            substrate_chips,
+        } => {
+            let mode = match (substrate_chips, integer, int8) {
+                (Some(chips), _, _) => eval::EvalMode::Chips(chips),
+                (None, true, _) => eval::EvalMode::Integer,
+                (None, false, true) => eval::EvalMode::Int8,
+                (None, false, false) => eval::EvalMode::Float,
+            };
+            eval::eval(&run, mode)
+        }
         Command::Quantize { run, out, force } => quantize::quantize(&run, &out, force),
         Command::Plot { run } => plots::plot_run(&run),
         Command::Bench(args) => bench::bench(args),
