@@ -23,6 +23,9 @@ use crate::substrate::SubstrateConfig;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::path::PathBuf;
 
+pub mod file;
+pub use file::{ConfigFileError, DEFAULT_CONFIG};
+
 /// A whole experiment.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -279,11 +282,11 @@ pub enum DataSource {
     Images(ImagesConfig),
     /// A NeuroBench primate-reaching recording (a MATLAB v7.3 `.mat` file,
     /// [`crate::data::reaching`]): 4 ms bins, per-step 2-D velocity targets, NeuroBench's
-    /// segment split (not `data.split`). Needs `training.loss = "mse"`.
+    /// segment split (not `data.split`). Needs `training.loss = "mse"` or `"rmse"`.
     PrimateReaching(PrimateReachingConfig),
     /// Synthetic center-out reaches decoded from cosine-tuned Poisson channels
     /// ([`crate::data::reaching::synthetic`]), binned, split and cut like
-    /// `primate_reaching`. Needs `training.loss = "mse"`.
+    /// `primate_reaching`. Needs `training.loss = "mse"` or `"rmse"`.
     SyntheticReaching(SyntheticReachingConfig),
 }
 
@@ -451,10 +454,10 @@ impl ExperimentConfig {
             self.data.source,
             DataSource::PrimateReaching(_) | DataSource::SyntheticReaching(_)
         );
-        if reaching && self.training.loss != LossKind::Mse {
+        if reaching && !self.training.loss.is_squared_error() {
             return Err(ConfigError::new(
                 "training.loss",
-                "reaching sources have per-step velocity targets: use \"mse\"",
+                "reaching sources have per-step velocity targets: use \"mse\" or \"rmse\"",
             ));
         }
         self.check_encoding()?;
@@ -536,7 +539,7 @@ impl ExperimentConfig {
                      = \"spike_pattern\" or \"temporal_xor\")",
                 ))
             }
-            LossKind::VanRossum(_) | LossKind::Mse => {}
+            LossKind::VanRossum(_) | LossKind::Mse | LossKind::Rmse => {}
             _ if pattern => {
                 return Err(ConfigError::new(
                     "training.loss",

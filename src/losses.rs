@@ -60,6 +60,10 @@ pub enum LossKind {
     /// Mean-squared error over every step, sample and output:
     /// `L = (1 / (T·B·C)) Σ_{t,b,c} (y[t, b, c] − target[t, b, c])²` (stork `MeanSquareError`).
     Mse,
+    /// Root-mean-squared error, `L = √MSE` over every step, sample and output (the finger-
+    /// velocity decoders' loss, Liu et al. 2024): `∂L/∂y = ∂MSE/∂y / (2L)` (zero when
+    /// `L = 0`). Batch-wise only: the root of a whole-sequence mean has no step-by-step form.
+    Rmse,
     /// The van Rossum distance to target spike trains `[T, B, C]` (SuperSpike's loss; the
     /// kernel and formula in [`VanRossumKernel`]'s module): `loss = { van_rossum = {} }` or
     /// `{ van_rossum = { tau_rise_ms = 5.0, tau_decay_ms = 10.0 } }`. It needs the time step
@@ -68,7 +72,8 @@ pub enum LossKind {
 }
 
 impl LossKind {
-    /// Whether the loss takes class indices (every kind but [`LossKind::Mse`]).
+    /// Whether the loss takes class indices (every kind but [`LossKind::Mse`],
+    /// [`LossKind::Rmse`] and [`LossKind::VanRossum`]).
     pub fn is_classification(self) -> bool {
         self.reduction().is_some()
     }
@@ -102,8 +107,13 @@ impl LossKind {
             LossKind::LastStepCe => Some(Reduction::Last),
             LossKind::EveryStepCe => Some(Reduction::Window { last: None }),
             LossKind::LastStepsCe { steps } => Some(Reduction::Window { last: Some(steps) }),
-            LossKind::Mse | LossKind::VanRossum(_) => None,
+            LossKind::Mse | LossKind::Rmse | LossKind::VanRossum(_) => None,
         }
+    }
+
+    /// Whether the loss compares outputs with values (MSE or RMSE).
+    pub fn is_squared_error(self) -> bool {
+        matches!(self, LossKind::Mse | LossKind::Rmse)
     }
 }
 
@@ -233,6 +243,9 @@ pub enum LossError {
     /// steps after it).
     #[error("the van Rossum loss has no step-by-step gradient (it depends on later steps)")]
     NotOnline,
+    /// The RMSE was asked for step by step.
+    #[error("the RMSE has no step-by-step gradient (the root is of the whole sequence's mean): use mse with online rules")]
+    RmseNotOnline,
     /// The van Rossum loss was evaluated without the time step.
     #[error("the van Rossum loss needs the time step (compute_timed)")]
     NeedsTimeStep,
@@ -411,15 +424,30 @@ fn evaluate<F: Real>(
         (_, None, Targets::Values { data, dims }) => {
             check_values(y, data, dims)?;
             reset(out, y);
-            mse(y, |_, b, c| data[b * y.width + c], &mut out.grad)
+            let loss = mse(y, |_, b, c| data[b * y.width + c], &mut out.grad);
+            root_if_rmse(kind, loss, &mut out.grad)
         }
         (_, None, Targets::Sequence(seq)) => {
             check_sequence(y, seq)?;
             reset(out, y);
-            mse(y, |t, b, c| seq.at(t, b, c), &mut out.grad)
+            let loss = mse(y, |t, b, c| seq.at(t, b, c), &mut out.grad);
+            root_if_rmse(kind, loss, &mut out.grad)
         }
     };
     Ok(())
+}
+
+/// The MSE `loss` with its gradient in `grad`, turned into the RMSE's for [`LossKind::Rmse`].
+fn root_if_rmse<F: Real>(kind: LossKind, loss: f64, grad: &mut Seq<F>) -> f64 {
+    if kind != LossKind::Rmse {
+        return loss;
+    }
+    let root = loss.sqrt();
+    let scale = if root > 0.0 { 0.5 / root } else { 0.0 };
+    grad.data
+        .iter_mut()
+        .for_each(|g| *g = F::from_f64(g.as_f64() * scale));
+    root
 }
 
 /// Coefficient of determination per output: `R²_d = 1 − SSE_d / SST_d`, with
@@ -789,6 +817,8 @@ mod tests {
             assert_gradient_matches(LossKind::Mse, &y, targets);
             let seq: Seq<f32> = random_seq(&mut rng, steps, batch, width).cast();
             assert_gradient_matches(LossKind::Mse, &y, Targets::Sequence(&seq));
+            assert_gradient_matches(LossKind::Rmse, &y, targets);
+            assert_gradient_matches(LossKind::Rmse, &y, Targets::Sequence(&seq));
         }
     }
 
@@ -1091,6 +1121,36 @@ mod tests {
             compute(LossKind::Mse, &y, Targets::Sequence(&seq)).unwrap(),
             out
         );
+    }
+
+    #[test]
+    fn rmse_is_the_root_of_the_mse_and_refuses_step_by_step_use() {
+        let y = Seq::from_vec(2, 1, 2, vec![1.0f64, 1.0, 1.0, 1.0]).unwrap();
+        let values = [0.0f32, 3.0];
+        let targets = Targets::Values {
+            data: &values,
+            dims: 2,
+        };
+        let out = compute(LossKind::Rmse, &y, targets).unwrap();
+        // Squares 1 and 4 at both steps: MSE 2.5, RMSE √2.5; ∂/∂y = 2d/4 / (2√2.5).
+        assert!((out.loss - 2.5f64.sqrt()).abs() < 1e-15);
+        let expected = 2.0 * -2.0 / 4.0 / (2.0 * 2.5f64.sqrt());
+        assert!((out.grad.at(1, 0, 1) - expected).abs() < 1e-15);
+        // A perfect fit has a zero gradient, not NaN.
+        let exact = Seq::from_vec(1, 1, 2, vec![0.0f64, 3.0]).unwrap();
+        let perfect = compute(LossKind::Rmse, &exact, targets).unwrap();
+        assert_eq!(
+            (perfect.loss, perfect.grad.data.clone()),
+            (0.0, vec![0.0, 0.0])
+        );
+        let online = StepLoss::<f32>::new(LossKind::Rmse, targets, 2, 1, 2);
+        assert_eq!(online.err(), Some(LossError::RmseNotOnline));
+        let parsed: LossKind = toml::from_str::<toml::Table>("loss = \"rmse\"").unwrap()["loss"]
+            .clone()
+            .try_into()
+            .unwrap();
+        assert_eq!(parsed, LossKind::Rmse);
+        assert!(parsed.is_squared_error() && !parsed.is_classification());
     }
 
     #[test]

@@ -452,6 +452,7 @@ impl<F: Real> Network<F> {
             dst.mask_in = cast(&src.mask_in);
             dst.mask_rec = cast(&src.mask_rec);
         }
+        self.readout.mask = cast(&src.readout.mask);
     }
 }
 

@@ -5,7 +5,7 @@
 //! ```text
 //! net.hidden.{k}.w_in, net.hidden.{k}.w_rec, net.readout.w     weight matrices [rows, cols]
 //! net.hidden.{k}.tau_mem_s, ...                                 per-neuron values (f32)
-//! mask.hidden.{k}.w_in, mask.hidden.{k}.w_rec                   0/1 connectivity masks
+//! mask.hidden.{k}.w_in, mask.hidden.{k}.w_rec, mask.readout.w   0/1 connectivity masks
 //! scale.{name}                                                  f32 [1], int8 files only
 //! ```
 //!
@@ -104,6 +104,8 @@ pub(super) fn restore_network(
         layer.mask_in = read_mask(ckpt, path, &format!("mask.hidden.{i}.w_in"), n_in)?;
         layer.mask_rec = read_mask(ckpt, path, &format!("mask.hidden.{i}.w_rec"), n_rec)?;
     }
+    let n_out = net.readout.w.data.len();
+    net.readout.mask = read_mask(ckpt, path, "mask.readout.w", n_out)?;
     Ok(if int8 > 0 {
         Quantization::Int8
     } else {
@@ -156,6 +158,9 @@ fn masks(net: &Network<f32>) -> Vec<(String, &[f32])> {
                 all.push((format!("mask.hidden.{i}.{name}"), mask.as_slice()));
             }
         }
+    }
+    if let Some(mask) = &net.readout.mask {
+        all.push(("mask.readout.w".to_string(), mask.as_slice()));
     }
     all
 }

@@ -15,7 +15,7 @@ pub use crate::neurons::NeuronKind;
 pub use encoder::{EncoderCurrent, EncoderSpec, EncoderTrace, LifEncoder};
 pub use population::{population, Carry, ModelRun, Neurons, Population, SlotChain, StateRun};
 pub use readout::{Readout, ReadoutTrace};
-pub use spec::{ReadoutKind, ReadoutSpec, SpikingLayerSpec};
+pub use spec::{ReadoutHead, ReadoutKind, ReadoutSpec, SpikingLayerSpec};
 pub use spiking::{LayerTrace, RecurrentPath, SpikingLayer};
 
 use crate::events::SpikeEvents;

@@ -1,8 +1,13 @@
 //! The readout: non-spiking leaky integrators, or the last hidden layer's spikes themselves
 //! ([`ReadoutKind::Spikes`], spiking output neurons).
+//!
+//! A leaky readout of several heads ([`ReadoutSpec::heads`]) holds `heads · size` units,
+//! head-major (head `h` is units `h·size .. (h+1)·size`), each head with its own time
+//! constants; the output is the heads' mean membrane, `U[t, b, c] = Σ_h U_h[t, b, c] / H`, and
+//! the backward pass hands each head `∂L/∂U / H`.
 
 use super::population::{decay_derivatives, scan_states, spread_taus, tau_grad};
-use super::spec::ReadoutKind;
+use super::spec::{ReadoutHead, ReadoutKind};
 use super::{decays, Carry, Input, Param, ReadoutSpec, SlotChain, StateRun};
 use crate::neurons::{LeakyReadout, ReadoutState};
 use crate::real::Real;
@@ -18,12 +23,14 @@ pub struct Readout<F> {
     pub spec: ReadoutSpec,
     /// Simulation time step.
     pub dt_s: F,
-    /// Weights `[inputs, size]` (`[0, 0]` for spikes).
+    /// Weights `[inputs, heads · size]` (`[0, 0]` for spikes).
     pub w: Matrix<F>,
     /// Per-unit membrane time constants.
     pub tau_mem_s: Vec<F>,
     /// Per-unit synaptic time constants.
     pub tau_syn_s: Vec<F>,
+    /// 0/1 over `w` (pruned connections get no gradient); `None`: all connected.
+    pub mask: Option<Vec<F>>,
 }
 
 /// The readout's forward pass, kept for its backward pass.
@@ -35,6 +42,8 @@ enum Traced<F: Real> {
     Leaky {
         model: LeakyReadout<F>,
         scan: ScanTrace<F, ReadoutState<F>>,
+        /// The heads' mean (`None` with one head: the scan's output is the output).
+        mean: Option<Seq<F>>,
     },
     Spikes(Seq<F>),
 }
@@ -43,6 +52,9 @@ impl<F: Real> ReadoutTrace<F> {
     /// The network's output: membrane traces `U[t, b, c]`, or the output spikes.
     pub fn output(&self) -> &Seq<F> {
         match &self.0 {
+            Traced::Leaky {
+                mean: Some(mean), ..
+            } => mean,
             Traced::Leaky { scan, .. } => &scan.out,
             Traced::Spikes(spikes) => spikes,
         }
@@ -52,7 +64,6 @@ impl<F: Real> ReadoutTrace<F> {
 impl<F: Real> Readout<F> {
     /// A readout with zero weights (reading `inputs` channels).
     pub fn new<R: Rng>(spec: &ReadoutSpec, inputs: usize, dt_s: f64, rng: &mut R) -> Self {
-        let n = spec.size;
         if spec.kind == ReadoutKind::Spikes {
             return Self {
                 spec: spec.clone(),
@@ -60,15 +71,32 @@ impl<F: Real> Readout<F> {
                 w: Matrix::zeros(0, 0),
                 tau_mem_s: Vec::new(),
                 tau_syn_s: Vec::new(),
+                mask: None,
             };
         }
+        let (n, heads) = (spec.size, spec.head_list());
+        // All membrane constants first, then the synaptic ones: one head draws as before.
+        let draw = |tau_ms: fn(&ReadoutHead) -> f64, rng: &mut R| -> Vec<F> {
+            heads
+                .iter()
+                .flat_map(|h| spread_taus::<F, R>(n, tau_ms(h) * 1e-3, spec.tau_spread, rng))
+                .collect()
+        };
+        let tau_mem_s = draw(|h| h.tau_mem_ms, rng);
+        let tau_syn_s = draw(|h| h.tau_syn_ms, rng);
         Self {
             spec: spec.clone(),
             dt_s: F::from_f64(dt_s),
-            w: Matrix::zeros(inputs, n),
-            tau_mem_s: spread_taus(n, spec.tau_mem_ms * 1e-3, spec.tau_spread, rng),
-            tau_syn_s: spread_taus(n, spec.tau_syn_ms * 1e-3, spec.tau_spread, rng),
+            w: Matrix::zeros(inputs, n * heads.len()),
+            tau_mem_s,
+            tau_syn_s,
+            mask: None,
         }
+    }
+
+    /// Number of leaky units: `heads · size` (0 for spikes).
+    pub fn units(&self) -> usize {
+        self.tau_mem_s.len()
     }
 
     /// Whether this is a leaky readout with weights (not the identity on spikes).
@@ -83,11 +111,13 @@ impl<F: Real> Readout<F> {
         }
         let model = self.model();
         let scan = scan::forward(&model, input.project(&self.w), None);
-        ReadoutTrace(Traced::Leaky { model, scan })
+        let heads = self.spec.head_count();
+        let mean = (heads > 1).then(|| head_mean(&scan.out, heads));
+        ReadoutTrace(Traced::Leaky { model, scan, mean })
     }
 
     /// Runs a leaky readout keeping every step's whole state, from `start` (the state-keeping
-    /// rules, RTRL and e-prop, refuse spiking outputs before they get here).
+    /// rules, RTRL and e-prop, refuse spiking outputs and readout heads before they get here).
     pub fn forward_states(
         &self,
         input: Input<F>,
@@ -95,6 +125,7 @@ impl<F: Real> Readout<F> {
         start: Option<&Carry<F>>,
     ) -> Box<dyn StateRun<F>> {
         debug_assert!(self.is_leaky(), "state runs need a leaky readout");
+        debug_assert_eq!(self.spec.head_count(), 1, "state runs average no heads");
         scan_states(self.model(), input.project(&self.w), None, ctx, start)
     }
 
@@ -131,12 +162,22 @@ impl<F: Real> Readout<F> {
         trace: &ReadoutTrace<F>,
         g: &Seq<F>,
     ) -> (Vec<Vec<F>>, Seq<F>) {
-        let Traced::Leaky { model, scan } = &trace.0 else {
+        let Traced::Leaky { model, scan, mean } = &trace.0 else {
             return (Vec::new(), g.clone());
         };
+        let spread;
+        let g = match mean {
+            Some(_) => {
+                spread = spread_over_heads(g, self.spec.head_count());
+                &spread
+            }
+            None => g,
+        };
         let grads = scan::backward(model, scan, g, None);
-        let n = self.spec.size;
-        let mut out = vec![input.grad_weight(&grads.input, self.w.rows).data];
+        let n = self.units();
+        let mut g_w = input.grad_weight(&grads.input, self.w.rows).data;
+        super::apply_mask(&mut g_w, self.mask.as_deref());
+        let mut out = vec![g_w];
         if self.spec.learn_tau {
             out.push(tau_grad(&grads.params[n..], &self.tau_mem_s, self.dt_s));
             out.push(tau_grad(&grads.params[..n], &self.tau_syn_s, self.dt_s));
@@ -149,7 +190,7 @@ impl<F: Real> Readout<F> {
         if !self.is_leaky() {
             return Vec::new();
         }
-        let (n, learn) = (self.spec.size, self.spec.learn_tau);
+        let (n, learn) = (self.units(), self.spec.learn_tau);
         vec![
             Param {
                 name: "w",
@@ -187,4 +228,43 @@ impl<F: Real> Readout<F> {
             tau.iter_mut().for_each(|t| *t = t.max(dt));
         }
     }
+}
+
+/// The mean over heads of head-major traces `[T, B, heads · n]`: `[T, B, n]`.
+fn head_mean<F: Real>(out: &Seq<F>, heads: usize) -> Seq<F> {
+    let n = out.width / heads;
+    let scale = F::from_f64(1.0 / heads as f64);
+    let mut mean = Seq::zeros(out.steps, out.batch, n);
+    for (dst, src) in mean
+        .data
+        .chunks_exact_mut(n)
+        .zip(out.data.chunks_exact(out.width))
+    {
+        for head in src.chunks_exact(n) {
+            for (d, &v) in dst.iter_mut().zip(head) {
+                *d += v;
+            }
+        }
+        dst.iter_mut().for_each(|d| *d *= scale);
+    }
+    mean
+}
+
+/// The gradient on every head's traces of a gradient `g` on their mean: `g / heads` each.
+fn spread_over_heads<F: Real>(g: &Seq<F>, heads: usize) -> Seq<F> {
+    let scale = F::from_f64(1.0 / heads as f64);
+    let width = g.width * heads;
+    let mut out = Seq::zeros(g.steps, g.batch, width);
+    for (dst, src) in out
+        .data
+        .chunks_exact_mut(width)
+        .zip(g.data.chunks_exact(g.width))
+    {
+        for head in dst.chunks_exact_mut(g.width) {
+            for (d, &v) in head.iter_mut().zip(src) {
+                *d = v * scale;
+            }
+        }
+    }
+    out
 }

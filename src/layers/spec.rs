@@ -134,6 +134,21 @@ pub struct ReadoutSpec {
     pub tau_spread: f64,
     /// Whether the per-unit time constants are trained.
     pub learn_tau: bool,
+    /// Heads of leaky units, each with its own time constants, whose membranes are averaged
+    /// into the output (the bigRSNN of Liu et al. 2024 averages five). Empty: one head with
+    /// `tau_mem_ms` and `tau_syn_ms`, which a non-empty list replaces.
+    pub heads: Vec<ReadoutHead>,
+}
+
+/// One head of a readout that averages several ([`ReadoutSpec::heads`]): `size` leaky units
+/// with these time constants (spread and learned as the readout's).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReadoutHead {
+    /// Membrane time constant.
+    pub tau_mem_ms: f64,
+    /// Synaptic time constant.
+    pub tau_syn_ms: f64,
 }
 
 impl Default for ReadoutSpec {
@@ -145,6 +160,7 @@ impl Default for ReadoutSpec {
             tau_syn_ms: 10.0,
             tau_spread: 0.0,
             learn_tau: false,
+            heads: Vec::new(),
         }
     }
 }
@@ -155,6 +171,34 @@ impl ReadoutSpec {
         check_count(&format!("{at}.size"), self.size)?;
         check_positive(&format!("{at}.tau_mem_ms"), self.tau_mem_ms)?;
         check_positive(&format!("{at}.tau_syn_ms"), self.tau_syn_ms)?;
-        check_non_negative(&format!("{at}.tau_spread"), self.tau_spread)
+        check_non_negative(&format!("{at}.tau_spread"), self.tau_spread)?;
+        if self.kind == ReadoutKind::Spikes && !self.heads.is_empty() {
+            return Err(ConfigError::new(
+                format!("{at}.heads"),
+                "spiking outputs have no readout heads",
+            ));
+        }
+        for (k, head) in self.heads.iter().enumerate() {
+            check_positive(&format!("{at}.heads[{k}].tau_mem_ms"), head.tau_mem_ms)?;
+            check_positive(&format!("{at}.heads[{k}].tau_syn_ms"), head.tau_syn_ms)?;
+        }
+        Ok(())
+    }
+
+    /// The heads' time constants: the listed heads, or one head of the readout's own.
+    pub fn head_list(&self) -> Vec<ReadoutHead> {
+        if self.heads.is_empty() {
+            vec![ReadoutHead {
+                tau_mem_ms: self.tau_mem_ms,
+                tau_syn_ms: self.tau_syn_ms,
+            }]
+        } else {
+            self.heads.clone()
+        }
+    }
+
+    /// Number of heads averaged (1 without a list).
+    pub fn head_count(&self) -> usize {
+        self.heads.len().max(1)
     }
 }

@@ -55,6 +55,9 @@ impl<'a, F: Real> StepLoss<'a, F> {
         if let LossKind::VanRossum(_) = kind {
             return Err(LossError::NotOnline);
         }
+        if kind == LossKind::Rmse {
+            return Err(LossError::RmseNotOnline);
+        }
         let shape = Seq::<F>::zeros(1, batch, outputs);
         match (kind.reduction(), targets) {
             (_, Targets::ClassesInHead { .. }) => return Err(LossError::HeadNotOnline),

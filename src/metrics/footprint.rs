@@ -33,6 +33,7 @@ pub fn footprint(net: &Network<f32>, precision: Quantization) -> Footprint {
         .hidden
         .iter()
         .flat_map(|l| [&l.mask_in, &l.mask_rec])
+        .chain([&net.readout.mask])
         .flatten()
         .map(Vec::len)
         .sum();

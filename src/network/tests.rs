@@ -2,7 +2,7 @@
 //! in f64 with relaxed spikes and a differentiable reset.
 
 use super::*;
-use crate::layers::NeuronKind;
+use crate::layers::{NeuronKind, ReadoutHead};
 use crate::neurons::ResetGrad;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -127,6 +127,83 @@ fn spiking_outputs_match_finite_differences() {
     assert_matches_finite_differences(&net, &mut rng);
 }
 
+/// [`spec`] with a readout averaging three heads of different time constants.
+fn heads_spec(inputs: usize) -> NetworkSpec {
+    let mut s = spec(inputs);
+    s.readout.heads = [(5.0, 2.0), (3.0, 1.5), (8.0, 4.0)]
+        .map(|(tau_mem_ms, tau_syn_ms)| ReadoutHead {
+            tau_mem_ms,
+            tau_syn_ms,
+        })
+        .to_vec();
+    s
+}
+
+/// Readout heads: the mean over heads backpropagates into every head's weights and learned
+/// time constants.
+#[test]
+fn readout_heads_match_finite_differences() {
+    let mut rng = ChaCha8Rng::seed_from_u64(14);
+    let net = random_network_of(&heads_spec(5), &mut rng);
+    assert_eq!(net.readout.w.cols, 6);
+    assert_eq!(net.readout.units(), 6);
+    assert_matches_finite_differences(&net, &mut rng);
+}
+
+/// The output is the heads' mean: each head alone (the same weights and time constants in a
+/// one-head readout) gives one term of it.
+#[test]
+fn readout_heads_average_the_heads_run_alone() {
+    let mut rng = ChaCha8Rng::seed_from_u64(15);
+    let net = random_network_of(&heads_spec(5), &mut rng);
+    let x = Seq::from_vec(7, 2, 5, (0..70).map(|i| (i as f64 * 0.37).sin()).collect()).unwrap();
+    let input = || Input::Dense {
+        x: &x,
+        sparse: false,
+    };
+    let all = net.forward::<ChaCha8Rng>(input(), None);
+    let (n, heads) = (2, 3);
+    let mut sum = vec![0.0; all.output().data.len()];
+    for h in 0..heads {
+        let mut one = net.clone();
+        one.readout.spec.heads.clear();
+        let cols: Vec<usize> = (h * n..(h + 1) * n).collect();
+        let w = &net.readout.w;
+        let data = (0..w.rows)
+            .flat_map(|r| cols.iter().map(move |&c| w.at(r, c)))
+            .collect();
+        one.readout.w = crate::tensor::Matrix::from_vec(w.rows, n, data).unwrap();
+        one.readout.tau_mem_s = cols.iter().map(|&c| net.readout.tau_mem_s[c]).collect();
+        one.readout.tau_syn_s = cols.iter().map(|&c| net.readout.tau_syn_s[c]).collect();
+        let alone = one.forward::<ChaCha8Rng>(input(), None);
+        for (s, v) in sum.iter_mut().zip(&alone.output().data) {
+            *s += v / heads as f64;
+        }
+    }
+    for (a, b) in all.output().data.iter().zip(&sum) {
+        assert!((a - b).abs() < 1e-12, "{a} vs {b}");
+    }
+    assert!(all.output().data.iter().any(|v| v.abs() > 1e-3));
+}
+
+#[test]
+fn readout_heads_are_refused_where_unsupported() {
+    let mut s = heads_spec(5);
+    s.readout.heads[1].tau_syn_ms = 0.0;
+    assert_eq!(
+        s.validate().unwrap_err().field,
+        "network.readout.heads[1].tau_syn_ms"
+    );
+    let mut s = spiking_output_spec(5);
+    s.readout.heads = heads_spec(5).readout.heads;
+    assert_eq!(s.validate().unwrap_err().field, "network.readout.heads");
+    let rtrl = crate::rules::RuleKind::Rtrl {
+        max_memory_mb: 100.0,
+    };
+    let (field, _) = rtrl.check_network(&heads_spec(5)).unwrap_err();
+    assert_eq!(field, "network.readout.heads");
+}
+
 #[test]
 fn spiking_outputs_are_the_last_layers_spikes() {
     let mut rng = ChaCha8Rng::seed_from_u64(13);
@@ -220,6 +297,10 @@ fn masked_connections_get_no_gradient() {
         .map(|i| (i % 2) as f64)
         .collect();
     net.hidden[0].mask_in = Some(mask.clone());
+    let out_mask: Vec<f64> = (0..net.readout.w.data.len())
+        .map(|i| ((i + 1) % 2) as f64)
+        .collect();
+    net.readout.mask = Some(out_mask.clone());
     let x = Seq::from_vec(
         4,
         1,
@@ -250,6 +331,15 @@ fn masked_connections_get_no_gradient() {
         }
     }
     assert!(grads[0].iter().any(|g| *g != 0.0));
+    // The readout's gradients come last: w, then its learned τ_mem and τ_syn.
+    let g_out = &grads[grads.len() - 3];
+    assert_eq!(g_out.len(), out_mask.len());
+    for (gw, m) in g_out.iter().zip(&out_mask) {
+        if *m == 0.0 {
+            assert_eq!(*gw, 0.0);
+        }
+    }
+    assert!(g_out.iter().any(|g| *g != 0.0));
 }
 
 #[test]

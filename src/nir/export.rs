@@ -40,6 +40,11 @@ pub fn export_network(net: &Network<f32>) -> Result<NirGraph, NirError> {
         }
         SpikeFn::Heaviside { .. } => {}
     }
+    if net.readout.spec.head_count() > 1 {
+        return Err(NirError::Export(
+            "network.readout.heads: a readout averaging several heads has no NIR node".into(),
+        ));
+    }
     if net.encoder.is_some() {
         return Err(NirError::Export(
             "the network has a LIF encoder (analog input through per-channel gain and bias), \

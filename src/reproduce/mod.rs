@@ -8,6 +8,7 @@
 
 mod disinhibition;
 mod eprop_evidence;
+mod finger_velocity;
 mod gep_homeostasis;
 mod hep_mnist;
 mod image_split;
@@ -233,6 +234,7 @@ pub const REGISTRY: &[Reproduction] = &[
     isoloss_toy::ENTRY,
     isoloss_mnist::ENTRY,
     mismatch_in_the_loop::ENTRY,
+    finger_velocity::ENTRY,
     ntt_mnist::ENTRY,
 ];
 

@@ -130,6 +130,12 @@ impl RuleKind {
                 "needs a leaky readout (spiking outputs train with bptt or superspike)",
             );
         }
+        if spec.readout.head_count() > 1 {
+            return refuse(
+                "network.readout.heads",
+                "keeps one leaky unit per output: several readout heads train with bptt",
+            );
+        }
         if let Some(k) = spec.hidden.iter().position(|l| l.dropout > 0.0) {
             return refuse(
                 &format!("network.hidden[{k}].dropout"),
@@ -498,6 +504,9 @@ fn masked_tensors<F: Real>(net: &Network<F>, sizes: &[usize], flat: Vec<F>) -> G
             k += 1;
         }
         k += layer.neurons.slot_chains().len();
+    }
+    if net.readout.is_leaky() {
+        crate::layers::apply_mask(&mut tensors[k], net.readout.mask.as_deref());
     }
     tensors
 }

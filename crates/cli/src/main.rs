@@ -1,9 +1,5 @@
 //! The `spikegrad` command: train, evaluate and plot spiking networks.
 
-mod cli;
-
-use clap::Parser;
-
 // Training allocates and frees large per-batch buffers; mimalloc keeps them mapped instead of
 // returning them to the OS after every batch (measured on the default task: 4.1 s → 2.2 s per
 // epoch, almost all of the difference page faults).
@@ -19,11 +15,5 @@ fn main() {
     // 6126 → 259 page faults over 23 `shd-rsnn` steps). Peak memory is unchanged.
     // SAFETY: sets a plain integer option before any other thread exists.
     unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, -1) };
-    let args = cli::Cli::parse();
-    cli::init_logging();
-    if let Err(e) = cli::run(args) {
-        // One line naming the problem (the error chain joined by ": "), non-zero exit.
-        eprintln!("error: {e:#}");
-        std::process::exit(1);
-    }
+    std::process::exit(spikegrad_cli::run_command_line());
 }

@@ -336,3 +336,13 @@ fn check_params(p: &CochleaParams) -> Result<(), ParamError> {
     check_positive("cochlea.bushy.weight_total", c.weight_total)?;
     Ok(())
 }
+
+/// The seed of the `k`-th signal of a conversion run with `seed` (SplitMix64 of the two):
+/// `spikegrad audio2spikes` draws file `k`'s spikes with it, a single file with
+/// `sample_seed(seed, 0)`.
+pub fn sample_seed(seed: u64, k: usize) -> u64 {
+    let mut z = seed ^ (k as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}

@@ -160,6 +160,11 @@ impl IntegerReadout {
         readout: &Readout<f32>,
         quantized: &QuantizedNetwork,
     ) -> Result<Self, IntegerError> {
+        if readout.spec.head_count() > 1 {
+            return Err(IntegerError::Unsupported(
+                "network.readout.heads: a readout averaging several heads".into(),
+            ));
+        }
         Ok(Self {
             w: IntegerWeights::new(quantized, "readout.w", 1.0)?,
             decays: IntegerDecays::new(readout.dt_s, &readout.tau_syn_s, &readout.tau_mem_s),

@@ -30,7 +30,7 @@ impl Readoff {
                 first: steps.saturating_sub(window),
             }),
             LossKind::LastStepCe => Some(Readoff::Last),
-            LossKind::Mse | LossKind::VanRossum(_) => None,
+            LossKind::Mse | LossKind::Rmse | LossKind::VanRossum(_) => None,
         }
     }
 

@@ -3,7 +3,9 @@
 use anyhow::{bail, Context};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use spikegrad::audio::{read_wav, Cochlea, CochleaParams, TransferCache, COCHLEA_CHANNELS};
+use spikegrad::audio::{
+    read_wav, sample_seed, Cochlea, CochleaParams, TransferCache, COCHLEA_CHANNELS,
+};
 use spikegrad::data::{write_shd, EventDataset, EventSample, Target};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -141,14 +143,6 @@ fn convert_all(
     }
     progress.finish_and_clear();
     Ok((samples, total_s, longest_s))
-}
-
-/// The seed of sample `k` (SplitMix64 of the run seed and `k`).
-fn sample_seed(seed: u64, k: usize) -> u64 {
-    let mut z = seed ^ (k as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
 }
 
 /// Reads `file,label[,speaker]` rows (after a header line) of the CSV at `path`.

@@ -21,8 +21,8 @@ pub enum EvalMode {
     Chips(usize),
 }
 
-/// Prints one JSON object.
-pub fn eval(run: &Path, mode: EvalMode) -> anyhow::Result<()> {
+/// The results as one JSON object.
+pub fn eval(run: &Path, mode: EvalMode) -> anyhow::Result<serde_json::Value> {
     let dir = RunDir::new(run);
     if dir.load_config()?.network.mlp().is_some() {
         return eval_dense(&dir, mode);
@@ -46,13 +46,16 @@ pub fn eval(run: &Path, mode: EvalMode) -> anyhow::Result<()> {
         "test_rates_hz": test.rates_hz(),
         "cost": cost,
     });
-    println!("{}", serde_json::to_string_pretty(&summary)?);
-    Ok(())
+    Ok(summary)
 }
 
 /// [`eval`] in integers: the integer network's test loss, accuracy and rates, the float
 /// network's loss and accuracy, and how far the two agree.
-fn eval_integer(run: &Path, exp: &Experiment, net: &Network<f32>) -> anyhow::Result<()> {
+fn eval_integer(
+    run: &Path,
+    exp: &Experiment,
+    net: &Network<f32>,
+) -> anyhow::Result<serde_json::Value> {
     let int = IntegerNetwork::from_network(net)?;
     let training = &exp.config.training;
     let scope = EvalScope {
@@ -83,8 +86,7 @@ fn eval_integer(run: &Path, exp: &Experiment, net: &Network<f32>) -> anyhow::Res
             "weights": "int8, one scale per matrix, requantised by multiplier and shift",
         },
     });
-    println!("{}", serde_json::to_string_pretty(&summary)?);
-    Ok(())
+    Ok(summary)
 }
 
 /// [`eval`] on emulated chips: the test accuracy (or loss) on each of `chips` chips whose
@@ -95,7 +97,7 @@ fn eval_on_chips(
     exp: &Experiment,
     net: &Network<f32>,
     chips: usize,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<serde_json::Value> {
     if chips == 0 {
         anyhow::bail!("--substrate-chips must be at least 1");
     }
@@ -128,12 +130,11 @@ fn eval_on_chips(
         "mean": mean,
         "std": var.sqrt(),
     });
-    println!("{}", serde_json::to_string_pretty(&summary)?);
-    Ok(())
+    Ok(summary)
 }
 
 /// [`eval`] of a dense run: test loss and accuracy (dense runs have no int8 form).
-fn eval_dense(dir: &RunDir, mode: EvalMode) -> anyhow::Result<()> {
+fn eval_dense(dir: &RunDir, mode: EvalMode) -> anyhow::Result<serde_json::Value> {
     let flag = match mode {
         EvalMode::Float => None,
         EvalMode::Int8 => Some("--int8"),
@@ -152,6 +153,5 @@ fn eval_dense(dir: &RunDir, mode: EvalMode) -> anyhow::Result<()> {
         "test_loss": test.mean_loss(),
         "test_accuracy": config.loss.is_classification().then(|| test.accuracy()),
     });
-    println!("{}", serde_json::to_string_pretty(&summary)?);
-    Ok(())
+    Ok(summary)
 }

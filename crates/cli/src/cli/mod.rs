@@ -4,15 +4,16 @@ mod audio2spikes;
 mod bench;
 mod config_file;
 mod data;
-mod eval;
-mod nir;
+pub(crate) mod eval;
+pub(crate) mod nir;
 mod plot;
-mod plots;
+pub(crate) mod plots;
+mod prune;
 mod quantize;
-mod reproduce;
+pub(crate) mod reproduce;
 mod rules;
 mod run;
-mod train;
+pub(crate) mod train;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -60,6 +61,9 @@ enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Iterative magnitude pruning of a trained run: each weight matrix's smallest
+    /// weights removed, retrained, kept while the training R² (or accuracy) holds.
+    Prune(prune::PruneArgs),
     /// Time standard workloads (one JSON object per workload).
     Bench(bench::BenchArgs),
     /// Look at data files (`data info FILE`).
@@ -99,9 +103,12 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 (None, false, true) => eval::EvalMode::Int8,
                 (None, false, false) => eval::EvalMode::Float,
             };
-            eval::eval(&run, mode)
+            let summary = eval::eval(&run, mode)?;
+            println!("{}", serde_json::to_string_pretty(&summary)?);
+            Ok(())
         }
         Command::Quantize { run, out, force } => quantize::quantize(&run, &out, force),
+        Command::Prune(args) => prune::run(args),
         Command::Plot { run } => plots::plot_run(&run),
         Command::Bench(args) => bench::bench(args),
         Command::Rules(args) => rules::run(args),

@@ -63,7 +63,7 @@ enum DiscretisationArg {
 }
 
 pub fn run(args: NirArgs) -> anyhow::Result<()> {
-    match args.command {
+    let summary = match args.command {
         NirCommand::Export { run, out, integer } => export(run, out, integer),
         NirCommand::Import {
             file,
@@ -84,10 +84,13 @@ pub fn run(args: NirArgs) -> anyhow::Result<()> {
             };
             import(file, out, opts, data, max_time_s, force)
         }
-    }
+    }?;
+    println!("{}", serde_json::to_string_pretty(&summary)?);
+    Ok(())
 }
 
-fn export(run: PathBuf, out: PathBuf, integer: bool) -> anyhow::Result<()> {
+/// Writes the run's best weights as a NIR graph; returns a summary.
+pub fn export(run: PathBuf, out: PathBuf, integer: bool) -> anyhow::Result<serde_json::Value> {
     let (net, stored) = RunDir::new(&run).open_network_stored()?;
     let mut graph = nir::export_network(&net)?;
     if stored == Quantization::Int8 {
@@ -106,18 +109,18 @@ fn export(run: PathBuf, out: PathBuf, integer: bool) -> anyhow::Result<()> {
         "nodes": graph.nodes.len(),
         "edges": graph.edges.len(),
     });
-    println!("{}", serde_json::to_string_pretty(&summary)?);
-    Ok(())
+    Ok(summary)
 }
 
-fn import(
+/// Imports a NIR graph as a run directory; returns a summary.
+pub fn import(
     file: PathBuf,
     out: PathBuf,
     opts: ImportOptions,
     data: Option<PathBuf>,
     max_time_s: f64,
     force: bool,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<serde_json::Value> {
     let dir = RunDir::new(&out);
     if dir.config().exists() && !force {
         bail!(
@@ -155,6 +158,5 @@ fn import(
         "outputs": net.readout.spec.size,
         "notes": imported.notes,
     });
-    println!("{}", serde_json::to_string_pretty(&summary)?);
-    Ok(())
+    Ok(summary)
 }

@@ -14,6 +14,7 @@ use spikegrad::tensor::Seq;
 use spikegrad::training::{batch_input, EvalStats, Model};
 use std::path::Path;
 
+/// Draws a run's PNG plots and `summary.txt` into `RUN/plots/`.
 pub fn plot_run(run: &Path) -> anyhow::Result<()> {
     let dir = RunDir::new(run);
     let plots = dir.plots();

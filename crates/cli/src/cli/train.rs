@@ -4,9 +4,9 @@ use super::{config_file, plots};
 use anyhow::{bail, Context};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use spikegrad::config::NetworkConfig;
+use spikegrad::config::{ExperimentConfig, NetworkConfig};
 use spikegrad::continual;
-use spikegrad::experiment::{EpochRecord, Experiment, FinalReport, Observer, RunDir};
+use spikegrad::experiment::{EpochRecord, Experiment, FinalReport, Observer, RunDir, Silent};
 use spikegrad::training::BatchReport;
 use std::path::PathBuf;
 
@@ -40,51 +40,91 @@ pub fn train(args: TrainArgs) -> anyhow::Result<()> {
         }
         dir.load_config()?
     } else {
-        if dir.checkpoint().exists() && !args.force {
-            bail!(
-                "{} already holds a run; use --resume to continue it, --force to replace it, or another --out",
-                dir.path.display()
-            );
-        }
+        check_fresh(&dir, args.force)?;
         config_file::load(args.config.as_deref(), &args.sets)?
     };
+    train_config(config, &dir, args.resume, Show::Progress)
+}
+
+/// What a training run prints.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Show {
+    /// The setup, a progress bar, a line per epoch and the results.
+    Progress,
+    /// Nothing.
+    Nothing,
+}
+
+/// Refuses to train into a directory that holds a run, unless `force`.
+pub fn check_fresh(dir: &RunDir, force: bool) -> anyhow::Result<()> {
+    if dir.checkpoint().exists() && !force {
+        bail!(
+            "{} already holds a run; use --resume to continue it, --force to replace it, or another --out",
+            dir.path.display()
+        );
+    }
+    Ok(())
+}
+
+/// Trains `config` into `dir` (continuing its checkpoint with `resume`).
+pub fn train_config(
+    config: ExperimentConfig,
+    dir: &RunDir,
+    resume: bool,
+    show: Show,
+) -> anyhow::Result<()> {
     let experiment = Experiment::prepare(config)?;
-    print_setup(&experiment, &dir);
+    if show == Show::Progress {
+        print_setup(&experiment, dir);
+    }
     if experiment.config.continual.is_some() {
-        return train_continual(&experiment, &dir, args.resume);
+        return train_continual(&experiment, dir, resume, show);
     }
     let mut progress = Progress::new(experiment.config.training.epochs);
-    let report = experiment
-        .run(&dir, args.resume, &mut progress)
-        .with_context(|| {
-            format!(
-                "run {} stopped (its last good checkpoint is kept)",
-                dir.path.display()
-            )
-        })?;
+    let mut silent = Silent;
+    let observer: &mut dyn Observer = match show {
+        Show::Progress => &mut progress,
+        Show::Nothing => &mut silent,
+    };
+    let report = experiment.run(dir, resume, observer).with_context(|| {
+        format!(
+            "run {} stopped (its last good checkpoint is kept)",
+            dir.path.display()
+        )
+    })?;
     progress.bar.finish_and_clear();
-    print_report(&report, &dir);
+    if show == Show::Progress {
+        print_report(&report, dir);
+    }
     Ok(())
 }
 
 /// A `[continual]` run: the task sequence, its accuracy matrix printed and drawn.
-fn train_continual(exp: &Experiment, dir: &RunDir, resume: bool) -> anyhow::Result<()> {
+fn train_continual(exp: &Experiment, dir: &RunDir, resume: bool, show: Show) -> anyhow::Result<()> {
     let per_task = exp.config.continual.map_or(0, |c| c.epochs_per_task);
     let mut progress = Progress::new(continual::task_count(exp) * per_task);
-    let result = continual::train(exp, dir, resume, &mut progress).with_context(|| {
+    let mut silent = Silent;
+    let observer: &mut dyn Observer = match show {
+        Show::Progress => &mut progress,
+        Show::Nothing => &mut silent,
+    };
+    let result = continual::train(exp, dir, resume, observer).with_context(|| {
         format!(
             "run {} stopped (its last finished task's checkpoint is kept)",
             dir.path.display()
         )
     })?;
     progress.bar.finish_and_clear();
+    plots::plot_accuracy_matrix(dir, &result)?;
+    if show == Show::Nothing {
+        return Ok(());
+    }
     let report = &result.report;
     println!("test accuracy after each task (row i: after task i, on tasks 1..=i):");
     for (i, row) in report.accuracy.iter().enumerate() {
         let cells: Vec<String> = row.iter().map(|a| format!("{a:.3}")).collect();
         println!("  {:>3}: {}", i + 1, cells.join(" "));
     }
-    plots::plot_accuracy_matrix(dir, &result)?;
     println!(
         "done: mean accuracy {:.4}, forgetting {:.4}, backward transfer {:.4} over {} tasks \
          ({} epochs, {:.1} s); results in {} (heat map: plots/accuracy.png)",
