@@ -27,6 +27,17 @@ fn random_network(seed: u64) -> Network<f32> {
 
 /// [`random_network`] with the readout `kind` (spikes: the 5 neurons of the last layer).
 fn random_network_reading(seed: u64, kind: ReadoutKind) -> Network<f32> {
+    random_network_of(seed, kind, Bias::Without)
+}
+
+/// Whether the projections of a test network have biases.
+#[derive(Clone, Copy, PartialEq)]
+enum Bias {
+    With,
+    Without,
+}
+
+fn random_network_of(seed: u64, kind: ReadoutKind, bias: Bias) -> Network<f32> {
     let mut spec = NetworkSpec::recurrent_lif(7, 9, 3, Default::default());
     spec.dt_ms = 0.5;
     spec.hidden[0].threshold = 0.7;
@@ -43,6 +54,10 @@ fn random_network_reading(seed: u64, kind: ReadoutKind) -> Network<f32> {
             size: 5,
             ..ReadoutSpec::default()
         };
+    }
+    if bias == Bias::With {
+        spec.hidden.iter_mut().for_each(|l| l.bias = true);
+        spec.readout.bias = kind == ReadoutKind::Leaky;
     }
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut net = Network::<f32>::new(&spec, &mut rng).unwrap();
@@ -85,6 +100,19 @@ fn spiking_output_networks_round_trip_bit_exactly() {
         .contains(&("lif1".to_string(), "output".to_string())));
     assert!(!g.nodes.contains_key("readout"));
     assert_round_trip_is_bit_exact(&net);
+}
+
+/// Biases (snnTorch's and PyTorch's `nn.Linear` default) export as `Affine` nodes and import
+/// back into the projections, bit for bit.
+#[test]
+fn biased_networks_round_trip_bit_exactly() {
+    for kind in [ReadoutKind::Leaky, ReadoutKind::Spikes] {
+        let net = random_network_of(3, kind, Bias::With);
+        assert!(net.hidden.iter().all(|l| l.b_in.is_some()));
+        let g = nir::export_network(&net).unwrap();
+        assert!(matches!(g.nodes["fc0"].kind, NodeKind::Affine { .. }));
+        assert_round_trip_is_bit_exact(&net);
+    }
 }
 
 fn assert_round_trip_is_bit_exact(net: &Network<f32>) {
@@ -298,12 +326,18 @@ fn broken_files_give_errors_naming_the_problem() {
             "node fc: shape mismatch: it takes 5 inputs",
         ),
         ("bad_delay.nir", "node fc: node type Delay is not supported"),
-        ("bad_bias.nir", "node fc: bias[1] = 0.5"),
     ];
     for (file, expected) in cases {
         let e = import(&fixture(file), 1e-3, None).unwrap_err();
         assert!(e.contains(expected), "{file}: {e}");
     }
+    // Once refused, a non-zero Affine bias (0, 0.5) now imports, scaled as the weights are.
+    let layer = &import(&fixture("bad_bias.nir"), 1e-3, None)
+        .unwrap()
+        .network
+        .hidden[0];
+    let gain = layer.w_in.data[0];
+    assert_eq!(layer.b_in.as_deref(), Some(&[0.0, 0.5 * gain][..]));
     let e = import(&fixture("missing.nir"), 1e-3, None).unwrap_err();
     assert!(e.contains("missing.nir"), "{e}");
 }

@@ -140,6 +140,24 @@ fn decays<F: Real>(tau_s: &[F], dt_s: F) -> Vec<F> {
     tau_s.iter().map(|&tau| (-dt_s / tau).exp()).collect()
 }
 
+/// `x[t, b, j] += bias[j]`: a projection's bias at every step and sample.
+pub(crate) fn add_bias<F: Real>(x: &mut Seq<F>, bias: Option<&[F]>) {
+    if let Some(bias) = bias {
+        for row in x.data.chunks_exact_mut(x.width.max(1)) {
+            row.iter_mut().zip(bias).for_each(|(v, &b)| *v += b);
+        }
+    }
+}
+
+/// `∂L/∂b[j] = Σ_{t, b} g[t, b, j]`: a bias's gradient from its projection's.
+pub(crate) fn bias_grad<F: Real>(g: &Seq<F>) -> Vec<F> {
+    let mut sum = vec![F::zero(); g.width];
+    for row in g.data.chunks_exact(g.width.max(1)) {
+        sum.iter_mut().zip(row).for_each(|(s, &v)| *s += v);
+    }
+    sum
+}
+
 /// Zeroes the entries of `g` where `mask` is zero (pruned connections stay pruned).
 pub(crate) fn apply_mask<F: Real>(g: &mut [F], mask: Option<&[F]>) {
     if let Some(mask) = mask {

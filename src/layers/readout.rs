@@ -8,7 +8,7 @@
 
 use super::population::{decay_derivatives, scan_states, spread_taus, tau_grad};
 use super::spec::{ReadoutHead, ReadoutKind};
-use super::{decays, Carry, Input, Param, ReadoutSpec, SlotChain, StateRun};
+use super::{add_bias, bias_grad, decays, Carry, Input, Param, ReadoutSpec, SlotChain, StateRun};
 use crate::neurons::{LeakyReadout, ReadoutState};
 use crate::real::Real;
 use crate::scan::{self, ScanContext, ScanTrace};
@@ -31,6 +31,8 @@ pub struct Readout<F> {
     pub tau_syn_s: Vec<F>,
     /// 0/1 over `w` (pruned connections get no gradient); `None`: all connected.
     pub mask: Option<Vec<F>>,
+    /// The projection's bias `[heads · size]`, when the spec asks for one.
+    pub b: Option<Vec<F>>,
 }
 
 /// The readout's forward pass, kept for its backward pass.
@@ -72,6 +74,7 @@ impl<F: Real> Readout<F> {
                 tau_mem_s: Vec::new(),
                 tau_syn_s: Vec::new(),
                 mask: None,
+                b: None,
             };
         }
         let (n, heads) = (spec.size, spec.head_list());
@@ -88,6 +91,7 @@ impl<F: Real> Readout<F> {
             spec: spec.clone(),
             dt_s: F::from_f64(dt_s),
             w: Matrix::zeros(inputs, n * heads.len()),
+            b: spec.bias.then(|| vec![F::zero(); tau_mem_s.len()]),
             tau_mem_s,
             tau_syn_s,
             mask: None,
@@ -110,7 +114,7 @@ impl<F: Real> Readout<F> {
             return ReadoutTrace(Traced::Spikes(input.to_dense().into_owned()));
         }
         let model = self.model();
-        let scan = scan::forward(&model, input.project(&self.w), None);
+        let scan = scan::forward(&model, self.project(input), None);
         let heads = self.spec.head_count();
         let mean = (heads > 1).then(|| head_mean(&scan.out, heads));
         ReadoutTrace(Traced::Leaky { model, scan, mean })
@@ -126,7 +130,14 @@ impl<F: Real> Readout<F> {
     ) -> Box<dyn StateRun<F>> {
         debug_assert!(self.is_leaky(), "state runs need a leaky readout");
         debug_assert_eq!(self.spec.head_count(), 1, "state runs average no heads");
-        scan_states(self.model(), input.project(&self.w), None, ctx, start)
+        scan_states(self.model(), self.project(input), None, ctx, start)
+    }
+
+    /// The input current `x = S · W (+ b)`.
+    fn project(&self, input: Input<F>) -> Seq<F> {
+        let mut current = input.project(&self.w);
+        add_bias(&mut current, self.b.as_deref());
+        current
     }
 
     /// How the learnable time constants, in [`Self::params`] order, enter the model's
@@ -182,6 +193,9 @@ impl<F: Real> Readout<F> {
             out.push(tau_grad(&grads.params[n..], &self.tau_mem_s, self.dt_s));
             out.push(tau_grad(&grads.params[..n], &self.tau_syn_s, self.dt_s));
         }
+        if self.b.is_some() {
+            out.push(bias_grad(&grads.input));
+        }
         (out, crate::linalg::grad_input(&grads.input, &self.w))
     }
 
@@ -211,6 +225,14 @@ impl<F: Real> Readout<F> {
                 learnable: learn,
             },
         ]
+        .into_iter()
+        .chain(self.b.as_ref().map(|b| Param {
+            name: "b",
+            shape: vec![n],
+            data: b,
+            learnable: true,
+        }))
+        .collect()
     }
 
     /// Mutable views in [`Self::params`] order.
@@ -218,7 +240,11 @@ impl<F: Real> Readout<F> {
         if !self.is_leaky() {
             return Vec::new();
         }
-        vec![&mut self.w.data, &mut self.tau_mem_s, &mut self.tau_syn_s]
+        let mut p = vec![&mut self.w.data, &mut self.tau_mem_s, &mut self.tau_syn_s];
+        if let Some(b) = &mut self.b {
+            p.push(b);
+        }
+        p
     }
 
     /// Keeps learned time constants at least one time step long.

@@ -32,6 +32,9 @@ pub struct SpikingLayerSpec {
     pub threshold: f64,
     /// Whether the reset is differentiated.
     pub reset_grad: ResetGrad,
+    /// Whether the feed-forward projection has a learnable bias `b_in` (`x = in·W_in + b_in`),
+    /// zero at init.
+    pub bias: bool,
 }
 
 impl Default for SpikingLayerSpec {
@@ -49,6 +52,7 @@ impl Default for SpikingLayerSpec {
             density_rec: 1.0,
             threshold: 1.0,
             reset_grad: ResetGrad::Detached,
+            bias: false,
         }
     }
 }
@@ -138,6 +142,9 @@ pub struct ReadoutSpec {
     /// into the output (the bigRSNN of Liu et al. 2024 averages five). Empty: one head with
     /// `tau_mem_ms` and `tau_syn_ms`, which a non-empty list replaces.
     pub heads: Vec<ReadoutHead>,
+    /// Whether the projection has a learnable bias `b` per leaky unit (`x = S·W + b`), zero
+    /// at init.
+    pub bias: bool,
 }
 
 /// One head of a readout that averages several ([`ReadoutSpec::heads`]): `size` leaky units
@@ -161,6 +168,7 @@ impl Default for ReadoutSpec {
             tau_spread: 0.0,
             learn_tau: false,
             heads: Vec::new(),
+            bias: false,
         }
     }
 }
@@ -176,6 +184,12 @@ impl ReadoutSpec {
             return Err(ConfigError::new(
                 format!("{at}.heads"),
                 "spiking outputs have no readout heads",
+            ));
+        }
+        if self.kind == ReadoutKind::Spikes && self.bias {
+            return Err(ConfigError::new(
+                format!("{at}.bias"),
+                "spiking outputs have no readout projection",
             ));
         }
         for (k, head) in self.heads.iter().enumerate() {

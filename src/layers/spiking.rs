@@ -1,7 +1,7 @@
 //! A hidden layer of spiking neurons with feed-forward and optional recurrent weights.
 
 use super::population::{population, Carry, ModelRun, Population, StateRun};
-use super::{apply_mask, Input, Param, SpikingLayerSpec};
+use super::{add_bias, apply_mask, bias_grad, Input, Param, SpikingLayerSpec};
 use crate::events::SpikeEvents;
 use crate::neurons::{NeuronSettings, PopulationSpec};
 use crate::real::Real;
@@ -29,6 +29,8 @@ pub struct SpikingLayer<F: Real> {
     pub mask_in: Option<Vec<F>>,
     /// 0/1 mask of existing recurrent connections.
     pub mask_rec: Option<Vec<F>>,
+    /// The feed-forward projection's bias `[size]`, when the spec asks for one.
+    pub b_in: Option<Vec<F>>,
     /// The neurons: their model's named per-neuron parameters (`tau_mem_s`, ...).
     pub neurons: Box<dyn Population<F>>,
 }
@@ -169,6 +171,7 @@ impl<F: Real> SpikingLayer<F> {
             w_rec: spec.recurrent.then(|| Matrix::zeros(n, n)),
             mask_in: None,
             mask_rec: None,
+            b_in: spec.bias.then(|| vec![F::zero(); n]),
             neurons: population(&spec.neuron, &sizes, settings, rng),
         }
     }
@@ -206,7 +209,14 @@ impl<F: Real> SpikingLayer<F> {
         dropout_rng: Option<&mut R>,
         ctx: &ScanContext,
     ) -> LayerTrace<F> {
-        self.forward_current(input.project(&self.w_in), dropout_rng, ctx)
+        self.forward_current(self.project(input), dropout_rng, ctx)
+    }
+
+    /// The feed-forward current `x = input · W_in (+ b_in)`.
+    pub fn project(&self, input: Input<F>) -> Seq<F> {
+        let mut current = input.project(&self.w_in);
+        add_bias(&mut current, self.b_in.as_deref());
+        current
     }
 
     /// [`Self::forward_in`] from the feed-forward input current `x = input · W_in`
@@ -257,7 +267,7 @@ impl<F: Real> SpikingLayer<F> {
         ctx: &ScanContext,
         start: Option<&Carry<F>>,
     ) -> Box<dyn StateRun<F>> {
-        let current = input.project(&self.w_in);
+        let current = self.project(input);
         self.neurons
             .forward_states(current, self.w_rec.as_ref(), ctx, start)
     }
@@ -326,12 +336,15 @@ impl<F: Real> SpikingLayer<F> {
             out.push(g_w_rec.data);
         }
         out.extend(self.neurons.param_grads(&grads.params));
+        if self.b_in.is_some() {
+            out.push(bias_grad(&grads.input));
+        }
         let g_input = input_grad.then(|| crate::linalg::grad_input(&grads.input, &self.w_in));
         (out, g_input)
     }
 
-    /// Every parameter tensor, learnable or not, in a fixed order: the weights, then the
-    /// neurons' parameters.
+    /// Every parameter tensor, learnable or not, in a fixed order: the weights, the neurons'
+    /// parameters, then the bias.
     pub fn params(&self) -> Vec<Param<'_, F>> {
         let n = self.size();
         let mut p = vec![Param {
@@ -349,6 +362,14 @@ impl<F: Real> SpikingLayer<F> {
             });
         }
         p.extend(self.neurons.params());
+        if let Some(b) = &self.b_in {
+            p.push(Param {
+                name: "b_in",
+                shape: vec![n],
+                data: b,
+                learnable: true,
+            });
+        }
         p
     }
 
@@ -359,6 +380,9 @@ impl<F: Real> SpikingLayer<F> {
             p.push(&mut w.data);
         }
         p.extend(self.neurons.params_mut());
+        if let Some(b) = &mut self.b_in {
+            p.push(b);
+        }
         p
     }
 

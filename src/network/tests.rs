@@ -127,6 +127,30 @@ fn spiking_outputs_match_finite_differences() {
     assert_matches_finite_differences(&net, &mut rng);
 }
 
+/// Biased projections: every layer's `b_in` and the readout's `b` against finite differences.
+#[test]
+fn biases_match_finite_differences() {
+    let mut rng = ChaCha8Rng::seed_from_u64(16);
+    let mut s = spec(5);
+    s.hidden.iter_mut().for_each(|l| l.bias = true);
+    s.readout.bias = true;
+    let mut net = random_network_of(&s, &mut rng);
+    for b in net.hidden.iter_mut().filter_map(|l| l.b_in.as_mut()) {
+        b.iter_mut().for_each(|v| *v = rng.random_range(-0.3..0.3));
+    }
+    let names: Vec<String> = net.tensors().into_iter().map(|t| t.name).collect();
+    for k in 0..4 {
+        assert!(names.contains(&format!("hidden.{k}.b_in")), "{names:?}");
+    }
+    assert!(names.contains(&"readout.b".to_string()));
+    assert_matches_finite_differences(&net, &mut rng);
+    let rtrl = crate::rules::RuleKind::Rtrl {
+        max_memory_mb: 100.0,
+    };
+    let (field, _) = rtrl.check_network(&s).unwrap_err();
+    assert_eq!(field, "network.hidden[0].bias");
+}
+
 /// [`spec`] with a readout averaging three heads of different time constants.
 fn heads_spec(inputs: usize) -> NetworkSpec {
     let mut s = spec(inputs);

@@ -12,6 +12,8 @@ pub(super) struct Stage {
     pub w_in: Option<Array>,
     /// Recurrent weights `[size, size]`.
     pub w_rec: Option<Array>,
+    /// The biases of the incoming `Affine` nodes, summed `[size]`; `None` when all are zero.
+    pub bias: Option<Vec<f64>>,
 }
 
 /// Walks the chain from the single `Input` to the single `Output`.
@@ -44,12 +46,12 @@ pub(super) fn chain(g: &NirGraph) -> Result<(usize, Vec<Stage>), NirError> {
                 return Ok((n_in, stages));
             }
             NodeKind::Affine { .. } | NodeKind::Linear { .. } => {
-                let w = weight(g, next)?;
+                let (w, bias) = weight(g, next)?;
                 check_width(next, w.shape[1], width, cur)?;
                 if g.sources_of(next).len() != 1 {
                     return Err(fan_in(g, next));
                 }
-                (Some(w.clone()), single_target(g, next, None)?)
+                (Some((w.clone(), bias)), single_target(g, next, None)?)
             }
             NodeKind::Leaky(_) => (None, next),
             other => {
@@ -71,9 +73,9 @@ pub(super) fn chain(g: &NirGraph) -> Result<(usize, Vec<Stage>), NirError> {
         let size = leaky.size();
         let from = if w_in.is_some() { next } else { cur };
         let rec = recurrent(g, neuron, from)?;
-        let in_width = w_in.as_ref().map_or(width, |w| w.shape[0]);
+        let in_width = w_in.as_ref().map_or(width, |(w, _)| w.shape[0]);
         check_width(neuron, size, in_width, from)?;
-        if let Some((rec_name, w)) = &rec {
+        if let Some((rec_name, (w, _))) = &rec {
             if w.shape != [size, size] {
                 return Err(NirError::node(
                     rec_name,
@@ -84,11 +86,16 @@ pub(super) fn chain(g: &NirGraph) -> Result<(usize, Vec<Stage>), NirError> {
         if stages.iter().any(|s| s.name == neuron) || stages.len() > g.nodes.len() {
             return Err(NirError::Graph(format!("the chain returns to {neuron}")));
         }
+        let biases = [
+            w_in.as_ref().and_then(|(_, b)| *b),
+            rec.and_then(|(_, (_, b))| b),
+        ];
         stages.push(Stage {
             name: neuron.to_string(),
             leaky: (**leaky).clone(),
-            w_in,
-            w_rec: rec.map(|(_, w)| w.clone()),
+            w_in: w_in.as_ref().map(|(w, _)| w.clone()),
+            w_rec: rec.map(|(_, (w, _))| w.clone()),
+            bias: summed(size, biases.into_iter().flatten()),
         });
         rec_of_cur = rec.map(|(n, _)| n);
         (cur, width) = (neuron, size);
@@ -124,7 +131,7 @@ fn recurrent<'a>(
     g: &'a NirGraph,
     neuron: &str,
     from: &str,
-) -> Result<Option<(&'a str, &'a Array)>, NirError> {
+) -> Result<Option<(&'a str, Weight<'a>)>, NirError> {
     let others: Vec<&str> = g
         .sources_of(neuron)
         .into_iter()
@@ -151,25 +158,31 @@ fn fan_in(g: &NirGraph, node: &str) -> NirError {
     )
 }
 
-/// The weight matrix of an `Affine` (zero bias only) or `Linear` node.
-fn weight<'a>(g: &'a NirGraph, name: &str) -> Result<&'a Array, NirError> {
+/// A weight matrix and its bias (`None`: a `Linear` node, or an all-zero bias).
+type Weight<'a> = (&'a Array, Option<&'a Array>);
+
+/// The weight matrix and bias of an `Affine` or `Linear` node.
+fn weight<'a>(g: &'a NirGraph, name: &str) -> Result<Weight<'a>, NirError> {
     match &g.nodes[name].kind {
-        NodeKind::Linear { weight } => Ok(weight),
-        NodeKind::Affine { weight, bias } => match bias.data.iter().position(|&b| b != 0.0) {
-            None => Ok(weight),
-            Some(i) => Err(NirError::unsupported(
-                name,
-                format!(
-                    "bias[{i}] = {} (only zero biases are supported)",
-                    bias.data[i]
-                ),
-            )),
-        },
+        NodeKind::Linear { weight } => Ok((weight, None)),
+        NodeKind::Affine { weight, bias } => {
+            let nonzero = bias.data.iter().any(|&b| b != 0.0);
+            Ok((weight, nonzero.then_some(bias)))
+        }
         other => Err(NirError::unsupported(
             name,
             format!("a {} node where a weight was expected", other.type_name()),
         )),
     }
+}
+
+/// The sum of biases of length `size` (`None` when there are none).
+fn summed<'a>(size: usize, biases: impl Iterator<Item = &'a Array>) -> Option<Vec<f64>> {
+    biases.fold(None, |sum: Option<Vec<f64>>, b| {
+        let mut sum = sum.unwrap_or_else(|| vec![0.0; size]);
+        sum.iter_mut().zip(&b.data).for_each(|(s, &v)| *s += v);
+        Some(sum)
+    })
 }
 
 fn check_width(node: &str, expected: usize, got: usize, from: &str) -> Result<(), NirError> {

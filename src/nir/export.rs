@@ -84,7 +84,12 @@ pub fn export_network(net: &Network<f32>) -> Result<NirGraph, NirError> {
             )));
         };
         let (fc, lif) = (format!("fc{k}"), format!("lif{k}"));
-        add(&mut g, &fc, linear(&layer.w_in), Metadata::new());
+        add(
+            &mut g,
+            &fc,
+            affine(&layer.w_in, layer.b_in.as_deref()),
+            Metadata::new(),
+        );
         let leaky = cuba(tau_syn_s, tau_mem_s, Some(layer.spec.threshold));
         add(&mut g, &lif, NodeKind::Leaky(Box::new(leaky)), meta.clone());
         g.edges.push((prev, fc.clone()));
@@ -110,7 +115,12 @@ pub fn export_network(net: &Network<f32>) -> Result<NirGraph, NirError> {
         g.edges.push((prev, "output".to_string()));
         return Ok(g);
     }
-    add(&mut g, "fc_out", linear(&r.w), Metadata::new());
+    add(
+        &mut g,
+        "fc_out",
+        affine(&r.w, r.b.as_deref()),
+        Metadata::new(),
+    );
     let readout = cuba(&r.tau_syn_s, &r.tau_mem_s, None);
     add(&mut g, "readout", NodeKind::Leaky(Box::new(readout)), meta);
     for (a, b) in [
@@ -272,6 +282,20 @@ fn linear(w: &Matrix<f32>) -> NodeKind {
     }
     NodeKind::Linear {
         weight: Array::matrix(w.cols, w.rows, data),
+    }
+}
+
+/// A `Linear` node, or an `Affine` one with `bias`.
+fn affine(w: &Matrix<f32>, bias: Option<&[f32]>) -> NodeKind {
+    let NodeKind::Linear { weight } = linear(w) else {
+        unreachable!("linear makes a Linear node")
+    };
+    match bias {
+        None => NodeKind::Linear { weight },
+        Some(b) => NodeKind::Affine {
+            weight,
+            bias: Array::vector(b.iter().map(|&v| f64::from(v)).collect()),
+        },
     }
 }
 

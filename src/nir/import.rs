@@ -38,8 +38,7 @@ const DT_TOLERANCE: f64 = 1e-9;
 /// Builds the network of `graph` (nested graphs inlined) at `opts.dt_s`.
 ///
 /// Errors name the node: node types other than Input, Output, Affine, Linear, LIF, CubaLIF,
-/// LI and CubaLI; branches, several inputs or outputs; non-zero biases, `v_leak` or
-/// `v_reset`; sizes that do not match; non-spiking neurons before the last layer; and a
+/// LI and CubaLI; branches, several inputs or outputs; non-zero `v_leak` or `v_reset`; sizes that do not match; non-spiking neurons before the last layer; and a
 /// `dt` or discretisation in the file's metadata that differs from `opts`.
 pub fn import_graph(graph: &NirGraph, opts: &ImportOptions) -> Result<Imported, NirError> {
     let g = graph.flattened()?;
@@ -89,6 +88,7 @@ pub fn import_graph(graph: &NirGraph, opts: &ImportOptions) -> Result<Imported, 
             tau_mem_ms: f64::from(neurons[0].tau_mem_s) * 1e3,
             tau_syn_ms: f64::from(neurons[0].tau_syn_s) * 1e3,
             threshold: threshold.unwrap_or(1.0),
+            bias: s.bias.is_some(),
             ..SpikingLayerSpec::default()
         });
         if threshold.is_none() {
@@ -108,6 +108,7 @@ pub fn import_graph(graph: &NirGraph, opts: &ImportOptions) -> Result<Imported, 
             size: n.len(),
             tau_mem_ms: f64::from(n[0].tau_mem_s) * 1e3,
             tau_syn_ms: f64::from(n[0].tau_syn_s) * 1e3,
+            bias: readout_stage.as_ref().is_some_and(|r| r.bias.is_some()),
             ..ReadoutSpec::default()
         },
         None => ReadoutSpec {
@@ -126,6 +127,7 @@ pub fn import_graph(graph: &NirGraph, opts: &ImportOptions) -> Result<Imported, 
         if let (Some(w), Some(dst)) = (&s.w_rec, &mut layer.w_rec) {
             dst.data = ours(Some(w), n.len(), n.len(), fold);
         }
+        layer.b_in = s.bias.as_deref().map(|b| scaled(b, fold));
         for (name, value) in [
             ("tau_mem_s", n.iter().map(|d| d.tau_mem_s).collect()),
             ("tau_syn_s", n.iter().map(|d| d.tau_syn_s).collect()),
@@ -137,6 +139,7 @@ pub fn import_graph(graph: &NirGraph, opts: &ImportOptions) -> Result<Imported, 
         let r = &mut network.readout;
         let gain = |j: usize| n[j].gain;
         r.w.data = ours(stage.w_in.as_ref(), r.w.rows, n.len(), gain);
+        r.b = stage.bias.as_deref().map(|b| scaled(b, gain));
         r.tau_mem_s = n.iter().map(|d| d.tau_mem_s).collect();
         r.tau_syn_s = n.iter().map(|d| d.tau_syn_s).collect();
     }
@@ -212,6 +215,14 @@ fn layer_threshold_fold(n: &[DiscreteNeuron], j: usize) -> f64 {
         Some(_) => 1.0,
         None => n[j].threshold,
     }
+}
+
+/// A bias, entry `j` scaled by `scale(j)` as its neuron's weights are.
+fn scaled(bias: &[f64], scale: impl Fn(usize) -> f64) -> Vec<f32> {
+    bias.iter()
+        .enumerate()
+        .map(|(j, &b)| (b * scale(j)) as f32)
+        .collect()
 }
 
 /// NIR `[out, in]` weights (`None`: identity) as our `[in, out]` row-major data, column `j`

@@ -60,8 +60,10 @@
 //! `k_j = g_syn·g_mem/(1 − β_j)` with `g_syn = w_in/τ_syn` (exponential) or `dt·w_in/τ_syn`
 //! (Euler) and `g_mem = (1 − β)R` or `dt·R/τ_mem`; gains within `1e-6` of 1 are taken as 1
 //! (`r = τ/dt` stored in `float32` cannot be exactly that). Different thresholds per neuron
-//! are folded into the weights too (threshold 1). `v_leak ≠ 0`, `v_reset ≠ 0` and biases
-//! are not supported and give an error naming the node.
+//! are folded into the weights too (threshold 1). An `Affine` node's bias becomes the
+//! projection's bias (`bias = true`), scaled by the neuron's gain as its weights are (a
+//! recurrent `Affine`'s bias is added to the feed-forward one). `v_leak ≠ 0` and
+//! `v_reset ≠ 0` are not supported and give an error naming the node.
 //!
 //! The reset rule of both: a neuron that crossed the threshold in step `t−1` starts step
 //! `t` from `v_reset = 0` and still integrates that step's input (snnTorch's `RSynaptic` with

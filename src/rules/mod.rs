@@ -130,6 +130,18 @@ impl RuleKind {
                 "needs a leaky readout (spiking outputs train with bptt or superspike)",
             );
         }
+        if let Some(k) = spec.hidden.iter().position(|l| l.bias) {
+            return refuse(
+                &format!("network.hidden[{k}].bias"),
+                "has no bias gradient: biases train with bptt",
+            );
+        }
+        if spec.readout.bias {
+            return refuse(
+                "network.readout.bias",
+                "has no bias gradient: biases train with bptt",
+            );
+        }
         if spec.readout.head_count() > 1 {
             return refuse(
                 "network.readout.heads",

@@ -29,7 +29,7 @@ impl<F: Real> Device<F> {
         let mut traces: Vec<LayerTrace<F>> = Vec::with_capacity(net.hidden.len());
         for (k, layer) in net.hidden.iter().enumerate() {
             let stream = noise.child(k as u64 + 1);
-            let mut current = net.layer_input(input, &traces).project(&layer.w_in);
+            let mut current = layer.project(net.layer_input(input, &traces));
             self.perturb(k, &mut current, stream.child(CURRENT_NOISE));
             let ctx = ScanContext {
                 noise: stream,

@@ -257,6 +257,9 @@ fn what_the_integer_path_cannot_run_is_an_error_naming_it() {
     let mut encoded = spec(4, vec![layer(3, false, 0.0)], 2);
     encoded.encoder = Some(EncoderSpec::default());
     assert!(message(&random_net(&encoded, 0, 1.0, 0.0)).contains("encoder"));
+    let mut biased = spec(4, vec![layer(3, false, 0.0)], 2);
+    biased.hidden[0].bias = true;
+    assert!(message(&random_net(&biased, 0, 1.0, 0.0)).contains("hidden[0].bias"));
 
     let net = random_net(&spec(4, vec![layer(3, false, 0.0)], 2), 0, 1.0, 0.0);
     let int = IntegerNetwork::from_network(&net).unwrap();
