@@ -218,8 +218,21 @@ impl<F: Real> Network<F> {
     pub fn forward_in<R: Rng>(
         &self,
         input: Input<F>,
+        dropout_rng: Option<&mut R>,
+        noise: NoiseStream,
+    ) -> NetworkTrace<F> {
+        self.forward_perturbed(input, dropout_rng, noise, &mut |_, _, _| {})
+    }
+
+    /// [`Self::forward_in`] with `perturb(k, current, noise)` applied to hidden layer `k`'s
+    /// feed-forward current `[T, B, N]` before its neurons run (`noise`: the layer's stream;
+    /// an emulated device's offsets and current noise).
+    pub fn forward_perturbed<R: Rng>(
+        &self,
+        input: Input<F>,
         mut dropout_rng: Option<&mut R>,
         noise: NoiseStream,
+        perturb: &mut dyn FnMut(usize, &mut Seq<F>, NoiseStream),
     ) -> NetworkTrace<F> {
         let encoder = self.encoder.as_ref().map(|e| {
             let ctx = ScanContext {
@@ -231,12 +244,14 @@ impl<F: Real> Network<F> {
         let first = self.first_input(input, encoder.as_ref());
         let mut traces: Vec<LayerTrace<F>> = Vec::with_capacity(self.hidden.len());
         for (k, layer) in self.hidden.iter().enumerate() {
-            let x = self.layer_input(first, &traces);
+            let mut current = layer.project(self.layer_input(first, &traces));
+            let stream = noise.child(k as u64 + 1);
+            perturb(k, &mut current, stream);
             let ctx = ScanContext {
-                noise: noise.child(k as u64 + 1),
+                noise: stream,
                 ..ScanContext::default()
             };
-            let mut trace = layer.forward_in(x, dropout_rng.as_deref_mut(), &ctx);
+            let mut trace = layer.forward_current(current, dropout_rng.as_deref_mut(), &ctx);
             if self.products == Products::Dense {
                 trace.drop_events();
             }

@@ -41,15 +41,20 @@ pub struct PruneConfig {
 
 impl Default for PruneConfig {
     fn default() -> Self {
-        Self {
-            start: 0.4,
-            coarse_step: 0.1,
-            fine_step: 0.05,
-            max: 0.8,
-            retrain_epochs: 100,
-            tolerance: 0.02,
-        }
+        Self::DEFAULT
     }
+}
+
+impl PruneConfig {
+    /// Their repository's settings (`conf/training/training-tinyRSNN.yaml`).
+    pub const DEFAULT: Self = Self {
+        start: 0.4,
+        coarse_step: 0.1,
+        fine_step: 0.05,
+        max: 0.8,
+        retrain_epochs: 100,
+        tolerance: 0.02,
+    };
 }
 
 impl PruneConfig {

@@ -55,14 +55,7 @@ const FULL: Size = Size {
     big_epochs: 60,
     big_hidden: None,
     session_s: None,
-    prune: PruneConfig {
-        start: 0.4,
-        coarse_step: 0.1,
-        fine_step: 0.05,
-        max: 0.8,
-        retrain_epochs: 100,
-        tolerance: 0.02,
-    },
+    prune: PruneConfig::DEFAULT,
 };
 
 const QUICK: Size = Size {
@@ -71,12 +64,9 @@ const QUICK: Size = Size {
     big_hidden: Some(96),
     session_s: Some(60.0),
     prune: PruneConfig {
-        start: 0.4,
-        coarse_step: 0.1,
-        fine_step: 0.05,
         max: 0.5,
         retrain_epochs: 1,
-        tolerance: 0.02,
+        ..PruneConfig::DEFAULT
     },
 };
 

@@ -3,11 +3,10 @@
 
 use super::Device;
 use crate::data::rng;
-use crate::layers::{Input, LayerTrace};
-use crate::network::{NetworkTrace, Products};
+use crate::layers::Input;
+use crate::network::NetworkTrace;
 use crate::neurons::NoiseStream;
 use crate::real::Real;
-use crate::scan::ScanContext;
 use crate::tensor::Seq;
 use rand::Rng;
 
@@ -22,31 +21,14 @@ impl<F: Real> Device<F> {
     pub fn forward_in<R: Rng>(
         &self,
         input: Input<F>,
-        mut dropout_rng: Option<&mut R>,
+        dropout_rng: Option<&mut R>,
         noise: NoiseStream,
     ) -> NetworkTrace<F> {
-        let net = &self.net;
-        let mut traces: Vec<LayerTrace<F>> = Vec::with_capacity(net.hidden.len());
-        for (k, layer) in net.hidden.iter().enumerate() {
-            let stream = noise.child(k as u64 + 1);
-            let mut current = layer.project(net.layer_input(input, &traces));
-            self.perturb(k, &mut current, stream.child(CURRENT_NOISE));
-            let ctx = ScanContext {
-                noise: stream,
-                ..ScanContext::default()
-            };
-            let mut trace = layer.forward_current(current, dropout_rng.as_deref_mut(), &ctx);
-            if net.products == Products::Dense {
-                trace.drop_events();
-            }
-            traces.push(trace);
-        }
-        let readout = net.readout.forward(net.layer_input(input, &traces));
-        NetworkTrace {
-            encoder: None,
-            hidden: traces,
-            readout,
-        }
+        let mut perturb = |k: usize, current: &mut Seq<F>, stream: NoiseStream| {
+            self.perturb(k, current, stream.child(CURRENT_NOISE));
+        };
+        self.net
+            .forward_perturbed(input, dropout_rng, noise, &mut perturb)
     }
 
     /// Adds layer `k`'s offsets and (where its deviation is not zero) fresh noise to every

@@ -1,7 +1,10 @@
 //! End-to-end tests of the `spikegrad` command.
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
+
+mod command;
+use command::{root, spikegrad};
 
 const TINY: &[&str] = &[
     "--set",
@@ -15,20 +18,6 @@ const TINY: &[&str] = &[
     "--set",
     "training.batch_size=16",
 ];
-
-/// The repository root: shipped configs and `../shared` paths are relative to it.
-fn root() -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn spikegrad(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_spikegrad"))
-        .current_dir(root())
-        .args(args)
-        .env("RAYON_NUM_THREADS", "2")
-        .output()
-        .expect("the binary runs")
-}
 
 fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()

@@ -1,8 +1,8 @@
 //! `eval --integer`, `run --integer` and `nir export --integer` on a small trained randman run:
 //! the integer network's accuracy against the float network's, and its parameters in NIR.
 
-use std::path::Path;
-use std::process::{Command, Output};
+mod command;
+use command::{json, spikegrad};
 
 /// A small randman task that trains in about a second: 3 classes, 300 samples (30 test), one
 /// recurrent layer of 32 LIF neurons.
@@ -20,25 +20,6 @@ const SMALL: &[&str] = &[
     "--set",
     "training.batch_size=32",
 ];
-
-fn root() -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn spikegrad(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_spikegrad"))
-        .current_dir(root())
-        .args(args)
-        .env("RAYON_NUM_THREADS", "2")
-        .output()
-        .expect("the binary runs")
-}
-
-fn json(o: &Output) -> serde_json::Value {
-    let stderr = String::from_utf8_lossy(&o.stderr);
-    assert!(o.status.success(), "{stderr}");
-    serde_json::from_slice(&o.stdout).unwrap()
-}
 
 fn number(v: &serde_json::Value) -> f64 {
     v.as_f64().unwrap_or_else(|| panic!("{v} is not a number"))

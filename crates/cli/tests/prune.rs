@@ -1,22 +1,7 @@
 //! `spikegrad prune` on a small finger-velocity decoder trained on synthetic reaching data.
 
-use std::path::Path;
-use std::process::{Command, Output};
-
-fn spikegrad(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_spikegrad"))
-        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("../.."))
-        .args(args)
-        .env("RAYON_NUM_THREADS", "2")
-        .output()
-        .expect("the binary runs")
-}
-
-fn json(o: &Output) -> serde_json::Value {
-    let stderr = String::from_utf8_lossy(&o.stderr);
-    assert!(o.status.success(), "{stderr}");
-    serde_json::from_slice(&o.stdout).unwrap()
-}
+mod command;
+use command::{json, spikegrad};
 
 #[test]
 fn prune_writes_a_sparser_run_that_eval_reads() {

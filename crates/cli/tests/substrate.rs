@@ -1,23 +1,8 @@
 //! `train` with a `[substrate]` (the chip in the loop) and `eval --substrate-chips` on a small
 //! randman run.
 
-use std::path::Path;
-use std::process::{Command, Output};
-
-fn spikegrad(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_spikegrad"))
-        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("../.."))
-        .args(args)
-        .env("RAYON_NUM_THREADS", "2")
-        .output()
-        .expect("the binary runs")
-}
-
-fn json(o: &Output) -> serde_json::Value {
-    let stderr = String::from_utf8_lossy(&o.stderr);
-    assert!(o.status.success(), "{stderr}");
-    serde_json::from_slice(&o.stdout).unwrap()
-}
+mod command;
+use command::{json, spikegrad};
 
 /// A small randman task (3 classes, 30 test samples, 32 LIF) trained for a few epochs.
 fn train(out: &str, extra: &[&str]) {
