@@ -87,6 +87,9 @@ pub struct TrainOptions {
     pub rule: Option<RuleKind>,
     /// Time steps per sample instead of the workload's own (`shd-rsnn`, `long`, `infer`).
     pub timesteps: Option<usize>,
+    /// Samples per batch instead of the workload's own (128 for `shd-rsnn` and `infer`, 32
+    /// for `long`, 16 for `on-lif`).
+    pub batch: Option<usize>,
 }
 
 /// Runs `workload` for `warmup` untimed and `steps` timed steps.
@@ -103,11 +106,12 @@ pub fn run_with(
     options: TrainOptions,
 ) -> Result<BenchReport, RuleError> {
     let t = |default: usize| options.timesteps.unwrap_or(default);
+    let b = |default: usize| options.batch.unwrap_or(default);
     let (times, shape, batch) = match workload {
-        Workload::ShdRsnn => train_steps(rsnn(128, t(100), 256), steps, warmup, options.rule)?,
-        Workload::Long => train_steps(rsnn(32, t(2000), 512), steps, warmup, options.rule)?,
-        Workload::Infer => infer_steps(rsnn(128, t(100), 256), steps, warmup),
-        Workload::OnLif { n } => on_lif(n, steps, warmup),
+        Workload::ShdRsnn => train_steps(rsnn(b(128), t(100), 256), steps, warmup, options.rule)?,
+        Workload::Long => train_steps(rsnn(b(32), t(2000), 512), steps, warmup, options.rule)?,
+        Workload::Infer => infer_steps(rsnn(b(128), t(100), 256), steps, warmup),
+        Workload::OnLif { n } => on_lif(n, b(16), steps, warmup),
     };
     let mut sorted = times.clone();
     sorted.sort_by(f64::total_cmp);
@@ -230,8 +234,13 @@ fn infer_steps(p: Rsnn, steps: usize, warmup: usize) -> (Vec<f64>, serde_json::V
     (times, p.shape, p.labels.len())
 }
 
-fn on_lif(n: usize, steps: usize, warmup: usize) -> (Vec<f64>, serde_json::Value, usize) {
-    let (t_len, batch) = (500, 16);
+fn on_lif(
+    n: usize,
+    batch: usize,
+    steps: usize,
+    warmup: usize,
+) -> (Vec<f64>, serde_json::Value, usize) {
+    let t_len = 500;
     let mut rng = ChaCha8Rng::seed_from_u64(0);
     let data: Vec<f32> = (0..t_len * batch * n)
         .map(|_| rng.sample::<f64, _>(StandardNormal) as f32)
@@ -308,4 +317,27 @@ pub fn peak_rss_mb() -> Option<f64> {
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kb / 1024.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `--batch` and `--timesteps` reshape every workload they apply to.
+    #[test]
+    fn the_batch_and_sequence_length_are_the_ones_asked_for() {
+        let options = TrainOptions {
+            batch: Some(3),
+            timesteps: Some(4),
+            ..TrainOptions::default()
+        };
+        for workload in [Workload::ShdRsnn, Workload::Infer, Workload::Long] {
+            let report = run_with(workload, 1, 0, options).unwrap();
+            assert_eq!(report.shape["B"], 3, "{}", workload.name());
+            assert_eq!(report.shape["T"], 4, "{}", workload.name());
+            assert!(report.median_ms > 0.0);
+        }
+        let report = run_with(Workload::OnLif { n: 8 }, 1, 0, options).unwrap();
+        assert_eq!(report.shape["B"], 3);
+    }
 }

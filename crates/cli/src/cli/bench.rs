@@ -27,6 +27,10 @@ pub struct BenchArgs {
     /// Time steps per sample instead of the workload's own (shd-rsnn, long, infer).
     #[arg(long)]
     timesteps: Option<usize>,
+    /// Samples per batch instead of the workload's own (shd-rsnn and infer 128, long 32,
+    /// on-lif 16).
+    #[arg(long)]
+    batch: Option<usize>,
 }
 
 pub fn bench(args: BenchArgs) -> anyhow::Result<()> {
@@ -72,9 +76,13 @@ pub fn bench(args: BenchArgs) -> anyhow::Result<()> {
     if args.timesteps == Some(0) {
         bail!("--timesteps must be at least 1");
     }
+    if args.batch == Some(0) {
+        bail!("--batch must be at least 1");
+    }
     let options = bench::TrainOptions {
         rule,
         timesteps: args.timesteps,
+        batch: args.batch,
     };
     let report = bench::run_with(workload, args.steps, warmup, options)?;
     println!("{}", serde_json::to_string(&report)?);
@@ -97,6 +105,9 @@ fn run_each(args: &BenchArgs) -> anyhow::Result<()> {
         ]);
         if let Some(t) = args.threads {
             cmd.args(["--threads", &t.to_string()]);
+        }
+        if let Some(b) = args.batch {
+            cmd.args(["--batch", &b.to_string()]);
         }
         let status = cmd
             .status()
