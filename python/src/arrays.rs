@@ -27,8 +27,8 @@ fn read_shd<'py>(py: Python<'py>, path: PathBuf, channels: usize) -> PyResult<Bo
         ..ShdReadOptions::default()
     };
     let file = py.detach(|| read_file(&path, &opts)).map_err(to_py)?;
-    let (times, units, labels) = (PyList::empty(py), PyList::empty(py), Vec::new());
-    let mut labels: Vec<i64> = labels;
+    let (times, units) = (PyList::empty(py), PyList::empty(py));
+    let mut labels: Vec<i64> = Vec::new();
     for sample in file.data.samples {
         times.append(PyArray1::from_vec(py, sample.times_s))?;
         units.append(PyArray1::from_vec(py, sample.units))?;

@@ -58,13 +58,11 @@ impl Network {
         spikes: PyReadonlyArray3<'py, u8>,
         batch_size: usize,
     ) -> PyResult<Bound<'py, PyDict>> {
-        let data = self.dense_events(spikes.as_array(), |v| match v {
+        self.run_dense(py, spikes, batch_size, |v| match v {
             0 => Ok(false),
             1 => Ok(true),
             _ => Err(v as f64),
-        })?;
-        let steps = spikes.as_array().dim().0;
-        self.run(py, data, steps, batch_size)
+        })
     }
 
     /// Runs `[T, B, N]` spikes (0/1 as float32); returns `(hidden, readout)`.
@@ -74,13 +72,11 @@ impl Network {
         spikes: PyReadonlyArray3<'py, f32>,
         batch_size: usize,
     ) -> PyResult<Bound<'py, PyDict>> {
-        let data = self.dense_events(spikes.as_array(), |v| match v {
+        self.run_dense(py, spikes, batch_size, |v| match v {
             0.0 => Ok(false),
             1.0 => Ok(true),
             _ => Err(f64::from(v)),
-        })?;
-        let steps = spikes.as_array().dim().0;
-        self.run(py, data, steps, batch_size)
+        })
     }
 
     /// Runs spike events (per sample its times in seconds and units) for `steps` steps.
@@ -125,6 +121,19 @@ impl Network {
 }
 
 impl Network {
+    /// Runs dense `[T, B, N]` spikes whose values `is_spike` reads as 0/1 (or refuses).
+    fn run_dense<'py, T: numpy::Element + Copy>(
+        &self,
+        py: Python<'py>,
+        spikes: PyReadonlyArray3<'py, T>,
+        batch_size: usize,
+        is_spike: impl Fn(T) -> Result<bool, f64>,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let x = spikes.as_array();
+        let data = self.dense_events(x, is_spike)?;
+        self.run(py, data, x.dim().0, batch_size)
+    }
+
     /// The events of dense `[T, B, N]` spikes: a spike at step `t` lies at `(t + ½)·dt`, the
     /// middle of its bin, so binning gives back step `t`.
     fn dense_events<T: Copy>(

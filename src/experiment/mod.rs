@@ -28,7 +28,7 @@ pub use evaluation::TestResult;
 pub use family::{restore_tensors, tensors_checkpoint};
 pub use images::{encode as encode_images, DENSE_PERIOD_S};
 pub use memory::{machine_limit_bytes, MemoryEstimate, MemoryPart};
-pub use prune::{prune_magnitudes, weight_sparsity, PruneConfig, PruneReport, PruneTrial};
+pub use prune::{prune_magnitudes, PruneConfig, PruneReport, PruneTrial};
 pub use ptq::{quantize_run, PtqReport};
 pub use records::{EpochRecord, FinalReport};
 pub use weights::{load_network, network_checkpoint, quantized_checkpoint};

@@ -16,6 +16,7 @@ use super::family::RunModel;
 use super::{file_error, Experiment, ExperimentError, TestResult};
 use crate::error::{check_positive, ConfigError};
 use crate::io::write_atomic_str;
+use crate::metrics::connection_sparsity;
 use crate::network::Network;
 use crate::quant::Quantization;
 use crate::training::Trainer;
@@ -173,20 +174,21 @@ pub(crate) fn search<N, E>(
 /// to zero (a matrix's absent connections count among them), weights and masks both.
 pub fn prune_magnitudes(net: &mut Network<f32>, fraction: f64) {
     if net.readout.is_leaky() {
-        let mask = smallest_masked(&net.readout.w.data, fraction);
-        apply(&mut net.readout.w.data, &mask);
-        net.readout.mask = Some(mask);
+        net.readout.mask = Some(prune(&mut net.readout.w.data, fraction));
     }
     for layer in &mut net.hidden {
-        let mask = smallest_masked(&layer.w_in.data, fraction);
-        apply(&mut layer.w_in.data, &mask);
-        layer.mask_in = Some(mask);
+        layer.mask_in = Some(prune(&mut layer.w_in.data, fraction));
         if let Some(w) = &mut layer.w_rec {
-            let mask = smallest_masked(&w.data, fraction);
-            apply(&mut w.data, &mask);
-            layer.mask_rec = Some(mask);
+            layer.mask_rec = Some(prune(&mut w.data, fraction));
         }
     }
+}
+
+/// Zeroes the `⌊fraction·n⌋` smallest magnitudes of `w`; returns their mask.
+fn prune(w: &mut [f32], fraction: f64) -> Vec<f32> {
+    let mask = smallest_masked(w, fraction);
+    w.iter_mut().zip(&mask).for_each(|(w, &m)| *w *= m);
+    mask
 }
 
 /// A 0/1 mask with zeros at the `⌊fraction·n⌋` smallest `|w|` (the earlier index on ties).
@@ -199,24 +201,6 @@ fn smallest_masked(w: &[f32], fraction: f64) -> Vec<f32> {
         mask[i] = 0.0;
     }
     mask
-}
-
-fn apply(w: &mut [f32], mask: &[f32]) {
-    w.iter_mut().zip(mask).for_each(|(w, &m)| *w *= m);
-}
-
-/// The fraction of zero weights over every weight matrix.
-pub fn weight_sparsity(net: &Network<f32>) -> f64 {
-    let hidden = net
-        .hidden
-        .iter()
-        .flat_map(|l| std::iter::once(&l.w_in).chain(l.w_rec.as_ref()));
-    let (mut zeros, mut total) = (0usize, 0usize);
-    for w in hidden.chain(std::iter::once(&net.readout.w)) {
-        zeros += w.data.iter().filter(|&&v| v == 0.0).count();
-        total += w.data.len();
-    }
-    zeros as f64 / total.max(1) as f64
 }
 
 impl Experiment {
@@ -250,7 +234,7 @@ impl Experiment {
                 fraction,
                 train_score,
                 valid_score,
-                sparsity: weight_sparsity(&trial_net),
+                sparsity: connection_sparsity(&trial_net),
                 accepted: train_score >= floor,
             };
             progress(&trial);
@@ -494,7 +478,7 @@ mod tests {
             },
             "the kept weights were retrained"
         );
-        assert!((weight_sparsity(&pruned) - fraction).abs() < 0.01);
+        assert!((connection_sparsity(&pruned) - fraction).abs() < 0.01);
 
         // The same search again gives the same network (seeded retraining).
         let (again, _) = exp.prune(&net, &config, &mut |_| {}).unwrap();
