@@ -27,6 +27,8 @@ use rand_distr::StandardNormal;
 use serde::Serialize;
 use std::time::Instant;
 
+pub mod spoken;
+
 /// A named workload.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Workload {

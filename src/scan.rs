@@ -11,7 +11,6 @@
 //! process the states of a few steps at a time), or nothing ([`KeepNothing`], inference).
 
 use crate::events::SpikeEvents;
-use crate::linalg::axpy;
 use crate::neurons::{NeuronModel, NoiseStream, StepContext};
 use crate::real::Real;
 use crate::tensor::{Matrix, Seq};
@@ -359,11 +358,7 @@ impl<F: Real, M: NeuronModel<F>> Run<'_, F, M> {
 /// `x += o_prev · W_rec`, gathering only the rows of active (non-zero) outputs.
 #[inline]
 fn recurrent_input<F: Real>(w: &Matrix<F>, prev_out: &[F], x: &mut [F]) {
-    for (i, &o) in prev_out.iter().enumerate() {
-        if o != F::zero() {
-            axpy(o, w.row(i), x);
-        }
-    }
+    crate::linalg::add_active_rows(w, prev_out, x);
 }
 
 /// Backpropagates `g_out = ∂L/∂o` (from everything downstream of the layer) through a scan

@@ -274,7 +274,7 @@ impl EventDataset {
             return Err(too_large(pairs.len()));
         }
         let candidates = pairs.len();
-        let spikes = SpikeEvents::from_pairs(steps, batch, self.channels, &mut pairs);
+        let spikes = SpikeEvents::from_pairs(steps, batch, self.channels, &pairs);
         Ok(BinnedBatch {
             collapsed: candidates - spikes.count(),
             spikes,

@@ -45,7 +45,7 @@ fn network() -> Network<f32> {
 /// Two samples, four steps: sample 0 gets {0}, {2}, {}, {0, 2}; sample 1 gets {1}, {}, {0, 1, 2}, {}.
 fn events() -> SpikeEvents {
     // Row r = t·B + b.
-    let mut pairs = vec![
+    let pairs = vec![
         (0, 0),
         (2, 2),
         (6, 0),
@@ -55,7 +55,7 @@ fn events() -> SpikeEvents {
         (5, 1),
         (5, 2),
     ];
-    SpikeEvents::from_pairs(4, 2, 3, &mut pairs)
+    SpikeEvents::from_pairs(4, 2, 3, &pairs)
 }
 
 fn measure(net: &Network<f32>, input: Input<'_, f32>) -> CostMetrics {

@@ -39,6 +39,10 @@ pub enum WeightInit {
     KaimingNormal {
         /// The gain.
         gain: f64,
+        /// The gain of the first hidden layer's input weights instead of `gain` (the PyTorch
+        /// reference RSNN draws them with gain 2, its other weights with gain 1).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        input_gain: Option<f64>,
     },
 }
 
@@ -74,7 +78,10 @@ impl WeightInit {
                 check_range("init.nu_hz", nu_hz, 0.0, 1e9, false)?;
                 check_range("init.alpha", alpha, 0.0, 1.0, true)
             }
-            WeightInit::KaimingNormal { gain } => check_positive("init.gain", gain),
+            WeightInit::KaimingNormal { gain, input_gain } => {
+                check_positive("init.gain", gain)?;
+                input_gain.map_or(Ok(()), |g| check_positive("init.input_gain", g))
+            }
         }
     }
 
@@ -104,7 +111,7 @@ impl<F: Real> Network<F> {
         if let Some(encoder) = &mut self.encoder {
             encoder.draw(rng);
         }
-        for layer in &mut self.hidden {
+        for (index, layer) in self.hidden.iter_mut().enumerate() {
             let target = TargetTimescales {
                 tau_mem_s: layer.spec.tau_mem_ms * 1e-3,
                 tau_syn_s: layer.spec.tau_syn_ms * 1e-3,
@@ -112,7 +119,17 @@ impl<F: Real> Network<F> {
                 lookahead: layer.spec.lookahead(),
             };
             let n_rec = layer.w_rec.as_ref().map(|w| w.rows);
-            let (ff, rec) = layer_stats(init, layer.w_in.rows, n_rec, &target)?;
+            let (mut ff, rec) = layer_stats(init, layer.w_in.rows, n_rec, &target)?;
+            if let (
+                0,
+                WeightInit::KaimingNormal {
+                    input_gain: Some(gain),
+                    ..
+                },
+            ) = (index, init)
+            {
+                ff.std = kaiming_normal(layer.w_in.rows, *gain)?;
+            }
             layer.mask_in = draw(&mut layer.w_in, ff, layer.spec.density_ff, rng)?;
             if let (Some(w), Some(rec)) = (&mut layer.w_rec, rec) {
                 layer.mask_rec = draw(w, rec, layer.spec.density_rec, rng)?;
@@ -159,7 +176,7 @@ fn layer_stats(
             let stats = fd.layer_stats(n_ff, n_rec, target)?;
             Ok((stats.feed_forward, stats.recurrent))
         }
-        WeightInit::KaimingNormal { gain } => {
+        WeightInit::KaimingNormal { gain, .. } => {
             let normal =
                 |fan_in| kaiming_normal(fan_in, gain).map(|std| WeightStats { mean: 0.0, std });
             Ok((normal(n_ff)?, n_rec.map(normal).transpose()?))

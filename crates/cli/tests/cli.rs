@@ -595,3 +595,29 @@ fn an_oversized_network_is_a_one_line_error() {
     assert!(!limited.status.success());
     assert!(stderr(&limited).contains("training.memory_limit_gib"));
 }
+
+#[test]
+fn the_train_run_workload_times_every_epoch_of_a_whole_run() {
+    let out = spikegrad(&[
+        "bench",
+        "--workload",
+        "train-run",
+        "--steps",
+        "2",
+        "--threads",
+        "1",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report = command::json(&out);
+    assert_eq!(report["workload"], "train-run");
+    assert_eq!(report["epochs"], 2);
+    let (min, median) = (
+        report["min_s_per_epoch"].as_f64().unwrap(),
+        report["median_s_per_epoch"].as_f64().unwrap(),
+    );
+    assert!(min > 0.0 && min <= median);
+    assert!(report["total_s"].as_f64().unwrap() >= 2.0 * min);
+    let accuracy = report["test_accuracy"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&accuracy));
+    assert_eq!(report["shape"]["B"], 32);
+}

@@ -5,13 +5,15 @@ use clap::Args;
 use spikegrad::bench::{self, Workload};
 use spikegrad::rules::RuleKind;
 
+mod train_run;
+
 #[derive(Debug, Args)]
 pub struct BenchArgs {
-    /// shd-rsnn, on-lif, long, infer, or all (each in its own process, so that peak memory is
-    /// the workload's own).
+    /// shd-rsnn, on-lif, long, infer, train-run, or all (each in its own process, so that peak
+    /// memory is the workload's own).
     #[arg(long, default_value = "shd-rsnn")]
     workload: String,
-    /// Timed steps (after warm-up).
+    /// Timed steps (after warm-up); the epochs of train-run.
     #[arg(long, default_value_t = 10)]
     steps: usize,
     /// Threads (default: RAYON_NUM_THREADS, else one per core).
@@ -28,7 +30,7 @@ pub struct BenchArgs {
     #[arg(long)]
     timesteps: Option<usize>,
     /// Samples per batch instead of the workload's own (shd-rsnn and infer 128, long 32,
-    /// on-lif 16).
+    /// on-lif 16, train-run 32).
     #[arg(long)]
     batch: Option<usize>,
 }
@@ -49,12 +51,22 @@ pub fn bench(args: BenchArgs) -> anyhow::Result<()> {
     if args.workload == "all" {
         return run_each(&args);
     }
+    if args.batch == Some(0) {
+        bail!("--batch must be at least 1");
+    }
+    if args.workload == "train-run" {
+        let report = train_run::train_run(args.steps, args.batch)?;
+        println!("{}", serde_json::to_string(&report)?);
+        return Ok(());
+    }
     let workload = match args.workload.as_str() {
         "shd-rsnn" => Workload::ShdRsnn,
         "on-lif" => Workload::OnLif { n: args.n },
         "long" => Workload::Long,
         "infer" => Workload::Infer,
-        other => bail!("unknown workload `{other}` (shd-rsnn, on-lif, long, infer, all)"),
+        other => {
+            bail!("unknown workload `{other}` (shd-rsnn, on-lif, long, infer, train-run, all)")
+        }
     };
     let warmup = if matches!(workload, Workload::Long) {
         1
@@ -76,9 +88,6 @@ pub fn bench(args: BenchArgs) -> anyhow::Result<()> {
     if args.timesteps == Some(0) {
         bail!("--timesteps must be at least 1");
     }
-    if args.batch == Some(0) {
-        bail!("--batch must be at least 1");
-    }
     let options = bench::TrainOptions {
         rule,
         timesteps: args.timesteps,
@@ -92,7 +101,7 @@ pub fn bench(args: BenchArgs) -> anyhow::Result<()> {
 /// Runs every workload in a child process of this binary.
 fn run_each(args: &BenchArgs) -> anyhow::Result<()> {
     let exe = std::env::current_exe().context("cannot find this executable")?;
-    for name in ["shd-rsnn", "on-lif", "long", "infer"] {
+    for name in ["shd-rsnn", "on-lif", "long", "infer", "train-run"] {
         let mut cmd = std::process::Command::new(&exe);
         cmd.args([
             "bench",
