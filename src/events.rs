@@ -58,18 +58,33 @@ impl SpikeEvents {
             *slot += 1;
         }
         let mut kept = 0usize;
+        let mut seen = vec![0u64; width.div_ceil(64)];
         for r in 0..rows {
             let (start, end) = (offsets[r] as usize, offsets[r + 1] as usize);
-            let row = &mut ids[start..end];
-            row.sort_unstable();
             offsets[r] = kept as u32;
-            let mut last = None;
-            for k in start..end {
-                let id = ids[k];
-                if last != Some(id) {
-                    ids[kept] = id;
-                    kept += 1;
-                    last = Some(id);
+            // A row with many ids is sorted and deduplicated through a bit set of its width
+            // (one pass over `width / 64` words), a sparse one by sorting its few ids.
+            if (end - start) * 64 >= width {
+                for &id in &ids[start..end] {
+                    seen[id as usize / 64] |= 1 << (id % 64);
+                }
+                for (w, word) in seen.iter_mut().enumerate() {
+                    while *word != 0 {
+                        ids[kept] = (w * 64) as u32 + word.trailing_zeros();
+                        kept += 1;
+                        *word &= *word - 1;
+                    }
+                }
+            } else {
+                ids[start..end].sort_unstable();
+                let mut last = None;
+                for k in start..end {
+                    let id = ids[k];
+                    if last != Some(id) {
+                        ids[kept] = id;
+                        kept += 1;
+                        last = Some(id);
+                    }
                 }
             }
         }
@@ -245,5 +260,29 @@ mod tests {
         assert_eq!(tr.row(0), &[0, 1]);
         assert_eq!(tr.row(1), &[3]);
         assert_eq!(tr.row(2), &[0]);
+    }
+
+    #[test]
+    fn dense_and_sparse_rows_are_sorted_and_deduplicated_alike() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
+        let (steps, batch, width) = (3, 4, 1000);
+        // Rows with 2, 20, 200 and 2000 candidate ids: both paths of `from_pairs`.
+        let mut pairs = Vec::new();
+        for row in 0..(steps * batch) as u32 {
+            for _ in 0..2 * 10usize.pow(row % 4) {
+                pairs.push((row, rng.random_range(0..width as u32)));
+            }
+        }
+        let events = SpikeEvents::from_pairs(steps, batch, width, &pairs);
+        for row in 0..steps * batch {
+            let expected: std::collections::BTreeSet<u32> = pairs
+                .iter()
+                .filter(|&&(r, _)| r as usize == row)
+                .map(|&(_, i)| i)
+                .collect();
+            let expected: Vec<u32> = expected.into_iter().collect();
+            assert_eq!(events.row(row), &expected[..]);
+        }
     }
 }
