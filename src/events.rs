@@ -3,6 +3,7 @@
 use crate::real::Real;
 use crate::tensor::Seq;
 use rayon::prelude::*;
+use std::ops::Range;
 
 /// Compressed rows of active channel ids, one row per `(t, b)` (time-major, like [`Seq`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -35,7 +36,7 @@ impl SpikeEvents {
     ///
     /// Panics if a row or id is out of range (callers validate ids against `width`).
     pub fn from_pairs(steps: usize, batch: usize, width: usize, pairs: &[(u32, u32)]) -> Self {
-        // A counting sort by row, then each row's few ids sorted and deduplicated in place:
+        // A counting sort by row, then each row sorted and deduplicated in place:
         // linear in the number of pairs (a sort of all pairs was a sixth of a whole training
         // run on dense SHD-like input).
         let rows = steps * batch;
@@ -57,36 +58,12 @@ impl SpikeEvents {
             ids[*slot as usize] = i;
             *slot += 1;
         }
-        let mut kept = 0usize;
+        let mut kept = 0;
         let mut seen = vec![0u64; width.div_ceil(64)];
         for r in 0..rows {
-            let (start, end) = (offsets[r] as usize, offsets[r + 1] as usize);
+            let row = offsets[r] as usize..offsets[r + 1] as usize;
             offsets[r] = kept as u32;
-            // A row with many ids is sorted and deduplicated through a bit set of its width
-            // (one pass over `width / 64` words), a sparse one by sorting its few ids.
-            if (end - start) * 64 >= width {
-                for &id in &ids[start..end] {
-                    seen[id as usize / 64] |= 1 << (id % 64);
-                }
-                for (w, word) in seen.iter_mut().enumerate() {
-                    while *word != 0 {
-                        ids[kept] = (w * 64) as u32 + word.trailing_zeros();
-                        kept += 1;
-                        *word &= *word - 1;
-                    }
-                }
-            } else {
-                ids[start..end].sort_unstable();
-                let mut last = None;
-                for k in start..end {
-                    let id = ids[k];
-                    if last != Some(id) {
-                        ids[kept] = id;
-                        kept += 1;
-                        last = Some(id);
-                    }
-                }
-            }
+            kept = sorted_unique(&mut ids, row, kept, &mut seen);
         }
         offsets[rows] = kept as u32;
         ids.truncate(kept);
@@ -242,6 +219,34 @@ impl Transposed {
     pub fn row(&self, i: usize) -> &[u32] {
         &self.rows[self.offsets[i] as usize..self.offsets[i + 1] as usize]
     }
+}
+
+/// Writes the ids of `ids[row]` ascending and once each to `ids[kept..]` (`kept ≤ row.start`)
+/// and returns the new end. A row with at least one id per 64 channels goes through the bit set
+/// `seen` (one pass over its words, left cleared), a sparser one is sorted.
+fn sorted_unique(ids: &mut [u32], row: Range<usize>, mut kept: usize, seen: &mut [u64]) -> usize {
+    if row.len() >= seen.len() {
+        for k in row {
+            seen[ids[k] as usize / 64] |= 1 << (ids[k] % 64);
+        }
+        for (w, word) in seen.iter_mut().enumerate() {
+            while *word != 0 {
+                ids[kept] = (w * 64) as u32 + word.trailing_zeros();
+                kept += 1;
+                *word &= *word - 1;
+            }
+        }
+        return kept;
+    }
+    let start = kept;
+    ids[row.clone()].sort_unstable();
+    for k in row {
+        if kept == start || ids[kept - 1] != ids[k] {
+            ids[kept] = ids[k];
+            kept += 1;
+        }
+    }
+    kept
 }
 
 #[cfg(test)]

@@ -64,7 +64,7 @@ pub fn events_forward<F: Real>(x: &SpikeEvents, w: &Matrix<F>, out: &mut Seq<F>)
     out.data
         .par_chunks_mut(w.cols.max(1))
         .enumerate()
-        .for_each(|(r, o)| add_rows(w, x.row(r), o));
+        .for_each(|(r, o)| add_rows(&w.data, w.cols, x.row(r), o));
 }
 
 /// `dW += xᵀ · g` for dense `x` `[R, n_in]` and `g` `[R, n_out]`.
@@ -206,7 +206,7 @@ fn gather_grad_weight_by_input<F: Real>(
         .for_each(|(i, dwi)| {
             let rows = by_input.row(i);
             let usable_rows = &rows[..rows.partition_point(|&r| (r as usize) < usable)];
-            gather_rows(&g.data[shift * w..], w, usable_rows, dwi);
+            add_rows(&g.data[shift * w..], w, usable_rows, dwi);
         });
 }
 
@@ -231,11 +231,13 @@ pub fn grad_input<F: Real>(g: &Seq<F>, w: &Matrix<F>) -> Seq<F> {
     dx
 }
 
-/// `out += Σ_{i ∈ ids} W[i]`: the product of one row of spike events with `W`.
+/// `out += Σ_{r ∈ rows} src[r]` (`src` rows `width` wide): the product of one row of spike
+/// events with a weight matrix (`src` = `W`), or a weight-gradient row gathered by input.
 #[multiversion(targets("x86_64+avx2+fma", "x86_64+avx"))]
-pub fn add_rows<F: Real>(w: &Matrix<F>, ids: &[u32], out: &mut [F]) {
-    for &i in ids {
-        axpy(F::one(), w.row(i as usize), out);
+pub fn add_rows<F: Real>(src: &[F], width: usize, rows: &[u32], out: &mut [F]) {
+    for &r in rows {
+        let r = r as usize;
+        axpy(F::one(), &src[r * width..(r + 1) * width], out);
     }
 }
 
@@ -276,15 +278,6 @@ fn scatter_rows<F: Real>(
             let i = i as usize;
             axpy(F::one(), src_row, &mut dst[i * width..(i + 1) * width]);
         }
-    }
-}
-
-/// `out += Σ_{r ∈ rows} src[r]` (`src` rows `width` wide).
-#[multiversion(targets("x86_64+avx2+fma", "x86_64+avx"))]
-fn gather_rows<F: Real>(src: &[F], width: usize, rows: &[u32], out: &mut [F]) {
-    for &r in rows {
-        let r = r as usize;
-        axpy(F::one(), &src[r * width..(r + 1) * width], out);
     }
 }
 

@@ -280,7 +280,12 @@ impl<F: Real, M: NeuronModel<F>> Run<'_, F, M> {
                         let x_row = match w_rec {
                             Some(w) if t > 0 || started => {
                                 x_rec.copy_from_slice(&x[cols.clone()]);
-                                recurrent_input(w, &prev_o[cols.clone()], &mut x_rec);
+                                // x += o[t−1] · W_rec, gathering the rows of active outputs only.
+                                crate::linalg::add_active_rows(
+                                    w,
+                                    &prev_o[cols.clone()],
+                                    &mut x_rec,
+                                );
                                 &x_rec[..]
                             }
                             _ => &x[cols.clone()],
@@ -301,12 +306,6 @@ impl<F: Real, M: NeuronModel<F>> Run<'_, F, M> {
                 finals.copy_from_slice(&prev);
             });
     }
-}
-
-/// `x += o_prev · W_rec`, gathering only the rows of active (non-zero) outputs.
-#[inline]
-fn recurrent_input<F: Real>(w: &Matrix<F>, prev_out: &[F], x: &mut [F]) {
-    crate::linalg::add_active_rows(w, prev_out, x);
 }
 
 /// Backpropagates `g_out = ∂L/∂o` (from everything downstream of the layer) through a scan
