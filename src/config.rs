@@ -313,6 +313,12 @@ pub struct TrainingConfig {
     pub epochs: usize,
     /// Samples per mini-batch.
     pub batch_size: usize,
+    /// Samples per batch of validation and test (no gradients, so larger batches cost no
+    /// more memory per sample and fewer batches cost less time); `None`: `batch_size`.
+    /// Results do not depend on it for deterministic spikes; stochastic spikes draw their
+    /// noise per evaluation batch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eval_batch_size: Option<usize>,
     /// How gradients are computed (`{ kind = "bptt" }`, the default).
     pub rule: RuleKind,
     /// The optimizer and its hyper-parameters.
@@ -374,6 +380,7 @@ impl Default for TrainingConfig {
         Self {
             epochs: 30,
             batch_size: 250,
+            eval_batch_size: None,
             rule: RuleKind::Bptt,
             optimizer: OptimizerKind::Smorms3 {
                 lr: 5e-3,
@@ -396,6 +403,11 @@ impl Default for TrainingConfig {
 }
 
 impl TrainingConfig {
+    /// Samples per evaluation batch: `eval_batch_size`, else `batch_size` (at least 1).
+    pub fn eval_batch(&self) -> usize {
+        self.eval_batch_size.unwrap_or(self.batch_size).max(1)
+    }
+
     /// The learning rate of 1-based `epoch` under the schedule.
     pub fn lr_at(&self, epoch: usize) -> f64 {
         self.schedule
@@ -477,6 +489,9 @@ impl ExperimentConfig {
         let t = &self.training;
         check_count("training.epochs", t.epochs)?;
         check_count("training.batch_size", t.batch_size)?;
+        if let Some(size) = t.eval_batch_size {
+            check_count("training.eval_batch_size", size)?;
+        }
         check_count("training.eval_trials", t.eval_trials)?;
         if let Some(bound) = t.weight_bound {
             if !(bound.is_finite() && bound > 0.0) {

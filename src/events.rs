@@ -76,6 +76,41 @@ impl SpikeEvents {
         }
     }
 
+    /// One batch of the single-sample event lists `samples` (each `[steps, 1, width]`):
+    /// row `(t, b)` is row `t` of `samples[b]`.
+    ///
+    /// # Panics
+    /// If a sample has another number of steps, more than one sample or another width.
+    pub fn interleave(steps: usize, width: usize, samples: &[&SpikeEvents]) -> Self {
+        for s in samples {
+            assert!(
+                s.steps == steps && s.batch == 1 && s.width == width,
+                "interleave: a sample of shape [{}, {}, {}], expected [{steps}, 1, {width}]",
+                s.steps,
+                s.batch,
+                s.width
+            );
+        }
+        let batch = samples.len();
+        let total: usize = samples.iter().map(|s| s.ids.len()).sum();
+        let mut offsets = Vec::with_capacity(steps * batch + 1);
+        let mut ids = Vec::with_capacity(total);
+        offsets.push(0);
+        for t in 0..steps {
+            for s in samples {
+                ids.extend_from_slice(&s.ids[s.offsets[t] as usize..s.offsets[t + 1] as usize]);
+                offsets.push(ids.len() as u32);
+            }
+        }
+        Self {
+            steps,
+            batch,
+            width,
+            offsets,
+            ids,
+        }
+    }
+
     /// The rows of steps `t0..t1` (a chunk of the sequence).
     pub fn steps_range(&self, t0: usize, t1: usize) -> Self {
         let (r0, r1) = (t0 * self.batch, t1 * self.batch);

@@ -439,7 +439,7 @@ impl EventDataset {
 
     /// The targets of `indices` in order (samples are already checked by the caller); target
     /// trains binned into `steps` steps of `dt_s` like the input (later spikes dropped).
-    fn batch_targets(
+    pub(super) fn batch_targets(
         &self,
         indices: &[usize],
         dt_s: f64,

@@ -32,6 +32,7 @@
 
 pub mod analog;
 pub mod augment;
+pub mod binned;
 pub mod braille;
 mod braille_analog;
 pub mod dataset;
@@ -53,6 +54,7 @@ pub mod temporal_xor;
 
 pub use analog::{AnalogDataset, AnalogSample, ChannelStats};
 pub use augment::{AugmentConfig, UnitJitter};
+pub use binned::BinnedEvents;
 pub use braille::{
     read_braille, sigma_delta_events, BrailleData, BrailleEncoding, DeltaEvent,
     BRAILLE_SAMPLE_RATE_HZ,

@@ -3,6 +3,7 @@
 
 use super::analog::AnalogDataset;
 use super::augment::AugmentConfig;
+use super::binned::BinnedEvents;
 use super::dataset::{BatchTargets, EventDataset, EventSample, Split, Target};
 use super::streamed::StreamedEvents;
 use super::DataError;
@@ -18,6 +19,8 @@ pub enum Dataset {
     Analog(AnalogDataset),
     /// Spike trains read from SHD/SSC files per batch, then binned as `Events` are.
     Streamed(StreamedEvents),
+    /// `Events` binned once for a run's time step (see [`BinnedEvents`]).
+    Binned(BinnedEvents),
 }
 
 /// The input of one batch, time-major `[steps, batch, channels]`.
@@ -70,7 +73,7 @@ impl Dataset {
     /// Number of samples.
     pub fn len(&self) -> usize {
         match self {
-            Dataset::Events(d) => d.len(),
+            Dataset::Events(d) | Dataset::Binned(BinnedEvents { events: d, .. }) => d.len(),
             Dataset::Analog(d) => d.len(),
             Dataset::Streamed(d) => d.len(),
         }
@@ -84,7 +87,7 @@ impl Dataset {
     /// Input channels.
     pub fn channels(&self) -> usize {
         match self {
-            Dataset::Events(d) => d.channels,
+            Dataset::Events(d) | Dataset::Binned(BinnedEvents { events: d, .. }) => d.channels,
             Dataset::Analog(d) => d.channels,
             Dataset::Streamed(d) => d.channels,
         }
@@ -93,7 +96,7 @@ impl Dataset {
     /// Number of classes (`None` for regression).
     pub fn num_classes(&self) -> Option<usize> {
         match self {
-            Dataset::Events(d) => d.num_classes,
+            Dataset::Events(d) | Dataset::Binned(BinnedEvents { events: d, .. }) => d.num_classes,
             Dataset::Analog(d) => Some(d.num_classes),
             Dataset::Streamed(d) => Some(d.num_classes),
         }
@@ -106,7 +109,9 @@ impl Dataset {
             _ => None,
         };
         match self {
-            Dataset::Events(d) => d.samples.iter().map(class).collect(),
+            Dataset::Events(d) | Dataset::Binned(BinnedEvents { events: d, .. }) => {
+                d.samples.iter().map(class).collect()
+            }
             Dataset::Analog(d) => Some(d.samples.iter().map(|s| s.class).collect()),
             Dataset::Streamed(d) => Some(d.labels()),
         }
@@ -116,7 +121,9 @@ impl Dataset {
     /// (in-memory data only).
     pub fn permuted_channels(&self, permutation: &[usize]) -> Result<Self, DataError> {
         match self {
-            Dataset::Events(d) => d.permuted_channels(permutation).map(Dataset::Events),
+            Dataset::Events(d) | Dataset::Binned(BinnedEvents { events: d, .. }) => {
+                d.permuted_channels(permutation).map(Dataset::Events)
+            }
             Dataset::Analog(d) => d.permuted_channels(permutation).map(Dataset::Analog),
             Dataset::Streamed(_) => Err(DataError::InvalidEncoding(
                 "streamed data cannot be permuted; load it into memory".into(),
@@ -127,7 +134,7 @@ impl Dataset {
     /// Length of the regression vectors (`None` for classification).
     pub fn value_dims(&self) -> Option<usize> {
         match self {
-            Dataset::Events(d) => d.value_dims(),
+            Dataset::Events(d) | Dataset::Binned(BinnedEvents { events: d, .. }) => d.value_dims(),
             Dataset::Analog(_) | Dataset::Streamed(_) => None,
         }
     }
@@ -135,16 +142,26 @@ impl Dataset {
     /// Nominal duration of one sample in seconds.
     pub fn duration_s(&self) -> f64 {
         match self {
-            Dataset::Events(d) => d.duration_s,
+            Dataset::Events(d) | Dataset::Binned(BinnedEvents { events: d, .. }) => d.duration_s,
             Dataset::Analog(d) => d.duration_s(),
             Dataset::Streamed(d) => d.duration_s,
+        }
+    }
+
+    /// In-memory event data binned once at `dt_s` into `steps` steps, so that batches at
+    /// that time step are assembled from the stored rows (the same batches; see
+    /// [`BinnedEvents`]); other kinds of data are returned as they are.
+    pub fn binned_at(self, dt_s: f64, steps: usize) -> Result<Self, DataError> {
+        match self {
+            Dataset::Events(d) => BinnedEvents::new(d, dt_s, steps).map(Dataset::Binned),
+            other => Ok(other),
         }
     }
 
     /// The in-memory event dataset, if this is one.
     pub fn events(&self) -> Option<&EventDataset> {
         match self {
-            Dataset::Events(d) => Some(d),
+            Dataset::Events(d) | Dataset::Binned(BinnedEvents { events: d, .. }) => Some(d),
             _ => None,
         }
     }
@@ -169,7 +186,9 @@ impl Dataset {
     /// Streamed data counts the spikes from its index, reading none.
     pub fn mean_rate_hz(&self, indices: &[usize]) -> Result<Option<f64>, DataError> {
         match self {
-            Dataset::Events(d) => d.mean_rate_hz(indices).map(Some),
+            Dataset::Events(d) | Dataset::Binned(BinnedEvents { events: d, .. }) => {
+                d.mean_rate_hz(indices).map(Some)
+            }
             Dataset::Streamed(d) => d.mean_rate_hz(indices).map(Some),
             Dataset::Analog(_) => Ok(None),
         }
@@ -183,7 +202,9 @@ impl Dataset {
         stratified: bool,
     ) -> Result<Split, DataError> {
         match self {
-            Dataset::Events(d) => d.split_fractions(fractions, seed, stratified),
+            Dataset::Events(d) | Dataset::Binned(BinnedEvents { events: d, .. }) => {
+                d.split_fractions(fractions, seed, stratified)
+            }
             Dataset::Analog(d) => d.split_fractions(fractions, seed, stratified),
             Dataset::Streamed(d) => d.split_fractions(fractions, seed, stratified),
         }
@@ -210,7 +231,14 @@ impl Dataset {
                     targets: binned.targets,
                 })
             }
-            (Dataset::Events(d), Some(a)) => {
+            (Dataset::Binned(d), None) => {
+                let (spikes, targets) = d.batch(indices, dt_s, steps)?;
+                Ok(Batch {
+                    input: BatchInput::Events(spikes),
+                    targets,
+                })
+            }
+            (Dataset::Events(d) | Dataset::Binned(BinnedEvents { events: d, .. }), Some(a)) => {
                 let samples = indices
                     .iter()
                     .map(|&index| {

@@ -42,7 +42,8 @@ pub struct MemoryEstimate {
 impl MemoryEstimate {
     /// The estimate of `config` (sizes resolved) with samples of `steps` steps.
     pub fn of(config: &ExperimentConfig, steps: usize) -> Self {
-        let batch = config.training.batch_size as f64;
+        // Evaluation keeps a forward pass of its (possibly larger) batch.
+        let batch = config.training.batch_size.max(config.training.eval_batch()) as f64;
         let mut parts = match &config.network {
             NetworkConfig::Spiking(spec) => spiking_parts(spec, batch, steps as f64),
             NetworkConfig::Mlp(spec) => {

@@ -272,6 +272,13 @@ impl Experiment {
             .check_steps(steps)
             .map_err(|e| ConfigError::new("training.loss", e.to_string()))?;
         check_memory(&config, steps)?;
+        // Without augmentation every epoch bins the same samples at the same step: bin once.
+        let data = match config.network.spiking() {
+            Some(spec) if !config.data.augment.is_active() => {
+                data.binned_at(spec.dt_ms * 1e-3, steps)?
+            }
+            _ => data,
+        };
         Ok(Self {
             config,
             data,

@@ -9,7 +9,7 @@
 //! - the effective operations of that step are **accumulates (ACs)** if every input value of
 //!   the whole evaluation batch at that step is 0, 1 or −1 (spikes), else **multiply-accumulates
 //!   (MACs)**. NeuroBench makes this choice per layer call, i.e. per connection, step and batch;
-//!   so do we, with the evaluation batch of `training.batch_size` samples.
+//!   so do we, with the evaluation batches of `training.eval_batch_size` (default `batch_size`) samples.
 //!
 //! Totals are divided by the number of samples. The connections are each hidden layer's input
 //! weights (fed by the data or the previous layer's spikes), its recurrent weights (fed by its

@@ -332,7 +332,7 @@ fn eval_batch_on(
 /// The seed of evaluation noise (the same trials for every evaluation of a run).
 const EVAL_NOISE: u64 = 0x6576_616c;
 
-/// Evaluates `net` on `indices` in batches of `batch_size` (no dropout, no gradients).
+/// Evaluates `net` on `indices` in batches of `config.eval_batch()` (no dropout, no gradients).
 ///
 /// Stochastic spikes are evaluated as `config.eval_spikes` says: sampled, over
 /// `config.eval_trials` trials of every batch, or deterministically.
@@ -367,7 +367,7 @@ pub fn evaluate_observed(
 }
 
 /// Evaluates `net` as it runs on an emulated chip (`device`, see [`crate::substrate`]) on
-/// `indices` in batches of `config.batch_size`: one trial, deterministic spikes, the chip's
+/// `indices` in batches of `config.eval_batch()`: one trial, deterministic spikes, the chip's
 /// current noise drawn per batch from a fixed stream (the same for every evaluation).
 pub fn evaluate_on_device(
     net: &Network<f32>,
@@ -378,7 +378,7 @@ pub fn evaluate_on_device(
     steps: usize,
 ) -> Result<EvalStats, TrainError> {
     let mut stats = EvalStats::new(net.hidden.len());
-    for (b, chunk) in indices.chunks(config.batch_size.max(1)).enumerate() {
+    for (b, chunk) in indices.chunks(config.eval_batch()).enumerate() {
         let scope = EvalScope {
             config,
             data,
@@ -412,7 +412,7 @@ pub(super) fn evaluate_scope(
     };
     let mut stats = EvalStats::new(net.hidden.len());
     stats.trials = trials;
-    for (b, chunk) in scope.indices.chunks(config.batch_size.max(1)).enumerate() {
+    for (b, chunk) in scope.indices.chunks(config.eval_batch()).enumerate() {
         let scope = EvalScope {
             indices: chunk,
             ..scope

@@ -93,7 +93,7 @@ fn evaluate_scope(net: &Mlp<f32>, scope: EvalScope<'_>) -> Result<EvalStats, Tra
     } = scope;
     let mut total = EvalStats::new(0);
     let classify = config.loss.is_classification();
-    for (b, chunk) in indices.chunks(config.batch_size.max(1)).enumerate() {
+    for (b, chunk) in indices.chunks(config.eval_batch()).enumerate() {
         let (_, out) = forward_loss(net, config, data, chunk, head).map_err(|e| e.at(0, b))?;
         total.merge(&stats(&out, chunk.len(), classify));
     }

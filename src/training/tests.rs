@@ -157,3 +157,34 @@ fn metaplasticity_attenuates_only_shrinking_weight_updates() {
         "{attenuated} attenuated, {kept} kept"
     );
 }
+
+#[test]
+fn evaluation_does_not_depend_on_its_batch_size() {
+    let (data, net, config, steps) = setup();
+    let indices: Vec<usize> = (0..data.len()).collect();
+    let float = TrainingConfig {
+        quantize: Quantization::None,
+        batch_size: 3,
+        ..config
+    };
+    let by_three = evaluate(&net, &float, &data, &indices, steps).unwrap();
+    let whole = TrainingConfig {
+        eval_batch_size: Some(indices.len()),
+        ..float
+    };
+    let mut batches = 0;
+    let at_once =
+        evaluate_observed(&net, &whole, &data, &indices, steps, &mut |_| batches += 1).unwrap();
+    assert_eq!(
+        batches,
+        1,
+        "one evaluation batch of all {} samples",
+        indices.len()
+    );
+    assert_eq!(by_three.samples, at_once.samples);
+    assert_eq!(by_three.correct, at_once.correct);
+    assert_eq!(by_three.spikes, at_once.spikes);
+    assert!(by_three.spikes[0] > 0.0, "the hidden layer is silent");
+    let rel = (by_three.loss - at_once.loss).abs() / at_once.loss.abs();
+    assert!(rel < 1e-5, "loss {} vs {}", by_three.loss, at_once.loss);
+}
