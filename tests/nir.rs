@@ -340,6 +340,47 @@ fn hand_written_lif_li_graph_matches_a_forward_euler_simulation() {
     }
 }
 
+/// Non-zero `v_leak` (a constant drive, carried by the bias) and `v_reset` (the membrane
+/// measured from it): a LIF with both per neuron, a CubaLIF with `v_leak = v_reset ≠ 0` and
+/// an LI readout with `v_leak`, against a numpy forward-Euler simulation.
+#[test]
+fn leak_and_reset_potentials_match_a_forward_euler_simulation() {
+    let imported = import(
+        &fixture("hand_leak.nir"),
+        1e-3,
+        Some(Discretisation::ForwardEuler),
+    )
+    .unwrap();
+    assert!(imported.notes.iter().any(|n| n.contains("from v_reset")));
+    let net = imported.network;
+    assert!(net.hidden[1].b_in.is_none(), "v_leak = v_reset: no drive");
+    let opts = ShdReadOptions {
+        channels: 3,
+        ..ShdReadOptions::default()
+    };
+    let data = read_shd(&fixture("hand_leak_input.h5"), &opts)
+        .unwrap()
+        .data;
+    let rec = infer(&net, &data, 50, 2).unwrap();
+    for k in 0..2 {
+        let (_, expected) = common::stored_spikes(&fixture("hand_leak_expected.h5"), k);
+        let got: Vec<i64> = rec.hidden[k].1.iter().map(|&v| i64::from(v)).collect();
+        assert_eq!(got, expected, "layer {k}");
+        assert!(expected.iter().sum::<i64>() > 40, "layer {k} should spike");
+    }
+    let r = Hdf5Reader::open(&fixture("hand_leak_expected.h5")).unwrap();
+    let mem = r
+        .read_all_f32s(&r.dataset("/readout/membrane").unwrap())
+        .unwrap();
+    assert_eq!(rec.readout.len(), mem.len());
+    for (a, b) in rec.readout.iter().zip(&mem) {
+        assert!(
+            (a - b).abs() <= 1e-5 * (1.0 + b.abs()),
+            "readout {a} vs {b}"
+        );
+    }
+}
+
 #[test]
 fn norse_export_imports_with_its_parameters() {
     let path = fixture("norse.nir");

@@ -38,8 +38,10 @@ const DT_TOLERANCE: f64 = 1e-9;
 /// Builds the network of `graph` (nested graphs inlined) at `opts.dt_s`.
 ///
 /// Errors name the node: node types other than Input, Output, Affine, Linear, LIF, CubaLIF,
-/// LI and CubaLI; branches, several inputs or outputs; non-zero `v_leak` or `v_reset`; sizes that do not match; non-spiking neurons before the last layer; and a
-/// `dt` or discretisation in the file's metadata that differs from `opts`.
+/// LI and CubaLI; branches, several inputs or outputs; `v_leak ≠ v_reset` on a neuron with a
+/// synaptic current; a threshold not above `v_reset`; sizes that do not match; non-spiking
+/// neurons before the last layer; and a `dt` or discretisation in the file's metadata that
+/// differs from `opts`.
 pub fn import_graph(graph: &NirGraph, opts: &ImportOptions) -> Result<Imported, NirError> {
     let g = graph.flattened()?;
     let (disc, from_file) = resolve_convention(&g, opts)?;
@@ -88,9 +90,22 @@ pub fn import_graph(graph: &NirGraph, opts: &ImportOptions) -> Result<Imported, 
             tau_mem_ms: f64::from(neurons[0].tau_mem_s) * 1e3,
             tau_syn_ms: f64::from(neurons[0].tau_syn_s) * 1e3,
             threshold: threshold.unwrap_or(1.0),
-            bias: s.bias.is_some(),
+            bias: biases(s, &neurons).is_some(),
             ..SpikingLayerSpec::default()
         });
+        if let Some(v) = s
+            .leaky
+            .v_reset
+            .as_ref()
+            .filter(|v| v.data.iter().any(|&v| v != 0.0))
+        {
+            notes.push(format!(
+                "{}: membrane simulated from v_reset (min {}, max {}): it starts there, not at 0",
+                s.name,
+                v.data.iter().copied().fold(f64::INFINITY, f64::min),
+                v.data.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+            ));
+        }
         if threshold.is_none() {
             notes.push(format!(
                 "{}: per-neuron thresholds folded into its weights",
@@ -108,7 +123,9 @@ pub fn import_graph(graph: &NirGraph, opts: &ImportOptions) -> Result<Imported, 
             size: n.len(),
             tau_mem_ms: f64::from(n[0].tau_mem_s) * 1e3,
             tau_syn_ms: f64::from(n[0].tau_syn_s) * 1e3,
-            bias: readout_stage.as_ref().is_some_and(|r| r.bias.is_some()),
+            bias: readout_stage
+                .as_ref()
+                .is_some_and(|r| biases(r, n).is_some()),
             ..ReadoutSpec::default()
         },
         None => ReadoutSpec {
@@ -127,7 +144,7 @@ pub fn import_graph(graph: &NirGraph, opts: &ImportOptions) -> Result<Imported, 
         if let (Some(w), Some(dst)) = (&s.w_rec, &mut layer.w_rec) {
             dst.data = ours(Some(w), n.len(), n.len(), fold);
         }
-        layer.b_in = s.bias.as_deref().map(|b| scaled(b, fold));
+        layer.b_in = biases(s, n).map(|b| scaled(&b, |j| 1.0 / layer_threshold_fold(n, j)));
         for (name, value) in [
             ("tau_mem_s", n.iter().map(|d| d.tau_mem_s).collect()),
             ("tau_syn_s", n.iter().map(|d| d.tau_syn_s).collect()),
@@ -139,7 +156,7 @@ pub fn import_graph(graph: &NirGraph, opts: &ImportOptions) -> Result<Imported, 
         let r = &mut network.readout;
         let gain = |j: usize| n[j].gain;
         r.w.data = ours(stage.w_in.as_ref(), r.w.rows, n.len(), gain);
-        r.b = stage.bias.as_deref().map(|b| scaled(b, gain));
+        r.b = biases(stage, n).map(|b| scaled(&b, |_| 1.0));
         r.tau_mem_s = n.iter().map(|d| d.tau_mem_s).collect();
         r.tau_syn_s = n.iter().map(|d| d.tau_syn_s).collect();
     }
@@ -215,6 +232,17 @@ fn layer_threshold_fold(n: &[DiscreteNeuron], j: usize) -> f64 {
         Some(_) => 1.0,
         None => n[j].threshold,
     }
+}
+
+/// The constant input per step of each neuron of `s` in our units: the file's biases times
+/// the neurons' gains plus the leak's drive; `None` when all are zero.
+fn biases(s: &Stage, n: &[DiscreteNeuron]) -> Option<Vec<f64>> {
+    let b: Vec<f64> = n
+        .iter()
+        .enumerate()
+        .map(|(j, d)| s.bias.as_ref().map_or(0.0, |b| b[j] * d.gain) + d.drive)
+        .collect();
+    b.iter().any(|&v| v != 0.0).then_some(b)
 }
 
 /// A bias, entry `j` scaled by `scale(j)` as its neuron's weights are.

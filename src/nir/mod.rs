@@ -62,8 +62,16 @@
 //! (`r = τ/dt` stored in `float32` cannot be exactly that). Different thresholds per neuron
 //! are folded into the weights too (threshold 1). An `Affine` node's bias becomes the
 //! projection's bias (`bias = true`), scaled by the neuron's gain as its weights are (a
-//! recurrent `Affine`'s bias is added to the feed-forward one). `v_leak ≠ 0` and
-//! `v_reset ≠ 0` are not supported and give an error naming the node.
+//! recurrent `Affine`'s bias is added to the feed-forward one).
+//!
+//! **Leak and reset potentials.** The membrane is simulated as `u = v − v_reset` (0 without
+//! `v_reset`): the reset takes `u` to 0, the threshold becomes `v_threshold − v_reset`
+//! (which must be positive), and the leak's pull `(1 − β)(v_leak − v_reset)` per step — in
+//! both discretisations, `1 − β = dt/τ_mem` for forward Euler — is a constant input
+//! `v_leak − v_reset` added to the bias after the gain. A neuron's simulation starts at
+//! `u = 0`, i.e. `v = v_reset` (a note says so when `v_reset ≠ 0`). With a synaptic current
+//! (`CubaLIF`, `CubaLI`) the bias enters through the synapse and would reach the membrane
+//! only after `τ_syn`, so there `v_leak` must equal `v_reset` (else an error naming the node).
 //!
 //! The reset rule of both: a neuron that crossed the threshold in step `t−1` starts step
 //! `t` from `v_reset = 0` and still integrates that step's input (snnTorch's `RSynaptic` with
