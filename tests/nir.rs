@@ -381,6 +381,47 @@ fn leak_and_reset_potentials_match_a_forward_euler_simulation() {
     }
 }
 
+/// Flatten (the identity), Scale (folded into the next weights), two recurrent weights and
+/// two branches into one node (summed), and a Threshold node (no state: α = β = 0), against
+/// a numpy forward-Euler simulation.
+#[test]
+fn stateless_nodes_and_merging_branches_match_a_forward_euler_simulation() {
+    let net = import(
+        &fixture("hand_maps.nir"),
+        1e-3,
+        Some(Discretisation::ForwardEuler),
+    )
+    .unwrap()
+    .network;
+    assert_eq!(net.spec.inputs, 4);
+    assert!(net.hidden[0].w_rec.is_some() && net.hidden[1].w_rec.is_none());
+    let opts = ShdReadOptions {
+        channels: 4,
+        ..ShdReadOptions::default()
+    };
+    let data = read_shd(&fixture("hand_maps_input.h5"), &opts)
+        .unwrap()
+        .data;
+    let rec = infer(&net, &data, 40, 2).unwrap();
+    for k in 0..2 {
+        let (_, expected) = common::stored_spikes(&fixture("hand_maps_expected.h5"), k);
+        let got: Vec<i64> = rec.hidden[k].1.iter().map(|&v| i64::from(v)).collect();
+        assert_eq!(got, expected, "layer {k}");
+        assert!(expected.iter().sum::<i64>() > 20, "layer {k} should spike");
+    }
+    let r = Hdf5Reader::open(&fixture("hand_maps_expected.h5")).unwrap();
+    let mem = r
+        .read_all_f32s(&r.dataset("/readout/membrane").unwrap())
+        .unwrap();
+    assert_eq!(rec.readout.len(), mem.len());
+    for (a, b) in rec.readout.iter().zip(&mem) {
+        assert!(
+            (a - b).abs() <= 1e-5 * (1.0 + b.abs()),
+            "readout {a} vs {b}"
+        );
+    }
+}
+
 #[test]
 fn norse_export_imports_with_its_parameters() {
     let path = fixture("norse.nir");

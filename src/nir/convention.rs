@@ -143,6 +143,30 @@ pub fn discretise(
     })
 }
 
+/// Neuron `j` of a `Threshold` node: `α = β = 0` (decays that underflow), so the membrane
+/// is the step's input and it spikes when that exceeds `θ`, with nothing carried over.
+pub fn stateless(
+    name: &str,
+    j: usize,
+    threshold: f64,
+    dt32: f32,
+) -> Result<DiscreteNeuron, NirError> {
+    if threshold.is_nan() || threshold <= 0.0 {
+        return Err(NirError::unsupported(
+            name,
+            format!("threshold[{j}] = {threshold} (must be > 0)"),
+        ));
+    }
+    let zero_decay = dt32 * 1e-3;
+    Ok(DiscreteNeuron {
+        tau_syn_s: zero_decay,
+        tau_mem_s: zero_decay,
+        gain: 1.0,
+        drive: 0.0,
+        threshold,
+    })
+}
+
 fn positive(name: &str, key: &str, j: usize, v: f64) -> Result<f64, NirError> {
     if v > 0.0 {
         Ok(v)
