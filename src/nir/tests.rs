@@ -269,3 +269,69 @@ fn the_integer_network_is_recorded_in_the_metadata_and_a_foreign_graph_is_an_err
         .to_string();
     assert!(e.contains("rec0"), "{e}");
 }
+
+/// `in → fc → a`, then `a → b` through a Linear; `extra` edges and nodes added on top.
+fn two_layers(extra: &[(&str, NodeKind)], more_edges: &[(&str, &str)]) -> NirGraph {
+    let mut g = NirGraph::default();
+    let w = |rows, cols| NodeKind::Linear {
+        weight: Array::matrix(rows, cols, vec![0.5; rows * cols]),
+    };
+    let lif = |n| NodeKind::Leaky(Box::new(leaky(n, Some(5e-3), 1e-2, 1.0, None)));
+    for (name, kind) in [
+        ("in", NodeKind::Input { shape: vec![3] }),
+        ("fc", w(2, 3)),
+        ("a", lif(2)),
+        ("ab", w(2, 2)),
+        ("b", lif(2)),
+        ("out", NodeKind::Output { shape: vec![2] }),
+    ]
+    .into_iter()
+    .chain(extra.iter().cloned())
+    {
+        g.nodes.insert(name.into(), node(kind));
+    }
+    let base = [
+        ("in", "fc"),
+        ("fc", "a"),
+        ("a", "ab"),
+        ("ab", "b"),
+        ("b", "out"),
+    ];
+    g.edges = edges(&[&base[..], more_edges].concat());
+    g
+}
+
+#[test]
+fn graphs_that_are_not_chains_are_refused_by_name() {
+    let opts = ImportOptions {
+        dt_s: 1e-3,
+        discretisation: None,
+    };
+    let err = |g: &NirGraph| import_graph(g, &opts).unwrap_err().to_string();
+    assert!(import_graph(&two_layers(&[], &[]), &opts).is_ok());
+    // A skip connection from the input into the second population: the input feeds two.
+    let skip = NodeKind::Linear {
+        weight: Array::matrix(2, 3, vec![1.0; 6]),
+    };
+    let e = err(&two_layers(
+        &[("skip", skip)],
+        &[("in", "skip"), ("skip", "b")],
+    ));
+    assert!(e.starts_with("node in: it feeds 2 nodes (a, b)"), "{e}");
+    // The first population feeding the second and the output.
+    let e = err(&two_layers(&[], &[("a", "out")]));
+    assert!(e.starts_with("node a: it feeds 2 nodes (b, out)"), "{e}");
+    // A Scale whose length does not fit.
+    let scale = NodeKind::Scale {
+        scale: Array::filled(3, 2.0),
+    };
+    let mut g = two_layers(&[("sc", scale)], &[]);
+    g.edges
+        .retain(|e| e != &("ab".to_string(), "b".to_string()));
+    g.edges.extend(edges(&[("ab", "sc"), ("sc", "b")]));
+    let e = err(&g);
+    assert!(
+        e.starts_with("node sc: shape mismatch: it takes 3 inputs, but node ab gives 2"),
+        "{e}"
+    );
+}
