@@ -193,42 +193,120 @@ fn export_metadata_is_checked_on_import() {
     assert!(e.contains("discretisation exponential"), "{e}");
 }
 
-/// Spikes of hidden layer `k` of a `spikegrad run`-layout or fixture file.
+/// Imports a file of snnTorch's exporter (dt = 1e-4 s, forward Euler).
+fn import_snntorch(name: &str) -> Network<f32> {
+    import(&fixture(name), 1e-4, Some(Discretisation::ForwardEuler))
+        .unwrap()
+        .network
+}
 
-#[test]
-fn snntorch_rsynaptic_export_reproduces_snntorch_spikes() {
-    let imported = import(
-        &fixture("snntorch_rsynaptic.nir"),
-        1e-4,
-        Some(Discretisation::ForwardEuler),
-    )
-    .unwrap();
-    let net = imported.network;
+/// How `net`'s spikes on snntorch_input.h5 compare with the two layers of `expected`.
+struct SpikeMatch {
+    /// Spike entries that differ.
+    differ: usize,
+    /// Spike entries compared.
+    total: usize,
+    /// Spikes per layer in `expected`.
+    spikes: [i64; 2],
+}
+
+impl SpikeMatch {
+    fn rate(&self) -> f64 {
+        self.differ as f64 / self.total as f64
+    }
+}
+
+fn match_snntorch_spikes(net: &Network<f32>, expected: &str) -> SpikeMatch {
     assert_eq!(net.hidden.len(), 2);
-    assert!(net.hidden[0].w_rec.is_some() && net.hidden[1].w_rec.is_none());
     let opts = ShdReadOptions {
         channels: 12,
         ..ShdReadOptions::default()
     };
     let data = read_shd(&fixture("snntorch_input.h5"), &opts).unwrap().data;
-    let rec = infer(&net, &data, 60, 8).unwrap();
-    let (mut diff, mut total, mut spikes) = (0, 0, 0);
+    let rec = infer(net, &data, 60, 8).unwrap();
+    let mut m = SpikeMatch {
+        differ: 0,
+        total: 0,
+        spikes: [0; 2],
+    };
     for k in 0..2 {
-        let (shape, expected) = common::stored_spikes(&fixture("snntorch_expected.h5"), k);
+        let (shape, expected) = common::stored_spikes(&fixture(expected), k);
         assert_eq!(shape, [60, 8, rec.hidden[k].0 as u64]);
         let got = &rec.hidden[k].1;
-        diff += got
+        m.differ += got
             .iter()
             .zip(&expected)
             .filter(|(a, b)| i64::from(**a) != **b)
             .count();
-        total += expected.len();
-        spikes += expected.iter().sum::<i64>();
+        m.total += expected.len();
+        m.spikes[k] = expected.iter().sum::<i64>();
     }
-    let rate = diff as f64 / total as f64;
+    m
+}
+
+#[test]
+fn snntorch_rsynaptic_export_reproduces_snntorch_spikes() {
+    let net = import_snntorch("snntorch_rsynaptic.nir");
+    assert!(net.hidden[0].w_rec.is_some() && net.hidden[1].w_rec.is_none());
+    let m = match_snntorch_spikes(&net, "snntorch_expected.h5");
+    let (diff, total, rate) = (m.differ, m.total, m.rate());
+    let spikes: i64 = m.spikes.iter().sum();
     println!("snnTorch RSynaptic fixture: {diff} of {total} spike entries differ (rate {rate:.2e}; {spikes} spikes)");
     assert!(spikes > 100, "the fixture should spike");
     assert!(rate <= 1e-3, "mismatch rate {rate}");
+}
+
+/// Default `nn.Linear` layers (biases) before and after an `RSynaptic` whose recurrent
+/// Linear has its bias too: every bias enters the synaptic current each step, as the
+/// weighted input does, so it is scaled by the same gain `1/(1 − β)`.
+#[test]
+fn snntorch_export_with_biases_reproduces_snntorch_spikes() {
+    let net = import_snntorch("snntorch_bias.nir");
+    assert!(net.hidden[0].w_rec.is_some() && net.hidden[1].w_rec.is_none());
+    assert!(net.hidden.iter().all(|l| l.b_in.is_some()));
+    let m = match_snntorch_spikes(&net, "snntorch_bias_expected.h5");
+    let (diff, total, rate) = (m.differ, m.total, m.rate());
+    println!(
+        "snnTorch fixture with biases: {diff} of {total} spike entries differ (rate {rate:.2e}; \
+         spikes per layer {:?})",
+        m.spikes
+    );
+    // Both layers active, neither saturated (7680 and 1920 entries).
+    assert!(m.spikes[0] > 300 && m.spikes[0] < 3000, "{:?}", m.spikes);
+    assert!(m.spikes[1] > 100 && m.spikes[1] < 1000, "{:?}", m.spikes);
+    assert!(rate <= 1e-2, "mismatch rate {rate}");
+}
+
+/// The biases of snntorch_bias.nir matter: without the recurrent Affine's bias, or with the
+/// biases not scaled by the neurons' gain, the spikes differ well beyond the tolerance.
+#[test]
+fn snntorch_biases_change_the_spikes() {
+    let mut graph = nir::read_nir(&fixture("snntorch_bias.nir")).unwrap();
+    let Some(NodeKind::Affine { bias, .. }) =
+        graph.nodes.get_mut("lif1.w_rec").map(|n| &mut n.kind)
+    else {
+        panic!("the recurrent weight lif1.w_rec is not an Affine node")
+    };
+    bias.data.iter_mut().for_each(|b| *b = 0.0);
+    let opts = ImportOptions {
+        dt_s: 1e-4,
+        discretisation: Some(Discretisation::ForwardEuler),
+    };
+    let net = nir::import_graph(&graph, &opts).unwrap().network;
+    let no_rec_bias = match_snntorch_spikes(&net, "snntorch_bias_expected.h5").rate();
+    let mut net = import_snntorch("snntorch_bias.nir");
+    for layer in &mut net.hidden {
+        // Gain 1/(1 − β) = 10 with β = 0.9: the bias as the file writes it.
+        layer.b_in.iter_mut().flatten().for_each(|b| *b /= 10.0);
+    }
+    let unscaled = match_snntorch_spikes(&net, "snntorch_bias_expected.h5").rate();
+    println!(
+        "mismatch without the recurrent bias {no_rec_bias:.3}, with unscaled biases {unscaled:.3}"
+    );
+    assert!(
+        no_rec_bias > 0.02 && unscaled > 0.02,
+        "{no_rec_bias} {unscaled}"
+    );
 }
 
 #[test]
@@ -254,6 +332,88 @@ fn hand_written_lif_li_graph_matches_a_forward_euler_simulation() {
     let mem = r
         .read_all_f32s(&r.dataset("/readout/membrane").unwrap())
         .unwrap();
+    for (a, b) in rec.readout.iter().zip(&mem) {
+        assert!(
+            (a - b).abs() <= 1e-5 * (1.0 + b.abs()),
+            "readout {a} vs {b}"
+        );
+    }
+}
+
+/// Non-zero `v_leak` (a constant drive, carried by the bias) and `v_reset` (the membrane
+/// measured from it): a LIF with both per neuron, a CubaLIF with `v_leak = v_reset ≠ 0` and
+/// an LI readout with `v_leak`, against a numpy forward-Euler simulation.
+#[test]
+fn leak_and_reset_potentials_match_a_forward_euler_simulation() {
+    let imported = import(
+        &fixture("hand_leak.nir"),
+        1e-3,
+        Some(Discretisation::ForwardEuler),
+    )
+    .unwrap();
+    assert!(imported.notes.iter().any(|n| n.contains("from v_reset")));
+    let net = imported.network;
+    assert!(net.hidden[1].b_in.is_none(), "v_leak = v_reset: no drive");
+    let opts = ShdReadOptions {
+        channels: 3,
+        ..ShdReadOptions::default()
+    };
+    let data = read_shd(&fixture("hand_leak_input.h5"), &opts)
+        .unwrap()
+        .data;
+    let rec = infer(&net, &data, 50, 2).unwrap();
+    for k in 0..2 {
+        let (_, expected) = common::stored_spikes(&fixture("hand_leak_expected.h5"), k);
+        let got: Vec<i64> = rec.hidden[k].1.iter().map(|&v| i64::from(v)).collect();
+        assert_eq!(got, expected, "layer {k}");
+        assert!(expected.iter().sum::<i64>() > 40, "layer {k} should spike");
+    }
+    let r = Hdf5Reader::open(&fixture("hand_leak_expected.h5")).unwrap();
+    let mem = r
+        .read_all_f32s(&r.dataset("/readout/membrane").unwrap())
+        .unwrap();
+    assert_eq!(rec.readout.len(), mem.len());
+    for (a, b) in rec.readout.iter().zip(&mem) {
+        assert!(
+            (a - b).abs() <= 1e-5 * (1.0 + b.abs()),
+            "readout {a} vs {b}"
+        );
+    }
+}
+
+/// Flatten (the identity), Scale (folded into the next weights), two recurrent weights and
+/// two branches into one node (summed), and a Threshold node (no state: α = β = 0), against
+/// a numpy forward-Euler simulation.
+#[test]
+fn stateless_nodes_and_merging_branches_match_a_forward_euler_simulation() {
+    let net = import(
+        &fixture("hand_maps.nir"),
+        1e-3,
+        Some(Discretisation::ForwardEuler),
+    )
+    .unwrap()
+    .network;
+    assert_eq!(net.spec.inputs, 4);
+    assert!(net.hidden[0].w_rec.is_some() && net.hidden[1].w_rec.is_none());
+    let opts = ShdReadOptions {
+        channels: 4,
+        ..ShdReadOptions::default()
+    };
+    let data = read_shd(&fixture("hand_maps_input.h5"), &opts)
+        .unwrap()
+        .data;
+    let rec = infer(&net, &data, 40, 2).unwrap();
+    for k in 0..2 {
+        let (_, expected) = common::stored_spikes(&fixture("hand_maps_expected.h5"), k);
+        let got: Vec<i64> = rec.hidden[k].1.iter().map(|&v| i64::from(v)).collect();
+        assert_eq!(got, expected, "layer {k}");
+        assert!(expected.iter().sum::<i64>() > 20, "layer {k} should spike");
+    }
+    let r = Hdf5Reader::open(&fixture("hand_maps_expected.h5")).unwrap();
+    let mem = r
+        .read_all_f32s(&r.dataset("/readout/membrane").unwrap())
+        .unwrap();
+    assert_eq!(rec.readout.len(), mem.len());
     for (a, b) in rec.readout.iter().zip(&mem) {
         assert!(
             (a - b).abs() <= 1e-5 * (1.0 + b.abs()),

@@ -1,19 +1,74 @@
 //! The chain of neuron populations a NIR graph must form to be imported:
-//! `Input → [Affine|Linear] → neurons (⇄ [Affine|Linear]) → … → neurons → Output`.
+//! `Input → maps → neurons (⇄ maps) → … → neurons → Output`, where "maps" are paths of
+//! stateless nodes (`Affine`, `Linear`, `Scale`, `Flatten`), several of which may run in
+//! parallel from one population into the next (their maps are summed).
 
+use super::affine::{check_width, AffineMap};
 use super::graph::{Array, Leaky, NirGraph, NodeKind};
 use super::NirError;
+
+/// What a population of the chain computes.
+#[derive(Clone, Debug)]
+pub(super) enum Neurons {
+    /// `LIF`, `CubaLIF`, `LI`, `CubaLI`.
+    Leaky(Box<Leaky>),
+    /// `Threshold`: a spike when the input exceeds `θ`, no state.
+    Threshold(Array),
+}
+
+impl Neurons {
+    /// Number of neurons.
+    pub fn size(&self) -> usize {
+        match self {
+            Neurons::Leaky(l) => l.size(),
+            Neurons::Threshold(t) => t.len(),
+        }
+    }
+
+    /// Whether they spike.
+    pub fn spikes(&self) -> bool {
+        match self {
+            Neurons::Leaky(l) => l.spikes(),
+            Neurons::Threshold(_) => true,
+        }
+    }
+
+    /// The NIR type name.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Neurons::Leaky(l) => l.type_name(),
+            Neurons::Threshold(_) => "Threshold",
+        }
+    }
+
+    /// The reset potentials, when the file gives them.
+    pub fn v_reset(&self) -> Option<&Array> {
+        match self {
+            Neurons::Leaky(l) => l.v_reset.as_ref(),
+            Neurons::Threshold(_) => None,
+        }
+    }
+}
 
 /// One population of neurons of the chain with its incoming weights.
 pub(super) struct Stage {
     pub name: String,
-    pub leaky: Leaky,
+    pub neurons: Neurons,
     /// Feed-forward weights `[size, inputs]` (NIR layout); `None` is the identity.
     pub w_in: Option<Array>,
     /// Recurrent weights `[size, size]`.
     pub w_rec: Option<Array>,
-    /// The biases of the incoming `Affine` nodes, summed `[size]`; `None` when all are zero.
+    /// The biases of the incoming maps, summed `[size]`; `None` when all are zero.
     pub bias: Option<Vec<f64>>,
+}
+
+/// A path of stateless nodes from a population (or the input) to the node it ends at.
+struct Path<'a> {
+    /// The neuron or Output node it ends at.
+    end: &'a str,
+    /// The node with the edge into `end`.
+    last: &'a str,
+    map: AffineMap,
 }
 
 /// Walks the chain from the single `Input` to the single `Output`.
@@ -34,115 +89,158 @@ pub(super) fn chain(g: &NirGraph) -> Result<(usize, Vec<Stage>), NirError> {
         unreachable!("filtered")
     };
     let n_in = shape.iter().product::<usize>();
-    let (mut cur, mut width) = (input.as_str(), n_in);
+    let mut cur = input.as_str();
+    let mut forward = paths(g, cur, n_in)?;
     let mut stages: Vec<Stage> = Vec::new();
-    let mut rec_of_cur: Option<&str> = None;
     loop {
-        let next = single_target(g, cur, rec_of_cur)?;
-        let node = &g.nodes[next];
-        let (w_in, neuron) = match &node.kind {
+        let next = common_end(cur, &forward)?;
+        let neurons = match &g.nodes[next].kind {
             NodeKind::Output { shape } => {
-                check_width(next, shape.iter().product(), width, cur)?;
+                let [path] = &forward[..] else {
+                    return Err(NirError::unsupported(
+                        next,
+                        format!("{} paths into the Output; one is supported", forward.len()),
+                    ));
+                };
+                if path.last != cur {
+                    return Err(NirError::unsupported(
+                        path.last,
+                        format!(
+                            "a {} node right before the Output (the last node must be a \
+                             neuron node)",
+                            g.nodes[path.last].kind.type_name()
+                        ),
+                    ));
+                }
+                check_width(next, shape.iter().product(), path.map.outputs, cur)?;
                 return Ok((n_in, stages));
             }
-            NodeKind::Affine { .. } | NodeKind::Linear { .. } => {
-                let (w, bias) = weight(g, next)?;
-                check_width(next, w.shape[1], width, cur)?;
-                if g.sources_of(next).len() != 1 {
-                    return Err(fan_in(g, next));
-                }
-                (Some((w.clone(), bias)), single_target(g, next, None)?)
-            }
-            NodeKind::Leaky(_) => (None, next),
-            other => {
-                return Err(NirError::unsupported(
-                    next,
-                    format!("a {} node inside the chain", other.type_name()),
-                ))
-            }
+            NodeKind::Leaky(l) => Neurons::Leaky(l.clone()),
+            NodeKind::Threshold { threshold } => Neurons::Threshold(threshold.clone()),
+            _ => unreachable!("paths end at neurons or the Output"),
         };
-        let NodeKind::Leaky(leaky) = &g.nodes[neuron].kind else {
-            return Err(NirError::unsupported(
-                neuron,
-                format!(
-                    "a {} node after a weight; a neuron node was expected",
-                    g.nodes[neuron].kind.type_name()
-                ),
-            ));
-        };
-        let size = leaky.size();
-        let from = if w_in.is_some() { next } else { cur };
-        let rec = recurrent(g, neuron, from)?;
-        let in_width = w_in.as_ref().map_or(width, |(w, _)| w.shape[0]);
-        check_width(neuron, size, in_width, from)?;
-        if let Some((rec_name, (w, _))) = &rec {
-            if w.shape != [size, size] {
-                return Err(NirError::node(
-                    rec_name,
-                    format!("weight has shape {:?}, expected [{size}, {size}]", w.shape),
-                ));
-            }
+        let size = neurons.size();
+        for p in &forward {
+            check_width(next, size, p.map.outputs, p.last)?;
         }
-        if stages.iter().any(|s| s.name == neuron) || stages.len() > g.nodes.len() {
-            return Err(NirError::Graph(format!("the chain returns to {neuron}")));
+        let from_next = paths(g, next, size)?;
+        let (rec, onward): (Vec<Path>, Vec<Path>) =
+            from_next.into_iter().partition(|p| p.end == next);
+        let feeds: Vec<&str> = forward.iter().chain(&rec).map(|p| p.last).collect();
+        if g.sources_of(next).iter().any(|s| !feeds.contains(s)) {
+            return Err(fan_in(g, next));
         }
-        let biases = [
-            w_in.as_ref().and_then(|(_, b)| *b),
-            rec.and_then(|(_, (_, b))| b),
-        ];
+        if stages.iter().any(|s| s.name == next) || stages.len() > g.nodes.len() {
+            return Err(NirError::Graph(format!("the chain returns to {next}")));
+        }
+        let maps =
+            |ps: &[Path]| AffineMap::sum(&ps.iter().map(|p| p.map.clone()).collect::<Vec<_>>());
+        let w_in = maps(&forward).expect("at least one path into the node");
+        let w_rec = maps(&rec);
+        let bias = [&w_in.bias, &w_rec.as_ref().and_then(|m| m.bias.clone())]
+            .into_iter()
+            .flatten()
+            .fold(None, |sum: Option<Vec<f64>>, b| {
+                let mut sum = sum.unwrap_or_else(|| vec![0.0; size]);
+                sum.iter_mut().zip(b).for_each(|(s, v)| *s += v);
+                Some(sum)
+            });
         stages.push(Stage {
-            name: neuron.to_string(),
-            leaky: (**leaky).clone(),
-            w_in: w_in.as_ref().map(|(w, _)| w.clone()),
-            w_rec: rec.map(|(_, (w, _))| w.clone()),
-            bias: summed(size, biases.into_iter().flatten()),
+            name: next.to_string(),
+            neurons,
+            w_in: w_in.weight,
+            w_rec: w_rec.map(|m| m.weight.unwrap_or_else(|| identity_matrix(size))),
+            bias,
         });
-        rec_of_cur = rec.map(|(n, _)| n);
-        (cur, width) = (neuron, size);
+        cur = next;
+        forward = onward;
     }
 }
 
-/// The one node `from` feeds, ignoring its recurrent projection `skip`.
-fn single_target<'a>(g: &'a NirGraph, from: &str, skip: Option<&str>) -> Result<&'a str, NirError> {
-    let targets: Vec<&str> = g
-        .targets_of(from)
-        .into_iter()
-        .filter(|t| Some(*t) != skip)
-        .collect();
-    match targets[..] {
-        [t] => Ok(t),
+fn identity_matrix(n: usize) -> Array {
+    let mut data = vec![0.0; n * n];
+    (0..n).for_each(|i| data[i * n + i] = 1.0);
+    Array::matrix(n, n, data)
+}
+
+/// The paths out of `from` (`width` values wide): each target followed through stateless
+/// nodes, each with one input and one output, to a neuron or Output node.
+fn paths<'a>(g: &'a NirGraph, from: &'a str, width: usize) -> Result<Vec<Path<'a>>, NirError> {
+    let mut out = Vec::new();
+    for first in g.targets_of(from) {
+        let (mut prev, mut node) = (from, first);
+        let mut map = AffineMap::identity(width);
+        loop {
+            let kind = &g.nodes[node].kind;
+            match kind {
+                NodeKind::Leaky(_) | NodeKind::Threshold { .. } | NodeKind::Output { .. } => {
+                    break;
+                }
+                _ => {}
+            }
+            map = map.then(node, kind, prev)?.ok_or_else(|| {
+                NirError::unsupported(
+                    node,
+                    format!("a {} node inside the chain", kind.type_name()),
+                )
+            })?;
+            if g.sources_of(node).len() != 1 {
+                return Err(fan_in(g, node));
+            }
+            let next = single_target(g, node)?;
+            (prev, node) = (node, next);
+        }
+        out.push(Path {
+            end: node,
+            last: prev,
+            map,
+        });
+    }
+    if out.is_empty() {
+        return Err(NirError::Graph(format!(
+            "node {from} leads nowhere (no Output after it)"
+        )));
+    }
+    Ok(out)
+}
+
+/// The one node every forward path out of `from` ends at.
+fn common_end<'a>(from: &str, paths: &[Path<'a>]) -> Result<&'a str, NirError> {
+    let mut ends: Vec<&str> = paths.iter().map(|p| p.end).collect();
+    ends.sort_unstable();
+    ends.dedup();
+    match ends[..] {
+        [end] => Ok(end),
         [] => Err(NirError::Graph(format!(
             "node {from} leads nowhere (no Output after it)"
         ))),
         _ => Err(NirError::unsupported(
             from,
             format!(
-                "it feeds {} nodes ({}); only chains are supported",
-                targets.len(),
-                targets.join(", ")
+                "it feeds {} nodes ({}); only chains, with branches that merge into the next \
+                 neuron node, are supported",
+                ends.len(),
+                ends.join(", ")
             ),
         )),
     }
 }
 
-/// The recurrent projection of `neuron`: a weight node fed only by it and feeding only it.
-/// Any other input besides `from` is an error.
-fn recurrent<'a>(
-    g: &'a NirGraph,
-    neuron: &str,
-    from: &str,
-) -> Result<Option<(&'a str, Weight<'a>)>, NirError> {
-    let others: Vec<&str> = g
-        .sources_of(neuron)
-        .into_iter()
-        .filter(|s| *s != from)
-        .collect();
-    match others[..] {
-        [] => Ok(None),
-        [rec] if g.sources_of(rec) == [neuron] && g.targets_of(rec) == [neuron] => {
-            Ok(Some((rec, weight(g, rec)?)))
-        }
-        _ => Err(fan_in(g, neuron)),
+/// The one node a stateless node feeds.
+fn single_target<'a>(g: &'a NirGraph, from: &str) -> Result<&'a str, NirError> {
+    match g.targets_of(from)[..] {
+        [t] => Ok(t),
+        [] => Err(NirError::Graph(format!(
+            "node {from} leads nowhere (no Output after it)"
+        ))),
+        ref targets => Err(NirError::unsupported(
+            from,
+            format!(
+                "it feeds {} nodes ({}); a weight node must feed exactly one",
+                targets.len(),
+                targets.join(", ")
+            ),
+        )),
     }
 }
 
@@ -151,46 +249,10 @@ fn fan_in(g: &NirGraph, node: &str) -> NirError {
     NirError::unsupported(
         node,
         format!(
-            "inputs from {} nodes ({}); only one input and a self-recurrent weight are supported",
+            "inputs from {} nodes ({}); only inputs from the previous population and the \
+             node's own recurrent weights are supported",
             sources.len(),
             sources.join(", ")
         ),
     )
-}
-
-/// A weight matrix and its bias (`None`: a `Linear` node, or an all-zero bias).
-type Weight<'a> = (&'a Array, Option<&'a Array>);
-
-/// The weight matrix and bias of an `Affine` or `Linear` node.
-fn weight<'a>(g: &'a NirGraph, name: &str) -> Result<Weight<'a>, NirError> {
-    match &g.nodes[name].kind {
-        NodeKind::Linear { weight } => Ok((weight, None)),
-        NodeKind::Affine { weight, bias } => {
-            let nonzero = bias.data.iter().any(|&b| b != 0.0);
-            Ok((weight, nonzero.then_some(bias)))
-        }
-        other => Err(NirError::unsupported(
-            name,
-            format!("a {} node where a weight was expected", other.type_name()),
-        )),
-    }
-}
-
-/// The sum of biases of length `size` (`None` when there are none).
-fn summed<'a>(size: usize, biases: impl Iterator<Item = &'a Array>) -> Option<Vec<f64>> {
-    biases.fold(None, |sum: Option<Vec<f64>>, b| {
-        let mut sum = sum.unwrap_or_else(|| vec![0.0; size]);
-        sum.iter_mut().zip(&b.data).for_each(|(s, &v)| *s += v);
-        Some(sum)
-    })
-}
-
-fn check_width(node: &str, expected: usize, got: usize, from: &str) -> Result<(), NirError> {
-    if expected == got {
-        return Ok(());
-    }
-    Err(NirError::node(
-        node,
-        format!("shape mismatch: it takes {expected} inputs, but node {from} gives {got}"),
-    ))
 }

@@ -60,11 +60,18 @@ pub struct DiscreteNeuron {
     pub tau_mem_s: f32,
     /// Factor on every weight into this neuron.
     pub gain: f64,
-    /// Firing threshold (1 for non-spiking nodes).
+    /// Constant input per step, in the units of the weighted input after the gain:
+    /// `v_leak − v_reset`, the leak's drive on the membrane measured from `v_reset`.
+    pub drive: f64,
+    /// Firing threshold measured from `v_reset` (1 for non-spiking nodes).
     pub threshold: f64,
 }
 
 /// Maps neuron `j` of node `name` at time step `dt_s` (the `f32` step is `dt32`).
+///
+/// The membrane is simulated as `u = v − v_reset` (the reset takes `u` to 0 and the
+/// simulation starts there), so `v_reset` moves into the threshold and into the leak's
+/// constant drive `(1 − β)(v_leak − v_reset)` per step, which the layer's bias carries.
 pub fn discretise(
     name: &str,
     l: &Leaky,
@@ -73,16 +80,18 @@ pub fn discretise(
     dt32: f32,
     disc: Discretisation,
 ) -> Result<DiscreteNeuron, NirError> {
-    if l.v_leak.data[j] != 0.0 {
+    let v_reset = l.v_reset.as_ref().map_or(0.0, |v| v.data[j]);
+    let drive = l.v_leak.data[j] - v_reset;
+    if drive != 0.0 && l.tau_syn_s.is_some() {
         return Err(NirError::unsupported(
             name,
-            format!("v_leak[{j}] = {} (only 0 is supported)", l.v_leak.data[j]),
-        ));
-    }
-    if let Some(v) = l.v_reset.as_ref().map(|v| v.data[j]).filter(|&v| v != 0.0) {
-        return Err(NirError::unsupported(
-            name,
-            format!("v_reset[{j}] = {v} (only reset to 0 is supported)"),
+            format!(
+                "v_leak[{j}] = {} differs from v_reset[{j}] = {v_reset}: a constant drive on \
+                 the membrane of a neuron with a synaptic current is not expressible (the \
+                 layer's bias enters through the synapse, and this crate's LIF has no \
+                 membrane bias)",
+                l.v_leak.data[j]
+            ),
         ));
     }
     let tau_mem = positive(name, "tau_mem", j, l.tau_mem_s.data[j])?;
@@ -112,17 +121,48 @@ pub fn discretise(
             (dt32 * 1e-3, gain)
         }
     };
-    let threshold = l.v_threshold.as_ref().map_or(1.0, |t| t.data[j]);
+    let threshold = match &l.v_threshold {
+        Some(t) => t.data[j] - v_reset,
+        None => 1.0,
+    };
     if threshold.is_nan() || threshold <= 0.0 {
         return Err(NirError::unsupported(
             name,
-            format!("v_threshold[{j}] = {threshold} (must be > 0)"),
+            format!(
+                "v_threshold[{j}] - v_reset[{j}] = {threshold} (the threshold must lie above \
+                 the reset potential)"
+            ),
         ));
     }
     Ok(DiscreteNeuron {
         tau_syn_s,
         tau_mem_s: mem,
         gain,
+        drive,
+        threshold,
+    })
+}
+
+/// Neuron `j` of a `Threshold` node: `α = β = 0` (decays that underflow), so the membrane
+/// is the step's input and it spikes when that exceeds `θ`, with nothing carried over.
+pub fn stateless(
+    name: &str,
+    j: usize,
+    threshold: f64,
+    dt32: f32,
+) -> Result<DiscreteNeuron, NirError> {
+    if threshold.is_nan() || threshold <= 0.0 {
+        return Err(NirError::unsupported(
+            name,
+            format!("threshold[{j}] = {threshold} (must be > 0)"),
+        ));
+    }
+    let zero_decay = dt32 * 1e-3;
+    Ok(DiscreteNeuron {
+        tau_syn_s: zero_decay,
+        tau_mem_s: zero_decay,
+        gain: 1.0,
+        drive: 0.0,
         threshold,
     })
 }

@@ -130,6 +130,24 @@ pub enum NodeKind {
         /// The weight matrix `[out, in]`.
         weight: Array,
     },
+    /// `y = s ⊙ x`: a factor per channel.
+    Scale {
+        /// The factors `[n]`.
+        scale: Array,
+    },
+    /// Flattens dimensions `start_dim..=end_dim` (a reshape: the identity on our flat
+    /// vectors).
+    Flatten {
+        /// The first dimension flattened (without the batch dimension).
+        start_dim: i64,
+        /// The last dimension flattened (negative: counted from the end).
+        end_dim: i64,
+    },
+    /// `y = H(x − θ)`: spikes without state.
+    Threshold {
+        /// The thresholds `θ` `[n]`.
+        threshold: Array,
+    },
     /// A leaky neuron population (`LIF`, `CubaLIF`, `LI`, `CubaLI`).
     Leaky(Box<Leaky>),
     /// A nested graph (as some exporters write recurrent layers).
@@ -144,6 +162,9 @@ impl NodeKind {
             NodeKind::Output { .. } => "Output",
             NodeKind::Affine { .. } => "Affine",
             NodeKind::Linear { .. } => "Linear",
+            NodeKind::Scale { .. } => "Scale",
+            NodeKind::Flatten { .. } => "Flatten",
+            NodeKind::Threshold { .. } => "Threshold",
             NodeKind::Leaky(l) => l.type_name(),
             NodeKind::Graph(_) => "NIRGraph",
         }

@@ -1,8 +1,11 @@
 //! A NIR graph as a runnable [`Network`]: a chain
-//! `Input → [Affine|Linear] → neurons (⇄ [Affine|Linear]) → … → neurons → Output`.
+//! `Input → maps → neurons (⇄ maps) → … → neurons → Output` (maps: paths of stateless
+//! nodes, see [`super::chain`]).
 
-use super::chain::{chain, Stage};
-use super::convention::{discretise, DiscreteNeuron, Discretisation, META_DISCRETISATION, META_DT};
+use super::chain::{chain, Neurons, Stage};
+use super::convention::{
+    discretise, stateless, DiscreteNeuron, Discretisation, META_DISCRETISATION, META_DT,
+};
 use super::graph::{Array, MetaValue, NirGraph};
 use super::NirError;
 use crate::layers::{ReadoutKind, ReadoutSpec, SpikingLayerSpec};
@@ -35,11 +38,15 @@ pub struct Imported {
 /// Relative difference tolerated between the file's `dt` and the given one.
 const DT_TOLERANCE: f64 = 1e-9;
 
-/// Builds the network of `graph` (nested graphs inlined) at `opts.dt_s`.
+/// Builds the network of `graph` (nested graphs inlined) at `opts.dt_s`; what imports and
+/// how is the module documentation's "What imports" ([`crate::nir`]).
 ///
-/// Errors name the node: node types other than Input, Output, Affine, Linear, LIF, CubaLIF,
-/// LI and CubaLI; branches, several inputs or outputs; non-zero `v_leak` or `v_reset`; sizes that do not match; non-spiking neurons before the last layer; and a
-/// `dt` or discretisation in the file's metadata that differs from `opts`.
+/// Errors name the node: node types other than Input, Output, Affine, Linear, Scale,
+/// Flatten, Threshold, LIF, CubaLIF, LI and CubaLI; anything but a chain of populations
+/// (branches may only merge into the next population); several inputs or outputs;
+/// `v_leak ≠ v_reset` on a neuron with a synaptic current; a threshold not above `v_reset`;
+/// sizes that do not match; non-spiking neurons before the last layer; and a `dt` or
+/// discretisation in the file's metadata that differs from `opts`.
 pub fn import_graph(graph: &NirGraph, opts: &ImportOptions) -> Result<Imported, NirError> {
     let g = graph.flattened()?;
     let (disc, from_file) = resolve_convention(&g, opts)?;
@@ -48,7 +55,7 @@ pub fn import_graph(graph: &NirGraph, opts: &ImportOptions) -> Result<Imported, 
     let last = stages
         .last()
         .ok_or_else(|| NirError::Graph("no neuron node between the input and the output".into()))?;
-    let identity_readout = last.leaky.spikes();
+    let identity_readout = last.neurons.spikes();
     if identity_readout {
         notes.push(format!(
             "the last layer ({}) spikes: its spikes are the network's output (readout kind \
@@ -58,10 +65,10 @@ pub fn import_graph(graph: &NirGraph, opts: &ImportOptions) -> Result<Imported, 
     }
     let readout_stage = (!identity_readout).then(|| stages.pop().expect("checked non-empty"));
     for s in &stages {
-        if !s.leaky.spikes() {
+        if !s.neurons.spikes() {
             return Err(NirError::unsupported(
                 &s.name,
-                format!("{} neurons only as the last layer", s.leaky.type_name()),
+                format!("{} neurons only as the last layer", s.neurons.type_name()),
             ));
         }
     }
@@ -83,14 +90,26 @@ pub fn import_graph(graph: &NirGraph, opts: &ImportOptions) -> Result<Imported, 
         let neurons = neurons(s, opts.dt_s, dt32, disc)?;
         let threshold = uniform_threshold(&neurons);
         spec.hidden.push(SpikingLayerSpec {
-            size: s.leaky.size(),
+            size: s.neurons.size(),
             recurrent: s.w_rec.is_some(),
             tau_mem_ms: f64::from(neurons[0].tau_mem_s) * 1e3,
             tau_syn_ms: f64::from(neurons[0].tau_syn_s) * 1e3,
             threshold: threshold.unwrap_or(1.0),
-            bias: s.bias.is_some(),
+            bias: biases(s, &neurons).is_some(),
             ..SpikingLayerSpec::default()
         });
+        if let Some(v) = s
+            .neurons
+            .v_reset()
+            .filter(|v| v.data.iter().any(|&v| v != 0.0))
+        {
+            notes.push(format!(
+                "{}: membrane simulated from v_reset (min {}, max {}): it starts there, not at 0",
+                s.name,
+                v.data.iter().copied().fold(f64::INFINITY, f64::min),
+                v.data.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+            ));
+        }
         if threshold.is_none() {
             notes.push(format!(
                 "{}: per-neuron thresholds folded into its weights",
@@ -108,12 +127,14 @@ pub fn import_graph(graph: &NirGraph, opts: &ImportOptions) -> Result<Imported, 
             size: n.len(),
             tau_mem_ms: f64::from(n[0].tau_mem_s) * 1e3,
             tau_syn_ms: f64::from(n[0].tau_syn_s) * 1e3,
-            bias: readout_stage.as_ref().is_some_and(|r| r.bias.is_some()),
+            bias: readout_stage
+                .as_ref()
+                .is_some_and(|r| biases(r, n).is_some()),
             ..ReadoutSpec::default()
         },
         None => ReadoutSpec {
             kind: ReadoutKind::Spikes,
-            size: stages.last().expect("checked").leaky.size(),
+            size: stages.last().expect("checked").neurons.size(),
             ..ReadoutSpec::default()
         },
     };
@@ -127,7 +148,7 @@ pub fn import_graph(graph: &NirGraph, opts: &ImportOptions) -> Result<Imported, 
         if let (Some(w), Some(dst)) = (&s.w_rec, &mut layer.w_rec) {
             dst.data = ours(Some(w), n.len(), n.len(), fold);
         }
-        layer.b_in = s.bias.as_deref().map(|b| scaled(b, fold));
+        layer.b_in = biases(s, n).map(|b| scaled(&b, |j| 1.0 / layer_threshold_fold(n, j)));
         for (name, value) in [
             ("tau_mem_s", n.iter().map(|d| d.tau_mem_s).collect()),
             ("tau_syn_s", n.iter().map(|d| d.tau_syn_s).collect()),
@@ -139,7 +160,7 @@ pub fn import_graph(graph: &NirGraph, opts: &ImportOptions) -> Result<Imported, 
         let r = &mut network.readout;
         let gain = |j: usize| n[j].gain;
         r.w.data = ours(stage.w_in.as_ref(), r.w.rows, n.len(), gain);
-        r.b = stage.bias.as_deref().map(|b| scaled(b, gain));
+        r.b = biases(stage, n).map(|b| scaled(&b, |_| 1.0));
         r.tau_mem_s = n.iter().map(|d| d.tau_mem_s).collect();
         r.tau_syn_s = n.iter().map(|d| d.tau_syn_s).collect();
     }
@@ -198,9 +219,17 @@ fn neurons(
     dt32: f32,
     disc: Discretisation,
 ) -> Result<Vec<DiscreteNeuron>, NirError> {
-    (0..s.leaky.size())
-        .map(|j| discretise(&s.name, &s.leaky, j, dt_s, dt32, disc))
-        .collect()
+    match &s.neurons {
+        Neurons::Leaky(l) => (0..l.size())
+            .map(|j| discretise(&s.name, l, j, dt_s, dt32, disc))
+            .collect(),
+        Neurons::Threshold(t) => t
+            .data
+            .iter()
+            .enumerate()
+            .map(|(j, &theta)| stateless(&s.name, j, theta, dt32))
+            .collect(),
+    }
 }
 
 /// The layer's threshold when every neuron has the same one.
@@ -215,6 +244,17 @@ fn layer_threshold_fold(n: &[DiscreteNeuron], j: usize) -> f64 {
         Some(_) => 1.0,
         None => n[j].threshold,
     }
+}
+
+/// The constant input per step of each neuron of `s` in our units: the file's biases times
+/// the neurons' gains plus the leak's drive; `None` when all are zero.
+fn biases(s: &Stage, n: &[DiscreteNeuron]) -> Option<Vec<f64>> {
+    let b: Vec<f64> = n
+        .iter()
+        .enumerate()
+        .map(|(j, d)| s.bias.as_ref().map_or(0.0, |b| b[j] * d.gain) + d.drive)
+        .collect();
+    b.iter().any(|&v| v != 0.0).then_some(b)
 }
 
 /// A bias, entry `j` scaled by `scale(j)` as its neuron's weights are.

@@ -17,6 +17,29 @@
 //! transposed both ways. A nested `NIRGraph` node (how older snnTorch versions write a
 //! recurrent layer) is inlined on import.
 //!
+//! # What imports
+//!
+//! A graph imports when it is a chain of neuron populations from one `Input` to one
+//! `Output`, each population fed by the one before it and, optionally, by itself (the
+//! recurrent weights, applied to the previous step's spikes):
+//!
+//! - **Neurons**: `LIF`, `CubaLIF` (spiking layers; the last may be the output), `LI`,
+//!   `CubaLI` (the last population only: the leaky readout), and `Threshold` (`H(x − θ)`, no
+//!   state: a layer with `α = β = 0`, so its membrane is the step's input).
+//! - **Between populations**, paths of stateless nodes, composed into one affine map in
+//!   `f64`: `Affine` and `Linear` (weights; a bias enters every step, see below), `Scale`
+//!   (folded into the weights: `diag(s)·W`, and its bias scaled), `Flatten` (the identity
+//!   on our flat vectors). Several paths from one population into the next, or several
+//!   recurrent paths, are summed (one weight matrix, one bias).
+//!
+//! Refused, with an error naming the node: `IF` and `I` (no leak, `β = 1`: this crate's
+//! neurons scale their input by `1 − β`), `Delay` (the layers have no delay lines),
+//! `Conv1d`, `Conv2d`, `SumPool2d`, `AvgPool2d` (no convolutional layers yet), a node fed by
+//! anything but the previous population and its own recurrent weights (skip connections),
+//! a population feeding two different populations, a stateless node with several inputs or
+//! outputs, a weight right before the `Output`, non-spiking neurons before the last layer,
+//! a recurrent readout, and the leak and reset cases below.
+//!
 //! # The continuous-time models and our discrete one
 //!
 //! NIR's `CubaLIF` is `τ_syn dI/dt = −I + w_in·S`, `τ_mem dv/dt = (v_leak − v) + R·I`, a spike
@@ -62,8 +85,16 @@
 //! (`r = τ/dt` stored in `float32` cannot be exactly that). Different thresholds per neuron
 //! are folded into the weights too (threshold 1). An `Affine` node's bias becomes the
 //! projection's bias (`bias = true`), scaled by the neuron's gain as its weights are (a
-//! recurrent `Affine`'s bias is added to the feed-forward one). `v_leak ≠ 0` and
-//! `v_reset ≠ 0` are not supported and give an error naming the node.
+//! recurrent `Affine`'s bias is added to the feed-forward one).
+//!
+//! **Leak and reset potentials.** The membrane is simulated as `u = v − v_reset` (0 without
+//! `v_reset`): the reset takes `u` to 0, the threshold becomes `v_threshold − v_reset`
+//! (which must be positive), and the leak's pull `(1 − β)(v_leak − v_reset)` per step — in
+//! both discretisations, `1 − β = dt/τ_mem` for forward Euler — is a constant input
+//! `v_leak − v_reset` added to the bias after the gain. A neuron's simulation starts at
+//! `u = 0`, i.e. `v = v_reset` (a note says so when `v_reset ≠ 0`). With a synaptic current
+//! (`CubaLIF`, `CubaLI`) the bias enters through the synapse and would reach the membrane
+//! only after `τ_syn`, so there `v_leak` must equal `v_reset` (else an error naming the node).
 //!
 //! The reset rule of both: a neuron that crossed the threshold in step `t−1` starts step
 //! `t` from `v_reset = 0` and still integrates that step's input (snnTorch's `RSynaptic` with
@@ -74,6 +105,7 @@
 //! graph's and every neuron node's metadata; import uses them and checks them against the
 //! time step it is given.
 
+mod affine;
 mod chain;
 mod convention;
 mod export;

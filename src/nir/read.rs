@@ -5,19 +5,28 @@ use super::NirError;
 use crate::io::hdf5::{Datatype, Hdf5Error, Hdf5Reader};
 use std::path::Path;
 
-/// NIR node types that exist but that this crate does not map.
-const KNOWN_UNSUPPORTED: &[&str] = &[
-    "I",
-    "IF",
-    "Delay",
-    "Scale",
-    "Threshold",
-    "Flatten",
-    "Conv1d",
-    "Conv2d",
-    "SumPool2d",
-    "AvgPool2d",
+/// NIR node types that exist but that this crate does not map, and why.
+const KNOWN_UNSUPPORTED: &[(&str, &str)] = &[
+    (
+        "I",
+        "an integrator has no leak (beta = 1), and this crate's neurons scale their input by \
+         1 - beta",
+    ),
+    (
+        "IF",
+        "an integrate-and-fire neuron has no leak (beta = 1), and this crate's neurons scale \
+         their input by 1 - beta",
+    ),
+    ("Delay", "the layers have no delay lines"),
+    ("Conv1d", "convolutional layers do not exist yet"),
+    ("Conv2d", "convolutional layers do not exist yet"),
+    ("SumPool2d", "pooling layers do not exist yet"),
+    ("AvgPool2d", "pooling layers do not exist yet"),
 ];
+
+/// The node types this crate maps, for error messages.
+const SUPPORTED: &str = "Input, Output, Affine, Linear, Scale, Flatten, Threshold, LIF, \
+                         CubaLIF, LI, CubaLI, NIRGraph";
 
 /// Reads the NIR graph in `path`.
 ///
@@ -122,18 +131,27 @@ impl File<'_> {
             "Linear" => NodeKind::Linear {
                 weight: p.matrix("weight")?,
             },
+            "Scale" => NodeKind::Scale {
+                scale: p.vector("scale")?,
+            },
+            "Threshold" => NodeKind::Threshold {
+                threshold: p.vector("threshold")?,
+            },
+            "Flatten" => NodeKind::Flatten {
+                start_dim: p.integer("start_dim")?,
+                end_dim: p.integer("end_dim")?,
+            },
             "LIF" | "CubaLIF" | "LI" | "CubaLI" => NodeKind::Leaky(Box::new(p.leaky(&kind_name)?)),
             "NIRGraph" => NodeKind::Graph(Box::new(self.graph(at, &format!("{name}."))?)),
-            other if KNOWN_UNSUPPORTED.contains(&other) => {
-                return Err(NirError::unsupported(
-                    name,
-                    format!(
-                        "node type {other} is not supported (supported: Input, Output, Affine, \
-                         Linear, LIF, CubaLIF, LI, CubaLI, NIRGraph)"
-                    ),
-                ))
-            }
             other => {
+                if let Some((_, why)) = KNOWN_UNSUPPORTED.iter().find(|(t, _)| *t == other) {
+                    return Err(NirError::unsupported(
+                        name,
+                        format!(
+                            "node type {other} is not supported: {why} (supported: {SUPPORTED})"
+                        ),
+                    ));
+                }
                 return Err(NirError::node(name, format!("unknown node type {other:?}")));
             }
         };
@@ -253,6 +271,29 @@ impl NodeParams<'_> {
             ));
         }
         Ok(a)
+    }
+
+    fn vector(&self, key: &str) -> Result<Array, NirError> {
+        let a = self.array(key)?;
+        if a.shape.len() != 1 {
+            return Err(NirError::node(
+                self.name,
+                format!("{key} has shape {:?}, expected a vector", a.shape),
+            ));
+        }
+        Ok(a)
+    }
+
+    /// A scalar integer (stored as any number type).
+    fn integer(&self, key: &str) -> Result<i64, NirError> {
+        let a = self.array(key)?;
+        match a.data[..] {
+            [v] if v.fract() == 0.0 => Ok(v as i64),
+            _ => Err(NirError::node(
+                self.name,
+                format!("{key} holds {:?}, expected one integer", a.data),
+            )),
+        }
     }
 
     fn shape(&self, key: &str) -> Result<Vec<usize>, NirError> {

@@ -153,6 +153,7 @@ fn our_exponential_parameters_map_back_unchanged() {
         tau_syn_s: tau_syn,
         tau_mem_s: tau_mem,
         gain: 1.0,
+        drive: 0.0,
         threshold: 1.0,
     };
     assert_eq!(n, expected);
@@ -175,15 +176,43 @@ fn synapse_free_lif_gets_the_membrane_impulse_gain() {
 }
 
 #[test]
-fn leaks_resets_and_unstable_euler_steps_are_rejected_by_name() {
+fn leak_and_reset_potentials_become_a_drive_and_a_shifted_threshold() {
+    // u = v − v_reset: threshold θ − v_reset, constant drive v_leak − v_reset per step (in
+    // the weighted input's units: (1 − β)·drive on the membrane in both discretisations).
+    let mut l = leaky(2, None, 1e-2, 2.0, None);
+    l.v_leak.data = vec![0.3, -0.5];
+    l.v_reset = Some(Array::vector(vec![-0.2, 0.25]));
+    for disc in [Discretisation::Exponential, Discretisation::ForwardEuler] {
+        let n = discretise("lif", &l, 0, 1e-3, 1e-3, disc).unwrap();
+        assert_eq!((n.drive, n.threshold), (0.5, 1.2));
+        let n = discretise("lif", &l, 1, 1e-3, 1e-3, disc).unwrap();
+        assert_eq!((n.drive, n.threshold), (-0.75, 0.75));
+    }
+    // With a synapse, only v_leak = v_reset (no drive) is expressible.
     let mut l = leaky(2, Some(5e-3), 1e-2, 1.0, None);
-    l.v_leak.data[1] = -0.5;
+    l.v_leak.data = vec![0.4, -0.5];
+    l.v_reset = Some(Array::vector(vec![0.4, 0.0]));
+    let n = discretise("c", &l, 0, 1e-3, 1e-3, Discretisation::Exponential).unwrap();
+    assert_eq!((n.drive, n.threshold), (0.0, 0.6));
     let e = discretise("lif3", &l, 1, 1e-3, 1e-3, Discretisation::Exponential).unwrap_err();
-    assert!(e.to_string().starts_with("node lif3: v_leak[1]"), "{e}");
+    let e = e.to_string();
+    assert!(
+        e.starts_with("node lif3: v_leak[1] = -0.5 differs from v_reset[1] = 0"),
+        "{e}"
+    );
+}
+
+#[test]
+fn resets_above_the_threshold_and_unstable_euler_steps_are_rejected_by_name() {
     let mut l = leaky(1, Some(5e-3), 1e-2, 1.0, None);
-    l.v_reset = Some(Array::filled(1, 0.2));
+    l.v_reset = Some(Array::filled(1, 1.5));
+    l.v_leak = Array::filled(1, 1.5);
     let e = discretise("n", &l, 0, 1e-3, 1e-3, Discretisation::Exponential).unwrap_err();
-    assert!(e.to_string().contains("v_reset[0] = 0.2"), "{e}");
+    assert!(
+        e.to_string()
+            .contains("node n: v_threshold[0] - v_reset[0] = -0.5"),
+        "{e}"
+    );
     let l = leaky(1, Some(5e-4), 1e-2, 1.0, None);
     let e = discretise("n", &l, 0, 1e-3, 1e-3, Discretisation::ForwardEuler).unwrap_err();
     assert!(e.to_string().contains("outside [0, 1)"), "{e}");
@@ -239,4 +268,70 @@ fn the_integer_network_is_recorded_in_the_metadata_and_a_foreign_graph_is_an_err
         .unwrap_err()
         .to_string();
     assert!(e.contains("rec0"), "{e}");
+}
+
+/// `in → fc → a`, then `a → b` through a Linear; `extra` edges and nodes added on top.
+fn two_layers(extra: &[(&str, NodeKind)], more_edges: &[(&str, &str)]) -> NirGraph {
+    let mut g = NirGraph::default();
+    let w = |rows, cols| NodeKind::Linear {
+        weight: Array::matrix(rows, cols, vec![0.5; rows * cols]),
+    };
+    let lif = |n| NodeKind::Leaky(Box::new(leaky(n, Some(5e-3), 1e-2, 1.0, None)));
+    for (name, kind) in [
+        ("in", NodeKind::Input { shape: vec![3] }),
+        ("fc", w(2, 3)),
+        ("a", lif(2)),
+        ("ab", w(2, 2)),
+        ("b", lif(2)),
+        ("out", NodeKind::Output { shape: vec![2] }),
+    ]
+    .into_iter()
+    .chain(extra.iter().cloned())
+    {
+        g.nodes.insert(name.into(), node(kind));
+    }
+    let base = [
+        ("in", "fc"),
+        ("fc", "a"),
+        ("a", "ab"),
+        ("ab", "b"),
+        ("b", "out"),
+    ];
+    g.edges = edges(&[&base[..], more_edges].concat());
+    g
+}
+
+#[test]
+fn graphs_that_are_not_chains_are_refused_by_name() {
+    let opts = ImportOptions {
+        dt_s: 1e-3,
+        discretisation: None,
+    };
+    let err = |g: &NirGraph| import_graph(g, &opts).unwrap_err().to_string();
+    assert!(import_graph(&two_layers(&[], &[]), &opts).is_ok());
+    // A skip connection from the input into the second population: the input feeds two.
+    let skip = NodeKind::Linear {
+        weight: Array::matrix(2, 3, vec![1.0; 6]),
+    };
+    let e = err(&two_layers(
+        &[("skip", skip)],
+        &[("in", "skip"), ("skip", "b")],
+    ));
+    assert!(e.starts_with("node in: it feeds 2 nodes (a, b)"), "{e}");
+    // The first population feeding the second and the output.
+    let e = err(&two_layers(&[], &[("a", "out")]));
+    assert!(e.starts_with("node a: it feeds 2 nodes (b, out)"), "{e}");
+    // A Scale whose length does not fit.
+    let scale = NodeKind::Scale {
+        scale: Array::filled(3, 2.0),
+    };
+    let mut g = two_layers(&[("sc", scale)], &[]);
+    g.edges
+        .retain(|e| e != &("ab".to_string(), "b".to_string()));
+    g.edges.extend(edges(&[("ab", "sc"), ("sc", "b")]));
+    let e = err(&g);
+    assert!(
+        e.starts_with("node sc: shape mismatch: it takes 3 inputs, but node ab gives 2"),
+        "{e}"
+    );
 }

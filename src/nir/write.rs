@@ -65,6 +65,17 @@ fn add_graph(w: &mut Hdf5Writer, at: &str, graph: &NirGraph) -> Result<(), Hdf5E
                 put("bias", bias)?;
             }
             NodeKind::Linear { weight } => put("weight", weight)?,
+            NodeKind::Scale { scale } => put("scale", scale)?,
+            NodeKind::Threshold { threshold } => put("threshold", threshold)?,
+            NodeKind::Flatten { start_dim, end_dim } => {
+                for (key, v) in [("start_dim", start_dim), ("end_dim", end_dim)] {
+                    let scalar = Array {
+                        shape: Vec::new(),
+                        data: vec![*v as f64],
+                    };
+                    put(key, &scalar)?;
+                }
+            }
             NodeKind::Leaky(l) => {
                 let cuba = l.tau_syn_s.is_some();
                 if let Some(t) = &l.tau_syn_s {
