@@ -49,6 +49,11 @@ pub struct ExperimentConfig {
     /// the forward passes run on chip `chip_seed`, and the run is tested on it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub substrate: Option<SubstrateConfig>,
+    /// A run directory (a trained run, or a network imported from NIR) whose saved spiking
+    /// architecture replaces `network` and whose best weights start the training instead of
+    /// `init` (the optimizer starts fresh); absent: a fresh network.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub init_from: Option<PathBuf>,
 }
 
 impl Default for ExperimentConfig {
@@ -62,6 +67,7 @@ impl Default for ExperimentConfig {
             training: TrainingConfig::default(),
             continual: None,
             substrate: None,
+            init_from: None,
         }
     }
 }

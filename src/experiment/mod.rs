@@ -237,6 +237,9 @@ impl Experiment {
     /// Validates `config`, makes the data and resolves every "from the data" value.
     pub fn prepare(mut config: ExperimentConfig) -> Result<Self, ExperimentError> {
         config.validate()?;
+        if let Some(from) = &config.init_from {
+            config.network = network_of_run(from)?;
+        }
         let (data, split) = match &config.data.source {
             DataSource::Randman(r) => split_generated(&config, generate_randman(r)?)?,
             DataSource::EvidenceAccumulation(e) => split_generated(&config, generate_evidence(e)?)?,
@@ -297,6 +300,9 @@ impl Experiment {
         let mut rng = ChaCha8Rng::seed_from_u64(derive_seed(self.config.seed, INIT, 0));
         let mut net = Network::new(spec, &mut rng)?;
         net.initialize(&self.config.init, &mut rng)?;
+        if let Some(from) = &self.config.init_from {
+            load_network(&mut net, &RunDir::new(from).best())?;
+        }
         Ok(net)
     }
 
@@ -586,6 +592,33 @@ fn resolve_rate(
             .into()),
             _ => Ok(config.init.clone()),
         },
+    }
+}
+
+/// The spiking architecture saved in the run directory `from` (for `init_from`).
+fn network_of_run(from: &Path) -> Result<NetworkConfig, ExperimentError> {
+    let dir = RunDir::new(from);
+    if !dir.best().exists() {
+        return Err(ConfigError::new(
+            "init_from",
+            format!(
+                "{} holds no trained or imported network (no {})",
+                from.display(),
+                dir.best().display()
+            ),
+        )
+        .into());
+    }
+    match dir.load_config()?.network {
+        network @ NetworkConfig::Spiking(_) => Ok(network),
+        NetworkConfig::Mlp(_) => Err(ConfigError::new(
+            "init_from",
+            format!(
+                "{} holds a dense network; init_from starts spiking networks",
+                from.display()
+            ),
+        )
+        .into()),
     }
 }
 

@@ -545,3 +545,51 @@ fn superspike_solves_the_temporal_xor_that_one_layer_cannot() {
     assert!(with >= 0.9, "{with}");
     assert!(without <= 0.75, "{without}");
 }
+
+#[test]
+fn init_from_starts_from_another_runs_network_and_best_weights() {
+    let tmp = tempfile::tempdir().unwrap();
+    let source = RunDir::new(tmp.path().join("source"));
+    let mut c = small_config();
+    c.training.epochs = 2;
+    Experiment::prepare(c.clone())
+        .unwrap()
+        .run(&source, false, &mut Silent)
+        .unwrap();
+    let trained = source.open_network().unwrap();
+
+    // Another architecture and seed in the config: the source's replaces them.
+    let mut continued = c.clone();
+    continued.seed += 7;
+    continued.network.spiking_mut().unwrap().hidden[0].size = 5;
+    continued.init_from = Some(source.path.clone());
+    let exp = Experiment::prepare(continued).unwrap();
+    assert_eq!(exp.config.network, trained.spec.clone().into());
+    let start = exp.new_network().unwrap();
+    for (a, b) in start.tensors().iter().zip(trained.tensors()) {
+        assert_eq!((&a.name, a.data), (&b.name, b.data));
+    }
+    // The continued run trains from there and saves init_from in its resolved config.
+    let dir = RunDir::new(tmp.path().join("continued"));
+    exp.run(&dir, false, &mut Silent).unwrap();
+    assert_eq!(
+        dir.load_config().unwrap().init_from,
+        Some(source.path.clone())
+    );
+    assert_ne!(
+        dir.open_network().unwrap().tensors()[0].data,
+        trained.tensors()[0].data
+    );
+}
+
+#[test]
+fn init_from_a_directory_without_a_network_is_an_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut c = small_config();
+    c.init_from = Some(tmp.path().join("nothing"));
+    let err = Experiment::prepare(c).unwrap_err().to_string();
+    assert!(
+        err.contains("init_from") && err.contains("no trained"),
+        "{err}"
+    );
+}

@@ -1,5 +1,5 @@
 //! `spikegrad nir export`, `nir import`, `run` and `eval` on one trained run: the imported
-//! network runs exactly as the trained one.
+//! network runs exactly as the trained one, and trains further with `train --init-from`.
 
 use std::path::Path;
 
@@ -90,5 +90,27 @@ fn cli_export_import_run_and_eval_reproduce_the_trained_run() {
     assert!(spikes.iter().sum::<i64>() > 0);
     let eval: serde_json::Value =
         serde_json::from_str(&spikegrad(&["eval", "--run", &p("imp")])).unwrap();
+    assert_eq!(eval["test_samples"], 90);
+
+    // The imported network trains further from its weights, on the data it was imported with.
+    let config = format!("{}/config.toml", p("imp"));
+    let continued = p("continued");
+    spikegrad(&[
+        "train",
+        "--config",
+        &config,
+        "--init-from",
+        &p("imp"),
+        "--set",
+        "training.epochs=1",
+        "--out",
+        &continued,
+    ]);
+    let saved = spikegrad::experiment::RunDir::new(&continued)
+        .load_config()
+        .unwrap();
+    assert_eq!(saved.init_from.as_deref(), Some(Path::new(&p("imp"))));
+    let eval: serde_json::Value =
+        serde_json::from_str(&spikegrad(&["eval", "--run", &continued])).unwrap();
     assert_eq!(eval["test_samples"], 90);
 }

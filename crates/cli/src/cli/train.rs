@@ -21,6 +21,11 @@ pub struct TrainArgs {
     /// Override a config value, e.g. `--set training.epochs=5` (repeatable).
     #[arg(long = "set", value_name = "KEY=VALUE")]
     sets: Vec<String>,
+    /// Start from the network of this run directory (a trained run, or one written by
+    /// `nir import`): its architecture replaces the config's network and its best weights the
+    /// initialization (same as `--set init_from="DIR"`).
+    #[arg(long, value_name = "DIR")]
+    init_from: Option<PathBuf>,
     /// Continue the run in --out from its last checkpoint, with its saved config.
     #[arg(long)]
     resume: bool,
@@ -32,8 +37,10 @@ pub struct TrainArgs {
 pub fn train(args: TrainArgs) -> anyhow::Result<()> {
     let dir = RunDir::new(args.out.clone().unwrap_or_else(|| default_out(&args)));
     let config = if args.resume {
-        if args.config.is_some() || !args.sets.is_empty() {
-            bail!("--resume continues with the run's saved config; drop --config and --set");
+        if args.config.is_some() || !args.sets.is_empty() || args.init_from.is_some() {
+            bail!(
+                "--resume continues with the run's saved config; drop --config, --set and --init-from"
+            );
         }
         if !dir.checkpoint().exists() {
             bail!("cannot resume: {} has no checkpoint", dir.path.display());
@@ -41,7 +48,11 @@ pub fn train(args: TrainArgs) -> anyhow::Result<()> {
         dir.load_config()?
     } else {
         check_fresh(&dir, args.force)?;
-        config_file::load(args.config.as_deref(), &args.sets)?
+        let mut config = config_file::load(args.config.as_deref(), &args.sets)?;
+        if let Some(from) = args.init_from.clone() {
+            config.init_from = Some(from);
+        }
+        config
     };
     train_config(config, &dir, args.resume, Show::Progress)
 }
