@@ -354,31 +354,7 @@ fn leak_and_reset_potentials_match_a_forward_euler_simulation() {
     assert!(imported.notes.iter().any(|n| n.contains("from v_reset")));
     let net = imported.network;
     assert!(net.hidden[1].b_in.is_none(), "v_leak = v_reset: no drive");
-    let opts = ShdReadOptions {
-        channels: 3,
-        ..ShdReadOptions::default()
-    };
-    let data = read_shd(&fixture("hand_leak_input.h5"), &opts)
-        .unwrap()
-        .data;
-    let rec = infer(&net, &data, 50, 2).unwrap();
-    for k in 0..2 {
-        let (_, expected) = common::stored_spikes(&fixture("hand_leak_expected.h5"), k);
-        let got: Vec<i64> = rec.hidden[k].1.iter().map(|&v| i64::from(v)).collect();
-        assert_eq!(got, expected, "layer {k}");
-        assert!(expected.iter().sum::<i64>() > 40, "layer {k} should spike");
-    }
-    let r = Hdf5Reader::open(&fixture("hand_leak_expected.h5")).unwrap();
-    let mem = r
-        .read_all_f32s(&r.dataset("/readout/membrane").unwrap())
-        .unwrap();
-    assert_eq!(rec.readout.len(), mem.len());
-    for (a, b) in rec.readout.iter().zip(&mem) {
-        assert!(
-            (a - b).abs() <= 1e-5 * (1.0 + b.abs()),
-            "readout {a} vs {b}"
-        );
-    }
+    check_against_simulation(&net, "hand_leak", 3, 50, 40);
 }
 
 /// Flatten (the identity), Scale (folded into the next weights), two recurrent weights and
@@ -395,21 +371,38 @@ fn stateless_nodes_and_merging_branches_match_a_forward_euler_simulation() {
     .network;
     assert_eq!(net.spec.inputs, 4);
     assert!(net.hidden[0].w_rec.is_some() && net.hidden[1].w_rec.is_none());
+    check_against_simulation(&net, "hand_maps", 4, 40, 20);
+}
+
+/// Runs `net` on `{fixture_name}_input.h5` (`channels`, `steps`) and compares its spikes (both
+/// hidden layers, exactly; each with more than `min_spikes`) and readout membrane (to 1e-5)
+/// with the numpy simulation in `{fixture_name}_expected.h5`.
+fn check_against_simulation(
+    net: &Network<f32>,
+    fixture_name: &str,
+    channels: usize,
+    steps: usize,
+    min_spikes: i64,
+) {
     let opts = ShdReadOptions {
-        channels: 4,
+        channels,
         ..ShdReadOptions::default()
     };
-    let data = read_shd(&fixture("hand_maps_input.h5"), &opts)
+    let data = read_shd(&fixture(&format!("{fixture_name}_input.h5")), &opts)
         .unwrap()
         .data;
-    let rec = infer(&net, &data, 40, 2).unwrap();
+    let expected_file = fixture(&format!("{fixture_name}_expected.h5"));
+    let rec = infer(net, &data, steps, 2).unwrap();
     for k in 0..2 {
-        let (_, expected) = common::stored_spikes(&fixture("hand_maps_expected.h5"), k);
+        let (_, expected) = common::stored_spikes(&expected_file, k);
         let got: Vec<i64> = rec.hidden[k].1.iter().map(|&v| i64::from(v)).collect();
         assert_eq!(got, expected, "layer {k}");
-        assert!(expected.iter().sum::<i64>() > 20, "layer {k} should spike");
+        assert!(
+            expected.iter().sum::<i64>() > min_spikes,
+            "layer {k} should spike"
+        );
     }
-    let r = Hdf5Reader::open(&fixture("hand_maps_expected.h5")).unwrap();
+    let r = Hdf5Reader::open(&expected_file).unwrap();
     let mem = r
         .read_all_f32s(&r.dataset("/readout/membrane").unwrap())
         .unwrap();
