@@ -5,6 +5,7 @@
 //! non-spiking leaky integrators. A [`LifEncoder`] turns analog input into spikes through a
 //! learnable gain and bias per neuron. All run the generic scan of [`crate::scan`].
 
+pub mod conv;
 mod encoder;
 mod population;
 mod readout;
