@@ -139,7 +139,7 @@ impl BamSpec {
             ],
             activation: ConvActivation::Heaviside,
             beta: 1.0,
-            global_pool: GlobalPool::Max,
+            global_pool: GlobalPool::Avg,
             head: vec![64],
             outputs,
             bias: true,
