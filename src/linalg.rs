@@ -9,6 +9,7 @@ use crate::tensor::{Matrix, Seq};
 use multiversion::multiversion;
 use rayon::prelude::*;
 
+pub mod conv;
 mod matmul;
 
 pub use matmul::{gemm, gemm_serial};

@@ -6,6 +6,7 @@
 //! each metric (a number where the paper gives one, else the claim in words). `quick` runs a
 //! much smaller version to check that everything runs; its numbers are not the result.
 
+mod bam_digits;
 mod disinhibition;
 mod eprop_evidence;
 mod finger_velocity;
@@ -236,6 +237,7 @@ pub const REGISTRY: &[Reproduction] = &[
     mismatch_in_the_loop::ENTRY,
     finger_velocity::ENTRY,
     ntt_mnist::ENTRY,
+    bam_digits::ENTRY,
 ];
 
 /// The reproduction called `name`.
