@@ -5,6 +5,7 @@
 //! non-spiking leaky integrators. A [`LifEncoder`] turns analog input into spikes through a
 //! learnable gain and bias per neuron. All run the generic scan of [`crate::scan`].
 
+pub mod dale;
 mod encoder;
 mod population;
 mod readout;
@@ -15,7 +16,7 @@ pub use crate::neurons::NeuronKind;
 pub use encoder::{EncoderCurrent, EncoderSpec, EncoderTrace, LifEncoder};
 pub use population::{population, Carry, ModelRun, Neurons, Population, SlotChain, StateRun};
 pub use readout::{Readout, ReadoutTrace};
-pub use spec::{ReadoutHead, ReadoutKind, ReadoutSpec, SpikingLayerSpec};
+pub use spec::{DaleSpec, ReadoutHead, ReadoutKind, ReadoutSpec, SpikingLayerSpec};
 pub use spiking::{LayerTrace, RecurrentPath, SpikingLayer};
 
 use crate::events::SpikeEvents;
