@@ -422,8 +422,33 @@ impl TrainingConfig {
 }
 
 impl ExperimentConfig {
+    /// Refuses what Dale's-law layers do not run: int8 training and the emulated substrate.
+    fn check_dale_support(&self) -> Result<(), ConfigError> {
+        let Some(spec) = self.network.spiking() else {
+            return Ok(());
+        };
+        let Some(k) = spec.hidden.iter().position(|l| l.dale.is_some()) else {
+            return Ok(());
+        };
+        let field = format!("network.hidden[{k}].dale");
+        if self.training.quantize != Quantization::None {
+            return Err(ConfigError::new(
+                field,
+                "Dale's-law layers train in f32 only (training.quantize = \"none\")",
+            ));
+        }
+        if self.substrate.is_some() {
+            return Err(ConfigError::new(
+                field,
+                "Dale's-law layers do not run on the emulated substrate",
+            ));
+        }
+        Ok(())
+    }
+
     /// Checks every value that does not depend on the data.
     pub fn validate(&self) -> Result<(), ConfigError> {
+        self.check_dale_support()?;
         let sum: f64 = self.data.split.iter().sum();
         for (i, f) in self.data.split.iter().enumerate() {
             check_range(&format!("data.split[{i}]"), *f, 0.0, 1.0, true)?;

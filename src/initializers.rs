@@ -16,7 +16,8 @@
 //! which inverts to `μ_W = μ_U/(N ν ε̄)` and `σ_W² = σ_U²/(N ν ε̂) − μ_W²`. The kernel integrals
 //! come from [`psp_kernel_integrals`] (numerical, as stork does by default) or
 //! [`psp_kernel_integrals_analytical`]; the layer-wise split of the variance between
-//! feed-forward and recurrent afferents is [`FluctuationDriven::afferent_stats`].
+//! feed-forward and recurrent afferents is [`FluctuationDriven::afferent_stats`]. Dale's-law
+//! layers draw exponential weights instead ([`FluctuationDriven::dale_means`], `dale.rs`).
 //!
 //! Everything here is computed in `f64`; only [`fill_normal`] and [`sparsify`] touch `F`.
 
@@ -27,6 +28,9 @@ use thiserror::Error;
 
 use crate::real::Real;
 use crate::tensor::Matrix;
+
+mod dale;
+pub use dale::{DaleAfferents, DaleTimescales, DaleWeightMeans};
 
 /// The firing threshold `θ` of the reference LIF model (fixed at 1, as in stork).
 pub const THRESHOLD: f64 = 1.0;

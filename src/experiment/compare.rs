@@ -3,6 +3,7 @@
 //! relative error).
 
 use super::{Experiment, ExperimentError};
+use crate::error::ConfigError;
 use crate::network::Network;
 use crate::neurons::NoiseStream;
 use crate::rules::{Bptt, Eprop, Feedback, GradientRule, Rtrl, DEFAULT_EPROP_CHUNK_STEPS};
@@ -115,6 +116,13 @@ impl Experiment {
         batches: usize,
         compared: &[ComparedRule],
     ) -> Result<BTreeMap<String, RuleComparison>, ExperimentError> {
+        if let Some(k) = net.spec.hidden.iter().position(|l| l.dale.is_some()) {
+            return Err(ConfigError::new(
+                format!("network.hidden[{k}].dale"),
+                "rules are compared on networks without Dale's-law layers (they train with bptt)",
+            )
+            .into());
+        }
         let names: Vec<String> = net
             .tensors()
             .iter()

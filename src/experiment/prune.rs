@@ -214,6 +214,13 @@ impl Experiment {
         progress: &mut dyn FnMut(&PruneTrial),
     ) -> Result<(Network<f32>, PruneReport), ExperimentError> {
         config.validate()?;
+        if let Some(k) = net.spec.hidden.iter().position(|l| l.dale.is_some()) {
+            return Err(ConfigError::new(
+                format!("network.hidden[{k}].dale"),
+                "pruning does not run Dale's-law layers (their masks hold the E/I structure)",
+            )
+            .into());
+        }
         let unpruned = self.score(net, &self.split.train)?;
         let mut report = PruneReport {
             score: self.score_name().to_string(),

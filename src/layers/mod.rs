@@ -6,6 +6,7 @@
 //! learnable gain and bias per neuron. All run the generic scan of [`crate::scan`].
 
 pub mod conv;
+pub mod dale;
 mod encoder;
 mod population;
 mod readout;
@@ -16,7 +17,7 @@ pub use crate::neurons::NeuronKind;
 pub use encoder::{EncoderCurrent, EncoderSpec, EncoderTrace, LifEncoder};
 pub use population::{population, Carry, ModelRun, Neurons, Population, SlotChain, StateRun};
 pub use readout::{Readout, ReadoutTrace};
-pub use spec::{ReadoutHead, ReadoutKind, ReadoutSpec, SpikingLayerSpec};
+pub use spec::{DaleSpec, ReadoutHead, ReadoutKind, ReadoutSpec, SpikingLayerSpec};
 pub use spiking::{LayerTrace, RecurrentPath, SpikingLayer};
 
 use crate::events::SpikeEvents;

@@ -85,9 +85,9 @@ pub fn population<F: Real, R: Rng>(
 /// The neurons of one family: its parameter values, one tensor per [`NeuronFamily::PARAMS`].
 #[derive(Clone, Debug)]
 pub struct Neurons<F, K> {
-    family: K,
-    settings: NeuronSettings<F>,
-    values: Vec<Vec<F>>,
+    pub(super) family: K,
+    pub(super) settings: NeuronSettings<F>,
+    pub(super) values: Vec<Vec<F>>,
 }
 
 impl<F: Real, K: NeuronFamily> Neurons<F, K> {

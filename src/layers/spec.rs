@@ -35,6 +35,34 @@ pub struct SpikingLayerSpec {
     /// Whether the feed-forward projection has a learnable bias `b_in` (`x = in·W_in + b_in`),
     /// zero at init.
     pub bias: bool,
+    /// A Dale's-law layer of excitatory and inhibitory populations (`size` excitatory neurons
+    /// and `size / ei_ratio` inhibitory ones, [`crate::layers::dale`]); `neuron` and
+    /// `tau_syn_ms` are then unused.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dale: Option<DaleSpec>,
+}
+
+/// The excitatory and inhibitory populations of a Dale's-law layer
+/// (`dale = { ei_ratio = 4, tau_exc_ms = 10, tau_inh_ms = 20 }`).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DaleSpec {
+    /// Excitatory neurons per inhibitory one (stork's `DalianLayer`: 4).
+    pub ei_ratio: usize,
+    /// Excitatory synaptic time constant.
+    pub tau_exc_ms: f64,
+    /// Inhibitory synaptic time constant.
+    pub tau_inh_ms: f64,
+}
+
+impl Default for DaleSpec {
+    fn default() -> Self {
+        Self {
+            ei_ratio: 4,
+            tau_exc_ms: 10.0,
+            tau_inh_ms: 20.0,
+        }
+    }
 }
 
 impl Default for SpikingLayerSpec {
@@ -53,11 +81,23 @@ impl Default for SpikingLayerSpec {
             threshold: 1.0,
             reset_grad: ResetGrad::Detached,
             bias: false,
+            dale: None,
         }
     }
 }
 
 impl SpikingLayerSpec {
+    /// Number of neurons: `size`, and in a Dale's-law layer its `size / ei_ratio` inhibitory
+    /// neurons after them (only the first `size` project out of the layer).
+    pub fn neurons(&self) -> usize {
+        self.size + self.inhibitory()
+    }
+
+    /// Number of inhibitory neurons (0 outside a Dale's-law layer).
+    pub fn inhibitory(&self) -> usize {
+        self.dale.map_or(0, |d| self.size / d.ei_ratio.max(1))
+    }
+
     /// The look-ahead of a layer of prospective neurons (its horizon resolved); `None` for
     /// other models.
     pub fn lookahead(&self) -> Option<crate::initializers::Lookahead> {
@@ -101,6 +141,39 @@ impl SpikingLayerSpec {
                 return Err(ConfigError::new(
                     format!("{at}.neuron.horizon_ms"),
                     "a zero horizon (a leaky neuron) cannot be learned: set learn_tau = false",
+                ));
+            }
+        }
+        if let Some(dale) = self.dale {
+            let at = format!("{at}.dale");
+            check_count(&format!("{at}.ei_ratio"), dale.ei_ratio)?;
+            check_positive(&format!("{at}.tau_exc_ms"), dale.tau_exc_ms)?;
+            check_positive(&format!("{at}.tau_inh_ms"), dale.tau_inh_ms)?;
+            if self.inhibitory() == 0 {
+                return Err(ConfigError::new(
+                    format!("{at}.ei_ratio"),
+                    format!(
+                        "{} exceeds the layer's size {}: no inhibitory neuron",
+                        dale.ei_ratio, self.size
+                    ),
+                ));
+            }
+            if self.neuron != NeuronKind::Lif {
+                return Err(ConfigError::new(
+                    at.replace(".dale", ".neuron"),
+                    "a Dale's-law layer's neurons are the excitatory-inhibitory LIF: leave neuron out",
+                ));
+            }
+            if self.bias {
+                return Err(ConfigError::new(
+                    at.replace(".dale", ".bias"),
+                    "a Dale's-law layer's inputs are non-negative: it has no bias",
+                ));
+            }
+            if self.density_ff < 1.0 || self.density_rec < 1.0 {
+                return Err(ConfigError::new(
+                    at.replace(".dale", ".density_ff"),
+                    "a Dale's-law layer is dense",
                 ));
             }
         }

@@ -1,9 +1,10 @@
 //! A hidden layer of spiking neurons with feed-forward and optional recurrent weights.
 
+use super::dale::DalePopulation;
 use super::population::{population, Carry, ModelRun, Population, StateRun};
 use super::{add_bias, apply_mask, bias_grad, Input, Param, SpikingLayerSpec};
 use crate::events::SpikeEvents;
-use crate::neurons::{NeuronSettings, PopulationSpec};
+use crate::neurons::{ExcInhFamily, NeuronSettings, PopulationSpec};
 use crate::real::Real;
 use crate::scan::ScanContext;
 use crate::surrogates::SpikeFn;
@@ -23,7 +24,8 @@ pub struct SpikingLayer<F: Real> {
     pub spike: SpikeFn,
     /// Feed-forward weights `[inputs, size]`.
     pub w_in: Matrix<F>,
-    /// Recurrent weights `[size, size]`, when the layer is recurrent.
+    /// Recurrent weights `[N, N]`, when the layer is recurrent (always in a Dale's-law layer:
+    /// its inhibitory synapses, [`crate::layers::dale`]).
     pub w_rec: Option<Matrix<F>>,
     /// 0/1 mask of existing feed-forward connections (sparse connectivity).
     pub mask_in: Option<Vec<F>>,
@@ -149,7 +151,7 @@ impl<F: Real> SpikingLayer<F> {
         spike: SpikeFn,
         rng: &mut R,
     ) -> Self {
-        let n = spec.size;
+        let n = spec.neurons();
         let sizes = PopulationSpec {
             size: n,
             tau_mem_ms: spec.tau_mem_ms,
@@ -168,17 +170,34 @@ impl<F: Real> SpikingLayer<F> {
             dt_s: F::from_f64(dt_s),
             spike,
             w_in: Matrix::zeros(inputs, n),
-            w_rec: spec.recurrent.then(|| Matrix::zeros(n, n)),
+            w_rec: (spec.recurrent || spec.dale.is_some()).then(|| Matrix::zeros(n, n)),
             mask_in: None,
-            mask_rec: None,
+            mask_rec: spec.dale.and_then(|_| dale_rec_mask(spec)),
             b_in: spec.bias.then(|| vec![F::zero(); n]),
-            neurons: population(&spec.neuron, &sizes, settings, rng),
+            neurons: match spec.dale {
+                None => population(&spec.neuron, &sizes, settings, rng),
+                Some(d) => Box::new(DalePopulation::new(
+                    ExcInhFamily {
+                        tau_exc_ms: d.tau_exc_ms,
+                        tau_inh_ms: d.tau_inh_ms,
+                    },
+                    spec.size,
+                    &sizes,
+                    settings,
+                    rng,
+                )),
+            },
         }
     }
 
-    /// Number of neurons.
+    /// Number of neurons the layer's output shows (a Dale's-law layer's excitatory ones).
     pub fn size(&self) -> usize {
         self.spec.size
+    }
+
+    /// Number of neurons, including a Dale's-law layer's inhibitory ones.
+    pub fn neurons(&self) -> usize {
+        self.spec.neurons()
     }
 
     /// The values of the neurons' per-neuron parameter `name` (e.g. `tau_mem_s`), if their
@@ -346,7 +365,7 @@ impl<F: Real> SpikingLayer<F> {
     /// Every parameter tensor, learnable or not, in a fixed order: the weights, the neurons'
     /// parameters, then the bias.
     pub fn params(&self) -> Vec<Param<'_, F>> {
-        let n = self.size();
+        let n = self.neurons();
         let mut p = vec![Param {
             name: "w_in",
             shape: vec![self.w_in.rows, n],
@@ -386,10 +405,33 @@ impl<F: Real> SpikingLayer<F> {
         p
     }
 
-    /// Keeps learned time constants at least one time step long.
+    /// Keeps learned time constants at least one time step long, and a Dale's-law layer's
+    /// weights non-negative.
     pub fn apply_constraints(&mut self) {
         self.neurons.apply_constraints();
+        if self.spec.dale.is_some() {
+            let clamp = |w: &mut Matrix<F>| w.data.iter_mut().for_each(|w| *w = w.max(F::zero()));
+            clamp(&mut self.w_in);
+            self.w_rec.iter_mut().for_each(clamp);
+        }
     }
+}
+
+/// The recurrent mask of a Dale's-law layer that is not recurrent: its inhibitory rows only
+/// (IE and II); `None` for a recurrent one.
+fn dale_rec_mask<F: Real>(spec: &SpikingLayerSpec) -> Option<Vec<F>> {
+    let n = spec.neurons();
+    (!spec.recurrent).then(|| {
+        (0..n * n)
+            .map(|k| {
+                if k / n >= spec.size {
+                    F::one()
+                } else {
+                    F::zero()
+                }
+            })
+            .collect()
+    })
 }
 
 #[cfg(test)]

@@ -3,12 +3,14 @@
 use super::Network;
 use crate::error::{check_positive, check_range, ConfigError};
 use crate::initializers::{
-    fill_normal, kaiming_normal, sparse_mask, EpsilonMode, FluctuationDriven, InitError,
-    TargetTimescales, WeightStats,
+    fill_normal, kaiming_normal, sparse_mask, DaleAfferents, DaleTimescales, EpsilonMode,
+    FluctuationDriven, InitError, TargetTimescales, WeightStats,
 };
+use crate::layers::SpikingLayer;
 use crate::real::Real;
 use crate::tensor::Matrix;
 use rand::Rng;
+use rand_distr::{Exp1, StandardNormal};
 use serde::{Deserialize, Serialize};
 
 /// How the weights of a network are drawn.
@@ -112,6 +114,10 @@ impl<F: Real> Network<F> {
             encoder.draw(rng);
         }
         for (index, layer) in self.hidden.iter_mut().enumerate() {
+            if layer.spec.dale.is_some() {
+                draw_dale(layer, init, dt_s, rng)?;
+                continue;
+            }
             let target = TargetTimescales {
                 tau_mem_s: layer.spec.tau_mem_ms * 1e-3,
                 tau_syn_s: layer.spec.tau_syn_ms * 1e-3,
@@ -201,4 +207,76 @@ fn draw<F: Real, R: Rng>(
         .collect();
     w.data.iter_mut().zip(&mask).for_each(|(w, &m)| *w *= m);
     Ok(Some(mask))
+}
+
+/// Draws a Dale's-law layer's non-negative weights: exponential, with the fluctuation-driven
+/// means of [`FluctuationDriven::dale_means`]; under Kaiming normal init, the magnitudes of
+/// Kaiming normal weights. A layer that is not recurrent keeps its excitatory rows of `W_rec`
+/// at zero.
+fn draw_dale<F: Real, R: Rng>(
+    layer: &mut SpikingLayer<F>,
+    init: &WeightInit,
+    dt_s: f64,
+    rng: &mut R,
+) -> Result<(), InitError> {
+    let spec = &layer.spec;
+    let dale = spec.dale.expect("a Dale's-law layer");
+    let (exc, n) = (spec.size, spec.neurons());
+    let inputs = layer.w_in.rows;
+    let (input, rec, inh, exponential) = match *init {
+        WeightInit::FluctuationDriven {
+            sigma_u,
+            mu_u,
+            nu_hz,
+            alpha,
+            epsilon,
+        } => {
+            let fd = FluctuationDriven {
+                sigma_u,
+                mu_u,
+                nu_hz,
+                alpha,
+                epsilon,
+            };
+            let afferents = DaleAfferents {
+                inputs,
+                exc,
+                inh: n - exc,
+                recurrent: spec.recurrent,
+            };
+            let tau = DaleTimescales {
+                tau_mem_s: spec.tau_mem_ms * 1e-3,
+                tau_exc_s: dale.tau_exc_ms * 1e-3,
+                tau_inh_s: dale.tau_inh_ms * 1e-3,
+                dt_s,
+            };
+            let m = fd.dale_means(&afferents, &tau)?;
+            (m.input, m.exc.unwrap_or(0.0), m.inh, true)
+        }
+        WeightInit::KaimingNormal { gain, .. } => (
+            kaiming_normal(inputs, gain)?,
+            kaiming_normal(exc, gain)?,
+            kaiming_normal(n - exc, gain)?,
+            false,
+        ),
+    };
+    let mut sample = |scale: f64| -> F {
+        let z: f64 = if exponential {
+            rng.sample(Exp1)
+        } else {
+            rng.sample::<f64, _>(StandardNormal).abs()
+        };
+        F::from_f64(scale * z)
+    };
+    layer.w_in.data.iter_mut().for_each(|w| *w = sample(input));
+    let recurrent = spec.recurrent;
+    let w = layer.w_rec.as_mut().expect("a Dale's-law layer has W_rec");
+    for (k, w) in w.data.iter_mut().enumerate() {
+        *w = match (k / n < exc, recurrent) {
+            (true, true) => sample(rec),
+            (true, false) => F::zero(),
+            (false, _) => sample(inh),
+        };
+    }
+    Ok(())
 }

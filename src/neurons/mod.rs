@@ -12,6 +12,7 @@
 
 pub mod adaptive;
 mod context;
+pub mod exc_inh;
 mod family;
 mod jacobian;
 pub mod lif;
@@ -20,6 +21,7 @@ pub mod readout;
 
 pub use adaptive::{AdaptiveLif, AdaptiveLifFamily, AdaptiveLifState};
 pub use context::{NoiseStream, StepContext};
+pub use exc_inh::{ExcInh, ExcInhFamily, ExcInhState, SynapseTarget};
 pub use family::{
     FamilyVisitor, ModelVisitor, NeuronFamily, NeuronKind, NeuronSettings, ParamDef, ParamKind,
     ParamValues, PopulationSpec,

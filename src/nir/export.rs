@@ -24,6 +24,12 @@ use crate::tensor::Matrix;
 /// Fails for adaptive neurons, relaxed (non-binary) and stochastic spikes, which NIR cannot
 /// express.
 pub fn export_network(net: &Network<f32>) -> Result<NirGraph, NirError> {
+    if let Some(k) = net.spec.hidden.iter().position(|l| l.dale.is_some()) {
+        return Err(NirError::Export(format!(
+            "network.hidden[{k}] is a Dale's-law layer (two synaptic currents, E and I \
+             neurons), which NIR's nodes do not express"
+        )));
+    }
     match net.spec.spike {
         SpikeFn::Relaxed { .. } => {
             return Err(NirError::Export(

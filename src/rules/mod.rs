@@ -96,6 +96,12 @@ impl RuleKind {
         if spec.encoder.is_some() {
             return refuse("network.encoder", "does not run an encoder");
         }
+        if let Some(k) = spec.hidden.iter().position(|l| l.dale.is_some()) {
+            return refuse(
+                &format!("network.hidden[{k}].dale"),
+                "does not run Dale's-law layers (they train with bptt)",
+            );
+        }
         let spiking_output = spec.readout.kind == crate::layers::ReadoutKind::Spikes;
         if let RuleKind::SuperSpike { .. } = self {
             if !spiking_output {
