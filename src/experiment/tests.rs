@@ -599,13 +599,13 @@ fn dale_layers_refuse_int8_training_and_the_substrate_by_name() {
     let mut c = small_config();
     c.network.spiking_mut().unwrap().hidden[0].dropout = 0.0;
     c.network.spiking_mut().unwrap().hidden[0].dale = Some(Default::default());
-    c.training.quantize = crate::quant::Quantization::Int8;
+    c.training.quantize = Quantization::Int8;
     let err = Experiment::prepare(c.clone()).unwrap_err().to_string();
     assert!(
         err.contains("network.hidden[0].dale") && err.contains("f32"),
         "{err}"
     );
-    c.training.quantize = crate::quant::Quantization::None;
+    c.training.quantize = Quantization::None;
     c.substrate = Some(Default::default());
     let err = Experiment::prepare(c).unwrap_err().to_string();
     assert!(err.contains("substrate"), "{err}");
