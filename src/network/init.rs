@@ -157,6 +157,27 @@ impl<F: Real> Network<F> {
     }
 }
 
+/// The fluctuation-driven initializer a `FluctuationDriven` init names.
+fn fluctuation_driven(init: &WeightInit) -> FluctuationDriven {
+    let WeightInit::FluctuationDriven {
+        sigma_u,
+        mu_u,
+        nu_hz,
+        alpha,
+        epsilon,
+    } = *init
+    else {
+        unreachable!("called on a fluctuation-driven init")
+    };
+    FluctuationDriven {
+        sigma_u,
+        mu_u,
+        nu_hz,
+        alpha,
+        epsilon,
+    }
+}
+
 /// Feed-forward and recurrent weight statistics of one layer.
 fn layer_stats(
     init: &WeightInit,
@@ -165,20 +186,8 @@ fn layer_stats(
     target: &TargetTimescales,
 ) -> Result<(WeightStats, Option<WeightStats>), InitError> {
     match *init {
-        WeightInit::FluctuationDriven {
-            sigma_u,
-            mu_u,
-            nu_hz,
-            alpha,
-            epsilon,
-        } => {
-            let fd = FluctuationDriven {
-                sigma_u,
-                mu_u,
-                nu_hz,
-                alpha,
-                epsilon,
-            };
+        WeightInit::FluctuationDriven { .. } => {
+            let fd = fluctuation_driven(init);
             let stats = fd.layer_stats(n_ff, n_rec, target)?;
             Ok((stats.feed_forward, stats.recurrent))
         }
@@ -224,20 +233,8 @@ fn draw_dale<F: Real, R: Rng>(
     let (exc, n) = (spec.size, spec.neurons());
     let inputs = layer.w_in.rows;
     let (input, rec, inh, exponential) = match *init {
-        WeightInit::FluctuationDriven {
-            sigma_u,
-            mu_u,
-            nu_hz,
-            alpha,
-            epsilon,
-        } => {
-            let fd = FluctuationDriven {
-                sigma_u,
-                mu_u,
-                nu_hz,
-                alpha,
-                epsilon,
-            };
+        WeightInit::FluctuationDriven { .. } => {
+            let fd = fluctuation_driven(init);
             let afferents = DaleAfferents {
                 inputs,
                 exc,
