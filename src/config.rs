@@ -422,25 +422,27 @@ impl TrainingConfig {
 }
 
 impl ExperimentConfig {
-    /// Refuses what Dale's-law layers do not run: int8 training and the emulated substrate.
-    fn check_dale_support(&self) -> Result<(), ConfigError> {
+    /// Refuses what Dale's-law and convolutional layers do not run: int8 training and the
+    /// emulated substrate.
+    fn check_structure_support(&self) -> Result<(), ConfigError> {
         let Some(spec) = self.network.spiking() else {
             return Ok(());
         };
-        let Some(k) = spec.hidden.iter().position(|l| l.dale.is_some()) else {
+        let Some((k, structure)) = spec.first_structured() else {
             return Ok(());
         };
-        let field = format!("network.hidden[{k}].dale");
+        let field = format!("network.hidden[{k}].{}", structure.field());
+        let layers = structure.layers();
         if self.training.quantize != Quantization::None {
             return Err(ConfigError::new(
                 field,
-                "Dale's-law layers train in f32 only (training.quantize = \"none\")",
+                format!("{layers} train in f32 only (training.quantize = \"none\")"),
             ));
         }
         if self.substrate.is_some() {
             return Err(ConfigError::new(
                 field,
-                "Dale's-law layers do not run on the emulated substrate",
+                format!("{layers} do not run on the emulated substrate"),
             ));
         }
         Ok(())
@@ -448,7 +450,7 @@ impl ExperimentConfig {
 
     /// Checks every value that does not depend on the data.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        self.check_dale_support()?;
+        self.check_structure_support()?;
         let sum: f64 = self.data.split.iter().sum();
         for (i, f) in self.data.split.iter().enumerate() {
             check_range(&format!("data.split[{i}]"), *f, 0.0, 1.0, true)?;
@@ -622,6 +624,10 @@ impl ExperimentConfig {
                 return spec.validate();
             }
         };
+        if net.inputs > 0 {
+            // Convolutions are checked against their inputs once these are known.
+            net.resolve_conv_sizes()?;
+        }
         net.inputs = net.inputs.max(1);
         if let (ReadoutKind::Spikes, Some(last)) = (net.readout.kind, net.hidden.last_mut()) {
             // A spiking output layer's size may come from the data as well.

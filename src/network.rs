@@ -4,7 +4,7 @@
 use crate::error::{check_count, check_positive, ConfigError};
 use crate::layers::{
     EncoderSpec, EncoderTrace, Input, LayerTrace, LifEncoder, Readout, ReadoutKind, ReadoutSpec,
-    ReadoutTrace, RecurrentPath, SpikingLayer, SpikingLayerSpec,
+    ReadoutTrace, RecurrentPath, SpikingLayer, SpikingLayerSpec, Structure,
 };
 use crate::neurons::NoiseStream;
 use crate::real::Real;
@@ -15,6 +15,7 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 
 mod init;
+mod shapes;
 mod states;
 pub use init::WeightInit;
 pub use states::{NetworkCarry, NetworkStates};
@@ -91,6 +92,15 @@ impl NetworkSpec {
         }
         self.readout.validate("network.readout")?;
         self.check_spiking_output()
+    }
+
+    /// The first hidden layer whose weights have a structure ([`Structure`]: Dale's law,
+    /// convolutions), with its index, for the parts of the library that refuse them.
+    pub fn first_structured(&self) -> Option<(usize, Structure)> {
+        self.hidden
+            .iter()
+            .enumerate()
+            .find_map(|(k, l)| l.structure().map(|s| (k, s)))
     }
 
     /// With spikes as the output, the last hidden layer is the output layer: it must exist and
@@ -184,17 +194,18 @@ impl<F: Real> Network<F> {
     /// the spec says.
     pub fn new<R: Rng>(spec: &NetworkSpec, rng: &mut R) -> Result<Self, ConfigError> {
         spec.validate()?;
+        spec.check_conv_sizes()?;
         let dt_s = spec.dt_ms * 1e-3;
         let encoder = spec
             .encoder
             .as_ref()
             .map(|e| LifEncoder::new(e, spec.inputs, dt_s, spec.spike));
-        let mut inputs = encoder.as_ref().map_or(spec.inputs, LifEncoder::width);
         let mut hidden = Vec::with_capacity(spec.hidden.len());
-        for layer in &spec.hidden {
-            hidden.push(SpikingLayer::new(layer, inputs, dt_s, spec.spike, rng));
-            inputs = layer.size;
+        for (layer, (input, _)) in spec.hidden.iter().zip(spec.layer_inputs()?) {
+            hidden.push(SpikingLayer::new(layer, input, dt_s, spec.spike, rng));
         }
+        let last = spec.hidden.last().map(|l| l.size);
+        let inputs = last.unwrap_or(encoder.as_ref().map_or(spec.inputs, LifEncoder::width));
         let readout = Readout::new(&spec.readout, inputs, dt_s, rng);
         Ok(Self {
             spec: spec.clone(),
@@ -455,6 +466,7 @@ impl<F: Real> Network<F> {
             *dst = src.data.iter().map(|v| G::from_f64(v.as_f64())).collect();
         }
         other.copy_masks_from(self);
+        other.hidden.iter_mut().for_each(SpikingLayer::rebuild_conv);
         other
     }
 

@@ -116,10 +116,13 @@ impl Experiment {
         batches: usize,
         compared: &[ComparedRule],
     ) -> Result<BTreeMap<String, RuleComparison>, ExperimentError> {
-        if let Some(k) = net.spec.hidden.iter().position(|l| l.dale.is_some()) {
+        if let Some((k, s)) = net.spec.first_structured() {
             return Err(ConfigError::new(
-                format!("network.hidden[{k}].dale"),
-                "rules are compared on networks without Dale's-law layers (they train with bptt)",
+                format!("network.hidden[{k}].{}", s.field()),
+                format!(
+                    "rules are compared on networks without {} (they train with bptt)",
+                    s.layers()
+                ),
             )
             .into());
         }

@@ -647,6 +647,7 @@ fn resolve_sizes(config: &mut ExperimentConfig, data: &Dataset) -> Result<(), Co
             format!("is {} but the data has {channels} channels", net.inputs),
         ));
     }
+    net.resolve_conv_sizes()?;
     if let (ReadoutKind::Spikes, Some(last)) = (net.readout.kind, net.hidden.last_mut()) {
         if last.size == 0 {
             last.size = outputs;

@@ -214,10 +214,13 @@ impl Experiment {
         progress: &mut dyn FnMut(&PruneTrial),
     ) -> Result<(Network<f32>, PruneReport), ExperimentError> {
         config.validate()?;
-        if let Some(k) = net.spec.hidden.iter().position(|l| l.dale.is_some()) {
+        if let Some((k, s)) = net.spec.first_structured() {
             return Err(ConfigError::new(
-                format!("network.hidden[{k}].dale"),
-                "pruning does not run Dale's-law layers (their masks hold the E/I structure)",
+                format!("network.hidden[{k}].{}", s.field()),
+                format!(
+                    "pruning does not run {} (their weights have a structure a mask would break)",
+                    s.layers()
+                ),
             )
             .into());
         }

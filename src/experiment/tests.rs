@@ -610,3 +610,63 @@ fn dale_layers_refuse_int8_training_and_the_substrate_by_name() {
     let err = Experiment::prepare(c).unwrap_err().to_string();
     assert!(err.contains("substrate"), "{err}");
 }
+
+/// A convolutional run: the resolved config holds the derived sizes, an interrupted run
+/// resumes exactly, and the saved kernels rebuild the network that was trained.
+#[test]
+fn convolutional_runs_resolve_sizes_resume_and_reload() {
+    let mut c = small_config();
+    let spec = c.network.spiking_mut().unwrap();
+    spec.hidden[0].conv = Some(crate::layers::conv::ConvLayerSpec {
+        filters: 3,
+        kernel: 3,
+        stride: 2,
+        ..Default::default()
+    });
+    spec.hidden[0].bias = true;
+    let exp = Experiment::prepare(c).unwrap();
+    // (10 − 3)/2 + 1 = 4 positions × 3 filters.
+    assert_eq!(exp.config.network.spiking().unwrap().hidden[0].size, 12);
+    let tmp = tempfile::tempdir().unwrap();
+    let whole = RunDir::new(tmp.path().join("whole"));
+    let parts = RunDir::new(tmp.path().join("parts"));
+    let a = exp.run(&whole, false, &mut Silent).unwrap();
+    exp.run(&parts, false, &mut StopAfter(2, 0)).unwrap_err();
+    let b = exp.run(&parts, true, &mut Silent).unwrap();
+    assert_eq!(metrics(&whole), metrics(&parts));
+    assert_eq!(a.test_accuracy, b.test_accuracy);
+    let saved: ExperimentConfig =
+        toml::from_str(&std::fs::read_to_string(whole.config()).unwrap()).unwrap();
+    assert_eq!(saved, exp.config);
+    let net = whole.open_network().unwrap();
+    let layer = &net.hidden[0];
+    let conv = layer.conv.as_ref().unwrap();
+    assert_eq!(
+        layer.w_in,
+        conv.input.matrix(),
+        "W_in rebuilt from the kernel"
+    );
+    assert_eq!(layer.w_rec, conv.recurrent.as_ref().map(|k| k.matrix()));
+    assert!(conv.input.kernel.iter().any(|&w| w != 0.0));
+}
+
+#[test]
+fn convolutional_layers_refuse_int8_training_and_rules_by_name() {
+    let mut c = small_config();
+    c.network.spiking_mut().unwrap().hidden[0].conv = Some(Default::default());
+    c.training.quantize = Quantization::Int8;
+    let err = Experiment::prepare(c.clone()).unwrap_err().to_string();
+    assert!(
+        err.contains("network.hidden[0].conv") && err.contains("f32"),
+        "{err}"
+    );
+    c.training.quantize = Quantization::None;
+    c.training.rule = crate::rules::RuleKind::Rtrl {
+        max_memory_mb: 100.0,
+    };
+    let err = Experiment::prepare(c).unwrap_err().to_string();
+    assert!(
+        err.contains("network.hidden[0].conv") && err.contains("bptt"),
+        "{err}"
+    );
+}

@@ -106,6 +106,9 @@ pub(super) fn restore_network(
     }
     let n_out = net.readout.w.data.len();
     net.readout.mask = read_mask(ckpt, path, "mask.readout.w", n_out)?;
+    net.hidden
+        .iter_mut()
+        .for_each(crate::layers::SpikingLayer::rebuild_conv);
     Ok(if int8 > 0 {
         Quantization::Int8
     } else {

@@ -25,6 +25,9 @@ use crate::real::Real;
 use crate::tensor::Matrix;
 use serde::{Deserialize, Serialize};
 
+mod layer;
+pub use layer::{ConvGeometry, ConvLayerSpec, ConvWeights, MapShape, TiedKernel};
+
 /// The shape of a 1-D convolution over a `channels × length` map.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -138,6 +141,14 @@ impl Conv1dSpec {
                 }
             }
         }
+    }
+
+    /// Products of one convolution: every kernel weight at every position it meets an input
+    /// (the matrix's structural non-zeros).
+    pub fn taps(&self) -> usize {
+        let mut taps = 0;
+        self.for_each_tap(|_, _, _| taps += 1);
+        taps
     }
 
     /// The convolution with `kernel` (length [`Self::kernel_len`]) as a `[inputs, outputs]`
@@ -302,6 +313,20 @@ mod tests {
                 let fd = (loss(&plus) - loss(&minus)) / 2e-6;
                 assert!((fd - a).abs() < 1e-6, "{s:?} weight {w}: {fd} vs {a}");
             }
+        }
+    }
+
+    #[test]
+    fn taps_are_the_matrix_structure() {
+        for s in shapes() {
+            let ones = vec![1.0f64; s.kernel_len()];
+            let nnz = s
+                .to_matrix(&ones)
+                .data
+                .iter()
+                .filter(|&&v| v != 0.0)
+                .count();
+            assert_eq!(s.taps(), nnz, "{s:?}");
         }
     }
 

@@ -1,5 +1,6 @@
 //! Declarative descriptions of layers (what a config file says).
 
+use super::conv::ConvLayerSpec;
 use crate::error::{check_count, check_non_negative, check_positive, check_range, ConfigError};
 use crate::neurons::{NeuronKind, ResetGrad};
 use serde::{Deserialize, Serialize};
@@ -40,6 +41,39 @@ pub struct SpikingLayerSpec {
     /// `tau_syn_ms` are then unused.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dale: Option<DaleSpec>,
+    /// A convolutional layer ([`crate::layers::conv`]): the input projection (and, when
+    /// `recurrent`, the recurrent one) is a 1-D convolution, its neurons a `filters ×
+    /// positions` map; `size` is derived from the input ([`crate::network::NetworkSpec::resolve_conv_sizes`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub conv: Option<ConvLayerSpec>,
+}
+
+/// A hidden layer whose weights have a structure some parts of the library do not handle
+/// (they refuse it by name).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Structure {
+    /// A Dale's-law layer.
+    Dale,
+    /// A convolutional layer.
+    Conv,
+}
+
+impl Structure {
+    /// The spec's field that asks for it (`dale`, `conv`).
+    pub fn field(&self) -> &'static str {
+        match self {
+            Structure::Dale => "dale",
+            Structure::Conv => "conv",
+        }
+    }
+
+    /// What it is called in errors ("Dale's-law layers").
+    pub fn layers(&self) -> &'static str {
+        match self {
+            Structure::Dale => "Dale's-law layers",
+            Structure::Conv => "convolutional layers",
+        }
+    }
 }
 
 /// The excitatory and inhibitory populations of a Dale's-law layer
@@ -82,6 +116,7 @@ impl Default for SpikingLayerSpec {
             reset_grad: ResetGrad::Detached,
             bias: false,
             dale: None,
+            conv: None,
         }
     }
 }
@@ -91,6 +126,17 @@ impl SpikingLayerSpec {
     /// neurons after them (only the first `size` project out of the layer).
     pub fn neurons(&self) -> usize {
         self.size + self.inhibitory()
+    }
+
+    /// The structure of the layer's weights, when they have one (Dale's law, convolutions).
+    pub fn structure(&self) -> Option<Structure> {
+        if self.dale.is_some() {
+            Some(Structure::Dale)
+        } else if self.conv.is_some() {
+            Some(Structure::Conv)
+        } else {
+            None
+        }
     }
 
     /// Number of inhibitory neurons (0 outside a Dale's-law layer).
@@ -177,7 +223,28 @@ impl SpikingLayerSpec {
                 ));
             }
         }
+        if let Some(conv) = &self.conv {
+            self.validate_conv(conv, at)?;
+        }
         self.neuron.validate(&format!("{at}.neuron"))
+    }
+
+    /// A convolutional layer is dense and has no Dale's-law populations.
+    fn validate_conv(&self, conv: &ConvLayerSpec, at: &str) -> Result<(), ConfigError> {
+        conv.validate(&format!("{at}.conv"))?;
+        if self.dale.is_some() {
+            return Err(ConfigError::new(
+                format!("{at}.dale"),
+                "a layer is either convolutional or a Dale's-law layer",
+            ));
+        }
+        if self.density_ff < 1.0 || self.density_rec < 1.0 {
+            return Err(ConfigError::new(
+                format!("{at}.density_ff"),
+                "a convolutional layer's connectivity is its kernel: leave the densities at 1",
+            ));
+        }
+        Ok(())
     }
 }
 

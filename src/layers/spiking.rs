@@ -1,5 +1,6 @@
 //! A hidden layer of spiking neurons with feed-forward and optional recurrent weights.
 
+use super::conv::{ConvGeometry, ConvWeights, MapShape};
 use super::dale::DalePopulation;
 use super::population::{population, Carry, ModelRun, Population, StateRun};
 use super::{add_bias, apply_mask, bias_grad, Input, Param, SpikingLayerSpec};
@@ -31,8 +32,12 @@ pub struct SpikingLayer<F: Real> {
     pub mask_in: Option<Vec<F>>,
     /// 0/1 mask of existing recurrent connections.
     pub mask_rec: Option<Vec<F>>,
-    /// The feed-forward projection's bias `[size]`, when the spec asks for one.
+    /// The feed-forward projection's bias `[size]` (`[filters]` in a convolutional layer),
+    /// when the spec asks for one.
     pub b_in: Option<Vec<F>>,
+    /// A convolutional layer's kernels, from which `w_in` and `w_rec` are built (they are the
+    /// learnable tensors; see [`Self::apply_constraints`]).
+    pub conv: Option<ConvWeights<F>>,
     /// The neurons: their model's named per-neuron parameters (`tau_mem_s`, ...).
     pub neurons: Box<dyn Population<F>>,
 }
@@ -143,15 +148,29 @@ impl<F: Real> LayerTrace<F> {
 }
 
 impl<F: Real> SpikingLayer<F> {
-    /// A layer with zero weights and time constants drawn as the spec says.
+    /// A layer with zero weights and time constants drawn as the spec says, over an input of
+    /// `input` units (a map of channels for a convolutional layer).
+    ///
+    /// # Panics
+    /// If the spec's convolution does not fit `input` or its `size` is not the convolution's
+    /// output ([`crate::network::Network::new`] checks both with errors).
     pub fn new<R: Rng>(
         spec: &SpikingLayerSpec,
-        inputs: usize,
+        input: MapShape,
         dt_s: f64,
         spike: SpikeFn,
         rng: &mut R,
     ) -> Self {
+        let inputs = input.units();
         let n = spec.neurons();
+        let geometry: Option<ConvGeometry> = spec.conv.map(|c| {
+            let g = c
+                .geometry(input, spec.recurrent)
+                .expect("a validated convolution");
+            assert_eq!(g.output().units(), n, "a convolutional layer's size");
+            g
+        });
+        let bias_len = spec.conv.map_or(n, |c| c.filters);
         let sizes = PopulationSpec {
             size: n,
             tau_mem_ms: spec.tau_mem_ms,
@@ -173,7 +192,8 @@ impl<F: Real> SpikingLayer<F> {
             w_rec: (spec.recurrent || spec.dale.is_some()).then(|| Matrix::zeros(n, n)),
             mask_in: None,
             mask_rec: spec.dale.and_then(|_| dale_rec_mask(spec)),
-            b_in: spec.bias.then(|| vec![F::zero(); n]),
+            b_in: spec.bias.then(|| vec![F::zero(); bias_len]),
+            conv: geometry.as_ref().map(ConvWeights::zeros),
             neurons: match spec.dale {
                 None => population(&spec.neuron, &sizes, settings, rng),
                 Some(d) => Box::new(DalePopulation::new(
@@ -234,8 +254,17 @@ impl<F: Real> SpikingLayer<F> {
     /// The feed-forward current `x = input · W_in (+ b_in)`.
     pub fn project(&self, input: Input<F>) -> Seq<F> {
         let mut current = input.project(&self.w_in);
-        add_bias(&mut current, self.b_in.as_deref());
+        add_bias(&mut current, self.neuron_bias().as_deref());
         current
+    }
+
+    /// The bias per neuron (a convolutional layer's per-filter bias repeated over positions).
+    fn neuron_bias(&self) -> Option<Cow<'_, [F]>> {
+        let b = self.b_in.as_deref()?;
+        Some(match &self.conv {
+            Some(conv) => Cow::Owned(conv.expand_bias(b)),
+            None => Cow::Borrowed(b),
+        })
     }
 
     /// [`Self::forward_in`] from the feed-forward input current `x = input · W_in`
@@ -336,7 +365,10 @@ impl<F: Real> SpikingLayer<F> {
         let grads = trace.run.backward(&g, followed);
         let mut g_w_in = input.grad_weight(&grads.input, self.w_in.rows);
         apply_mask(&mut g_w_in.data, self.mask_in.as_deref());
-        let mut out = vec![g_w_in.data];
+        let mut out = vec![match &self.conv {
+            Some(conv) => conv.input.conv.kernel_grad(&g_w_in),
+            None => g_w_in.data,
+        }];
         let g_w_rec = match (&self.w_rec, path) {
             (None, _) => None,
             (Some(_), RecurrentPath::Followed) => grads.w_rec,
@@ -352,52 +384,81 @@ impl<F: Real> SpikingLayer<F> {
         };
         if let Some(mut g_w_rec) = g_w_rec {
             apply_mask(&mut g_w_rec.data, self.mask_rec.as_deref());
-            out.push(g_w_rec.data);
+            let rec_kernel = self.conv.as_ref().and_then(|c| c.recurrent.as_ref());
+            out.push(match rec_kernel {
+                Some(kernel) => kernel.conv.kernel_grad(&g_w_rec),
+                None => g_w_rec.data,
+            });
         }
         out.extend(self.neurons.param_grads(&grads.params));
         if self.b_in.is_some() {
-            out.push(bias_grad(&grads.input));
+            let g_b = bias_grad(&grads.input);
+            out.push(match &self.conv {
+                Some(conv) => conv.reduce_bias(&g_b),
+                None => g_b,
+            });
         }
         let g_input = input_grad.then(|| crate::linalg::grad_input(&grads.input, &self.w_in));
         (out, g_input)
     }
 
-    /// Every parameter tensor, learnable or not, in a fixed order: the weights, the neurons'
-    /// parameters, then the bias.
+    /// Every parameter tensor, learnable or not, in a fixed order: the weights (a
+    /// convolutional layer's kernels `w_in_kernel`, `w_rec_kernel` instead of the matrices
+    /// built from them), the neurons' parameters, then the bias.
     pub fn params(&self) -> Vec<Param<'_, F>> {
         let n = self.neurons();
-        let mut p = vec![Param {
-            name: "w_in",
-            shape: vec![self.w_in.rows, n],
-            data: &self.w_in.data,
+        let weight = |name, shape, data| Param {
+            name,
+            shape,
+            data,
             learnable: true,
-        }];
-        if let Some(w) = &self.w_rec {
-            p.push(Param {
-                name: "w_rec",
-                shape: vec![n, n],
-                data: &w.data,
-                learnable: true,
-            });
-        }
+        };
+        let mut p = match &self.conv {
+            Some(conv) => {
+                let mut p = vec![weight(
+                    "w_in_kernel",
+                    conv.input.shape(),
+                    &conv.input.kernel,
+                )];
+                if let Some(k) = &conv.recurrent {
+                    p.push(weight("w_rec_kernel", k.shape(), &k.kernel));
+                }
+                p
+            }
+            None => {
+                let mut p = vec![weight("w_in", vec![self.w_in.rows, n], &self.w_in.data)];
+                if let Some(w) = &self.w_rec {
+                    p.push(weight("w_rec", vec![n, n], &w.data));
+                }
+                p
+            }
+        };
         p.extend(self.neurons.params());
         if let Some(b) = &self.b_in {
-            p.push(Param {
-                name: "b_in",
-                shape: vec![n],
-                data: b,
-                learnable: true,
-            });
+            p.push(weight("b_in", vec![b.len()], b));
         }
         p
     }
 
-    /// Mutable views of every parameter tensor, in [`Self::params`] order.
+    /// Mutable views of every parameter tensor, in [`Self::params`] order. After changing a
+    /// convolutional layer's kernels, call [`Self::apply_constraints`] to rebuild its matrices.
     pub fn params_mut(&mut self) -> Vec<&mut Vec<F>> {
-        let mut p = vec![&mut self.w_in.data];
-        if let Some(w) = &mut self.w_rec {
-            p.push(&mut w.data);
-        }
+        let mut p = match &mut self.conv {
+            Some(conv) => {
+                let mut p = vec![&mut conv.input.kernel];
+                if let Some(k) = &mut conv.recurrent {
+                    p.push(&mut k.kernel);
+                }
+                p
+            }
+            None => {
+                let mut p = vec![&mut self.w_in.data];
+                if let Some(w) = &mut self.w_rec {
+                    p.push(&mut w.data);
+                }
+                p
+            }
+        };
         p.extend(self.neurons.params_mut());
         if let Some(b) = &mut self.b_in {
             p.push(b);
@@ -405,14 +466,28 @@ impl<F: Real> SpikingLayer<F> {
         p
     }
 
-    /// Keeps learned time constants at least one time step long, and a Dale's-law layer's
-    /// weights non-negative.
+    /// Keeps learned time constants at least one time step long and a Dale's-law layer's
+    /// weights non-negative, and rebuilds a convolutional layer's `w_in` and `w_rec` from its
+    /// kernels (so it follows every change of the learnable tensors: optimizer steps,
+    /// restored checkpoints, copies).
     pub fn apply_constraints(&mut self) {
         self.neurons.apply_constraints();
         if self.spec.dale.is_some() {
             let clamp = |w: &mut Matrix<F>| w.data.iter_mut().for_each(|w| *w = w.max(F::zero()));
             clamp(&mut self.w_in);
             self.w_rec.iter_mut().for_each(clamp);
+        }
+        self.rebuild_conv();
+    }
+
+    /// Rebuilds a convolutional layer's `w_in` and `w_rec` from its kernels (nothing for
+    /// other layers).
+    pub fn rebuild_conv(&mut self) {
+        if let Some(conv) = &self.conv {
+            self.w_in = conv.input.matrix();
+            if let Some(k) = &conv.recurrent {
+                self.w_rec = Some(k.matrix());
+            }
         }
     }
 }

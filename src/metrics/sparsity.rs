@@ -1,15 +1,16 @@
 //! Connection sparsity (of the weights) and activation sparsity (of the spikes).
 
-use crate::network::{Network, NetworkTrace};
+use crate::network::{NamedTensor, Network, NetworkTrace};
 use crate::quant::is_weight_matrix;
 
-/// Fraction of zero entries over all weight matrices together (input, recurrent and readout
-/// weights; NeuroBench's `ConnectionSparsity` counts the `weight` of every `Linear`, including
-/// an snnTorch `RLeaky`'s recurrent one, and no biases or neuron parameters). 0 for a network
-/// without weights.
+/// Fraction of zero entries over all weight matrices and convolution kernels together (input,
+/// recurrent and readout weights; NeuroBench's `ConnectionSparsity` counts the `weight` of
+/// every `Linear` and `Conv`, including an snnTorch `RLeaky`'s recurrent one, and no biases or
+/// neuron parameters). 0 for a network without weights.
 pub fn connection_sparsity(net: &Network<f32>) -> f64 {
     let (mut zeros, mut total) = (0usize, 0usize);
-    for t in net.tensors().iter().filter(|t| is_weight_matrix(t)) {
+    let weights = |t: &&NamedTensor<'_, f32>| is_weight_matrix(t) || t.shape.len() == 3;
+    for t in net.tensors().iter().filter(weights) {
         zeros += t.data.iter().filter(|&&w| w == 0.0).count();
         total += t.data.len();
     }

@@ -3,7 +3,9 @@
 //! Counted as NeuroBench's `SynapticOperations` counts them for an snnTorch model stepped once
 //! per time step: for every connection (weight matrix `W`, `[inputs, outputs]`) and every step,
 //!
-//! - **dense** `= B · inputs · outputs`: every weight times every input, zero or not;
+//! - **dense** `= B · inputs · outputs`: every weight times every input, zero or not (for a
+//!   convolution, `B · outputs · taps`: every kernel weight at every position it slides over,
+//!   as NeuroBench counts a `Conv1d`);
 //! - **effective** `= Σ_b Σ_{i : x_i ≠ 0} nnz(W[i, :])`: the product of the binarized input
 //!   (non-zero → 1) and the binarized weights, summed over outputs; bias-free, as NeuroBench;
 //! - the effective operations of that step are **accumulates (ACs)** if every input value of
@@ -73,12 +75,13 @@ impl OpCounts {
     }
 }
 
-/// One weight matrix: its name, its non-zero entries per input row, and its output count.
+/// One weight matrix: its name, its non-zero entries per input row, and its synapses (the
+/// dense operations per input vector).
 #[derive(Clone, Debug)]
 struct Connection {
     name: String,
     row_nnz: Vec<u64>,
-    outputs: usize,
+    synapses: u64,
     /// Which activity feeds it (see [`Feed`]).
     feed: Feed,
 }
@@ -105,15 +108,19 @@ impl SynOpsCounter {
         let mut connections = Vec::new();
         let mut previous = None;
         for (k, layer) in net.hidden.iter().enumerate() {
+            let taps = layer.conv.as_ref().map(|c| c.input.conv.taps());
             connections.push(connection(
                 format!("hidden.{k}.w_in"),
                 &layer.w_in.data,
                 layer.w_in.cols,
+                taps,
                 Feed::Layer(previous),
             ));
             if let Some(w) = &layer.w_rec {
                 let name = format!("hidden.{k}.w_rec");
-                connections.push(connection(name, &w.data, w.cols, Feed::Recurrent(k)));
+                let conv = layer.conv.as_ref().and_then(|c| c.recurrent.as_ref());
+                let taps = conv.map(|k| k.conv.taps());
+                connections.push(connection(name, &w.data, w.cols, taps, Feed::Recurrent(k)));
             }
             previous = Some(k);
         }
@@ -123,6 +130,7 @@ impl SynOpsCounter {
                 "readout.w".into(),
                 &w.data,
                 w.cols,
+                None,
                 Feed::Layer(previous),
             ));
         }
@@ -141,7 +149,7 @@ impl SynOpsCounter {
                 Feed::Layer(Some(k)) => (Source::Dense(trace.hidden[k].output()), false),
                 Feed::Recurrent(k) => (Source::Dense(trace.hidden[k].spikes()), true),
             };
-            counts.add(count(source, delayed, &c.row_nnz, c.outputs));
+            counts.add(count(source, delayed, &c.row_nnz, c.synapses));
         }
     }
 
@@ -165,7 +173,15 @@ impl SynOpsCounter {
     }
 }
 
-fn connection(name: String, w: &[f32], outputs: usize, feed: Feed) -> Connection {
+/// A connection of `w` (`[inputs, outputs]`); `synapses` are a convolution's taps, else
+/// every entry.
+fn connection(
+    name: String,
+    w: &[f32],
+    outputs: usize,
+    synapses: Option<usize>,
+    feed: Feed,
+) -> Connection {
     let row_nnz = w
         .chunks(outputs.max(1))
         .map(|row| row.iter().filter(|&&v| v != 0.0).count() as u64)
@@ -173,7 +189,7 @@ fn connection(name: String, w: &[f32], outputs: usize, feed: Feed) -> Connection
     Connection {
         name,
         row_nnz,
-        outputs,
+        synapses: synapses.unwrap_or(w.len()) as u64,
         feed,
     }
 }
@@ -232,10 +248,10 @@ impl Source<'_> {
 
 /// The operations of one connection over one batch; with `delayed`, step `t` reads the input
 /// of step `t − 1` (zero at the first step).
-fn count(source: Source<'_>, delayed: bool, row_nnz: &[u64], outputs: usize) -> OpCounts {
-    let (steps, batch, inputs) = source.shape();
+fn count(source: Source<'_>, delayed: bool, row_nnz: &[u64], synapses: u64) -> OpCounts {
+    let (steps, batch, _) = source.shape();
     let mut counts = OpCounts {
-        dense: (steps * batch * inputs * outputs) as u64,
+        dense: (steps * batch) as u64 * synapses,
         ..OpCounts::default()
     };
     for t in 0..steps {

@@ -124,17 +124,24 @@ impl<F: Real> Network<F> {
                 dt_s,
                 lookahead: layer.spec.lookahead(),
             };
+            let input_gain = match (index, init) {
+                (
+                    0,
+                    WeightInit::KaimingNormal {
+                        input_gain: Some(gain),
+                        ..
+                    },
+                ) => Some(*gain),
+                _ => None,
+            };
+            if layer.conv.is_some() {
+                draw_conv(layer, init, &target, input_gain, rng)?;
+                continue;
+            }
             let n_rec = layer.w_rec.as_ref().map(|w| w.rows);
             let (mut ff, rec) = layer_stats(init, layer.w_in.rows, n_rec, &target)?;
-            if let (
-                0,
-                WeightInit::KaimingNormal {
-                    input_gain: Some(gain),
-                    ..
-                },
-            ) = (index, init)
-            {
-                ff.std = kaiming_normal(layer.w_in.rows, *gain)?;
+            if let Some(gain) = input_gain {
+                ff.std = kaiming_normal(layer.w_in.rows, gain)?;
             }
             layer.mask_in = draw(&mut layer.w_in, ff, layer.spec.density_ff, rng)?;
             if let (Some(w), Some(rec)) = (&mut layer.w_rec, rec) {
@@ -216,6 +223,42 @@ fn draw<F: Real, R: Rng>(
         .collect();
     w.data.iter_mut().zip(&mask).for_each(|(w, &m)| *w *= m);
     Ok(Some(mask))
+}
+
+/// Draws a convolutional layer's kernels as a dense layer's weights with the kernels' fan-in
+/// (`in_channels / groups · kernel` inputs per neuron; `filters · recurrent_kernel` for the
+/// recurrent kernel), then builds its matrices.
+fn draw_conv<F: Real, R: Rng>(
+    layer: &mut SpikingLayer<F>,
+    init: &WeightInit,
+    target: &TargetTimescales,
+    input_gain: Option<f64>,
+    rng: &mut R,
+) -> Result<(), InitError> {
+    let conv = layer.conv.as_mut().expect("a convolutional layer");
+    let n_rec = conv.recurrent.as_ref().map(|k| k.fan_in());
+    let (mut ff, rec) = layer_stats(init, conv.input.fan_in(), n_rec, target)?;
+    if let Some(gain) = input_gain {
+        ff.std = kaiming_normal(conv.input.fan_in(), gain)?;
+    }
+    fill_kernel(&mut conv.input.kernel, ff, rng)?;
+    if let (Some(k), Some(rec)) = (&mut conv.recurrent, rec) {
+        fill_kernel(&mut k.kernel, rec, rng)?;
+    }
+    layer.rebuild_conv();
+    Ok(())
+}
+
+/// Fills a kernel from `stats`.
+fn fill_kernel<F: Real, R: Rng>(
+    kernel: &mut Vec<F>,
+    stats: WeightStats,
+    rng: &mut R,
+) -> Result<(), InitError> {
+    let mut m = Matrix::from_vec(1, kernel.len(), std::mem::take(kernel)).expect("one row");
+    fill_normal(&mut m, stats.mean, stats.std, rng)?;
+    *kernel = m.data;
+    Ok(())
 }
 
 /// Draws a Dale's-law layer's non-negative weights: exponential, with the fluctuation-driven

@@ -114,6 +114,8 @@ fn loss(net: &Network<f64>, x: &Seq<f64>, c: &Seq<f64>, d: &[Vec<f64>]) -> f64 {
 fn every_learnable_tensor_matches_finite_differences() {
     let mut rng = ChaCha8Rng::seed_from_u64(11);
     let net = random_network_of(&spec(5), &mut rng);
+    let names: Vec<String> = net.tensors().into_iter().map(|t| t.name).collect();
+    assert!(names.contains(&"hidden.1.tau_ada_s".to_string()));
     assert_matches_finite_differences(&net, &mut rng);
 }
 
@@ -290,7 +292,6 @@ fn assert_matches_finite_differences(net: &Network<f64>, rng: &mut ChaCha8Rng) {
         .map(|t| t.name.clone())
         .collect();
     assert_eq!(names.len(), grads.len());
-    assert!(names.contains(&"hidden.1.tau_ada_s".to_string()));
     assert!(grads.iter().flatten().any(|g| g.abs() > 1e-6));
     // Central differences with one Richardson step (error O(h⁴)): the time constants are
     // milliseconds, where a plain O(h²) difference is not accurate to 1e-6.
@@ -300,6 +301,8 @@ fn assert_matches_finite_differences(net: &Network<f64>, rng: &mut ChaCha8Rng) {
             let perturbed = |delta: f64| {
                 let mut n = net.clone();
                 n.learnable_mut()[k][i] += delta;
+                // A convolutional layer's matrices follow its kernels.
+                n.hidden.iter_mut().for_each(SpikingLayer::rebuild_conv);
                 loss(&n, &x, &c, &d)
             };
             let central = |h: f64| (perturbed(h) - perturbed(-h)) / (2.0 * h);
@@ -408,16 +411,21 @@ fn event_path_equals_dense_path() {
         .data
         .iter_mut()
         .for_each(|w| *w = rng.random_range(-1.0..1.0));
+    assert_event_path_equals_dense_path(&net, &mut rng);
+}
+
+/// Input events and gathered hidden spikes give the dense path's outputs and gradients.
+fn assert_event_path_equals_dense_path(net: &Network<f64>, rng: &mut ChaCha8Rng) {
     let (steps, batch) = (30, 3);
     let pairs: Vec<(u32, u32)> = (0..200)
         .map(|_| {
             (
                 rng.random_range(0..(steps * batch) as u32),
-                rng.random_range(0..12),
+                rng.random_range(0..net.spec.inputs as u32),
             )
         })
         .collect();
-    let events = crate::events::SpikeEvents::from_pairs(steps, batch, 12, &pairs);
+    let events = crate::events::SpikeEvents::from_pairs(steps, batch, net.spec.inputs, &pairs);
     let dense: Seq<f64> = events.to_dense();
     let g = Seq::from_vec(
         steps,
@@ -572,3 +580,5 @@ fn kaiming_input_gain_scales_only_the_first_input_weights() {
         .to_string()
         .contains("init.input_gain"));
 }
+
+mod conv;

@@ -7,7 +7,7 @@ use super::convention::{
 };
 use super::graph::{Array, Leaky, MetaValue, Metadata, NirGraph, Node, NodeKind};
 use super::NirError;
-use crate::layers::NeuronKind;
+use crate::layers::{NeuronKind, Structure};
 use crate::network::Network;
 use crate::quant::integer::{
     IntegerDecays, IntegerNetwork, IntegerWeights, DECAY_BITS, FRAC_BITS, STATE_ONE,
@@ -24,11 +24,20 @@ use crate::tensor::Matrix;
 /// Fails for adaptive neurons, relaxed (non-binary) and stochastic spikes, which NIR cannot
 /// express.
 pub fn export_network(net: &Network<f32>) -> Result<NirGraph, NirError> {
-    if let Some(k) = net.spec.hidden.iter().position(|l| l.dale.is_some()) {
-        return Err(NirError::Export(format!(
-            "network.hidden[{k}] is a Dale's-law layer (two synaptic currents, E and I \
-             neurons), which NIR's nodes do not express"
-        )));
+    match net.spec.first_structured() {
+        Some((k, Structure::Dale)) => {
+            return Err(NirError::Export(format!(
+                "network.hidden[{k}] is a Dale's-law layer (two synaptic currents, E and I \
+                 neurons), which NIR's nodes do not express"
+            )))
+        }
+        Some((k, Structure::Conv)) => {
+            return Err(NirError::Export(format!(
+                "network.hidden[{k}] is a convolutional layer; its export as NIR Conv1d \
+                 nodes is not written yet"
+            )))
+        }
+        None => {}
     }
     match net.spec.spike {
         SpikeFn::Relaxed { .. } => {

@@ -96,10 +96,10 @@ impl RuleKind {
         if spec.encoder.is_some() {
             return refuse("network.encoder", "does not run an encoder");
         }
-        if let Some(k) = spec.hidden.iter().position(|l| l.dale.is_some()) {
+        if let Some((k, s)) = spec.first_structured() {
             return refuse(
-                &format!("network.hidden[{k}].dale"),
-                "does not run Dale's-law layers (they train with bptt)",
+                &format!("network.hidden[{k}].{}", s.field()),
+                &format!("does not run {} (they train with bptt)", s.layers()),
             );
         }
         let spiking_output = spec.readout.kind == crate::layers::ReadoutKind::Spikes;

@@ -335,7 +335,8 @@ impl<M: Model, R: Learner<M>> Trainer<R, M> {
         let learnable = tensors.iter().filter(|t| t.learnable);
         let mut total = 0.0;
         for (t, g) in learnable.zip(grads.iter_mut()) {
-            if t.shape.len() == 2 {
+            // Weight matrices and convolution kernels.
+            if t.shape.len() >= 2 {
                 for reg in &self.config.weights {
                     total += add_weight_penalty(reg, t.data, g)?;
                 }

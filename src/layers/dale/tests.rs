@@ -1,6 +1,7 @@
 //! A Dale's-law layer's hand-written backward pass against finite differences (f64, relaxed
 //! spikes), and its structure: the output, the targets of its synapses, its constraints.
 
+use crate::layers::conv::MapShape;
 use crate::layers::{DaleSpec, Input, SpikingLayer, SpikingLayerSpec};
 use crate::neurons::{ExcInh, ExcInhFamily, ExcInhState, NeuronSettings, ParamValues, ResetGrad};
 use crate::surrogates::SpikeFn;
@@ -29,7 +30,7 @@ fn layer(
         }),
         ..SpikingLayerSpec::default()
     };
-    let mut layer = SpikingLayer::new(&spec, 3, 1e-3, spike, rng);
+    let mut layer = SpikingLayer::new(&spec, MapShape::flat(3), 1e-3, spike, rng);
     assert_eq!((layer.size(), layer.neurons()), (8, 10));
     layer
         .w_in

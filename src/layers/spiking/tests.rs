@@ -30,7 +30,7 @@ fn layer(learn_tau: bool, rng: &mut ChaCha8Rng) -> SpikingLayer<f64> {
         learn_tau,
         ..SpikingLayerSpec::default()
     };
-    let mut layer = SpikingLayer::new(&spec, 5, 1e-3, SpikeFn::default(), rng);
+    let mut layer = SpikingLayer::new(&spec, MapShape::flat(5), 1e-3, SpikeFn::default(), rng);
     layer
         .w_in
         .data

@@ -1,0 +1,73 @@
+//! The map each hidden layer reads, and the sizes of convolutional layers derived from it.
+//!
+//! A flat layer's output is one channel of `size` units; a convolutional layer's is its
+//! `filters × positions` map, which the next convolutional layer convolves channel by channel.
+
+use super::NetworkSpec;
+use crate::error::ConfigError;
+use crate::layers::conv::{ConvGeometry, MapShape};
+
+impl NetworkSpec {
+    /// The first hidden layer's input: the encoder's neurons, or the input channels.
+    fn first_input(&self) -> MapShape {
+        MapShape::flat(match &self.encoder {
+            Some(e) => self.inputs * e.fan_out,
+            None => self.inputs,
+        })
+    }
+
+    /// Each hidden layer's input map and, for a convolutional layer, its convolutions; the
+    /// error names the layer whose convolution does not fit its input.
+    pub fn layer_inputs(&self) -> Result<Vec<(MapShape, Option<ConvGeometry>)>, ConfigError> {
+        let mut input = self.first_input();
+        let mut all = Vec::with_capacity(self.hidden.len());
+        for (k, layer) in self.hidden.iter().enumerate() {
+            let geometry = match &layer.conv {
+                Some(conv) => Some(
+                    conv.geometry(input, layer.recurrent)
+                        .map_err(|e| ConfigError::new(format!("network.hidden[{k}].conv"), e))?,
+                ),
+                None => None,
+            };
+            all.push((input, geometry));
+            input = geometry.map_or(MapShape::flat(layer.size), |g| g.output());
+        }
+        Ok(all)
+    }
+
+    /// Sets every convolutional layer's `size` to its map's `filters × positions` (a config
+    /// leaves it out); needs `inputs`. The resolved config then shows the sizes.
+    pub fn resolve_conv_sizes(&mut self) -> Result<(), ConfigError> {
+        let inputs = self.layer_inputs()?;
+        for (layer, (_, geometry)) in self.hidden.iter_mut().zip(inputs) {
+            if let Some(g) = geometry {
+                layer.size = g.output().units();
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks that every convolutional layer's `size` is its map's (after
+    /// [`Self::resolve_conv_sizes`]).
+    pub(super) fn check_conv_sizes(&self) -> Result<(), ConfigError> {
+        let inputs = self.layer_inputs()?;
+        for (k, (layer, (_, geometry))) in self.hidden.iter().zip(inputs).enumerate() {
+            if let Some(g) = geometry {
+                let units = g.output().units();
+                if layer.size != units {
+                    return Err(ConfigError::new(
+                        format!("network.hidden[{k}].size"),
+                        format!(
+                            "is {} but the convolution's map has {} filters × {} positions = \
+                             {units} neurons (NetworkSpec::resolve_conv_sizes sets it)",
+                            layer.size,
+                            g.input.filters,
+                            g.input.out_length()
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}

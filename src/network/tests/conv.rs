@@ -1,0 +1,138 @@
+//! Convolutional layers in a network: kernel and bias gradients against finite differences,
+//! the event path against the dense one, sizes derived from the maps.
+
+use super::*;
+use crate::layers::conv::ConvLayerSpec;
+
+/// 12 inputs → conv (2 filters, kernel 3, stride 2, padding 1, recurrent kernel 3, bias) →
+/// conv (4 filters in 2 groups, kernel 3, dilation 2) → a flat recurrent layer → readout.
+fn conv_spec(inputs: usize) -> NetworkSpec {
+    let layer = |conv, recurrent, bias| SpikingLayerSpec {
+        size: 3,
+        recurrent,
+        bias,
+        learn_tau: true,
+        tau_spread: 0.3,
+        tau_mem_ms: 6.0,
+        tau_syn_ms: 3.0,
+        reset_grad: ResetGrad::Differentiable,
+        conv,
+        ..SpikingLayerSpec::default()
+    };
+    let first = ConvLayerSpec {
+        filters: 2,
+        kernel: 3,
+        stride: 2,
+        padding: 1,
+        recurrent_kernel: 3,
+        ..ConvLayerSpec::default()
+    };
+    let second = ConvLayerSpec {
+        filters: 4,
+        kernel: 3,
+        dilation: 2,
+        groups: 2,
+        ..ConvLayerSpec::default()
+    };
+    let mut s = NetworkSpec {
+        hidden: vec![
+            layer(Some(first), true, true),
+            layer(Some(second), false, true),
+            layer(None, true, false),
+        ],
+        ..spec(inputs)
+    };
+    s.resolve_conv_sizes().unwrap();
+    s
+}
+
+/// A network of `spec` with random kernels (matrices rebuilt), biases and readout weights.
+fn random_conv_network(spec: &NetworkSpec, rng: &mut ChaCha8Rng) -> Network<f64> {
+    let mut net = random_network_of(spec, rng);
+    for layer in &mut net.hidden {
+        if let Some(conv) = &mut layer.conv {
+            let scale = 3.0 / (conv.input.fan_in() as f64).sqrt();
+            for w in &mut conv.input.kernel {
+                *w = rng.random_range(-0.5..1.5) * scale;
+            }
+            for w in conv.recurrent.iter_mut().flat_map(|k| &mut k.kernel) {
+                *w = rng.random_range(-0.6..0.6);
+            }
+        }
+        for b in layer.b_in.iter_mut().flatten() {
+            *b = rng.random_range(-0.3..0.3);
+        }
+        layer.apply_constraints();
+    }
+    net
+}
+
+#[test]
+fn conv_sizes_are_the_maps() {
+    let s = conv_spec(12);
+    let sizes: Vec<usize> = s.hidden.iter().map(|l| l.size).collect();
+    // (12 + 2 − 3)/2 + 1 = 6 positions × 2 filters; (6 − 5) + 1 = 2 positions × 4 filters.
+    assert_eq!(sizes, vec![12, 8, 3]);
+    let mut wrong = s.clone();
+    wrong.hidden[1].size = 9;
+    let mut rng = ChaCha8Rng::seed_from_u64(1);
+    let err = Network::<f64>::new(&wrong, &mut rng).unwrap_err();
+    assert_eq!(err.field, "network.hidden[1].size", "{err}");
+    let mut too_short = s.clone();
+    too_short.inputs = 1;
+    let err = too_short.resolve_conv_sizes().unwrap_err();
+    assert_eq!(err.field, "network.hidden[1].conv", "{err}");
+}
+
+#[test]
+fn conv_tensors_are_kernels_and_the_matrices_follow_them() {
+    let mut rng = ChaCha8Rng::seed_from_u64(2);
+    let mut net = random_conv_network(&conv_spec(12), &mut rng);
+    let shapes: Vec<(String, Vec<usize>)> = net
+        .tensors()
+        .into_iter()
+        .filter(|t| t.name.starts_with("hidden.0") || t.name.starts_with("hidden.1"))
+        .filter(|t| t.name.contains("kernel") || t.name.contains("b_in"))
+        .map(|t| (t.name, t.shape))
+        .collect();
+    let expected = [
+        ("hidden.0.w_in_kernel", vec![2, 1, 3]),
+        ("hidden.0.w_rec_kernel", vec![2, 2, 3]),
+        ("hidden.0.b_in", vec![2]),
+        ("hidden.1.w_in_kernel", vec![4, 1, 3]),
+        ("hidden.1.b_in", vec![4]),
+    ];
+    let expected: Vec<(String, Vec<usize>)> = expected
+        .into_iter()
+        .map(|(n, s)| (n.to_string(), s))
+        .collect();
+    assert_eq!(shapes, expected);
+    // A changed kernel reaches the matrix at every position it is tied to.
+    net.hidden[0].params_mut()[0][1] = 7.0;
+    net.apply_constraints();
+    let w = &net.hidden[0].w_in;
+    let sevens = w.data.iter().filter(|&&v| v == 7.0).count();
+    assert_eq!(
+        sevens, 6,
+        "kernel tap 1 of filter 0 lands once per output position"
+    );
+}
+
+#[test]
+fn conv_kernels_and_biases_match_finite_differences() {
+    let mut rng = ChaCha8Rng::seed_from_u64(3);
+    let net = random_conv_network(&conv_spec(12), &mut rng);
+    assert_matches_finite_differences(&net, &mut rng);
+}
+
+#[test]
+fn conv_event_path_equals_dense_path() {
+    let mut rng = ChaCha8Rng::seed_from_u64(4);
+    let mut s = conv_spec(12);
+    s.spike = SpikeFn::default();
+    s.hidden
+        .iter_mut()
+        .for_each(|l| l.reset_grad = ResetGrad::Detached);
+    let net = random_conv_network(&s, &mut rng);
+    assert_event_path_equals_dense_path(&net, &mut rng);
+}
