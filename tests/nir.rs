@@ -153,6 +153,92 @@ fn assert_round_trip_is_bit_exact(net: &Network<f32>) {
     assert_eq!(bits(&ta.output().data), bits(&tb.output().data));
 }
 
+/// A recurrent convolutional layer (bias, stride 2, padding 1), a second convolution in two
+/// groups with dilation 2, then a dense layer and the readout: exported as `Conv1d` nodes
+/// (a recurrent one on the `lif → rec → lif` cycle, a `Flatten` before the dense projection),
+/// imported as dense projections, and the imported network spikes exactly as the original.
+#[test]
+fn convolutional_networks_round_trip_with_the_same_spikes() {
+    use spikegrad::layers::conv::ConvLayerSpec;
+    let mut spec = NetworkSpec::recurrent_lif(16, 5, 3, Default::default());
+    spec.dt_ms = 0.5;
+    let conv = |filters, kernel, stride, padding, dilation, groups| ConvLayerSpec {
+        filters,
+        kernel,
+        stride,
+        padding,
+        dilation,
+        groups,
+        recurrent_kernel: 3,
+    };
+    let first = SpikingLayerSpec {
+        recurrent: true,
+        bias: true,
+        threshold: 0.7,
+        conv: Some(conv(4, 3, 2, 1, 1, 1)),
+        ..SpikingLayerSpec::default()
+    };
+    let second = SpikingLayerSpec {
+        conv: Some(conv(6, 3, 1, 0, 2, 2)),
+        ..SpikingLayerSpec::default()
+    };
+    spec.hidden.insert(0, second);
+    spec.hidden.insert(0, first);
+    spec.resolve_conv_sizes().unwrap();
+    let mut rng = ChaCha8Rng::seed_from_u64(9);
+    let mut net = Network::<f32>::new(&spec, &mut rng).unwrap();
+    for t in net.tensors_mut() {
+        if t.iter().all(|&v| v == 0.0) {
+            t.iter_mut().for_each(|v| *v = rng.random_range(-0.4..1.0));
+        }
+    }
+    net.apply_constraints();
+
+    let graph = nir::export_network(&net).unwrap();
+    let kinds: Vec<(&str, &str)> = ["fc0", "rec0", "fc1", "flat1", "fc2"]
+        .iter()
+        .map(|n| (*n, graph.nodes[*n].kind.type_name()))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("fc0", "Conv1d"),
+            ("rec0", "Conv1d"),
+            ("fc1", "Conv1d"),
+            ("flat1", "Flatten"),
+            ("fc2", "Linear")
+        ]
+    );
+    let NodeKind::Conv1d(fc1) = &graph.nodes["fc1"].kind else {
+        unreachable!("checked")
+    };
+    // 4 channels of 8 positions in, 6 filters over 2 groups: [6, 2, 3].
+    assert_eq!(fc1.weight.shape, [6, 2, 3]);
+    assert_eq!((fc1.input_length, fc1.groups, fc1.dilation), (8, 2, 2));
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("conv.nir");
+    nir::write_nir(&path, &graph).unwrap();
+    assert_eq!(nir::read_nir(&path).unwrap(), graph);
+    let back = import(&path, 0.5e-3, None).unwrap().network;
+    assert_eq!(
+        back.hidden.iter().map(|l| l.size()).collect::<Vec<_>>(),
+        [32, 24, 5]
+    );
+    let x = events(3, 80, 4, 16);
+    let (ta, tb) = (
+        net.forward::<ChaCha8Rng>(Input::Events(&x), None),
+        back.forward::<ChaCha8Rng>(Input::Events(&x), None),
+    );
+    for (k, (a, b)) in ta.hidden.iter().zip(&tb.hidden).enumerate() {
+        let spikes = a.spikes().data.iter().sum::<f32>();
+        assert!(spikes > 20.0, "layer {k} should spike ({spikes})");
+        assert_eq!(a.spikes().data, b.spikes().data, "layer {k}");
+    }
+    let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+    assert_eq!(bits(&ta.output().data), bits(&tb.output().data));
+}
+
 #[test]
 fn exported_parameters_are_the_networks() {
     let net = random_network(3);

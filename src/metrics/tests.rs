@@ -209,3 +209,47 @@ fn r2_of_per_step_series_pairs_each_step_with_its_own_row() {
         "spike-train targets are not regression"
     );
 }
+
+/// A convolutional layer's dense operations are its taps (every kernel weight at every
+/// position it meets an input), not its matrix's entries; its kernels count in the
+/// connection sparsity.
+#[test]
+fn convolutions_count_their_taps_and_kernels() {
+    let mut spec = NetworkSpec {
+        inputs: 6,
+        dt_ms: 1.0,
+        hidden: vec![SpikingLayerSpec {
+            recurrent: true,
+            conv: Some(crate::layers::conv::ConvLayerSpec {
+                filters: 2,
+                kernel: 3,
+                padding: 1,
+                recurrent_kernel: 3,
+                ..Default::default()
+            }),
+            ..Default::default()
+        }],
+        readout: ReadoutSpec {
+            size: 2,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    spec.resolve_conv_sizes().unwrap();
+    let mut rng = ChaCha8Rng::seed_from_u64(1);
+    let mut net = Network::<f32>::new(&spec, &mut rng).unwrap();
+    for t in net.tensors_mut() {
+        t.iter_mut().for_each(|v| *v = 0.5);
+    }
+    net.hidden[0].conv.as_mut().unwrap().input.kernel[0] = 0.0;
+    net.apply_constraints();
+    let e = events();
+    let x = SpikeEvents::from_pairs(e.steps, e.batch, 6, &[(0, 1), (3, 5)]);
+    let m = measure(&net, Input::Events(&x));
+    // 6 positions × 2 filters; each output sums 3 taps but the padded ends only 2:
+    // 2 filters × (6·3 − 2) = 32 input taps; recurrently 2 filters × 2 channels × 16 = 64.
+    let dense: Vec<f64> = m.synops_per_connection.iter().map(|c| c.ops.dense).collect();
+    assert_eq!(dense, [4.0 * 32.0, 4.0 * 64.0, 4.0 * 24.0]);
+    // One zero among 6 + 12 kernel weights and 24 readout weights.
+    assert_eq!(m.connection_sparsity, 1.0 / 42.0);
+}

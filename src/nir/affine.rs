@@ -1,8 +1,10 @@
 //! The affine map `y = W x + b` of a path of stateless NIR nodes (`Affine`, `Linear`,
-//! `Scale`, `Flatten`) between two neuron nodes, composed in `f64`, and the sum of parallel
-//! paths into one neuron node.
+//! `Scale`, `Flatten`, `Conv1d`) between two neuron nodes, composed in `f64`, and the sum of
+//! parallel paths into one neuron node. A `Conv1d` enters as its dense matrix (each kernel
+//! weight at every position it slides over) and its bias repeated over positions, so an
+//! imported convolution computes exactly what the file says, as a dense projection.
 
-use super::graph::{Array, NodeKind};
+use super::graph::{Array, Conv1d, NodeKind};
 use super::NirError;
 
 /// `y = W x + b` from `inputs` values to `outputs` values.
@@ -33,8 +35,13 @@ impl AffineMap {
     /// errors); `Ok(None)` when `kind` is not a stateless map.
     pub fn then(&self, name: &str, kind: &NodeKind, from: &str) -> Result<Option<Self>, NirError> {
         let m = self.outputs;
+        let conv;
         let (weight, bias) = match kind {
             NodeKind::Affine { weight, bias } => (weight, Some(&bias.data)),
+            NodeKind::Conv1d(c) => {
+                conv = conv_affine(name, c)?;
+                (&conv.0, Some(&conv.1))
+            }
             NodeKind::Linear { weight } => (weight, None),
             NodeKind::Scale { scale } => {
                 check_width(name, scale.len(), m, from)?;
@@ -153,3 +160,24 @@ pub(super) fn check_width(
         format!("shape mismatch: it takes {expected} inputs, but node {from} gives {got}"),
     ))
 }
+/// A `Conv1d` node as `W [outputs, inputs]` (NIR's layout) and `b [outputs]`.
+fn conv_affine(name: &str, c: &Conv1d) -> Result<(Array, Vec<f64>), NirError> {
+    let spec = c.spec().map_err(|e| NirError::node(name, e))?;
+    let dense = spec.to_matrix::<f64>(&c.weight.data);
+    let (inputs, outputs) = (dense.rows, dense.cols);
+    let mut weight = vec![0.0; inputs * outputs];
+    for i in 0..inputs {
+        for o in 0..outputs {
+            weight[o * inputs + i] = dense.data[i * outputs + o];
+        }
+    }
+    let positions = spec.out_length();
+    let bias = c
+        .bias
+        .data
+        .iter()
+        .flat_map(|&b| std::iter::repeat_n(b, positions))
+        .collect();
+    Ok((Array::matrix(outputs, inputs, weight), bias))
+}
+

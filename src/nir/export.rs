@@ -5,8 +5,9 @@ use super::convention::{
     Discretisation, META_DISCRETISATION, META_DT, META_PRODUCER, META_RESET, META_SPIKE_INPUT,
     RESET_RULE, SPIKE_INPUT,
 };
-use super::graph::{Array, Leaky, MetaValue, Metadata, NirGraph, Node, NodeKind};
+use super::graph::{Array, Conv1d, Leaky, MetaValue, Metadata, NirGraph, Node, NodeKind};
 use super::NirError;
+use crate::layers::conv::TiedKernel;
 use crate::layers::{NeuronKind, Structure};
 use crate::network::Network;
 use crate::quant::integer::{
@@ -31,13 +32,7 @@ pub fn export_network(net: &Network<f32>) -> Result<NirGraph, NirError> {
                  neurons), which NIR's nodes do not express"
             )))
         }
-        Some((k, Structure::Conv)) => {
-            return Err(NirError::Export(format!(
-                "network.hidden[{k}] is a convolutional layer; its export as NIR Conv1d \
-                 nodes is not written yet"
-            )))
-        }
-        None => {}
+        Some((_, Structure::Conv)) | None => {}
     }
     match net.spec.spike {
         SpikeFn::Relaxed { .. } => {
@@ -86,6 +81,7 @@ pub fn export_network(net: &Network<f32>) -> Result<NirGraph, NirError> {
         Metadata::new(),
     );
     let mut prev = "input".to_string();
+    let r_is_leaky = net.readout.is_leaky();
     for (k, layer) in net.hidden.iter().enumerate() {
         // Only the LIF has a NIR node type (CubaLIF).
         let (Some(tau_syn_s), Some(tau_mem_s), NeuronKind::Lif) = (
@@ -99,23 +95,41 @@ pub fn export_network(net: &Network<f32>) -> Result<NirGraph, NirError> {
             )));
         };
         let (fc, lif) = (format!("fc{k}"), format!("lif{k}"));
-        add(
-            &mut g,
-            &fc,
-            affine(&layer.w_in, layer.b_in.as_deref()),
-            Metadata::new(),
-        );
+        let projection = match &layer.conv {
+            Some(conv) => conv1d(&conv.input, layer.b_in.as_deref()),
+            None => affine(&layer.w_in, layer.b_in.as_deref()),
+        };
+        add(&mut g, &fc, projection, Metadata::new());
         let leaky = cuba(tau_syn_s, tau_mem_s, Some(layer.spec.threshold));
         add(&mut g, &lif, NodeKind::Leaky(Box::new(leaky)), meta.clone());
         g.edges.push((prev, fc.clone()));
         g.edges.push((fc, lif.clone()));
         if let Some(w_rec) = &layer.w_rec {
             let rec = format!("rec{k}");
-            add(&mut g, &rec, linear(w_rec), Metadata::new());
+            let kind = match layer.conv.as_ref().and_then(|c| c.recurrent.as_ref()) {
+                Some(kernel) => conv1d(kernel, None),
+                None => linear(w_rec),
+            };
+            add(&mut g, &rec, kind, Metadata::new());
             g.edges.push((lif.clone(), rec.clone()));
             g.edges.push((rec, lif.clone()));
         }
         prev = lif;
+        // A map feeding a dense projection is flattened first (a reshape of our flat vectors).
+        let next_is_dense = match net.hidden.get(k + 1) {
+            Some(next) => next.conv.is_none(),
+            None => r_is_leaky,
+        };
+        if layer.conv.is_some() && next_is_dense {
+            let flat = format!("flat{k}");
+            let flatten = NodeKind::Flatten {
+                start_dim: 0,
+                end_dim: -1,
+            };
+            add(&mut g, &flat, flatten, Metadata::new());
+            g.edges.push((prev, flat.clone()));
+            prev = flat;
+        }
     }
     let r = &net.readout;
     let size = r.spec.size;
@@ -298,6 +312,24 @@ fn linear(w: &Matrix<f32>) -> NodeKind {
     NodeKind::Linear {
         weight: Array::matrix(w.cols, w.rows, data),
     }
+}
+
+/// A `Conv1d` node of `kernel`, with `bias` per filter (zero without).
+fn conv1d(kernel: &TiedKernel<f32>, bias: Option<&[f32]>) -> NodeKind {
+    let c = &kernel.conv;
+    let to_f64 = |v: &[f32]| v.iter().map(|&x| f64::from(x)).collect::<Vec<f64>>();
+    NodeKind::Conv1d(Box::new(Conv1d {
+        weight: Array {
+            shape: kernel.shape(),
+            data: to_f64(&kernel.kernel),
+        },
+        bias: Array::vector(bias.map_or_else(|| vec![0.0; c.filters], to_f64)),
+        stride: c.stride,
+        padding: c.padding,
+        dilation: c.dilation,
+        groups: c.groups,
+        input_length: c.length,
+    }))
 }
 
 /// A `Linear` node, or an `Affine` one with `bias`.

@@ -148,6 +148,8 @@ pub enum NodeKind {
         /// The thresholds `θ` `[n]`.
         threshold: Array,
     },
+    /// A 1-D convolution over a `channels × length` map.
+    Conv1d(Box<Conv1d>),
     /// A leaky neuron population (`LIF`, `CubaLIF`, `LI`, `CubaLI`).
     Leaky(Box<Leaky>),
     /// A nested graph (as some exporters write recurrent layers).
@@ -165,9 +167,62 @@ impl NodeKind {
             NodeKind::Scale { .. } => "Scale",
             NodeKind::Flatten { .. } => "Flatten",
             NodeKind::Threshold { .. } => "Threshold",
+            NodeKind::Conv1d(_) => "Conv1d",
             NodeKind::Leaky(l) => l.type_name(),
             NodeKind::Graph(_) => "NIRGraph",
         }
+    }
+}
+
+/// NIR's `Conv1d`: `y[f, o] = b[f] + Σ_c Σ_k w[f, c, k] · x[c, o·stride + k·dilation −
+/// padding]` over an input of `input_length` positions per channel (integer padding only).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Conv1d {
+    /// The kernel `[filters, in_channels / groups, kernel]`.
+    pub weight: Array,
+    /// The bias `[filters]`.
+    pub bias: Array,
+    /// Stride.
+    pub stride: usize,
+    /// Zero padding on both ends.
+    pub padding: usize,
+    /// Dilation.
+    pub dilation: usize,
+    /// Groups.
+    pub groups: usize,
+    /// Positions per input channel (NIR's `input_shape`).
+    pub input_length: usize,
+}
+
+impl Conv1d {
+    /// The convolution's shape; the error says what does not fit.
+    pub fn spec(&self) -> Result<crate::layers::conv::Conv1dSpec, String> {
+        let [filters, in_per_group, kernel] = self.weight.shape[..] else {
+            return Err(format!(
+                "weight has shape {:?}, expected [filters, in_channels / groups, kernel]",
+                self.weight.shape
+            ));
+        };
+        if self.bias.shape != [filters] {
+            return Err(format!(
+                "bias has shape {:?}, the weight needs [{filters}]",
+                self.bias.shape
+            ));
+        }
+        let spec = crate::layers::conv::Conv1dSpec {
+            in_channels: in_per_group
+                .checked_mul(self.groups)
+                .ok_or("in_channels overflow")?,
+            length: self.input_length,
+            filters,
+            kernel,
+            stride: self.stride,
+            padding: self.padding,
+            dilation: self.dilation,
+            groups: self.groups,
+        };
+        spec.validate()?;
+        Ok(spec)
     }
 }
 

@@ -9,7 +9,8 @@
 //! /node/edges                  (E, 2) strings: [source, target] node names
 //! /node/metadata/<key>         optional scalar strings or numbers
 //! /node/nodes/<name>/type      scalar string: Input, Output, Affine, Linear, LIF, CubaLIF, ...
-//! /node/nodes/<name>/<param>   arrays (float32 or float64); Input/Output: `shape` (int64)
+//! /node/nodes/<name>/<param>   arrays (float32 or float64); Input/Output: `shape` (int64);
+//!                              Flatten and Conv1d: integer scalars (int64)
 //! /node/nodes/<name>/metadata  optional group of scalars
 //! ```
 //!
@@ -29,12 +30,20 @@
 //! - **Between populations**, paths of stateless nodes, composed into one affine map in
 //!   `f64`: `Affine` and `Linear` (weights; a bias enters every step, see below), `Scale`
 //!   (folded into the weights: `diag(s)·W`, and its bias scaled), `Flatten` (the identity
-//!   on our flat vectors). Several paths from one population into the next, or several
-//!   recurrent paths, are summed (one weight matrix, one bias).
+//!   on our flat vectors), `Conv1d` (integer padding, `input_shape` given: its dense matrix,
+//!   each kernel weight at every position it slides over, and its bias per position — so an
+//!   imported convolution is a dense projection computing the same currents; its weights are
+//!   no longer tied if the network is trained further). Several paths from one population
+//!   into the next, or several recurrent paths, are summed (one weight matrix, one bias).
+//!
+//! Export writes a convolutional layer ([`crate::layers::conv`]) as a `Conv1d` node (kernel
+//! `[filters, in_channels / groups, kernel]`, its bias or zeros), its recurrent convolution as
+//! a `Conv1d` on the `lif → rec → lif` cycle, and a `Flatten` where a map feeds a dense
+//! projection.
 //!
 //! Refused, with an error naming the node: `IF` and `I` (no leak, `β = 1`: this crate's
 //! neurons scale their input by `1 − β`), `Delay` (the layers have no delay lines),
-//! `Conv1d`, `Conv2d`, `SumPool2d`, `AvgPool2d` (no convolutional layers yet), a node fed by
+//! `Conv2d`, `SumPool2d`, `AvgPool2d` (no 2-D convolutional layers yet), a node fed by
 //! anything but the previous population and its own recurrent weights (skip connections),
 //! a population feeding two different populations, a stateless node with several inputs or
 //! outputs, a weight right before the `Output`, non-spiking neurons before the last layer,
@@ -116,7 +125,7 @@ mod write;
 
 pub use convention::{tau_for_decay, Discretisation, META_DISCRETISATION, META_DT};
 pub use export::{export_network, mark_int8, mark_integer};
-pub use graph::{Array, Leaky, MetaValue, Metadata, NirGraph, Node, NodeKind};
+pub use graph::{Array, Conv1d, Leaky, MetaValue, Metadata, NirGraph, Node, NodeKind};
 pub use import::{import_graph, ImportOptions, Imported};
 pub use read::read_nir;
 pub use write::write_nir;

@@ -1,6 +1,6 @@
 //! Reading `.nir` files (the layout of `nir.write`) into a [`NirGraph`].
 
-use super::graph::{Array, Leaky, MetaValue, Metadata, NirGraph, Node, NodeKind};
+use super::graph::{Array, Conv1d, Leaky, MetaValue, Metadata, NirGraph, Node, NodeKind};
 use super::NirError;
 use crate::io::hdf5::{Datatype, Hdf5Error, Hdf5Reader};
 use std::path::Path;
@@ -18,15 +18,14 @@ const KNOWN_UNSUPPORTED: &[(&str, &str)] = &[
          their input by 1 - beta",
     ),
     ("Delay", "the layers have no delay lines"),
-    ("Conv1d", "convolutional layers do not exist yet"),
     ("Conv2d", "convolutional layers do not exist yet"),
     ("SumPool2d", "pooling layers do not exist yet"),
     ("AvgPool2d", "pooling layers do not exist yet"),
 ];
 
 /// The node types this crate maps, for error messages.
-const SUPPORTED: &str = "Input, Output, Affine, Linear, Scale, Flatten, Threshold, LIF, \
-                         CubaLIF, LI, CubaLI, NIRGraph";
+const SUPPORTED: &str = "Input, Output, Affine, Linear, Scale, Flatten, Conv1d, Threshold, \
+                         LIF, CubaLIF, LI, CubaLI, NIRGraph";
 
 /// Reads the NIR graph in `path`.
 ///
@@ -141,6 +140,7 @@ impl File<'_> {
                 start_dim: p.integer("start_dim")?,
                 end_dim: p.integer("end_dim")?,
             },
+            "Conv1d" => NodeKind::Conv1d(Box::new(p.conv1d()?)),
             "LIF" | "CubaLIF" | "LI" | "CubaLI" => NodeKind::Leaky(Box::new(p.leaky(&kind_name)?)),
             "NIRGraph" => NodeKind::Graph(Box::new(self.graph(at, &format!("{name}."))?)),
             other => {
@@ -294,6 +294,33 @@ impl NodeParams<'_> {
                 format!("{key} holds {:?}, expected one integer", a.data),
             )),
         }
+    }
+
+    /// A non-negative integer parameter.
+    fn count(&self, key: &str) -> Result<usize, NirError> {
+        let v = self.integer(key)?;
+        usize::try_from(v).map_err(|_| NirError::node(self.name, format!("{key} is {v}")))
+    }
+
+    /// A `Conv1d` node (integer padding; `input_shape` required: the map's length).
+    fn conv1d(&self) -> Result<Conv1d, NirError> {
+        if self.optional("input_shape")?.is_none() {
+            return Err(NirError::node(
+                self.name,
+                "Conv1d without input_shape: the input's length is needed to import it",
+            ));
+        }
+        let conv = Conv1d {
+            weight: self.array("weight")?,
+            bias: self.array("bias")?,
+            stride: self.count("stride")?,
+            padding: self.count("padding")?,
+            dilation: self.count("dilation")?,
+            groups: self.count("groups")?,
+            input_length: self.count("input_shape")?,
+        };
+        conv.spec().map_err(|e| NirError::node(self.name, e))?;
+        Ok(conv)
     }
 
     fn shape(&self, key: &str) -> Result<Vec<usize>, NirError> {

@@ -69,11 +69,21 @@ fn add_graph(w: &mut Hdf5Writer, at: &str, graph: &NirGraph) -> Result<(), Hdf5E
             NodeKind::Threshold { threshold } => put("threshold", threshold)?,
             NodeKind::Flatten { start_dim, end_dim } => {
                 for (key, v) in [("start_dim", start_dim), ("end_dim", end_dim)] {
-                    let scalar = Array {
-                        shape: Vec::new(),
-                        data: vec![*v as f64],
-                    };
-                    put(key, &scalar)?;
+                    w.add(&format!("{at}/{key}"), int64_scalar(*v))?;
+                }
+            }
+            NodeKind::Conv1d(c) => {
+                put("weight", &c.weight)?;
+                put("bias", &c.bias)?;
+                let counts = [
+                    ("stride", c.stride),
+                    ("padding", c.padding),
+                    ("dilation", c.dilation),
+                    ("groups", c.groups),
+                    ("input_shape", c.input_length),
+                ];
+                for (key, v) in counts {
+                    w.add(&format!("{at}/{key}"), int64_scalar(v as i64))?;
                 }
             }
             NodeKind::Leaky(l) => {
@@ -152,5 +162,18 @@ fn int64s(values: &[usize]) -> DatasetData {
             .iter()
             .flat_map(|&v| (v as i64).to_le_bytes())
             .collect(),
+    }
+}
+
+/// A scalar `int64` dataset (NIR's integer parameters).
+fn int64_scalar(v: i64) -> DatasetData {
+    DatasetData::Array {
+        dtype: Datatype::Int {
+            size: 8,
+            signed: true,
+            order: crate::io::hdf5::ByteOrder::Little,
+        },
+        shape: Vec::new(),
+        bytes: v.to_le_bytes().to_vec(),
     }
 }

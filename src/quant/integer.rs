@@ -204,6 +204,13 @@ fn check_supported(net: &Network<f32>) -> Result<(), IntegerError> {
     if net.hidden.is_empty() && !net.readout.is_leaky() {
         return unsupported("the network has no hidden layer and no leaky readout");
     }
+    if let Some((k, s)) = net.spec.first_structured() {
+        return unsupported(&format!(
+            "network.hidden[{k}].{}: integer inference does not run {}",
+            s.field(),
+            s.layers()
+        ));
+    }
     if let Some(k) = net.hidden.iter().position(|l| l.b_in.is_some()) {
         return unsupported(&format!("network.hidden[{k}].bias: biased projections"));
     }
