@@ -920,22 +920,25 @@ fn normalize_backward<F: Real>(
         let planes = || (0..n).map(move |b| (b * c_n + c) * plane);
         let (mut sum_d, mut sum_dx) = (F::zero(), F::zero());
         for s in planes() {
-            for i in s..s + plane {
-                dshift[c] += g[i];
-                dgamma[c] += g[i] * rec.normalized[i];
-                let d = g[i] * norm.gamma[c];
+            for (&gv, &h) in g[s..s + plane].iter().zip(&rec.normalized[s..s + plane]) {
+                dshift[c] += gv;
+                dgamma[c] += gv * h;
+                let d = gv * norm.gamma[c];
                 sum_d += d;
-                sum_dx += d * rec.normalized[i];
+                sum_dx += d * h;
             }
         }
         let inv = rec.inv_std[c];
         for s in planes() {
-            for i in s..s + plane {
-                let d = g[i] * norm.gamma[c];
-                g[i] = if rec.batch_stats.is_empty() {
+            for (gv, &h) in g[s..s + plane]
+                .iter_mut()
+                .zip(&rec.normalized[s..s + plane])
+            {
+                let d = *gv * norm.gamma[c];
+                *gv = if rec.batch_stats.is_empty() {
                     d * inv
                 } else {
-                    inv / count * (count * d - sum_d - rec.normalized[i] * sum_dx)
+                    inv / count * (count * d - sum_d - h * sum_dx)
                 };
             }
         }

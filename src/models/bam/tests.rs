@@ -292,10 +292,10 @@ fn heaviside_norm_folds_into_the_bias() {
         let norm = layer.norm.take().unwrap();
         let per = layer.w.len() / norm.gamma.len();
         let b = layer.b.as_mut().unwrap();
-        for c in 0..norm.gamma.len() {
+        for (c, bc) in b.iter_mut().enumerate() {
             let inv = 1.0 / (norm.running_var[c] + NORM_EPS).sqrt();
             let s = norm.gamma[c].signum();
-            b[c] = s * (b[c] - norm.running_mean[c] + norm.shift[c] / (norm.gamma[c] * inv));
+            *bc = s * (*bc - norm.running_mean[c] + norm.shift[c] / (norm.gamma[c] * inv));
             layer.w[c * per..][..per].iter_mut().for_each(|w| *w *= s);
         }
     }
