@@ -2,9 +2,12 @@
 //! feature maps are Heaviside steps (Nilsson, Miccini, Laroche, Piechowiak & Zenke,
 //! Interspeech 2024), or float (ReLU) maps for the baseline.
 //!
-//! Block `k`: `z_k = conv_k(x_k) + b_k` (any [`Conv2d`] geometry), `a_k = φ(z_k)`, then an
-//! optional 2×2 max pooling; after the last block a global max or average pooling gives one
-//! feature per channel, and a dense head (ReLU hidden layers, an affine output) the outputs.
+//! Block `k`: `z_k = conv_k(x_k) + b_k` (any [`Conv2d`] geometry), optionally normalized per
+//! channel ([`ChannelNorm`], batch-norm-like: by the batch's statistics in training passes, by
+//! running estimates at inference), `a_k = φ(z_k)`, then an optional 2×2 max pooling and, in
+//! training passes, optional dropout (every block but the last, as the reference code);
+//! after the last block a global max or average pooling gives one feature per channel, and a
+//! dense head (ReLU hidden layers, an affine output) the outputs.
 //! With [`ConvActivation::Heaviside`], `φ(z) = Θ(z)` (1 for `z > 0`, else 0) forward and the
 //! SuperSpike surrogate `φ'(z) = 1/(β|z| + 1)²` backward (a surrogate-gradient estimator, not
 //! the identity straight-through one).
@@ -36,7 +39,7 @@ use crate::quant::QuantizedTensor;
 use crate::real::Real;
 use crate::surrogates::Surrogate;
 use crate::tensor::{Matrix, Seq};
-use rand::Rng;
+use rand::{Rng, RngCore};
 use rand_distr::{Distribution, Normal, Uniform};
 use serde::{Deserialize, Serialize};
 
@@ -111,6 +114,18 @@ pub struct BamSpec {
     pub quantize: bool,
     /// Smooth relaxation of every Heaviside step (gradient checks).
     pub relaxed: bool,
+    /// Whether the 2×2 max pooling picks each window's largest pre-activation `z` rather
+    /// than the first largest map value. The maps are the same (`φ` is non-decreasing, so
+    /// `max φ(z) = φ(max z)`); for binary maps, whose windows tie, the surrogate gradient then
+    /// goes to the unit nearest to (or furthest above) the threshold instead of the first
+    /// one of the window (PyTorch's tie-break on the maps, as the reference code).
+    pub pool_pre_activations: bool,
+    /// Per-channel normalization of every block's pre-activations before `φ`
+    /// ([`ChannelNorm`]).
+    pub norm: bool,
+    /// Dropout probability on every block's (pooled) maps but the last's, in training passes
+    /// ([`Bam::forward_train`]) only; 0: none.
+    pub dropout: f64,
 }
 
 impl Default for BamSpec {
@@ -146,6 +161,9 @@ impl BamSpec {
             binary_weights: false,
             quantize: false,
             relaxed: false,
+            pool_pre_activations: false,
+            norm: false,
+            dropout: 0.0,
         }
     }
 
@@ -158,6 +176,12 @@ impl BamSpec {
         }
         check_count("network.outputs", self.outputs)?;
         check_positive("network.beta", self.beta)?;
+        if !(0.0..1.0).contains(&self.dropout) {
+            return Err(ConfigError::new(
+                "network.dropout",
+                format!("{} is not a probability in [0, 1)", self.dropout),
+            ));
+        }
         if self.blocks.is_empty() {
             return Err(ConfigError::new(
                 "network.blocks",
@@ -231,7 +255,31 @@ pub struct ConvLayer<F: Real> {
     pub w: Vec<F>,
     /// Biases `[C_out]`.
     pub b: Option<Vec<F>>,
+    /// The per-channel normalization of the pre-activations (with [`BamSpec::norm`]).
+    pub norm: Option<ChannelNorm<F>>,
 }
+
+/// A batch-norm-like per-channel affine of a block's pre-activations `z` `[B, C, H, W]`:
+/// `ẑ = γ_c (z − μ_c)/√(σ²_c + ε) + β_c`. A training pass ([`Bam::forward_train`]) takes
+/// `μ_c`, `σ²_c` over the batch and the map (the biased variance) and differentiates through
+/// them; an inference pass uses the running estimates. At inference the affine folds into the
+/// conv: into the Heaviside's per-channel threshold (with the channel's weights negated where
+/// `γ_c < 0`) or into the ReLU block's weights and bias, so it costs no memory there.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ChannelNorm<F> {
+    /// Scales `γ` `[C]` (learnable, start at 1).
+    pub gamma: Vec<F>,
+    /// Shifts `β` `[C]` (learnable, start at 0): the Heaviside's threshold is `−β` in units
+    /// of the channel's deviation.
+    pub shift: Vec<F>,
+    /// Running means `[C]` (start at 0).
+    pub running_mean: Vec<F>,
+    /// Running (unbiased) variances `[C]` (start at 1).
+    pub running_var: Vec<F>,
+}
+
+/// The `ε` under the square root of [`ChannelNorm`].
+pub const NORM_EPS: f64 = 1e-5;
 
 /// A BAM network: conv blocks, global pooling, dense head (the last layer the output).
 #[derive(Clone, Debug, PartialEq)]
@@ -251,8 +299,17 @@ pub struct BlockTrace<F> {
     pub input: Vec<F>,
     /// The effective weights the product used.
     pub weights: Vec<F>,
-    /// The pre-activations `z`.
+    /// The pre-activations `z` (after the normalization, if any).
     pub pre: Vec<F>,
+    /// The normalized `(z − μ)/√(σ² + ε)` before `γ`, `β` (empty without normalization).
+    pub normalized: Vec<F>,
+    /// Per channel: `1/√(σ² + ε)` (empty without normalization).
+    pub inv_std: Vec<F>,
+    /// Per channel: the batch's mean and biased variance (empty unless a training pass
+    /// normalized with them).
+    pub batch_stats: Vec<(F, F)>,
+    /// The dropout mask on the block's (pooled) output, `0` or `1/(1 − p)` (empty: none).
+    pub dropout: Vec<F>,
     /// The activation maps `a = φ(z)` (binary for Heaviside).
     pub maps: Vec<F>,
     /// The max pooling's arg-max indices (empty without pooling).
@@ -280,7 +337,8 @@ pub struct BamTrace<F: Real> {
 
 impl<F: Real> Bam<F> {
     /// A network of `spec`: real conv and head weights `N(0, 2/fan_in)` (He et al. 2015),
-    /// binary conv weights' hidden values `U(−0.05, 0.05)` (the reference's), biases 0.
+    /// binary conv weights' hidden values `U(−0.05, 0.05)` (the reference's), biases 0,
+    /// normalizations' `γ` 1 and `β` 0.
     pub fn new<R: Rng>(spec: &BamSpec, rng: &mut R) -> Result<Self, ConfigError> {
         let layout = spec.layout()?;
         let convs: Vec<ConvLayer<F>> = layout
@@ -300,6 +358,12 @@ impl<F: Real> Bam<F> {
                     he_normal(conv.fan_in(), conv.weight_len(), rng)
                 },
                 b: spec.bias.then(|| vec![F::zero(); conv.out_channels]),
+                norm: spec.norm.then(|| ChannelNorm {
+                    gamma: vec![F::one(); conv.out_channels],
+                    shift: vec![F::zero(); conv.out_channels],
+                    running_mean: vec![F::zero(); conv.out_channels],
+                    running_var: vec![F::one(); conv.out_channels],
+                }),
             })
             .collect();
         let mut widths = vec![layout.last().expect("at least one block").2.channels];
@@ -327,9 +391,49 @@ impl<F: Real> Bam<F> {
         })
     }
 
-    /// The forward pass of `batch` samples `x` `[B, C, H, W]`; an error if `x` has the wrong
-    /// length or a weight tensor cannot be quantized (not finite).
+    /// The inference pass of `batch` samples `x` `[B, C, H, W]` (no dropout; normalizations
+    /// with their running estimates); an error if `x` has the wrong length or a weight tensor
+    /// cannot be quantized (not finite).
     pub fn forward(&self, x: &[F], batch: usize) -> Result<BamTrace<F>, ConfigError> {
+        self.pass(x, batch, None)
+    }
+
+    /// A training pass: as [`Self::forward`], but with dropout masks drawn from `rng` and
+    /// normalizations with the batch's statistics (which [`Self::update_running`] then folds
+    /// into the running estimates).
+    pub fn forward_train(
+        &self,
+        x: &[F],
+        batch: usize,
+        rng: &mut dyn RngCore,
+    ) -> Result<BamTrace<F>, ConfigError> {
+        self.pass(x, batch, Some(rng))
+    }
+
+    /// Moves every normalization's running mean and (unbiased) variance towards the batch
+    /// statistics of the training pass `trace` by `momentum` (PyTorch's 0.1).
+    pub fn update_running(&mut self, trace: &BamTrace<F>, momentum: f64) {
+        let m = F::from_f64(momentum);
+        for (layer, rec) in self.convs.iter_mut().zip(&trace.blocks) {
+            let (Some(norm), false) = (&mut layer.norm, rec.batch_stats.is_empty()) else {
+                continue;
+            };
+            let n = (trace.batch * layer.output.plane()) as f64;
+            let unbias = F::from_f64(n / (n - 1.0).max(1.0));
+            for (c, &(mean, var)) in rec.batch_stats.iter().enumerate() {
+                let (rm, rv) = (&mut norm.running_mean[c], &mut norm.running_var[c]);
+                *rm = *rm + m * (mean - *rm);
+                *rv = *rv + m * (var * unbias - *rv);
+            }
+        }
+    }
+
+    fn pass(
+        &self,
+        x: &[F],
+        batch: usize,
+        mut rng: Option<&mut dyn RngCore>,
+    ) -> Result<BamTrace<F>, ConfigError> {
         let input = self.convs[0].input;
         if x.len() != batch * input.len() {
             return Err(ConfigError::new(
@@ -347,19 +451,55 @@ impl<F: Real> Bam<F> {
         let mut blocks = Vec::with_capacity(self.convs.len());
         for (k, layer) in self.convs.iter().enumerate() {
             let weights = self.conv_weights(k)?;
-            let (pre, _) =
+            let (mut pre, _) =
                 conv2d_forward(&layer.conv, &a, layer.input, &weights, layer.b.as_deref());
+            let (mut normalized, mut inv_std, mut batch_stats) =
+                (Vec::new(), Vec::new(), Vec::new());
+            if let Some(norm) = &layer.norm {
+                (normalized, inv_std, batch_stats) =
+                    normalize(norm, &mut pre, layer.output, rng.is_some());
+            }
             let maps: Vec<F> = pre.iter().map(|&z| self.activate(z)).collect();
-            let (next, pool_arg) = if layer.max_pool {
+            let (mut next, pool_arg) = if layer.max_pool && self.spec.pool_pre_activations {
+                // φ is non-decreasing, so max φ(z) = φ(max z): the same maps, with the
+                // gradient routed to the largest pre-activation.
+                let (_, pooled_shape, arg) = max_pool2d(&pre, layer.output, 2);
+                let (per_in, per_out) = (layer.output.len(), pooled_shape.len());
+                let pooled = arg
+                    .iter()
+                    .enumerate()
+                    .map(|(o, &i)| maps[o / per_out.max(1) * per_in + i as usize])
+                    .collect();
+                (pooled, arg)
+            } else if layer.max_pool {
                 let (pooled, _, arg) = max_pool2d(&maps, layer.output, 2);
                 (pooled, arg)
             } else {
                 (maps.clone(), Vec::new())
             };
+            let mut dropout = Vec::new();
+            let p = self.spec.dropout;
+            if let (Some(rng), true) = (rng.as_deref_mut(), p > 0.0 && k + 1 < self.convs.len()) {
+                let keep = F::from_f64(1.0 / (1.0 - p));
+                dropout = (0..next.len())
+                    .map(|_| {
+                        if rng.random::<f64>() < p {
+                            F::zero()
+                        } else {
+                            keep
+                        }
+                    })
+                    .collect();
+                next.iter_mut().zip(&dropout).for_each(|(v, &d)| *v *= d);
+            }
             blocks.push(BlockTrace {
                 input: std::mem::replace(&mut a, next),
                 weights,
                 pre,
+                normalized,
+                inv_std,
+                batch_stats,
+                dropout,
                 maps,
                 pool_arg,
             });
@@ -434,12 +574,17 @@ impl<F: Real> Bam<F> {
         let mut conv_grads = Vec::with_capacity(self.convs.len());
         for (k, layer) in self.convs.iter().enumerate().rev() {
             let rec = &trace.blocks[k];
+            g.iter_mut().zip(&rec.dropout).for_each(|(d, &m)| *d *= m);
             if layer.max_pool {
                 g = max_pool2d_backward(&g, &rec.pool_arg, layer.output, trace.batch);
             }
             for (d, &z) in g.iter_mut().zip(&rec.pre) {
                 *d *= self.activation_derivative(z);
             }
+            let norm_grads = layer
+                .norm
+                .as_ref()
+                .map(|norm| normalize_backward(norm, rec, &mut g, layer.output));
             let grads = conv2d_backward(
                 &layer.conv,
                 &rec.input,
@@ -460,6 +605,9 @@ impl<F: Real> Bam<F> {
             if layer.b.is_some() {
                 t.push(grads.db);
             }
+            if let Some((dgamma, dshift)) = norm_grads {
+                t.extend([dgamma, dshift]);
+            }
             conv_grads.push(t);
             g = grads.dx;
         }
@@ -471,8 +619,9 @@ impl<F: Real> Bam<F> {
             .collect()
     }
 
-    /// Every tensor, in a fixed order: `conv.{k}.w`, `conv.{k}.b`, …, `head.{k}.w`,
-    /// `head.{k}.b`, …, `output.w`, `output.b`; all learnable.
+    /// Every tensor, in a fixed order: `conv.{k}.w`, `conv.{k}.b`, `conv.{k}.norm.gamma`,
+    /// `conv.{k}.norm.beta`, …, `head.{k}.w`, `head.{k}.b`, …, `output.w`, `output.b`; all
+    /// learnable (the normalizations' running estimates are not tensors).
     pub fn tensors(&self) -> Vec<NamedTensor<'_, F>> {
         let mut all = Vec::new();
         let n = self.convs.len();
@@ -496,6 +645,16 @@ impl<F: Real> Bam<F> {
                     data: b,
                     learnable: true,
                 });
+            }
+            if let Some(norm) = &layer.norm {
+                for (name, data) in [("gamma", &norm.gamma), ("beta", &norm.shift)] {
+                    all.push(NamedTensor {
+                        name: format!("conv.{k}.norm.{name}"),
+                        shape: vec![data.len()],
+                        data,
+                        learnable: true,
+                    });
+                }
             }
         }
         for (l, layer) in self.head.iter().enumerate() {
@@ -525,6 +684,10 @@ impl<F: Real> Bam<F> {
             all.push(&mut layer.w);
             if let Some(b) = &mut layer.b {
                 all.push(b);
+            }
+            if let Some(norm) = &mut layer.norm {
+                all.push(&mut norm.gamma);
+                all.push(&mut norm.shift);
             }
         }
         for layer in &mut self.head {
@@ -559,7 +722,8 @@ impl<F: Real> Bam<F> {
     }
 
     /// Values per sample of every block's activation maps (before pooling), weights (conv and
-    /// head) and biases: what [`Self::forward`] keeps of one sample at inference.
+    /// head) and biases: what [`Self::forward`] keeps of one sample at inference (a
+    /// [`ChannelNorm`] folds into the conv's weights and bias, so it adds nothing).
     pub fn counts(&self) -> (usize, usize, usize) {
         let maps = self.convs.iter().map(|l| l.output.len()).sum();
         let weights = self.convs.iter().map(|l| l.w.len()).sum::<usize>()
@@ -596,6 +760,12 @@ impl<F: Real> Bam<F> {
                     max_pool: l.max_pool,
                     w: v(&l.w),
                     b: l.b.as_deref().map(v),
+                    norm: l.norm.as_ref().map(|n| ChannelNorm {
+                        gamma: v(&n.gamma),
+                        shift: v(&n.shift),
+                        running_mean: v(&n.running_mean),
+                        running_var: v(&n.running_var),
+                    }),
                 })
                 .collect(),
             head: self
@@ -681,6 +851,99 @@ impl<F: Real> Bam<F> {
             ConvActivation::Heaviside => self.surrogate().derivative(z),
         }
     }
+}
+
+/// Normalizes the pre-activations `z` `[B, C, H, W]` in place with `norm` (by the batch's
+/// statistics when `batch_stats`, else by the running ones); returns the normalized values
+/// before `γ`, `β`, every channel's `1/√(σ² + ε)` and (by the batch) its mean and variance.
+#[allow(clippy::type_complexity)]
+fn normalize<F: Real>(
+    norm: &ChannelNorm<F>,
+    z: &mut [F],
+    shape: MapShape,
+    batch_stats: bool,
+) -> (Vec<F>, Vec<F>, Vec<(F, F)>) {
+    let (c_n, plane) = (shape.channels, shape.plane());
+    let n = z.len() / (c_n * plane).max(1);
+    let count = F::from_f64((n * plane).max(1) as f64);
+    let mut stats = Vec::new();
+    let mut inv_std = Vec::with_capacity(c_n);
+    let mut normalized = vec![F::zero(); z.len()];
+    for c in 0..c_n {
+        let planes = || (0..n).map(move |b| (b * c_n + c) * plane);
+        let (mean, var) = if batch_stats {
+            let mut sum = F::zero();
+            for s in planes() {
+                sum = z[s..s + plane].iter().fold(sum, |a, &v| a + v);
+            }
+            let mean = sum / count;
+            let mut sq = F::zero();
+            for s in planes() {
+                sq = z[s..s + plane]
+                    .iter()
+                    .fold(sq, |a, &v| a + (v - mean) * (v - mean));
+            }
+            let var = sq / count;
+            stats.push((mean, var));
+            (mean, var)
+        } else {
+            (norm.running_mean[c], norm.running_var[c])
+        };
+        let inv = F::one() / (var + F::from_f64(NORM_EPS)).sqrt();
+        inv_std.push(inv);
+        for s in planes() {
+            for i in s..s + plane {
+                let h = (z[i] - mean) * inv;
+                normalized[i] = h;
+                z[i] = norm.gamma[c] * h + norm.shift[c];
+            }
+        }
+    }
+    (normalized, inv_std, stats)
+}
+
+/// The backward pass of [`normalize`]: turns `g` = `∂L/∂ẑ` into `∂L/∂z` in place and returns
+/// `(∂L/∂γ, ∂L/∂β)`. With the batch's statistics,
+/// `∂L/∂z = inv/N · (N d − Σd − x̂ Σ(d x̂))` for `d = γ ∂L/∂ẑ` (sums over the channel's `N`
+/// values); with the running ones, `∂L/∂z = γ inv ∂L/∂ẑ`.
+fn normalize_backward<F: Real>(
+    norm: &ChannelNorm<F>,
+    rec: &BlockTrace<F>,
+    g: &mut [F],
+    shape: MapShape,
+) -> (Vec<F>, Vec<F>) {
+    let (c_n, plane) = (shape.channels, shape.plane());
+    let n = g.len() / (c_n * plane).max(1);
+    let count = F::from_f64((n * plane).max(1) as f64);
+    let (mut dgamma, mut dshift) = (vec![F::zero(); c_n], vec![F::zero(); c_n]);
+    for c in 0..c_n {
+        let planes = || (0..n).map(move |b| (b * c_n + c) * plane);
+        let (mut sum_d, mut sum_dx) = (F::zero(), F::zero());
+        for s in planes() {
+            for (&gv, &h) in g[s..s + plane].iter().zip(&rec.normalized[s..s + plane]) {
+                dshift[c] += gv;
+                dgamma[c] += gv * h;
+                let d = gv * norm.gamma[c];
+                sum_d += d;
+                sum_dx += d * h;
+            }
+        }
+        let inv = rec.inv_std[c];
+        for s in planes() {
+            for (gv, &h) in g[s..s + plane]
+                .iter_mut()
+                .zip(&rec.normalized[s..s + plane])
+            {
+                let d = *gv * norm.gamma[c];
+                *gv = if rec.batch_stats.is_empty() {
+                    d * inv
+                } else {
+                    inv / count * (count * d - sum_d - h * sum_dx)
+                };
+            }
+        }
+    }
+    (dgamma, dshift)
 }
 
 /// `Θ(z)`: 1 for `z > 0` (or `z ≥ 0` with `at_zero`), else 0.
