@@ -248,7 +248,11 @@ fn convolutions_count_their_taps_and_kernels() {
     let m = measure(&net, Input::Events(&x));
     // 6 positions × 2 filters; each output sums 3 taps but the padded ends only 2:
     // 2 filters × (6·3 − 2) = 32 input taps; recurrently 2 filters × 2 channels × 16 = 64.
-    let dense: Vec<f64> = m.synops_per_connection.iter().map(|c| c.ops.dense).collect();
+    let dense: Vec<f64> = m
+        .synops_per_connection
+        .iter()
+        .map(|c| c.ops.dense)
+        .collect();
     assert_eq!(dense, [4.0 * 32.0, 4.0 * 64.0, 4.0 * 24.0]);
     // One zero among 6 + 12 kernel weights and 24 readout weights.
     assert_eq!(m.connection_sparsity, 1.0 / 42.0);

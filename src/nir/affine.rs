@@ -180,4 +180,3 @@ fn conv_affine(name: &str, c: &Conv1d) -> Result<(Array, Vec<f64>), NirError> {
         .collect();
     Ok((Array::matrix(outputs, inputs, weight), bias))
 }
-
