@@ -136,3 +136,29 @@ fn conv_event_path_equals_dense_path() {
     let net = random_conv_network(&s, &mut rng);
     assert_event_path_equals_dense_path(&net, &mut rng);
 }
+
+/// `configs/shd_conv.toml` over SHD's 700 channels: stork's maps 16 × 68, 32 × 21, 64 × 5.
+#[test]
+fn the_shipped_conv_config_has_storks_map_sizes() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("configs/shd_conv.toml");
+    let config = crate::config::file::load(Some(&path), &[]).unwrap();
+    let mut spec = config.network.spiking().unwrap().clone();
+    spec.inputs = 700;
+    spec.resolve_conv_sizes().unwrap();
+    let sizes: Vec<usize> = spec.hidden.iter().map(|l| l.size).collect();
+    assert_eq!(sizes, [16 * 68, 32 * 21, 64 * 5]);
+    spec.readout.size = 20;
+    let mut rng = ChaCha8Rng::seed_from_u64(5);
+    let net = Network::<f32>::new(&spec, &mut rng).unwrap();
+    let kernels: Vec<(String, Vec<usize>)> = net
+        .tensors()
+        .into_iter()
+        .filter(|t| t.name.ends_with("kernel"))
+        .map(|t| (t.name, t.shape))
+        .collect();
+    assert_eq!(kernels[0], ("hidden.0.w_in_kernel".into(), vec![16, 1, 21]));
+    assert_eq!(
+        kernels[5],
+        ("hidden.2.w_rec_kernel".into(), vec![64, 64, 5])
+    );
+}
