@@ -15,9 +15,9 @@
 //! Optional binary conv weights: `w_b = √(2/fan_in) · 2(Θ(w) − ½)` (`±√(2/fan_in)`, `+` at 0)
 //! with the same surrogate, `∂w_b/∂w = 2√(2/fan_in)/(β|w| + 1)²`. Optional int8
 //! quantization-aware training of every non-binary weight tensor (biases stay float): the
-//! forward pass uses each tensor quantized per tensor and dequantized
-//! ([`crate::quant::QuantizedTensor`]), and the gradient passes straight through to the float
-//! master weights.
+//! forward pass uses each tensor quantized per tensor ([`crate::quant::QuantizedTensor`]) or
+//! per output channel ([`crate::quant::PerChannelTensor`], [`BamSpec::per_channel`]) and
+//! dequantized, and the gradient passes straight through to the float master weights.
 //!
 //! `relaxed` replaces every Heaviside step (activations and binary weights) by its smooth
 //! relaxation `z/(1 + β|z|)`, whose derivative is exactly the surrogate: the backward pass is
@@ -35,7 +35,7 @@ use crate::linalg::conv::{
 };
 use crate::linalg::{dense_forward, dense_grad_weight, grad_input};
 use crate::network::{Gradients, NamedTensor};
-use crate::quant::QuantizedTensor;
+use crate::quant::{PerChannelTensor, QuantizedTensor};
 use crate::real::Real;
 use crate::surrogates::Surrogate;
 use crate::tensor::{Matrix, Seq};
@@ -112,6 +112,9 @@ pub struct BamSpec {
     pub binary_weights: bool,
     /// Int8 quantization-aware training of every non-binary weight tensor.
     pub quantize: bool,
+    /// With [`Self::quantize`]: one int8 scale per output channel (a conv's filter, a dense
+    /// layer's output unit, [`crate::quant::PerChannelTensor`]) rather than one per tensor.
+    pub per_channel: bool,
     /// Smooth relaxation of every Heaviside step (gradient checks).
     pub relaxed: bool,
     /// Whether the 2×2 max pooling picks each window's largest pre-activation `z` rather
@@ -160,6 +163,7 @@ impl BamSpec {
             bias: true,
             binary_weights: false,
             quantize: false,
+            per_channel: false,
             relaxed: false,
             pool_pre_activations: false,
             norm: false,
@@ -514,7 +518,8 @@ impl<F: Real> Bam<F> {
         let (mut head_inputs, mut head_pre, mut head_weights) =
             (Vec::new(), Vec::new(), Vec::new());
         for (l, layer) in self.head.iter().enumerate() {
-            let w = self.fake_quantize(&self.tensor_name(self.convs.len(), l), &layer.w.data)?;
+            let name = self.tensor_name(self.convs.len(), l);
+            let w = self.fake_quantize(&name, &layer.w.data, layer.w.rows, layer.w.cols, 1)?;
             let w = Matrix::from_vec(layer.w.rows, layer.w.cols, w).expect("same shape");
             let mut z = Seq::zeros(1, batch, w.cols);
             if let Some(b) = &layer.b {
@@ -718,7 +723,9 @@ impl<F: Real> Bam<F> {
                 })
                 .collect());
         }
-        self.fake_quantize(&self.tensor_name(k, 0), &layer.w)
+        let filters = layer.output.channels;
+        let per_filter = layer.w.len() / filters.max(1);
+        self.fake_quantize(&self.tensor_name(k, 0), &layer.w, 1, filters, per_filter)
     }
 
     /// Values per sample of every block's activation maps (before pooling), weights (conv and
@@ -806,15 +813,32 @@ impl<F: Real> Bam<F> {
         }
     }
 
-    /// `w` itself, or quantized to int8 and back under quantization-aware training.
-    fn fake_quantize(&self, name: &str, w: &[F]) -> Result<Vec<F>, ConfigError> {
+    /// `w` `[outer, channels, inner]` itself, or quantized to int8 and back under
+    /// quantization-aware training (one scale per tensor, or per channel with
+    /// [`BamSpec::per_channel`]).
+    fn fake_quantize(
+        &self,
+        name: &str,
+        w: &[F],
+        outer: usize,
+        channels: usize,
+        inner: usize,
+    ) -> Result<Vec<F>, ConfigError> {
         if !self.spec.quantize {
             return Ok(w.to_vec());
         }
         let w32: Vec<f32> = w.iter().map(|v| v.as_f64() as f32).collect();
-        let q = QuantizedTensor::quantize(name, vec![w.len()], &w32)
-            .map_err(|e| ConfigError::new(name, e.to_string()))?;
-        Ok(q.dequantize()
+        let err = |e: crate::quant::QuantError| ConfigError::new(name, e.to_string());
+        let dequantized = if self.spec.per_channel {
+            PerChannelTensor::quantize(name, &w32, outer, channels, inner)
+                .map_err(err)?
+                .dequantize()
+        } else {
+            QuantizedTensor::quantize(name, vec![w.len()], &w32)
+                .map_err(err)?
+                .dequantize()
+        };
+        Ok(dequantized
             .into_iter()
             .map(|v| F::from_f64(v as f64))
             .collect())

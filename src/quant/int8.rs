@@ -81,7 +81,7 @@ impl QuantizedTensor {
 }
 
 /// `clamp(round_ties_even(w / scale), −127, 127)`.
-fn quantize_value(w: f32, scale: f32) -> i8 {
+pub(super) fn quantize_value(w: f32, scale: f32) -> i8 {
     (w / scale).round_ties_even().clamp(-INT8_MAX, INT8_MAX) as i8
 }
 

@@ -23,15 +23,20 @@
 //! written by `spikegrad quantize` stores its `best.safetensors` as int8 tensors plus one f32
 //! scale per matrix (see [`crate::experiment::quantized_checkpoint`]).
 //!
+//! [`PerChannelTensor`] keeps one scale per output channel instead (a conv filter, a dense
+//! layer's output unit); the BAM network's QAT can use it ([`crate::models::bam`]).
+//!
 //! [`integer`] runs a network entirely in integers (int8 weights, fixed-point state and
 //! decays), as a deployment would.
 
 mod int8;
 pub mod integer;
 mod network;
+mod per_channel;
 
 pub use int8::{QuantizedTensor, INT8_MAX};
 pub use network::{is_weight_matrix, QuantizedNetwork};
+pub use per_channel::PerChannelTensor;
 
 use serde::{Deserialize, Serialize};
 

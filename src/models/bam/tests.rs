@@ -1,4 +1,5 @@
 use super::*;
+use crate::quant::{PerChannelTensor, QuantizedTensor};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
@@ -30,6 +31,7 @@ fn small(activation: ConvActivation, pool: GlobalPool) -> BamSpec {
         bias: true,
         binary_weights: false,
         quantize: false,
+        per_channel: false,
         relaxed: true,
         pool_pre_activations: false,
         norm: false,
@@ -343,39 +345,96 @@ fn heaviside_maps_are_binary_with_the_superspike_surrogate() {
     }
 }
 
-/// Under quantization-aware training the network computes what a float network with the
-/// int8-rounded weights computes, and the gradients of the float master weights are that
-/// network's gradients (straight through).
-#[test]
-fn int8_qat_uses_quantized_weights_with_straight_through_gradients() {
+/// Under quantization-aware training (one scale per tensor, or per output channel) the
+/// network computes what a float network with the int8-rounded weights computes, and the
+/// gradients of the float master weights are that network's gradients (straight through).
+fn check_qat(per_channel: bool) {
     let mut spec = small(ConvActivation::Heaviside, GlobalPool::Avg);
     spec.relaxed = false;
     spec.quantize = true;
-    let qat = Bam::<f64>::new(&spec, &mut ChaCha8Rng::seed_from_u64(2)).unwrap();
+    spec.per_channel = per_channel;
+    let mut qat = Bam::<f64>::new(&spec, &mut ChaCha8Rng::seed_from_u64(2)).unwrap();
+    // One filter and one head column much smaller than the rest, so that the two schemes
+    // round them differently.
+    let filter = qat.convs[0].w.len() / qat.convs[0].output.channels;
+    qat.convs[0].w[..filter].iter_mut().for_each(|w| *w *= 1e-3);
+    let cols = qat.head[0].w.cols;
+    for row in qat.head[0].w.data.chunks_exact_mut(cols) {
+        row[0] *= 1e-3;
+    }
     let mut plain = qat.clone();
     plain.spec.quantize = false;
+    let expected = |w: &[f64], outer: usize, channels: usize, inner: usize| -> Vec<f64> {
+        let w32: Vec<f32> = w.iter().map(|&v| v as f32).collect();
+        let d = if per_channel {
+            PerChannelTensor::quantize("w", &w32, outer, channels, inner)
+                .unwrap()
+                .dequantize()
+        } else {
+            QuantizedTensor::quantize("w", vec![w.len()], &w32)
+                .unwrap()
+                .dequantize()
+        };
+        d.into_iter().map(f64::from).collect()
+    };
     for k in 0..qat.convs.len() {
+        let layer = &qat.convs[k];
+        let channels = layer.output.channels;
+        let inner = layer.w.len() / channels;
         let w = qat.conv_weights(k).unwrap();
-        let mut levels: Vec<i64> = w
-            .iter()
-            .map(|v| (v / w.iter().fold(0.0f64, |m, v| m.max(v.abs())) * 127.0).round() as i64)
-            .collect();
-        levels.sort_unstable();
-        levels.dedup();
-        assert!(levels.len() <= 255);
-        assert!(w != qat.convs[k].w, "the weights are rounded");
+        assert_eq!(w, expected(&layer.w, 1, channels, inner));
+        assert!(w != layer.w, "the weights are rounded");
+        // Each filter (per channel) or the tensor (per tensor) keeps its largest magnitude and
+        // takes at most 255 levels of its step.
+        let groups: Vec<(&[f64], &[f64])> = if per_channel {
+            w.chunks(inner).zip(layer.w.chunks(inner)).collect()
+        } else {
+            vec![(&w[..], &layer.w[..])]
+        };
+        for (q, orig) in groups {
+            let max = orig.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+            let qmax = q.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+            assert!((qmax - max).abs() <= 1e-6 * max, "{qmax} vs {max}");
+            for (a, b) in q.iter().zip(orig) {
+                assert!((a - b).abs() <= max / 127.0 * 0.5 + 1e-7 * max);
+                let level = a / max * 127.0;
+                assert!((level - level.round()).abs() < 1e-3, "{level}");
+            }
+        }
         plain.convs[k].w = w;
     }
+    // The small filter keeps its resolution per channel and is rounded to zero per tensor.
+    let first = &plain.convs[0].w[..filter];
+    assert_eq!(first.iter().all(|&v| v == 0.0), !per_channel);
     for (l, layer) in qat.head.iter().enumerate() {
         let name = qat.tensor_name(qat.convs.len(), l);
-        plain.head[l].w.data = qat.fake_quantize(&name, &layer.w.data).unwrap();
+        let (rows, cols) = (layer.w.rows, layer.w.cols);
+        let w = qat
+            .fake_quantize(&name, &layer.w.data, rows, cols, 1)
+            .unwrap();
+        assert_eq!(w, expected(&layer.w.data, rows, cols, 1));
+        plain.head[l].w.data = w;
     }
+    let column: Vec<f64> = plain.head[0].w.data.iter().step_by(cols).copied().collect();
+    assert_eq!(column.iter().all(|&v| v == 0.0), !per_channel);
     let x = input(4, 60);
     let (tq, tp) = (qat.forward(&x, 4).unwrap(), plain.forward(&x, 4).unwrap());
     assert_eq!(tq.output, tp.output);
     let targets = vec![0.5; 12];
     let (_, g) = mse(&tq.output, &targets).unwrap();
-    assert_eq!(qat.backward(&tq, &g), plain.backward(&tp, &g));
+    let grads = qat.backward(&tq, &g);
+    assert_eq!(grads, plain.backward(&tp, &g));
+    assert!(grads.iter().flatten().any(|&v| v != 0.0));
+}
+
+#[test]
+fn int8_qat_uses_quantized_weights_with_straight_through_gradients() {
+    check_qat(false);
+}
+
+#[test]
+fn per_channel_int8_qat_uses_per_channel_weights_with_straight_through_gradients() {
+    check_qat(true);
 }
 
 #[test]
