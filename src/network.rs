@@ -194,14 +194,13 @@ impl<F: Real> Network<F> {
     /// the spec says.
     pub fn new<R: Rng>(spec: &NetworkSpec, rng: &mut R) -> Result<Self, ConfigError> {
         spec.validate()?;
-        spec.check_conv_sizes()?;
         let dt_s = spec.dt_ms * 1e-3;
         let encoder = spec
             .encoder
             .as_ref()
             .map(|e| LifEncoder::new(e, spec.inputs, dt_s, spec.spike));
         let mut hidden = Vec::with_capacity(spec.hidden.len());
-        for (layer, (input, _)) in spec.hidden.iter().zip(spec.layer_inputs()?) {
+        for (layer, (input, _)) in spec.hidden.iter().zip(spec.checked_layer_inputs()?) {
             hidden.push(SpikingLayer::new(layer, input, dt_s, spec.spike, rng));
         }
         let last = spec.hidden.last().map(|l| l.size);

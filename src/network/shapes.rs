@@ -47,11 +47,13 @@ impl NetworkSpec {
         Ok(())
     }
 
-    /// Checks that every convolutional layer's `size` is its map's (after
-    /// [`Self::resolve_conv_sizes`]).
-    pub(super) fn check_conv_sizes(&self) -> Result<(), ConfigError> {
+    /// [`Self::layer_inputs`], checking that every convolutional layer's `size` is its map's
+    /// (after [`Self::resolve_conv_sizes`]).
+    pub(super) fn checked_layer_inputs(
+        &self,
+    ) -> Result<Vec<(MapShape, Option<ConvGeometry>)>, ConfigError> {
         let inputs = self.layer_inputs()?;
-        for (k, (layer, (_, geometry))) in self.hidden.iter().zip(inputs).enumerate() {
+        for (k, (layer, (_, geometry))) in self.hidden.iter().zip(&inputs).enumerate() {
             if let Some(g) = geometry {
                 let units = g.output().units();
                 if layer.size != units {
@@ -68,6 +70,6 @@ impl NetworkSpec {
                 }
             }
         }
-        Ok(())
+        Ok(inputs)
     }
 }

@@ -151,29 +151,23 @@ fn floats(a: &Array) -> DatasetData {
 }
 
 fn int64s(values: &[usize]) -> DatasetData {
-    DatasetData::Array {
-        dtype: Datatype::Int {
-            size: 8,
-            signed: true,
-            order: crate::io::hdf5::ByteOrder::Little,
-        },
-        shape: vec![values.len() as u64],
-        bytes: values
-            .iter()
-            .flat_map(|&v| (v as i64).to_le_bytes())
-            .collect(),
-    }
+    int64_array(vec![values.len() as u64], values.iter().map(|&v| v as i64))
 }
 
 /// A scalar `int64` dataset (NIR's integer parameters).
 fn int64_scalar(v: i64) -> DatasetData {
+    int64_array(Vec::new(), std::iter::once(v))
+}
+
+/// An `int64` dataset of `shape`.
+fn int64_array(shape: Vec<u64>, values: impl Iterator<Item = i64>) -> DatasetData {
     DatasetData::Array {
         dtype: Datatype::Int {
             size: 8,
             signed: true,
             order: crate::io::hdf5::ByteOrder::Little,
         },
-        shape: Vec::new(),
-        bytes: v.to_le_bytes().to_vec(),
+        shape,
+        bytes: values.flat_map(i64::to_le_bytes).collect(),
     }
 }
