@@ -14,6 +14,8 @@
 # head-to-head rounds follow the full pass, each preceded by a line {"head_to_head_round": k}:
 # shd-rsnn against the three peers that implement it, and on-lif n = 4096 against SpikingJelly
 # (the closest there). The summary reports each round's ratios and their median.
+# shd-rsnn also runs at B = 32 (three times the steps), with two threads and with one.
+# SHD_ONLY=1 runs the shd-rsnn pass and rounds only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 peers=${1:-../shared/bench/peers}
@@ -26,8 +28,19 @@ bin=target/release/spikegrad
 
 for threads in 2 1; do
   "$bin" bench --workload shd-rsnn --steps "$steps" --threads "$threads"
+  "$bin" bench --workload shd-rsnn --batch 32 --steps "$((3 * steps))" --threads "$threads"
 done
 "$py" "$peers/peers.py" --workload shd-rsnn --steps "$steps"
+if [ "${SHD_ONLY:-0}" = 1 ]; then
+  for round in $(seq 1 "$rounds"); do
+    echo "{\"head_to_head_round\": $round}"
+    "$bin" bench --workload shd-rsnn --steps "$steps"
+    for impl in torch-ref snntorch norse; do
+      "$py" "$peers/peers.py" --workload shd-rsnn --steps "$steps" --impl "$impl"
+    done
+  done
+  exit 0
+fi
 for n in 1024 4096; do
   n_steps=$steps
   [ "$n" = 4096 ] && n_steps=$steps_4096

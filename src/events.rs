@@ -229,14 +229,18 @@ fn nonzero_rows<F: Real>(block: &[F], width: usize) -> (Vec<u32>, Vec<u32>) {
     let mut counts = Vec::with_capacity(block.len() / width);
     let mut ids = Vec::new();
     for row in block.chunks(width) {
+        // Every id is written and the end moves on by whether its entry is non-zero: at the
+        // rates of trained layers (5–30%) a branch per entry mispredicts often.
         let before = ids.len();
-        ids.extend(
-            row.iter()
-                .enumerate()
-                .filter(|(_, &v)| v != F::zero())
-                .map(|(i, _)| i as u32),
-        );
-        counts.push((ids.len() - before) as u32);
+        ids.resize(before + row.len(), 0);
+        let slots = &mut ids[before..];
+        let mut count = 0;
+        for (i, &v) in row.iter().enumerate() {
+            slots[count] = i as u32;
+            count += usize::from(v != F::zero());
+        }
+        ids.truncate(before + count);
+        counts.push(count as u32);
     }
     (counts, ids)
 }

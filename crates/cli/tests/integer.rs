@@ -62,7 +62,8 @@ fn integer_eval_run_and_export_follow_the_float_network() {
     assert!(!both.status.success());
 
     // Against the float network with the same int8 weights, only the fixed-point arithmetic
-    // differs: nearly every spike and every prediction agree.
+    // differs: nearly every spike and every prediction agree (a sample whose two classes are
+    // within rounding of each other may flip: at most one of the 30).
     let quantized = tmp.path().join("int8");
     let args = [
         "quantize",
@@ -78,10 +79,15 @@ fn integer_eval_run_and_export_follow_the_float_network() {
         number(&same_weights["spike_agreement"]) > 0.995,
         "{same_weights}"
     );
-    assert_eq!(same_weights["prediction_agreement"], 1.0, "{same_weights}");
-    assert_eq!(
-        same_weights["test_accuracy"],
-        same_weights["float"]["test_accuracy"]
+    let one_sample = 1.0 / 30.0 + 1e-9;
+    assert!(
+        number(&same_weights["prediction_agreement"]) >= 1.0 - one_sample,
+        "{same_weights}"
+    );
+    let float_acc = number(&same_weights["float"]["test_accuracy"]);
+    assert!(
+        (number(&same_weights["test_accuracy"]) - float_acc).abs() <= one_sample,
+        "{same_weights}"
     );
 
     // `run --integer` on the run's own data in the SHD layout.
