@@ -14,6 +14,7 @@ use crate::events::SpikeEvents;
 use crate::neurons::{NeuronModel, NoiseStream, StepContext};
 use crate::real::Real;
 use crate::tensor::{Matrix, Seq};
+use outputs::{DenseBlocks, EventRows, OutputSink};
 use rayon::prelude::*;
 use std::fmt::Debug;
 
@@ -154,6 +155,38 @@ pub fn forward_from<F: Real, M: NeuronModel<F>, K: StepSink<F, M>>(
     ctx: &ScanContext,
     start: Option<ScanStart<'_, M::State, F>>,
 ) -> (ScanTrace<F, K::Record>, Vec<M::State>) {
+    forward_kept::<F, M, K>(model, input, w_rec, ctx, start, Outputs::Dense)
+}
+
+/// [`forward_with`] for a model whose outputs are binary spikes: they are kept as events
+/// only (`events` is set, `out` is empty), and no dense `[T, B, N]` output is ever written.
+pub fn forward_events<F: Real, M: NeuronModel<F>, K: StepSink<F, M>>(
+    model: &M,
+    input: Seq<F>,
+    w_rec: Option<&Matrix<F>>,
+    ctx: &ScanContext,
+) -> ScanTrace<F, K::Record> {
+    forward_kept::<F, M, K>(model, input, w_rec, ctx, None, Outputs::Events).0
+}
+
+/// How a forward scan keeps its outputs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Outputs {
+    /// The dense sequence `[T, B, N]`.
+    Dense,
+    /// Event lists of the non-zero outputs only.
+    Events,
+}
+
+/// The forward scan, keeping its outputs as `outputs` says.
+fn forward_kept<F: Real, M: NeuronModel<F>, K: StepSink<F, M>>(
+    model: &M,
+    input: Seq<F>,
+    w_rec: Option<&Matrix<F>>,
+    ctx: &ScanContext,
+    start: Option<ScanStart<'_, M::State, F>>,
+    outputs: Outputs,
+) -> (ScanTrace<F, K::Record>, Vec<M::State>) {
     let (steps, batch, n) = (input.steps, input.batch, input.width);
     assert_eq!(
         model.width(),
@@ -169,7 +202,6 @@ pub fn forward_from<F: Real, M: NeuronModel<F>, K: StepSink<F, M>>(
     }
     let block = samples_per_task(batch) * n;
     let mut saved = vec![K::Record::default(); steps * slab];
-    let mut out = Seq::zeros(steps, batch, n);
     let mut finals: Vec<M::State> = match &start {
         Some(s) => s.states.to_vec(),
         None => (0..slab).map(|i| model.initial_state(i % n)).collect(),
@@ -182,12 +214,29 @@ pub fn forward_from<F: Real, M: NeuronModel<F>, K: StepSink<F, M>>(
         block,
         real: std::marker::PhantomData,
     };
-    run.blocks::<K>(&input, w_rec, &mut saved, &mut out, &mut finals, first_outs);
-    let trace = ScanTrace {
-        saved,
-        out,
-        events: None,
+    let (out, events) = match outputs {
+        Outputs::Dense => {
+            let mut out = Seq::zeros(steps, batch, n);
+            let sinks: Vec<DenseBlocks<'_, F>> = blocks_per_task(&mut out.data, slab, block)
+                .into_iter()
+                .map(|blocks| DenseBlocks {
+                    blocks: blocks.into_iter(),
+                })
+                .collect();
+            run.blocks::<K, _>(&input, w_rec, &mut saved, sinks, &mut finals, first_outs);
+            (out, None)
+        }
+        Outputs::Events => {
+            let sinks = (0..slab.div_ceil(block))
+                .map(|_| EventRows::new(n))
+                .collect();
+            let tasks =
+                run.blocks::<K, _>(&input, w_rec, &mut saved, sinks, &mut finals, first_outs);
+            let events = outputs::assemble(steps, batch, n, &tasks);
+            (Seq::zeros(0, 0, 0), Some(events))
+        }
     };
+    let trace = ScanTrace { saved, out, events };
     (trace, finals)
 }
 
@@ -243,38 +292,37 @@ impl<F: Real, M: NeuronModel<F>> Run<'_, F, M> {
     /// paired whole-process runs of `shd-rsnn`: 0.80–0.87× the time at B = 32, 0.96× at
     /// B = 64, 0.98× at B = 128 (forward and backward both without barriers).
     /// `finals` holds the states before the first step on entry and after the last on exit;
-    /// `first_outs` the outputs before the first step.
-    fn blocks<K: StepSink<F, M>>(
+    /// `first_outs` the outputs before the first step. Each task hands every step's outputs
+    /// to its sink (`sinks[c]` for task `c`) and returns it.
+    fn blocks<K: StepSink<F, M>, O: OutputSink<F>>(
         &self,
         input: &Seq<F>,
         w_rec: Option<&Matrix<F>>,
         saved: &mut [K::Record],
-        out: &mut Seq<F>,
+        sinks: Vec<O>,
         finals: &mut [M::State],
         first_outs: &[F],
-    ) {
+    ) -> Vec<O> {
         let block = self.block;
         let n = input.width;
         let slab = input.batch * n;
         let started = first_outs.iter().any(|&o| o != F::zero());
-        let outs = blocks_per_task(&mut out.data, slab, block);
         let saves = blocks_per_task(saved, slab, block);
-        outs.into_par_iter()
+        sinks
+            .into_par_iter()
             .zip(saves)
             .zip(finals.par_chunks_mut(block))
             .enumerate()
-            .for_each(|(c, ((mut o_blks, mut s_blks), finals))| {
+            .map(|(c, ((mut sink, mut s_blks), finals))| {
                 let start = c * block;
                 let len = finals.len();
                 let mut prev = finals.to_vec();
                 let mut cur = vec![M::State::default(); len];
+                let mut prev_o = first_outs[start..start + len].to_vec();
+                let mut cur_o = vec![F::zero(); len];
                 let mut x_rec = vec![F::zero(); n];
                 for (t, s_blk) in s_blks.iter_mut().enumerate() {
                     let x = &input.data[t * slab + start..t * slab + start + len];
-                    let (done, rest) = o_blks.split_at_mut(t);
-                    let prev_o = done
-                        .last()
-                        .map_or(&first_outs[start..start + len], |o| &o[..]);
                     for r in 0..len / n {
                         let cols = r * n..(r + 1) * n;
                         let x_row = match w_rec {
@@ -297,14 +345,18 @@ impl<F: Real, M: NeuronModel<F>> Run<'_, F, M> {
                             &prev_o[cols.clone()],
                             x_row,
                             &mut cur[cols.clone()],
-                            &mut rest[0][cols.clone()],
+                            &mut cur_o[cols.clone()],
                             &mut s_blk[cols],
                         );
                     }
+                    sink.emit(&cur_o);
                     std::mem::swap(&mut prev, &mut cur);
+                    std::mem::swap(&mut prev_o, &mut cur_o);
                 }
                 finals.copy_from_slice(&prev);
-            });
+                sink
+            })
+            .collect()
     }
 }
 
@@ -497,6 +549,7 @@ fn reduce_param_grads<F: Real>(per_sample: &[F], batch: usize, n: usize, p: usiz
     total
 }
 
+mod outputs;
 #[cfg(test)]
 pub(crate) mod testing;
 #[cfg(test)]

@@ -413,16 +413,16 @@ struct RunScan<'a, F> {
 impl<F: Real> ModelVisitor<F> for RunScan<'_, F> {
     type Out = Box<dyn ModelRun<F>>;
     fn visit<M: NeuronModel<F> + Clone + Debug + Send + 'static>(self, model: M) -> Self::Out {
-        let mut trace =
-            scan::forward_with::<F, M, scan::KeepSaved>(&model, self.current, self.w_rec, self.ctx);
         // Binary spikes are kept as events only: the next layer's product, the recurrent
         // weight gradient and the next layer's weight gradient gather from them, and the
-        // neuron adjoint recomputes them from its saved records, so the dense `[T, B, N]`
-        // spikes are released.
-        if self.binary {
-            trace.events = Some(SpikeEvents::from_nonzero(&trace.out));
-            trace.out = Seq::zeros(0, 0, 0);
-        }
+        // neuron adjoint recomputes them from its saved records, so dense `[T, B, N]` spikes
+        // are never written.
+        let (current, w_rec, ctx) = (self.current, self.w_rec, self.ctx);
+        let trace = if self.binary {
+            scan::forward_events::<F, M, scan::KeepSaved>(&model, current, w_rec, ctx)
+        } else {
+            scan::forward_with::<F, M, scan::KeepSaved>(&model, current, w_rec, ctx)
+        };
         Box::new(Scanned {
             model,
             trace,

@@ -5,7 +5,7 @@
 use super::testing::{check_jacobian, check_model, uniform, Perturb};
 use super::*;
 use crate::neurons::{AdaptiveLif, FixedLif, LeakyReadout, Lif, ResetGrad};
-use crate::surrogates::SpikeFn;
+use crate::surrogates::{SpikeFn, Surrogate};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -74,7 +74,6 @@ fn fixed_lif_backward_matches_finite_differences() {
 /// gradients equal those of the LIF that keeps its whole state, bit for bit.
 #[test]
 fn fixed_lif_equals_lif_from_the_membrane_alone() {
-    use crate::surrogates::Surrogate;
     let mut rng = ChaCha8Rng::seed_from_u64(12);
     let spikes = [
         SpikeFn::Heaviside {
@@ -415,5 +414,29 @@ fn chunked_scans_continue_exactly() {
         assert_eq!(outs, whole.out.data);
         assert_eq!(states, whole.saved);
         assert!(outs.iter().any(|&o| o > 0.5) && outs.iter().any(|&o| o < 0.5));
+    }
+}
+
+#[test]
+fn spikes_kept_as_events_are_the_dense_spikes_non_zero_entries() {
+    // 7 samples: tasks of unequal size; with and without recurrence; the saved records agree.
+    let mut rng = ChaCha8Rng::seed_from_u64(41);
+    let (steps, batch, n) = (30, 7, 9);
+    let mut lif = random_lif(&mut rng, n);
+    lif.spike = SpikeFn::Heaviside {
+        surrogate: Surrogate::SuperSpike { beta: 10.0 },
+    };
+    let x = uniform(&mut rng, steps * batch * n, -1.0, 3.0);
+    let x = Seq::from_vec(steps, batch, n, x).unwrap();
+    let w = Matrix::from_vec(n, n, uniform(&mut rng, n * n, -1.0, 1.0)).unwrap();
+    for w_rec in [None, Some(&w)] {
+        let ctx = ScanContext::default();
+        let dense = forward_with::<_, _, KeepSaved>(&lif, x.clone(), w_rec, &ctx);
+        let events = forward_events::<_, _, KeepSaved>(&lif, x.clone(), w_rec, &ctx);
+        let expected = SpikeEvents::from_nonzero(&dense.out);
+        assert_eq!(events.events.as_ref(), Some(&expected));
+        assert_eq!(events.saved, dense.saved);
+        assert!(events.out.data.is_empty());
+        assert!(expected.count() > 0 && expected.count() < steps * batch * n);
     }
 }
