@@ -31,30 +31,24 @@ for threads in 2 1; do
   "$bin" bench --workload shd-rsnn --batch 32 --steps "$((3 * steps))" --threads "$threads"
 done
 "$py" "$peers/peers.py" --workload shd-rsnn --steps "$steps"
-if [ "${SHD_ONLY:-0}" = 1 ]; then
-  for round in $(seq 1 "$rounds"); do
-    echo "{\"head_to_head_round\": $round}"
-    "$bin" bench --workload shd-rsnn --steps "$steps"
-    for impl in torch-ref snntorch norse; do
-      "$py" "$peers/peers.py" --workload shd-rsnn --steps "$steps" --impl "$impl"
-    done
+shd_only=${SHD_ONLY:-0}
+if [ "$shd_only" != 1 ]; then
+  for n in 1024 4096; do
+    n_steps=$steps
+    [ "$n" = 4096 ] && n_steps=$steps_4096
+    "$bin" bench --workload on-lif --n "$n" --steps "$n_steps"
+    "$py" "$peers/peers.py" --workload on-lif --n "$n" --steps "$n_steps"
   done
-  exit 0
+  "$bin" bench --workload long --steps 3
+  "$bin" bench --workload infer --steps "$steps"
 fi
-for n in 1024 4096; do
-  n_steps=$steps
-  [ "$n" = 4096 ] && n_steps=$steps_4096
-  "$bin" bench --workload on-lif --n "$n" --steps "$n_steps"
-  "$py" "$peers/peers.py" --workload on-lif --n "$n" --steps "$n_steps"
-done
-"$bin" bench --workload long --steps 3
-"$bin" bench --workload infer --steps "$steps"
 for round in $(seq 1 "$rounds"); do
   echo "{\"head_to_head_round\": $round}"
   "$bin" bench --workload shd-rsnn --steps "$steps"
   for impl in torch-ref snntorch norse; do
     "$py" "$peers/peers.py" --workload shd-rsnn --steps "$steps" --impl "$impl"
   done
+  [ "$shd_only" = 1 ] && continue
   "$bin" bench --workload on-lif --n 4096 --steps "$steps_4096"
   "$py" "$peers/peers.py" --workload on-lif --n 4096 --steps "$steps_4096" --impl spikingjelly
 done

@@ -1,7 +1,7 @@
 //! Where a forward scan's tasks put each step's outputs: dense rows of the `[T, B, N]`
 //! sequence, or event lists of binary spikes (no dense sequence at all).
 
-use crate::events::SpikeEvents;
+use crate::events::{nonzero_ids, SpikeEvents};
 use crate::real::Real;
 
 /// One task's destination for the outputs of its block of samples, one step at a time.
@@ -47,13 +47,7 @@ impl EventRows {
 impl<F: Real> OutputSink<F> for EventRows {
     fn emit(&mut self, outs: &[F]) {
         for row in outs.chunks(self.row_ids.len().max(1)) {
-            // Every id is written and the end moves on by whether its neuron spiked: no
-            // branch per neuron (at 5–30% activity one would mispredict often).
-            let mut count = 0;
-            for (j, &o) in row.iter().enumerate() {
-                self.row_ids[count] = j as u32;
-                count += usize::from(o != F::zero());
-            }
+            let count = nonzero_ids(row, &mut self.row_ids);
             self.ids.extend_from_slice(&self.row_ids[..count]);
             self.counts.push(count as u32);
         }
