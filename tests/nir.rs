@@ -460,6 +460,25 @@ fn stateless_nodes_and_merging_branches_match_a_forward_euler_simulation() {
     check_against_simulation(&net, "hand_maps", 4, 40, 20);
 }
 
+/// 2-D maps: a grouped `Conv2d` with padding "same" into a CubaLIF map, `SumPool2d`, a
+/// dilated `Conv2d` with integer padding into a LIF map, `AvgPool2d`, `Flatten` and an
+/// `Affine` readout, against a numpy simulation that convolves and pools by the definitions.
+#[test]
+fn convolutions_and_pooling_in_2d_match_a_forward_euler_simulation() {
+    let net = import(
+        &fixture("hand_conv2d.nir"),
+        1e-3,
+        Some(Discretisation::ForwardEuler),
+    )
+    .unwrap()
+    .network;
+    assert_eq!(net.spec.inputs, 2 * 6 * 6);
+    let sizes: Vec<usize> = net.spec.hidden.iter().map(|h| h.size).collect();
+    assert_eq!(sizes, [4 * 6 * 6, 3 * 4 * 3]);
+    assert!(net.hidden.iter().all(|h| h.b_in.is_some()), "conv biases");
+    check_against_simulation(&net, "hand_conv2d", 72, 30, 300);
+}
+
 /// Runs `net` on `{fixture_name}_input.h5` (`channels`, `steps`) and compares its spikes (both
 /// hidden layers, exactly; each with more than `min_spikes`) and readout membrane (to 1e-5)
 /// with the numpy simulation in `{fixture_name}_expected.h5`.

@@ -1,10 +1,13 @@
 //! The affine map `y = W x + b` of a path of stateless NIR nodes (`Affine`, `Linear`,
-//! `Scale`, `Flatten`, `Conv1d`) between two neuron nodes, composed in `f64`, and the sum of
-//! parallel paths into one neuron node. A `Conv1d` enters as its dense matrix (each kernel
-//! weight at every position it slides over) and its bias repeated over positions, so an
-//! imported convolution computes exactly what the file says, as a dense projection.
+//! `Scale`, `Flatten`, `Conv1d`, `Conv2d`, `SumPool2d`, `AvgPool2d`) between two neuron nodes,
+//! composed in `f64`, and the sum of parallel paths into one neuron node. A convolution
+//! enters as its dense matrix (each kernel weight at every position it slides over) and its
+//! bias repeated over positions, a pooling node as the matrix of its windows, so an imported
+//! convolution computes exactly what the file says, as a dense projection. The map carries
+//! the shape of its output, which a pooling node needs (NIR gives it no input shape).
 
 use super::graph::{Array, Conv1d, NodeKind};
+use super::maps2d::DenseMap;
 use super::NirError;
 
 /// `y = W x + b` from `inputs` values to `outputs` values.
@@ -14,6 +17,8 @@ pub(super) struct AffineMap {
     pub inputs: usize,
     /// Output width.
     pub outputs: usize,
+    /// Output shape (its product is `outputs`).
+    pub shape: Vec<usize>,
     /// `[outputs, inputs]` in NIR's layout; `None`: the identity.
     pub weight: Option<Array>,
     /// `[outputs]`; `None`: zero.
@@ -21,11 +26,13 @@ pub(super) struct AffineMap {
 }
 
 impl AffineMap {
-    /// The identity on `n` values.
-    pub fn identity(n: usize) -> Self {
+    /// The identity on values of `shape`.
+    pub fn identity(shape: &[usize]) -> Self {
+        let n = shape.iter().product();
         Self {
             inputs: n,
             outputs: n,
+            shape: shape.to_vec(),
             weight: None,
             bias: None,
         }
@@ -35,19 +42,33 @@ impl AffineMap {
     /// errors); `Ok(None)` when `kind` is not a stateless map.
     pub fn then(&self, name: &str, kind: &NodeKind, from: &str) -> Result<Option<Self>, NirError> {
         let m = self.outputs;
-        let conv;
-        let (weight, bias) = match kind {
-            NodeKind::Affine { weight, bias } => (weight, Some(&bias.data)),
+        let dense;
+        let in_node = |e: String| NirError::node(name, e);
+        let (weight, bias, shape) = match kind {
+            NodeKind::Affine { weight, bias } => (weight, Some(&bias.data), None),
             NodeKind::Conv1d(c) => {
-                conv = conv_affine(name, c)?;
-                (&conv.0, Some(&conv.1))
+                dense = conv_affine(name, c)?;
+                (&dense.weight, Some(&dense.bias), Some(&dense.shape))
             }
-            NodeKind::Linear { weight } => (weight, None),
+            NodeKind::Conv2d(c) => {
+                dense = c.dense().map_err(in_node)?;
+                (&dense.weight, Some(&dense.bias), Some(&dense.shape))
+            }
+            NodeKind::Pool2d(p) => {
+                dense = p.dense(&self.shape).map_err(in_node)?;
+                (&dense.weight, None, Some(&dense.shape))
+            }
+            NodeKind::Linear { weight } => (weight, None, None),
             NodeKind::Scale { scale } => {
                 check_width(name, scale.len(), m, from)?;
                 return Ok(Some(self.scaled(&scale.data)));
             }
-            NodeKind::Flatten { .. } => return Ok(Some(self.clone())),
+            NodeKind::Flatten { .. } => {
+                return Ok(Some(Self {
+                    shape: vec![m],
+                    ..self.clone()
+                }))
+            }
             _ => return Ok(None),
         };
         check_width(name, weight.shape[1], m, from)?;
@@ -80,6 +101,7 @@ impl AffineMap {
         Ok(Some(Self {
             inputs: self.inputs,
             outputs: k,
+            shape: shape.cloned().unwrap_or_else(|| vec![k]),
             weight: Some(composed),
             bias: nonzero(b),
         }))
@@ -109,6 +131,7 @@ impl AffineMap {
         Self {
             inputs: n,
             outputs: self.outputs,
+            shape: self.shape.clone(),
             weight: Some(weight),
             bias,
         }
@@ -135,6 +158,7 @@ impl AffineMap {
         Some(Self {
             inputs: n,
             outputs: k,
+            shape: first.shape.clone(),
             weight: Some(Array::matrix(k, n, weight)),
             bias: nonzero(bias),
         })
@@ -161,8 +185,19 @@ pub(super) fn check_width(
     ))
 }
 /// A `Conv1d` node as `W [outputs, inputs]` (NIR's layout) and `b [outputs]`.
-fn conv_affine(name: &str, c: &Conv1d) -> Result<(Array, Vec<f64>), NirError> {
+fn conv_affine(name: &str, c: &Conv1d) -> Result<DenseMap, NirError> {
     let spec = c.spec().map_err(|e| NirError::node(name, e))?;
+    if spec.inputs() * spec.outputs() > super::maps2d::MAX_DENSE_ENTRIES {
+        return Err(NirError::node(
+            name,
+            format!(
+                "its dense matrix would have {} × {} entries (at most {} are imported)",
+                spec.outputs(),
+                spec.inputs(),
+                super::maps2d::MAX_DENSE_ENTRIES
+            ),
+        ));
+    }
     let dense = spec.to_matrix::<f64>(&c.weight.data);
     let (inputs, outputs) = (dense.rows, dense.cols);
     let mut weight = vec![0.0; inputs * outputs];
@@ -178,5 +213,9 @@ fn conv_affine(name: &str, c: &Conv1d) -> Result<(Array, Vec<f64>), NirError> {
         .iter()
         .flat_map(|&b| std::iter::repeat_n(b, positions))
         .collect();
-    Ok((Array::matrix(outputs, inputs, weight), bias))
+    Ok(DenseMap {
+        weight: Array::matrix(outputs, inputs, weight),
+        bias,
+        shape: vec![spec.filters, positions],
+    })
 }

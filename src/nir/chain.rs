@@ -1,7 +1,7 @@
 //! The chain of neuron populations a NIR graph must form to be imported:
 //! `Input → maps → neurons (⇄ maps) → … → neurons → Output`, where "maps" are paths of
-//! stateless nodes (`Affine`, `Linear`, `Scale`, `Flatten`), several of which may run in
-//! parallel from one population into the next (their maps are summed).
+//! stateless nodes (`Affine`, `Linear`, `Scale`, `Flatten`, convolutions and pooling), several
+//! of which may run in parallel from one population into the next (their maps are summed).
 
 use super::affine::{check_width, AffineMap};
 use super::graph::{Array, Leaky, NirGraph, NodeKind};
@@ -19,9 +19,14 @@ pub(super) enum Neurons {
 impl Neurons {
     /// Number of neurons.
     pub fn size(&self) -> usize {
+        self.shape().iter().product()
+    }
+
+    /// The shape of the population (`[n]`, or a map's `[channels, height, width]`).
+    pub fn shape(&self) -> &[usize] {
         match self {
-            Neurons::Leaky(l) => l.size(),
-            Neurons::Threshold(t) => t.len(),
+            Neurons::Leaky(l) => &l.tau_mem_s.shape,
+            Neurons::Threshold(t) => &t.shape,
         }
     }
 
@@ -90,7 +95,7 @@ pub(super) fn chain(g: &NirGraph) -> Result<(usize, Vec<Stage>), NirError> {
     };
     let n_in = shape.iter().product::<usize>();
     let mut cur = input.as_str();
-    let mut forward = paths(g, cur, n_in)?;
+    let mut forward = paths(g, cur, shape)?;
     let mut stages: Vec<Stage> = Vec::new();
     loop {
         let next = common_end(cur, &forward)?;
@@ -123,7 +128,7 @@ pub(super) fn chain(g: &NirGraph) -> Result<(usize, Vec<Stage>), NirError> {
         for p in &forward {
             check_width(next, size, p.map.outputs, p.last)?;
         }
-        let from_next = paths(g, next, size)?;
+        let from_next = paths(g, next, neurons.shape())?;
         let (rec, onward): (Vec<Path>, Vec<Path>) =
             from_next.into_iter().partition(|p| p.end == next);
         let feeds: Vec<&str> = forward.iter().chain(&rec).map(|p| p.last).collect();
@@ -163,13 +168,13 @@ fn identity_matrix(n: usize) -> Array {
     Array::matrix(n, n, data)
 }
 
-/// The paths out of `from` (`width` values wide): each target followed through stateless
+/// The paths out of `from` (values of `shape`): each target followed through stateless
 /// nodes, each with one input and one output, to a neuron or Output node.
-fn paths<'a>(g: &'a NirGraph, from: &'a str, width: usize) -> Result<Vec<Path<'a>>, NirError> {
+fn paths<'a>(g: &'a NirGraph, from: &'a str, shape: &[usize]) -> Result<Vec<Path<'a>>, NirError> {
     let mut out = Vec::new();
     for first in g.targets_of(from) {
         let (mut prev, mut node) = (from, first);
-        let mut map = AffineMap::identity(width);
+        let mut map = AffineMap::identity(shape);
         loop {
             let kind = &g.nodes[node].kind;
             match kind {

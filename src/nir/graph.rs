@@ -1,6 +1,7 @@
 //! An in-memory NIR graph: named nodes of the primitive types this crate maps, edges and
 //! metadata.
 
+pub use super::maps2d::{Conv2d, Padding2d, Pool2d, PoolKind};
 use super::NirError;
 use std::collections::BTreeMap;
 
@@ -60,7 +61,8 @@ pub enum MetaValue {
 pub type Metadata = BTreeMap<String, MetaValue>;
 
 /// Parameters of a leaky neuron with an optional synapse and an optional threshold: the
-/// NIR `LIF`, `CubaLIF`, `LI` and `CubaLI` nodes (all arrays have one value per neuron).
+/// NIR `LIF`, `CubaLIF`, `LI` and `CubaLI` nodes (all arrays have one value per neuron and
+/// the same shape: `[n]`, or a map's `[channels, height, width]` after a convolution).
 ///
 /// `τ_syn dI/dt = −I + w_in·S` (when `tau_syn_s` is present),
 /// `τ_mem dv/dt = (v_leak − v) + R·I`, and for spiking nodes a spike when `v > v_threshold`,
@@ -150,6 +152,10 @@ pub enum NodeKind {
     },
     /// A 1-D convolution over a `channels × length` map.
     Conv1d(Box<Conv1d>),
+    /// A 2-D convolution over a `channels × height × width` map.
+    Conv2d(Box<Conv2d>),
+    /// `SumPool2d` or `AvgPool2d`.
+    Pool2d(Pool2d),
     /// A leaky neuron population (`LIF`, `CubaLIF`, `LI`, `CubaLI`).
     Leaky(Box<Leaky>),
     /// A nested graph (as some exporters write recurrent layers).
@@ -168,6 +174,8 @@ impl NodeKind {
             NodeKind::Flatten { .. } => "Flatten",
             NodeKind::Threshold { .. } => "Threshold",
             NodeKind::Conv1d(_) => "Conv1d",
+            NodeKind::Conv2d(_) => "Conv2d",
+            NodeKind::Pool2d(p) => p.kind.type_name(),
             NodeKind::Leaky(l) => l.type_name(),
             NodeKind::Graph(_) => "NIRGraph",
         }

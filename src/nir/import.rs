@@ -42,7 +42,9 @@ const DT_TOLERANCE: f64 = 1e-9;
 /// how is the module documentation's "What imports" ([`crate::nir`]).
 ///
 /// Errors name the node: node types other than Input, Output, Affine, Linear, Scale,
-/// Flatten, Threshold, LIF, CubaLIF, LI and CubaLI; anything but a chain of populations
+/// Flatten, Conv1d, Conv2d, SumPool2d, AvgPool2d, Threshold, LIF, CubaLIF, LI and CubaLI;
+/// a convolution or pooling whose window does not fit, pooling of a flat input, a dense
+/// map too large; anything but a chain of populations
 /// (branches may only merge into the next population); several inputs or outputs;
 /// `v_leak ≠ v_reset` on a neuron with a synaptic current; a threshold not above `v_reset`;
 /// sizes that do not match; non-spiking neurons before the last layer; and a `dt` or

@@ -10,7 +10,8 @@
 //! /node/metadata/<key>         optional scalar strings or numbers
 //! /node/nodes/<name>/type      scalar string: Input, Output, Affine, Linear, LIF, CubaLIF, ...
 //! /node/nodes/<name>/<param>   arrays (float32 or float64); Input/Output: `shape` (int64);
-//!                              Flatten and Conv1d: integer scalars (int64)
+//!                              Flatten and Conv1d: integer scalars (int64); Conv2d and
+//!                              pooling: int64 pairs, Conv2d's padding a pair or a string
 //! /node/nodes/<name>/metadata  optional group of scalars
 //! ```
 //!
@@ -30,11 +31,18 @@
 //! - **Between populations**, paths of stateless nodes, composed into one affine map in
 //!   `f64`: `Affine` and `Linear` (weights; a bias enters every step, see below), `Scale`
 //!   (folded into the weights: `diag(s)·W`, and its bias scaled), `Flatten` (the identity
-//!   on our flat vectors), `Conv1d` (integer padding, `input_shape` given: its dense matrix,
-//!   each kernel weight at every position it slides over, and its bias per position — so an
-//!   imported convolution is a dense projection computing the same currents; its weights are
-//!   no longer tied if the network is trained further). Several paths from one population
-//!   into the next, or several recurrent paths, are summed (one weight matrix, one bias).
+//!   on our flat vectors), `Conv1d` (integer padding, `input_shape` given) and `Conv2d`
+//!   (`input_shape` given; padding `"same"`, `"valid"` or integers; stride, dilation and
+//!   groups per axis): their dense matrices, each kernel weight at every position it slides
+//!   over, and their biases per position — so an imported convolution is a dense projection
+//!   computing the same currents; its weights are no longer tied if the network is trained
+//!   further. `SumPool2d` and `AvgPool2d` (zero padding; the average divides by the window's
+//!   size, padding included, as PyTorch's default) are the matrices of their windows, over
+//!   the shape of what feeds them: a map `[channels, height, width]` of the `Input`, of a
+//!   convolution's output, or of a neuron node whose parameters have that shape (maps are
+//!   flat row-major, channel first). A dense matrix of more than 2^25 entries is refused.
+//!   Several paths from one population into the next, or several recurrent paths, are
+//!   summed (one weight matrix, one bias).
 //!
 //! Export writes a convolutional layer ([`crate::layers::conv`]) as a `Conv1d` node (kernel
 //! `[filters, in_channels / groups, kernel]`, its bias or zeros), its recurrent convolution as
@@ -42,8 +50,7 @@
 //! projection.
 //!
 //! Refused, with an error naming the node: `IF` and `I` (no leak, `β = 1`: this crate's
-//! neurons scale their input by `1 − β`), `Delay` (the layers have no delay lines),
-//! `Conv2d`, `SumPool2d`, `AvgPool2d` (no 2-D convolutional layers yet), a node fed by
+//! neurons scale their input by `1 − β`), `Delay` (the layers have no delay lines), a node fed by
 //! anything but the previous population and its own recurrent weights (skip connections),
 //! a population feeding two different populations, a stateless node with several inputs or
 //! outputs, a weight right before the `Output`, non-spiking neurons before the last layer,
@@ -120,12 +127,16 @@ mod convention;
 mod export;
 mod graph;
 mod import;
+mod maps2d;
 mod read;
 mod write;
 
 pub use convention::{tau_for_decay, Discretisation, META_DISCRETISATION, META_DT};
 pub use export::{export_network, mark_int8, mark_integer};
-pub use graph::{Array, Conv1d, Leaky, MetaValue, Metadata, NirGraph, Node, NodeKind};
+pub use graph::{
+    Array, Conv1d, Conv2d, Leaky, MetaValue, Metadata, NirGraph, Node, NodeKind, Padding2d, Pool2d,
+    PoolKind,
+};
 pub use import::{import_graph, ImportOptions, Imported};
 pub use read::read_nir;
 pub use write::write_nir;

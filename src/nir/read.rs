@@ -1,6 +1,9 @@
 //! Reading `.nir` files (the layout of `nir.write`) into a [`NirGraph`].
 
-use super::graph::{Array, Conv1d, Leaky, MetaValue, Metadata, NirGraph, Node, NodeKind};
+use super::graph::{
+    Array, Conv1d, Conv2d, Leaky, MetaValue, Metadata, NirGraph, Node, NodeKind, Padding2d, Pool2d,
+    PoolKind,
+};
 use super::NirError;
 use crate::io::hdf5::{Datatype, Hdf5Error, Hdf5Reader};
 use std::path::Path;
@@ -18,14 +21,11 @@ const KNOWN_UNSUPPORTED: &[(&str, &str)] = &[
          their input by 1 - beta",
     ),
     ("Delay", "the layers have no delay lines"),
-    ("Conv2d", "convolutional layers do not exist yet"),
-    ("SumPool2d", "pooling layers do not exist yet"),
-    ("AvgPool2d", "pooling layers do not exist yet"),
 ];
 
 /// The node types this crate maps, for error messages.
-const SUPPORTED: &str = "Input, Output, Affine, Linear, Scale, Flatten, Conv1d, Threshold, \
-                         LIF, CubaLIF, LI, CubaLI, NIRGraph";
+const SUPPORTED: &str = "Input, Output, Affine, Linear, Scale, Flatten, Conv1d, Conv2d, \
+                         SumPool2d, AvgPool2d, Threshold, LIF, CubaLIF, LI, CubaLI, NIRGraph";
 
 /// Reads the NIR graph in `path`.
 ///
@@ -134,13 +134,16 @@ impl File<'_> {
                 scale: p.vector("scale")?,
             },
             "Threshold" => NodeKind::Threshold {
-                threshold: p.vector("threshold")?,
+                threshold: p.array("threshold")?,
             },
             "Flatten" => NodeKind::Flatten {
                 start_dim: p.integer("start_dim")?,
                 end_dim: p.integer("end_dim")?,
             },
             "Conv1d" => NodeKind::Conv1d(Box::new(p.conv1d()?)),
+            "Conv2d" => NodeKind::Conv2d(Box::new(p.conv2d()?)),
+            "SumPool2d" => NodeKind::Pool2d(p.pool2d(PoolKind::Sum)?),
+            "AvgPool2d" => NodeKind::Pool2d(p.pool2d(PoolKind::Avg)?),
             "LIF" | "CubaLIF" | "LI" | "CubaLI" => NodeKind::Leaky(Box::new(p.leaky(&kind_name)?)),
             "NIRGraph" => NodeKind::Graph(Box::new(self.graph(at, &format!("{name}."))?)),
             other => {
@@ -323,6 +326,72 @@ impl NodeParams<'_> {
         Ok(conv)
     }
 
+    /// A `Conv2d` node (`input_shape` required: the map's height and width).
+    fn conv2d(&self) -> Result<Conv2d, NirError> {
+        if self.optional("input_shape")?.is_none() {
+            return Err(NirError::node(
+                self.name,
+                "Conv2d without input_shape: the input's height and width are needed to import it",
+            ));
+        }
+        let conv = Conv2d {
+            weight: self.array("weight")?,
+            bias: self.array("bias")?,
+            stride: self.pair("stride")?,
+            padding: self.padding2d()?,
+            dilation: self.pair("dilation")?,
+            groups: self.count("groups")?,
+            input_shape: self.pair("input_shape")?,
+        };
+        conv.validate().map_err(|e| NirError::node(self.name, e))?;
+        Ok(conv)
+    }
+
+    /// A `SumPool2d` or `AvgPool2d` node.
+    fn pool2d(&self, kind: PoolKind) -> Result<Pool2d, NirError> {
+        Ok(Pool2d {
+            kind,
+            kernel: self.pair("kernel_size")?,
+            stride: self.pair("stride")?,
+            padding: self.pair("padding")?,
+        })
+    }
+
+    /// A `(y, x)` pair of counts, stored as two integers or one for both.
+    fn pair(&self, key: &str) -> Result<[usize; 2], NirError> {
+        match self.shape(key)?[..] {
+            [v] => Ok([v, v]),
+            [y, x] => Ok([y, x]),
+            ref other => Err(NirError::node(
+                self.name,
+                format!("{key} holds {other:?}, expected one or two integers"),
+            )),
+        }
+    }
+
+    /// A 2-D padding: `"same"`, `"valid"`, or one or two integers.
+    fn padding2d(&self) -> Result<Padding2d, NirError> {
+        let path = format!("{}/padding", self.at);
+        let reader = &self.file.reader;
+        let ds = reader
+            .dataset(&path)
+            .map_err(|e| NirError::node(self.name, format!("padding: {e}")))?;
+        if !matches!(
+            ds.dtype,
+            Datatype::VlenString | Datatype::FixedString { .. }
+        ) {
+            return Ok(Padding2d::Zeros(self.pair("padding")?));
+        }
+        match self.file.string(&path, self.name)?.as_str() {
+            "same" => Ok(Padding2d::Same),
+            "valid" => Ok(Padding2d::Zeros([0, 0])),
+            other => Err(NirError::node(
+                self.name,
+                format!("padding {other:?} (expected \"same\", \"valid\" or integers)"),
+            )),
+        }
+    }
+
     fn shape(&self, key: &str) -> Result<Vec<usize>, NirError> {
         let a = self.array(key)?;
         a.data
@@ -352,7 +421,7 @@ impl NodeParams<'_> {
                 None
             },
         };
-        let n = leaky.size();
+        let shape = leaky.tau_mem_s.shape.clone();
         let params = [
             ("tau_syn", &leaky.tau_syn_s),
             ("tau_mem", &Some(leaky.tau_mem_s.clone())),
@@ -364,11 +433,11 @@ impl NodeParams<'_> {
         ];
         for (key, value) in params {
             if let Some(a) = value {
-                if a.shape != [n] {
+                if a.shape != shape {
                     return Err(NirError::node(
                         self.name,
                         format!(
-                            "shape mismatch: {key} has shape {:?}, the time constants [{n}]",
+                            "shape mismatch: {key} has shape {:?}, the time constants {shape:?}",
                             a.shape
                         ),
                     ));

@@ -80,6 +80,60 @@ fn written_graphs_read_back_unchanged() {
     assert_eq!(read_nir(&path).unwrap(), g);
 }
 
+/// `Conv2d` (padding "same" and integer pairs) and both pooling nodes write and read back.
+#[test]
+fn two_dimensional_map_nodes_read_back_unchanged() {
+    let conv = |padding| Conv2d {
+        weight: Array {
+            shape: vec![2, 1, 3, 3],
+            data: (0..18).map(|i| f64::from(i) * 0.25 - 2.0).collect(),
+        },
+        bias: Array::vector(vec![0.5, -0.5]),
+        stride: [1, 1],
+        padding,
+        dilation: [1, 2],
+        groups: 2,
+        input_shape: [4, 5],
+    };
+    let pool = |kind| Pool2d {
+        kind,
+        kernel: [2, 3],
+        stride: [2, 1],
+        padding: [0, 1],
+    };
+    let mut g = NirGraph::default();
+    let kinds = [
+        (
+            "in",
+            NodeKind::Input {
+                shape: vec![2, 4, 5],
+            },
+        ),
+        ("same", NodeKind::Conv2d(Box::new(conv(Padding2d::Same)))),
+        (
+            "zeros",
+            NodeKind::Conv2d(Box::new(conv(Padding2d::Zeros([1, 2])))),
+        ),
+        ("sum", NodeKind::Pool2d(pool(PoolKind::Sum))),
+        ("avg", NodeKind::Pool2d(pool(PoolKind::Avg))),
+        ("out", NodeKind::Output { shape: vec![2] }),
+    ];
+    for (name, kind) in kinds {
+        g.nodes.insert(name.into(), node(kind));
+    }
+    g.edges = edges(&[
+        ("in", "same"),
+        ("same", "zeros"),
+        ("zeros", "sum"),
+        ("sum", "avg"),
+        ("avg", "out"),
+    ]);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("maps.nir");
+    write_nir(&path, &g).unwrap();
+    assert_eq!(read_nir(&path).unwrap(), g);
+}
+
 #[test]
 fn nested_graphs_are_inlined() {
     let flat = nested().flattened().unwrap();

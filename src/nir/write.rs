@@ -1,6 +1,6 @@
 //! Writing a [`NirGraph`] in the layout `nir.read` loads (with its type checking on).
 
-use super::graph::{Array, MetaValue, Metadata, NirGraph, NodeKind};
+use super::graph::{Array, MetaValue, Metadata, NirGraph, NodeKind, Padding2d};
 use super::NirError;
 use crate::io::hdf5::{DatasetData, Datatype, Hdf5Error, Hdf5Writer};
 use crate::io::write_atomic_with;
@@ -84,6 +84,34 @@ fn add_graph(w: &mut Hdf5Writer, at: &str, graph: &NirGraph) -> Result<(), Hdf5E
                 ];
                 for (key, v) in counts {
                     w.add(&format!("{at}/{key}"), int64_scalar(v as i64))?;
+                }
+            }
+            NodeKind::Conv2d(c) => {
+                put("weight", &c.weight)?;
+                put("bias", &c.bias)?;
+                let padding = match c.padding {
+                    Padding2d::Zeros(p) => int64s(&p),
+                    Padding2d::Same => scalar_string("same"),
+                };
+                w.add(&format!("{at}/padding"), padding)?;
+                let pairs = [
+                    ("stride", c.stride),
+                    ("dilation", c.dilation),
+                    ("input_shape", c.input_shape),
+                ];
+                for (key, v) in pairs {
+                    w.add(&format!("{at}/{key}"), int64s(&v))?;
+                }
+                w.add(&format!("{at}/groups"), int64_scalar(c.groups as i64))?;
+            }
+            NodeKind::Pool2d(p) => {
+                let pairs = [
+                    ("kernel_size", p.kernel),
+                    ("stride", p.stride),
+                    ("padding", p.padding),
+                ];
+                for (key, v) in pairs {
+                    w.add(&format!("{at}/{key}"), int64s(&v))?;
                 }
             }
             NodeKind::Leaky(l) => {
