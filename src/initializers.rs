@@ -60,6 +60,14 @@ pub enum InitError {
         /// `10·max(τ_mem, τ_syn)/dt`, the requested number of steps.
         steps: f64,
     },
+    /// The initializer does not apply to a layer's neurons.
+    #[error("network.hidden[{layer}]: {reason}")]
+    NotApplicable {
+        /// The hidden layer.
+        layer: usize,
+        /// Why, and what to use instead.
+        reason: &'static str,
+    },
     /// A layer was given no afferents.
     #[error("fluctuation-driven initialization needs at least one afferent")]
     NoAfferents,

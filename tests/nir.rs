@@ -8,7 +8,7 @@ use spikegrad::data::{read_shd, ShdReadOptions};
 use spikegrad::events::SpikeEvents;
 use spikegrad::inference::infer;
 use spikegrad::io::hdf5::Hdf5Reader;
-use spikegrad::layers::{Input, ReadoutKind, ReadoutSpec, SpikingLayerSpec};
+use spikegrad::layers::{Input, NeuronKind, ReadoutKind, ReadoutSpec, SpikingLayerSpec};
 use spikegrad::network::{Network, NetworkSpec};
 use spikegrad::nir::{self, Discretisation, ImportOptions, NodeKind};
 use std::path::{Path, PathBuf};
@@ -477,6 +477,27 @@ fn convolutions_and_pooling_in_2d_match_a_forward_euler_simulation() {
     assert_eq!(sizes, [4 * 6 * 6, 3 * 4 * 3]);
     assert!(net.hidden.iter().all(|h| h.b_in.is_some()), "conv biases");
     check_against_simulation(&net, "hand_conv2d", 72, 30, 300);
+}
+
+/// `IF` nodes become integrate-and-fire layers (no leak: the input is added unscaled, the
+/// gain `dt·R` folded into the weights), with a recurrent `Linear`, per-neuron resistances,
+/// thresholds and reset potentials, against a numpy forward-Euler simulation.
+#[test]
+fn integrate_and_fire_nodes_match_a_forward_euler_simulation() {
+    let imported = import(
+        &fixture("hand_if.nir"),
+        1e-3,
+        Some(Discretisation::ForwardEuler),
+    )
+    .unwrap();
+    let net = imported.network;
+    assert!(net
+        .spec
+        .hidden
+        .iter()
+        .all(|h| h.neuron == NeuronKind::IntegrateFire));
+    assert!(net.hidden[0].w_rec.is_some());
+    check_against_simulation(&net, "hand_if", 3, 40, 30);
 }
 
 /// Runs `net` on `{fixture_name}_input.h5` (`channels`, `steps`) and compares its spikes (both

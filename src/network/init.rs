@@ -7,6 +7,7 @@ use crate::initializers::{
     FluctuationDriven, InitError, TargetTimescales, WeightStats,
 };
 use crate::layers::SpikingLayer;
+use crate::neurons::NeuronKind;
 use crate::real::Real;
 use crate::tensor::Matrix;
 use rand::Rng;
@@ -117,6 +118,15 @@ impl<F: Real> Network<F> {
             if layer.spec.dale.is_some() {
                 draw_dale(layer, init, dt_s, rng)?;
                 continue;
+            }
+            let leaky = layer.spec.neuron != NeuronKind::IntegrateFire;
+            if !leaky && matches!(init, WeightInit::FluctuationDriven { .. }) {
+                return Err(InitError::NotApplicable {
+                    layer: index,
+                    reason: "fluctuation-driven initialization needs a leaky membrane (its \
+                             statistics integrate the PSP kernel); integrate-and-fire layers \
+                             need init = { kind = \"kaiming_normal\" }",
+                });
             }
             let target = TargetTimescales {
                 tau_mem_s: layer.spec.tau_mem_ms * 1e-3,

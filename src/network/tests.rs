@@ -153,6 +153,39 @@ fn biases_match_finite_differences() {
     assert_eq!(field, "network.hidden[0].bias");
 }
 
+/// Integrate-and-fire layers (recurrent, and feeding a LIF layer): every tensor against
+/// finite differences, and the event path against the dense one; their only neuron
+/// parameter, the resistance `r`, is a constant.
+#[test]
+fn integrate_and_fire_layers_match_finite_differences_and_the_dense_path() {
+    let mut rng = ChaCha8Rng::seed_from_u64(17);
+    let mut s = spec(5);
+    s.hidden.truncate(1);
+    s.hidden.insert(0, s.hidden[0].clone());
+    s.hidden[0].neuron = NeuronKind::IntegrateFire;
+    s.hidden[0].threshold = 2.0;
+    let net = random_network_of(&s, &mut rng);
+    let tensors = net.tensors();
+    let r = tensors.iter().find(|t| t.name == "hidden.0.r").unwrap();
+    assert!(!r.learnable && r.data.iter().all(|&v| v == 1.0));
+    assert!(!tensors.iter().any(|t| t.name.starts_with("hidden.0.tau")));
+    assert_matches_finite_differences(&net, &mut rng);
+    s.spike = SpikeFn::default();
+    s.hidden[0].reset_grad = ResetGrad::Detached;
+    s.hidden[1].reset_grad = ResetGrad::Detached;
+    let net = random_network_of(&s, &mut rng);
+    assert_event_path_equals_dense_path(&net, &mut rng);
+    let e = net
+        .clone()
+        .initialize(&WeightInit::default(), &mut rng)
+        .unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("network.hidden[0]: fluctuation-driven"),
+        "{e}"
+    );
+}
+
 /// [`spec`] with a readout averaging three heads of different time constants.
 fn heads_spec(inputs: usize) -> NetworkSpec {
     let mut s = spec(inputs);

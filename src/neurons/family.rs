@@ -23,6 +23,9 @@ use std::fmt::Debug;
 pub enum NeuronKind {
     /// Current-based LIF ([`crate::neurons::Lif`]).
     Lif,
+    /// Integrate-and-fire without leak or synaptic current ([`crate::neurons::IntegrateFire`]):
+    /// NIR's `IF`; the layer's `tau_mem_ms` and `tau_syn_ms` are unused.
+    IntegrateFire,
     /// LIF with a spike-triggered adaptation current ([`crate::neurons::AdaptiveLif`]).
     AdaptiveLif {
         /// Adaptation time constant (stork: 100 ms).
@@ -84,6 +87,7 @@ impl NeuronKind {
     pub fn visit<V: FamilyVisitor>(&self, visitor: V) -> V::Out {
         match *self {
             NeuronKind::Lif => visitor.visit(super::LifFamily),
+            NeuronKind::IntegrateFire => visitor.visit(super::IntegrateFireFamily),
             NeuronKind::AdaptiveLif {
                 tau_ada_ms,
                 strength,

@@ -14,6 +14,7 @@ pub mod adaptive;
 mod context;
 pub mod exc_inh;
 mod family;
+pub mod integrate_fire;
 mod jacobian;
 pub mod lif;
 pub mod prospective;
@@ -26,6 +27,7 @@ pub use family::{
     FamilyVisitor, ModelVisitor, NeuronFamily, NeuronKind, NeuronSettings, ParamDef, ParamKind,
     ParamValues, PopulationSpec,
 };
+pub use integrate_fire::{IntegrateFire, IntegrateFireFamily, IntegrateFireState};
 pub(crate) use jacobian::state_vector;
 pub use jacobian::{StateVector, StepJacobian};
 pub use lif::{FixedLif, Lif, LifFamily, LifState};

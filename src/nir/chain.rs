@@ -4,7 +4,7 @@
 //! of which may run in parallel from one population into the next (their maps are summed).
 
 use super::affine::{check_width, AffineMap};
-use super::graph::{Array, Leaky, NirGraph, NodeKind};
+use super::graph::{Array, IfNeurons, Leaky, NirGraph, NodeKind};
 use super::NirError;
 
 /// What a population of the chain computes.
@@ -14,6 +14,8 @@ pub(super) enum Neurons {
     Leaky(Box<Leaky>),
     /// `Threshold`: a spike when the input exceeds `θ`, no state.
     Threshold(Array),
+    /// `IF`: integrate-and-fire, no leak.
+    IntegrateFire(Box<IfNeurons>),
 }
 
 impl Neurons {
@@ -27,6 +29,7 @@ impl Neurons {
         match self {
             Neurons::Leaky(l) => &l.tau_mem_s.shape,
             Neurons::Threshold(t) => &t.shape,
+            Neurons::IntegrateFire(n) => &n.r.shape,
         }
     }
 
@@ -34,7 +37,7 @@ impl Neurons {
     pub fn spikes(&self) -> bool {
         match self {
             Neurons::Leaky(l) => l.spikes(),
-            Neurons::Threshold(_) => true,
+            Neurons::Threshold(_) | Neurons::IntegrateFire(_) => true,
         }
     }
 
@@ -43,6 +46,7 @@ impl Neurons {
         match self {
             Neurons::Leaky(l) => l.type_name(),
             Neurons::Threshold(_) => "Threshold",
+            Neurons::IntegrateFire(_) => "IF",
         }
     }
 
@@ -50,6 +54,7 @@ impl Neurons {
     pub fn v_reset(&self) -> Option<&Array> {
         match self {
             Neurons::Leaky(l) => l.v_reset.as_ref(),
+            Neurons::IntegrateFire(n) => n.v_reset.as_ref(),
             Neurons::Threshold(_) => None,
         }
     }
@@ -122,6 +127,7 @@ pub(super) fn chain(g: &NirGraph) -> Result<(usize, Vec<Stage>), NirError> {
             }
             NodeKind::Leaky(l) => Neurons::Leaky(l.clone()),
             NodeKind::Threshold { threshold } => Neurons::Threshold(threshold.clone()),
+            NodeKind::IntegrateFire(n) => Neurons::IntegrateFire(n.clone()),
             _ => unreachable!("paths end at neurons or the Output"),
         };
         let size = neurons.size();
@@ -178,7 +184,10 @@ fn paths<'a>(g: &'a NirGraph, from: &'a str, shape: &[usize]) -> Result<Vec<Path
         loop {
             let kind = &g.nodes[node].kind;
             match kind {
-                NodeKind::Leaky(_) | NodeKind::Threshold { .. } | NodeKind::Output { .. } => {
+                NodeKind::Leaky(_)
+                | NodeKind::Threshold { .. }
+                | NodeKind::IntegrateFire(_)
+                | NodeKind::Output { .. } => {
                     break;
                 }
                 _ => {}

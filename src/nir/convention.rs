@@ -1,7 +1,7 @@
 //! Discretisation of NIR's continuous-time neurons into this crate's discrete model (see the
 //! module documentation of [`crate::nir`] for the equations).
 
-use super::graph::Leaky;
+use super::graph::{IfNeurons, Leaky};
 use super::NirError;
 
 /// Metadata key of the time step in seconds.
@@ -139,6 +139,44 @@ pub fn discretise(
         tau_mem_s: mem,
         gain,
         drive,
+        threshold,
+    })
+}
+
+/// Neuron `j` of an `IF` node (`dv/dt = R·I`): no leak, no synapse, so the decays are
+/// unused (this crate's [`crate::neurons::IntegrateFire`] adds its input unscaled) and the
+/// gain is the membrane's jump per unit input: `R` for a Dirac impulse (exponential), `dt·R`
+/// for an input held over the step (forward Euler).
+pub fn integrate_fire(
+    name: &str,
+    n: &IfNeurons,
+    j: usize,
+    dt_s: f64,
+    dt32: f32,
+    disc: Discretisation,
+) -> Result<DiscreteNeuron, NirError> {
+    let v_reset = n.v_reset.as_ref().map_or(0.0, |v| v.data[j]);
+    let threshold = n.v_threshold.data[j] - v_reset;
+    if threshold.is_nan() || threshold <= 0.0 {
+        return Err(NirError::unsupported(
+            name,
+            format!(
+                "v_threshold[{j}] - v_reset[{j}] = {threshold} (the threshold must lie above \
+                 the reset potential)"
+            ),
+        ));
+    }
+    let r = n.r.data[j];
+    let gain = match disc {
+        Discretisation::Exponential => unit(r),
+        Discretisation::ForwardEuler => unit(dt_s * r),
+    };
+    let unused = dt32 * 1e-3;
+    Ok(DiscreteNeuron {
+        tau_syn_s: unused,
+        tau_mem_s: unused,
+        gain,
+        drive: 0.0,
         threshold,
     })
 }

@@ -107,6 +107,18 @@ impl Leaky {
     }
 }
 
+/// Parameters of NIR's `IF` node, one value per neuron (all of the same shape):
+/// `dv/dt = R·I`, a spike when `v > v_threshold`, after which `v = v_reset`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct IfNeurons {
+    /// Resistance `R`.
+    pub r: Array,
+    /// Firing threshold.
+    pub v_threshold: Array,
+    /// Reset potential (NIR's default is 0).
+    pub v_reset: Option<Array>,
+}
+
 /// What a node computes.
 #[derive(Clone, Debug, PartialEq)]
 pub enum NodeKind {
@@ -158,6 +170,8 @@ pub enum NodeKind {
     Pool2d(Pool2d),
     /// A leaky neuron population (`LIF`, `CubaLIF`, `LI`, `CubaLI`).
     Leaky(Box<Leaky>),
+    /// An integrate-and-fire population (`IF`).
+    IntegrateFire(Box<IfNeurons>),
     /// A nested graph (as some exporters write recurrent layers).
     Graph(Box<NirGraph>),
 }
@@ -177,6 +191,7 @@ impl NodeKind {
             NodeKind::Conv2d(_) => "Conv2d",
             NodeKind::Pool2d(p) => p.kind.type_name(),
             NodeKind::Leaky(l) => l.type_name(),
+            NodeKind::IntegrateFire(_) => "IF",
             NodeKind::Graph(_) => "NIRGraph",
         }
     }

@@ -4,11 +4,12 @@
 
 use super::chain::{chain, Neurons, Stage};
 use super::convention::{
-    discretise, stateless, DiscreteNeuron, Discretisation, META_DISCRETISATION, META_DT,
+    discretise, integrate_fire, stateless, DiscreteNeuron, Discretisation, META_DISCRETISATION,
+    META_DT,
 };
 use super::graph::{Array, MetaValue, NirGraph};
 use super::NirError;
-use crate::layers::{ReadoutKind, ReadoutSpec, SpikingLayerSpec};
+use crate::layers::{NeuronKind, ReadoutKind, ReadoutSpec, SpikingLayerSpec};
 use crate::network::{Network, NetworkSpec};
 use crate::surrogates::SpikeFn;
 use rand::SeedableRng;
@@ -42,7 +43,7 @@ const DT_TOLERANCE: f64 = 1e-9;
 /// how is the module documentation's "What imports" ([`crate::nir`]).
 ///
 /// Errors name the node: node types other than Input, Output, Affine, Linear, Scale,
-/// Flatten, Conv1d, Conv2d, SumPool2d, AvgPool2d, Threshold, LIF, CubaLIF, LI and CubaLI;
+/// Flatten, Conv1d, Conv2d, SumPool2d, AvgPool2d, Threshold, IF, LIF, CubaLIF, LI and CubaLI;
 /// a convolution or pooling whose window does not fit, pooling of a flat input, a dense
 /// map too large; anything but a chain of populations
 /// (branches may only merge into the next population); several inputs or outputs;
@@ -91,8 +92,13 @@ pub fn import_graph(graph: &NirGraph, opts: &ImportOptions) -> Result<Imported, 
     for s in &stages {
         let neurons = neurons(s, opts.dt_s, dt32, disc)?;
         let threshold = uniform_threshold(&neurons);
+        let neuron = match s.neurons {
+            Neurons::IntegrateFire(_) => NeuronKind::IntegrateFire,
+            Neurons::Leaky(_) | Neurons::Threshold(_) => NeuronKind::Lif,
+        };
         spec.hidden.push(SpikingLayerSpec {
             size: s.neurons.size(),
+            neuron,
             recurrent: s.w_rec.is_some(),
             tau_mem_ms: f64::from(neurons[0].tau_mem_s) * 1e3,
             tau_syn_ms: f64::from(neurons[0].tau_syn_s) * 1e3,
@@ -151,6 +157,9 @@ pub fn import_graph(graph: &NirGraph, opts: &ImportOptions) -> Result<Imported, 
             dst.data = ours(Some(w), n.len(), n.len(), fold);
         }
         layer.b_in = biases(s, n).map(|b| scaled(&b, |j| 1.0 / layer_threshold_fold(n, j)));
+        if layer.spec.neuron == NeuronKind::IntegrateFire {
+            continue; // no time constants; its resistance r stays 1 (the gain is in the weights)
+        }
         for (name, value) in [
             ("tau_mem_s", n.iter().map(|d| d.tau_mem_s).collect()),
             ("tau_syn_s", n.iter().map(|d| d.tau_syn_s).collect()),
@@ -224,6 +233,9 @@ fn neurons(
     match &s.neurons {
         Neurons::Leaky(l) => (0..l.size())
             .map(|j| discretise(&s.name, l, j, dt_s, dt32, disc))
+            .collect(),
+        Neurons::IntegrateFire(f) => (0..f.r.len())
+            .map(|j| integrate_fire(&s.name, f, j, dt_s, dt32, disc))
             .collect(),
         Neurons::Threshold(t) => t
             .data

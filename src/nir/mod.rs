@@ -27,7 +27,11 @@
 //!
 //! - **Neurons**: `LIF`, `CubaLIF` (spiking layers; the last may be the output), `LI`,
 //!   `CubaLI` (the last population only: the leaky readout), and `Threshold` (`H(x − θ)`, no
-//!   state: a layer with `α = β = 0`, so its membrane is the step's input).
+//!   state: a layer with `α = β = 0`, so its membrane is the step's input), `IF` (an
+//!   integrate-and-fire layer, [`crate::neurons::IntegrateFire`]: no leak and no synapse,
+//!   its input added unscaled; the gain per unit input, `R` for a Dirac impulse or `dt·R`
+//!   for forward Euler, is folded into the weights, the threshold measured from `v_reset`
+//!   as below).
 //! - **Between populations**, paths of stateless nodes, composed into one affine map in
 //!   `f64`: `Affine` and `Linear` (weights; a bias enters every step, see below), `Scale`
 //!   (folded into the weights: `diag(s)·W`, and its bias scaled), `Flatten` (the identity
@@ -49,8 +53,8 @@
 //! a `Conv1d` on the `lif → rec → lif` cycle, and a `Flatten` where a map feeds a dense
 //! projection.
 //!
-//! Refused, with an error naming the node: `IF` and `I` (no leak, `β = 1`: this crate's
-//! neurons scale their input by `1 − β`), `Delay` (the layers have no delay lines), a node fed by
+//! Refused, with an error naming the node: `I` (a non-spiking integrator would be the
+//! readout, and the readout units leak: their input is scaled by `1 − β`), `Delay` (the layers have no delay lines), a node fed by
 //! anything but the previous population and its own recurrent weights (skip connections),
 //! a population feeding two different populations, a stateless node with several inputs or
 //! outputs, a weight right before the `Output`, non-spiking neurons before the last layer,
@@ -134,8 +138,8 @@ mod write;
 pub use convention::{tau_for_decay, Discretisation, META_DISCRETISATION, META_DT};
 pub use export::{export_network, mark_int8, mark_integer};
 pub use graph::{
-    Array, Conv1d, Conv2d, Leaky, MetaValue, Metadata, NirGraph, Node, NodeKind, Padding2d, Pool2d,
-    PoolKind,
+    Array, Conv1d, Conv2d, IfNeurons, Leaky, MetaValue, Metadata, NirGraph, Node, NodeKind,
+    Padding2d, Pool2d, PoolKind,
 };
 pub use import::{import_graph, ImportOptions, Imported};
 pub use read::read_nir;

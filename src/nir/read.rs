@@ -1,8 +1,8 @@
 //! Reading `.nir` files (the layout of `nir.write`) into a [`NirGraph`].
 
 use super::graph::{
-    Array, Conv1d, Conv2d, Leaky, MetaValue, Metadata, NirGraph, Node, NodeKind, Padding2d, Pool2d,
-    PoolKind,
+    Array, Conv1d, Conv2d, IfNeurons, Leaky, MetaValue, Metadata, NirGraph, Node, NodeKind,
+    Padding2d, Pool2d, PoolKind,
 };
 use super::NirError;
 use crate::io::hdf5::{Datatype, Hdf5Error, Hdf5Reader};
@@ -12,20 +12,15 @@ use std::path::Path;
 const KNOWN_UNSUPPORTED: &[(&str, &str)] = &[
     (
         "I",
-        "an integrator has no leak (beta = 1), and this crate's neurons scale their input by \
-         1 - beta",
-    ),
-    (
-        "IF",
-        "an integrate-and-fire neuron has no leak (beta = 1), and this crate's neurons scale \
-         their input by 1 - beta",
+        "a non-spiking integrator (no leak) would be the readout, and this crate's readout \
+         units leak (their input is scaled by 1 - beta, which is 0 without a leak)",
     ),
     ("Delay", "the layers have no delay lines"),
 ];
 
 /// The node types this crate maps, for error messages.
 const SUPPORTED: &str = "Input, Output, Affine, Linear, Scale, Flatten, Conv1d, Conv2d, \
-                         SumPool2d, AvgPool2d, Threshold, LIF, CubaLIF, LI, CubaLI, NIRGraph";
+                         SumPool2d, AvgPool2d, Threshold, IF, LIF, CubaLIF, LI, CubaLI, NIRGraph";
 
 /// Reads the NIR graph in `path`.
 ///
@@ -145,6 +140,7 @@ impl File<'_> {
             "SumPool2d" => NodeKind::Pool2d(p.pool2d(PoolKind::Sum)?),
             "AvgPool2d" => NodeKind::Pool2d(p.pool2d(PoolKind::Avg)?),
             "LIF" | "CubaLIF" | "LI" | "CubaLI" => NodeKind::Leaky(Box::new(p.leaky(&kind_name)?)),
+            "IF" => NodeKind::IntegrateFire(Box::new(p.integrate_fire()?)),
             "NIRGraph" => NodeKind::Graph(Box::new(self.graph(at, &format!("{name}."))?)),
             other => {
                 if let Some((_, why)) = KNOWN_UNSUPPORTED.iter().find(|(t, _)| *t == other) {
@@ -402,6 +398,29 @@ impl NodeParams<'_> {
                     .ok_or_else(|| NirError::node(self.name, format!("{key} holds {d}")))
             })
             .collect()
+    }
+
+    /// An `IF` node; every parameter one value per neuron.
+    fn integrate_fire(&self) -> Result<IfNeurons, NirError> {
+        let node = IfNeurons {
+            r: self.array("r")?,
+            v_threshold: self.array("v_threshold")?,
+            v_reset: self.optional("v_reset")?,
+        };
+        let shape = &node.r.shape;
+        let others = [
+            ("v_threshold", Some(&node.v_threshold)),
+            ("v_reset", node.v_reset.as_ref()),
+        ];
+        for (key, a) in others {
+            if let Some(a) = a.filter(|a| &a.shape != shape) {
+                return Err(NirError::node(
+                    self.name,
+                    format!("shape mismatch: {key} has shape {:?}, r {shape:?}", a.shape),
+                ));
+            }
+        }
+        Ok(node)
     }
 
     /// A `LIF`, `CubaLIF`, `LI` or `CubaLI` node; every parameter one value per neuron.

@@ -114,6 +114,13 @@ fn add_graph(w: &mut Hdf5Writer, at: &str, graph: &NirGraph) -> Result<(), Hdf5E
                     w.add(&format!("{at}/{key}"), int64s(&v))?;
                 }
             }
+            NodeKind::IntegrateFire(n) => {
+                put("r", &n.r)?;
+                put("v_threshold", &n.v_threshold)?;
+                if let Some(v) = &n.v_reset {
+                    put("v_reset", v)?;
+                }
+            }
             NodeKind::Leaky(l) => {
                 let cuba = l.tau_syn_s.is_some();
                 if let Some(t) = &l.tau_syn_s {
