@@ -86,6 +86,17 @@
 //! (`import_nir.py`) builds `Synaptic(reset_mechanism="zero", reset_delay=False)`, whose
 //! reset is the one above. Import such files with `dt = 1e-4` and forward Euler.
 //!
+//! Norse's exporter (`norse.torch.utils.export_nir.to_nir`) writes its cells as `CubaLIF`
+//! (`LIFCell`), `LIF` (`LIFBoxCell`) and `LI` (`LIBoxCell`) with `r = 1`, no `w_in` (NIR's 1)
+//! and every `torch.nn.Linear` as an `Affine` (a zero bias without one), but its time
+//! constants as `dt·τ` (`dt / tau_inv`; norse/norse#411): [`norse_time_constants`] divides
+//! them by the export `dt` before import. Under the forward-Euler semantics above the file
+//! is then exactly Norse's model but for the synaptic input: Norse's `LIFCell` adds its input
+//! to the current unscaled (`i ← i + x`, then decays it after the membrane update), where a
+//! `CubaLIF` with `w_in = 1` adds `(dt/τ_syn)·x` — the imported network follows NIR, so its
+//! synaptic currents are `dt/τ_syn` times Norse's (`LIFBoxCell` and `LIBoxCell` match).
+//! Import such files with `dt = 1e-3` and forward Euler.
+//!
 //! **Import** turns either form into our model per neuron `j`: the decays as above (for
 //! forward Euler, the `f32` time constant whose decay `exp(−dt/τ)` equals `1 − dt/τ_file`
 //! exactly), and the input gains folded into the weights into `j`:
@@ -123,7 +134,9 @@ mod import;
 mod read;
 mod write;
 
-pub use convention::{tau_for_decay, Discretisation, META_DISCRETISATION, META_DT};
+pub use convention::{
+    norse_time_constants, tau_for_decay, Discretisation, META_DISCRETISATION, META_DT,
+};
 pub use export::{export_network, mark_int8, mark_integer};
 pub use graph::{Array, Conv1d, Leaky, MetaValue, Metadata, NirGraph, Node, NodeKind};
 pub use import::{import_graph, ImportOptions, Imported};
