@@ -303,13 +303,33 @@ impl SpikeMatch {
 }
 
 fn match_snntorch_spikes(net: &Network<f32>, expected: &str) -> SpikeMatch {
+    let input = SpikeInput {
+        file: "snntorch_input.h5",
+        channels: 12,
+        steps: 60,
+        batch: 8,
+    };
+    match_spikes(net, &input, expected)
+}
+
+/// A fixture's input spikes in the SHD layout.
+struct SpikeInput {
+    file: &'static str,
+    channels: usize,
+    steps: usize,
+    batch: usize,
+}
+
+/// How `net`'s spikes on `input` compare with the two hidden layers of `expected`.
+fn match_spikes(net: &Network<f32>, input: &SpikeInput, expected: &str) -> SpikeMatch {
     assert_eq!(net.hidden.len(), 2);
     let opts = ShdReadOptions {
-        channels: 12,
+        channels: input.channels,
         ..ShdReadOptions::default()
     };
-    let data = read_shd(&fixture("snntorch_input.h5"), &opts).unwrap().data;
-    let rec = infer(net, &data, 60, 8).unwrap();
+    let data = read_shd(&fixture(input.file), &opts).unwrap().data;
+    let (steps, batch) = (input.steps, input.batch);
+    let rec = infer(net, &data, steps, batch).unwrap();
     let mut m = SpikeMatch {
         differ: 0,
         total: 0,
@@ -317,7 +337,7 @@ fn match_snntorch_spikes(net: &Network<f32>, expected: &str) -> SpikeMatch {
     };
     for k in 0..2 {
         let (shape, expected) = common::stored_spikes(&fixture(expected), k);
-        assert_eq!(shape, [60, 8, rec.hidden[k].0 as u64]);
+        assert_eq!(shape, [steps as u64, batch as u64, rec.hidden[k].0 as u64]);
         let got = &rec.hidden[k].1;
         m.differ += got
             .iter()
@@ -546,6 +566,79 @@ fn norse_export_imports_with_its_parameters() {
             );
         }
     }
+}
+
+const NORSE_INPUT: SpikeInput = SpikeInput {
+    file: "norse_bias_input.h5",
+    channels: 10,
+    steps: 80,
+    batch: 8,
+};
+
+/// norse_bias.nir (Norse's exporter), its time constants rescaled from Norse's `dt·τ` to
+/// seconds, imported at dt = 1e-3 s with forward Euler.
+fn import_norse_bias() -> Network<f32> {
+    let mut graph = nir::read_nir(&fixture("norse_bias.nir")).unwrap();
+    nir::norse_time_constants(&mut graph, 1e-3);
+    let opts = ImportOptions {
+        dt_s: 1e-3,
+        discretisation: Some(Discretisation::ForwardEuler),
+    };
+    nir::import_graph(&graph, &opts).unwrap().network
+}
+
+/// Norse's default modules with `nn.Linear`'s default biases (Linear → LIFCell → Linear →
+/// LIFBoxCell → Linear → LIBoxCell, written by Norse's exporter as Affine → CubaLIF →
+/// Affine → LIF → Affine → LI) spike as a float64 forward-Euler simulation of the NIR
+/// semantics does, both layers; the biases matter (zeroed, far more entries differ).
+#[test]
+fn norse_export_with_biases_reproduces_the_nir_semantics() {
+    let unscaled = import(
+        &fixture("norse_bias.nir"),
+        1e-3,
+        Some(Discretisation::ForwardEuler),
+    )
+    .unwrap_err();
+    assert!(
+        unscaled.contains("Norse's to_nir holds dt*tau"),
+        "{unscaled}"
+    );
+    let net = import_norse_bias();
+    assert_eq!(net.spec.inputs, 10);
+    let sizes: Vec<usize> = net.hidden.iter().map(|l| l.size()).collect();
+    assert_eq!((sizes, net.readout.spec.size), (vec![16, 8], 3));
+    assert!(net.hidden.iter().all(|l| l.b_in.is_some()) && net.readout.b.is_some());
+    let m = match_spikes(&net, &NORSE_INPUT, "norse_bias_expected.h5");
+    let (diff, total, rate) = (m.differ, m.total, m.rate());
+    let r = Hdf5Reader::open(&fixture("norse_bias_expected.h5")).unwrap();
+    let native = r
+        .read_all_f32s(&r.dataset("/native_mismatch_rate").unwrap())
+        .unwrap()[0];
+    println!(
+        "Norse fixture with biases: {diff} of {total} spike entries differ (rate {rate:.2e}; \
+         spikes per layer {:?}; Norse's native forward differs from the NIR semantics in \
+         {native:.3} of the entries)",
+        m.spikes
+    );
+    // Both layers active, neither saturated (10240 and 5120 entries).
+    assert!(m.spikes[0] > 200 && m.spikes[0] < 5000, "{:?}", m.spikes);
+    assert!(m.spikes[1] > 200 && m.spikes[1] < 2500, "{:?}", m.spikes);
+    assert!(rate <= 1e-2, "mismatch rate {rate}");
+
+    let mut unbiased = net.clone();
+    for layer in &mut unbiased.hidden {
+        layer.b_in.iter_mut().flatten().for_each(|b| *b = 0.0);
+    }
+    let without = match_spikes(&unbiased, &NORSE_INPUT, "norse_bias_expected.h5");
+    println!(
+        "without the biases: {} of {total} entries differ",
+        without.differ
+    );
+    assert!(
+        without.differ > 3 * diff.max(10),
+        "{} vs {diff}",
+        without.differ
+    );
 }
 
 #[test]
