@@ -19,6 +19,12 @@ pub const RESET_RULE: &str = "v_reset_after_spike_step: v[t] = beta*v[t-1]*(1-S[
 /// How input spikes enter, as written to metadata.
 pub const SPIKE_INPUT: &str = "dirac: I jumps by w_in/tau_syn per unit input at the step start";
 
+/// Metadata key of how a node's input from non-spiking neuron nodes (a current) enters.
+pub const META_CURRENT_INPUT: &str = "current_input";
+/// How a current input enters, as written to metadata.
+pub const CURRENT_INPUT: &str =
+    "held over the step: v[t] = beta*v[t-1]*(1-S[t-1]) + (1-beta)*r*x[t] (x from LI nodes)";
+
 /// Gains this close to 1 are taken as exactly 1 (float32 storage of `r = τ/dt`).
 const UNIT_GAIN_TOLERANCE: f64 = 1e-6;
 

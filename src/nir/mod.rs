@@ -41,6 +41,11 @@
 //! a `Conv1d` on the `lif → rec → lif` cycle, and a `Flatten` where a map feeds a dense
 //! projection.
 //!
+//! Export writes a Dale's-law layer ([`crate::layers::dale`]: `N = E + I` neurons, each with
+//! an excitatory current `E` and an inhibitory current `H`) as a subgraph (see "Dale's-law
+//! layers" below). Its import is refused (a neuron node fed by another neuron node, or fed
+//! by two: not a chain), with an error naming the node.
+//!
 //! Refused, with an error naming the node: `IF` and `I` (no leak, `β = 1`: this crate's
 //! neurons scale their input by `1 − β`), `Delay` (the layers have no delay lines),
 //! `Conv2d`, `SumPool2d`, `AvgPool2d` (no 2-D convolutional layers yet), a node fed by
@@ -120,6 +125,46 @@
 //! `t` from `v_reset = 0` and still integrates that step's input (snnTorch's `RSynaptic` with
 //! `reset_mechanism="zero"` instead also drops the step's input and synaptic current, which
 //! NIR cannot express).
+//!
+//! **Currents between neuron nodes.** The rules above take a node's input as spikes
+//! (impulses). An input that comes from a non-spiking neuron node (`LI`), directly or through
+//! stateless nodes, is a current, and a node receiving it holds it constant over the step, as
+//! a `CubaLIF`'s membrane holds its synaptic current (exponential convention; only our
+//! exports use it, and they say so in the node's metadata, `current_input`):
+//!
+//! ```text
+//! v[t] = β v[t−1] (1 − S[t−1]) + (1 − β) R x[t]
+//! ```
+//!
+//! so that `LI(tau = τ_syn, r = w_in) → LIF(tau = τ_mem, r = R)` is exactly
+//! `CubaLIF(τ_syn, τ_mem, w_in, R)` under both readings: in continuous time the same
+//! equations, and per step the `LI`'s Dirac input makes it jump by `w_in·x/τ_syn`, as the
+//! `CubaLIF`'s `I` does. (Taken as impulses instead, the `LI`'s output would move the
+//! membrane by `R·x/τ_mem` per step whatever the step's length; matching our model that way
+//! needs `R = τ_mem (1 − β) ≈ dt`, which a continuous-time simulator would read as a membrane
+//! a thousand times too weak.)
+//!
+//! **Dale's-law layers.** Layer `k` with `E` excitatory and `I` inhibitory neurons
+//! (`N = E + I`, E first), `E[t] = α_e E[t−1] + e[t]`, `H[t] = α_i H[t−1] + h[t]`,
+//! `U[t] = β U[t−1] (1 − S[t−1]) + (1 − β)(E[t] − H[t])`, `e[t] = x[t] W_in (+ b) +
+//! S_E[t−1] W_rec[E rows]`, `h[t] = S_I[t−1] W_rec[I rows]`, output the E spikes:
+//!
+//! ```text
+//! prev → fc{k} → exc{k} ──────────────────→ lif{k} → sel{k} → next layer / output
+//!        lif{k} → rec_exc{k} → exc{k}
+//!        lif{k} → rec_inh{k} → inh{k} → neg{k} → lif{k}
+//! ```
+//!
+//! `fc{k}`: `W_in` (`Affine` with the bias); `exc{k}`, `inh{k}`: `LI` of `N` neurons with
+//! `tau = r = τ_exc` (`τ_inh`), `v_leak = 0`, so a unit impulse adds 1 to the current;
+//! `rec_exc{k}`, `rec_inh{k}`: `Linear [N, N]`, `W_rec` with only the rows of E (I)
+//! presynaptic neurons (the others zero); `neg{k}`: `Scale` of −1; `lif{k}`: `LIF` with
+//! `tau = τ_mem`, `r = 1`, `v_leak = v_reset = 0`, `v_threshold = θ`, its two inputs summed
+//! into the current `E − H`; `sel{k}`: `Linear [E, N]`, the identity on the E neurons. Edges
+//! into one node sum; in a step the nodes run in the order of the feed-forward path, and the
+//! edges out of `lif{k}` into the cycles deliver its previous step's spikes (as `rec{k}` of
+//! a recurrent layer). With `α_e = exp(−dt/τ_exc)`, `α_i`, `β` as above, the rules of this
+//! section give the layer's equations exactly.
 //!
 //! Exported files carry `dt` (seconds), `discretisation`, `reset` and `spike_input` in the
 //! graph's and every neuron node's metadata; import uses them and checks them against the
