@@ -11,6 +11,7 @@ use spikegrad::io::hdf5::Hdf5Reader;
 use spikegrad::layers::{Input, NeuronKind, ReadoutKind, ReadoutSpec, SpikingLayerSpec};
 use spikegrad::network::{Network, NetworkSpec};
 use spikegrad::nir::{self, Discretisation, ImportOptions, NodeKind};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 mod common;
@@ -303,13 +304,33 @@ impl SpikeMatch {
 }
 
 fn match_snntorch_spikes(net: &Network<f32>, expected: &str) -> SpikeMatch {
+    let input = SpikeInput {
+        file: "snntorch_input.h5",
+        channels: 12,
+        steps: 60,
+        batch: 8,
+    };
+    match_spikes(net, &input, expected)
+}
+
+/// A fixture's input spikes in the SHD layout.
+struct SpikeInput {
+    file: &'static str,
+    channels: usize,
+    steps: usize,
+    batch: usize,
+}
+
+/// How `net`'s spikes on `input` compare with the two hidden layers of `expected`.
+fn match_spikes(net: &Network<f32>, input: &SpikeInput, expected: &str) -> SpikeMatch {
     assert_eq!(net.hidden.len(), 2);
     let opts = ShdReadOptions {
-        channels: 12,
+        channels: input.channels,
         ..ShdReadOptions::default()
     };
-    let data = read_shd(&fixture("snntorch_input.h5"), &opts).unwrap().data;
-    let rec = infer(net, &data, 60, 8).unwrap();
+    let data = read_shd(&fixture(input.file), &opts).unwrap().data;
+    let (steps, batch) = (input.steps, input.batch);
+    let rec = infer(net, &data, steps, batch).unwrap();
     let mut m = SpikeMatch {
         differ: 0,
         total: 0,
@@ -317,7 +338,7 @@ fn match_snntorch_spikes(net: &Network<f32>, expected: &str) -> SpikeMatch {
     };
     for k in 0..2 {
         let (shape, expected) = common::stored_spikes(&fixture(expected), k);
-        assert_eq!(shape, [60, 8, rec.hidden[k].0 as u64]);
+        assert_eq!(shape, [steps as u64, batch as u64, rec.hidden[k].0 as u64]);
         let got = &rec.hidden[k].1;
         m.differ += got
             .iter()
@@ -588,6 +609,79 @@ fn norse_export_imports_with_its_parameters() {
     }
 }
 
+const NORSE_INPUT: SpikeInput = SpikeInput {
+    file: "norse_bias_input.h5",
+    channels: 10,
+    steps: 80,
+    batch: 8,
+};
+
+/// norse_bias.nir (Norse's exporter), its time constants rescaled from Norse's `dt·τ` to
+/// seconds, imported at dt = 1e-3 s with forward Euler.
+fn import_norse_bias() -> Network<f32> {
+    let mut graph = nir::read_nir(&fixture("norse_bias.nir")).unwrap();
+    nir::norse_time_constants(&mut graph, 1e-3);
+    let opts = ImportOptions {
+        dt_s: 1e-3,
+        discretisation: Some(Discretisation::ForwardEuler),
+    };
+    nir::import_graph(&graph, &opts).unwrap().network
+}
+
+/// Norse's default modules with `nn.Linear`'s default biases (Linear → LIFCell → Linear →
+/// LIFBoxCell → Linear → LIBoxCell, written by Norse's exporter as Affine → CubaLIF →
+/// Affine → LIF → Affine → LI) spike as a float64 forward-Euler simulation of the NIR
+/// semantics does, both layers; the biases matter (zeroed, far more entries differ).
+#[test]
+fn norse_export_with_biases_reproduces_the_nir_semantics() {
+    let unscaled = import(
+        &fixture("norse_bias.nir"),
+        1e-3,
+        Some(Discretisation::ForwardEuler),
+    )
+    .unwrap_err();
+    assert!(
+        unscaled.contains("Norse's to_nir holds dt*tau"),
+        "{unscaled}"
+    );
+    let net = import_norse_bias();
+    assert_eq!(net.spec.inputs, 10);
+    let sizes: Vec<usize> = net.hidden.iter().map(|l| l.size()).collect();
+    assert_eq!((sizes, net.readout.spec.size), (vec![16, 8], 3));
+    assert!(net.hidden.iter().all(|l| l.b_in.is_some()) && net.readout.b.is_some());
+    let m = match_spikes(&net, &NORSE_INPUT, "norse_bias_expected.h5");
+    let (diff, total, rate) = (m.differ, m.total, m.rate());
+    let r = Hdf5Reader::open(&fixture("norse_bias_expected.h5")).unwrap();
+    let native = r
+        .read_all_f32s(&r.dataset("/native_mismatch_rate").unwrap())
+        .unwrap()[0];
+    println!(
+        "Norse fixture with biases: {diff} of {total} spike entries differ (rate {rate:.2e}; \
+         spikes per layer {:?}; Norse's native forward differs from the NIR semantics in \
+         {native:.3} of the entries)",
+        m.spikes
+    );
+    // Both layers active, neither saturated (10240 and 5120 entries).
+    assert!(m.spikes[0] > 200 && m.spikes[0] < 5000, "{:?}", m.spikes);
+    assert!(m.spikes[1] > 200 && m.spikes[1] < 2500, "{:?}", m.spikes);
+    assert!(rate <= 1e-2, "mismatch rate {rate}");
+
+    let mut unbiased = net.clone();
+    for layer in &mut unbiased.hidden {
+        layer.b_in.iter_mut().flatten().for_each(|b| *b = 0.0);
+    }
+    let without = match_spikes(&unbiased, &NORSE_INPUT, "norse_bias_expected.h5");
+    println!(
+        "without the biases: {} of {total} entries differ",
+        without.differ
+    );
+    assert!(
+        without.differ > 3 * diff.max(10),
+        "{} vs {diff}",
+        without.differ
+    );
+}
+
 #[test]
 fn broken_files_give_errors_naming_the_problem() {
     let cases = [
@@ -700,4 +794,291 @@ print(json.dumps({
     assert_eq!(floats("w_out"), transposed(&net.readout.w));
     assert_eq!(v["dt"].as_f64().unwrap(), 0.5e-3);
     assert_eq!(v["edges"].as_array().unwrap().len(), 9);
+}
+
+/// A network of Dale's-law layers (8 excitatory and 2 inhibitory neurons each, heterogeneous
+/// time constants, non-negative weights): the first recurrent, the second not
+/// recurrent (its inhibitory rows only); a leaky readout or the second layer's spikes.
+fn dale_network(seed: u64, readout: ReadoutKind) -> Network<f32> {
+    use spikegrad::layers::DaleSpec;
+    let mut spec = NetworkSpec::recurrent_lif(6, 8, 3, Default::default());
+    spec.dt_ms = 0.5;
+    let dale = Some(DaleSpec {
+        ei_ratio: 4,
+        tau_exc_ms: 5.0,
+        tau_inh_ms: 8.0,
+    });
+    spec.hidden[0].dale = dale;
+    spec.hidden[0].tau_spread = 0.3;
+    spec.hidden.push(SpikingLayerSpec {
+        size: 8,
+        recurrent: false,
+        tau_spread: 0.2,
+        dale,
+        ..SpikingLayerSpec::default()
+    });
+    if readout == ReadoutKind::Spikes {
+        spec.readout = ReadoutSpec {
+            kind: readout,
+            size: 8,
+            ..ReadoutSpec::default()
+        };
+    }
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut net = Network::<f32>::new(&spec, &mut rng).unwrap();
+    for layer in &mut net.hidden {
+        let (n, e) = (layer.neurons(), layer.size());
+        let mask = layer.mask_rec.clone();
+        let w_rec = layer.w_rec.as_mut().unwrap();
+        for (k, w) in w_rec.data.iter_mut().enumerate() {
+            // Inhibition strong enough to matter, the masked (E) rows of a layer that is not
+            // recurrent kept at zero.
+            let kept = mask.as_ref().map_or(1.0, |m| m[k]);
+            let inhibitory = k / n >= e;
+            *w = kept * rng.random_range(0.0..if inhibitory { 1.5 } else { 0.4 });
+        }
+        layer
+            .w_in
+            .data
+            .iter_mut()
+            .for_each(|w| *w = rng.random_range(0.0..1.2));
+        if let Some(b) = &mut layer.b_in {
+            b.iter_mut()
+                .for_each(|b| *b = rng.random_range(-0.05..0.05));
+        }
+    }
+    net
+}
+
+/// Simulates a graph of Input, Affine, Linear, Scale, LI, LIF, CubaLI and Output nodes on
+/// `x` `[T, B, C]` per the module documentation's exponential convention, in `f64`: Dirac
+/// spike inputs, inputs from non-spiking neuron nodes held over the step, edges into a node
+/// summed, nodes run in dependency order with the edges out of a spiking node into a cycle
+/// delivering its previous step's spikes. Returns every node's output per step
+/// (`[T][B * width]`).
+fn simulate_nir(
+    g: &nir::NirGraph,
+    x: &spikegrad::tensor::Seq<f32>,
+) -> BTreeMap<String, Vec<Vec<f64>>> {
+    let dt = match g.metadata.get("dt") {
+        Some(nir::MetaValue::Number(dt)) => *dt,
+        other => panic!("no dt in the graph metadata: {other:?}"),
+    };
+    let batch = x.batch;
+    let inputs = |name: &str| -> Vec<&str> {
+        let e = g.edges.iter().filter(|(_, b)| b == name);
+        e.map(|(a, _)| a.as_str()).collect()
+    };
+    let spiking = |name: &str| matches!(&g.nodes[name].kind, NodeKind::Leaky(l) if l.spikes());
+    // Whether a node's output is a current: a non-spiking neuron, or a map of currents.
+    fn is_current(g: &nir::NirGraph, name: &str) -> bool {
+        match &g.nodes[name].kind {
+            NodeKind::Leaky(l) => !l.spikes(),
+            NodeKind::Input { .. } => false,
+            _ => g
+                .edges
+                .iter()
+                .filter(|(_, b)| b == name)
+                .any(|(a, _)| is_current(g, a)),
+        }
+    }
+    let width = |name: &str| -> usize {
+        match &g.nodes[name].kind {
+            NodeKind::Input { shape } | NodeKind::Output { shape } => shape.iter().product(),
+            NodeKind::Affine { weight, .. } | NodeKind::Linear { weight } => weight.shape[0],
+            NodeKind::Scale { scale } => scale.data.len(),
+            NodeKind::Leaky(l) => l.size(),
+            other => panic!("{name}: {} is not simulated here", other.type_name()),
+        }
+    };
+    // Per node: its output of the last step it ran, and its state (v, I).
+    let mut out: BTreeMap<String, Vec<f64>> = g
+        .nodes
+        .keys()
+        .map(|n| (n.clone(), vec![0.0; batch * width(n)]))
+        .collect();
+    let mut v = out.clone();
+    let mut cur = out.clone();
+    let mut trace: BTreeMap<String, Vec<Vec<f64>>> = BTreeMap::new();
+    for t in 0..x.steps {
+        let mut done: Vec<String> = Vec::new();
+        while done.len() < g.nodes.len() {
+            let pending = g.nodes.keys().filter(|n| !done.contains(n));
+            let ready = |n: &&String, relaxed: bool| {
+                inputs(n)
+                    .iter()
+                    .all(|a| done.iter().any(|d| d == a) || (relaxed && spiking(a)))
+            };
+            let name = match pending.clone().find(|n| ready(n, false)) {
+                Some(n) => n.clone(),
+                None => pending
+                    .clone()
+                    .find(|n| ready(n, true))
+                    .expect("a cycle without a spiking node")
+                    .clone(),
+            };
+            let n = width(&name);
+            // The summed input (the previous step's output of a node not yet run).
+            let mut sum = vec![0.0; batch * n];
+            for a in inputs(&name) {
+                let w_in = width(a);
+                let src = &out[a];
+                match &g.nodes[&name].kind {
+                    NodeKind::Affine { weight, .. } | NodeKind::Linear { weight } => {
+                        for b in 0..batch {
+                            for j in 0..n {
+                                let row = &weight.data[j * w_in..(j + 1) * w_in];
+                                let xs = &src[b * w_in..(b + 1) * w_in];
+                                sum[b * n + j] +=
+                                    row.iter().zip(xs).map(|(w, x)| w * x).sum::<f64>();
+                            }
+                        }
+                    }
+                    _ => sum.iter_mut().zip(src).for_each(|(s, x)| *s += x),
+                }
+            }
+            let mut y = vec![0.0; batch * n];
+            match &g.nodes[&name].kind {
+                NodeKind::Input { .. } => {
+                    for (k, y) in y.iter_mut().enumerate() {
+                        *y = f64::from(x.data[t * batch * n + k]);
+                    }
+                }
+                NodeKind::Output { .. } => y = sum,
+                NodeKind::Affine { bias, .. } => {
+                    for (k, y) in y.iter_mut().enumerate() {
+                        *y = sum[k] + bias.data[k % n];
+                    }
+                }
+                NodeKind::Linear { .. } => y = sum,
+                NodeKind::Scale { scale } => {
+                    for (k, y) in y.iter_mut().enumerate() {
+                        *y = sum[k] * scale.data[k % n];
+                    }
+                }
+                NodeKind::Leaky(l) => {
+                    let current_in = inputs(&name).iter().any(|a| is_current(g, a));
+                    let (vs, is) = (v.get_mut(&name).unwrap(), cur.get_mut(&name).unwrap());
+                    let prev_s = out[&name].clone();
+                    for k in 0..batch * n {
+                        let j = k % n;
+                        let beta = (-dt / l.tau_mem_s.data[j]).exp();
+                        let r = l.r.data[j];
+                        // What reaches the membrane this step.
+                        let drive = match &l.tau_syn_s {
+                            Some(tau_syn) => {
+                                let alpha = (-dt / tau_syn.data[j]).exp();
+                                let w = l.w_in.as_ref().map_or(1.0, |w| w.data[j]);
+                                is[k] = alpha * is[k] + w / tau_syn.data[j] * sum[k];
+                                (1.0 - beta) * r * is[k]
+                            }
+                            None if current_in => (1.0 - beta) * r * sum[k],
+                            None => r / l.tau_mem_s.data[j] * sum[k],
+                        };
+                        let reset = if l.spikes() { 1.0 - prev_s[k] } else { 1.0 };
+                        vs[k] = beta * vs[k] * reset + drive;
+                        y[k] = match &l.v_threshold {
+                            Some(th) => f64::from(u8::from(vs[k] > th.data[j])),
+                            None => vs[k],
+                        };
+                    }
+                }
+                other => panic!("{name}: {} is not simulated here", other.type_name()),
+            }
+            trace.entry(name.clone()).or_default().push(y.clone());
+            out.insert(name.clone(), y);
+            done.push(name);
+        }
+    }
+    trace
+}
+
+/// Dale's-law layers export as LI currents driving a LIF membrane; the file read back and
+/// simulated node by node per the documented semantics spikes exactly as the network.
+#[test]
+fn dale_layers_export_to_a_graph_that_spikes_as_the_network() {
+    for readout in [ReadoutKind::Leaky, ReadoutKind::Spikes] {
+        let net = dale_network(7, readout);
+        assert_eq!(net.hidden[0].neurons(), 10);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("dale.nir");
+        nir::write_nir(&path, &nir::export_network(&net).unwrap()).unwrap();
+        let g = nir::read_nir(&path).unwrap();
+        let kinds: Vec<&str> = ["exc0", "inh0", "neg0", "lif0", "rec_exc0", "sel1"]
+            .iter()
+            .map(|n| g.nodes[*n].kind.type_name())
+            .collect();
+        assert_eq!(kinds, ["LI", "LI", "Scale", "LIF", "Linear", "Linear"]);
+        assert!(!g.nodes.contains_key("rec0"));
+
+        let x = events(4, 120, 3, 6);
+        let trace = net.forward::<ChaCha8Rng>(Input::Events(&x), None);
+        let sim = simulate_nir(&g, &x.to_dense());
+        for k in 0..2 {
+            let ours = &trace.hidden[k].spikes().data;
+            let theirs: Vec<f32> = sim[&format!("sel{k}")]
+                .iter()
+                .flatten()
+                .map(|&s| s as f32)
+                .collect();
+            let spikes = ours.iter().sum::<f32>();
+            // Inhibitory neurons fire too (else their branch is untested).
+            let inh: f64 = sim[&format!("lif{k}")]
+                .iter()
+                .flat_map(|s| s.chunks(10).flat_map(|b| &b[8..]))
+                .sum();
+            println!("Dale layer {k} ({readout:?} readout): {spikes} E spikes, {inh} I spikes");
+            assert!(
+                spikes > 30.0 && inh > 10.0,
+                "layer {k}: {spikes} E, {inh} I spikes"
+            );
+            assert!(spikes < 0.5 * ours.len() as f32, "layer {k} saturates");
+            assert_eq!(ours, &theirs, "layer {k}");
+        }
+        // The inhibitory branch matters: without it (neg0 scaled by 0) the spikes differ.
+        let mut no_inh = g.clone();
+        let Some(NodeKind::Scale { scale }) = no_inh.nodes.get_mut("neg0").map(|n| &mut n.kind)
+        else {
+            panic!("neg0 is not a Scale node")
+        };
+        scale.data.iter_mut().for_each(|s| *s = 0.0);
+        let uninhibited: f64 = simulate_nir(&no_inh, &x.to_dense())["sel0"]
+            .iter()
+            .flatten()
+            .sum();
+        let spikes = f64::from(trace.hidden[0].spikes().data.iter().sum::<f32>());
+        assert!(uninhibited > spikes + 20.0, "{uninhibited} vs {spikes}");
+        if readout == ReadoutKind::Leaky {
+            let ours = &trace.output().data;
+            let theirs: Vec<f64> = sim["readout"].iter().flatten().copied().collect();
+            for (a, b) in ours.iter().zip(&theirs) {
+                assert!(
+                    (f64::from(*a) - b).abs() <= 1e-4 * (1.0 + b.abs()),
+                    "{a} vs {b}"
+                );
+            }
+        }
+        if let Some(py) = python() {
+            let script = "import sys, nir; g = nir.read(sys.argv[1], type_check=True); \
+                          print(sorted(type(n).__name__ for n in g.nodes.values()))";
+            let run = std::process::Command::new(&py)
+                .args(["-c", script, path.to_str().unwrap()])
+                .output()
+                .expect("the Python runs");
+            let stdout = String::from_utf8_lossy(&run.stdout);
+            assert!(
+                run.status.success(),
+                "{}",
+                String::from_utf8_lossy(&run.stderr)
+            );
+            assert!(
+                stdout.contains("'LI', 'LI', 'LI', 'LI', 'LIF', 'LIF'"),
+                "{stdout}"
+            );
+        }
+        // Import refuses it, naming a node: not a chain of populations.
+        let e = import(&path, 0.5e-3, None).unwrap_err();
+        assert!(e.contains("node "), "{e}");
+        println!("import: {e}");
+    }
 }

@@ -1,7 +1,7 @@
 //! Discretisation of NIR's continuous-time neurons into this crate's discrete model (see the
 //! module documentation of [`crate::nir`] for the equations).
 
-use super::graph::{IfNeurons, Leaky};
+use super::graph::{IfNeurons, Leaky, NirGraph, NodeKind};
 use super::NirError;
 
 /// Metadata key of the time step in seconds.
@@ -18,6 +18,12 @@ pub const META_PRODUCER: &str = "producer";
 pub const RESET_RULE: &str = "v_reset_after_spike_step: v[t] = beta*v[t-1]*(1-S[t-1]) + input";
 /// How input spikes enter, as written to metadata.
 pub const SPIKE_INPUT: &str = "dirac: I jumps by w_in/tau_syn per unit input at the step start";
+
+/// Metadata key of how a node's input from non-spiking neuron nodes (a current) enters.
+pub const META_CURRENT_INPUT: &str = "current_input";
+/// How a current input enters, as written to metadata.
+pub const CURRENT_INPUT: &str =
+    "held over the step: v[t] = beta*v[t-1]*(1-S[t-1]) + (1-beta)*r*x[t] (x from LI nodes)";
 
 /// Gains this close to 1 are taken as exactly 1 (float32 storage of `r = τ/dt`).
 const UNIT_GAIN_TOLERANCE: f64 = 1e-6;
@@ -240,15 +246,45 @@ fn decay_tau(
         Discretisation::ForwardEuler => {
             let target = 1.0 - dt_s / tau;
             if !(0.0..1.0).contains(&target) {
+                // Norse's exporter writes dt·τ; its default 5 ms at dt = 1 ms is 5e-6.
+                let hint = if tau < dt_s {
+                    " (a file from Norse's to_nir holds dt*tau: rescale it with \
+                     nir::norse_time_constants)"
+                } else {
+                    ""
+                };
                 return Err(NirError::unsupported(
                     name,
                     format!(
                         "{key}[{j}] = {tau} s with dt = {dt_s} s gives the forward-Euler decay \
-                         1 - dt/tau = {target}, outside [0, 1)"
+                         1 - dt/tau = {target}, outside [0, 1){hint}"
                     ),
                 ));
             }
             Ok(tau_for_decay(target as f32, dt32))
+        }
+    }
+}
+
+/// Rescales the time constants of a graph written by Norse's exporter
+/// (`norse.torch.utils.export_nir.to_nir`, up to Norse 1.1 at least; norse/norse#411) to
+/// seconds. Norse stores inverse time constants `τ⁻¹` and writes `dt / τ⁻¹ = dt·τ` as NIR's
+/// `tau`, `tau_mem` and `tau_syn`, with `export_dt_s` the `dt` given to `to_nir` (its default
+/// `1e-3`); this divides them by `export_dt_s`, in every neuron node (nested graphs too).
+/// `r`, `w_in` and the potentials are left as written (Norse writes `r = 1` and no `w_in`).
+///
+/// Norse's default `τ_syn = 5 ms` is written as `5e-6`; at `dt = 1e-3` forward Euler would
+/// decay by `1 − dt/τ = −199`, which [`super::import_graph`] refuses, pointing here.
+pub fn norse_time_constants(graph: &mut NirGraph, export_dt_s: f64) {
+    for node in graph.nodes.values_mut() {
+        match &mut node.kind {
+            NodeKind::Leaky(l) => {
+                let taus = l.tau_syn_s.iter_mut().chain([&mut l.tau_mem_s]);
+                taus.flat_map(|a| a.data.iter_mut())
+                    .for_each(|tau| *tau /= export_dt_s);
+            }
+            NodeKind::Graph(inner) => norse_time_constants(inner, export_dt_s),
+            _ => {}
         }
     }
 }

@@ -2,13 +2,13 @@
 //! `input → fc0 → lif0 (⇄ rec0) → fc1 → lif1 … → fc_out → readout → output`.
 
 use super::convention::{
-    Discretisation, META_DISCRETISATION, META_DT, META_PRODUCER, META_RESET, META_SPIKE_INPUT,
-    RESET_RULE, SPIKE_INPUT,
+    Discretisation, CURRENT_INPUT, META_CURRENT_INPUT, META_DISCRETISATION, META_DT, META_PRODUCER,
+    META_RESET, META_SPIKE_INPUT, RESET_RULE, SPIKE_INPUT,
 };
 use super::graph::{Array, Conv1d, Leaky, MetaValue, Metadata, NirGraph, Node, NodeKind};
 use super::NirError;
 use crate::layers::conv::TiedKernel;
-use crate::layers::{NeuronKind, Structure};
+use crate::layers::{NeuronKind, SpikingLayer};
 use crate::network::Network;
 use crate::quant::integer::{
     IntegerDecays, IntegerNetwork, IntegerWeights, DECAY_BITS, FRAC_BITS, STATE_ONE,
@@ -20,20 +20,13 @@ use crate::tensor::Matrix;
 /// The graph of `net` (see the [module documentation](super) for the parameter mapping):
 /// per hidden layer a `Linear` from the previous layer and a `CubaLIF`, a recurrent layer's
 /// `W_rec` as a `Linear` on the edge cycle `lif → rec → lif`, and the readout as a `CubaLI`.
-/// Time constants, weights and thresholds are the network's `f32` values.
+/// A Dale's-law layer becomes its two currents as `LI` nodes driving a `LIF` membrane (see
+/// the module documentation). Time constants, weights and thresholds are the network's `f32`
+/// values.
 ///
 /// Fails for adaptive neurons, relaxed (non-binary) and stochastic spikes, which NIR cannot
 /// express.
 pub fn export_network(net: &Network<f32>) -> Result<NirGraph, NirError> {
-    match net.spec.first_structured() {
-        Some((k, Structure::Dale)) => {
-            return Err(NirError::Export(format!(
-                "network.hidden[{k}] is a Dale's-law layer (two synaptic currents, E and I \
-                 neurons), which NIR's nodes do not express"
-            )))
-        }
-        Some((_, Structure::Conv)) | None => {}
-    }
     match net.spec.spike {
         SpikeFn::Relaxed { .. } => {
             return Err(NirError::Export(
@@ -83,6 +76,10 @@ pub fn export_network(net: &Network<f32>) -> Result<NirGraph, NirError> {
     let mut prev = "input".to_string();
     let r_is_leaky = net.readout.is_leaky();
     for (k, layer) in net.hidden.iter().enumerate() {
+        if layer.spec.dale.is_some() {
+            prev = dale_layer(&mut g, k, layer, &prev, &meta)?;
+            continue;
+        }
         // Only the LIF has a NIR node type (CubaLIF).
         let (Some(tau_syn_s), Some(tau_mem_s), NeuronKind::Lif) = (
             layer.neuron_param("tau_syn_s"),
@@ -162,6 +159,123 @@ pub fn export_network(net: &Network<f32>) -> Result<NirGraph, NirError> {
     Ok(g)
 }
 
+/// Hidden layer `k`, a Dale's-law layer of `E` excitatory and `I` inhibitory neurons
+/// (`N = E + I`, [`crate::layers::dale`]), fed by node `prev`; returns the node of its output:
+///
+/// ```text
+/// prev → fc{k} → exc{k} ─────────→ lif{k} → sel{k}    (sel: the E neurons, Linear [E, N])
+///  lif{k} → rec_exc{k} → exc{k}                       (W_rec's rows of E neurons)
+///  lif{k} → rec_inh{k} → inh{k} → neg{k} → lif{k}     (its rows of I neurons; Scale −1)
+/// ```
+///
+/// `exc{k}`, `inh{k}`: `LI` of `N` neurons, `tau = r = τ_exc` (`τ_inh`), so under the
+/// exponential convention `E[t] = α_e E[t−1] + e[t]`; `lif{k}`: `LIF`, `tau = τ_mem`, `r = 1`,
+/// `v_leak = v_reset = 0`, `v_threshold = θ`, whose input `E − H` comes from non-spiking nodes
+/// and is held over the step: `U[t] = β U[t−1] (1 − S[t−1]) + (1 − β)(E[t] − H[t])`.
+fn dale_layer(
+    g: &mut NirGraph,
+    k: usize,
+    layer: &SpikingLayer<f32>,
+    prev: &str,
+    meta: &Metadata,
+) -> Result<String, NirError> {
+    let param = |name: &str| {
+        layer
+            .neuron_param(name)
+            .ok_or_else(|| NirError::Export(format!("hidden layer {k} (Dale's law) has no {name}")))
+    };
+    let (tau_mem, tau_exc, tau_inh) = (
+        param("tau_mem_s")?,
+        param("tau_exc_s")?,
+        param("tau_inh_s")?,
+    );
+    let w_rec = layer
+        .w_rec
+        .as_ref()
+        .ok_or_else(|| NirError::Export(format!("hidden layer {k} (Dale's law) has no W_rec")))?;
+    if layer.conv.is_some() {
+        return Err(NirError::Export(format!(
+            "hidden layer {k}: a convolutional Dale's-law layer has no NIR export"
+        )));
+    }
+    let (n, e) = (layer.neurons(), layer.size());
+    // W_rec `[N, N]` with only the rows of presynaptic neurons in `keep`.
+    let rows = |keep: std::ops::Range<usize>| {
+        let mut w = Matrix::zeros(n, n);
+        for i in keep {
+            w.data[i * n..(i + 1) * n].copy_from_slice(&w_rec.data[i * n..(i + 1) * n]);
+        }
+        linear(&w)
+    };
+    let mut select = Matrix::zeros(n, e);
+    (0..e).for_each(|j| select.data[j * e + j] = 1.0);
+    let values = |v: &[f32]| Array::vector(v.iter().map(|&x| f64::from(x)).collect());
+    let li = |tau: &[f32]| {
+        NodeKind::Leaky(Box::new(Leaky {
+            tau_syn_s: None,
+            tau_mem_s: values(tau),
+            r: values(tau),
+            v_leak: Array::filled(n, 0.0),
+            w_in: None,
+            v_threshold: None,
+            v_reset: None,
+        }))
+    };
+    let lif = Leaky {
+        tau_syn_s: None,
+        tau_mem_s: values(tau_mem),
+        r: Array::filled(n, 1.0),
+        v_leak: Array::filled(n, 0.0),
+        w_in: None,
+        v_threshold: Some(Array::filled(n, f64::from(layer.spec.threshold as f32))),
+        v_reset: Some(Array::filled(n, 0.0)),
+    };
+    let mut lif_meta = meta.clone();
+    lif_meta.insert(
+        META_CURRENT_INPUT.to_string(),
+        MetaValue::Text(CURRENT_INPUT.to_string()),
+    );
+    let name = |base: &str| format!("{base}{k}");
+    let nodes = [
+        (
+            "fc",
+            affine(&layer.w_in, layer.b_in.as_deref()),
+            Metadata::new(),
+        ),
+        ("exc", li(tau_exc), meta.clone()),
+        ("inh", li(tau_inh), meta.clone()),
+        ("rec_exc", rows(0..e), Metadata::new()),
+        ("rec_inh", rows(e..n), Metadata::new()),
+        (
+            "neg",
+            NodeKind::Scale {
+                scale: Array::filled(n, -1.0),
+            },
+            Metadata::new(),
+        ),
+        ("lif", NodeKind::Leaky(Box::new(lif)), lif_meta),
+        ("sel", linear(&select), Metadata::new()),
+    ];
+    for (base, kind, metadata) in nodes {
+        g.nodes.insert(name(base), Node { kind, metadata });
+    }
+    g.edges.push((prev.to_string(), name("fc")));
+    for (a, b) in [
+        ("fc", "exc"),
+        ("lif", "rec_exc"),
+        ("rec_exc", "exc"),
+        ("lif", "rec_inh"),
+        ("rec_inh", "inh"),
+        ("inh", "neg"),
+        ("exc", "lif"),
+        ("neg", "lif"),
+        ("lif", "sel"),
+    ] {
+        g.edges.push((name(a), name(b)));
+    }
+    Ok(name("sel"))
+}
+
 /// Records int8 storage on the weight nodes of a graph made by [`export_network`]: each
 /// `Linear` keeps its dequantized values `q · scale` (exact in float32) and gains the metadata
 /// `weight_precision = "int8"` and `weight_scale`, so a deployment tool can recover `q`.
@@ -172,6 +286,8 @@ pub fn mark_int8(graph: &mut NirGraph, quantized: &QuantizedNetwork) -> Result<(
             [
                 (format!("fc{k}"), format!("hidden.{k}.w_in")),
                 (format!("rec{k}"), format!("hidden.{k}.w_rec")),
+                (format!("rec_exc{k}"), format!("hidden.{k}.w_rec")),
+                (format!("rec_inh{k}"), format!("hidden.{k}.w_rec")),
             ]
         })
         .collect();

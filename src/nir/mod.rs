@@ -53,8 +53,14 @@
 //! a `Conv1d` on the `lif → rec → lif` cycle, and a `Flatten` where a map feeds a dense
 //! projection.
 //!
+//! Export writes a Dale's-law layer ([`crate::layers::dale`]: `N = E + I` neurons, each with
+//! an excitatory current `E` and an inhibitory current `H`) as a subgraph (see "Dale's-law
+//! layers" below). Its import is refused (a neuron node fed by another neuron node, or fed
+//! by two: not a chain), with an error naming the node.
+//!
 //! Refused, with an error naming the node: `I` (a non-spiking integrator would be the
-//! readout, and the readout units leak: their input is scaled by `1 − β`), `Delay` (the layers have no delay lines), a node fed by
+//! readout, and the readout units leak: their input is scaled by `1 − β`), `Delay` (the
+//! layers have no delay lines), a node fed by
 //! anything but the previous population and its own recurrent weights (skip connections),
 //! a population feeding two different populations, a stateless node with several inputs or
 //! outputs, a weight right before the `Output`, non-spiking neurons before the last layer,
@@ -97,6 +103,17 @@
 //! (`import_nir.py`) builds `Synaptic(reset_mechanism="zero", reset_delay=False)`, whose
 //! reset is the one above. Import such files with `dt = 1e-4` and forward Euler.
 //!
+//! Norse's exporter (`norse.torch.utils.export_nir.to_nir`) writes its cells as `CubaLIF`
+//! (`LIFCell`), `LIF` (`LIFBoxCell`) and `LI` (`LIBoxCell`) with `r = 1`, no `w_in` (NIR's 1)
+//! and every `torch.nn.Linear` as an `Affine` (a zero bias without one), but its time
+//! constants as `dt·τ` (`dt / tau_inv`; norse/norse#411): [`norse_time_constants`] divides
+//! them by the export `dt` before import. Under the forward-Euler semantics above the file
+//! is then exactly Norse's model but for the synaptic input: Norse's `LIFCell` adds its input
+//! to the current unscaled (`i ← i + x`, then decays it after the membrane update), where a
+//! `CubaLIF` with `w_in = 1` adds `(dt/τ_syn)·x` — the imported network follows NIR, so its
+//! synaptic currents are `dt/τ_syn` times Norse's (`LIFBoxCell` and `LIBoxCell` match).
+//! Import such files with `dt = 1e-3` and forward Euler.
+//!
 //! **Import** turns either form into our model per neuron `j`: the decays as above (for
 //! forward Euler, the `f32` time constant whose decay `exp(−dt/τ)` equals `1 − dt/τ_file`
 //! exactly), and the input gains folded into the weights into `j`:
@@ -121,6 +138,46 @@
 //! `reset_mechanism="zero"` instead also drops the step's input and synaptic current, which
 //! NIR cannot express).
 //!
+//! **Currents between neuron nodes.** The rules above take a node's input as spikes
+//! (impulses). An input that comes from a non-spiking neuron node (`LI`), directly or through
+//! stateless nodes, is a current, and a node receiving it holds it constant over the step, as
+//! a `CubaLIF`'s membrane holds its synaptic current (exponential convention; only our
+//! exports use it, and they say so in the node's metadata, `current_input`):
+//!
+//! ```text
+//! v[t] = β v[t−1] (1 − S[t−1]) + (1 − β) R x[t]
+//! ```
+//!
+//! so that `LI(tau = τ_syn, r = w_in) → LIF(tau = τ_mem, r = R)` is exactly
+//! `CubaLIF(τ_syn, τ_mem, w_in, R)` under both readings: in continuous time the same
+//! equations, and per step the `LI`'s Dirac input makes it jump by `w_in·x/τ_syn`, as the
+//! `CubaLIF`'s `I` does. (Taken as impulses instead, the `LI`'s output would move the
+//! membrane by `R·x/τ_mem` per step whatever the step's length; matching our model that way
+//! needs `R = τ_mem (1 − β) ≈ dt`, which a continuous-time simulator would read as a membrane
+//! a thousand times too weak.)
+//!
+//! **Dale's-law layers.** Layer `k` with `E` excitatory and `I` inhibitory neurons
+//! (`N = E + I`, E first), `E[t] = α_e E[t−1] + e[t]`, `H[t] = α_i H[t−1] + h[t]`,
+//! `U[t] = β U[t−1] (1 − S[t−1]) + (1 − β)(E[t] − H[t])`, `e[t] = x[t] W_in (+ b) +
+//! S_E[t−1] W_rec[E rows]`, `h[t] = S_I[t−1] W_rec[I rows]`, output the E spikes:
+//!
+//! ```text
+//! prev → fc{k} → exc{k} ──────────────────→ lif{k} → sel{k} → next layer / output
+//!        lif{k} → rec_exc{k} → exc{k}
+//!        lif{k} → rec_inh{k} → inh{k} → neg{k} → lif{k}
+//! ```
+//!
+//! `fc{k}`: `W_in` (`Affine` with the bias); `exc{k}`, `inh{k}`: `LI` of `N` neurons with
+//! `tau = r = τ_exc` (`τ_inh`), `v_leak = 0`, so a unit impulse adds 1 to the current;
+//! `rec_exc{k}`, `rec_inh{k}`: `Linear [N, N]`, `W_rec` with only the rows of E (I)
+//! presynaptic neurons (the others zero); `neg{k}`: `Scale` of −1; `lif{k}`: `LIF` with
+//! `tau = τ_mem`, `r = 1`, `v_leak = v_reset = 0`, `v_threshold = θ`, its two inputs summed
+//! into the current `E − H`; `sel{k}`: `Linear [E, N]`, the identity on the E neurons. Edges
+//! into one node sum; in a step the nodes run in the order of the feed-forward path, and the
+//! edges out of `lif{k}` into the cycles deliver its previous step's spikes (as `rec{k}` of
+//! a recurrent layer). With `α_e = exp(−dt/τ_exc)`, `α_i`, `β` as above, the rules of this
+//! section give the layer's equations exactly.
+//!
 //! Exported files carry `dt` (seconds), `discretisation`, `reset` and `spike_input` in the
 //! graph's and every neuron node's metadata; import uses them and checks them against the
 //! time step it is given.
@@ -135,7 +192,9 @@ mod maps2d;
 mod read;
 mod write;
 
-pub use convention::{tau_for_decay, Discretisation, META_DISCRETISATION, META_DT};
+pub use convention::{
+    norse_time_constants, tau_for_decay, Discretisation, META_DISCRETISATION, META_DT,
+};
 pub use export::{export_network, mark_int8, mark_integer};
 pub use graph::{
     Array, Conv1d, Conv2d, IfNeurons, Leaky, MetaValue, Metadata, NirGraph, Node, NodeKind,

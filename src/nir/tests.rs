@@ -389,3 +389,41 @@ fn graphs_that_are_not_chains_are_refused_by_name() {
         "{e}"
     );
 }
+
+/// Norse's exporter writes `dt·τ` (5 ms at dt = 1 ms as 5e-6): forward-Euler import refuses
+/// it with a pointer to the rescaling, which restores seconds in every neuron node, nested
+/// graphs included, and leaves the other parameters alone.
+#[test]
+fn norse_time_constants_are_rescaled_to_seconds() {
+    let mut g = nested();
+    let norse = leaky(2, Some(5e-3 * 1e-3), 1e-2 * 1e-3, 1.0, None);
+    g.nodes
+        .insert("n".into(), node(NodeKind::Leaky(Box::new(norse.clone()))));
+    let e = discretise("n", &norse, 0, 1e-3, 1e-3, Discretisation::ForwardEuler).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("outside [0, 1) (a file from Norse's to_nir holds dt*tau"),
+        "{e}"
+    );
+    norse_time_constants(&mut g, 1e-3);
+    let NodeKind::Leaky(l) = &g.nodes["n"].kind else {
+        unreachable!("inserted")
+    };
+    let close = |a: &Array, v: f64| a.data.iter().all(|&x| (x - v).abs() <= 1e-15);
+    assert!(close(l.tau_syn_s.as_ref().unwrap(), 5e-3) && close(&l.tau_mem_s, 1e-2));
+    assert_eq!(
+        (&l.r, &l.w_in, &l.v_threshold),
+        (&norse.r, &None, &norse.v_threshold)
+    );
+    let n = discretise("n", l, 0, 1e-3, 1e-3, Discretisation::ForwardEuler).unwrap();
+    assert_eq!(decay(1e-3, n.tau_syn_s), 0.8);
+    assert_eq!(decay(1e-3, n.tau_mem_s), 0.9);
+    // The nested graph's LIF (5 ms, 10 ms) is divided too.
+    let NodeKind::Graph(inner) = &g.nodes["rnn"].kind else {
+        panic!("no nested graph rnn")
+    };
+    let NodeKind::Leaky(lif) = &inner.nodes["lif"].kind else {
+        unreachable!("the nested graph's neurons")
+    };
+    assert!(close(&lif.tau_mem_s, 10.0) && close(lif.tau_syn_s.as_ref().unwrap(), 5.0));
+}
