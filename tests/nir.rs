@@ -39,7 +39,18 @@ enum Bias {
 }
 
 fn random_network_of(seed: u64, kind: ReadoutKind, bias: Bias) -> Network<f32> {
+    random_network_with(seed, kind, bias, NeuronKind::Lif)
+}
+
+/// [`random_network_of`] with `first` the neurons of the first (recurrent) layer.
+fn random_network_with(
+    seed: u64,
+    kind: ReadoutKind,
+    bias: Bias,
+    first: NeuronKind,
+) -> Network<f32> {
     let mut spec = NetworkSpec::recurrent_lif(7, 9, 3, Default::default());
+    spec.hidden[0].neuron = first;
     spec.dt_ms = 0.5;
     spec.hidden[0].threshold = 0.7;
     spec.hidden[0].tau_spread = 0.3;
@@ -80,6 +91,7 @@ fn import(path: &Path, dt_s: f64, d: Option<Discretisation>) -> Result<nir::Impo
     let opts = ImportOptions {
         dt_s,
         discretisation: d,
+        norse_export_dt_s: None,
     };
     nir::import_graph(&graph, &opts).map_err(|e| e.to_string())
 }
@@ -114,6 +126,17 @@ fn biased_networks_round_trip_bit_exactly() {
         assert!(matches!(g.nodes["fc0"].kind, NodeKind::Affine { .. }));
         assert_round_trip_is_bit_exact(&net);
     }
+}
+
+/// An integrate-and-fire layer (recurrent, biased) exports as an `IF` node and imports back
+/// as the same layer, bit for bit.
+#[test]
+fn integrate_and_fire_networks_round_trip_bit_exactly() {
+    let mut net = random_network_with(4, ReadoutKind::Leaky, Bias::With, NeuronKind::IntegrateFire);
+    net.hidden[0].w_in.data.iter_mut().for_each(|w| *w *= 0.5);
+    let g = nir::export_network(&net).unwrap();
+    assert_eq!(g.nodes["lif0"].kind.type_name(), "IF");
+    assert_round_trip_is_bit_exact(&net);
 }
 
 fn assert_round_trip_is_bit_exact(net: &Network<f32>) {
@@ -398,6 +421,7 @@ fn snntorch_biases_change_the_spikes() {
     let opts = ImportOptions {
         dt_s: 1e-4,
         discretisation: Some(Discretisation::ForwardEuler),
+        norse_export_dt_s: None,
     };
     let net = nir::import_graph(&graph, &opts).unwrap().network;
     let no_rec_bias = match_snntorch_spikes(&net, "snntorch_bias_expected.h5").rate();
@@ -619,11 +643,11 @@ const NORSE_INPUT: SpikeInput = SpikeInput {
 /// norse_bias.nir (Norse's exporter), its time constants rescaled from Norse's `dt·τ` to
 /// seconds, imported at dt = 1e-3 s with forward Euler.
 fn import_norse_bias() -> Network<f32> {
-    let mut graph = nir::read_nir(&fixture("norse_bias.nir")).unwrap();
-    nir::norse_time_constants(&mut graph, 1e-3);
+    let graph = nir::read_nir(&fixture("norse_bias.nir")).unwrap();
     let opts = ImportOptions {
         dt_s: 1e-3,
         discretisation: Some(Discretisation::ForwardEuler),
+        norse_export_dt_s: Some(1e-3),
     };
     nir::import_graph(&graph, &opts).unwrap().network
 }
@@ -641,7 +665,7 @@ fn norse_export_with_biases_reproduces_the_nir_semantics() {
     )
     .unwrap_err();
     assert!(
-        unscaled.contains("Norse's to_nir holds dt*tau"),
+        unscaled.contains("Norse's to_nir holds dt*tau") && unscaled.contains("--norse-export-dt"),
         "{unscaled}"
     );
     let net = import_norse_bias();

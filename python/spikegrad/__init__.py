@@ -293,9 +293,11 @@ def nir_import(
     discretisation: Optional[str] = None,
     data: Optional[PathLike] = None,
     force: bool = False,
+    norse_export_dt: Optional[float] = None,
 ) -> Dict[str, Any]:
     """``spikegrad nir import``: a NIR graph as a run directory (trainable further);
-    returns a summary."""
+    returns a summary. ``norse_export_dt``: the file comes from Norse's exporter run with
+    this dt (seconds), whose time constants are dt * tau and are rescaled."""
     return json.loads(
         _native.nir_import(
             os.fspath(path),
@@ -305,6 +307,7 @@ def nir_import(
             None if data is None else os.fspath(data),
             1.4,
             force,
+            norse_export_dt,
         )
     )
 

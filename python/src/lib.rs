@@ -109,7 +109,8 @@ fn nir_export(run: PathBuf, out: PathBuf, integer: bool) -> PyResult<String> {
 
 /// `spikegrad nir import FILE --dt DT --out OUT`; the summary as JSON text.
 #[pyfunction]
-#[pyo3(signature = (file, dt, out, discretisation=None, data=None, max_time_s=1.4, force=false))]
+#[pyo3(signature = (file, dt, out, discretisation=None, data=None, max_time_s=1.4, force=false, norse_export_dt=None))]
+#[allow(clippy::too_many_arguments)]
 fn nir_import(
     file: PathBuf,
     dt: f64,
@@ -118,6 +119,7 @@ fn nir_import(
     data: Option<PathBuf>,
     max_time_s: f64,
     force: bool,
+    norse_export_dt: Option<f64>,
 ) -> PyResult<String> {
     let discretisation = match discretisation {
         None => None,
@@ -132,6 +134,7 @@ fn nir_import(
     let opts = ImportOptions {
         dt_s: dt,
         discretisation,
+        norse_export_dt_s: norse_export_dt,
     };
     let summary = api::nir_import(file, out, opts, data, max_time_s, force).map_err(to_py)?;
     Ok(summary.to_string())

@@ -248,8 +248,8 @@ fn decay_tau(
             if !(0.0..1.0).contains(&target) {
                 // Norse's exporter writes dt·τ; its default 5 ms at dt = 1 ms is 5e-6.
                 let hint = if tau < dt_s {
-                    " (a file from Norse's to_nir holds dt*tau: rescale it with \
-                     nir::norse_time_constants)"
+                    " (a file from Norse's to_nir holds dt*tau: import it with Norse's export \
+                     dt, --norse-export-dt DT)"
                 } else {
                     ""
                 };

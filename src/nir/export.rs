@@ -5,7 +5,9 @@ use super::convention::{
     Discretisation, CURRENT_INPUT, META_CURRENT_INPUT, META_DISCRETISATION, META_DT, META_PRODUCER,
     META_RESET, META_SPIKE_INPUT, RESET_RULE, SPIKE_INPUT,
 };
-use super::graph::{Array, Conv1d, Leaky, MetaValue, Metadata, NirGraph, Node, NodeKind};
+use super::graph::{
+    Array, Conv1d, IfNeurons, Leaky, MetaValue, Metadata, NirGraph, Node, NodeKind,
+};
 use super::NirError;
 use crate::layers::conv::TiedKernel;
 use crate::layers::{NeuronKind, SpikingLayer};
@@ -18,7 +20,8 @@ use crate::surrogates::SpikeFn;
 use crate::tensor::Matrix;
 
 /// The graph of `net` (see the [module documentation](super) for the parameter mapping):
-/// per hidden layer a `Linear` from the previous layer and a `CubaLIF`, a recurrent layer's
+/// per hidden layer a `Linear` from the previous layer and a `CubaLIF` (an `IF` for
+/// integrate-and-fire neurons), a recurrent layer's
 /// `W_rec` as a `Linear` on the edge cycle `lif → rec → lif`, and the readout as a `CubaLI`.
 /// A Dale's-law layer becomes its two currents as `LI` nodes driving a `LIF` membrane (see
 /// the module documentation). Time constants, weights and thresholds are the network's `f32`
@@ -80,25 +83,14 @@ pub fn export_network(net: &Network<f32>) -> Result<NirGraph, NirError> {
             prev = dale_layer(&mut g, k, layer, &prev, &meta)?;
             continue;
         }
-        // Only the LIF has a NIR node type (CubaLIF).
-        let (Some(tau_syn_s), Some(tau_mem_s), NeuronKind::Lif) = (
-            layer.neuron_param("tau_syn_s"),
-            layer.neuron_param("tau_mem_s"),
-            layer.spec.neuron,
-        ) else {
-            return Err(NirError::Export(format!(
-                "hidden layer {k} has {:?} neurons, which have no NIR node type",
-                layer.spec.neuron
-            )));
-        };
+        let neurons = neuron_node(k, layer)?;
         let (fc, lif) = (format!("fc{k}"), format!("lif{k}"));
         let projection = match &layer.conv {
             Some(conv) => conv1d(&conv.input, layer.b_in.as_deref()),
             None => affine(&layer.w_in, layer.b_in.as_deref()),
         };
         add(&mut g, &fc, projection, Metadata::new());
-        let leaky = cuba(tau_syn_s, tau_mem_s, Some(layer.spec.threshold));
-        add(&mut g, &lif, NodeKind::Leaky(Box::new(leaky)), meta.clone());
+        add(&mut g, &lif, neurons, meta.clone());
         g.edges.push((prev, fc.clone()));
         g.edges.push((fc, lif.clone()));
         if let Some(w_rec) = &layer.w_rec {
@@ -427,6 +419,39 @@ fn linear(w: &Matrix<f32>) -> NodeKind {
     }
     NodeKind::Linear {
         weight: Array::matrix(w.cols, w.rows, data),
+    }
+}
+
+/// The NIR node of hidden layer `k`'s neurons: a `CubaLIF` for LIF neurons, an `IF` for
+/// integrate-and-fire ones (its `r` the layer's: a Dirac impulse through weight `w` moves the
+/// membrane by `r·w`, as ours does); other neurons have no NIR node type.
+fn neuron_node(k: usize, layer: &SpikingLayer<f32>) -> Result<NodeKind, NirError> {
+    let theta = layer.spec.threshold;
+    match (
+        layer.spec.neuron,
+        layer.neuron_param("tau_syn_s"),
+        layer.neuron_param("tau_mem_s"),
+    ) {
+        (NeuronKind::Lif, Some(tau_syn_s), Some(tau_mem_s)) => Ok(NodeKind::Leaky(Box::new(cuba(
+            tau_syn_s,
+            tau_mem_s,
+            Some(theta),
+        )))),
+        (NeuronKind::IntegrateFire, _, _) => {
+            let r = layer
+                .neuron_param("r")
+                .expect("an integrate-and-fire layer has r");
+            let n = r.len();
+            Ok(NodeKind::IntegrateFire(Box::new(IfNeurons {
+                r: Array::vector(r.iter().map(|&v| f64::from(v)).collect()),
+                v_threshold: Array::filled(n, f64::from(theta as f32)),
+                v_reset: Some(Array::filled(n, 0.0)),
+            })))
+        }
+        _ => Err(NirError::Export(format!(
+            "hidden layer {k} has {:?} neurons, which have no NIR node type",
+            layer.spec.neuron
+        ))),
     }
 }
 

@@ -21,6 +21,10 @@ pub struct ImportOptions {
     pub dt_s: f64,
     /// The discretisation; `None`: the file's metadata, else exponential.
     pub discretisation: Option<Discretisation>,
+    /// The file comes from Norse's exporter, run with this `dt` in seconds: its time
+    /// constants are `dt·τ` and are rescaled to seconds first
+    /// ([`super::norse_time_constants`]).
+    pub norse_export_dt_s: Option<f64>,
 }
 
 /// An imported network and how it was read.
@@ -52,6 +56,15 @@ const DT_TOLERANCE: f64 = 1e-9;
 /// discretisation in the file's metadata that differs from `opts`.
 pub fn import_graph(graph: &NirGraph, opts: &ImportOptions) -> Result<Imported, NirError> {
     let g = graph.flattened()?;
+    let mut g = g;
+    if let Some(dt) = opts.norse_export_dt_s {
+        if !(dt.is_finite() && dt > 0.0) {
+            return Err(NirError::Convention(format!(
+                "Norse's export dt must be a positive number of seconds, got {dt}"
+            )));
+        }
+        super::norse_time_constants(&mut g, dt);
+    }
     let (disc, from_file) = resolve_convention(&g, opts)?;
     let (inputs, mut stages) = chain(&g)?;
     let mut notes = Vec::new();

@@ -53,6 +53,9 @@
 //! a `Conv1d` on the `lif → rec → lif` cycle, and a `Flatten` where a map feeds a dense
 //! projection.
 //!
+//! Export writes an integrate-and-fire layer as an `IF` node (`r` the layer's, `v_reset = 0`),
+//! which imports back bit for bit.
+//!
 //! Export writes a Dale's-law layer ([`crate::layers::dale`]: `N = E + I` neurons, each with
 //! an excitatory current `E` and an inhibitory current `H`) as a subgraph (see "Dale's-law
 //! layers" below). Its import is refused (a neuron node fed by another neuron node, or fed

@@ -360,6 +360,7 @@ fn graphs_that_are_not_chains_are_refused_by_name() {
     let opts = ImportOptions {
         dt_s: 1e-3,
         discretisation: None,
+        norse_export_dt_s: None,
     };
     let err = |g: &NirGraph| import_graph(g, &opts).unwrap_err().to_string();
     assert!(import_graph(&two_layers(&[], &[]), &opts).is_ok());

@@ -121,6 +121,7 @@ pub fn nir(path: &Path) -> bool {
     let opts = ImportOptions {
         dt_s: 1e-3,
         discretisation: None,
+        norse_export_dt_s: None,
     };
     read_nir(path).is_ok_and(|graph| import_graph(&graph, &opts).is_ok())
 }

@@ -44,6 +44,10 @@ enum NirCommand {
         /// else exponential; snnTorch and Norse files: forward-euler).
         #[arg(long, value_enum)]
         discretisation: Option<DiscretisationArg>,
+        /// The file comes from Norse's exporter run with this dt in seconds (Norse writes its
+        /// time constants as dt·τ; they are rescaled to seconds).
+        #[arg(long)]
+        norse_export_dt: Option<f64>,
         /// SHD-layout HDF5 file that `spikegrad eval` evaluates on (train and test split).
         #[arg(long)]
         data: Option<PathBuf>,
@@ -70,6 +74,7 @@ pub fn run(args: NirArgs) -> anyhow::Result<()> {
             dt,
             out,
             discretisation,
+            norse_export_dt,
             data,
             max_time_s,
             force,
@@ -81,6 +86,7 @@ pub fn run(args: NirArgs) -> anyhow::Result<()> {
             let opts = ImportOptions {
                 dt_s: dt,
                 discretisation,
+                norse_export_dt_s: norse_export_dt,
             };
             import(file, out, opts, data, max_time_s, force)
         }
