@@ -68,9 +68,9 @@ pub enum ExperimentError {
     /// The data could not be made or used.
     #[error(transparent)]
     Data(#[from] DataError),
-    /// The weights could not be initialized.
+    /// The weights could not be initialized (not a `source`: the message already holds it).
     #[error("weight initialization: {0}")]
-    Init(#[from] InitError),
+    Init(InitError),
     /// The optimizer could not be built or restored.
     #[error(transparent)]
     Optimizer(#[from] OptimError),
@@ -100,6 +100,12 @@ pub enum ExperimentError {
         /// What went wrong.
         reason: String,
     },
+}
+
+impl From<InitError> for ExperimentError {
+    fn from(e: InitError) -> Self {
+        ExperimentError::Init(e)
+    }
 }
 
 impl From<crate::substrate::SubstrateError> for ExperimentError {

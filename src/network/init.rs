@@ -125,7 +125,7 @@ impl<F: Real> Network<F> {
                     layer: index,
                     reason: "fluctuation-driven initialization needs a leaky membrane (its \
                              statistics integrate the PSP kernel); integrate-and-fire layers \
-                             need init = { kind = \"kaiming_normal\" }",
+                             need init = { kind = \"kaiming_normal\", gain = 1.0 }",
                 });
             }
             let target = TargetTimescales {
