@@ -128,18 +128,9 @@ pub fn discretise(
         }
     };
     let threshold = match &l.v_threshold {
-        Some(t) => t.data[j] - v_reset,
+        Some(t) => above_reset(name, j, t.data[j] - v_reset)?,
         None => 1.0,
     };
-    if threshold.is_nan() || threshold <= 0.0 {
-        return Err(NirError::unsupported(
-            name,
-            format!(
-                "v_threshold[{j}] - v_reset[{j}] = {threshold} (the threshold must lie above \
-                 the reset potential)"
-            ),
-        ));
-    }
     Ok(DiscreteNeuron {
         tau_syn_s,
         tau_mem_s: mem,
@@ -147,6 +138,20 @@ pub fn discretise(
         drive,
         threshold,
     })
+}
+
+/// `v_threshold − v_reset` of neuron `j`, which must be positive.
+fn above_reset(name: &str, j: usize, threshold: f64) -> Result<f64, NirError> {
+    if threshold > 0.0 {
+        return Ok(threshold);
+    }
+    Err(NirError::unsupported(
+        name,
+        format!(
+            "v_threshold[{j}] - v_reset[{j}] = {threshold} (the threshold must lie above the \
+             reset potential)"
+        ),
+    ))
 }
 
 /// Neuron `j` of an `IF` node (`dv/dt = R·I`): no leak, no synapse, so the decays are
@@ -162,16 +167,7 @@ pub fn integrate_fire(
     disc: Discretisation,
 ) -> Result<DiscreteNeuron, NirError> {
     let v_reset = n.v_reset.as_ref().map_or(0.0, |v| v.data[j]);
-    let threshold = n.v_threshold.data[j] - v_reset;
-    if threshold.is_nan() || threshold <= 0.0 {
-        return Err(NirError::unsupported(
-            name,
-            format!(
-                "v_threshold[{j}] - v_reset[{j}] = {threshold} (the threshold must lie above \
-                 the reset potential)"
-            ),
-        ));
-    }
+    let threshold = above_reset(name, j, n.v_threshold.data[j] - v_reset)?;
     let r = n.r.data[j];
     let gain = match disc {
         Discretisation::Exponential => unit(r),

@@ -301,14 +301,21 @@ impl NodeParams<'_> {
         usize::try_from(v).map_err(|_| NirError::node(self.name, format!("{key} is {v}")))
     }
 
+    /// An error unless the node has `input_shape` (a convolution's dense map needs the
+    /// input's `extent`).
+    fn require_input_shape(&self, kind: &str, extent: &str) -> Result<(), NirError> {
+        match self.optional("input_shape")? {
+            Some(_) => Ok(()),
+            None => Err(NirError::node(
+                self.name,
+                format!("{kind} without input_shape: the input's {extent} is needed to import it"),
+            )),
+        }
+    }
+
     /// A `Conv1d` node (integer padding; `input_shape` required: the map's length).
     fn conv1d(&self) -> Result<Conv1d, NirError> {
-        if self.optional("input_shape")?.is_none() {
-            return Err(NirError::node(
-                self.name,
-                "Conv1d without input_shape: the input's length is needed to import it",
-            ));
-        }
+        self.require_input_shape("Conv1d", "length")?;
         let conv = Conv1d {
             weight: self.array("weight")?,
             bias: self.array("bias")?,
@@ -324,12 +331,7 @@ impl NodeParams<'_> {
 
     /// A `Conv2d` node (`input_shape` required: the map's height and width).
     fn conv2d(&self) -> Result<Conv2d, NirError> {
-        if self.optional("input_shape")?.is_none() {
-            return Err(NirError::node(
-                self.name,
-                "Conv2d without input_shape: the input's height and width are needed to import it",
-            ));
-        }
+        self.require_input_shape("Conv2d", "height and width")?;
         let conv = Conv2d {
             weight: self.array("weight")?,
             bias: self.array("bias")?,
