@@ -866,6 +866,7 @@ fn dale_network(seed: u64, readout: ReadoutKind) -> Network<f32> {
     });
     spec.hidden[0].dale = dale;
     spec.hidden[0].tau_spread = 0.3;
+    spec.hidden[0].bias = true;
     spec.hidden.push(SpikingLayerSpec {
         size: 8,
         recurrent: false,
@@ -899,8 +900,8 @@ fn dale_network(seed: u64, readout: ReadoutKind) -> Network<f32> {
             .iter_mut()
             .for_each(|w| *w = rng.random_range(0.0..1.2));
         if let Some(b) = &mut layer.b_in {
-            b.iter_mut()
-                .for_each(|b| *b = rng.random_range(-0.05..0.05));
+            // Non-negative: a Dale's-law layer's bias is an excitatory input.
+            b.iter_mut().for_each(|b| *b = rng.random_range(0.0..0.1));
         }
     }
     net

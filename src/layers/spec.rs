@@ -210,12 +210,6 @@ impl SpikingLayerSpec {
                     "a Dale's-law layer's neurons are the excitatory-inhibitory LIF: leave neuron out",
                 ));
             }
-            if self.bias {
-                return Err(ConfigError::new(
-                    at.replace(".dale", ".bias"),
-                    "a Dale's-law layer's inputs are non-negative: it has no bias",
-                ));
-            }
             if self.density_ff < 1.0 || self.density_rec < 1.0 {
                 return Err(ConfigError::new(
                     at.replace(".dale", ".density_ff"),

@@ -467,7 +467,7 @@ impl<F: Real> SpikingLayer<F> {
     }
 
     /// Keeps learned time constants at least one time step long and a Dale's-law layer's
-    /// weights non-negative, and rebuilds a convolutional layer's `w_in` and `w_rec` from its
+    /// weights and bias non-negative, and rebuilds a convolutional layer's `w_in` and `w_rec` from its
     /// kernels (so it follows every change of the learnable tensors: optimizer steps,
     /// restored checkpoints, copies).
     pub fn apply_constraints(&mut self) {
@@ -476,6 +476,10 @@ impl<F: Real> SpikingLayer<F> {
             let clamp = |w: &mut Matrix<F>| w.data.iter_mut().for_each(|w| *w = w.max(F::zero()));
             clamp(&mut self.w_in);
             self.w_rec.iter_mut().for_each(clamp);
+            // The bias is an excitatory input too.
+            for b in self.b_in.iter_mut().flatten() {
+                *b = b.max(F::zero());
+            }
         }
         self.rebuild_conv();
     }

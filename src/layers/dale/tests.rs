@@ -9,6 +9,13 @@ use crate::tensor::Seq;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+/// Whether a test layer's feed-forward projection has a bias.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Projection {
+    Plain,
+    Biased,
+}
+
 /// A layer of 8 excitatory and 2 inhibitory neurons from 3 inputs, with random non-negative
 /// weights (the masked ones zero) and heterogeneous time constants.
 fn layer(
@@ -17,9 +24,21 @@ fn layer(
     spike: SpikeFn,
     rng: &mut ChaCha8Rng,
 ) -> SpikingLayer<f64> {
+    layer_with(recurrent, reset, spike, Projection::Plain, rng)
+}
+
+/// [`layer`] with a bias (random, non-negative) when `projection` says so.
+fn layer_with(
+    recurrent: bool,
+    reset: ResetGrad,
+    spike: SpikeFn,
+    projection: Projection,
+    rng: &mut ChaCha8Rng,
+) -> SpikingLayer<f64> {
     let spec = SpikingLayerSpec {
         size: 8,
         recurrent,
+        bias: projection == Projection::Biased,
         learn_tau: true,
         tau_spread: 0.3,
         reset_grad: reset,
@@ -43,6 +62,9 @@ fn layer(
         let kept = mask.as_ref().map_or(1.0, |m| m[k]);
         *w = kept * rng.random_range(0.0..2.0);
     }
+    if let Some(b) = &mut layer.b_in {
+        b.iter_mut().for_each(|b| *b = rng.random_range(0.0..0.5));
+    }
     layer
 }
 
@@ -62,9 +84,15 @@ fn loss(layer: &SpikingLayer<f64>, x: &Seq<f64>, c: &Seq<f64>) -> f64 {
 fn backward_matches_finite_differences() {
     let mut rng = ChaCha8Rng::seed_from_u64(61);
     // The reset differentiated: the exact gradient of the relaxed layer.
-    for recurrent in [true, false] {
+    let cases = [
+        (true, Projection::Plain),
+        (false, Projection::Plain),
+        (true, Projection::Biased),
+    ];
+    for (recurrent, projection) in cases {
         let spike = SpikeFn::Relaxed { beta: 4.0 };
-        let mut layer = layer(recurrent, ResetGrad::Differentiable, spike, &mut rng);
+        let reset = ResetGrad::Differentiable;
+        let mut layer = layer_with(recurrent, reset, spike, projection, &mut rng);
         let (steps, batch) = (7, 2);
         let x: Vec<f64> = (0..steps * batch * 3)
             .map(|_| rng.random_range(0.0..1.0))
@@ -82,10 +110,11 @@ fn backward_matches_finite_differences() {
         assert_eq!(trace.shape(), (steps, batch, 8), "only E neurons project");
         let (grads, g_input) = layer.backward(input, &trace, &c, None, true);
         let names: Vec<&str> = layer.params().iter().map(|p| p.name).collect();
-        assert_eq!(
-            names,
-            ["w_in", "w_rec", "tau_mem_s", "tau_exc_s", "tau_inh_s"]
-        );
+        let mut expected = vec!["w_in", "w_rec", "tau_mem_s", "tau_exc_s", "tau_inh_s"];
+        if projection == Projection::Biased {
+            expected.push("b_in");
+        }
+        assert_eq!(names, expected);
         let h = 1e-6;
         let close = |got: f64, want: f64, what: &str| {
             let err = (got - want).abs() / want.abs().max(1e-3);
@@ -101,8 +130,9 @@ fn backward_matches_finite_differences() {
                     assert_eq!(grads[k][i], 0.0, "masked W_rec[{i}]");
                     continue;
                 }
-                // Time constants in seconds: a relative step.
-                let step = if k >= 2 { h * 1e-2 } else { h };
+                // Time constants in seconds (milliseconds long): a step of 1e-7 s keeps the
+                // loss's rounding in the difference below 1e-6 of the gradient.
+                let step = if (2..5).contains(&k) { h * 1e-1 } else { h };
                 layer.params_mut()[k][i] += step;
                 let up = loss(&layer, &x, &c);
                 layer.params_mut()[k][i] -= 2.0 * step;
@@ -194,6 +224,16 @@ fn constraints_keep_weights_non_negative() {
     layer.w_rec.as_mut().unwrap().data[95] = -0.1;
     layer.apply_constraints();
     assert_eq!(layer.w_in.data[0], 0.0);
+    let mut biased = layer_with(
+        false,
+        ResetGrad::Detached,
+        spike,
+        Projection::Biased,
+        &mut rng,
+    );
+    biased.b_in.as_mut().unwrap()[3] = -0.2;
+    biased.apply_constraints();
+    assert!(biased.b_in.as_ref().unwrap().iter().all(|&b| b >= 0.0));
     assert_eq!(layer.w_rec.as_ref().unwrap().data[95], 0.0);
     assert!(layer.w_in.data.iter().all(|&w| w >= 0.0));
 }
