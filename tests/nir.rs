@@ -439,6 +439,33 @@ fn snntorch_leaky_export_with_biases_reproduces_snntorch_spikes() {
     );
 }
 
+/// A convolutional network of snnTorch's default modules (`Conv2d` with its bias, `Leaky`,
+/// `AvgPool2d`, `Flatten`, `Linear`, `Leaky`), exported by snnTorch, imports (the
+/// convolution and the pooling as dense projections over the 2 × 6 × 6 input map) and
+/// reproduces the forward snnTorch's importer builds.
+#[test]
+fn snntorch_convolutional_export_reproduces_snntorch_spikes() {
+    let net = import_snntorch("snntorch_conv.nir");
+    assert_eq!(net.spec.inputs, 72);
+    assert_eq!(net.hidden[0].size(), 4 * 6 * 6);
+    assert!(net.hidden.iter().all(|l| l.b_in.is_some()));
+    let input = SpikeInput {
+        file: "snntorch_conv_input.h5",
+        channels: 72,
+        steps: 40,
+        batch: 4,
+    };
+    let m = match_spikes(&net, &input, "snntorch_conv_expected.h5");
+    let (diff, total, rate) = (m.differ, m.total, m.rate());
+    println!(
+        "snnTorch Conv2d/AvgPool2d fixture: {diff} of {total} spike entries differ (rate \
+         {rate:.2e}; spikes per layer {:?})",
+        m.spikes
+    );
+    assert!(m.spikes[0] > 500 && m.spikes[1] > 20, "{:?}", m.spikes);
+    assert!(rate <= 1e-2, "mismatch rate {rate}");
+}
+
 /// The biases of snntorch_bias.nir matter: without the recurrent Affine's bias, or with the
 /// biases not scaled by the neurons' gain, the spikes differ well beyond the tolerance.
 #[test]
