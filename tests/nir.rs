@@ -238,7 +238,10 @@ fn convolutional_networks_round_trip_with_the_same_spikes() {
     };
     // 4 channels of 8 positions in, 6 filters over 2 groups: [6, 2, 3].
     assert_eq!(fc1.weight.shape, [6, 2, 3]);
-    assert_eq!((fc1.input_length, fc1.groups, fc1.dilation), (8, 2, 2));
+    assert_eq!(
+        (fc1.input_length, fc1.groups, fc1.dilation),
+        (Some(8), 2, 2)
+    );
 
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("conv.nir");

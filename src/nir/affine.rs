@@ -47,10 +47,11 @@ impl AffineMap {
         let (weight, bias, shape) = match kind {
             NodeKind::Affine { weight, bias } => (weight, Some(&bias.data), None),
             NodeKind::Conv1d(c) => {
-                dense = conv_affine(name, c)?;
+                dense = conv_affine(name, &c.with_input(&self.shape).map_err(in_node)?)?;
                 (&dense.weight, Some(&dense.bias), Some(&dense.shape))
             }
             NodeKind::Conv2d(c) => {
+                let c = c.with_input(&self.shape).map_err(in_node)?;
                 dense = c.dense().map_err(in_node)?;
                 (&dense.weight, Some(&dense.bias), Some(&dense.shape))
             }

@@ -469,7 +469,7 @@ fn conv1d(kernel: &TiedKernel<f32>, bias: Option<&[f32]>) -> NodeKind {
         padding: c.padding,
         dilation: c.dilation,
         groups: c.groups,
-        input_length: c.length,
+        input_length: Some(c.length),
     }))
 }
 

@@ -213,12 +213,39 @@ pub struct Conv1d {
     pub dilation: usize,
     /// Groups.
     pub groups: usize,
-    /// Positions per input channel (NIR's `input_shape`).
-    pub input_length: usize,
+    /// Positions per input channel (NIR's `input_shape`); `None` when the file leaves it out
+    /// (import takes it from the shape of what feeds the node, [`Self::with_input`]).
+    pub input_length: Option<usize>,
 }
 
 impl Conv1d {
-    /// The convolution's shape; the error says what does not fit.
+    /// This node with its input length from the shape of what feeds it (`[channels,
+    /// length]`, or flat `[channels · length]`), checked against a given one.
+    pub fn with_input(&self, shape: &[usize]) -> Result<Self, String> {
+        let in_channels = self.weight.shape.get(1).copied().unwrap_or(0) * self.groups;
+        let length = match shape[..] {
+            [c, l] if c == in_channels => l,
+            [n] if in_channels > 0 && n % in_channels == 0 => n / in_channels,
+            _ => {
+                return Err(format!(
+                    "its input has shape {shape:?}, which is not {in_channels} channels"
+                ))
+            }
+        };
+        if self.input_length.is_some_and(|l| l != length) {
+            return Err(format!(
+                "input_shape says {:?} positions but its input has {length}",
+                self.input_length
+            ));
+        }
+        Ok(Self {
+            input_length: Some(length),
+            ..self.clone()
+        })
+    }
+
+    /// The convolution's shape; the error says what does not fit (or that the input length
+    /// is unknown).
     pub fn spec(&self) -> Result<crate::layers::conv::Conv1dSpec, String> {
         let [filters, in_per_group, kernel] = self.weight.shape[..] else {
             return Err(format!(
@@ -236,7 +263,9 @@ impl Conv1d {
             in_channels: in_per_group
                 .checked_mul(self.groups)
                 .ok_or("in_channels overflow")?,
-            length: self.input_length,
+            length: self
+                .input_length
+                .ok_or("input_shape is missing and the input's length is unknown")?,
             filters,
             kernel,
             stride: self.stride,

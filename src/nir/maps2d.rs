@@ -40,8 +40,9 @@ pub struct Conv2d {
     pub dilation: [usize; 2],
     /// Groups.
     pub groups: usize,
-    /// Positions per input channel `(height, width)`.
-    pub input_shape: [usize; 2],
+    /// Positions per input channel `(height, width)`; `None` when the file leaves it out
+    /// (import takes it from the shape of what feeds the node, [`Self::with_input`]).
+    pub input_shape: Option<[usize; 2]>,
 }
 
 /// Whether a pooling node sums its windows or averages them.
@@ -207,7 +208,40 @@ impl Conv2d {
         Ok([f, c, ky, kx])
     }
 
+    /// This node with its input's height and width from the shape of what feeds it
+    /// (`[channels, height, width]`, or `[height, width]` for one channel), checked against
+    /// a given `input_shape`.
+    pub fn with_input(&self, shape: &[usize]) -> Result<Self, String> {
+        let in_channels = self.in_channels()?;
+        let hw = match shape[..] {
+            [c, h, w] if c == in_channels => [h, w],
+            [h, w] if in_channels == 1 => [h, w],
+            _ => {
+                return Err(format!(
+                    "its input has shape {shape:?}, not a map of {in_channels} channels"
+                ))
+            }
+        };
+        if self.input_shape.is_some_and(|s| s != hw) {
+            return Err(format!(
+                "input_shape says {:?} but its input is {hw:?}",
+                self.input_shape
+            ));
+        }
+        Ok(Self {
+            input_shape: Some(hw),
+            ..self.clone()
+        })
+    }
+
+    /// `(height, width)` of the input.
+    fn input_hw(&self) -> Result<[usize; 2], String> {
+        self.input_shape
+            .ok_or_else(|| "input_shape is missing and the input's map is unknown".into())
+    }
+
     fn window(&self, kernel: [usize; 2]) -> Result<Window, String> {
+        let input = self.input_hw()?;
         let axis = |a: usize| {
             let (before, after) = match self.padding {
                 Padding2d::Zeros(p) => (p[a], p[a]),
@@ -217,7 +251,7 @@ impl Conv2d {
                 }
             };
             Axis {
-                length: self.input_shape[a],
+                length: input[a],
                 kernel: kernel[a],
                 stride: self.stride[a],
                 dilation: self.dilation[a],
@@ -226,7 +260,7 @@ impl Conv2d {
             }
         };
         let window = Window::new([axis(0), axis(1)])?;
-        if self.padding == Padding2d::Same && window.out != self.input_shape {
+        if self.padding == Padding2d::Same && window.out != input {
             return Err("padding \"same\" needs stride 1".into());
         }
         Ok(window)
@@ -250,7 +284,7 @@ impl Conv2d {
     pub fn dense(&self) -> Result<DenseMap, String> {
         let [filters, per_group, ky, kx] = self.dims()?;
         let window = self.window([ky, kx])?;
-        let plane_in = self.input_shape[0] * self.input_shape[1];
+        let plane_in = window.axes[0].length * window.axes[1].length;
         let plane_out = window.out[0] * window.out[1];
         let inputs = self.in_channels()? * plane_in;
         let outputs = filters * plane_out;
@@ -339,7 +373,7 @@ mod tests {
             padding,
             dilation: [1, 2],
             groups,
-            input_shape: [5, 6],
+            input_shape: Some([5, 6]),
         }
     }
 
@@ -356,7 +390,7 @@ mod tests {
         let [f_n, per, ky_n, kx_n] = c.weight.shape[..] else {
             unreachable!()
         };
-        let [h, w] = c.input_shape;
+        let [h, w] = c.input_shape.unwrap();
         let mut y = Vec::new();
         for f in 0..f_n {
             let group = f / (f_n / c.groups);
@@ -432,13 +466,13 @@ mod tests {
         c.groups = 4;
         assert!(c.validate().unwrap_err().contains("groups"));
         c.groups = 2;
-        c.input_shape = [1, 6];
+        c.input_shape = Some([1, 6]);
         c.padding = Padding2d::Zeros([0, 0]);
         assert!(c.validate().unwrap_err().contains("does not fit"));
         c.weight.shape = vec![6, 2, 6];
         assert!(c.validate().unwrap_err().contains("expected [filters"));
         let huge = Conv2d {
-            input_shape: [4096, 4096],
+            input_shape: Some([4096, 4096]),
             ..conv(kernel([6, 2, 3, 2]), Padding2d::Same, 1, 2)
         };
         assert!(huge.dense().unwrap_err().contains("at most"));

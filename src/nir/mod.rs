@@ -35,9 +35,9 @@
 //! - **Between populations**, paths of stateless nodes, composed into one affine map in
 //!   `f64`: `Affine` and `Linear` (weights; a bias enters every step, see below), `Scale`
 //!   (folded into the weights: `diag(s)·W`, and its bias scaled), `Flatten` (the identity
-//!   on our flat vectors), `Conv1d` (integer padding, `input_shape` given) and `Conv2d`
-//!   (`input_shape` given; padding `"same"`, `"valid"` or integers; stride, dilation and
-//!   groups per axis): their dense matrices, each kernel weight at every position it slides
+//!   on our flat vectors), `Conv1d` (integer padding) and `Conv2d` (padding `"same"`,
+//!   `"valid"` or integers; stride, dilation and groups per axis), their `input_shape` taken
+//!   from the shape of what feeds them when the file leaves it out: their dense matrices, each kernel weight at every position it slides
 //!   over, and their biases per position — so an imported convolution is a dense projection
 //!   computing the same currents; its weights are no longer tied if the network is trained
 //!   further. `SumPool2d` and `AvgPool2d` (zero padding; the average divides by the window's

@@ -295,27 +295,23 @@ impl NodeParams<'_> {
         }
     }
 
+    /// A non-negative integer parameter that may be absent.
+    fn optional_count(&self, key: &str) -> Result<Option<usize>, NirError> {
+        match self.optional(key)? {
+            Some(_) => self.count(key).map(Some),
+            None => Ok(None),
+        }
+    }
+
     /// A non-negative integer parameter.
     fn count(&self, key: &str) -> Result<usize, NirError> {
         let v = self.integer(key)?;
         usize::try_from(v).map_err(|_| NirError::node(self.name, format!("{key} is {v}")))
     }
 
-    /// An error unless the node has `input_shape` (a convolution's dense map needs the
-    /// input's `extent`).
-    fn require_input_shape(&self, kind: &str, extent: &str) -> Result<(), NirError> {
-        match self.optional("input_shape")? {
-            Some(_) => Ok(()),
-            None => Err(NirError::node(
-                self.name,
-                format!("{kind} without input_shape: the input's {extent} is needed to import it"),
-            )),
-        }
-    }
-
-    /// A `Conv1d` node (integer padding; `input_shape` required: the map's length).
+    /// A `Conv1d` node (integer padding; without `input_shape` the input's length comes from
+    /// what feeds it, at import).
     fn conv1d(&self) -> Result<Conv1d, NirError> {
-        self.require_input_shape("Conv1d", "length")?;
         let conv = Conv1d {
             weight: self.array("weight")?,
             bias: self.array("bias")?,
@@ -323,15 +319,17 @@ impl NodeParams<'_> {
             padding: self.count("padding")?,
             dilation: self.count("dilation")?,
             groups: self.count("groups")?,
-            input_length: self.count("input_shape")?,
+            input_length: self.optional_count("input_shape")?,
         };
-        conv.spec().map_err(|e| NirError::node(self.name, e))?;
+        if conv.input_length.is_some() {
+            conv.spec().map_err(|e| NirError::node(self.name, e))?;
+        }
         Ok(conv)
     }
 
-    /// A `Conv2d` node (`input_shape` required: the map's height and width).
+    /// A `Conv2d` node (without `input_shape` the input's height and width come from what
+    /// feeds it, at import).
     fn conv2d(&self) -> Result<Conv2d, NirError> {
-        self.require_input_shape("Conv2d", "height and width")?;
         let conv = Conv2d {
             weight: self.array("weight")?,
             bias: self.array("bias")?,
@@ -339,7 +337,10 @@ impl NodeParams<'_> {
             padding: self.padding2d()?,
             dilation: self.pair("dilation")?,
             groups: self.count("groups")?,
-            input_shape: self.pair("input_shape")?,
+            input_shape: match self.optional("input_shape")? {
+                Some(_) => Some(self.pair("input_shape")?),
+                None => None,
+            },
         };
         conv.validate().map_err(|e| NirError::node(self.name, e))?;
         Ok(conv)

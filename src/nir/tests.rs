@@ -93,7 +93,7 @@ fn two_dimensional_map_nodes_read_back_unchanged() {
         padding,
         dilation: [1, 2],
         groups: 2,
-        input_shape: [4, 5],
+        input_shape: Some([4, 5]),
     };
     let pool = |kind| Pool2d {
         kind,
@@ -427,4 +427,96 @@ fn norse_time_constants_are_rescaled_to_seconds() {
         unreachable!("the nested graph's neurons")
     };
     assert!(close(&lif.tau_mem_s, 10.0) && close(lif.tau_syn_s.as_ref().unwrap(), 5.0));
+}
+
+/// `Input → conv → LIF → Output` with `conv` fed by an input of `shape`.
+fn conv_graph(shape: Vec<usize>, conv: NodeKind, neurons: usize) -> NirGraph {
+    let mut g = NirGraph::default();
+    let lif = leaky(neurons, Some(5e-3), 1e-2, 1.0, None);
+    let kinds = [
+        ("in", NodeKind::Input { shape }),
+        ("conv", conv),
+        ("lif", NodeKind::Leaky(Box::new(lif))),
+        (
+            "out",
+            NodeKind::Output {
+                shape: vec![neurons],
+            },
+        ),
+    ];
+    for (name, kind) in kinds {
+        g.nodes.insert(name.into(), node(kind));
+    }
+    g.edges = edges(&[("in", "conv"), ("conv", "lif"), ("lif", "out")]);
+    g
+}
+
+/// Files may leave a convolution's `input_shape` out (snnTorch writes `None` before `nir`
+/// infers it): import takes it from the shape of what feeds the node, and the projection is
+/// the one the given shape yields; an input that is not such a map is an error naming it.
+#[test]
+fn convolutions_without_input_shape_take_it_from_their_input() {
+    let opts = ImportOptions {
+        dt_s: 1e-3,
+        discretisation: None,
+        norse_export_dt_s: None,
+    };
+    let conv2d = |input_shape| Conv2d {
+        weight: Array {
+            shape: vec![3, 2, 2, 2],
+            data: (0..24).map(|i| f64::from(i) * 0.1 - 1.0).collect(),
+        },
+        bias: Array::vector(vec![0.1, 0.2, 0.3]),
+        stride: [1, 1],
+        padding: Padding2d::Zeros([0, 0]),
+        dilation: [1, 1],
+        groups: 1,
+        input_shape,
+    };
+    let conv1d = |input_length| Conv1d {
+        weight: Array {
+            shape: vec![2, 2, 3],
+            data: (0..12).map(|i| f64::from(i) * 0.2 - 1.0).collect(),
+        },
+        bias: Array::vector(vec![0.0, 0.5]),
+        stride: 1,
+        padding: 1,
+        dilation: 1,
+        groups: 1,
+        input_length,
+    };
+    let w_in = |g: &NirGraph| {
+        let net = import_graph(g, &opts).unwrap().network;
+        (net.hidden[0].w_in.data.clone(), net.hidden[0].b_in.clone())
+    };
+    let map = vec![2, 4, 5];
+    let given = conv_graph(
+        map.clone(),
+        NodeKind::Conv2d(Box::new(conv2d(Some([4, 5])))),
+        36,
+    );
+    let inferred = conv_graph(map, NodeKind::Conv2d(Box::new(conv2d(None))), 36);
+    assert_eq!(w_in(&given), w_in(&inferred));
+    let flat = conv_graph(vec![40], NodeKind::Conv2d(Box::new(conv2d(None))), 36);
+    let e = import_graph(&flat, &opts).unwrap_err().to_string();
+    assert!(e.contains("node conv: its input has shape [40]"), "{e}");
+    let wrong = conv_graph(
+        vec![2, 5, 4],
+        NodeKind::Conv2d(Box::new(conv2d(Some([4, 5])))),
+        36,
+    );
+    let e = import_graph(&wrong, &opts).unwrap_err().to_string();
+    assert!(e.contains("input_shape says"), "{e}");
+    // Conv1d: from a [channels, length] map or a flat input of channels · length values.
+    let given = conv_graph(vec![2, 6], NodeKind::Conv1d(Box::new(conv1d(Some(6)))), 12);
+    for shape in [vec![2, 6], vec![12]] {
+        let inferred = conv_graph(shape, NodeKind::Conv1d(Box::new(conv1d(None))), 12);
+        assert_eq!(w_in(&given), w_in(&inferred));
+    }
+    // Both forms write and read back.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("no_shape.nir");
+    let g = conv_graph(vec![2, 6], NodeKind::Conv1d(Box::new(conv1d(None))), 12);
+    write_nir(&path, &g).unwrap();
+    assert_eq!(read_nir(&path).unwrap(), g);
 }

@@ -76,14 +76,16 @@ fn add_graph(w: &mut Hdf5Writer, at: &str, graph: &NirGraph) -> Result<(), Hdf5E
                 put("weight", &c.weight)?;
                 put("bias", &c.bias)?;
                 let counts = [
-                    ("stride", c.stride),
-                    ("padding", c.padding),
-                    ("dilation", c.dilation),
-                    ("groups", c.groups),
+                    ("stride", Some(c.stride)),
+                    ("padding", Some(c.padding)),
+                    ("dilation", Some(c.dilation)),
+                    ("groups", Some(c.groups)),
                     ("input_shape", c.input_length),
                 ];
                 for (key, v) in counts {
-                    w.add(&format!("{at}/{key}"), int64_scalar(v as i64))?;
+                    if let Some(v) = v {
+                        w.add(&format!("{at}/{key}"), int64_scalar(v as i64))?;
+                    }
                 }
             }
             NodeKind::Conv2d(c) => {
@@ -95,12 +97,14 @@ fn add_graph(w: &mut Hdf5Writer, at: &str, graph: &NirGraph) -> Result<(), Hdf5E
                 };
                 w.add(&format!("{at}/padding"), padding)?;
                 let pairs = [
-                    ("stride", c.stride),
-                    ("dilation", c.dilation),
+                    ("stride", Some(c.stride)),
+                    ("dilation", Some(c.dilation)),
                     ("input_shape", c.input_shape),
                 ];
                 for (key, v) in pairs {
-                    w.add(&format!("{at}/{key}"), int64s(&v))?;
+                    if let Some(v) = v {
+                        w.add(&format!("{at}/{key}"), int64s(&v))?;
+                    }
                 }
                 w.add(&format!("{at}/groups"), int64_scalar(c.groups as i64))?;
             }
