@@ -473,12 +473,12 @@ impl<F: Real> SpikingLayer<F> {
     pub fn apply_constraints(&mut self) {
         self.neurons.apply_constraints();
         if self.spec.dale.is_some() {
-            let clamp = |w: &mut Matrix<F>| w.data.iter_mut().for_each(|w| *w = w.max(F::zero()));
-            clamp(&mut self.w_in);
-            self.w_rec.iter_mut().for_each(clamp);
             // The bias is an excitatory input too.
-            for b in self.b_in.iter_mut().flatten() {
-                *b = b.max(F::zero());
+            let weights = self.w_in.data.iter_mut();
+            let rec = self.w_rec.iter_mut().flat_map(|w| w.data.iter_mut());
+            let bias = self.b_in.iter_mut().flatten();
+            for w in weights.chain(rec).chain(bias) {
+                *w = w.max(F::zero());
             }
         }
         self.rebuild_conv();

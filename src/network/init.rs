@@ -119,8 +119,8 @@ impl<F: Real> Network<F> {
                 draw_dale(layer, init, dt_s, rng)?;
                 continue;
             }
-            let leaky = layer.spec.neuron != NeuronKind::IntegrateFire;
-            if !leaky && matches!(init, WeightInit::FluctuationDriven { .. }) {
+            let fluctuation = matches!(init, WeightInit::FluctuationDriven { .. });
+            if fluctuation && layer.spec.neuron == NeuronKind::IntegrateFire {
                 return Err(InitError::NotApplicable {
                     layer: index,
                     reason: "fluctuation-driven initialization needs a leaky membrane (its \

@@ -7,7 +7,7 @@
 //! the shape of its output, which a pooling node needs (NIR gives it no input shape).
 
 use super::graph::{Array, Conv1d, NodeKind};
-use super::maps2d::DenseMap;
+use super::maps2d::{dense_entries, DenseMap};
 use super::NirError;
 
 /// `y = W x + b` from `inputs` values to `outputs` values.
@@ -188,17 +188,7 @@ pub(super) fn check_width(
 /// A `Conv1d` node as `W [outputs, inputs]` (NIR's layout) and `b [outputs]`.
 fn conv_affine(name: &str, c: &Conv1d) -> Result<DenseMap, NirError> {
     let spec = c.spec().map_err(|e| NirError::node(name, e))?;
-    if spec.inputs() * spec.outputs() > super::maps2d::MAX_DENSE_ENTRIES {
-        return Err(NirError::node(
-            name,
-            format!(
-                "its dense matrix would have {} × {} entries (at most {} are imported)",
-                spec.outputs(),
-                spec.inputs(),
-                super::maps2d::MAX_DENSE_ENTRIES
-            ),
-        ));
-    }
+    dense_entries(spec.outputs(), spec.inputs()).map_err(|e| NirError::node(name, e))?;
     let dense = spec.to_matrix::<f64>(&c.weight.data);
     let (inputs, outputs) = (dense.rows, dense.cols);
     let mut weight = vec![0.0; inputs * outputs];

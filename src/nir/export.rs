@@ -201,12 +201,11 @@ fn dale_layer(
     };
     let mut select = Matrix::zeros(n, e);
     (0..e).for_each(|j| select.data[j * e + j] = 1.0);
-    let values = |v: &[f32]| Array::vector(v.iter().map(|&x| f64::from(x)).collect());
     let li = |tau: &[f32]| {
         NodeKind::Leaky(Box::new(Leaky {
             tau_syn_s: None,
-            tau_mem_s: values(tau),
-            r: values(tau),
+            tau_mem_s: vector(tau),
+            r: vector(tau),
             v_leak: Array::filled(n, 0.0),
             w_in: None,
             v_threshold: None,
@@ -215,11 +214,11 @@ fn dale_layer(
     };
     let lif = Leaky {
         tau_syn_s: None,
-        tau_mem_s: values(tau_mem),
+        tau_mem_s: vector(tau_mem),
         r: Array::filled(n, 1.0),
         v_leak: Array::filled(n, 0.0),
         w_in: None,
-        v_threshold: Some(Array::filled(n, f64::from(layer.spec.threshold as f32))),
+        v_threshold: Some(thresholds(n, layer.spec.threshold)),
         v_reset: Some(Array::filled(n, 0.0)),
     };
     let mut lif_meta = meta.clone();
@@ -411,6 +410,21 @@ fn metadata(dt_s: f64) -> Metadata {
     ])
 }
 
+/// `f32` values as `f64` (exactly).
+fn f64s(v: &[f32]) -> Vec<f64> {
+    v.iter().map(|&x| f64::from(x)).collect()
+}
+
+/// `f32` values as a NIR vector.
+fn vector(v: &[f32]) -> Array {
+    Array::vector(f64s(v))
+}
+
+/// `n` copies of the threshold the layers use: the `f32` rounding of the config value.
+fn thresholds(n: usize, theta: f64) -> Array {
+    Array::filled(n, f64::from(theta as f32))
+}
+
 /// Our `[in, out]` weights as a NIR `[out, in]` `Linear`.
 fn linear(w: &Matrix<f32>) -> NodeKind {
     let mut data = Vec::with_capacity(w.data.len());
@@ -441,11 +455,10 @@ fn neuron_node(k: usize, layer: &SpikingLayer<f32>) -> Result<NodeKind, NirError
             let r = layer
                 .neuron_param("r")
                 .expect("an integrate-and-fire layer has r");
-            let n = r.len();
             Ok(NodeKind::IntegrateFire(Box::new(IfNeurons {
-                r: Array::vector(r.iter().map(|&v| f64::from(v)).collect()),
-                v_threshold: Array::filled(n, f64::from(theta as f32)),
-                v_reset: Some(Array::filled(n, 0.0)),
+                r: vector(r),
+                v_threshold: thresholds(r.len(), theta),
+                v_reset: Some(Array::filled(r.len(), 0.0)),
             })))
         }
         _ => Err(NirError::Export(format!(
@@ -458,13 +471,12 @@ fn neuron_node(k: usize, layer: &SpikingLayer<f32>) -> Result<NodeKind, NirError
 /// A `Conv1d` node of `kernel`, with `bias` per filter (zero without).
 fn conv1d(kernel: &TiedKernel<f32>, bias: Option<&[f32]>) -> NodeKind {
     let c = &kernel.conv;
-    let to_f64 = |v: &[f32]| v.iter().map(|&x| f64::from(x)).collect::<Vec<f64>>();
     NodeKind::Conv1d(Box::new(Conv1d {
         weight: Array {
             shape: kernel.shape(),
-            data: to_f64(&kernel.kernel),
+            data: f64s(&kernel.kernel),
         },
-        bias: Array::vector(bias.map_or_else(|| vec![0.0; c.filters], to_f64)),
+        bias: Array::vector(bias.map_or_else(|| vec![0.0; c.filters], f64s)),
         stride: c.stride,
         padding: c.padding,
         dilation: c.dilation,
@@ -482,7 +494,7 @@ fn affine(w: &Matrix<f32>, bias: Option<&[f32]>) -> NodeKind {
         None => NodeKind::Linear { weight },
         Some(b) => NodeKind::Affine {
             weight,
-            bias: Array::vector(b.iter().map(|&v| f64::from(v)).collect()),
+            bias: vector(b),
         },
     }
 }
@@ -491,15 +503,13 @@ fn affine(w: &Matrix<f32>, bias: Option<&[f32]>) -> NodeKind {
 /// `r = 1`, `v_leak = v_reset = 0`.
 fn cuba(tau_syn_s: &[f32], tau_mem_s: &[f32], threshold: Option<f64>) -> Leaky {
     let n = tau_mem_s.len();
-    let values = |v: &[f32]| Array::vector(v.iter().map(|&x| f64::from(x)).collect());
-    // The threshold the layer uses is the f32 rounding of the config value.
-    let theta = threshold.map(|t| Array::filled(n, f64::from(t as f32)));
+    let theta = threshold.map(|t| thresholds(n, t));
     Leaky {
-        tau_syn_s: Some(values(tau_syn_s)),
-        tau_mem_s: values(tau_mem_s),
+        tau_syn_s: Some(vector(tau_syn_s)),
+        tau_mem_s: vector(tau_mem_s),
         r: Array::filled(n, 1.0),
         v_leak: Array::filled(n, 0.0),
-        w_in: Some(values(tau_syn_s)),
+        w_in: Some(vector(tau_syn_s)),
         v_reset: theta.as_ref().map(|_| Array::filled(n, 0.0)),
         v_threshold: theta,
     }

@@ -55,8 +55,7 @@ const DT_TOLERANCE: f64 = 1e-9;
 /// sizes that do not match; non-spiking neurons before the last layer; and a `dt` or
 /// discretisation in the file's metadata that differs from `opts`.
 pub fn import_graph(graph: &NirGraph, opts: &ImportOptions) -> Result<Imported, NirError> {
-    let g = graph.flattened()?;
-    let mut g = g;
+    let mut g = graph.flattened()?;
     if let Some(dt) = opts.norse_export_dt_s {
         if !(dt.is_finite() && dt > 0.0) {
             return Err(NirError::Convention(format!(

@@ -171,15 +171,21 @@ pub struct DenseMap {
     pub shape: Vec<usize>,
 }
 
-/// An all-zero `[outputs, inputs]` matrix, refused when larger than [`MAX_DENSE_ENTRIES`].
-fn zeros(outputs: usize, inputs: usize) -> Result<Vec<f64>, String> {
+/// The entries of a dense `[outputs, inputs]` map; an error when more than
+/// [`MAX_DENSE_ENTRIES`].
+pub fn dense_entries(outputs: usize, inputs: usize) -> Result<usize, String> {
     match outputs.checked_mul(inputs) {
-        Some(n) if n <= MAX_DENSE_ENTRIES => Ok(vec![0.0; n]),
+        Some(n) if n <= MAX_DENSE_ENTRIES => Ok(n),
         _ => Err(format!(
             "its dense matrix would have {outputs} × {inputs} entries (at most \
              {MAX_DENSE_ENTRIES} are imported)"
         )),
     }
+}
+
+/// An all-zero `[outputs, inputs]` matrix ([`dense_entries`] of them).
+fn zeros(outputs: usize, inputs: usize) -> Result<Vec<f64>, String> {
+    Ok(vec![0.0; dense_entries(outputs, inputs)?])
 }
 
 impl Conv2d {

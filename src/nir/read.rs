@@ -295,11 +295,21 @@ impl NodeParams<'_> {
         }
     }
 
-    /// A non-negative integer parameter that may be absent.
-    fn optional_count(&self, key: &str) -> Result<Option<usize>, NirError> {
-        match self.optional(key)? {
-            Some(_) => self.count(key).map(Some),
-            None => Ok(None),
+    /// Parameter `key` read by `read`, or `None` when the node does not have it.
+    fn if_present<T>(
+        &self,
+        key: &str,
+        read: impl Fn(&Self, &str) -> Result<T, NirError>,
+    ) -> Result<Option<T>, NirError> {
+        let path = format!("{}/{key}", self.at);
+        match self
+            .file
+            .reader
+            .exists(&path)
+            .map_err(|e| self.file.hdf5(e))?
+        {
+            true => read(self, key).map(Some),
+            false => Ok(None),
         }
     }
 
@@ -319,7 +329,7 @@ impl NodeParams<'_> {
             padding: self.count("padding")?,
             dilation: self.count("dilation")?,
             groups: self.count("groups")?,
-            input_length: self.optional_count("input_shape")?,
+            input_length: self.if_present("input_shape", Self::count)?,
         };
         if conv.input_length.is_some() {
             conv.spec().map_err(|e| NirError::node(self.name, e))?;
@@ -337,10 +347,7 @@ impl NodeParams<'_> {
             padding: self.padding2d()?,
             dilation: self.pair("dilation")?,
             groups: self.count("groups")?,
-            input_shape: match self.optional("input_shape")? {
-                Some(_) => Some(self.pair("input_shape")?),
-                None => None,
-            },
+            input_shape: self.if_present("input_shape", Self::pair)?,
         };
         conv.validate().map_err(|e| NirError::node(self.name, e))?;
         Ok(conv)
@@ -410,19 +417,11 @@ impl NodeParams<'_> {
             v_threshold: self.array("v_threshold")?,
             v_reset: self.optional("v_reset")?,
         };
-        let shape = &node.r.shape;
         let others = [
             ("v_threshold", Some(&node.v_threshold)),
             ("v_reset", node.v_reset.as_ref()),
         ];
-        for (key, a) in others {
-            if let Some(a) = a.filter(|a| &a.shape != shape) {
-                return Err(NirError::node(
-                    self.name,
-                    format!("shape mismatch: {key} has shape {:?}, r {shape:?}", a.shape),
-                ));
-            }
-        }
+        self.same_shapes(("r", &node.r), &others)?;
         Ok(node)
     }
 
@@ -443,29 +442,38 @@ impl NodeParams<'_> {
                 None
             },
         };
-        let shape = leaky.tau_mem_s.shape.clone();
         let params = [
-            ("tau_syn", &leaky.tau_syn_s),
-            ("tau_mem", &Some(leaky.tau_mem_s.clone())),
-            ("r", &Some(leaky.r.clone())),
-            ("v_leak", &Some(leaky.v_leak.clone())),
-            ("w_in", &leaky.w_in),
-            ("v_threshold", &leaky.v_threshold),
-            ("v_reset", &leaky.v_reset),
+            ("tau_syn", leaky.tau_syn_s.as_ref()),
+            ("r", Some(&leaky.r)),
+            ("v_leak", Some(&leaky.v_leak)),
+            ("w_in", leaky.w_in.as_ref()),
+            ("v_threshold", leaky.v_threshold.as_ref()),
+            ("v_reset", leaky.v_reset.as_ref()),
         ];
-        for (key, value) in params {
-            if let Some(a) = value {
-                if a.shape != shape {
-                    return Err(NirError::node(
-                        self.name,
-                        format!(
-                            "shape mismatch: {key} has shape {:?}, the time constants {shape:?}",
-                            a.shape
-                        ),
-                    ));
-                }
-            }
-        }
+        self.same_shapes(("the time constants", &leaky.tau_mem_s), &params)?;
         Ok(leaky)
+    }
+
+    /// An error unless every given parameter has the shape of `reference`'s array (named
+    /// `reference.0` in the message).
+    fn same_shapes(
+        &self,
+        (what, reference): (&str, &Array),
+        params: &[(&str, Option<&Array>)],
+    ) -> Result<(), NirError> {
+        let shape = &reference.shape;
+        match params
+            .iter()
+            .find_map(|(key, a)| a.filter(|a| &a.shape != shape).map(|a| (key, a)))
+        {
+            None => Ok(()),
+            Some((key, a)) => Err(NirError::node(
+                self.name,
+                format!(
+                    "shape mismatch: {key} has shape {:?}, {what} {shape:?}",
+                    a.shape
+                ),
+            )),
+        }
     }
 }

@@ -82,10 +82,8 @@ fn add_graph(w: &mut Hdf5Writer, at: &str, graph: &NirGraph) -> Result<(), Hdf5E
                     ("groups", Some(c.groups)),
                     ("input_shape", c.input_length),
                 ];
-                for (key, v) in counts {
-                    if let Some(v) = v {
-                        w.add(&format!("{at}/{key}"), int64_scalar(v as i64))?;
-                    }
+                for (key, v) in counts.into_iter().filter_map(|(k, v)| Some((k, v?))) {
+                    w.add(&format!("{at}/{key}"), int64_scalar(v as i64))?;
                 }
             }
             NodeKind::Conv2d(c) => {
@@ -101,10 +99,8 @@ fn add_graph(w: &mut Hdf5Writer, at: &str, graph: &NirGraph) -> Result<(), Hdf5E
                     ("dilation", Some(c.dilation)),
                     ("input_shape", c.input_shape),
                 ];
-                for (key, v) in pairs {
-                    if let Some(v) = v {
-                        w.add(&format!("{at}/{key}"), int64s(&v))?;
-                    }
+                for (key, v) in pairs.into_iter().filter_map(|(k, v)| Some((k, v?))) {
+                    w.add(&format!("{at}/{key}"), int64s(&v))?;
                 }
                 w.add(&format!("{at}/groups"), int64_scalar(c.groups as i64))?;
             }
