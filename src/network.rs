@@ -30,6 +30,11 @@ pub struct NetworkSpec {
     pub dt_ms: f64,
     /// Spike non-linearity of every spiking layer.
     pub spike: SpikeFn,
+    /// The input as a map for convolutional layers: `[channels, height, width]`, or
+    /// `[channels, length]` for a 1-D map (absent: a flat vector of `inputs` units, one channel
+    /// of one row). Image data fills it in for a network with convolutional layers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_shape: Option<Vec<usize>>,
     /// An encoder of analog input into spikes, in front of the first hidden layer.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub encoder: Option<EncoderSpec>,
@@ -45,6 +50,7 @@ impl Default for NetworkSpec {
             inputs: 0,
             dt_ms: 2.0,
             spike: SpikeFn::default(),
+            input_shape: None,
             encoder: None,
             hidden: vec![SpikingLayerSpec::default()],
             readout: ReadoutSpec::default(),
@@ -60,6 +66,7 @@ impl NetworkSpec {
             inputs,
             dt_ms: 1.0,
             spike,
+            input_shape: None,
             encoder: None,
             hidden: vec![SpikingLayerSpec {
                 size: hidden,
@@ -80,6 +87,7 @@ impl NetworkSpec {
     /// Checks every field; errors name it (`network.hidden[0].tau_mem_ms`, ...).
     pub fn validate(&self) -> Result<(), ConfigError> {
         check_count("network.inputs", self.inputs)?;
+        self.first_input()?;
         check_positive("network.dt_ms", self.dt_ms)?;
         self.spike
             .validate()

@@ -23,6 +23,7 @@ fn spec(inputs: usize, neuron: NeuronKind, spike: SpikeFn, reset: ResetGrad) -> 
         inputs,
         dt_ms: 1.0,
         spike,
+        input_shape: None,
         encoder: None,
         hidden: vec![SpikingLayerSpec {
             // More than one group of neurons solved side by side, the last one partial.

@@ -23,6 +23,7 @@ fn network(inputs: usize, n: usize, spike: SpikeFn, recurrent: bool) -> Network<
         inputs,
         dt_ms: 1.0,
         spike,
+        input_shape: None,
         encoder: None,
         hidden: vec![SpikingLayerSpec {
             size: n,

@@ -183,17 +183,18 @@ fn assert_round_trip_is_bit_exact(net: &Network<f32>) {
 /// imported as dense projections, and the imported network spikes exactly as the original.
 #[test]
 fn convolutional_networks_round_trip_with_the_same_spikes() {
-    use spikegrad::layers::conv::ConvLayerSpec;
+    use spikegrad::layers::conv::{ConvLayerSpec, Extent};
     let mut spec = NetworkSpec::recurrent_lif(16, 5, 3, Default::default());
     spec.dt_ms = 0.5;
     let conv = |filters, kernel, stride, padding, dilation, groups| ConvLayerSpec {
         filters,
-        kernel,
-        stride,
-        padding,
-        dilation,
+        kernel: Extent::Same(kernel),
+        stride: Extent::Same(stride),
+        padding: Extent::Same(padding),
+        dilation: Extent::Same(dilation),
         groups,
-        recurrent_kernel: 3,
+        recurrent_kernel: Extent::Same(3),
+        pool: None,
     };
     let first = SpikingLayerSpec {
         recurrent: true,
@@ -1167,5 +1168,100 @@ fn dale_layers_export_to_a_graph_that_spikes_as_the_network() {
         let e = import(&path, 0.5e-3, None).unwrap_err();
         assert!(e.contains("node "), "{e}");
         println!("import: {e}");
+    }
+}
+
+/// A 2-D convolutional network (an image through a pooled recurrent convolution, then a
+/// summed one, then dense layers) exports as `Conv2d`, `AvgPool2d`/`SumPool2d` and `Flatten`
+/// nodes, writes and reads back, and imports with the same spikes (the importer composes each
+/// convolution and pooling into one matrix in f64; ours sums the pooled taps in f32, so a few
+/// threshold crossings may round the other way).
+#[test]
+fn conv2d_networks_round_trip_with_the_same_spikes() {
+    use spikegrad::layers::conv::{ConvLayerSpec, Extent, PoolKind, PoolSpec};
+    let mut spec = NetworkSpec::recurrent_lif(2 * 6 * 6, 5, 3, Default::default());
+    spec.input_shape = Some(vec![2, 6, 6]);
+    let pooled = |filters, kernel, padding, kind| ConvLayerSpec {
+        filters,
+        kernel: Extent::Same(kernel),
+        padding: Extent::Same(padding),
+        recurrent_kernel: Extent::Same(3),
+        pool: Some(PoolSpec {
+            kind,
+            size: Extent::Same(2),
+        }),
+        ..ConvLayerSpec::default()
+    };
+    let first = SpikingLayerSpec {
+        recurrent: true,
+        bias: true,
+        conv: Some(pooled(3, 3, 1, PoolKind::Avg)),
+        ..SpikingLayerSpec::default()
+    };
+    let second = SpikingLayerSpec {
+        bias: true,
+        conv: Some(pooled(4, 2, 0, PoolKind::Sum)),
+        ..SpikingLayerSpec::default()
+    };
+    spec.hidden.insert(0, second);
+    spec.hidden.insert(0, first);
+    spec.resolve_conv_sizes().unwrap();
+    let mut rng = ChaCha8Rng::seed_from_u64(10);
+    let mut net = Network::<f32>::new(&spec, &mut rng).unwrap();
+    for t in net.tensors_mut() {
+        if t.iter().all(|&v| v == 0.0) {
+            t.iter_mut().for_each(|v| *v = rng.random_range(-0.4..1.0));
+        }
+    }
+    net.apply_constraints();
+
+    let graph = nir::export_network(&net).unwrap();
+    let kinds: Vec<(&str, &str)> = ["fc0", "pool0", "rec0", "fc1", "pool1", "flat1", "fc2"]
+        .iter()
+        .map(|n| (*n, graph.nodes[*n].kind.type_name()))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("fc0", "Conv2d"),
+            ("pool0", "AvgPool2d"),
+            ("rec0", "Conv2d"),
+            ("fc1", "Conv2d"),
+            ("pool1", "SumPool2d"),
+            ("flat1", "Flatten"),
+            ("fc2", "Linear")
+        ]
+    );
+    let NodeKind::Input { shape } = &graph.nodes["input"].kind else {
+        unreachable!("the input node")
+    };
+    assert_eq!(shape, &[2, 6, 6]);
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("conv2d.nir");
+    nir::write_nir(&path, &graph).unwrap();
+    assert_eq!(nir::read_nir(&path).unwrap(), graph);
+    let back = import(&path, 1e-3, None).unwrap().network;
+    // 3 filters × 3 × 3 after the pool, 4 filters × 1 × 1 after the second.
+    assert_eq!(
+        back.hidden.iter().map(|l| l.size()).collect::<Vec<_>>(),
+        [27, 4, 5]
+    );
+    let x = events(4, 80, 4, 72);
+    let (ta, tb) = (
+        net.forward::<ChaCha8Rng>(Input::Events(&x), None),
+        back.forward::<ChaCha8Rng>(Input::Events(&x), None),
+    );
+    for (k, (a, b)) in ta.hidden.iter().zip(&tb.hidden).enumerate() {
+        let spikes = a.spikes().data.iter().sum::<f32>();
+        assert!(spikes > 20.0, "layer {k} should spike ({spikes})");
+        let differ = (a.spikes().data.iter().zip(&b.spikes().data))
+            .filter(|(p, q)| p != q)
+            .count();
+        println!("layer {k}: {spikes} spikes, {differ} entries differ");
+        assert!(
+            differ * 1000 <= a.spikes().data.len(),
+            "layer {k}: {differ}"
+        );
     }
 }

@@ -32,6 +32,7 @@ fn spec(inputs: usize, spike: SpikeFn, reset: ResetGrad) -> NetworkSpec {
         inputs,
         dt_ms: 1.0,
         spike,
+        input_shape: None,
         encoder: None,
         hidden: vec![
             layer(5, NeuronKind::Lif, true),

@@ -203,6 +203,7 @@ mod rule {
             spike: SpikeFn::Heaviside {
                 surrogate: Surrogate::SuperSpike { beta: 5.0 },
             },
+            input_shape: None,
             encoder: None,
             hidden: sizes
                 .iter()

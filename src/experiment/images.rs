@@ -9,8 +9,11 @@ use crate::training::derive_seed;
 const ENCODE: u64 = 14;
 
 /// The images as pixels (dense encoding) or spikes, and their split by `data.split`
-/// (stratified by class when `data.stratified`), drawn with the run's seed.
-pub(super) fn load(config: &ExperimentConfig) -> Result<(Dataset, Split), ExperimentError> {
+/// (stratified by class when `data.stratified`), drawn with the run's seed; and the images'
+/// map `[1, height, width]`.
+pub(super) fn load(
+    config: &ExperimentConfig,
+) -> Result<(Dataset, Split, Vec<usize>), ExperimentError> {
     let DataSource::Images(images) = &config.data.source else {
         unreachable!("called for image sources only");
     };
@@ -21,7 +24,7 @@ pub(super) fn load(config: &ExperimentConfig) -> Result<(Dataset, Split), Experi
     let data = encode(&pixels, images, config.seed)?;
     let seed = derive_seed(config.seed, SPLIT, 0);
     let split = data.split_fractions(config.data.split, seed, config.data.stratified)?;
-    Ok((data, split))
+    Ok((data, split, vec![1, pixels.height, pixels.width]))
 }
 
 /// `images` as the dataset its encoding asks for (spikes drawn from the run's `seed`).

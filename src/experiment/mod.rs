@@ -246,6 +246,7 @@ impl Experiment {
         if let Some(from) = &config.init_from {
             config.network = network_of_run(from)?;
         }
+        let mut image_shape = None;
         let (data, split) = match &config.data.source {
             DataSource::Randman(r) => split_generated(&config, generate_randman(r)?)?,
             DataSource::EvidenceAccumulation(e) => split_generated(&config, generate_evidence(e)?)?,
@@ -253,7 +254,11 @@ impl Experiment {
             DataSource::TemporalXor(x) => split_generated(&config, generate_xor(x)?)?,
             DataSource::Hdf5 { .. } => hdf5::load(&config)?,
             DataSource::Braille { .. } => braille::load(&config)?,
-            DataSource::Images(_) => images::load(&config)?,
+            DataSource::Images(_) => {
+                let (data, split, shape) = images::load(&config)?;
+                image_shape = Some(shape);
+                (data, split)
+            }
             DataSource::PrimateReaching(r) => r.load()?.into_parts(),
             DataSource::SyntheticReaching(r) => r.generate()?.into_parts(),
         };
@@ -261,6 +266,13 @@ impl Experiment {
             return Err(ConfigError::new("data.split", "the training split is empty").into());
         }
         check_input_kind(&config, &data)?;
+        if let (Some(net), Some(shape)) = (config.network.spiking_mut(), image_shape) {
+            // Convolutions see images as images; other layers see pixels as a vector.
+            let convolutional = net.hidden.iter().any(|l| l.conv.is_some());
+            if convolutional && net.input_shape.is_none() && net.encoder.is_none() {
+                net.input_shape = Some(shape);
+            }
+        }
         resolve_sizes(&mut config, &data)?;
         if config.network.spiking().is_some() {
             config.init = resolve_rate(&config, &data, &split.train)?;

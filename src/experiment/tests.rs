@@ -617,10 +617,11 @@ fn dale_layers_refuse_int8_training_and_the_substrate_by_name() {
 fn convolutional_runs_resolve_sizes_resume_and_reload() {
     let mut c = small_config();
     let spec = c.network.spiking_mut().unwrap();
+    use crate::layers::conv::Extent;
     spec.hidden[0].conv = Some(crate::layers::conv::ConvLayerSpec {
         filters: 3,
-        kernel: 3,
-        stride: 2,
+        kernel: Extent::Same(3),
+        stride: Extent::Same(2),
         ..Default::default()
     });
     spec.hidden[0].bias = true;
@@ -669,4 +670,44 @@ fn convolutional_layers_refuse_int8_training_and_rules_by_name() {
         err.contains("network.hidden[0].conv") && err.contains("bptt"),
         "{err}"
     );
+}
+
+/// `configs/mnist_conv2d.toml` on the 8×8 digits: the images' map becomes the network's
+/// `input_shape`, the 2-D maps give the layer sizes, and a short run trains and reloads.
+#[test]
+fn a_2d_convolutional_config_runs_on_images() {
+    let digits = "../shared/data/digits/digits.h5";
+    if !Path::new(digits).exists() {
+        eprintln!("skipped: {digits} is absent");
+        return;
+    }
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("configs/mnist_conv2d.toml");
+    let mut c = crate::config::file::load(Some(&path), &[]).unwrap();
+    let DataSource::Images(images) = &mut c.data.source else {
+        panic!("the config reads images")
+    };
+    images.path = digits.into();
+    images.resize_px = None;
+    c.training.epochs = 3;
+    c.training.batch_size = 20;
+    c.training.optimizer = crate::optimizers::OptimizerKind::Adam {
+        lr: 3e-3,
+        beta1: 0.9,
+        beta2: 0.999,
+        eps: 1e-8,
+    };
+    let exp = Experiment::prepare(c).unwrap();
+    let spec = exp.config.network.spiking().unwrap();
+    assert_eq!(spec.input_shape, Some(vec![1, 8, 8]));
+    // 8 × 8 → 8 filters, pooled 4 × 4; → 16 filters, pooled 2 × 2.
+    let sizes: Vec<usize> = spec.hidden.iter().map(|l| l.size).collect();
+    assert_eq!(sizes, [8 * 4 * 4, 16 * 2 * 2]);
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = RunDir::new(tmp.path().join("run"));
+    let outcome = exp.run(&dir, false, &mut Silent).unwrap();
+    let accuracy = outcome.test_accuracy.unwrap();
+    assert!(accuracy > 0.25, "10 classes: {accuracy}");
+    let net = dir.open_network().unwrap();
+    let conv = net.hidden[1].conv.as_ref().unwrap();
+    assert_eq!(net.hidden[1].w_in, conv.input.matrix());
 }

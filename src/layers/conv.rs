@@ -1,141 +1,301 @@
-//! 1-D convolutions as the projections of spiking layers (stork's `ConvLayer`; the SHD
-//! networks of Cramer et al. 2022 and Rossbroich et al. 2022): a layer's neurons are
-//! `filters × positions` maps over an input of `channels × length` units.
+//! Convolutions as the projections of spiking layers (stork's `ConvLayer`, the SHD networks of
+//! Cramer et al. 2022 and Rossbroich et al. 2022; snnTorch's `Conv2d → AvgPool2d → Leaky`
+//! blocks): a layer's neurons are the `filters × positions` map of a convolution over the
+//! previous layer's `channels × height × width` map (a 1-D map has height 1).
 //!
-//! Unit ids are channel-major: input unit `c·length + i` is position `i` of channel `c`, and
-//! output unit `f·out_length + o` is position `o` of filter `f`, so a flat spiking layer is a
-//! map with one channel and a convolutional layer's output is the next one's input as it is.
+//! Unit ids are channel-major and row-major: input unit `(c·H + y)·W + x` is pixel `(y, x)` of
+//! channel `c`, output unit `(f·H_o + y)·W_o + x` likewise, so a flat spiking layer is a map
+//! with one channel and one row, and a convolutional layer's output is the next one's input as
+//! it is.
 //!
-//! The convolution (kernel `K`, stride `s`, zero padding `p`, dilation `d`, `groups`)
+//! The convolution (kernel `K`, stride `s`, zero padding `p`, dilation `d` per axis, `groups`)
 //!
 //! ```text
-//! y[f, o] = Σ_{c ∈ group(f)} Σ_k w[f, c, k] · x[c, o·s + k·d − p]        (positions outside: 0)
-//! out_length = ⌊(length + 2p − d(K − 1) − 1) / s⌋ + 1
+//! z[f, o] = Σ_{c ∈ group(f)} Σ_k w[f, c, k] · x[c, o·s + k·d − p]       (pixels outside: 0)
+//! out = ⌊(in + 2p − d(K − 1) − 1) / s⌋ + 1                                  (per axis)
 //! ```
 //!
-//! is linear in `x`, so it is a matrix `W[in, out]` (`y = x W`) whose entries are kernel
-//! weights, each tied to every position it slides over. [`Conv1dSpec::to_matrix`] builds that
-//! matrix and [`Conv1dSpec::kernel_grad`] sums a gradient of it back onto the kernel (the
-//! adjoint of building it), so the layer's event kernels — a gather of the rows of active
+//! optionally followed by a pooling of the convolution's output before the neurons (window
+//! `P`, stride `P`, no padding, as PyTorch's default): the sum of each window, or its mean
+//! (`1/(P_h·P_w)` times the sum). Both are linear in `x`, so the projection is a matrix
+//! `W[in, out]` (`y = x W`) whose entries are sums of kernel weights times pooling
+//! coefficients, each weight tied to every position it slides over. [`ConvSpec::to_matrix`]
+//! builds that matrix and [`ConvSpec::kernel_grad`] sums a gradient of it back onto the kernel
+//! (the adjoint of building it), so the layer's event kernels — a gather of the rows of active
 //! inputs, a scatter of the weight gradient — serve convolutions unchanged, and spikes stay
-//! events. At the sizes of these networks the matrix is small (stork's SHD network: 700 ×
-//! 1088, then 1088 × 672 and 672 × 320 entries).
+//! events. The matrix is dense, so its size is bounded ([`MAX_MATRIX_ENTRIES`]): stork's SHD
+//! network has 700 × 1088, then 1088 × 672 and 672 × 320 entries; a 16 × 16 image through
+//! 8 filters and a 2 × 2 pool, 256 × 512.
+//!
+//! Max pooling is not linear; it is not offered here (the binary activation maps of
+//! [`crate::models::bam`] have it).
 
 use crate::real::Real;
 use crate::tensor::Matrix;
-use serde::{Deserialize, Serialize};
 
 mod layer;
-pub use layer::{ConvGeometry, ConvLayerSpec, ConvWeights, MapShape, TiedKernel};
+pub use crate::linalg::conv::MapShape;
+pub use layer::{ConvGeometry, ConvLayerSpec, ConvWeights, Extent, PoolSpec, TiedKernel};
 
-/// The shape of a 1-D convolution over a `channels × length` map.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Conv1dSpec {
-    /// Input channels (1 for a flat input such as SHD's 700 cochlear channels).
-    pub in_channels: usize,
-    /// Input positions per channel.
-    pub length: usize,
-    /// Output channels (filters).
-    pub filters: usize,
-    /// Kernel size `K`.
-    pub kernel: usize,
-    /// Stride `s`.
-    pub stride: usize,
-    /// Zero padding `p` on both ends.
-    pub padding: usize,
-    /// Dilation `d` (spacing of the kernel's taps).
-    pub dilation: usize,
-    /// Groups: filter `f` sees the input channels of group `f / (filters / groups)` only.
-    pub groups: usize,
+/// The largest projection matrix a convolution may build (2^26 entries, 256 MB in f32).
+pub const MAX_MATRIX_ENTRIES: usize = 1 << 26;
+
+/// How a window of the convolution's output is pooled.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PoolKind {
+    /// The window's sum (NIR's `SumPool2d`).
+    Sum,
+    /// The window's mean (PyTorch's `AvgPool2d`, NIR's `AvgPool2d`).
+    Avg,
 }
 
-impl Conv1dSpec {
-    /// Checks that the sizes are positive, that `groups` divides both channel counts and that
-    /// the dilated kernel fits the padded input; the error says which value is wrong.
+/// A pooling of the convolution's output (window = stride, no padding).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Pooling {
+    /// Sum or mean.
+    pub kind: PoolKind,
+    /// Window `[P_h, P_w]`, also the stride.
+    pub size: [usize; 2],
+}
+
+impl Pooling {
+    /// The factor of each pooled value.
+    fn coefficient<F: Real>(&self) -> F {
+        match self.kind {
+            PoolKind::Sum => F::one(),
+            PoolKind::Avg => F::one() / F::from_f64((self.size[0] * self.size[1]) as f64),
+        }
+    }
+}
+
+/// The shape of a convolution over a `channels × height × width` map, and the pooling of its
+/// output, if any.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConvSpec {
+    /// The input map (a flat input such as SHD's 700 cochlear channels: 1 × 1 × 700).
+    pub input: MapShape,
+    /// Output channels (filters).
+    pub filters: usize,
+    /// Kernel `[K_h, K_w]`.
+    pub kernel: [usize; 2],
+    /// Stride `[s_h, s_w]`.
+    pub stride: [usize; 2],
+    /// Zero padding on both ends `[p_h, p_w]`.
+    pub padding: [usize; 2],
+    /// Dilation `[d_h, d_w]` (spacing of the kernel's taps).
+    pub dilation: [usize; 2],
+    /// Groups: filter `f` sees the input channels of group `f / (filters / groups)` only.
+    pub groups: usize,
+    /// Pooling of the convolution's output before the neurons.
+    pub pool: Option<Pooling>,
+}
+
+impl ConvSpec {
+    /// A 1-D convolution over `channels × length` (height 1), no pooling.
+    #[allow(clippy::too_many_arguments)]
+    pub fn one_d(
+        in_channels: usize,
+        length: usize,
+        filters: usize,
+        kernel: usize,
+        stride: usize,
+        padding: usize,
+        dilation: usize,
+        groups: usize,
+    ) -> Self {
+        Self {
+            input: MapShape {
+                channels: in_channels,
+                height: 1,
+                width: length,
+            },
+            filters,
+            kernel: [1, kernel],
+            stride: [1, stride],
+            padding: [0, padding],
+            dilation: [1, dilation],
+            groups,
+            pool: None,
+        }
+    }
+
+    /// Whether this is a convolution along one axis (a map of height 1, a kernel of height 1).
+    pub fn is_one_d(&self) -> bool {
+        self.input.height == 1 && self.kernel[0] == 1 && self.padding[0] == 0
+    }
+
+    /// Checks that the sizes are positive, that `groups` divides both channel counts, that the
+    /// dilated kernel fits the padded input, that a pooling window fits the convolution's
+    /// output and that the matrix stays below [`MAX_MATRIX_ENTRIES`]; the error says which
+    /// value is wrong.
     pub fn validate(&self) -> Result<(), String> {
         let counts = [
-            ("in_channels", self.in_channels),
-            ("length", self.length),
+            ("in_channels", self.input.channels),
+            ("height", self.input.height),
+            ("width", self.input.width),
             ("filters", self.filters),
+            ("groups", self.groups),
+        ];
+        let pairs = [
             ("kernel", self.kernel),
             ("stride", self.stride),
             ("dilation", self.dilation),
-            ("groups", self.groups),
         ];
-        if let Some((name, _)) = counts.iter().find(|(_, v)| *v == 0) {
+        let zero = counts.iter().find(|(_, v)| *v == 0).map(|(n, _)| *n);
+        let zero = zero.or(pairs.iter().find(|(_, v)| v.contains(&0)).map(|(n, _)| *n));
+        if let Some(name) = zero {
             return Err(format!("{name} must be at least 1"));
         }
-        if self.in_channels % self.groups != 0 || self.filters % self.groups != 0 {
+        if self.input.channels % self.groups != 0 || self.filters % self.groups != 0 {
             return Err(format!(
                 "groups = {} must divide in_channels = {} and filters = {}",
-                self.groups, self.in_channels, self.filters
+                self.groups, self.input.channels, self.filters
             ));
         }
-        let span = self.span().ok_or("the kernel's span overflows")?;
-        let padded = self
-            .length
-            .checked_add(self.padding.checked_mul(2).ok_or("padding overflows")?)
-            .ok_or("padding overflows")?;
-        if span > padded {
-            return Err(format!(
-                "the kernel spans {span} positions (kernel {}, dilation {}) but the padded \
-                 input has {padded}",
-                self.kernel, self.dilation
-            ));
+        let input = [self.input.height, self.input.width];
+        for axis in 0..2 {
+            let span = self.span(axis).ok_or("the kernel's span overflows")?;
+            let padded = self.padding[axis]
+                .checked_mul(2)
+                .and_then(|p| p.checked_add(input[axis]))
+                .ok_or("padding overflows")?;
+            if span > padded {
+                return Err(format!(
+                    "the kernel spans {span} positions (kernel {:?}, dilation {:?}) but the \
+                     padded input has {padded} along axis {axis} (input {}×{}, padding {:?})",
+                    self.kernel, self.dilation, input[0], input[1], self.padding
+                ));
+            }
         }
-        self.outputs()
+        if let Some(pool) = &self.pool {
+            let conv = self.conv_size();
+            if pool.size.contains(&0) {
+                return Err("pool.size must be at least 1".into());
+            }
+            if pool.size[0] > conv[0] || pool.size[1] > conv[1] {
+                return Err(format!(
+                    "the pooling window {:?} is larger than the convolution's {}×{} output",
+                    pool.size, conv[0], conv[1]
+                ));
+            }
+        }
+        let entries = self
+            .outputs()
             .checked_mul(self.inputs())
             .ok_or("the projection's size overflows")?;
+        if entries > MAX_MATRIX_ENTRIES {
+            return Err(format!(
+                "the projection matrix would have {} × {} = {entries} entries, more than \
+                 {MAX_MATRIX_ENTRIES} (a larger stride, a pooling or a smaller map reduces it)",
+                self.inputs(),
+                self.outputs()
+            ));
+        }
         Ok(())
     }
 
-    /// `d(K − 1) + 1`: the positions one output sees.
-    fn span(&self) -> Option<usize> {
-        (self.kernel - 1).checked_mul(self.dilation)?.checked_add(1)
+    /// `d(K − 1) + 1` along `axis`: the positions one output sees.
+    fn span(&self, axis: usize) -> Option<usize> {
+        (self.kernel[axis] - 1)
+            .checked_mul(self.dilation[axis])?
+            .checked_add(1)
     }
 
-    /// Output positions per filter (see the module docs; the spec must be valid).
-    pub fn out_length(&self) -> usize {
-        let span = (self.kernel - 1) * self.dilation + 1;
-        (self.length + 2 * self.padding - span) / self.stride + 1
+    /// The convolution's output size `[H_c, W_c]` before pooling (the spec must be valid).
+    pub fn conv_size(&self) -> [usize; 2] {
+        let input = [self.input.height, self.input.width];
+        std::array::from_fn(|a| {
+            let span = (self.kernel[a] - 1) * self.dilation[a] + 1;
+            (input[a] + 2 * self.padding[a] - span) / self.stride[a] + 1
+        })
     }
 
-    /// Input units, `in_channels · length`.
+    /// The output map's size `[H_o, W_o]`: the convolution's, pooled.
+    pub fn out_size(&self) -> [usize; 2] {
+        let conv = self.conv_size();
+        match &self.pool {
+            None => conv,
+            Some(p) => [conv[0] / p.size[0], conv[1] / p.size[1]],
+        }
+    }
+
+    /// The output map.
+    pub fn output(&self) -> MapShape {
+        let [height, width] = self.out_size();
+        MapShape {
+            channels: self.filters,
+            height,
+            width,
+        }
+    }
+
+    /// Input units, `channels · height · width`.
     pub fn inputs(&self) -> usize {
-        self.in_channels * self.length
+        self.input.units()
     }
 
-    /// Output units (the layer's neurons), `filters · out_length`.
+    /// Output units (the layer's neurons), `filters · H_o · W_o`.
     pub fn outputs(&self) -> usize {
-        self.filters * self.out_length()
+        self.output().units()
     }
 
-    /// Kernel weights, `filters · (in_channels / groups) · kernel`, stored in that order.
+    /// Kernel weights, `filters · (in_channels / groups) · K_h · K_w`, stored in that order.
     pub fn kernel_len(&self) -> usize {
-        self.filters * self.in_per_group() * self.kernel
+        self.filters * self.fan_in()
+    }
+
+    /// Weights of one filter (the inputs one convolution output sums).
+    pub fn fan_in(&self) -> usize {
+        self.in_per_group() * self.kernel[0] * self.kernel[1]
     }
 
     /// Input channels each filter sees.
     fn in_per_group(&self) -> usize {
-        self.in_channels / self.groups
+        self.input.channels / self.groups
     }
 
-    /// Calls `tap(kernel_index, input_unit, output_unit)` for every product of the
-    /// convolution (positions in the padding have none).
+    /// The output unit a convolution output `(f, y, x)` adds to, if any (pooling drops the
+    /// rows and columns no full window covers).
+    fn target(&self, f: usize, y: usize, x: usize, out: [usize; 2]) -> Option<usize> {
+        let [y, x] = match &self.pool {
+            None => [y, x],
+            Some(p) => [y / p.size[0], x / p.size[1]],
+        };
+        (y < out[0] && x < out[1]).then(|| (f * out[0] + y) * out[1] + x)
+    }
+
+    /// Calls `tap(kernel_index, input_unit, output_unit)` for every product of the convolution
+    /// (pixels in the padding have none); a pooled output receives the taps of every position
+    /// in its window.
     fn for_each_tap(&self, mut tap: impl FnMut(usize, usize, usize)) {
-        let (out_length, in_per_group) = (self.out_length(), self.in_per_group());
+        let (conv, out, cg) = (self.conv_size(), self.out_size(), self.in_per_group());
         let filters_per_group = self.filters / self.groups;
+        let [height, width] = [self.input.height, self.input.width];
+        let at = |o: usize, k: usize, a: usize, len: usize| {
+            (o * self.stride[a] + k * self.dilation[a])
+                .checked_sub(self.padding[a])
+                .filter(|&i| i < len)
+        };
         for f in 0..self.filters {
-            let first_channel = (f / filters_per_group) * in_per_group;
-            for c in 0..in_per_group {
-                let channel = first_channel + c;
-                for k in 0..self.kernel {
-                    let weight = (f * in_per_group + c) * self.kernel + k;
-                    for o in 0..out_length {
-                        let at = o * self.stride + k * self.dilation;
-                        if let Some(i) = at.checked_sub(self.padding).filter(|&i| i < self.length) {
-                            tap(weight, channel * self.length + i, f * out_length + o);
+            let first_channel = (f / filters_per_group) * cg;
+            for c in 0..cg {
+                let plane = (first_channel + c) * height * width;
+                for ky in 0..self.kernel[0] {
+                    for kx in 0..self.kernel[1] {
+                        let weight = ((f * cg + c) * self.kernel[0] + ky) * self.kernel[1] + kx;
+                        for oy in 0..conv[0] {
+                            let Some(iy) = at(oy, ky, 0, height) else {
+                                continue;
+                            };
+                            for ox in 0..conv[1] {
+                                let (Some(ix), Some(o)) =
+                                    (at(ox, kx, 1, width), self.target(f, oy, ox, out))
+                                else {
+                                    continue;
+                                };
+                                tap(weight, plane + iy * width + ix, o);
+                            }
                         }
                     }
                 }
@@ -143,11 +303,17 @@ impl Conv1dSpec {
         }
     }
 
-    /// Products of one convolution: every kernel weight at every position it meets an input
-    /// (the matrix's structural non-zeros).
+    /// The matrix's structural non-zeros: per input unit, the output units it reaches (the
+    /// synaptic operations of one input spike, summed over inputs).
     pub fn taps(&self) -> usize {
+        let cols = self.outputs();
+        let mut seen = vec![false; self.inputs() * cols];
         let mut taps = 0;
-        self.for_each_tap(|_, _, _| taps += 1);
+        self.for_each_tap(|_, i, o| {
+            let entry = &mut seen[i * cols + o];
+            taps += usize::from(!*entry);
+            *entry = true;
+        });
         taps
     }
 
@@ -157,247 +323,42 @@ impl Conv1dSpec {
     /// # Panics
     /// If `kernel` has another length.
     pub fn to_matrix<F: Real>(&self, kernel: &[F]) -> Matrix<F> {
-        assert_eq!(kernel.len(), self.kernel_len(), "conv1d: kernel length");
+        assert_eq!(kernel.len(), self.kernel_len(), "conv: kernel length");
         let mut dense = Matrix::zeros(self.inputs(), self.outputs());
-        let cols = dense.cols;
-        self.for_each_tap(|w, i, o| dense.data[i * cols + o] = kernel[w]);
+        let (cols, scale) = (dense.cols, self.pool_coefficient::<F>());
+        self.for_each_tap(|w, i, o| dense.data[i * cols + o] += scale * kernel[w]);
         dense
     }
 
     /// The gradient of the kernel from the gradient `dense` of [`Self::to_matrix`]'s matrix:
-    /// each weight's sum over the entries it is tied to.
+    /// each weight's sum over the entries it is tied to, times the pooling coefficient.
     ///
     /// # Panics
     /// If `dense` is not `[inputs, outputs]`.
     pub fn kernel_grad<F: Real>(&self, dense: &Matrix<F>) -> Vec<F> {
         assert!(
             dense.rows == self.inputs() && dense.cols == self.outputs(),
-            "conv1d: gradient shape"
+            "conv: gradient shape"
         );
         let mut grad = vec![F::zero(); self.kernel_len()];
-        self.for_each_tap(|w, i, o| grad[w] += dense.data[i * dense.cols + o]);
+        let scale = self.pool_coefficient::<F>();
+        self.for_each_tap(|w, i, o| grad[w] += scale * dense.data[i * dense.cols + o]);
         grad
+    }
+
+    /// The pooling's factor (1 without pooling).
+    pub fn pool_coefficient<F: Real>(&self) -> F {
+        self.pool.map_or(F::one(), |p| p.coefficient())
+    }
+
+    /// Inputs one output unit sums, counted with repeats: [`Self::fan_in`] times the window of
+    /// a pooling. Weight initialisation draws for this many inputs and divides the draws by
+    /// [`Self::pool_coefficient`]: over windows of distinct inputs, the neuron's input then has
+    /// the mean and variance of an unpooled sum of `pooled_fan_in` inputs.
+    pub fn pooled_fan_in(&self) -> usize {
+        self.fan_in() * self.pool.map_or(1, |p| p.size[0] * p.size[1])
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use rand::{Rng, SeedableRng};
-    use rand_chacha::ChaCha8Rng;
-
-    fn spec(in_channels: usize, length: usize, filters: usize, kernel: usize) -> Conv1dSpec {
-        Conv1dSpec {
-            in_channels,
-            length,
-            filters,
-            kernel,
-            stride: 1,
-            padding: 0,
-            dilation: 1,
-            groups: 1,
-        }
-    }
-
-    fn random(n: usize, rng: &mut ChaCha8Rng) -> Vec<f64> {
-        (0..n).map(|_| rng.random_range(-1.0..1.0)).collect()
-    }
-
-    /// The convolution written out from its definition, independently of the taps.
-    fn convolve(s: &Conv1dSpec, kernel: &[f64], x: &[f64]) -> Vec<f64> {
-        let (ol, cg) = (s.out_length(), s.in_channels / s.groups);
-        let mut y = vec![0.0; s.outputs()];
-        for f in 0..s.filters {
-            let group = f / (s.filters / s.groups);
-            for o in 0..ol {
-                let mut sum = 0.0;
-                for c in 0..cg {
-                    for k in 0..s.kernel {
-                        let pos = (o * s.stride + k * s.dilation) as i64 - s.padding as i64;
-                        if pos >= 0 && (pos as usize) < s.length {
-                            let xi = x[(group * cg + c) * s.length + pos as usize];
-                            sum += kernel[(f * cg + c) * s.kernel + k] * xi;
-                        }
-                    }
-                }
-                y[f * ol + o] = sum;
-            }
-        }
-        y
-    }
-
-    fn shapes() -> Vec<Conv1dSpec> {
-        vec![
-            spec(1, 12, 3, 3),
-            Conv1dSpec {
-                stride: 2,
-                padding: 2,
-                ..spec(2, 9, 4, 3)
-            },
-            Conv1dSpec {
-                dilation: 2,
-                groups: 2,
-                padding: 1,
-                ..spec(4, 10, 6, 3)
-            },
-            Conv1dSpec {
-                stride: 3,
-                ..spec(3, 11, 2, 5)
-            },
-        ]
-    }
-
-    #[test]
-    fn the_matrix_computes_the_convolution() {
-        let mut rng = ChaCha8Rng::seed_from_u64(1);
-        for s in shapes() {
-            s.validate().unwrap();
-            let kernel = random(s.kernel_len(), &mut rng);
-            let x = random(s.inputs(), &mut rng);
-            let w = s.to_matrix(&kernel);
-            let y: Vec<f64> = (0..s.outputs())
-                .map(|o| (0..s.inputs()).map(|i| x[i] * w.at(i, o)).sum())
-                .collect();
-            let expected = convolve(&s, &kernel, &x);
-            for (a, b) in y.iter().zip(&expected) {
-                assert!((a - b).abs() < 1e-12, "{s:?}: {a} vs {b}");
-            }
-        }
-    }
-
-    #[test]
-    fn the_kernel_gradient_is_the_adjoint_of_building_the_matrix() {
-        // ⟨to_matrix(k), G⟩ = ⟨k, kernel_grad(G)⟩ for every k and G, and the gradient of the
-        // loss ⟨y, g⟩ with y = x·W(k) agrees with finite differences of the kernel.
-        let mut rng = ChaCha8Rng::seed_from_u64(2);
-        for s in shapes() {
-            let kernel = random(s.kernel_len(), &mut rng);
-            let g = Matrix {
-                rows: s.inputs(),
-                cols: s.outputs(),
-                data: random(s.inputs() * s.outputs(), &mut rng),
-            };
-            let lhs: f64 = s
-                .to_matrix(&kernel)
-                .data
-                .iter()
-                .zip(&g.data)
-                .map(|(a, b)| a * b)
-                .sum();
-            let grad = s.kernel_grad(&g);
-            let rhs: f64 = kernel.iter().zip(&grad).map(|(a, b)| a * b).sum();
-            assert!((lhs - rhs).abs() < 1e-10, "{s:?}: {lhs} vs {rhs}");
-
-            let x = random(s.inputs(), &mut rng);
-            let dy = random(s.outputs(), &mut rng);
-            let loss = |k: &[f64]| -> f64 {
-                convolve(&s, k, &x)
-                    .iter()
-                    .zip(&dy)
-                    .map(|(a, b)| a * b)
-                    .sum()
-            };
-            let outer = Matrix {
-                rows: s.inputs(),
-                cols: s.outputs(),
-                data: x
-                    .iter()
-                    .flat_map(|&xi| dy.iter().map(move |&d| xi * d))
-                    .collect(),
-            };
-            let analytic = s.kernel_grad(&outer);
-            for (w, &a) in analytic.iter().enumerate() {
-                let (mut plus, mut minus) = (kernel.clone(), kernel.clone());
-                plus[w] += 1e-6;
-                minus[w] -= 1e-6;
-                let fd = (loss(&plus) - loss(&minus)) / 2e-6;
-                assert!((fd - a).abs() < 1e-6, "{s:?} weight {w}: {fd} vs {a}");
-            }
-        }
-    }
-
-    #[test]
-    fn taps_are_the_matrix_structure() {
-        for s in shapes() {
-            let ones = vec![1.0f64; s.kernel_len()];
-            let nnz = s
-                .to_matrix(&ones)
-                .data
-                .iter()
-                .filter(|&&v| v != 0.0)
-                .count();
-            assert_eq!(s.taps(), nnz, "{s:?}");
-        }
-    }
-
-    #[test]
-    fn storks_shd_network_has_the_published_map_sizes() {
-        // Filters 16/32/64, kernels 21/7/7, strides 10/3/3 over 700 channels.
-        let first = Conv1dSpec {
-            stride: 10,
-            ..spec(1, 700, 16, 21)
-        };
-        assert_eq!(first.out_length(), 68);
-        let second = Conv1dSpec {
-            stride: 3,
-            ..spec(16, 68, 32, 7)
-        };
-        assert_eq!(second.out_length(), 21);
-        let third = Conv1dSpec {
-            stride: 3,
-            ..spec(32, 21, 64, 7)
-        };
-        assert_eq!((third.out_length(), third.outputs()), (5, 320));
-        // The recurrent convolution: kernel 5, padding 2 keeps the map's size.
-        let recurrent = Conv1dSpec {
-            padding: 2,
-            ..spec(16, 68, 16, 5)
-        };
-        assert_eq!(recurrent.outputs(), recurrent.inputs());
-    }
-
-    #[test]
-    fn impossible_shapes_are_refused_by_name() {
-        let cases = [
-            (
-                Conv1dSpec {
-                    stride: 0,
-                    ..spec(1, 8, 2, 3)
-                },
-                "stride",
-            ),
-            (
-                Conv1dSpec {
-                    groups: 2,
-                    ..spec(3, 8, 2, 3)
-                },
-                "groups",
-            ),
-            (spec(1, 4, 2, 5), "spans 5"),
-            (
-                Conv1dSpec {
-                    dilation: 3,
-                    ..spec(1, 6, 2, 3)
-                },
-                "spans 7",
-            ),
-            (
-                Conv1dSpec {
-                    dilation: usize::MAX,
-                    ..spec(1, 6, 2, 3)
-                },
-                "overflows",
-            ),
-        ];
-        for (s, expected) in cases {
-            let err = s.validate().unwrap_err();
-            assert!(err.contains(expected), "{s:?}: {err}");
-        }
-        assert!(Conv1dSpec {
-            padding: 1,
-            ..spec(1, 4, 2, 5)
-        }
-        .validate()
-        .is_ok());
-    }
-}
+mod tests;

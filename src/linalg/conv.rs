@@ -169,6 +169,20 @@ pub struct MapShape {
 }
 
 impl MapShape {
+    /// `n` units as one channel of one row (a flat layer).
+    pub fn flat(n: usize) -> Self {
+        Self {
+            channels: 1,
+            height: 1,
+            width: n,
+        }
+    }
+
+    /// Units of the map, `channels · height · width` (the same as [`Self::len`]).
+    pub fn units(&self) -> usize {
+        self.len()
+    }
+
     /// Values per sample.
     pub fn len(&self) -> usize {
         self.channels * self.height * self.width

@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::events::SpikeEvents;
+use crate::layers::conv::Extent;
 use crate::layers::{ReadoutSpec, SpikingLayerSpec};
 use crate::network::NetworkSpec;
 use crate::tensor::{Matrix, Seq};
@@ -222,9 +223,9 @@ fn convolutions_count_their_taps_and_kernels() {
             recurrent: true,
             conv: Some(crate::layers::conv::ConvLayerSpec {
                 filters: 2,
-                kernel: 3,
-                padding: 1,
-                recurrent_kernel: 3,
+                kernel: Extent::Same(3),
+                padding: Extent::Same(1),
+                recurrent_kernel: Extent::Same(3),
                 ..Default::default()
             }),
             ..Default::default()

@@ -247,10 +247,17 @@ fn draw_conv<F: Real, R: Rng>(
 ) -> Result<(), InitError> {
     let conv = layer.conv.as_mut().expect("a convolutional layer");
     let n_rec = conv.recurrent.as_ref().map(|k| k.fan_in());
-    let (mut ff, rec) = layer_stats(init, conv.input.fan_in(), n_rec, target)?;
+    // A pooled output sums `pooled_fan_in` inputs, each times the pooling's coefficient `c`:
+    // the draws for that many inputs, divided by `c`, give it an unpooled sum's statistics.
+    let spec = conv.input.conv;
+    let fan_in = spec.pooled_fan_in();
+    let (mut ff, rec) = layer_stats(init, fan_in, n_rec, target)?;
     if let Some(gain) = input_gain {
-        ff.std = kaiming_normal(conv.input.fan_in(), gain)?;
+        ff.std = kaiming_normal(fan_in, gain)?;
     }
+    let c: f64 = spec.pool_coefficient();
+    ff.mean /= c;
+    ff.std /= c;
     fill_kernel(&mut conv.input.kernel, ff, rng)?;
     if let (Some(k), Some(rec)) = (&mut conv.recurrent, rec) {
         fill_kernel(&mut k.kernel, rec, rng)?;

@@ -8,18 +8,61 @@ use crate::error::ConfigError;
 use crate::layers::conv::{ConvGeometry, MapShape};
 
 impl NetworkSpec {
-    /// The first hidden layer's input: the encoder's neurons, or the input channels.
-    fn first_input(&self) -> MapShape {
-        MapShape::flat(match &self.encoder {
-            Some(e) => self.inputs * e.fan_out,
-            None => self.inputs,
-        })
+    /// The first hidden layer's input: the encoder's neurons, or the input channels, flat or
+    /// shaped as `input_shape` says; the error says why a shape does not fit.
+    pub(super) fn first_input(&self) -> Result<MapShape, ConfigError> {
+        let Some(shape) = &self.input_shape else {
+            return Ok(MapShape::flat(match &self.encoder {
+                Some(e) => self.inputs * e.fan_out,
+                None => self.inputs,
+            }));
+        };
+        let field = "network.input_shape";
+        if self.encoder.is_some() {
+            return Err(ConfigError::new(
+                field,
+                "is given with an encoder, whose neurons are a flat vector",
+            ));
+        }
+        let map = match shape[..] {
+            [length] => MapShape::flat(length),
+            [channels, length] => MapShape {
+                channels,
+                height: 1,
+                width: length,
+            },
+            [channels, height, width] => MapShape {
+                channels,
+                height,
+                width,
+            },
+            _ => {
+                return Err(ConfigError::new(
+                    field,
+                    format!(
+                        "is {shape:?}: give [channels, height, width], [channels, length] or \
+                         [length]"
+                    ),
+                ))
+            }
+        };
+        let units = shape.iter().try_fold(1usize, |p, &v| p.checked_mul(v));
+        if shape.contains(&0) || units != Some(self.inputs) {
+            return Err(ConfigError::new(
+                field,
+                format!(
+                    "is {shape:?}, which is not {} input units (network.inputs)",
+                    self.inputs
+                ),
+            ));
+        }
+        Ok(map)
     }
 
     /// Each hidden layer's input map and, for a convolutional layer, its convolutions; the
     /// error names the layer whose convolution does not fit its input.
     pub fn layer_inputs(&self) -> Result<Vec<(MapShape, Option<ConvGeometry>)>, ConfigError> {
-        let mut input = self.first_input();
+        let mut input = self.first_input()?;
         let mut all = Vec::with_capacity(self.hidden.len());
         for (k, layer) in self.hidden.iter().enumerate() {
             let geometry = match &layer.conv {
@@ -60,11 +103,11 @@ impl NetworkSpec {
                     return Err(ConfigError::new(
                         format!("network.hidden[{k}].size"),
                         format!(
-                            "is {} but the convolution's map has {} filters × {} positions = \
-                             {units} neurons (NetworkSpec::resolve_conv_sizes sets it)",
+                            "is {} but the convolution's map has {} filters × {:?} positions \
+                             = {units} neurons (NetworkSpec::resolve_conv_sizes sets it)",
                             layer.size,
                             g.input.filters,
-                            g.input.out_length()
+                            g.input.out_size()
                         ),
                     ));
                 }

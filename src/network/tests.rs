@@ -23,6 +23,7 @@ fn spec(inputs: usize) -> NetworkSpec {
         inputs,
         dt_ms: 1.0,
         spike: SpikeFn::Relaxed { beta: 4.0 },
+        input_shape: None,
         encoder: None,
         hidden: vec![
             layer(4, NeuronKind::Lif, true),

@@ -197,7 +197,7 @@ fn conv_affine(name: &str, c: &Conv1d) -> Result<DenseMap, NirError> {
             weight[o * inputs + i] = dense.data[i * outputs + o];
         }
     }
-    let positions = spec.out_length();
+    let positions = spec.output().plane();
     let bias = c
         .bias
         .data

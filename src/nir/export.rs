@@ -8,8 +8,9 @@ use super::convention::{
 use super::graph::{
     Array, Conv1d, IfNeurons, Leaky, MetaValue, Metadata, NirGraph, Node, NodeKind,
 };
+use super::maps2d::{self, Conv2d, Padding2d, Pool2d};
 use super::NirError;
-use crate::layers::conv::TiedKernel;
+use crate::layers::conv::{PoolKind, Pooling, TiedKernel};
 use crate::layers::{NeuronKind, SpikingLayer};
 use crate::network::Network;
 use crate::quant::integer::{
@@ -67,15 +68,15 @@ pub fn export_network(net: &Network<f32>) -> Result<NirGraph, NirError> {
     let add = |g: &mut NirGraph, name: &str, kind: NodeKind, metadata: Metadata| {
         g.nodes.insert(name.to_string(), Node { kind, metadata });
     };
-    let inputs = net.spec.inputs;
-    add(
-        &mut g,
-        "input",
-        NodeKind::Input {
-            shape: vec![inputs],
-        },
-        Metadata::new(),
-    );
+    // A 2-D first convolution reads an image `[C, H, W]`; everything else a flat vector.
+    let shape = match net.hidden.first().and_then(|l| l.conv.as_ref()) {
+        Some(c) if !c.input.conv.is_one_d() => {
+            let m = c.input.conv.input;
+            vec![m.channels, m.height, m.width]
+        }
+        _ => vec![net.spec.inputs],
+    };
+    add(&mut g, "input", NodeKind::Input { shape }, Metadata::new());
     let mut prev = "input".to_string();
     let r_is_leaky = net.readout.is_leaky();
     for (k, layer) in net.hidden.iter().enumerate() {
@@ -83,20 +84,32 @@ pub fn export_network(net: &Network<f32>) -> Result<NirGraph, NirError> {
             prev = dale_layer(&mut g, k, layer, &prev, &meta)?;
             continue;
         }
-        let neurons = neuron_node(k, layer)?;
+        let mut neurons = neuron_node(k, layer)?;
+        if let Some(c) = layer.conv.as_ref().filter(|c| !c.input.conv.is_one_d()) {
+            // A 2-D map's neurons are `[C, H, W]`, as the convolution reading them expects.
+            let m = c.input.conv.output();
+            shape_neuron_params(&mut neurons, &[m.channels, m.height, m.width]);
+        }
         let (fc, lif) = (format!("fc{k}"), format!("lif{k}"));
         let projection = match &layer.conv {
-            Some(conv) => conv1d(&conv.input, layer.b_in.as_deref()),
+            Some(conv) => conv_node(&conv.input, layer.b_in.as_deref())?,
             None => affine(&layer.w_in, layer.b_in.as_deref()),
         };
         add(&mut g, &fc, projection, Metadata::new());
         add(&mut g, &lif, neurons, meta.clone());
         g.edges.push((prev, fc.clone()));
-        g.edges.push((fc, lif.clone()));
+        let mut current = fc;
+        if let Some(pool) = layer.conv.as_ref().and_then(|c| c.input.conv.pool) {
+            let name = format!("pool{k}");
+            add(&mut g, &name, pool_node(pool), Metadata::new());
+            g.edges.push((current, name.clone()));
+            current = name;
+        }
+        g.edges.push((current, lif.clone()));
         if let Some(w_rec) = &layer.w_rec {
             let rec = format!("rec{k}");
             let kind = match layer.conv.as_ref().and_then(|c| c.recurrent.as_ref()) {
-                Some(kernel) => conv1d(kernel, None),
+                Some(kernel) => conv_node(kernel, None)?,
                 None => linear(w_rec),
             };
             add(&mut g, &rec, kind, Metadata::new());
@@ -468,21 +481,87 @@ fn neuron_node(k: usize, layer: &SpikingLayer<f32>) -> Result<NodeKind, NirError
     }
 }
 
-/// A `Conv1d` node of `kernel`, with `bias` per filter (zero without).
-fn conv1d(kernel: &TiedKernel<f32>, bias: Option<&[f32]>) -> NodeKind {
+/// A `Conv1d` node (a convolution along a map of height 1) or a `Conv2d` node of `kernel`,
+/// with `bias` per filter (zero without). Our bias is added after a pooling, NIR's before it,
+/// so a bias before a sum over `m` outputs is divided by `m` (a mean keeps it).
+fn conv_node(kernel: &TiedKernel<f32>, bias: Option<&[f32]>) -> Result<NodeKind, NirError> {
     let c = &kernel.conv;
-    NodeKind::Conv1d(Box::new(Conv1d {
-        weight: Array {
-            shape: kernel.shape(),
-            data: f64s(&kernel.kernel),
-        },
-        bias: Array::vector(bias.map_or_else(|| vec![0.0; c.filters], f64s)),
+    let window = c.pool.map_or(1.0, |p| (p.size[0] * p.size[1]) as f64);
+    let scale = 1.0 / (window * c.pool_coefficient::<f64>());
+    let bias = bias.map_or_else(
+        || vec![0.0; c.filters],
+        |b| f64s(b).into_iter().map(|v| v * scale).collect(),
+    );
+    let weight = Array {
+        shape: kernel.shape(),
+        data: f64s(&kernel.kernel),
+    };
+    if c.is_one_d() {
+        if c.pool.is_some() {
+            return Err(NirError::Export(
+                "a pooled 1-D convolution: NIR's pooling nodes are 2-D only".into(),
+            ));
+        }
+        return Ok(NodeKind::Conv1d(Box::new(Conv1d {
+            weight,
+            bias: Array::vector(bias),
+            stride: c.stride[1],
+            padding: c.padding[1],
+            dilation: c.dilation[1],
+            groups: c.groups,
+            input_length: Some(c.input.width),
+        })));
+    }
+    Ok(NodeKind::Conv2d(Box::new(Conv2d {
+        weight,
+        bias: Array::vector(bias),
         stride: c.stride,
-        padding: c.padding,
+        padding: Padding2d::Zeros(c.padding),
         dilation: c.dilation,
         groups: c.groups,
-        input_length: Some(c.length),
-    }))
+        input_shape: Some([c.input.height, c.input.width]),
+    })))
+}
+
+/// Gives every parameter array of a neuron node `shape` (the same values, row-major).
+fn shape_neuron_params(node: &mut NodeKind, shape: &[usize]) {
+    let arrays: Vec<&mut Array> = match node {
+        NodeKind::Leaky(l) => {
+            let l = &mut **l;
+            let optional = [
+                &mut l.tau_syn_s,
+                &mut l.w_in,
+                &mut l.v_threshold,
+                &mut l.v_reset,
+            ];
+            let mut all = vec![&mut l.tau_mem_s, &mut l.r, &mut l.v_leak];
+            all.extend(optional.into_iter().flatten());
+            all
+        }
+        NodeKind::IntegrateFire(n) => {
+            let n = &mut **n;
+            let mut all = vec![&mut n.r, &mut n.v_threshold];
+            all.extend(n.v_reset.as_mut());
+            all
+        }
+        _ => Vec::new(),
+    };
+    for a in arrays {
+        a.shape = shape.to_vec();
+    }
+}
+
+/// The `SumPool2d` or `AvgPool2d` node of a convolutional layer's pooling.
+fn pool_node(pool: Pooling) -> NodeKind {
+    NodeKind::Pool2d(Pool2d {
+        kind: match pool.kind {
+            PoolKind::Sum => maps2d::PoolKind::Sum,
+            PoolKind::Avg => maps2d::PoolKind::Avg,
+        },
+        kernel: pool.size,
+        stride: pool.size,
+        padding: [0, 0],
+    })
 }
 
 /// A `Linear` node, or an `Affine` one with `bias`.

@@ -246,7 +246,7 @@ impl Conv1d {
 
     /// The convolution's shape; the error says what does not fit (or that the input length
     /// is unknown).
-    pub fn spec(&self) -> Result<crate::layers::conv::Conv1dSpec, String> {
+    pub fn spec(&self) -> Result<crate::layers::conv::ConvSpec, String> {
         let [filters, in_per_group, kernel] = self.weight.shape[..] else {
             return Err(format!(
                 "weight has shape {:?}, expected [filters, in_channels / groups, kernel]",
@@ -259,20 +259,19 @@ impl Conv1d {
                 self.bias.shape
             ));
         }
-        let spec = crate::layers::conv::Conv1dSpec {
-            in_channels: in_per_group
+        let spec = crate::layers::conv::ConvSpec::one_d(
+            in_per_group
                 .checked_mul(self.groups)
                 .ok_or("in_channels overflow")?,
-            length: self
-                .input_length
+            self.input_length
                 .ok_or("input_shape is missing and the input's length is unknown")?,
             filters,
             kernel,
-            stride: self.stride,
-            padding: self.padding,
-            dilation: self.dilation,
-            groups: self.groups,
-        };
+            self.stride,
+            self.padding,
+            self.dilation,
+            self.groups,
+        );
         spec.validate()?;
         Ok(spec)
     }

@@ -98,6 +98,7 @@ pub fn import_graph(graph: &NirGraph, opts: &ImportOptions) -> Result<Imported, 
         spike: SpikeFn::default(),
         hidden: Vec::new(),
         readout: ReadoutSpec::default(),
+        input_shape: None,
         encoder: None,
     };
     let mut mapped = Vec::new();

@@ -2,18 +2,64 @@
 //! hidden layer) and the kernels a layer learns, from which its projection matrices are built.
 //!
 //! stork's `ConvLayer` (Rossbroich, Gygax & Zenke 2022, the recurrent convolutional SNN for
-//! SHD): the input projection is a 1-D convolution over the previous layer's map, and a
-//! recurrent layer's `W_rec` is a second convolution of its own map onto itself, stride 1 and
-//! "same" padding (kernel 5 in stork's SHD network). The learnable tensors are the kernels
+//! SHD): the input projection is a convolution over the previous layer's map, and a recurrent
+//! layer's `W_rec` is a second convolution of its own map onto itself, stride 1 and "same"
+//! padding (kernel 5 in stork's SHD network). The learnable tensors are the kernels
 //! (`w_in_kernel`, `w_rec_kernel`); `W_in` and `W_rec` are rebuilt from them after every
 //! change, so every kernel of the dense layers (events gathered row by row, BPTT, the
 //! regularizers) runs a convolutional layer unchanged. A bias is one value per filter.
+//!
+//! Over a map of height 1 (a flat input, or a 1-D layer's output) the convolution is 1-D and a
+//! single number is a size along the map; over a 2-D map a single number means the same size
+//! along both axes, and a pair `[h, w]` gives each axis its own. An optional `pool` sums or
+//! averages windows of the convolution's output before the neurons (snnTorch's
+//! `Conv2d → AvgPool2d → Leaky`), so the layer's neurons are the pooled map.
 
-use super::Conv1dSpec;
+use super::{ConvSpec, MapShape, PoolKind, Pooling};
 use crate::error::{check_count, ConfigError};
 use crate::real::Real;
 use crate::tensor::Matrix;
 use serde::{Deserialize, Serialize};
+
+/// A size along a map: one number, or one per axis `[height, width]`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Extent {
+    /// The same along both axes of a 2-D map; along the map for a 1-D one.
+    Same(usize),
+    /// `[height, width]`.
+    PerAxis([usize; 2]),
+}
+
+impl Extent {
+    /// The size per axis over `input`: a single number over a map of height 1 applies to the
+    /// width, and the height takes `one_d_height` (1 for kernels and strides, 0 for padding).
+    pub fn resolve(self, input: MapShape, one_d_height: usize) -> [usize; 2] {
+        match self {
+            Self::PerAxis(pair) => pair,
+            Self::Same(n) if input.height == 1 => [one_d_height, n],
+            Self::Same(n) => [n, n],
+        }
+    }
+
+    fn values(self) -> [usize; 2] {
+        match self {
+            Self::Same(n) => [n, n],
+            Self::PerAxis(pair) => pair,
+        }
+    }
+}
+
+/// A pooling of a convolutional layer's output (`pool = { kind = "avg", size = 2 }`): window
+/// and stride `size`, no padding.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PoolSpec {
+    /// `"avg"` or `"sum"`.
+    pub kind: PoolKind,
+    /// The window.
+    pub size: Extent,
+}
 
 /// The convolution of a hidden layer (`conv = { filters = 16, kernel = 21, stride = 10 }`):
 /// the layer's neurons are `filters × positions` (its `size` is derived, see
@@ -24,55 +70,35 @@ pub struct ConvLayerSpec {
     /// Output channels (filters).
     pub filters: usize,
     /// Kernel size of the input convolution.
-    pub kernel: usize,
+    pub kernel: Extent,
     /// Stride of the input convolution.
-    pub stride: usize,
+    pub stride: Extent,
     /// Zero padding on both ends of the input.
-    pub padding: usize,
+    pub padding: Extent,
     /// Dilation of the input kernel.
-    pub dilation: usize,
+    pub dilation: Extent,
     /// Groups of the input convolution.
     pub groups: usize,
     /// Kernel size of the recurrent convolution (odd: stride 1, padding `(k − 1)/2` keep the
     /// map's size), used when the layer is `recurrent`.
-    pub recurrent_kernel: usize,
+    pub recurrent_kernel: Extent,
+    /// Pooling of the input convolution's output before the neurons.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pool: Option<PoolSpec>,
 }
 
 impl Default for ConvLayerSpec {
     fn default() -> Self {
         Self {
             filters: 16,
-            kernel: 3,
-            stride: 1,
-            padding: 0,
-            dilation: 1,
+            kernel: Extent::Same(3),
+            stride: Extent::Same(1),
+            padding: Extent::Same(0),
+            dilation: Extent::Same(1),
             groups: 1,
-            recurrent_kernel: 5,
+            recurrent_kernel: Extent::Same(5),
+            pool: None,
         }
-    }
-}
-
-/// A map of `channels × length` units, channel-major (a flat layer is one channel).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct MapShape {
-    /// Channels.
-    pub channels: usize,
-    /// Positions per channel.
-    pub length: usize,
-}
-
-impl MapShape {
-    /// `n` units as one channel.
-    pub fn flat(n: usize) -> Self {
-        Self {
-            channels: 1,
-            length: n,
-        }
-    }
-
-    /// `channels · length`.
-    pub fn units(&self) -> usize {
-        self.channels * self.length
     }
 }
 
@@ -80,18 +106,15 @@ impl MapShape {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ConvGeometry {
     /// The input projection.
-    pub input: Conv1dSpec,
+    pub input: ConvSpec,
     /// The recurrent projection, when the layer is recurrent.
-    pub recurrent: Option<Conv1dSpec>,
+    pub recurrent: Option<ConvSpec>,
 }
 
 impl ConvGeometry {
     /// The layer's output map.
     pub fn output(&self) -> MapShape {
-        MapShape {
-            channels: self.input.filters,
-            length: self.input.out_length(),
-        }
+        self.input.output()
     }
 }
 
@@ -99,15 +122,23 @@ impl ConvLayerSpec {
     /// Checks the counts and that the recurrent kernel is odd; `at` names the field.
     pub fn validate(&self, at: &str) -> Result<(), ConfigError> {
         check_count(&format!("{at}.filters"), self.filters)?;
-        check_count(&format!("{at}.kernel"), self.kernel)?;
-        check_count(&format!("{at}.stride"), self.stride)?;
-        check_count(&format!("{at}.dilation"), self.dilation)?;
         check_count(&format!("{at}.groups"), self.groups)?;
-        if self.recurrent_kernel % 2 == 0 {
+        let extents = [
+            ("kernel", self.kernel),
+            ("stride", self.stride),
+            ("dilation", self.dilation),
+        ];
+        let pool = self.pool.map(|p| ("pool.size", p.size));
+        for (name, extent) in extents.into_iter().chain(pool) {
+            for v in extent.values() {
+                check_count(&format!("{at}.{name}"), v)?;
+            }
+        }
+        if self.recurrent_kernel.values().iter().any(|k| k % 2 == 0) {
             return Err(ConfigError::new(
                 format!("{at}.recurrent_kernel"),
                 format!(
-                    "must be odd (a 'same' convolution of the map onto itself), got {}",
+                    "must be odd (a 'same' convolution of the map onto itself), got {:?}",
                     self.recurrent_kernel
                 ),
             ));
@@ -117,28 +148,34 @@ impl ConvLayerSpec {
 
     /// The layer's convolutions over `input`; the error says which value does not fit.
     pub fn geometry(&self, input: MapShape, recurrent: bool) -> Result<ConvGeometry, String> {
-        let conv = Conv1dSpec {
-            in_channels: input.channels,
-            length: input.length,
+        let conv = ConvSpec {
+            input,
             filters: self.filters,
-            kernel: self.kernel,
-            stride: self.stride,
-            padding: self.padding,
-            dilation: self.dilation,
+            kernel: self.kernel.resolve(input, 1),
+            stride: self.stride.resolve(input, 1),
+            padding: self.padding.resolve(input, 0),
+            dilation: self.dilation.resolve(input, 1),
             groups: self.groups,
+            pool: self.pool.map(|p| Pooling {
+                kind: p.kind,
+                size: p.size.resolve(input, 1),
+            }),
         };
         conv.validate()
             .map_err(|e| format!("over an input of {input:?}: {e}"))?;
-        let out_length = conv.out_length();
-        let rec = recurrent.then_some(Conv1dSpec {
-            in_channels: self.filters,
-            length: out_length,
-            filters: self.filters,
-            kernel: self.recurrent_kernel,
-            stride: 1,
-            padding: self.recurrent_kernel / 2,
-            dilation: 1,
-            groups: 1,
+        let output = conv.output();
+        let rec = recurrent.then(|| {
+            let kernel = self.recurrent_kernel.resolve(output, 1);
+            ConvSpec {
+                input: output,
+                filters: self.filters,
+                kernel,
+                stride: [1, 1],
+                padding: [kernel[0] / 2, kernel[1] / 2],
+                dilation: [1, 1],
+                groups: 1,
+                pool: None,
+            }
         });
         if let Some(rec) = &rec {
             rec.validate()
@@ -155,30 +192,35 @@ impl ConvLayerSpec {
 #[derive(Clone, Debug, PartialEq)]
 pub struct TiedKernel<F> {
     /// The convolution.
-    pub conv: Conv1dSpec,
-    /// Its weights `[filters, in_channels / groups, kernel]`.
+    pub conv: ConvSpec,
+    /// Its weights `[filters, in_channels / groups, K_h, K_w]`.
     pub kernel: Vec<F>,
 }
 
 impl<F: Real> TiedKernel<F> {
     /// A zero kernel of `conv`.
-    pub fn zeros(conv: Conv1dSpec) -> Self {
+    pub fn zeros(conv: ConvSpec) -> Self {
         Self {
             conv,
             kernel: vec![F::zero(); conv.kernel_len()],
         }
     }
 
-    /// The kernel's shape `[filters, in_channels / groups, kernel]`.
+    /// The kernel's shape: `[filters, in_channels / groups, K]` for a 1-D convolution,
+    /// `[filters, in_channels / groups, K_h, K_w]` for a 2-D one.
     pub fn shape(&self) -> Vec<usize> {
         let c = &self.conv;
-        vec![c.filters, c.in_channels / c.groups, c.kernel]
+        let per_group = c.input.channels / c.groups;
+        if c.is_one_d() {
+            vec![c.filters, per_group, c.kernel[1]]
+        } else {
+            vec![c.filters, per_group, c.kernel[0], c.kernel[1]]
+        }
     }
 
-    /// Inputs one output sums (the fan-in of weight initialisation).
+    /// Inputs one convolution output sums (the fan-in of weight initialisation).
     pub fn fan_in(&self) -> usize {
-        let c = &self.conv;
-        c.in_channels / c.groups * c.kernel
+        self.conv.fan_in()
     }
 
     /// The projection matrix of the convolution.
@@ -207,7 +249,7 @@ impl<F: Real> ConvWeights<F> {
 
     /// Positions per filter of the output map.
     fn positions(&self) -> usize {
-        self.input.conv.out_length()
+        self.input.conv.output().plane()
     }
 
     /// A per-filter bias as a per-neuron one (`[filters · positions]`).
@@ -235,8 +277,8 @@ mod tests {
     fn spec() -> ConvLayerSpec {
         ConvLayerSpec {
             filters: 16,
-            kernel: 21,
-            stride: 10,
+            kernel: Extent::Same(21),
+            stride: Extent::Same(10),
             ..ConvLayerSpec::default()
         }
     }
@@ -248,7 +290,8 @@ mod tests {
             g.output(),
             MapShape {
                 channels: 16,
-                length: 68
+                height: 1,
+                width: 68
             }
         );
         let rec = g.recurrent.unwrap();
@@ -261,7 +304,7 @@ mod tests {
         let err = spec().geometry(MapShape::flat(20), false).unwrap_err();
         assert!(err.contains("spans 21"), "{err}");
         let even = ConvLayerSpec {
-            recurrent_kernel: 4,
+            recurrent_kernel: Extent::Same(4),
             ..spec()
         };
         let err = even.validate("network.hidden[0].conv").unwrap_err();
@@ -279,5 +322,61 @@ mod tests {
         let lhs: f64 = expanded.iter().zip(&y).map(|(a, b)| a * b).sum();
         let rhs: f64 = b.iter().zip(w.reduce_bias(&y)).map(|(a, b)| a * b).sum();
         assert!((lhs - rhs).abs() < 1e-9);
+    }
+
+    #[test]
+    fn single_numbers_are_square_over_images_and_lengths_over_rows() {
+        let image = MapShape {
+            channels: 2,
+            height: 9,
+            width: 8,
+        };
+        let spec = ConvLayerSpec {
+            filters: 4,
+            kernel: Extent::Same(3),
+            stride: Extent::PerAxis([2, 1]),
+            padding: Extent::Same(1),
+            pool: Some(PoolSpec {
+                kind: PoolKind::Avg,
+                size: Extent::Same(2),
+            }),
+            ..ConvLayerSpec::default()
+        };
+        let g = spec.geometry(image, true).unwrap();
+        assert_eq!((g.input.kernel, g.input.stride), ([3, 3], [2, 1]));
+        assert_eq!(g.input.padding, [1, 1]);
+        // (9 + 2 − 3)/2 + 1 = 5 rows, 8 columns; pooled 2 × 4.
+        assert_eq!(g.output().channels, 4);
+        assert_eq!((g.output().height, g.output().width), (2, 4));
+        let rec = g.recurrent.unwrap();
+        assert_eq!((rec.kernel, rec.padding), ([5, 5], [2, 2]));
+        // Over a row, a single number is a length and the padding stays off the height.
+        let flat = ConvLayerSpec {
+            stride: Extent::Same(2),
+            ..spec
+        };
+        let g = flat.geometry(MapShape::flat(20), false).unwrap();
+        assert_eq!((g.input.kernel, g.input.padding), ([1, 3], [0, 1]));
+        let pool = g.input.pool.unwrap();
+        assert_eq!(pool.size, [1, 2]);
+    }
+
+    #[test]
+    fn configs_read_numbers_and_pairs() {
+        let spec: ConvLayerSpec = toml::from_str(
+            "filters = 4\nkernel = [3, 5]\nstride = 2\npool = { kind = \"sum\", size = [1, 2] }",
+        )
+        .unwrap();
+        assert_eq!(spec.kernel, Extent::PerAxis([3, 5]));
+        assert_eq!(spec.stride, Extent::Same(2));
+        assert_eq!(spec.pool.unwrap().kind, PoolKind::Sum);
+        let bad = toml::from_str::<ConvLayerSpec>("pool = { kind = \"max\", size = 2 }");
+        assert!(bad.is_err());
+        let zero = ConvLayerSpec {
+            kernel: Extent::PerAxis([3, 0]),
+            ..spec
+        };
+        let err = zero.validate("network.hidden[0].conv").unwrap_err();
+        assert_eq!(err.field, "network.hidden[0].conv.kernel");
     }
 }

@@ -114,6 +114,7 @@ fn network(rng: &mut ChaCha8Rng, current: EncoderCurrent) -> Network<f64> {
         inputs: 3,
         dt_ms: 1.0,
         spike: SpikeFn::Relaxed { beta: 3.0 },
+        input_shape: None,
         encoder: Some(spec(current, 0.0)),
         hidden: vec![SpikingLayerSpec {
             size: 4,

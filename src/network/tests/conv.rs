@@ -2,7 +2,7 @@
 //! the event path against the dense one, sizes derived from the maps.
 
 use super::*;
-use crate::layers::conv::ConvLayerSpec;
+use crate::layers::conv::{ConvLayerSpec, Extent, PoolKind, PoolSpec};
 
 /// 12 inputs → conv (2 filters, kernel 3, stride 2, padding 1, recurrent kernel 3, bias) →
 /// conv (4 filters in 2 groups, kernel 3, dilation 2) → a flat recurrent layer → readout.
@@ -21,16 +21,16 @@ fn conv_spec(inputs: usize) -> NetworkSpec {
     };
     let first = ConvLayerSpec {
         filters: 2,
-        kernel: 3,
-        stride: 2,
-        padding: 1,
-        recurrent_kernel: 3,
+        kernel: Extent::Same(3),
+        stride: Extent::Same(2),
+        padding: Extent::Same(1),
+        recurrent_kernel: Extent::Same(3),
         ..ConvLayerSpec::default()
     };
     let second = ConvLayerSpec {
         filters: 4,
-        kernel: 3,
-        dilation: 2,
+        kernel: Extent::Same(3),
+        dilation: Extent::Same(2),
         groups: 2,
         ..ConvLayerSpec::default()
     };
@@ -161,4 +161,81 @@ fn the_shipped_conv_config_has_storks_map_sizes() {
         kernels[5],
         ("hidden.2.w_rec_kernel".into(), vec![64, 64, 5])
     );
+}
+
+/// A `[2, 6, 5]` image → 2-D conv (3 filters, 3 × 3, padding 1, average-pooled 2 × 2,
+/// recurrent 3 × 3, bias) → 2-D conv (4 filters in no groups, kernel [2, 1], summed over
+/// [1, 2]) → a flat recurrent layer → readout.
+fn conv2d_spec() -> NetworkSpec {
+    let mut s = conv_spec(60);
+    s.input_shape = Some(vec![2, 6, 5]);
+    s.hidden[0].conv = Some(ConvLayerSpec {
+        filters: 3,
+        kernel: Extent::Same(3),
+        padding: Extent::Same(1),
+        recurrent_kernel: Extent::Same(3),
+        pool: Some(PoolSpec {
+            kind: PoolKind::Avg,
+            size: Extent::Same(2),
+        }),
+        ..ConvLayerSpec::default()
+    });
+    s.hidden[1].conv = Some(ConvLayerSpec {
+        filters: 4,
+        kernel: Extent::PerAxis([2, 1]),
+        pool: Some(PoolSpec {
+            kind: PoolKind::Sum,
+            size: Extent::PerAxis([1, 2]),
+        }),
+        ..ConvLayerSpec::default()
+    });
+    s.resolve_conv_sizes().unwrap();
+    s
+}
+
+#[test]
+fn conv2d_maps_and_kernels_have_their_shapes() {
+    let s = conv2d_spec();
+    // 6 × 5 → (same) 6 × 5 → pooled 3 × 2; kernel [2, 1] → 2 × 2 → pooled 2 × 1.
+    let sizes: Vec<usize> = s.hidden.iter().map(|l| l.size).collect();
+    assert_eq!(sizes, vec![3 * 3 * 2, 4 * 2, 3]);
+    let mut rng = ChaCha8Rng::seed_from_u64(6);
+    let net = Network::<f64>::new(&s, &mut rng).unwrap();
+    let kernels: Vec<Vec<usize>> = (net.tensors().into_iter())
+        .filter(|t| t.name.ends_with("kernel"))
+        .map(|t| t.shape)
+        .collect();
+    assert_eq!(
+        kernels,
+        [vec![3, 2, 3, 3], vec![3, 3, 3, 3], vec![4, 3, 2, 1]]
+    );
+    let mut wrong = s.clone();
+    wrong.input_shape = Some(vec![2, 5, 5]);
+    let err = wrong.validate().unwrap_err();
+    assert_eq!(err.field, "network.input_shape", "{err}");
+    wrong.input_shape = Some(vec![1, 2, 6, 5]);
+    assert!(wrong
+        .validate()
+        .unwrap_err()
+        .to_string()
+        .contains("[channels"));
+}
+
+#[test]
+fn conv2d_kernels_and_biases_match_finite_differences() {
+    let mut rng = ChaCha8Rng::seed_from_u64(7);
+    let net = random_conv_network(&conv2d_spec(), &mut rng);
+    assert_matches_finite_differences(&net, &mut rng);
+}
+
+#[test]
+fn conv2d_event_path_equals_dense_path() {
+    let mut rng = ChaCha8Rng::seed_from_u64(8);
+    let mut s = conv2d_spec();
+    s.spike = SpikeFn::default();
+    s.hidden
+        .iter_mut()
+        .for_each(|l| l.reset_grad = ResetGrad::Detached);
+    let net = random_conv_network(&s, &mut rng);
+    assert_event_path_equals_dense_path(&net, &mut rng);
 }
