@@ -1264,4 +1264,13 @@ fn conv2d_networks_round_trip_with_the_same_spikes() {
             "layer {k}: {differ}"
         );
     }
+    // A max pooling has no NIR node: the export says which layer.
+    let mut max = spec.clone();
+    max.hidden[0].conv.as_mut().unwrap().pool = Some(PoolSpec {
+        kind: PoolKind::Max,
+        size: Extent::Same(2),
+    });
+    let net = Network::<f32>::new(&max, &mut rng).unwrap();
+    let err = nir::export_network(&net).unwrap_err().to_string();
+    assert!(err.contains("hidden layer 0 max-pools"), "{err}");
 }

@@ -27,15 +27,19 @@
 //! network has 700 × 1088, then 1088 × 672 and 672 × 320 entries; a 16 × 16 image through
 //! 8 filters and a 2 × 2 pool, 256 × 512.
 //!
-//! Max pooling is not linear; it is not offered here (the binary activation maps of
-//! [`crate::models::bam`] have it).
+//! Max pooling is not linear: with `pool.kind = "max"` the matrix is the unpooled convolution
+//! (`[in, filters · H_c · W_c]`) and [`max_pool`] takes each window's largest current after
+//! it; its adjoint [`max_pool_grad`] routes a window's gradient to that position (the first
+//! one on ties, as PyTorch's `MaxPool2d`).
 
 use crate::real::Real;
 use crate::tensor::Matrix;
 
 mod layer;
+mod max_pool;
 pub use crate::linalg::conv::MapShape;
 pub use layer::{ConvGeometry, ConvLayerSpec, ConvWeights, Extent, PoolSpec, TiedKernel};
+pub use max_pool::{max_pool, max_pool_grad, MaxPool};
 
 /// The largest projection matrix a convolution may build (2^26 entries, 256 MB in f32).
 pub const MAX_MATRIX_ENTRIES: usize = 1 << 26;
@@ -48,6 +52,9 @@ pub enum PoolKind {
     Sum,
     /// The window's mean (PyTorch's `AvgPool2d`, NIR's `AvgPool2d`).
     Avg,
+    /// The window's largest value (PyTorch's `MaxPool2d`; not linear, so not folded into the
+    /// matrix).
+    Max,
 }
 
 /// A pooling of the convolution's output (window = stride, no padding).
@@ -60,10 +67,10 @@ pub struct Pooling {
 }
 
 impl Pooling {
-    /// The factor of each pooled value.
+    /// The factor of each pooled value (1 for the maximum).
     fn coefficient<F: Real>(&self) -> F {
         match self.kind {
-            PoolKind::Sum => F::one(),
+            PoolKind::Sum | PoolKind::Max => F::one(),
             PoolKind::Avg => F::one() / F::from_f64((self.size[0] * self.size[1]) as f64),
         }
     }
@@ -181,7 +188,7 @@ impl ConvSpec {
             }
         }
         let entries = self
-            .outputs()
+            .matrix_outputs()
             .checked_mul(self.inputs())
             .ok_or("the projection's size overflows")?;
         if entries > MAX_MATRIX_ENTRIES {
@@ -189,7 +196,7 @@ impl ConvSpec {
                 "the projection matrix would have {} × {} = {entries} entries, more than \
                  {MAX_MATRIX_ENTRIES} (a larger stride, a pooling or a smaller map reduces it)",
                 self.inputs(),
-                self.outputs()
+                self.matrix_outputs()
             ));
         }
         Ok(())
@@ -240,6 +247,41 @@ impl ConvSpec {
         self.output().units()
     }
 
+    /// The sum or average pooling folded into the matrix, if any.
+    fn linear_pool(&self) -> Option<Pooling> {
+        self.pool.filter(|p| p.kind != PoolKind::Max)
+    }
+
+    /// The max pooling after the matrix, if any.
+    pub fn max_pool(&self) -> Option<MaxPool> {
+        let p = self.pool.filter(|p| p.kind == PoolKind::Max)?;
+        let [height, width] = self.conv_size();
+        let map = MapShape {
+            channels: self.filters,
+            height,
+            width,
+        };
+        Some(MaxPool { map, size: p.size })
+    }
+
+    /// The matrix's columns: [`Self::outputs`], or the unpooled convolution's units before a
+    /// max pooling.
+    pub fn matrix_outputs(&self) -> usize {
+        match self.max_pool() {
+            Some(m) => m.map.units(),
+            None => self.outputs(),
+        }
+    }
+
+    /// The matrix's output map size: the pooled one, or the convolution's before a max
+    /// pooling.
+    fn matrix_size(&self) -> [usize; 2] {
+        match self.max_pool() {
+            Some(m) => [m.map.height, m.map.width],
+            None => self.out_size(),
+        }
+    }
+
     /// Kernel weights, `filters · (in_channels / groups) · K_h · K_w`, stored in that order.
     pub fn kernel_len(&self) -> usize {
         self.filters * self.fan_in()
@@ -258,7 +300,7 @@ impl ConvSpec {
     /// The output unit a convolution output `(f, y, x)` adds to, if any (pooling drops the
     /// rows and columns no full window covers).
     fn target(&self, f: usize, y: usize, x: usize, out: [usize; 2]) -> Option<usize> {
-        let [y, x] = match &self.pool {
+        let [y, x] = match &self.linear_pool() {
             None => [y, x],
             Some(p) => [y / p.size[0], x / p.size[1]],
         };
@@ -269,7 +311,7 @@ impl ConvSpec {
     /// (pixels in the padding have none); a pooled output receives the taps of every position
     /// in its window.
     fn for_each_tap(&self, mut tap: impl FnMut(usize, usize, usize)) {
-        let (conv, out, cg) = (self.conv_size(), self.out_size(), self.in_per_group());
+        let (conv, out, cg) = (self.conv_size(), self.matrix_size(), self.in_per_group());
         let filters_per_group = self.filters / self.groups;
         let [height, width] = [self.input.height, self.input.width];
         let at = |o: usize, k: usize, a: usize, len: usize| {
@@ -306,7 +348,7 @@ impl ConvSpec {
     /// The matrix's structural non-zeros: per input unit, the output units it reaches (the
     /// synaptic operations of one input spike, summed over inputs).
     pub fn taps(&self) -> usize {
-        let cols = self.outputs();
+        let cols = self.matrix_outputs();
         let mut seen = vec![false; self.inputs() * cols];
         let mut taps = 0;
         self.for_each_tap(|_, i, o| {
@@ -317,14 +359,14 @@ impl ConvSpec {
         taps
     }
 
-    /// The convolution with `kernel` (length [`Self::kernel_len`]) as a `[inputs, outputs]`
-    /// matrix.
+    /// The convolution with `kernel` (length [`Self::kernel_len`]) as a `[inputs,
+    /// matrix_outputs]` matrix.
     ///
     /// # Panics
     /// If `kernel` has another length.
     pub fn to_matrix<F: Real>(&self, kernel: &[F]) -> Matrix<F> {
         assert_eq!(kernel.len(), self.kernel_len(), "conv: kernel length");
-        let mut dense = Matrix::zeros(self.inputs(), self.outputs());
+        let mut dense = Matrix::zeros(self.inputs(), self.matrix_outputs());
         let (cols, scale) = (dense.cols, self.pool_coefficient::<F>());
         self.for_each_tap(|w, i, o| dense.data[i * cols + o] += scale * kernel[w]);
         dense
@@ -334,10 +376,10 @@ impl ConvSpec {
     /// each weight's sum over the entries it is tied to, times the pooling coefficient.
     ///
     /// # Panics
-    /// If `dense` is not `[inputs, outputs]`.
+    /// If `dense` is not `[inputs, matrix_outputs]`.
     pub fn kernel_grad<F: Real>(&self, dense: &Matrix<F>) -> Vec<F> {
         assert!(
-            dense.rows == self.inputs() && dense.cols == self.outputs(),
+            dense.rows == self.inputs() && dense.cols == self.matrix_outputs(),
             "conv: gradient shape"
         );
         let mut grad = vec![F::zero(); self.kernel_len()];
@@ -346,17 +388,18 @@ impl ConvSpec {
         grad
     }
 
-    /// The pooling's factor (1 without pooling).
+    /// The folded pooling's factor (1 without one).
     pub fn pool_coefficient<F: Real>(&self) -> F {
-        self.pool.map_or(F::one(), |p| p.coefficient())
+        self.linear_pool().map_or(F::one(), |p| p.coefficient())
     }
 
     /// Inputs one output unit sums, counted with repeats: [`Self::fan_in`] times the window of
     /// a pooling. Weight initialisation draws for this many inputs and divides the draws by
     /// [`Self::pool_coefficient`]: over windows of distinct inputs, the neuron's input then has
-    /// the mean and variance of an unpooled sum of `pooled_fan_in` inputs.
+    /// the mean and variance of an unpooled sum of `pooled_fan_in` inputs. (A max pooling
+    /// passes one output of each window: the fan-in is the kernel's.)
     pub fn pooled_fan_in(&self) -> usize {
-        self.fan_in() * self.pool.map_or(1, |p| p.size[0] * p.size[1])
+        self.fan_in() * self.linear_pool().map_or(1, |p| p.size[0] * p.size[1])
     }
 }
 

@@ -1,6 +1,6 @@
 //! A hidden layer of spiking neurons with feed-forward and optional recurrent weights.
 
-use super::conv::{ConvGeometry, ConvWeights, MapShape};
+use super::conv::{max_pool, max_pool_grad, ConvGeometry, ConvWeights, MapShape, MaxPool};
 use super::dale::DalePopulation;
 use super::population::{population, Carry, ModelRun, Population, StateRun};
 use super::{add_bias, apply_mask, bias_grad, Input, Param, SpikingLayerSpec};
@@ -188,7 +188,7 @@ impl<F: Real> SpikingLayer<F> {
             spec: spec.clone(),
             dt_s: F::from_f64(dt_s),
             spike,
-            w_in: Matrix::zeros(inputs, n),
+            w_in: Matrix::zeros(inputs, geometry.map_or(n, |g| g.input.matrix_outputs())),
             w_rec: (spec.recurrent || spec.dale.is_some()).then(|| Matrix::zeros(n, n)),
             mask_in: None,
             mask_rec: spec.dale.and_then(|_| dale_rec_mask(spec)),
@@ -251,11 +251,20 @@ impl<F: Real> SpikingLayer<F> {
         self.forward_current(self.project(input), dropout_rng, ctx)
     }
 
-    /// The feed-forward current `x = input · W_in (+ b_in)`.
+    /// The feed-forward current `x = input · W_in (+ b_in)` (a max-pooled convolution's
+    /// windows pooled before the bias).
     pub fn project(&self, input: Input<F>) -> Seq<F> {
         let mut current = input.project(&self.w_in);
+        if let Some(pool) = self.max_pool() {
+            current = max_pool(&pool, &current);
+        }
         add_bias(&mut current, self.neuron_bias().as_deref());
         current
+    }
+
+    /// The max pooling after a convolution's matrix, if any.
+    fn max_pool(&self) -> Option<MaxPool> {
+        self.conv.as_ref().and_then(|c| c.input.conv.max_pool())
     }
 
     /// The bias per neuron (a convolutional layer's per-filter bias repeated over positions).
@@ -363,7 +372,16 @@ impl<F: Real> SpikingLayer<F> {
             .as_ref()
             .filter(|_| path == RecurrentPath::Followed);
         let grads = trace.run.backward(&g, followed);
-        let mut g_w_in = input.grad_weight(&grads.input, self.w_in.rows);
+        // Through a max pooling to the convolution's currents, recomputed from the input.
+        let g_conv = match self.max_pool() {
+            Some(pool) => Cow::Owned(max_pool_grad(
+                &pool,
+                &input.project(&self.w_in),
+                &grads.input,
+            )),
+            None => Cow::Borrowed(&grads.input),
+        };
+        let mut g_w_in = input.grad_weight(&g_conv, self.w_in.rows);
         apply_mask(&mut g_w_in.data, self.mask_in.as_deref());
         let mut out = vec![match &self.conv {
             Some(conv) => conv.input.conv.kernel_grad(&g_w_in),
@@ -398,7 +416,7 @@ impl<F: Real> SpikingLayer<F> {
                 None => g_b,
             });
         }
-        let g_input = input_grad.then(|| crate::linalg::grad_input(&grads.input, &self.w_in));
+        let g_input = input_grad.then(|| crate::linalg::grad_input(&g_conv, &self.w_in));
         (out, g_input)
     }
 

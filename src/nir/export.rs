@@ -101,7 +101,7 @@ pub fn export_network(net: &Network<f32>) -> Result<NirGraph, NirError> {
         let mut current = fc;
         if let Some(pool) = layer.conv.as_ref().and_then(|c| c.input.conv.pool) {
             let name = format!("pool{k}");
-            add(&mut g, &name, pool_node(pool), Metadata::new());
+            add(&mut g, &name, pool_node(k, pool)?, Metadata::new());
             g.edges.push((current, name.clone()));
             current = name;
         }
@@ -551,17 +551,22 @@ fn shape_neuron_params(node: &mut NodeKind, shape: &[usize]) {
     }
 }
 
-/// The `SumPool2d` or `AvgPool2d` node of a convolutional layer's pooling.
-fn pool_node(pool: Pooling) -> NodeKind {
-    NodeKind::Pool2d(Pool2d {
+/// The `SumPool2d` or `AvgPool2d` node of hidden layer `k`'s pooling.
+fn pool_node(k: usize, pool: Pooling) -> Result<NodeKind, NirError> {
+    Ok(NodeKind::Pool2d(Pool2d {
         kind: match pool.kind {
             PoolKind::Sum => maps2d::PoolKind::Sum,
             PoolKind::Avg => maps2d::PoolKind::Avg,
+            PoolKind::Max => {
+                return Err(NirError::Export(format!(
+                    "hidden layer {k} max-pools its convolution; NIR has no max-pooling node"
+                )))
+            }
         },
         kernel: pool.size,
         stride: pool.size,
         padding: [0, 0],
-    })
+    }))
 }
 
 /// A `Linear` node, or an `Affine` one with `bias`.

@@ -11,9 +11,9 @@
 //!
 //! Over a map of height 1 (a flat input, or a 1-D layer's output) the convolution is 1-D and a
 //! single number is a size along the map; over a 2-D map a single number means the same size
-//! along both axes, and a pair `[h, w]` gives each axis its own. An optional `pool` sums or
-//! averages windows of the convolution's output before the neurons (snnTorch's
-//! `Conv2d → AvgPool2d → Leaky`), so the layer's neurons are the pooled map.
+//! along both axes, and a pair `[h, w]` gives each axis its own. An optional `pool` sums,
+//! averages or takes the maximum of windows of the convolution's output before the neurons
+//! (snnTorch's `Conv2d → MaxPool2d → Leaky`), so the layer's neurons are the pooled map.
 
 use super::{ConvSpec, MapShape, PoolKind, Pooling};
 use crate::error::{check_count, ConfigError};
@@ -55,7 +55,7 @@ impl Extent {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PoolSpec {
-    /// `"avg"` or `"sum"`.
+    /// `"avg"`, `"sum"` or `"max"`.
     pub kind: PoolKind,
     /// The window.
     pub size: Extent,
@@ -370,7 +370,9 @@ mod tests {
         assert_eq!(spec.kernel, Extent::PerAxis([3, 5]));
         assert_eq!(spec.stride, Extent::Same(2));
         assert_eq!(spec.pool.unwrap().kind, PoolKind::Sum);
-        let bad = toml::from_str::<ConvLayerSpec>("pool = { kind = \"max\", size = 2 }");
+        let max: ConvLayerSpec = toml::from_str("pool = { kind = \"max\", size = 2 }").unwrap();
+        assert_eq!(max.pool.unwrap().kind, PoolKind::Max);
+        let bad = toml::from_str::<ConvLayerSpec>("pool = { kind = \"min\", size = 2 }");
         assert!(bad.is_err());
         let zero = ConvLayerSpec {
             kernel: Extent::PerAxis([3, 0]),

@@ -50,7 +50,10 @@ fn reference(s: &ConvSpec, kernel: &[f64], x: &[f64]) -> Vec<f64> {
     )
     .unwrap();
     let (z, shape) = conv2d_forward(&conv, x, s.input, kernel, None);
-    let Some(pool) = s.pool else { return z };
+    // A max pooling follows the matrix: the matrix is the convolution.
+    let Some(pool) = s.pool.filter(|p| p.kind != PoolKind::Max) else {
+        return z;
+    };
     let [ph, pw] = pool.size;
     let (oh, ow) = (shape.height / ph, shape.width / pw);
     let mut y = Vec::new();
@@ -64,7 +67,7 @@ fn reference(s: &ConvSpec, kernel: &[f64], x: &[f64]) -> Vec<f64> {
                     }
                 }
                 y.push(match pool.kind {
-                    PoolKind::Sum => sum,
+                    PoolKind::Sum | PoolKind::Max => sum,
                     PoolKind::Avg => sum / (ph * pw) as f64,
                 });
             }
@@ -97,6 +100,7 @@ fn shapes() -> Vec<ConvSpec> {
         pooled(strided, PoolKind::Sum, [2, 3]),
         pooled(grouped, PoolKind::Avg, [3, 2]),
         pooled(one_d(2, 13, 3, 3), PoolKind::Avg, [1, 4]),
+        pooled(strided, PoolKind::Max, [2, 2]),
     ]
 }
 
@@ -108,7 +112,7 @@ fn the_matrix_computes_the_convolution_and_the_pooling() {
         let kernel = random(s.kernel_len(), &mut rng);
         let x = random(s.inputs(), &mut rng);
         let w = s.to_matrix(&kernel);
-        let y: Vec<f64> = (0..s.outputs())
+        let y: Vec<f64> = (0..s.matrix_outputs())
             .map(|o| (0..s.inputs()).map(|i| x[i] * w.at(i, o)).sum())
             .collect();
         let expected = reference(&s, &kernel, &x);
@@ -128,8 +132,8 @@ fn the_kernel_gradient_is_the_adjoint_of_building_the_matrix() {
         let kernel = random(s.kernel_len(), &mut rng);
         let g = Matrix {
             rows: s.inputs(),
-            cols: s.outputs(),
-            data: random(s.inputs() * s.outputs(), &mut rng),
+            cols: s.matrix_outputs(),
+            data: random(s.inputs() * s.matrix_outputs(), &mut rng),
         };
         let lhs: f64 = (s.to_matrix(&kernel).data.iter().zip(&g.data))
             .map(|(a, b)| a * b)
@@ -139,14 +143,14 @@ fn the_kernel_gradient_is_the_adjoint_of_building_the_matrix() {
         assert!((lhs - rhs).abs() < 1e-10, "{s:?}: {lhs} vs {rhs}");
 
         let x = random(s.inputs(), &mut rng);
-        let dy = random(s.outputs(), &mut rng);
+        let dy = random(s.matrix_outputs(), &mut rng);
         let loss = |k: &[f64]| -> f64 {
             let y = reference(&s, k, &x);
             y.iter().zip(&dy).map(|(a, b)| a * b).sum()
         };
         let outer = Matrix {
             rows: s.inputs(),
-            cols: s.outputs(),
+            cols: s.matrix_outputs(),
             data: x
                 .iter()
                 .flat_map(|&xi| dy.iter().map(move |&d| xi * d))
@@ -196,6 +200,15 @@ fn pooled_fan_in_counts_the_window() {
     assert_eq!(s.pool_coefficient::<f64>(), 0.25);
     let sum = pooled(s, PoolKind::Sum, [2, 2]);
     assert_eq!(sum.pool_coefficient::<f64>(), 1.0);
+    // A max pooling is not folded: the matrix is the 3 × 4 × 4 convolution, the neurons the
+    // 3 × 2 × 2 pooled map, and the fan-in the kernel's.
+    let max = pooled(s, PoolKind::Max, [2, 2]);
+    assert_eq!((max.matrix_outputs(), max.outputs()), (48, 12));
+    assert_eq!(
+        (max.pooled_fan_in(), max.pool_coefficient::<f64>()),
+        (18, 1.0)
+    );
+    assert_eq!(max.max_pool().unwrap().outputs(), 12);
 }
 
 #[test]

@@ -239,3 +239,36 @@ fn conv2d_event_path_equals_dense_path() {
     let net = random_conv_network(&s, &mut rng);
     assert_event_path_equals_dense_path(&net, &mut rng);
 }
+
+/// [`conv2d_spec`] with its first layer's currents max-pooled instead of averaged.
+fn max_pooled_spec() -> NetworkSpec {
+    let mut s = conv2d_spec();
+    let conv = s.hidden[0].conv.as_mut().unwrap();
+    conv.pool = Some(PoolSpec {
+        kind: PoolKind::Max,
+        size: Extent::Same(2),
+    });
+    s.resolve_conv_sizes().unwrap();
+    s
+}
+
+#[test]
+fn max_pooled_kernels_and_biases_match_finite_differences() {
+    let mut rng = ChaCha8Rng::seed_from_u64(9);
+    let net = random_conv_network(&max_pooled_spec(), &mut rng);
+    // The matrix is the unpooled 3 × 6 × 5 convolution; the neurons the 3 × 3 × 2 pooled map.
+    assert_eq!((net.hidden[0].w_in.cols, net.hidden[0].size()), (90, 18));
+    assert_matches_finite_differences(&net, &mut rng);
+}
+
+#[test]
+fn max_pooled_event_path_equals_dense_path() {
+    let mut rng = ChaCha8Rng::seed_from_u64(10);
+    let mut s = max_pooled_spec();
+    s.spike = SpikeFn::default();
+    s.hidden
+        .iter_mut()
+        .for_each(|l| l.reset_grad = ResetGrad::Detached);
+    let net = random_conv_network(&s, &mut rng);
+    assert_event_path_equals_dense_path(&net, &mut rng);
+}
