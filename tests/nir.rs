@@ -60,6 +60,7 @@ fn random_network_with(
         ..SpikingLayerSpec::default()
     });
     spec.readout.tau_spread = 0.2;
+    spec.readout.kind = kind;
     if kind == ReadoutKind::Spikes {
         spec.readout = ReadoutSpec {
             kind,
@@ -69,7 +70,7 @@ fn random_network_with(
     }
     if bias == Bias::With {
         spec.hidden.iter_mut().for_each(|l| l.bias = true);
-        spec.readout.bias = kind == ReadoutKind::Leaky;
+        spec.readout.bias = kind != ReadoutKind::Spikes;
     }
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut net = Network::<f32>::new(&spec, &mut rng).unwrap();
@@ -147,7 +148,7 @@ fn assert_round_trip_is_bit_exact(net: &Network<f32>) {
     assert_eq!(back.discretisation, Discretisation::Exponential);
     assert!(back.discretisation_from_file);
     // The one note an export of ours gets: that the last layer's spikes are the output.
-    let notes = usize::from(!net.readout.is_leaky());
+    let notes = usize::from(!net.readout.has_weights());
     assert_eq!(back.notes.len(), notes, "{:?}", back.notes);
     let back = back.network;
     for (a, b) in net.tensors().iter().zip(back.tensors()) {
@@ -1273,4 +1274,48 @@ fn conv2d_networks_round_trip_with_the_same_spikes() {
     let net = Network::<f32>::new(&max, &mut rng).unwrap();
     let err = nir::export_network(&net).unwrap_err().to_string();
     assert!(err.contains("hidden layer 0 max-pools"), "{err}");
+}
+
+/// An integrator readout (NIR's `I`) exports as an `I` node, imports back bit for bit, its
+/// output is the running sum of its input current, and the node's `r` scales it.
+#[test]
+fn integrator_readouts_round_trip_and_integrate() {
+    let net = random_network_of(12, ReadoutKind::Integrator, Bias::With);
+    assert_round_trip_is_bit_exact(&net);
+    let mut graph = nir::export_network(&net).unwrap();
+    assert_eq!(graph.nodes["readout"].kind.type_name(), "I");
+    let x = events(3, 60, 2, 7);
+    let trace = net.forward::<ChaCha8Rng>(Input::Events(&x), None);
+    // U[t] = Σ_{s ≤ t} (S[s]·W + b), from the last hidden layer's spikes.
+    let (s, r) = (trace.hidden.last().unwrap().spikes(), &net.readout);
+    let (out, b) = (trace.output(), r.b.as_ref().unwrap());
+    let mut sum = [0f64; 2 * 3];
+    for t in 0..60 {
+        for (k, acc) in sum.iter_mut().enumerate() {
+            let (batch, c) = (k / 3, k % 3);
+            let row = &s.data[(t * 2 + batch) * s.width..][..s.width];
+            let current: f64 = (row.iter().enumerate())
+                .map(|(i, &v)| f64::from(v) * f64::from(r.w.at(i, c)))
+                .sum();
+            *acc += current + f64::from(b[c]);
+            let got = f64::from(out.data[(t * 2 + batch) * 3 + c]);
+            assert!(
+                (got - *acc).abs() < 1e-3 * (1.0 + acc.abs()),
+                "t {t}: {got} vs {acc}"
+            );
+        }
+    }
+    // r = 2 doubles the readout (exponential convention: the jump per unit input is R).
+    let NodeKind::Integrator { r } = &mut graph.nodes.get_mut("readout").unwrap().kind else {
+        unreachable!("checked")
+    };
+    r.data.iter_mut().for_each(|v| *v = 2.0);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("i.nir");
+    nir::write_nir(&path, &graph).unwrap();
+    let doubled = import(&path, 0.5e-3, None).unwrap().network;
+    let out2 = doubled.forward::<ChaCha8Rng>(Input::Events(&x), None);
+    for (a, b) in out.data.iter().zip(&out2.output().data) {
+        assert!((2.0 * a - b).abs() <= 1e-4 * (1.0 + a.abs()), "{a} vs {b}");
+    }
 }

@@ -173,7 +173,7 @@ pub(crate) fn search<N, E>(
 /// The pruning masks of a fraction `p`: each weight matrix's `⌊p·n⌋` smallest magnitudes set
 /// to zero (a matrix's absent connections count among them), weights and masks both.
 pub fn prune_magnitudes(net: &mut Network<f32>, fraction: f64) {
-    if net.readout.is_leaky() {
+    if net.readout.has_weights() {
         net.readout.mask = Some(prune(&mut net.readout.w.data, fraction));
     }
     for layer in &mut net.hidden {

@@ -9,7 +9,7 @@
 use super::population::{decay_derivatives, scan_states, spread_taus, tau_grad};
 use super::spec::{ReadoutHead, ReadoutKind};
 use super::{add_bias, bias_grad, decays, Carry, Input, Param, ReadoutSpec, SlotChain, StateRun};
-use crate::neurons::{LeakyReadout, ReadoutState};
+use crate::neurons::{LeakyReadout, MembraneInput, ReadoutState};
 use crate::real::Real;
 use crate::scan::{self, ScanContext, ScanTrace};
 use crate::tensor::{Matrix, Seq};
@@ -85,32 +85,41 @@ impl<F: Real> Readout<F> {
                 .flat_map(|h| spread_taus::<F, R>(n, tau_ms(h) * 1e-3, spec.tau_spread, rng))
                 .collect()
         };
-        let tau_mem_s = draw(|h| h.tau_mem_ms, rng);
-        let tau_syn_s = draw(|h| h.tau_syn_ms, rng);
+        let (tau_mem_s, tau_syn_s) = match spec.kind {
+            // Integrators have no time constants.
+            ReadoutKind::Integrator => (Vec::new(), Vec::new()),
+            _ => (draw(|h| h.tau_mem_ms, rng), draw(|h| h.tau_syn_ms, rng)),
+        };
         Self {
             spec: spec.clone(),
             dt_s: F::from_f64(dt_s),
             w: Matrix::zeros(inputs, n * heads.len()),
-            b: spec.bias.then(|| vec![F::zero(); tau_mem_s.len()]),
+            b: spec.bias.then(|| vec![F::zero(); n * heads.len()]),
             tau_mem_s,
             tau_syn_s,
             mask: None,
         }
     }
 
-    /// Number of leaky units: `heads · size` (0 for spikes).
+    /// Number of readout units: `heads · size` (0 for spikes).
     pub fn units(&self) -> usize {
-        self.tau_mem_s.len()
+        self.w.cols
     }
 
-    /// Whether this is a leaky readout with weights (not the identity on spikes).
-    pub fn is_leaky(&self) -> bool {
+    /// Whether this readout has weights (leaky units or integrators, not the identity on
+    /// spikes).
+    pub fn has_weights(&self) -> bool {
+        self.spec.kind != ReadoutKind::Spikes
+    }
+
+    /// Whether its units leak (their time constants are parameters).
+    fn has_taus(&self) -> bool {
         self.spec.kind == ReadoutKind::Leaky
     }
 
     /// Runs the readout.
     pub fn forward(&self, input: Input<F>) -> ReadoutTrace<F> {
-        if !self.is_leaky() {
+        if !self.has_weights() {
             return ReadoutTrace(Traced::Spikes(input.to_dense().into_owned()));
         }
         let model = self.model();
@@ -128,7 +137,7 @@ impl<F: Real> Readout<F> {
         ctx: &ScanContext,
         start: Option<&Carry<F>>,
     ) -> Box<dyn StateRun<F>> {
-        debug_assert!(self.is_leaky(), "state runs need a leaky readout");
+        debug_assert!(self.has_weights(), "state runs need a leaky readout");
         debug_assert_eq!(self.spec.head_count(), 1, "state runs average no heads");
         scan_states(self.model(), self.project(input), None, ctx, start)
     }
@@ -143,7 +152,7 @@ impl<F: Real> Readout<F> {
     /// How the learnable time constants, in [`Self::params`] order, enter the model's
     /// gradient slots (`[α, β]`).
     pub fn slot_chains(&self) -> Vec<SlotChain<F>> {
-        if !self.spec.learn_tau || !self.is_leaky() {
+        if !self.spec.learn_tau || !self.has_weights() {
             return Vec::new();
         }
         vec![
@@ -159,9 +168,13 @@ impl<F: Real> Readout<F> {
     }
 
     fn model(&self) -> LeakyReadout<F> {
-        LeakyReadout {
-            alpha: decays(&self.tau_syn_s, self.dt_s),
-            beta: decays(&self.tau_mem_s, self.dt_s),
+        match self.spec.kind {
+            ReadoutKind::Integrator => LeakyReadout::integrators(self.units()),
+            _ => LeakyReadout {
+                alpha: decays(&self.tau_syn_s, self.dt_s),
+                beta: decays(&self.tau_mem_s, self.dt_s),
+                input: MembraneInput::Normalized,
+            },
         }
     }
 
@@ -201,46 +214,50 @@ impl<F: Real> Readout<F> {
 
     /// Every parameter tensor in a fixed order (none for spikes).
     pub fn params(&self) -> Vec<Param<'_, F>> {
-        if !self.is_leaky() {
+        if !self.has_weights() {
             return Vec::new();
         }
         let (n, learn) = (self.units(), self.spec.learn_tau);
-        vec![
-            Param {
-                name: "w",
-                shape: vec![self.w.rows, n],
-                data: &self.w.data,
-                learnable: true,
-            },
-            Param {
-                name: "tau_mem_s",
-                shape: vec![n],
-                data: &self.tau_mem_s,
-                learnable: learn,
-            },
-            Param {
-                name: "tau_syn_s",
-                shape: vec![n],
-                data: &self.tau_syn_s,
-                learnable: learn,
-            },
-        ]
-        .into_iter()
-        .chain(self.b.as_ref().map(|b| Param {
-            name: "b",
-            shape: vec![n],
-            data: b,
+        let taus = [
+            ("tau_mem_s", &self.tau_mem_s),
+            ("tau_syn_s", &self.tau_syn_s),
+        ];
+        let w = Param {
+            name: "w",
+            shape: vec![self.w.rows, n],
+            data: &self.w.data,
             learnable: true,
-        }))
-        .collect()
+        };
+        std::iter::once(w)
+            .chain(
+                taus.into_iter()
+                    .filter(|_| self.has_taus())
+                    .map(|(name, data)| Param {
+                        name,
+                        shape: vec![n],
+                        data,
+                        learnable: learn,
+                    }),
+            )
+            .chain(self.b.as_ref().map(|b| Param {
+                name: "b",
+                shape: vec![n],
+                data: b,
+                learnable: true,
+            }))
+            .collect()
     }
 
     /// Mutable views in [`Self::params`] order.
     pub fn params_mut(&mut self) -> Vec<&mut Vec<F>> {
-        if !self.is_leaky() {
+        if !self.has_weights() {
             return Vec::new();
         }
-        let mut p = vec![&mut self.w.data, &mut self.tau_mem_s, &mut self.tau_syn_s];
+        let taus = self.has_taus();
+        let mut p = vec![&mut self.w.data];
+        if taus {
+            p.extend([&mut self.tau_mem_s, &mut self.tau_syn_s]);
+        }
         if let Some(b) = &mut self.b {
             p.push(b);
         }

@@ -254,6 +254,9 @@ pub enum ReadoutKind {
     /// neurons are spiking output neurons (SuperSpike's output layer, spike-count or
     /// spike-timing losses). The time constants here are unused.
     Spikes,
+    /// Integrators without leak or synapse, `U[t] = U[t−1] + x[t]` (NIR's `I` node; the
+    /// time constants here are unused).
+    Integrator,
 }
 
 /// The readout: leaky integrators (the default) or the last hidden layer's spikes.
@@ -318,6 +321,12 @@ impl ReadoutSpec {
             return Err(ConfigError::new(
                 format!("{at}.heads"),
                 "spiking outputs have no readout heads",
+            ));
+        }
+        if self.kind == ReadoutKind::Integrator && (self.learn_tau || !self.heads.is_empty()) {
+            return Err(ConfigError::new(
+                format!("{at}.kind"),
+                "integrators have no time constants to learn and no heads",
             ));
         }
         if self.kind == ReadoutKind::Spikes && self.bias {

@@ -124,7 +124,7 @@ impl SynOpsCounter {
             }
             previous = Some(k);
         }
-        if net.readout.is_leaky() {
+        if net.readout.has_weights() {
             let w = &net.readout.w;
             connections.push(connection(
                 "readout.w".into(),

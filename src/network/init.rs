@@ -158,7 +158,7 @@ impl<F: Real> Network<F> {
                 layer.mask_rec = draw(w, rec, layer.spec.density_rec, rng)?;
             }
         }
-        if !self.readout.is_leaky() {
+        if !self.readout.has_weights() {
             return Ok(());
         }
         let spec = &self.readout.spec;

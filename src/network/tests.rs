@@ -123,6 +123,25 @@ fn every_learnable_tensor_matches_finite_differences() {
 /// With spiking outputs the loss reads the last layer's (relaxed) spikes directly: the
 /// gradient enters that layer's spike train, and the readout has no parameters.
 #[test]
+fn integrator_readouts_match_finite_differences() {
+    let mut rng = ChaCha8Rng::seed_from_u64(13);
+    let mut s = spec(5);
+    s.readout.kind = ReadoutKind::Integrator;
+    s.readout.learn_tau = false;
+    s.readout.bias = true;
+    let net = random_network_of(&s, &mut rng);
+    let readout: Vec<String> = (net.tensors().into_iter())
+        .filter(|t| t.name.starts_with("readout"))
+        .map(|t| t.name)
+        .collect();
+    assert_eq!(readout, ["readout.w", "readout.b"]);
+    assert_matches_finite_differences(&net, &mut rng);
+    s.readout.learn_tau = true;
+    let err = s.validate().unwrap_err();
+    assert_eq!(err.field, "network.readout.kind", "{err}");
+}
+
+#[test]
 fn spiking_outputs_match_finite_differences() {
     let mut rng = ChaCha8Rng::seed_from_u64(12);
     let net = random_network_of(&spiking_output_spec(5), &mut rng);

@@ -34,7 +34,7 @@ pub use lif::{FixedLif, Lif, LifFamily, LifState};
 pub use prospective::{
     lookahead_gain, Prospective, ProspectiveFamily, ProspectiveForm, ProspectiveState,
 };
-pub use readout::{LeakyReadout, ReadoutState};
+pub use readout::{LeakyReadout, MembraneInput, ReadoutState};
 
 use crate::real::Real;
 use serde::{Deserialize, Serialize};

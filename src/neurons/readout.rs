@@ -2,15 +2,19 @@
 //!
 //! ```text
 //! I[t] = α I[t−1] + x[t]
-//! U[t] = β U[t−1] + (1 − β) I[t]      (the output is U[t])
+//! U[t] = β U[t−1] + γ I[t]      (the output is U[t]; γ = 1 − β, or 1: MembraneInput)
 //! ```
+//!
+//! With `α = 0`, `β = 1` and `γ = 1` this is NIR's `I` node, the integrator
+//! `U[t] = U[t−1] + x[t]` (its gain folded into the weights).
 //!
 //! Adjoint (`g = ∂L/∂U[t]`):
 //!
 //! ```text
-//! λU* = λU + g                      λI* = λI + (1 − β) λU*
+//! λU* = λU + g                      λI* = λI + γ λU*
 //! ∂L/∂I[t−1] = α λI*                ∂L/∂U[t−1] = β λU*          ∂L/∂x[t] = λI*
-//! ∂L/∂α += λI* I[t−1]               ∂L/∂β += λU* (U[t−1] − I[t])
+//! ∂L/∂α += λI* I[t−1]               ∂L/∂β += λU* (U[t−1] − I[t])  (γ = 1 − β)
+//!                                   ∂L/∂β += λU* U[t−1]           (γ = 1)
 //! ```
 
 use super::{state_vector, NeuronModel, SavedState, StepAdjoint, StepContext, StepJacobian};
@@ -36,6 +40,16 @@ impl<F: Real> SavedState<F> for ReadoutState<F> {
     }
 }
 
+/// How the current enters the membrane.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum MembraneInput {
+    /// `(1 − β) I`: the membrane follows the current (leaky readouts).
+    #[default]
+    Normalized,
+    /// `I`: the membrane sums the current (integrators).
+    Unit,
+}
+
 /// Parameters of a layer of leaky readout units.
 #[derive(Clone, Debug)]
 pub struct LeakyReadout<F> {
@@ -43,6 +57,28 @@ pub struct LeakyReadout<F> {
     pub alpha: Vec<F>,
     /// Membrane decay `β = exp(−dt/τ_mem)` per unit.
     pub beta: Vec<F>,
+    /// The membrane's input gain `γ`.
+    pub input: MembraneInput,
+}
+
+impl<F: Real> LeakyReadout<F> {
+    /// `n` integrators: `α = 0`, `β = 1`, `γ = 1`.
+    pub fn integrators(n: usize) -> Self {
+        Self {
+            alpha: vec![F::zero(); n],
+            beta: vec![F::one(); n],
+            input: MembraneInput::Unit,
+        }
+    }
+
+    /// `γ` and `∂γ/∂β`.
+    #[inline(always)]
+    fn gain(&self, beta: F) -> (F, F) {
+        match self.input {
+            MembraneInput::Normalized => (F::one() - beta, -F::one()),
+            MembraneInput::Unit => (F::one(), F::zero()),
+        }
+    }
 }
 
 impl<F: Real> NeuronModel<F> for LeakyReadout<F> {
@@ -70,7 +106,7 @@ impl<F: Real> NeuronModel<F> for LeakyReadout<F> {
     ) -> (Self::State, F) {
         let (alpha, beta) = (self.alpha[j], self.beta[j]);
         let syn = alpha * prev.syn + input;
-        let mem = beta * prev.mem + (F::one() - beta) * syn;
+        let mem = beta * prev.mem + self.gain(beta).0 * syn;
         (ReadoutState { syn, mem }, mem)
     }
 
@@ -96,10 +132,11 @@ impl<F: Real> NeuronModel<F> for LeakyReadout<F> {
         grads: &mut [F],
     ) -> StepAdjoint<F, Self::State> {
         let (alpha, beta) = (self.alpha[j], self.beta[j]);
+        let (gain, d_gain) = self.gain(beta);
         let lam_mem = carry.mem + g_out;
-        let lam_syn = carry.syn + (F::one() - beta) * lam_mem;
+        let lam_syn = carry.syn + gain * lam_mem;
         grads[0] += lam_syn * prev.syn;
-        grads[1] += lam_mem * (prev.mem - state.syn);
+        grads[1] += lam_mem * (prev.mem + d_gain * state.syn);
         StepAdjoint {
             prev_state: ReadoutState {
                 syn: alpha * lam_syn,
@@ -119,16 +156,17 @@ impl<F: Real> NeuronModel<F> for LeakyReadout<F> {
         jac: &mut StepJacobian<F>,
     ) {
         let (one, alpha, beta) = (F::one(), self.alpha[j], self.beta[j]);
+        let (gain, d_gain) = self.gain(beta);
         let (syn, mem) = (0, 1);
         jac.set_prev(syn, syn, alpha);
-        jac.set_prev(mem, syn, (one - beta) * alpha);
+        jac.set_prev(mem, syn, gain * alpha);
         jac.set_prev(mem, mem, beta);
         jac.input[syn] = one;
-        jac.input[mem] = one - beta;
+        jac.input[mem] = gain;
         // Slots [α, β].
         jac.set_param(syn, 0, prev.syn);
-        jac.set_param(mem, 0, (one - beta) * prev.syn);
-        jac.set_param(mem, 1, prev.mem - state.syn);
+        jac.set_param(mem, 0, gain * prev.syn);
+        jac.set_param(mem, 1, prev.mem + d_gain * state.syn);
         jac.out[mem] = one;
     }
 }

@@ -16,6 +16,8 @@ pub(super) enum Neurons {
     Threshold(Array),
     /// `IF`: integrate-and-fire, no leak.
     IntegrateFire(Box<IfNeurons>),
+    /// `I`: a non-spiking integrator, per-unit `r` (only as the readout).
+    Integrator(Array),
 }
 
 impl Neurons {
@@ -30,6 +32,7 @@ impl Neurons {
             Neurons::Leaky(l) => &l.tau_mem_s.shape,
             Neurons::Threshold(t) => &t.shape,
             Neurons::IntegrateFire(n) => &n.r.shape,
+            Neurons::Integrator(r) => &r.shape,
         }
     }
 
@@ -38,6 +41,7 @@ impl Neurons {
         match self {
             Neurons::Leaky(l) => l.spikes(),
             Neurons::Threshold(_) | Neurons::IntegrateFire(_) => true,
+            Neurons::Integrator(_) => false,
         }
     }
 
@@ -47,6 +51,7 @@ impl Neurons {
             Neurons::Leaky(l) => l.type_name(),
             Neurons::Threshold(_) => "Threshold",
             Neurons::IntegrateFire(_) => "IF",
+            Neurons::Integrator(_) => "I",
         }
     }
 
@@ -55,7 +60,7 @@ impl Neurons {
         match self {
             Neurons::Leaky(l) => l.v_reset.as_ref(),
             Neurons::IntegrateFire(n) => n.v_reset.as_ref(),
-            Neurons::Threshold(_) => None,
+            Neurons::Threshold(_) | Neurons::Integrator(_) => None,
         }
     }
 }
@@ -128,6 +133,7 @@ pub(super) fn chain(g: &NirGraph) -> Result<(usize, Vec<Stage>), NirError> {
             NodeKind::Leaky(l) => Neurons::Leaky(l.clone()),
             NodeKind::Threshold { threshold } => Neurons::Threshold(threshold.clone()),
             NodeKind::IntegrateFire(n) => Neurons::IntegrateFire(n.clone()),
+            NodeKind::Integrator { r } => Neurons::Integrator(r.clone()),
             _ => unreachable!("paths end at neurons or the Output"),
         };
         let size = neurons.size();
@@ -187,6 +193,7 @@ fn paths<'a>(g: &'a NirGraph, from: &'a str, shape: &[usize]) -> Result<Vec<Path
                 NodeKind::Leaky(_)
                 | NodeKind::Threshold { .. }
                 | NodeKind::IntegrateFire(_)
+                | NodeKind::Integrator { .. }
                 | NodeKind::Output { .. } => {
                     break;
                 }

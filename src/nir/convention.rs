@@ -183,6 +183,29 @@ pub fn integrate_fire(
     })
 }
 
+/// A unit of an `I` node (`dv/dt = R·I`, no leak, no synapse, no threshold) as an integrator
+/// readout unit, `U[t] = U[t−1] + x[t]`: the gain is `R` for a Dirac impulse (exponential),
+/// `dt·R` for an input held over the step (forward Euler), as for `IF`.
+pub fn integrator(
+    r: f64,
+    dt_s: f64,
+    dt32: f32,
+    disc: Discretisation,
+) -> Result<DiscreteNeuron, NirError> {
+    let gain = match disc {
+        Discretisation::Exponential => unit(r),
+        Discretisation::ForwardEuler => unit(dt_s * r),
+    };
+    let unused = dt32 * 1e-3;
+    Ok(DiscreteNeuron {
+        tau_syn_s: unused,
+        tau_mem_s: unused,
+        gain,
+        drive: 0.0,
+        threshold: 1.0,
+    })
+}
+
 /// Neuron `j` of a `Threshold` node: `α = β = 0` (decays that underflow), so the membrane
 /// is the step's input and it spikes when that exceeds `θ`, with nothing carried over.
 pub fn stateless(

@@ -11,7 +11,7 @@ use super::graph::{
 use super::maps2d::{self, Conv2d, Padding2d, Pool2d};
 use super::NirError;
 use crate::layers::conv::{PoolKind, Pooling, TiedKernel};
-use crate::layers::{NeuronKind, SpikingLayer};
+use crate::layers::{NeuronKind, ReadoutKind, SpikingLayer};
 use crate::network::Network;
 use crate::quant::integer::{
     IntegerDecays, IntegerNetwork, IntegerWeights, DECAY_BITS, FRAC_BITS, STATE_ONE,
@@ -78,7 +78,7 @@ pub fn export_network(net: &Network<f32>) -> Result<NirGraph, NirError> {
     };
     add(&mut g, "input", NodeKind::Input { shape }, Metadata::new());
     let mut prev = "input".to_string();
-    let r_is_leaky = net.readout.is_leaky();
+    let r_is_leaky = net.readout.has_weights();
     for (k, layer) in net.hidden.iter().enumerate() {
         if layer.spec.dale.is_some() {
             prev = dale_layer(&mut g, k, layer, &prev, &meta)?;
@@ -141,7 +141,7 @@ pub fn export_network(net: &Network<f32>) -> Result<NirGraph, NirError> {
         NodeKind::Output { shape: vec![size] },
         Metadata::new(),
     );
-    if !r.is_leaky() {
+    if !r.has_weights() {
         // Spiking outputs: the last LIF layer is the output.
         g.edges.push((prev, "output".to_string()));
         return Ok(g);
@@ -152,8 +152,14 @@ pub fn export_network(net: &Network<f32>) -> Result<NirGraph, NirError> {
         affine(&r.w, r.b.as_deref()),
         Metadata::new(),
     );
-    let readout = cuba(&r.tau_syn_s, &r.tau_mem_s, None);
-    add(&mut g, "readout", NodeKind::Leaky(Box::new(readout)), meta);
+    let readout = match r.spec.kind {
+        // Exponential convention: a Dirac impulse of weight w moves v by R·w (R = 1).
+        ReadoutKind::Integrator => NodeKind::Integrator {
+            r: Array::filled(size, 1.0),
+        },
+        _ => NodeKind::Leaky(Box::new(cuba(&r.tau_syn_s, &r.tau_mem_s, None))),
+    };
+    add(&mut g, "readout", readout, meta);
     for (a, b) in [
         (prev.as_str(), "fc_out"),
         ("fc_out", "readout"),

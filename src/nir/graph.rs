@@ -172,6 +172,11 @@ pub enum NodeKind {
     Leaky(Box<Leaky>),
     /// An integrate-and-fire population (`IF`).
     IntegrateFire(Box<IfNeurons>),
+    /// A non-spiking integrator (`I`): `dv/dt = R·I`, per-unit `r`.
+    Integrator {
+        /// The resistance `R` per unit.
+        r: Array,
+    },
     /// A nested graph (as some exporters write recurrent layers).
     Graph(Box<NirGraph>),
 }
@@ -192,6 +197,7 @@ impl NodeKind {
             NodeKind::Pool2d(p) => p.kind.type_name(),
             NodeKind::Leaky(l) => l.type_name(),
             NodeKind::IntegrateFire(_) => "IF",
+            NodeKind::Integrator { .. } => "I",
             NodeKind::Graph(_) => "NIRGraph",
         }
     }

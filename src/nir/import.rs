@@ -4,8 +4,8 @@
 
 use super::chain::{chain, Neurons, Stage};
 use super::convention::{
-    discretise, integrate_fire, stateless, DiscreteNeuron, Discretisation, META_DISCRETISATION,
-    META_DT,
+    discretise, integrate_fire, integrator, stateless, DiscreteNeuron, Discretisation,
+    META_DISCRETISATION, META_DT,
 };
 use super::graph::{Array, MetaValue, NirGraph};
 use super::NirError;
@@ -108,6 +108,7 @@ pub fn import_graph(graph: &NirGraph, opts: &ImportOptions) -> Result<Imported, 
         let neuron = match s.neurons {
             Neurons::IntegrateFire(_) => NeuronKind::IntegrateFire,
             Neurons::Leaky(_) | Neurons::Threshold(_) => NeuronKind::Lif,
+            Neurons::Integrator(_) => unreachable!("non-spiking stages are refused above"),
         };
         spec.hidden.push(SpikingLayerSpec {
             size: s.neurons.size(),
@@ -143,7 +144,18 @@ pub fn import_graph(graph: &NirGraph, opts: &ImportOptions) -> Result<Imported, 
         Some(r) => Some(neurons(r, opts.dt_s, dt32, disc)?),
         None => None,
     };
+    let integrator_readout = readout_stage
+        .as_ref()
+        .is_some_and(|r| matches!(r.neurons, Neurons::Integrator(_)));
     spec.readout = match &readout_neurons {
+        Some(n) if integrator_readout => ReadoutSpec {
+            kind: ReadoutKind::Integrator,
+            size: n.len(),
+            bias: readout_stage
+                .as_ref()
+                .is_some_and(|r| biases(r, n).is_some()),
+            ..ReadoutSpec::default()
+        },
         Some(n) => ReadoutSpec {
             size: n.len(),
             tau_mem_ms: f64::from(n[0].tau_mem_s) * 1e3,
@@ -185,8 +197,10 @@ pub fn import_graph(graph: &NirGraph, opts: &ImportOptions) -> Result<Imported, 
         let gain = |j: usize| n[j].gain;
         r.w.data = ours(stage.w_in.as_ref(), r.w.rows, n.len(), gain);
         r.b = biases(stage, n).map(|b| scaled(&b, |_| 1.0));
-        r.tau_mem_s = n.iter().map(|d| d.tau_mem_s).collect();
-        r.tau_syn_s = n.iter().map(|d| d.tau_syn_s).collect();
+        if !integrator_readout {
+            r.tau_mem_s = n.iter().map(|d| d.tau_mem_s).collect();
+            r.tau_syn_s = n.iter().map(|d| d.tau_syn_s).collect();
+        }
     }
     Ok(Imported {
         network,
@@ -249,6 +263,9 @@ fn neurons(
             .collect(),
         Neurons::IntegrateFire(f) => (0..f.r.len())
             .map(|j| integrate_fire(&s.name, f, j, dt_s, dt32, disc))
+            .collect(),
+        Neurons::Integrator(r) => (r.data.iter())
+            .map(|&r| integrator(r, dt_s, dt32, disc))
             .collect(),
         Neurons::Threshold(t) => t
             .data

@@ -61,9 +61,13 @@
 //! layers" below). Its import is refused (a neuron node fed by another neuron node, or fed
 //! by two: not a chain), with an error naming the node.
 //!
-//! Refused, with an error naming the node: `I` (a non-spiking integrator would be the
-//! readout, and the readout units leak: their input is scaled by `1 − β`), `Delay` (the
-//! layers have no delay lines), a node fed by
+//! An `I` node (a non-spiking integrator, `dv/dt = R·I`) as the last population imports as
+//! an integrator readout ([`crate::layers::ReadoutKind::Integrator`], `U[t] = U[t−1] + x[t]`),
+//! its gain (`R`, or `dt·R` under forward Euler) folded into the weights; such a readout
+//! exports as an `I` node with `r = 1`.
+//!
+//! Refused, with an error naming the node: `Delay` (the layers have no delay lines), an `I`
+//! node before the last population, a node fed by
 //! anything but the previous population and its own recurrent weights (skip connections),
 //! a population feeding two different populations, a stateless node with several inputs or
 //! outputs, a weight right before the `Output`, non-spiking neurons before the last layer,

@@ -9,18 +9,11 @@ use crate::io::hdf5::{Datatype, Hdf5Error, Hdf5Reader};
 use std::path::Path;
 
 /// NIR node types that exist but that this crate does not map, and why.
-const KNOWN_UNSUPPORTED: &[(&str, &str)] = &[
-    (
-        "I",
-        "a non-spiking integrator (no leak) would be the readout, and this crate's readout \
-         units leak (their input is scaled by 1 - beta, which is 0 without a leak)",
-    ),
-    ("Delay", "the layers have no delay lines"),
-];
+const KNOWN_UNSUPPORTED: &[(&str, &str)] = &[("Delay", "the layers have no delay lines")];
 
 /// The node types this crate maps, for error messages.
 const SUPPORTED: &str = "Input, Output, Affine, Linear, Scale, Flatten, Conv1d, Conv2d, \
-                         SumPool2d, AvgPool2d, Threshold, IF, LIF, CubaLIF, LI, CubaLI, NIRGraph";
+                         SumPool2d, AvgPool2d, Threshold, IF, I, LIF, CubaLIF, LI, CubaLI, NIRGraph";
 
 /// Reads the NIR graph in `path`.
 ///
@@ -141,6 +134,7 @@ impl File<'_> {
             "AvgPool2d" => NodeKind::Pool2d(p.pool2d(PoolKind::Avg)?),
             "LIF" | "CubaLIF" | "LI" | "CubaLI" => NodeKind::Leaky(Box::new(p.leaky(&kind_name)?)),
             "IF" => NodeKind::IntegrateFire(Box::new(p.integrate_fire()?)),
+            "I" => NodeKind::Integrator { r: p.array("r")? },
             "NIRGraph" => NodeKind::Graph(Box::new(self.graph(at, &format!("{name}."))?)),
             other => {
                 if let Some((_, why)) = KNOWN_UNSUPPORTED.iter().find(|(t, _)| *t == other) {

@@ -114,6 +114,7 @@ fn add_graph(w: &mut Hdf5Writer, at: &str, graph: &NirGraph) -> Result<(), Hdf5E
                     w.add(&format!("{at}/{key}"), int64s(&v))?;
                 }
             }
+            NodeKind::Integrator { r } => put("r", r)?,
             NodeKind::IntegrateFire(n) => {
                 put("r", &n.r)?;
                 put("v_threshold", &n.v_threshold)?;

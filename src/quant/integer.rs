@@ -73,6 +73,7 @@ pub use score::Readoff;
 
 use super::{QuantError, QuantizedNetwork};
 use crate::data::DataError;
+use crate::layers::ReadoutKind;
 use crate::losses::LossError;
 use crate::network::Network;
 use crate::surrogates::SpikeFn;
@@ -136,7 +137,7 @@ impl IntegerNetwork {
             .enumerate()
             .map(|(k, layer)| IntegerLayer::new(k, layer, &quantized))
             .collect::<Result<Vec<_>, _>>()?;
-        let readout = match net.readout.is_leaky() {
+        let readout = match net.readout.has_weights() {
             true => Some(IntegerReadout::new(&net.readout, &quantized)?),
             false => None,
         };
@@ -201,7 +202,10 @@ fn check_supported(net: &Network<f32>) -> Result<(), IntegerError> {
             "the network has a LIF encoder of analog input; integer inference takes input spikes",
         );
     }
-    if net.hidden.is_empty() && !net.readout.is_leaky() {
+    if net.readout.spec.kind == ReadoutKind::Integrator {
+        return unsupported("an integrator readout (the integer readout is leaky)");
+    }
+    if net.hidden.is_empty() && !net.readout.has_weights() {
         return unsupported("the network has no hidden layer and no leaky readout");
     }
     if let Some((k, s)) = net.spec.first_structured() {

@@ -140,6 +140,11 @@ fn check_network<F: Real>(net: &Network<F>) -> Result<(), RuleError> {
         ));
     }
     let r = &net.readout;
+    if r.spec.kind == crate::layers::ReadoutKind::Integrator {
+        return Err(unsupported(
+            "an integrator readout (the learning signal is filtered with the readout's leak)",
+        ));
+    }
     let uniform = |v: &[F]| v.iter().all(|&x| x == v[0]);
     if r.spec.learn_tau || !uniform(&r.tau_mem_s) || !uniform(&r.tau_syn_s) {
         return Err(unsupported(

@@ -523,7 +523,7 @@ fn masked_tensors<F: Real>(net: &Network<F>, sizes: &[usize], flat: Vec<F>) -> G
         }
         k += layer.neurons.slot_chains().len();
     }
-    if net.readout.is_leaky() {
+    if net.readout.has_weights() {
         crate::layers::apply_mask(&mut tensors[k], net.readout.mask.as_deref());
     }
     tensors

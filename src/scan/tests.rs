@@ -4,7 +4,7 @@
 
 use super::testing::{check_jacobian, check_model, uniform, Perturb};
 use super::*;
-use crate::neurons::{AdaptiveLif, FixedLif, LeakyReadout, Lif, ResetGrad};
+use crate::neurons::{AdaptiveLif, FixedLif, LeakyReadout, Lif, MembraneInput, ResetGrad};
 use crate::surrogates::{SpikeFn, Surrogate};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -130,13 +130,30 @@ fn adaptive_lif_backward_matches_finite_differences() {
 #[test]
 fn readout_backward_matches_finite_differences() {
     let mut rng = ChaCha8Rng::seed_from_u64(3);
-    for _ in 0..4 {
+    for trial in 0..6 {
         let n = rng.random_range(1..6);
         let model = LeakyReadout {
             alpha: uniform(&mut rng, n, 0.5, 0.95),
             beta: uniform(&mut rng, n, 0.6, 0.97),
+            input: [MembraneInput::Normalized, MembraneInput::Unit][trial % 2],
         };
         check_model(&model, &mut rng, false);
+    }
+}
+
+/// Integrators (NIR's `I`): the output is the running sum of the input.
+#[test]
+fn integrators_sum_their_input() {
+    let mut rng = ChaCha8Rng::seed_from_u64(31);
+    let model = LeakyReadout::<f64>::integrators(3);
+    let x = Seq::from_vec(7, 2, 3, uniform(&mut rng, 42, -1.0, 1.0)).unwrap();
+    let out = forward(&model, x.clone(), None).out;
+    let mut sum = [0.0; 2 * 3];
+    for t in 0..7 {
+        for (i, s) in sum.iter_mut().enumerate() {
+            *s += x.data[t * 6 + i];
+            assert!((out.data[t * 6 + i] - *s).abs() < 1e-12, "t = {t}");
+        }
     }
 }
 
@@ -360,11 +377,14 @@ fn jacobians_match_finite_differences_and_adjoints_are_their_transpose() {
         };
         check_jacobian(&adaptive, &mut rng, exact);
     }
-    let readout = LeakyReadout {
-        alpha: uniform(&mut rng, 3, 0.5, 0.95),
-        beta: uniform(&mut rng, 3, 0.6, 0.97),
-    };
-    check_jacobian(&readout, &mut rng, true);
+    for input in [MembraneInput::Normalized, MembraneInput::Unit] {
+        let readout = LeakyReadout {
+            alpha: uniform(&mut rng, 3, 0.5, 0.95),
+            beta: uniform(&mut rng, 3, 0.6, 0.97),
+            input,
+        };
+        check_jacobian(&readout, &mut rng, true);
+    }
 }
 
 /// A sequence scanned in chunks, each continuing from the previous chunk's final states and

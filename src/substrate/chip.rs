@@ -2,7 +2,7 @@
 
 use super::{Spread, SubstrateConfig, SubstrateError};
 use crate::data::rng;
-use crate::layers::SpikingLayer;
+use crate::layers::{ReadoutKind, SpikingLayer};
 use crate::network::Network;
 use crate::neurons::NeuronKind;
 use crate::real::Real;
@@ -264,6 +264,11 @@ fn check_supported<F: Real>(net: &Network<F>) -> Result<(), SubstrateError> {
                 ),
             });
         }
+    }
+    if net.readout.spec.kind == ReadoutKind::Integrator {
+        return Err(SubstrateError::Unsupported {
+            what: "an integrator readout (the chip's readout units leak)".into(),
+        });
     }
     Ok(())
 }

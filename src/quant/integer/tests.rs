@@ -54,7 +54,7 @@ fn random_net(spec: &NetworkSpec, seed: u64, a_in: f32, a_rec: f32) -> Network<f
             fill(w, a_rec);
         }
     }
-    if net.readout.is_leaky() {
+    if net.readout.has_weights() {
         fill(&mut net.readout.w, a_in);
     }
     net
