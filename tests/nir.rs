@@ -786,7 +786,7 @@ fn broken_files_give_errors_naming_the_problem() {
             "bad_shape_mismatch.nir",
             "node fc: shape mismatch: it takes 5 inputs",
         ),
-        ("bad_delay.nir", "node fc: node type Delay is not supported"),
+        ("bad_delay.nir", "node fc: 2 delays for 3 values"),
     ];
     for (file, expected) in cases {
         let e = import(&fixture(file), 1e-3, None).unwrap_err();
@@ -1318,4 +1318,75 @@ fn integrator_readouts_round_trip_and_integrate() {
     for (a, b) in out.data.iter().zip(&out2.output().data) {
         assert!((2.0 * a - b).abs() <= 1e-4 * (1.0 + a.abs()), "{a} vs {b}");
     }
+}
+
+/// Input delays export as `Delay` nodes (seconds per input unit) before the projections and
+/// import back as the same steps, with the same spikes; a delay that is not a whole number of
+/// steps, or one after a weight that differs between its outputs, is refused by name.
+#[test]
+fn input_delays_round_trip_as_delay_nodes() {
+    let mut spec = NetworkSpec::recurrent_lif(7, 9, 3, Default::default());
+    spec.dt_ms = 0.5;
+    spec.hidden.push(SpikingLayerSpec {
+        size: 5,
+        ..SpikingLayerSpec::default()
+    });
+    spec.hidden[0].input_delay_steps = vec![0, 1, 2, 3, 0, 5, 1];
+    spec.hidden[1].input_delay_steps = (0..9).map(|i| i % 4).collect();
+    let mut rng = ChaCha8Rng::seed_from_u64(13);
+    let mut net = Network::<f32>::new(&spec, &mut rng).unwrap();
+    for t in net.tensors_mut() {
+        if t.iter().all(|&v| v == 0.0) {
+            t.iter_mut().for_each(|v| *v = rng.random_range(-0.6..1.0));
+        }
+    }
+    net.apply_constraints();
+    assert_round_trip_is_bit_exact(&net);
+    let graph = nir::export_network(&net).unwrap();
+    let NodeKind::Delay { delay } = &graph.nodes["delay0"].kind else {
+        panic!("delay0 is a Delay node")
+    };
+    assert_eq!(delay.data[5], 5.0 * 0.5e-3);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("delays.nir");
+    nir::write_nir(&path, &graph).unwrap();
+    let back = import(&path, 0.5e-3, None).unwrap().network;
+    assert_eq!(
+        back.spec.hidden[0].input_delay_steps,
+        spec.hidden[0].input_delay_steps
+    );
+    assert_eq!(
+        back.spec.hidden[1].input_delay_steps,
+        spec.hidden[1].input_delay_steps
+    );
+
+    let refused = |graph: &nir::NirGraph| -> String {
+        nir::write_nir(&path, graph).unwrap();
+        import(&path, 0.5e-3, None).unwrap_err()
+    };
+    let mut half = graph.clone();
+    let NodeKind::Delay { delay } = &mut half.nodes.get_mut("delay0").unwrap().kind else {
+        unreachable!("checked")
+    };
+    delay.data[2] = 0.25e-3;
+    let err = refused(&half);
+    assert!(err.contains("not a whole number of steps"), "{err}");
+    // lif0 → fc1 → delay1 → lif1, with different delays per output of the weight.
+    let mut after = graph.clone();
+    after
+        .edges
+        .retain(|e| *e != ("lif0".into(), "delay1".into()));
+    after
+        .edges
+        .retain(|e| *e != ("delay1".into(), "fc1".into()));
+    after.edges.retain(|e| *e != ("fc1".into(), "lif1".into()));
+    after.edges.push(("lif0".into(), "fc1".into()));
+    after.edges.push(("fc1".into(), "delay1".into()));
+    after.edges.push(("delay1".into(), "lif1".into()));
+    let NodeKind::Delay { delay } = &mut after.nodes.get_mut("delay1").unwrap().kind else {
+        unreachable!("checked")
+    };
+    *delay = nir::Array::vector(vec![0.0, 0.5e-3, 0.0, 0.0, 0.0]);
+    let err = refused(&after);
+    assert!(err.contains("place the Delay before the weight"), "{err}");
 }

@@ -7,6 +7,7 @@
 
 pub mod conv;
 pub mod dale;
+pub mod delay;
 mod encoder;
 mod population;
 mod readout;

@@ -46,6 +46,10 @@ pub struct SpikingLayerSpec {
     /// positions` map; `size` is derived from the input ([`crate::network::NetworkSpec::resolve_conv_sizes`]).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub conv: Option<ConvLayerSpec>,
+    /// Delay of each input unit in time steps before the projection ([`crate::layers::delay`];
+    /// NIR's `Delay`); empty: none. One entry per input unit.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub input_delay_steps: Vec<usize>,
 }
 
 /// A hidden layer whose weights have a structure some parts of the library do not handle
@@ -56,6 +60,8 @@ pub enum Structure {
     Dale,
     /// A convolutional layer.
     Conv,
+    /// A layer with input delays.
+    Delays,
 }
 
 impl Structure {
@@ -64,6 +70,7 @@ impl Structure {
         match self {
             Structure::Dale => "dale",
             Structure::Conv => "conv",
+            Structure::Delays => "input_delay_steps",
         }
     }
 
@@ -72,6 +79,7 @@ impl Structure {
         match self {
             Structure::Dale => "Dale's-law layers",
             Structure::Conv => "convolutional layers",
+            Structure::Delays => "layers with input delays",
         }
     }
 }
@@ -117,6 +125,7 @@ impl Default for SpikingLayerSpec {
             bias: false,
             dale: None,
             conv: None,
+            input_delay_steps: Vec::new(),
         }
     }
 }
@@ -134,6 +143,8 @@ impl SpikingLayerSpec {
             Some(Structure::Dale)
         } else if self.conv.is_some() {
             Some(Structure::Conv)
+        } else if !self.input_delay_steps.is_empty() {
+            Some(Structure::Delays)
         } else {
             None
         }

@@ -2,8 +2,9 @@
 
 use super::conv::{max_pool, max_pool_grad, ConvGeometry, ConvWeights, MapShape, MaxPool};
 use super::dale::DalePopulation;
+use super::delay::{advance_grad, delay_input};
 use super::population::{population, Carry, ModelRun, Population, StateRun};
-use super::{add_bias, apply_mask, bias_grad, Input, Param, SpikingLayerSpec};
+use super::{add_bias, apply_mask, bias_grad, Input, OwnedInput, Param, SpikingLayerSpec};
 use crate::events::SpikeEvents;
 use crate::neurons::{ExcInhFamily, NeuronSettings, PopulationSpec};
 use crate::real::Real;
@@ -251,15 +252,23 @@ impl<F: Real> SpikingLayer<F> {
         self.forward_current(self.project(input), dropout_rng, ctx)
     }
 
-    /// The feed-forward current `x = input · W_in (+ b_in)` (a max-pooled convolution's
-    /// windows pooled before the bias).
+    /// The feed-forward current `x = input · W_in (+ b_in)` (the input delayed, a max-pooled
+    /// convolution's windows pooled before the bias).
     pub fn project(&self, input: Input<F>) -> Seq<F> {
+        let delayed = self.delayed(input);
+        let input = delayed.as_ref().map_or(input, OwnedInput::as_input);
         let mut current = input.project(&self.w_in);
         if let Some(pool) = self.max_pool() {
             current = max_pool(&pool, &current);
         }
         add_bias(&mut current, self.neuron_bias().as_deref());
         current
+    }
+
+    /// The input through the layer's delay lines, if it has any.
+    fn delayed(&self, input: Input<F>) -> Option<OwnedInput<F>> {
+        let steps = &self.spec.input_delay_steps;
+        (!steps.is_empty()).then(|| delay_input(input, steps))
     }
 
     /// The max pooling after a convolution's matrix, if any.
@@ -372,6 +381,8 @@ impl<F: Real> SpikingLayer<F> {
             .as_ref()
             .filter(|_| path == RecurrentPath::Followed);
         let grads = trace.run.backward(&g, followed);
+        let delayed = self.delayed(input);
+        let input = delayed.as_ref().map_or(input, OwnedInput::as_input);
         // Through a max pooling to the convolution's currents, recomputed from the input.
         let g_conv = match self.max_pool() {
             Some(pool) => Cow::Owned(max_pool_grad(
@@ -416,7 +427,13 @@ impl<F: Real> SpikingLayer<F> {
                 None => g_b,
             });
         }
-        let g_input = input_grad.then(|| crate::linalg::grad_input(&g_conv, &self.w_in));
+        let g_input = input_grad.then(|| {
+            let g = crate::linalg::grad_input(&g_conv, &self.w_in);
+            match delayed {
+                Some(_) => advance_grad(&g, &self.spec.input_delay_steps),
+                None => g,
+            }
+        });
         (out, g_input)
     }
 

@@ -96,6 +96,18 @@ impl NetworkSpec {
         &self,
     ) -> Result<Vec<(MapShape, Option<ConvGeometry>)>, ConfigError> {
         let inputs = self.layer_inputs()?;
+        for (k, (layer, (input, _))) in self.hidden.iter().zip(&inputs).enumerate() {
+            let delays = layer.input_delay_steps.len();
+            if delays != 0 && delays != input.units() {
+                return Err(ConfigError::new(
+                    format!("network.hidden[{k}].input_delay_steps"),
+                    format!(
+                        "has {delays} entries but the layer has {} input units (one delay each)",
+                        input.units()
+                    ),
+                ));
+            }
+        }
         for (k, (layer, (_, geometry))) in self.hidden.iter().zip(&inputs).enumerate() {
             if let Some(g) = geometry {
                 let units = g.output().units();

@@ -2,6 +2,7 @@
 //! in f64 with relaxed spikes and a differentiable reset.
 
 use super::*;
+use crate::events::SpikeEvents;
 use crate::layers::{NeuronKind, ReadoutHead};
 use crate::neurons::ResetGrad;
 use rand::{Rng, SeedableRng};
@@ -139,6 +140,61 @@ fn integrator_readouts_match_finite_differences() {
     s.readout.learn_tau = true;
     let err = s.validate().unwrap_err();
     assert_eq!(err.field, "network.readout.kind", "{err}");
+}
+
+/// [`spec`] with input delays on the first two layers (from the input, from a layer).
+fn delayed_spec() -> NetworkSpec {
+    let mut s = spec(5);
+    s.hidden[0].input_delay_steps = vec![0, 1, 3, 0, 2];
+    s.hidden[1].input_delay_steps = vec![2, 0, 1, 4];
+    s
+}
+
+#[test]
+fn input_delays_match_finite_differences() {
+    let mut rng = ChaCha8Rng::seed_from_u64(14);
+    let net = random_network_of(&delayed_spec(), &mut rng);
+    assert_matches_finite_differences(&net, &mut rng);
+    let mut wrong = delayed_spec();
+    wrong.hidden[1].input_delay_steps.pop();
+    let err = Network::<f64>::new(&wrong, &mut rng).unwrap_err();
+    assert_eq!(err.field, "network.hidden[1].input_delay_steps", "{err}");
+}
+
+#[test]
+fn input_delays_shift_the_current_and_the_event_path_equals_the_dense_one() {
+    let mut rng = ChaCha8Rng::seed_from_u64(15);
+    let mut s = delayed_spec();
+    s.spike = SpikeFn::default();
+    s.hidden
+        .iter_mut()
+        .for_each(|l| l.reset_grad = ResetGrad::Detached);
+    let net = random_network_of(&s, &mut rng);
+    assert_event_path_equals_dense_path(&net, &mut rng);
+    // The first layer's current is the undelayed one of inputs moved by their delays.
+    let x = SpikeEvents::bernoulli(12, 2, 5, 0.3, &mut rng);
+    let layer = &net.hidden[0];
+    let delayed = layer.project(Input::Events(&x));
+    let mut plain = layer.clone();
+    plain.spec.input_delay_steps.clear();
+    let dense: Seq<f64> = x.to_dense();
+    let mut shifted = Seq::zeros(12, 2, 5);
+    for t in 0..12 {
+        for b in 0..2 {
+            for (i, &d) in s.hidden[0].input_delay_steps.iter().enumerate() {
+                if t >= d {
+                    shifted.data[(t * 2 + b) * 5 + i] = dense.data[((t - d) * 2 + b) * 5 + i];
+                }
+            }
+        }
+    }
+    let expected = plain.project(Input::Dense {
+        x: &shifted,
+        sparse: false,
+    });
+    for (a, b) in delayed.data.iter().zip(&expected.data) {
+        assert!((a - b).abs() < 1e-12, "{a} vs {b}");
+    }
 }
 
 #[test]
@@ -478,7 +534,7 @@ fn assert_event_path_equals_dense_path(net: &Network<f64>, rng: &mut ChaCha8Rng)
             )
         })
         .collect();
-    let events = crate::events::SpikeEvents::from_pairs(steps, batch, net.spec.inputs, &pairs);
+    let events = SpikeEvents::from_pairs(steps, batch, net.spec.inputs, &pairs);
     let dense: Seq<f64> = events.to_dense();
     let g = Seq::from_vec(
         steps,
@@ -541,7 +597,7 @@ fn event_driven_gradients_equal_the_dense_reference_in_f32() {
         .data
         .iter_mut()
         .for_each(|w| *w = rng.random_range(-1.0..1.0) / 8.0);
-    let events = crate::events::SpikeEvents::bernoulli(steps, batch, inputs, 0.03, &mut rng);
+    let events = SpikeEvents::bernoulli(steps, batch, inputs, 0.03, &mut rng);
     let dense_x: Seq<f32> = events.to_dense();
     let labels: Vec<usize> = (0..batch).map(|_| rng.random_range(0..outputs)).collect();
 

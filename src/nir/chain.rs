@@ -75,6 +75,8 @@ pub(super) struct Stage {
     pub w_rec: Option<Array>,
     /// The biases of the incoming maps, summed `[size]`; `None` when all are zero.
     pub bias: Option<Vec<f64>>,
+    /// `Delay` nodes on the feed-forward path: seconds per input unit; `None`: none.
+    pub delays: Option<Vec<f64>>,
 }
 
 /// A path of stateless nodes from a population (or the input) to the node it ends at.
@@ -84,6 +86,8 @@ struct Path<'a> {
     /// The node with the edge into `end`.
     last: &'a str,
     map: AffineMap,
+    /// The path's `Delay` nodes, summed, in seconds per input unit of the path.
+    delays: Option<Vec<f64>>,
 }
 
 /// Walks the chain from the single `Input` to the single `Output`.
@@ -168,10 +172,69 @@ pub(super) fn chain(g: &NirGraph) -> Result<(usize, Vec<Stage>), NirError> {
             w_in: w_in.weight,
             w_rec: w_rec.map(|m| m.weight.unwrap_or_else(|| identity_matrix(size))),
             bias,
+            delays: stage_delays(next, &forward, &rec)?,
         });
         cur = next;
         forward = onward;
     }
+}
+
+/// The delays per input unit of a path after its `Delay` node `name`, which follows `map`:
+/// right after a population (no weight yet) one per unit; after a weight only a uniform
+/// delay without a bias, which then delays every input alike.
+fn add_delay(
+    name: &str,
+    delay: &Array,
+    map: &AffineMap,
+    so_far: Option<Vec<f64>>,
+) -> Result<Vec<f64>, NirError> {
+    let d = &delay.data;
+    if d.len() != map.outputs {
+        return Err(NirError::node(
+            name,
+            format!("{} delays for {} values", d.len(), map.outputs),
+        ));
+    }
+    if let Some(bad) = d.iter().find(|v| !(v.is_finite() && **v >= 0.0)) {
+        return Err(NirError::node(
+            name,
+            format!("a delay of {bad} s (delays are finite and not negative)"),
+        ));
+    }
+    let per_input = if map.weight.is_none() && map.bias.is_none() {
+        d.clone()
+    } else if d.iter().all(|&v| v == d[0]) && map.bias.is_none() {
+        vec![d[0]; map.inputs]
+    } else {
+        return Err(NirError::unsupported(
+            name,
+            "a Delay after a weight with different delays per output (or after a bias): \
+             delays act per input unit of a projection here; place the Delay before the weight",
+        ));
+    };
+    Ok(match so_far {
+        None => per_input,
+        Some(d) => d.iter().zip(per_input).map(|(a, b)| a + b).collect(),
+    })
+}
+
+/// The delays into population `name`: those of its feed-forward paths, which must agree; a
+/// delay on a recurrent path is refused.
+fn stage_delays(name: &str, forward: &[Path], rec: &[Path]) -> Result<Option<Vec<f64>>, NirError> {
+    if let Some(p) = rec.iter().find(|p| p.delays.is_some()) {
+        return Err(NirError::unsupported(
+            p.last,
+            format!("a Delay on the recurrent path of {name}"),
+        ));
+    }
+    let first = &forward[0].delays;
+    if forward.iter().any(|p| &p.delays != first) {
+        return Err(NirError::unsupported(
+            name,
+            "parallel paths into it with different delays",
+        ));
+    }
+    Ok(first.clone())
 }
 
 fn identity_matrix(n: usize) -> Array {
@@ -187,8 +250,17 @@ fn paths<'a>(g: &'a NirGraph, from: &'a str, shape: &[usize]) -> Result<Vec<Path
     for first in g.targets_of(from) {
         let (mut prev, mut node) = (from, first);
         let mut map = AffineMap::identity(shape);
+        let mut delays: Option<Vec<f64>> = None;
         loop {
             let kind = &g.nodes[node].kind;
+            if let NodeKind::Delay { delay } = kind {
+                delays = Some(add_delay(node, delay, &map, delays)?);
+                if g.sources_of(node).len() != 1 {
+                    return Err(fan_in(g, node));
+                }
+                (prev, node) = (node, single_target(g, node)?);
+                continue;
+            }
             match kind {
                 NodeKind::Leaky(_)
                 | NodeKind::Threshold { .. }
@@ -215,6 +287,7 @@ fn paths<'a>(g: &'a NirGraph, from: &'a str, shape: &[usize]) -> Result<Vec<Path
             end: node,
             last: prev,
             map,
+            delays,
         });
     }
     if out.is_empty() {

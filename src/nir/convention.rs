@@ -206,6 +206,22 @@ pub fn integrator(
     })
 }
 
+/// A `Delay` of `seconds` before node `name`'s projection as whole time steps of `dt_s`; an
+/// error when it is not one (within 1e-6 of a step).
+pub fn delay_steps(name: &str, seconds: f64, dt_s: f64) -> Result<usize, NirError> {
+    let steps = seconds / dt_s;
+    let whole = steps.round();
+    if (steps - whole).abs() > 1e-6 * whole.max(1.0) || whole > u32::MAX as f64 {
+        return Err(NirError::unsupported(
+            name,
+            format!(
+                "an input delay of {seconds} s, which is not a whole number of steps of {dt_s} s"
+            ),
+        ));
+    }
+    Ok(whole as usize)
+}
+
 /// Neuron `j` of a `Threshold` node: `α = β = 0` (decays that underflow), so the membrane
 /// is the step's input and it spikes when that exceeds `θ`, with nothing carried over.
 pub fn stateless(

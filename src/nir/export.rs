@@ -80,6 +80,21 @@ pub fn export_network(net: &Network<f32>) -> Result<NirGraph, NirError> {
     let mut prev = "input".to_string();
     let r_is_leaky = net.readout.has_weights();
     for (k, layer) in net.hidden.iter().enumerate() {
+        let delays = &layer.spec.input_delay_steps;
+        if !delays.is_empty() {
+            if layer.spec.dale.is_some() {
+                return Err(NirError::Export(format!(
+                    "hidden layer {k}: a Dale's-law layer with input delays"
+                )));
+            }
+            // A `Delay` per input unit before the projection, in seconds.
+            let name = format!("delay{k}");
+            let seconds = delays.iter().map(|&d| d as f64 * dt_s).collect();
+            let delay = Array::vector(seconds);
+            add(&mut g, &name, NodeKind::Delay { delay }, Metadata::new());
+            g.edges.push((prev, name.clone()));
+            prev = name;
+        }
         if layer.spec.dale.is_some() {
             prev = dale_layer(&mut g, k, layer, &prev, &meta)?;
             continue;

@@ -172,6 +172,11 @@ pub enum NodeKind {
     Leaky(Box<Leaky>),
     /// An integrate-and-fire population (`IF`).
     IntegrateFire(Box<IfNeurons>),
+    /// A delay line (`Delay`): `y(t) = x(t − delay)`, per-unit `delay` in seconds.
+    Delay {
+        /// The delay per unit.
+        delay: Array,
+    },
     /// A non-spiking integrator (`I`): `dv/dt = R·I`, per-unit `r`.
     Integrator {
         /// The resistance `R` per unit.
@@ -198,6 +203,7 @@ impl NodeKind {
             NodeKind::Leaky(l) => l.type_name(),
             NodeKind::IntegrateFire(_) => "IF",
             NodeKind::Integrator { .. } => "I",
+            NodeKind::Delay { .. } => "Delay",
             NodeKind::Graph(_) => "NIRGraph",
         }
     }

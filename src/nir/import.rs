@@ -4,7 +4,7 @@
 
 use super::chain::{chain, Neurons, Stage};
 use super::convention::{
-    discretise, integrate_fire, integrator, stateless, DiscreteNeuron, Discretisation,
+    delay_steps, discretise, integrate_fire, integrator, stateless, DiscreteNeuron, Discretisation,
     META_DISCRETISATION, META_DT,
 };
 use super::graph::{Array, MetaValue, NirGraph};
@@ -90,6 +90,12 @@ pub fn import_graph(graph: &NirGraph, opts: &ImportOptions) -> Result<Imported, 
     if let Some(r) = readout_stage.as_ref().filter(|r| r.w_rec.is_some()) {
         return Err(NirError::unsupported(&r.name, "a recurrent readout"));
     }
+    if let Some(r) = readout_stage.as_ref().filter(|r| r.delays.is_some()) {
+        return Err(NirError::unsupported(
+            &r.name,
+            "a Delay before the readout (delays are on hidden layers' inputs)",
+        ));
+    }
     let dt_ms = opts.dt_s * 1e3;
     let dt32 = (dt_ms * 1e-3) as f32;
     let mut spec = NetworkSpec {
@@ -110,7 +116,15 @@ pub fn import_graph(graph: &NirGraph, opts: &ImportOptions) -> Result<Imported, 
             Neurons::Leaky(_) | Neurons::Threshold(_) => NeuronKind::Lif,
             Neurons::Integrator(_) => unreachable!("non-spiking stages are refused above"),
         };
+        let input_delay_steps = match &s.delays {
+            Some(d) => d
+                .iter()
+                .map(|&d| delay_steps(&s.name, d, opts.dt_s))
+                .collect::<Result<_, _>>()?,
+            None => Vec::new(),
+        };
         spec.hidden.push(SpikingLayerSpec {
+            input_delay_steps,
             size: s.neurons.size(),
             neuron,
             recurrent: s.w_rec.is_some(),

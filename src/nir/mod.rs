@@ -66,8 +66,14 @@
 //! its gain (`R`, or `dt·R` under forward Euler) folded into the weights; such a readout
 //! exports as an `I` node with `r = 1`.
 //!
-//! Refused, with an error naming the node: `Delay` (the layers have no delay lines), an `I`
-//! node before the last population, a node fed by
+//! A `Delay` node on the path into a hidden population becomes that layer's
+//! `input_delay_steps` ([`crate::layers::delay`]): right after the previous population (or the
+//! input) one delay per unit; after a weight only a delay equal for every output, without a
+//! bias. Delays must be whole steps of `dt` (within 1e-6). Such layers export a `Delay` node
+//! before their projection and import back bit for bit.
+//!
+//! Refused, with an error naming the node: a `Delay` on a recurrent path, before the readout,
+//! or differing between parallel paths, an `I` node before the last population, a node fed by
 //! anything but the previous population and its own recurrent weights (skip connections),
 //! a population feeding two different populations, a stateless node with several inputs or
 //! outputs, a weight right before the `Output`, non-spiking neurons before the last layer,

@@ -8,9 +8,6 @@ use super::NirError;
 use crate::io::hdf5::{Datatype, Hdf5Error, Hdf5Reader};
 use std::path::Path;
 
-/// NIR node types that exist but that this crate does not map, and why.
-const KNOWN_UNSUPPORTED: &[(&str, &str)] = &[("Delay", "the layers have no delay lines")];
-
 /// The node types this crate maps, for error messages.
 const SUPPORTED: &str = "Input, Output, Affine, Linear, Scale, Flatten, Conv1d, Conv2d, \
                          SumPool2d, AvgPool2d, Threshold, IF, I, LIF, CubaLIF, LI, CubaLI, NIRGraph";
@@ -135,17 +132,15 @@ impl File<'_> {
             "LIF" | "CubaLIF" | "LI" | "CubaLI" => NodeKind::Leaky(Box::new(p.leaky(&kind_name)?)),
             "IF" => NodeKind::IntegrateFire(Box::new(p.integrate_fire()?)),
             "I" => NodeKind::Integrator { r: p.array("r")? },
+            "Delay" => NodeKind::Delay {
+                delay: p.array("delay")?,
+            },
             "NIRGraph" => NodeKind::Graph(Box::new(self.graph(at, &format!("{name}."))?)),
             other => {
-                if let Some((_, why)) = KNOWN_UNSUPPORTED.iter().find(|(t, _)| *t == other) {
-                    return Err(NirError::unsupported(
-                        name,
-                        format!(
-                            "node type {other} is not supported: {why} (supported: {SUPPORTED})"
-                        ),
-                    ));
-                }
-                return Err(NirError::node(name, format!("unknown node type {other:?}")));
+                return Err(NirError::node(
+                    name,
+                    format!("unknown node type {other:?} (supported: {SUPPORTED})"),
+                ));
             }
         };
         let metadata = self.metadata(&format!("{at}/metadata"), name)?;

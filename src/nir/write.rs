@@ -115,6 +115,7 @@ fn add_graph(w: &mut Hdf5Writer, at: &str, graph: &NirGraph) -> Result<(), Hdf5E
                 }
             }
             NodeKind::Integrator { r } => put("r", r)?,
+            NodeKind::Delay { delay } => put("delay", delay)?,
             NodeKind::IntegrateFire(n) => {
                 put("r", &n.r)?;
                 put("v_threshold", &n.v_threshold)?;
