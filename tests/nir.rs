@@ -212,13 +212,7 @@ fn convolutional_networks_round_trip_with_the_same_spikes() {
     spec.hidden.insert(0, first);
     spec.resolve_conv_sizes().unwrap();
     let mut rng = ChaCha8Rng::seed_from_u64(9);
-    let mut net = Network::<f32>::new(&spec, &mut rng).unwrap();
-    for t in net.tensors_mut() {
-        if t.iter().all(|&v| v == 0.0) {
-            t.iter_mut().for_each(|v| *v = rng.random_range(-0.4..1.0));
-        }
-    }
-    net.apply_constraints();
+    let net = with_random_weights(&spec, -0.4, &mut rng);
 
     let graph = nir::export_network(&net).unwrap();
     let kinds: Vec<(&str, &str)> = ["fc0", "rec0", "fc1", "flat1", "fc2"]
@@ -246,9 +240,7 @@ fn convolutional_networks_round_trip_with_the_same_spikes() {
     );
 
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("conv.nir");
-    nir::write_nir(&path, &graph).unwrap();
-    assert_eq!(nir::read_nir(&path).unwrap(), graph);
+    let path = written(&graph, &dir.path().join("conv.nir"));
     let back = import(&path, 0.5e-3, None).unwrap().network;
     assert_eq!(
         back.hidden.iter().map(|l| l.size()).collect::<Vec<_>>(),
@@ -1208,13 +1200,7 @@ fn conv2d_networks_round_trip_with_the_same_spikes() {
     spec.hidden.insert(0, first);
     spec.resolve_conv_sizes().unwrap();
     let mut rng = ChaCha8Rng::seed_from_u64(10);
-    let mut net = Network::<f32>::new(&spec, &mut rng).unwrap();
-    for t in net.tensors_mut() {
-        if t.iter().all(|&v| v == 0.0) {
-            t.iter_mut().for_each(|v| *v = rng.random_range(-0.4..1.0));
-        }
-    }
-    net.apply_constraints();
+    let net = with_random_weights(&spec, -0.4, &mut rng);
 
     let graph = nir::export_network(&net).unwrap();
     let kinds: Vec<(&str, &str)> = ["fc0", "pool0", "rec0", "fc1", "pool1", "flat1", "fc2"]
@@ -1239,9 +1225,7 @@ fn conv2d_networks_round_trip_with_the_same_spikes() {
     assert_eq!(shape, &[2, 6, 6]);
 
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("conv2d.nir");
-    nir::write_nir(&path, &graph).unwrap();
-    assert_eq!(nir::read_nir(&path).unwrap(), graph);
+    let path = written(&graph, &dir.path().join("conv2d.nir"));
     let back = import(&path, 1e-3, None).unwrap().network;
     // 3 filters × 3 × 3 after the pool, 4 filters × 1 × 1 after the second.
     assert_eq!(
@@ -1334,13 +1318,7 @@ fn input_delays_round_trip_as_delay_nodes() {
     spec.hidden[0].input_delay_steps = vec![0, 1, 2, 3, 0, 5, 1];
     spec.hidden[1].input_delay_steps = (0..9).map(|i| i % 4).collect();
     let mut rng = ChaCha8Rng::seed_from_u64(13);
-    let mut net = Network::<f32>::new(&spec, &mut rng).unwrap();
-    for t in net.tensors_mut() {
-        if t.iter().all(|&v| v == 0.0) {
-            t.iter_mut().for_each(|v| *v = rng.random_range(-0.6..1.0));
-        }
-    }
-    net.apply_constraints();
+    let net = with_random_weights(&spec, -0.6, &mut rng);
     assert_round_trip_is_bit_exact(&net);
     let graph = nir::export_network(&net).unwrap();
     let NodeKind::Delay { delay } = &graph.nodes["delay0"].kind else {
@@ -1389,4 +1367,23 @@ fn input_delays_round_trip_as_delay_nodes() {
     *delay = nir::Array::vector(vec![0.0, 0.5e-3, 0.0, 0.0, 0.0]);
     let err = refused(&after);
     assert!(err.contains("place the Delay before the weight"), "{err}");
+}
+
+/// A network of `spec` whose all-zero tensors are drawn uniformly from `[low, 1)`.
+fn with_random_weights(spec: &NetworkSpec, low: f32, rng: &mut ChaCha8Rng) -> Network<f32> {
+    let mut net = Network::<f32>::new(spec, rng).unwrap();
+    for t in net.tensors_mut() {
+        if t.iter().all(|&v| v == 0.0) {
+            t.iter_mut().for_each(|v| *v = rng.random_range(low..1.0));
+        }
+    }
+    net.apply_constraints();
+    net
+}
+
+/// Writes `graph` to `path`, checks that it reads back the same, and returns the path.
+fn written(graph: &nir::NirGraph, path: &Path) -> PathBuf {
+    nir::write_nir(path, graph).unwrap();
+    assert_eq!(&nir::read_nir(path).unwrap(), graph);
+    path.to_path_buf()
 }

@@ -142,6 +142,15 @@ fn integrator_readouts_match_finite_differences() {
     assert_eq!(err.field, "network.readout.kind", "{err}");
 }
 
+/// `s` with binary spikes and detached resets (the event path's setting).
+fn binary_detached(mut s: NetworkSpec) -> NetworkSpec {
+    s.spike = SpikeFn::default();
+    s.hidden
+        .iter_mut()
+        .for_each(|l| l.reset_grad = ResetGrad::Detached);
+    s
+}
+
 /// [`spec`] with input delays on the first two layers (from the input, from a layer).
 fn delayed_spec() -> NetworkSpec {
     let mut s = spec(5);
@@ -164,11 +173,7 @@ fn input_delays_match_finite_differences() {
 #[test]
 fn input_delays_shift_the_current_and_the_event_path_equals_the_dense_one() {
     let mut rng = ChaCha8Rng::seed_from_u64(15);
-    let mut s = delayed_spec();
-    s.spike = SpikeFn::default();
-    s.hidden
-        .iter_mut()
-        .for_each(|l| l.reset_grad = ResetGrad::Detached);
+    let s = binary_detached(delayed_spec());
     let net = random_network_of(&s, &mut rng);
     assert_event_path_equals_dense_path(&net, &mut rng);
     // The first layer's current is the undelayed one of inputs moved by their delays.

@@ -168,42 +168,37 @@ pub fn integrate_fire(
 ) -> Result<DiscreteNeuron, NirError> {
     let v_reset = n.v_reset.as_ref().map_or(0.0, |v| v.data[j]);
     let threshold = above_reset(name, j, n.v_threshold.data[j] - v_reset)?;
-    let r = n.r.data[j];
+    Ok(without_leak(n.r.data[j], dt_s, dt32, disc, threshold))
+}
+
+/// A unit with no leak and no synapse (`dv/dt = R·I`): unused decays, and the gain is the
+/// membrane's jump per unit input, `R` for a Dirac impulse (exponential), `dt·R` for an input
+/// held over the step (forward Euler).
+fn without_leak(
+    r: f64,
+    dt_s: f64,
+    dt32: f32,
+    disc: Discretisation,
+    threshold: f64,
+) -> DiscreteNeuron {
     let gain = match disc {
         Discretisation::Exponential => unit(r),
         Discretisation::ForwardEuler => unit(dt_s * r),
     };
     let unused = dt32 * 1e-3;
-    Ok(DiscreteNeuron {
+    DiscreteNeuron {
         tau_syn_s: unused,
         tau_mem_s: unused,
         gain,
         drive: 0.0,
         threshold,
-    })
+    }
 }
 
-/// A unit of an `I` node (`dv/dt = R·I`, no leak, no synapse, no threshold) as an integrator
-/// readout unit, `U[t] = U[t−1] + x[t]`: the gain is `R` for a Dirac impulse (exponential),
-/// `dt·R` for an input held over the step (forward Euler), as for `IF`.
-pub fn integrator(
-    r: f64,
-    dt_s: f64,
-    dt32: f32,
-    disc: Discretisation,
-) -> Result<DiscreteNeuron, NirError> {
-    let gain = match disc {
-        Discretisation::Exponential => unit(r),
-        Discretisation::ForwardEuler => unit(dt_s * r),
-    };
-    let unused = dt32 * 1e-3;
-    Ok(DiscreteNeuron {
-        tau_syn_s: unused,
-        tau_mem_s: unused,
-        gain,
-        drive: 0.0,
-        threshold: 1.0,
-    })
+/// A unit of an `I` node (`dv/dt = R·I`, no threshold) as an integrator readout unit,
+/// `U[t] = U[t−1] + x[t]`, with the gain of an `IF` neuron.
+pub fn integrator(r: f64, dt_s: f64, dt32: f32, disc: Discretisation) -> DiscreteNeuron {
+    without_leak(r, dt_s, dt32, disc, 1.0)
 }
 
 /// A `Delay` of `seconds` before node `name`'s projection as whole time steps of `dt_s`; an

@@ -278,9 +278,9 @@ fn neurons(
         Neurons::IntegrateFire(f) => (0..f.r.len())
             .map(|j| integrate_fire(&s.name, f, j, dt_s, dt32, disc))
             .collect(),
-        Neurons::Integrator(r) => (r.data.iter())
+        Neurons::Integrator(r) => Ok((r.data.iter())
             .map(|&r| integrator(r, dt_s, dt32, disc))
-            .collect(),
+            .collect()),
         Neurons::Threshold(t) => t
             .data
             .iter()

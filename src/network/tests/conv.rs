@@ -128,12 +128,7 @@ fn conv_kernels_and_biases_match_finite_differences() {
 #[test]
 fn conv_event_path_equals_dense_path() {
     let mut rng = ChaCha8Rng::seed_from_u64(4);
-    let mut s = conv_spec(12);
-    s.spike = SpikeFn::default();
-    s.hidden
-        .iter_mut()
-        .for_each(|l| l.reset_grad = ResetGrad::Detached);
-    let net = random_conv_network(&s, &mut rng);
+    let net = random_conv_network(&binary_detached(conv_spec(12)), &mut rng);
     assert_event_path_equals_dense_path(&net, &mut rng);
 }
 
@@ -231,12 +226,7 @@ fn conv2d_kernels_and_biases_match_finite_differences() {
 #[test]
 fn conv2d_event_path_equals_dense_path() {
     let mut rng = ChaCha8Rng::seed_from_u64(8);
-    let mut s = conv2d_spec();
-    s.spike = SpikeFn::default();
-    s.hidden
-        .iter_mut()
-        .for_each(|l| l.reset_grad = ResetGrad::Detached);
-    let net = random_conv_network(&s, &mut rng);
+    let net = random_conv_network(&binary_detached(conv2d_spec()), &mut rng);
     assert_event_path_equals_dense_path(&net, &mut rng);
 }
 
@@ -264,11 +254,6 @@ fn max_pooled_kernels_and_biases_match_finite_differences() {
 #[test]
 fn max_pooled_event_path_equals_dense_path() {
     let mut rng = ChaCha8Rng::seed_from_u64(10);
-    let mut s = max_pooled_spec();
-    s.spike = SpikeFn::default();
-    s.hidden
-        .iter_mut()
-        .for_each(|l| l.reset_grad = ResetGrad::Detached);
-    let net = random_conv_network(&s, &mut rng);
+    let net = random_conv_network(&binary_detached(max_pooled_spec()), &mut rng);
     assert_event_path_equals_dense_path(&net, &mut rng);
 }
