@@ -78,7 +78,7 @@ pub fn export_network(net: &Network<f32>) -> Result<NirGraph, NirError> {
     };
     add(&mut g, "input", NodeKind::Input { shape }, Metadata::new());
     let mut prev = "input".to_string();
-    let r_is_leaky = net.readout.has_weights();
+    let r_has_weights = net.readout.has_weights();
     for (k, layer) in net.hidden.iter().enumerate() {
         let delays = &layer.spec.input_delay_steps;
         if !delays.is_empty() {
@@ -135,7 +135,7 @@ pub fn export_network(net: &Network<f32>) -> Result<NirGraph, NirError> {
         // A map feeding a dense projection is flattened first (a reshape of our flat vectors).
         let next_is_dense = match net.hidden.get(k + 1) {
             Some(next) => next.conv.is_none(),
-            None => r_is_leaky,
+            None => r_has_weights,
         };
         if layer.conv.is_some() && next_is_dense {
             let flat = format!("flat{k}");
