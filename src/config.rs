@@ -422,8 +422,8 @@ impl TrainingConfig {
 }
 
 impl ExperimentConfig {
-    /// Refuses what Dale's-law and convolutional layers do not run: int8 training and the
-    /// emulated substrate.
+    /// Refuses what Dale's-law, convolutional and delayed layers do not run: int8 training and
+    /// the emulated substrate.
     fn check_structure_support(&self) -> Result<(), ConfigError> {
         let Some(spec) = self.network.spiking() else {
             return Ok(());
