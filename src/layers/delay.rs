@@ -24,18 +24,18 @@ pub fn delay_input<F: Real>(input: Input<'_, F>, steps: &[usize]) -> OwnedInput<
     assert_eq!(steps.len(), width, "one delay per input unit");
     match input {
         Input::Events(e) => {
-            let mut rows: Vec<Vec<u32>> = vec![Vec::new(); t_len * batch];
-            for t in 0..t_len {
-                for b in 0..batch {
-                    for &i in e.row(t * batch + b) {
-                        let to = t + steps[i as usize];
-                        if to < t_len {
-                            rows[to * batch + b].push(i);
-                        }
+            // (row, id) of every spike that arrives within the sequence.
+            let mut pairs = Vec::with_capacity(e.ids.len());
+            for r in 0..t_len * batch {
+                let (t, b) = (r / batch, r % batch);
+                for &i in e.row(r) {
+                    let to = t + steps[i as usize];
+                    if to < t_len {
+                        pairs.push(((to * batch + b) as u32, i));
                     }
                 }
             }
-            OwnedInput::Events(events_of(rows, t_len, batch, width))
+            OwnedInput::Events(SpikeEvents::from_pairs(t_len, batch, width, &pairs))
         }
         Input::Dense { x, sparse } => {
             let mut out = Seq::zeros(t_len, batch, width);
@@ -78,19 +78,6 @@ fn shift<F: Real>(src: &[F], dst: &mut [F], steps: &[usize], batch: usize, way: 
             }
         }
     }
-}
-
-/// Event rows (ids in any order) as [`SpikeEvents`] (ids ascending within a row).
-fn events_of(mut rows: Vec<Vec<u32>>, steps: usize, batch: usize, width: usize) -> SpikeEvents {
-    let mut out = SpikeEvents::empty(steps, batch, width);
-    out.offsets.clear();
-    out.offsets.push(0);
-    for row in &mut rows {
-        row.sort_unstable();
-        out.ids.extend_from_slice(row);
-        out.offsets.push(out.ids.len() as u32);
-    }
-    out
 }
 
 #[cfg(test)]

@@ -137,7 +137,7 @@ impl<F: Real> Readout<F> {
         ctx: &ScanContext,
         start: Option<&Carry<F>>,
     ) -> Box<dyn StateRun<F>> {
-        debug_assert!(self.has_weights(), "state runs need a leaky readout");
+        debug_assert!(self.has_weights(), "state runs need a readout with weights");
         debug_assert_eq!(self.spec.head_count(), 1, "state runs average no heads");
         scan_states(self.model(), self.project(input), None, ctx, start)
     }
@@ -152,7 +152,7 @@ impl<F: Real> Readout<F> {
     /// How the learnable time constants, in [`Self::params`] order, enter the model's
     /// gradient slots (`[α, β]`).
     pub fn slot_chains(&self) -> Vec<SlotChain<F>> {
-        if !self.spec.learn_tau || !self.has_weights() {
+        if !self.spec.learn_tau || !self.has_taus() {
             return Vec::new();
         }
         vec![
@@ -218,34 +218,21 @@ impl<F: Real> Readout<F> {
             return Vec::new();
         }
         let (n, learn) = (self.units(), self.spec.learn_tau);
-        let taus = [
-            ("tau_mem_s", &self.tau_mem_s),
-            ("tau_syn_s", &self.tau_syn_s),
-        ];
-        let w = Param {
-            name: "w",
-            shape: vec![self.w.rows, n],
-            data: &self.w.data,
-            learnable: true,
+        let param = |name, shape, data, learnable| Param {
+            name,
+            shape,
+            data,
+            learnable,
         };
-        std::iter::once(w)
-            .chain(
-                taus.into_iter()
-                    .filter(|_| self.has_taus())
-                    .map(|(name, data)| Param {
-                        name,
-                        shape: vec![n],
-                        data,
-                        learnable: learn,
-                    }),
-            )
-            .chain(self.b.as_ref().map(|b| Param {
-                name: "b",
-                shape: vec![n],
-                data: b,
-                learnable: true,
-            }))
-            .collect()
+        let mut p = vec![param("w", vec![self.w.rows, n], &self.w.data, true)];
+        if self.has_taus() {
+            p.push(param("tau_mem_s", vec![n], &self.tau_mem_s, learn));
+            p.push(param("tau_syn_s", vec![n], &self.tau_syn_s, learn));
+        }
+        if let Some(b) = &self.b {
+            p.push(param("b", vec![n], b, true));
+        }
+        p
     }
 
     /// Mutable views in [`Self::params`] order.

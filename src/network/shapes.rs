@@ -96,7 +96,7 @@ impl NetworkSpec {
         &self,
     ) -> Result<Vec<(MapShape, Option<ConvGeometry>)>, ConfigError> {
         let inputs = self.layer_inputs()?;
-        for (k, (layer, (input, _))) in self.hidden.iter().zip(&inputs).enumerate() {
+        for (k, (layer, (input, geometry))) in self.hidden.iter().zip(&inputs).enumerate() {
             let delays = layer.input_delay_steps.len();
             if delays != 0 && delays != input.units() {
                 return Err(ConfigError::new(
@@ -107,8 +107,6 @@ impl NetworkSpec {
                     ),
                 ));
             }
-        }
-        for (k, (layer, (_, geometry))) in self.hidden.iter().zip(&inputs).enumerate() {
             if let Some(g) = geometry {
                 let units = g.output().units();
                 if layer.size != units {

@@ -253,30 +253,22 @@ fn paths<'a>(g: &'a NirGraph, from: &'a str, shape: &[usize]) -> Result<Vec<Path
         let mut delays: Option<Vec<f64>> = None;
         loop {
             let kind = &g.nodes[node].kind;
-            if let NodeKind::Delay { delay } = kind {
-                delays = Some(add_delay(node, delay, &map, delays)?);
-                if g.sources_of(node).len() != 1 {
-                    return Err(fan_in(g, node));
-                }
-                (prev, node) = (node, single_target(g, node)?);
-                continue;
-            }
             match kind {
                 NodeKind::Leaky(_)
                 | NodeKind::Threshold { .. }
                 | NodeKind::IntegrateFire(_)
                 | NodeKind::Integrator { .. }
-                | NodeKind::Output { .. } => {
-                    break;
+                | NodeKind::Output { .. } => break,
+                NodeKind::Delay { delay } => delays = Some(add_delay(node, delay, &map, delays)?),
+                _ => {
+                    map = map.then(node, kind, prev)?.ok_or_else(|| {
+                        NirError::unsupported(
+                            node,
+                            format!("a {} node inside the chain", kind.type_name()),
+                        )
+                    })?;
                 }
-                _ => {}
             }
-            map = map.then(node, kind, prev)?.ok_or_else(|| {
-                NirError::unsupported(
-                    node,
-                    format!("a {} node inside the chain", kind.type_name()),
-                )
-            })?;
             if g.sources_of(node).len() != 1 {
                 return Err(fan_in(g, node));
             }

@@ -154,10 +154,8 @@ fn above_reset(name: &str, j: usize, threshold: f64) -> Result<f64, NirError> {
     ))
 }
 
-/// Neuron `j` of an `IF` node (`dv/dt = R·I`): no leak, no synapse, so the decays are
-/// unused (this crate's [`crate::neurons::IntegrateFire`] adds its input unscaled) and the
-/// gain is the membrane's jump per unit input: `R` for a Dirac impulse (exponential), `dt·R`
-/// for an input held over the step (forward Euler).
+/// Neuron `j` of an `IF` node (`dv/dt = R·I`), for this crate's
+/// [`crate::neurons::IntegrateFire`], which adds its input unscaled: see [`without_leak`].
 pub fn integrate_fire(
     name: &str,
     n: &IfNeurons,

@@ -507,8 +507,10 @@ fn neuron_node(k: usize, layer: &SpikingLayer<f32>) -> Result<NodeKind, NirError
 /// so a bias before a sum over `m` outputs is divided by `m` (a mean keeps it).
 fn conv_node(kernel: &TiedKernel<f32>, bias: Option<&[f32]>) -> Result<NodeKind, NirError> {
     let c = &kernel.conv;
-    let window = c.pool.map_or(1.0, |p| (p.size[0] * p.size[1]) as f64);
-    let scale = 1.0 / (window * c.pool_coefficient::<f64>());
+    let scale = match c.pool {
+        Some(p) if p.kind == PoolKind::Sum => 1.0 / (p.size[0] * p.size[1]) as f64,
+        _ => 1.0,
+    };
     let bias = bias.map_or_else(
         || vec![0.0; c.filters],
         |b| f64s(b).into_iter().map(|v| v * scale).collect(),

@@ -158,28 +158,26 @@ pub fn import_graph(graph: &NirGraph, opts: &ImportOptions) -> Result<Imported, 
         Some(r) => Some(neurons(r, opts.dt_s, dt32, disc)?),
         None => None,
     };
-    let integrator_readout = readout_stage
-        .as_ref()
-        .is_some_and(|r| matches!(r.neurons, Neurons::Integrator(_)));
-    spec.readout = match &readout_neurons {
-        Some(n) if integrator_readout => ReadoutSpec {
-            kind: ReadoutKind::Integrator,
-            size: n.len(),
-            bias: readout_stage
-                .as_ref()
-                .is_some_and(|r| biases(r, n).is_some()),
-            ..ReadoutSpec::default()
-        },
-        Some(n) => ReadoutSpec {
-            size: n.len(),
-            tau_mem_ms: f64::from(n[0].tau_mem_s) * 1e3,
-            tau_syn_ms: f64::from(n[0].tau_syn_s) * 1e3,
-            bias: readout_stage
-                .as_ref()
-                .is_some_and(|r| biases(r, n).is_some()),
-            ..ReadoutSpec::default()
-        },
-        None => ReadoutSpec {
+    spec.readout = match (&readout_neurons, &readout_stage) {
+        (Some(n), Some(stage)) => {
+            let base = ReadoutSpec {
+                size: n.len(),
+                bias: biases(stage, n).is_some(),
+                ..ReadoutSpec::default()
+            };
+            match stage.neurons {
+                Neurons::Integrator(_) => ReadoutSpec {
+                    kind: ReadoutKind::Integrator,
+                    ..base
+                },
+                _ => ReadoutSpec {
+                    tau_mem_ms: f64::from(n[0].tau_mem_s) * 1e3,
+                    tau_syn_ms: f64::from(n[0].tau_syn_s) * 1e3,
+                    ..base
+                },
+            }
+        }
+        _ => ReadoutSpec {
             kind: ReadoutKind::Spikes,
             size: stages.last().expect("checked").neurons.size(),
             ..ReadoutSpec::default()
@@ -211,7 +209,7 @@ pub fn import_graph(graph: &NirGraph, opts: &ImportOptions) -> Result<Imported, 
         let gain = |j: usize| n[j].gain;
         r.w.data = ours(stage.w_in.as_ref(), r.w.rows, n.len(), gain);
         r.b = biases(stage, n).map(|b| scaled(&b, |_| 1.0));
-        if !integrator_readout {
+        if r.spec.kind == ReadoutKind::Leaky {
             r.tau_mem_s = n.iter().map(|d| d.tau_mem_s).collect();
             r.tau_syn_s = n.iter().map(|d| d.tau_syn_s).collect();
         }
