@@ -9,7 +9,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use spikegrad::events::SpikeEvents;
 use spikegrad::linalg;
-use spikegrad::neurons::{FixedLif, Lif, ResetGrad};
+use spikegrad::neurons::{FixedLif, Lif, ResetGrad, ResetMode};
 use spikegrad::scan;
 use spikegrad::surrogates::{SpikeFn, Surrogate};
 use spikegrad::tensor::{Matrix, Seq};
@@ -40,6 +40,7 @@ fn lif() -> FixedLif<f32> {
             surrogate: Surrogate::SuperSpike { beta: 100.0 },
         },
         reset: ResetGrad::Detached,
+        reset_mode: ResetMode::Zero,
     })
 }
 

@@ -15,7 +15,7 @@ use crate::linalg;
 use crate::losses::{self, LossKind, Targets};
 use crate::network::{Network, NetworkSpec};
 use crate::neurons::NoiseStream;
-use crate::neurons::{FixedLif, Lif, ResetGrad};
+use crate::neurons::{FixedLif, Lif, ResetGrad, ResetMode};
 use crate::optimizers::{Optimizer, OptimizerKind};
 use crate::rules::{Batch, GradientRule, Rule, RuleError, RuleKind};
 use crate::scan;
@@ -269,6 +269,7 @@ fn on_lif(
             surrogate: Surrogate::SuperSpike { beta: 100.0 },
         },
         reset: ResetGrad::Detached,
+        reset_mode: ResetMode::Zero,
     });
     // ∂(Σ spikes)/∂S = 1 is a constant of the workload (torch's sum backward does not
     // materialize it per step either).

@@ -7,7 +7,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use spikegrad::layers::{Input, ReadoutSpec, SpikingLayerSpec};
 use spikegrad::network::{Network, NetworkSpec};
-use spikegrad::neurons::{Lif, NoiseStream, ResetGrad};
+use spikegrad::neurons::{Lif, NoiseStream, ResetGrad, ResetMode};
 use spikegrad::scan::{self, ScanContext};
 use spikegrad::surrogates::{EscapeNoise, SpikeFn, Surrogate};
 use spikegrad::Seq;
@@ -122,6 +122,7 @@ fn the_adjoint_replays_the_forward_pass_spikes() {
         threshold: 1.0,
         spike,
         reset: ResetGrad::Differentiable,
+        reset_mode: ResetMode::Zero,
     };
     let x: Vec<f64> = (0..steps * batch * n)
         .map(|_| rng.random_range(0.0..4.0))

@@ -10,7 +10,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use spikegrad::filters::DoubleExponential;
 use spikegrad::losses::{compute_timed, LossKind, Targets, VanRossumKernel};
-use spikegrad::neurons::{Lif, ResetGrad};
+use spikegrad::neurons::{Lif, ResetGrad, ResetMode};
 use spikegrad::rules::SuperSpikeTraces;
 use spikegrad::scan;
 use spikegrad::surrogates::{SpikeFn, Surrogate};
@@ -63,6 +63,7 @@ fn model(outputs: usize) -> Lif<f64> {
             surrogate: Surrogate::SuperSpike { beta: 5.0 },
         },
         reset: ResetGrad::Detached,
+        reset_mode: ResetMode::Zero,
     }
 }
 

@@ -294,10 +294,13 @@ def nir_import(
     data: Optional[PathLike] = None,
     force: bool = False,
     norse_export_dt: Optional[float] = None,
+    reset: Optional[str] = None,
 ) -> Dict[str, Any]:
     """``spikegrad nir import``: a NIR graph as a run directory (trainable further);
     returns a summary. ``norse_export_dt``: the file comes from Norse's exporter run with
-    this dt (seconds), whose time constants are dt * tau and are rescaled."""
+    this dt (seconds), whose time constants are dt * tau and are rescaled. ``reset``:
+    ``"zero"`` or ``"subtract"`` (NIR cannot express a reset by subtraction; default: the
+    nodes' ``reset_mode`` metadata, else ``"zero"``)."""
     return json.loads(
         _native.nir_import(
             os.fspath(path),
@@ -308,6 +311,7 @@ def nir_import(
             1.4,
             force,
             norse_export_dt,
+            reset,
         )
     )
 

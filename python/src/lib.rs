@@ -9,6 +9,7 @@ use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
 use spikegrad::config::file as config_file;
 use spikegrad::experiment::RunDir;
+use spikegrad::neurons::ResetMode;
 use spikegrad::nir::{Discretisation, ImportOptions};
 use spikegrad_cli::api::{self, EvalMode, Show};
 use std::path::PathBuf;
@@ -109,7 +110,7 @@ fn nir_export(run: PathBuf, out: PathBuf, integer: bool) -> PyResult<String> {
 
 /// `spikegrad nir import FILE --dt DT --out OUT`; the summary as JSON text.
 #[pyfunction]
-#[pyo3(signature = (file, dt, out, discretisation=None, data=None, max_time_s=1.4, force=false, norse_export_dt=None))]
+#[pyo3(signature = (file, dt, out, discretisation=None, data=None, max_time_s=1.4, force=false, norse_export_dt=None, reset=None))]
 #[allow(clippy::too_many_arguments)]
 fn nir_import(
     file: PathBuf,
@@ -120,7 +121,18 @@ fn nir_import(
     max_time_s: f64,
     force: bool,
     norse_export_dt: Option<f64>,
+    reset: Option<&str>,
 ) -> PyResult<String> {
+    let reset = match reset {
+        None => None,
+        Some("zero") => Some(ResetMode::Zero),
+        Some("subtract") => Some(ResetMode::Subtract),
+        Some(other) => {
+            return Err(SpikegradError::new_err(format!(
+                "reset {other:?}: expected \"zero\" or \"subtract\""
+            )))
+        }
+    };
     let discretisation = match discretisation {
         None => None,
         Some("exponential") => Some(Discretisation::Exponential),
@@ -135,6 +147,7 @@ fn nir_import(
         dt_s: dt,
         discretisation,
         norse_export_dt_s: norse_export_dt,
+        reset,
     };
     let summary = api::nir_import(file, out, opts, data, max_time_s, force).map_err(to_py)?;
     Ok(summary.to_string())

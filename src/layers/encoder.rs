@@ -24,7 +24,7 @@
 
 use super::Param;
 use crate::error::{check_count, check_non_negative, check_positive, ConfigError};
-use crate::neurons::{FixedLif, Lif, ResetGrad};
+use crate::neurons::{FixedLif, Lif, ResetGrad, ResetMode};
 use crate::real::Real;
 use crate::scan::{self, ScanContext, ScanTrace};
 use crate::surrogates::SpikeFn;
@@ -309,6 +309,7 @@ impl<F: Real> LifEncoder<F> {
             threshold: F::from_f64(self.spec.threshold),
             spike: self.spike,
             reset: self.spec.reset_grad,
+            reset_mode: ResetMode::Zero,
         })
     }
 }

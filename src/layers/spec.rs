@@ -2,7 +2,7 @@
 
 use super::conv::ConvLayerSpec;
 use crate::error::{check_count, check_non_negative, check_positive, check_range, ConfigError};
-use crate::neurons::{NeuronKind, ResetGrad};
+use crate::neurons::{NeuronKind, ResetGrad, ResetMode};
 use serde::{Deserialize, Serialize};
 
 /// A hidden layer of spiking neurons.
@@ -31,6 +31,8 @@ pub struct SpikingLayerSpec {
     pub density_rec: f64,
     /// Firing threshold.
     pub threshold: f64,
+    /// What a spike does to the membrane: `"zero"` or `"subtract"` (LIF and IF neurons).
+    pub reset: ResetMode,
     /// Whether the reset is differentiated.
     pub reset_grad: ResetGrad,
     /// Whether the feed-forward projection has a learnable bias `b_in` (`x = in·W_in + b_in`),
@@ -121,6 +123,7 @@ impl Default for SpikingLayerSpec {
             density_ff: 1.0,
             density_rec: 1.0,
             threshold: 1.0,
+            reset: ResetMode::Zero,
             reset_grad: ResetGrad::Detached,
             bias: false,
             dale: None,
@@ -231,7 +234,27 @@ impl SpikingLayerSpec {
         if let Some(conv) = &self.conv {
             self.validate_conv(conv, at)?;
         }
+        self.validate_reset(at)?;
         self.neuron.validate(&format!("{at}.neuron"))
+    }
+
+    /// Reset by subtraction is a mode of the LIF and IF neurons.
+    fn validate_reset(&self, at: &str) -> Result<(), ConfigError> {
+        let resettable = matches!(self.neuron, NeuronKind::Lif | NeuronKind::IntegrateFire);
+        if self.reset == ResetMode::Zero || (resettable && self.dale.is_none()) {
+            return Ok(());
+        }
+        let neurons = match self.dale {
+            Some(_) => "Dale's-law".to_string(),
+            None => format!("{:?}", self.neuron),
+        };
+        Err(ConfigError::new(
+            format!("{at}.reset"),
+            format!(
+                "reset = \"subtract\" is a mode of the LIF and IF neurons, not of {neurons} \
+                 neurons: leave reset out (\"zero\")"
+            ),
+        ))
     }
 
     /// A convolutional layer is dense and has no Dale's-law populations.

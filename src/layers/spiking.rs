@@ -183,6 +183,7 @@ impl<F: Real> SpikingLayer<F> {
             threshold: F::from_f64(spec.threshold),
             spike,
             reset: spec.reset_grad,
+            reset_mode: spec.reset,
             learn_tau: spec.learn_tau,
         };
         Self {

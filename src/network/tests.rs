@@ -4,7 +4,7 @@
 use super::*;
 use crate::events::SpikeEvents;
 use crate::layers::{NeuronKind, ReadoutHead};
-use crate::neurons::ResetGrad;
+use crate::neurons::{ResetGrad, ResetMode};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -19,6 +19,11 @@ fn spec(inputs: usize) -> NetworkSpec {
         tau_syn_ms: 3.0,
         reset_grad: ResetGrad::Differentiable,
         ..SpikingLayerSpec::default()
+    };
+    // The third layer resets by subtraction, the others to zero.
+    let subtract = |l: SpikingLayerSpec| SpikingLayerSpec {
+        reset: ResetMode::Subtract,
+        ..l
     };
     NetworkSpec {
         inputs,
@@ -37,7 +42,7 @@ fn spec(inputs: usize) -> NetworkSpec {
                 },
                 true,
             ),
-            layer(3, NeuronKind::Lif, false),
+            subtract(layer(3, NeuronKind::Lif, false)),
             layer(
                 2,
                 NeuronKind::Prospective {

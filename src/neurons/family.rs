@@ -7,7 +7,7 @@
 //! the constraint `τ ≥ dt`, and the chain rule from the model's gradient slots (one per
 //! parameter, in the same order, with respect to the value the model uses) to the parameters.
 
-use super::{NeuronModel, ResetGrad};
+use super::{NeuronModel, ResetGrad, ResetMode};
 use crate::error::ConfigError;
 use crate::real::Real;
 use crate::surrogates::SpikeFn;
@@ -147,6 +147,9 @@ pub struct NeuronSettings<F> {
     pub spike: SpikeFn,
     /// Whether the reset is differentiated.
     pub reset: ResetGrad,
+    /// What a spike does to the membrane (models other than the LIF and the IF reset to zero;
+    /// [`crate::layers::SpikingLayerSpec::validate`] refuses the others).
+    pub reset_mode: ResetMode,
     /// Whether the time constants are learned (the model must then compute their gradients).
     pub learn_tau: bool,
 }

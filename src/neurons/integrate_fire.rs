@@ -1,4 +1,5 @@
-//! Integrate-and-fire neuron: no leak and no synaptic current, reset by multiplication.
+//! Integrate-and-fire neuron: no leak and no synaptic current, reset to zero or by
+//! subtraction.
 //!
 //! NIR's `IF` node (`dv/dt = R·I`, a spike when `v > v_threshold`, then `v ← v_reset`;
 //! Pedersen et al., "Neuromorphic intermediate representation", *Nature Communications*
@@ -6,9 +7,12 @@
 //! ([`crate::neurons::Lif`]) with a resistance `r` per neuron:
 //!
 //! ```text
-//! U[t] = U[t−1] (1 − S[t−1]) + r x[t]
+//! U[t] = K[t−1] + r x[t]
 //! S[t] = H(U[t] − θ)            (backward: the surrogate derivative)
 //! ```
+//!
+//! `K[t−1] = U[t−1] − S[t−1](a U[t−1] + b)` is the membrane after the previous step's reset:
+//! `(a, b) = (1, 0)` resets to zero, `(0, θ)` subtracts the threshold ([`ResetTerms`]).
 //!
 //! The input is scaled by `r`, not by `1 − β` as in the LIF (which is 0 without a leak): a
 //! weight times `r` is the membrane's jump per input spike. `r` is a constant (1 unless an
@@ -18,16 +22,17 @@
 //!
 //! ```text
 //! λU* = λU + g σ'(U[t] − θ)
-//! ∂L/∂U[t−1] = (1 − S[t−1]) λU*     ∂L/∂x[t] = r λU*
-//! ∂L/∂S[t−1] = −U[t−1] λU*          (differentiable reset only)
+//! ∂L/∂U[t−1] = (1 − a S[t−1]) λU*   ∂L/∂x[t] = r λU*
+//! ∂L/∂S[t−1] = −(a U[t−1] + b) λU*  (differentiable reset only)
 //! ```
 //!
-//! Jacobians (state `U`): `∂U/∂U' = 1 − S'`, `∂U/∂S' = −U'` (differentiable reset only),
+//! Jacobians (state `U`): `∂U/∂U' = 1 − a S'`, `∂U/∂S' = −(a U' + b)` (differentiable reset
+//! only),
 //! `∂U/∂x = r`, `∂S/∂U = σ'(U − θ)`.
 
 use super::{
     state_vector, ModelVisitor, NeuronFamily, NeuronModel, NeuronSettings, ParamDef, ParamKind,
-    ParamValues, ResetGrad, StepAdjoint, StepContext, StepJacobian,
+    ParamValues, ResetGrad, ResetMode, ResetTerms, StepAdjoint, StepContext, StepJacobian,
 };
 use crate::real::Real;
 use crate::surrogates::SpikeFn;
@@ -54,6 +59,7 @@ impl NeuronFamily for IntegrateFireFamily {
             threshold: settings.threshold,
             spike: settings.spike,
             reset: settings.reset,
+            reset_mode: settings.reset_mode,
         })
     }
 }
@@ -78,6 +84,16 @@ pub struct IntegrateFire<F> {
     pub spike: SpikeFn,
     /// Whether the reset is differentiated.
     pub reset: ResetGrad,
+    /// What a spike does to the membrane.
+    pub reset_mode: ResetMode,
+}
+
+impl<F: Real> IntegrateFire<F> {
+    /// The reset's terms at this layer's threshold.
+    #[inline(always)]
+    fn reset_terms(&self) -> ResetTerms<F> {
+        ResetTerms::new(self.reset_mode, self.threshold)
+    }
 }
 
 impl<F: Real> NeuronModel<F> for IntegrateFire<F> {
@@ -104,7 +120,7 @@ impl<F: Real> NeuronModel<F> for IntegrateFire<F> {
         input: F,
         ctx: &StepContext,
     ) -> (Self::State, F) {
-        let mem = prev.mem * (F::one() - prev_out) + self.r[j] * input;
+        let mem = self.reset_terms().kept(prev.mem, prev_out) + self.r[j] * input;
         (IntegrateFireState { mem }, self.output(j, &mem, ctx))
     }
 
@@ -130,13 +146,14 @@ impl<F: Real> NeuronModel<F> for IntegrateFire<F> {
         _grads: &mut [F],
     ) -> StepAdjoint<F, Self::State> {
         let lam = carry.mem + g_out * self.spike.derivative(*saved - self.threshold);
+        let reset = self.reset_terms();
         let reset_grad = match self.reset {
             ResetGrad::Detached => F::zero(),
-            ResetGrad::Differentiable => -*prev * lam,
+            ResetGrad::Differentiable => reset.d_spike(*prev) * lam,
         };
         StepAdjoint {
             prev_state: IntegrateFireState {
-                mem: (F::one() - prev_out) * lam,
+                mem: reset.d_mem(prev_out) * lam,
             },
             input: self.r[j] * lam,
             prev_out: reset_grad,
@@ -151,9 +168,10 @@ impl<F: Real> NeuronModel<F> for IntegrateFire<F> {
         state: &Self::State,
         jac: &mut StepJacobian<F>,
     ) {
-        jac.set_prev(0, 0, F::one() - prev_out);
+        let reset = self.reset_terms();
+        jac.set_prev(0, 0, reset.d_mem(prev_out));
         if self.reset == ResetGrad::Differentiable {
-            jac.prev_out[0] = -prev.mem;
+            jac.prev_out[0] = reset.d_spike(prev.mem);
         }
         jac.input[0] = self.r[j];
         jac.out[0] = self.spike.derivative(state.mem - self.threshold);
@@ -173,7 +191,12 @@ mod tests {
         }
     }
 
-    fn random(rng: &mut ChaCha8Rng, n: usize, reset: ResetGrad) -> IntegrateFire<f64> {
+    fn random(
+        rng: &mut ChaCha8Rng,
+        n: usize,
+        reset: ResetGrad,
+        reset_mode: ResetMode,
+    ) -> IntegrateFire<f64> {
         IntegrateFire {
             r: uniform(rng, n, 0.5, 1.5),
             threshold: rng.random_range(1.0..3.0),
@@ -181,28 +204,34 @@ mod tests {
                 beta: rng.random_range(2.0..6.0),
             },
             reset,
+            reset_mode,
         }
     }
+
+    const MODES: [ResetMode; 2] = [ResetMode::Zero, ResetMode::Subtract];
 
     #[test]
     fn backward_matches_finite_differences() {
         let mut rng = ChaCha8Rng::seed_from_u64(61);
         // Finite differences see the reset's path: it must be differentiated.
-        for trial in 0..6 {
+        for trial in 0..8 {
             let n = rng.random_range(1..5);
-            let model = random(&mut rng, n, ResetGrad::Differentiable);
-            check_model(&model, &mut rng, trial % 2 == 0);
+            let mode = MODES[trial % 2];
+            let model = random(&mut rng, n, ResetGrad::Differentiable, mode);
+            check_model(&model, &mut rng, trial % 4 < 2);
         }
     }
 
     #[test]
     fn jacobians_match_finite_differences_and_the_adjoint() {
         let mut rng = ChaCha8Rng::seed_from_u64(62);
-        for (reset, exact) in [
-            (ResetGrad::Detached, false),
-            (ResetGrad::Differentiable, true),
-        ] {
-            check_jacobian(&random(&mut rng, 3, reset), &mut rng, exact);
+        for mode in MODES {
+            for (reset, exact) in [
+                (ResetGrad::Detached, false),
+                (ResetGrad::Differentiable, true),
+            ] {
+                check_jacobian(&random(&mut rng, 3, reset, mode), &mut rng, exact);
+            }
         }
     }
 
@@ -216,6 +245,7 @@ mod tests {
                 surrogate: Default::default(),
             },
             reset: ResetGrad::Detached,
+            reset_mode: ResetMode::Zero,
         };
         let ctx = StepContext::default();
         let mut state = model.initial_state(0);
@@ -233,6 +263,32 @@ mod tests {
             (0.0, 0.0),
             (0.3, 0.0),
         ];
+        for ((m, s), (wm, ws)) in trace.iter().zip(want) {
+            assert!((m - wm).abs() < 1e-12 && *s == ws, "{trace:?}");
+        }
+    }
+
+    /// Reset by subtraction keeps the overshoot: a membrane driven to 2.6 with threshold 1
+    /// fires at 2.6, again at 1.6 without input, and keeps 0.6 (`U − θ` after each spike).
+    #[test]
+    fn reset_by_subtraction_keeps_the_overshoot() {
+        let model = IntegrateFire::<f64> {
+            r: vec![1.0],
+            threshold: 1.0,
+            spike: SpikeFn::Heaviside {
+                surrogate: Default::default(),
+            },
+            reset: ResetGrad::Detached,
+            reset_mode: ResetMode::Subtract,
+        };
+        let ctx = StepContext::default();
+        let (mut state, mut out) = (model.initial_state(0), 0.0);
+        let mut trace = Vec::new();
+        for x in [2.6, 0.0, 0.0, 0.0, 0.2] {
+            (state, out) = model.step(0, &state, out, x, &ctx);
+            trace.push((state.mem, out));
+        }
+        let want = [(2.6, 1.0), (1.6, 1.0), (0.6, 0.0), (0.6, 0.0), (0.8, 0.0)];
         for ((m, s), (wm, ws)) in trace.iter().zip(want) {
             assert!((m - wm).abs() < 1e-12 && *s == ws, "{trace:?}");
         }

@@ -1,4 +1,4 @@
-//! Current-based leaky integrate-and-fire neuron, reset by multiplication.
+//! Current-based leaky integrate-and-fire neuron, reset to zero or by subtraction.
 //!
 //! The reference discrete-time model of the SuperSpike/SpyTorch/stork line of work
 //! (Zenke & Ganguli 2018; Neftci, Mostafa & Zenke 2019), with `α = exp(−dt/τ_syn)`,
@@ -6,22 +6,29 @@
 //!
 //! ```text
 //! I[t] = α I[t−1] + x[t]
-//! U[t] = β U[t−1] (1 − S[t−1]) + (1 − β) I[t]
+//! U[t] = β K[t−1] + (1 − β) I[t]
 //! S[t] = H(U[t] − θ)            (backward: the surrogate derivative)
 //! ```
+//!
+//! where `K[t−1]` is the membrane after the previous step's reset ([`ResetMode`]):
+//! `U[t−1](1 − S[t−1])` (reset to zero, stork's and SpyTorch's multiplication) or
+//! `U[t−1] − θ S[t−1]` (by subtraction: the overshoot is kept, and it decays like the rest of
+//! the membrane, as NIR's instantaneous reset followed by the leak, SpikingJelly's soft reset
+//! and snnTorch's `reset_delay=False`). With `K = U' − S'(a U' + b)`, `(a, b) = (1, 0)` or
+//! `(0, θ)` ([`ResetTerms`]):
 //!
 //! Adjoint (with `λ` the state adjoints carried from step `t+1` and `g = ∂L/∂S[t]`):
 //!
 //! ```text
 //! λU* = λU + g σ'(U[t] − θ)         λI* = λI + (1 − β) λU*
-//! ∂L/∂I[t−1] = α λI*                ∂L/∂U[t−1] = β (1 − S[t−1]) λU*
-//! ∂L/∂x[t]   = λI*                  ∂L/∂S[t−1] = −β U[t−1] λU*   (differentiable reset only)
-//! ∂L/∂α += λI* I[t−1]               ∂L/∂β += λU* (U[t−1](1 − S[t−1]) − I[t])
+//! ∂L/∂I[t−1] = α λI*                ∂L/∂U[t−1] = β (1 − a S[t−1]) λU*
+//! ∂L/∂x[t]   = λI*                  ∂L/∂S[t−1] = −β (a U[t−1] + b) λU*   (differentiable reset only)
+//! ∂L/∂α += λI* I[t−1]               ∂L/∂β += λU* (K[t−1] − I[t])
 //! ```
 //!
 //! Jacobians (state order `(I, U)`, slots `(β, α)`): `∂I/∂I' = α`, `∂U/∂I' = (1 − β) α`,
-//! `∂U/∂U' = β (1 − S')`, `∂U/∂S' = −β U'` (differentiable reset only), `∂I/∂x = 1`,
-//! `∂U/∂x = 1 − β`, `∂U/∂β = U'(1 − S') − I`, `∂I/∂α = I'`, `∂U/∂α = (1 − β) I'`,
+//! `∂U/∂U' = β (1 − a S')`, `∂U/∂S' = −β (a U' + b)` (differentiable reset only),
+//! `∂I/∂x = 1`, `∂U/∂x = 1 − β`, `∂U/∂β = K' − I`, `∂I/∂α = I'`, `∂U/∂α = (1 − β) I'`,
 //! `∂S/∂U = σ'(U − θ)` (primes: step `t−1`).
 //!
 //! Only the parameter gradients need `I`; the rest of the adjoint needs `U[t]`, `U[t−1]` and
@@ -32,7 +39,7 @@
 
 use super::{
     state_vector, ModelVisitor, NeuronFamily, NeuronModel, NeuronSettings, ParamDef, ParamValues,
-    ResetGrad, SavedState, StepAdjoint, StepContext, StepJacobian,
+    ResetGrad, ResetMode, ResetTerms, SavedState, StepAdjoint, StepContext, StepJacobian,
 };
 use crate::real::Real;
 use crate::surrogates::SpikeFn;
@@ -58,6 +65,7 @@ impl NeuronFamily for LifFamily {
             threshold: settings.threshold,
             spike: settings.spike,
             reset: settings.reset,
+            reset_mode: settings.reset_mode,
         };
         if settings.learn_tau {
             visitor.visit(lif)
@@ -101,6 +109,8 @@ pub struct Lif<F> {
     pub spike: SpikeFn,
     /// Whether the reset is differentiated.
     pub reset: ResetGrad,
+    /// What a spike does to the membrane.
+    pub reset_mode: ResetMode,
 }
 
 /// The LIF's storage form for constant decays: no parameter gradients, and only `U` is kept
@@ -117,11 +127,23 @@ struct Adjoints<F> {
 }
 
 impl<F: Real> Lif<F> {
+    /// The reset's terms at this layer's threshold.
+    #[inline(always)]
+    pub(crate) fn reset_terms(&self) -> ResetTerms<F> {
+        ResetTerms::new(self.reset_mode, self.threshold)
+    }
+
     /// The forward update of one neuron (shared by [`NeuronModel::step`] and the row kernel).
     #[inline(always)]
-    fn update(alpha: F, beta: F, prev: &LifState<F>, prev_out: F, input: F) -> LifState<F> {
+    fn update(
+        (alpha, beta): (F, F),
+        reset: ResetTerms<F>,
+        prev: &LifState<F>,
+        prev_out: F,
+        input: F,
+    ) -> LifState<F> {
         let syn = alpha * prev.syn + input;
-        let mem = beta * prev.mem * (F::one() - prev_out) + (F::one() - beta) * syn;
+        let mem = beta * reset.kept(prev.mem, prev_out) + (F::one() - beta) * syn;
         LifState { syn, mem }
     }
 
@@ -145,14 +167,15 @@ impl<F: Real> Lif<F> {
         prev_out: F,
         lam: &Adjoints<F>,
     ) -> StepAdjoint<F, LifState<F>> {
+        let reset = self.reset_terms();
         let prev_out_grad = match self.reset {
             ResetGrad::Detached => F::zero(),
-            ResetGrad::Differentiable => -beta * prev_mem * lam.mem,
+            ResetGrad::Differentiable => beta * reset.d_spike(prev_mem) * lam.mem,
         };
         StepAdjoint {
             prev_state: LifState {
                 syn: alpha * lam.syn,
-                mem: beta * (F::one() - prev_out) * lam.mem,
+                mem: beta * reset.d_mem(prev_out) * lam.mem,
             },
             input: lam.syn,
             prev_out: prev_out_grad,
@@ -170,17 +193,18 @@ impl<F: Real> Lif<F> {
         decay_slots: bool,
     ) {
         let (one, alpha, beta) = (F::one(), self.alpha[j], self.beta[j]);
+        let reset = self.reset_terms();
         let (syn, mem) = (0, 1);
         jac.set_prev(syn, syn, alpha);
         jac.set_prev(mem, syn, (one - beta) * alpha);
-        jac.set_prev(mem, mem, beta * (one - prev_out));
+        jac.set_prev(mem, mem, beta * reset.d_mem(prev_out));
         if self.reset == ResetGrad::Differentiable {
-            jac.prev_out[mem] = -beta * prev.mem;
+            jac.prev_out[mem] = beta * reset.d_spike(prev.mem);
         }
         jac.input[syn] = one;
         jac.input[mem] = one - beta;
         if decay_slots {
-            jac.set_param(mem, 0, prev.mem * (one - prev_out) - state.syn);
+            jac.set_param(mem, 0, reset.kept(prev.mem, prev_out) - state.syn);
             jac.set_param(syn, 1, prev.syn);
             jac.set_param(mem, 1, (one - beta) * prev.syn);
         }
@@ -203,7 +227,8 @@ impl<F: Real> Lif<F> {
         grads: &mut [F],
     ) -> StepAdjoint<F, LifState<F>> {
         let lam = Self::adjoints(beta, carry, g_out, surrogate);
-        grads[0] += lam.mem * (prev.mem * (F::one() - prev_out) - state.syn);
+        let kept = self.reset_terms().kept(prev.mem, prev_out);
+        grads[0] += lam.mem * (kept - state.syn);
         grads[1] += lam.syn * prev.syn;
         self.propagate(alpha, beta, prev.mem, prev_out, &lam)
     }
@@ -232,7 +257,8 @@ impl<F: Real> NeuronModel<F> for Lif<F> {
         input: F,
         ctx: &StepContext,
     ) -> (Self::State, F) {
-        let state = Self::update(self.alpha[j], self.beta[j], prev, prev_out, input);
+        let decays = (self.alpha[j], self.beta[j]);
+        let state = Self::update(decays, self.reset_terms(), prev, prev_out, input);
         (state, self.record_output(j, &state, ctx))
     }
 

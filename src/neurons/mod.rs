@@ -51,6 +51,72 @@ pub enum ResetGrad {
     Differentiable,
 }
 
+/// What a spike does to the membrane (`reset = "zero"` or `"subtract"` on a layer).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ResetMode {
+    /// `U ← 0` after a spike, as `U·(1 − S)` (stork, SpyTorch; NIR's `v_reset = 0`).
+    #[default]
+    Zero,
+    /// `U ← U − θ` after a spike, keeping the overshoot (snnTorch's default,
+    /// SpikingJelly's soft reset, the e-prop LIF).
+    Subtract,
+}
+
+impl ResetMode {
+    /// The config's name of the mode (`"zero"`, `"subtract"`).
+    pub fn name(self) -> &'static str {
+        match self {
+            ResetMode::Zero => "zero",
+            ResetMode::Subtract => "subtract",
+        }
+    }
+}
+
+/// A reset as a step applies it: the membrane a step starts from after `U'` emitted `S'` is
+/// `U' − S'·(a U' + b)`, with `(a, b) = (1, 0)` for [`ResetMode::Zero`] and `(0, θ)` for
+/// [`ResetMode::Subtract`]: one branch-free form the row kernels vectorise for both modes (and
+/// for binary spikes bit for bit `U'(1 − S')` under the reset to zero).
+#[derive(Clone, Copy, Debug)]
+pub struct ResetTerms<F> {
+    per_mem: F,
+    offset: F,
+}
+
+impl<F: Real> ResetTerms<F> {
+    /// The terms of `mode` for threshold `threshold`.
+    pub fn new(mode: ResetMode, threshold: F) -> Self {
+        match mode {
+            ResetMode::Zero => Self {
+                per_mem: F::one(),
+                offset: F::zero(),
+            },
+            ResetMode::Subtract => Self {
+                per_mem: F::zero(),
+                offset: threshold,
+            },
+        }
+    }
+
+    /// The membrane after the reset: `U' − S'·(a U' + b)`.
+    #[inline(always)]
+    pub fn kept(self, mem: F, spike: F) -> F {
+        mem - spike * (self.per_mem * mem + self.offset)
+    }
+
+    /// `∂kept/∂U' = 1 − a S'`.
+    #[inline(always)]
+    pub fn d_mem(self, spike: F) -> F {
+        F::one() - self.per_mem * spike
+    }
+
+    /// `∂kept/∂S' = −(a U' + b)`.
+    #[inline(always)]
+    pub fn d_spike(self, mem: F) -> F {
+        -(self.per_mem * mem + self.offset)
+    }
+}
+
 /// The gradients one adjoint step hands back to the scan.
 #[derive(Clone, Copy, Debug)]
 pub struct StepAdjoint<F, S> {

@@ -1,8 +1,9 @@
 //! Discretisation of NIR's continuous-time neurons into this crate's discrete model (see the
 //! module documentation of [`crate::nir`] for the equations).
 
-use super::graph::{IfNeurons, Leaky, NirGraph, NodeKind};
+use super::graph::{IfNeurons, Leaky, MetaValue, NirGraph, NodeKind};
 use super::NirError;
+use crate::neurons::ResetMode;
 
 /// Metadata key of the time step in seconds.
 pub const META_DT: &str = "dt";
@@ -15,7 +16,11 @@ pub const META_SPIKE_INPUT: &str = "spike_input";
 /// Metadata key naming the program that wrote the file.
 pub const META_PRODUCER: &str = "producer";
 /// The reset rule this crate simulates, as written to metadata.
-pub const RESET_RULE: &str = "v_reset_after_spike_step: v[t] = beta*v[t-1]*(1-S[t-1]) + input";
+pub const RESET_RULE: &str = "after a spike step: v[t] = beta*(v[t-1] - S[t-1]*K) + input, \
+     K = v[t-1] (reset_mode zero: v_reset) or v_threshold (reset_mode subtract)";
+/// Metadata key of a neuron node's [`ResetMode`] (`"zero"` or `"subtract"`), which NIR's node
+/// types cannot express (they reset to `v_reset`).
+pub const META_RESET_MODE: &str = "reset_mode";
 /// How input spikes enter, as written to metadata.
 pub const SPIKE_INPUT: &str = "dirac: I jumps by w_in/tau_syn per unit input at the step start";
 
@@ -342,4 +347,20 @@ pub fn tau_for_decay(target: f32, dt32: f32) -> f32 {
         tau = f32::from_bits(if d < target { bits + 1 } else { bits - 1 });
     }
     best
+}
+
+/// The reset mode of neuron node `name` from its metadata ([`META_RESET_MODE`]), if given.
+pub fn reset_mode_of(g: &NirGraph, name: &str) -> Result<Option<ResetMode>, NirError> {
+    let meta = g.nodes.get(name).map(|n| &n.metadata);
+    match meta.and_then(|m| m.get(META_RESET_MODE)) {
+        None => Ok(None),
+        Some(MetaValue::Text(t)) if t == ResetMode::Zero.name() => Ok(Some(ResetMode::Zero)),
+        Some(MetaValue::Text(t)) if t == ResetMode::Subtract.name() => {
+            Ok(Some(ResetMode::Subtract))
+        }
+        Some(other) => Err(NirError::unsupported(
+            name,
+            format!("metadata {META_RESET_MODE} = {other:?} (\"zero\" or \"subtract\")"),
+        )),
+    }
 }

@@ -3,7 +3,7 @@
 
 use super::convention::{
     Discretisation, CURRENT_INPUT, META_CURRENT_INPUT, META_DISCRETISATION, META_DT, META_PRODUCER,
-    META_RESET, META_SPIKE_INPUT, RESET_RULE, SPIKE_INPUT,
+    META_RESET, META_RESET_MODE, META_SPIKE_INPUT, RESET_RULE, SPIKE_INPUT,
 };
 use super::graph::{
     Array, Conv1d, IfNeurons, Leaky, MetaValue, Metadata, NirGraph, Node, NodeKind,
@@ -111,7 +111,10 @@ pub fn export_network(net: &Network<f32>) -> Result<NirGraph, NirError> {
             None => affine(&layer.w_in, layer.b_in.as_deref()),
         };
         add(&mut g, &fc, projection, Metadata::new());
-        add(&mut g, &lif, neurons, meta.clone());
+        let mut neuron_meta = meta.clone();
+        let reset = MetaValue::Text(layer.spec.reset.name().to_string());
+        neuron_meta.insert(META_RESET_MODE.to_string(), reset);
+        add(&mut g, &lif, neurons, neuron_meta);
         g.edges.push((prev, fc.clone()));
         let mut current = fc;
         if let Some(pool) = layer.conv.as_ref().and_then(|c| c.input.conv.pool) {

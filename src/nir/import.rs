@@ -4,13 +4,14 @@
 
 use super::chain::{chain, Neurons, Stage};
 use super::convention::{
-    delay_steps, discretise, integrate_fire, integrator, stateless, DiscreteNeuron, Discretisation,
-    META_DISCRETISATION, META_DT,
+    delay_steps, discretise, integrate_fire, integrator, reset_mode_of, stateless, DiscreteNeuron,
+    Discretisation, META_DISCRETISATION, META_DT,
 };
 use super::graph::{Array, MetaValue, NirGraph};
 use super::NirError;
 use crate::layers::{NeuronKind, ReadoutKind, ReadoutSpec, SpikingLayerSpec};
 use crate::network::{Network, NetworkSpec};
+use crate::neurons::ResetMode;
 use crate::surrogates::SpikeFn;
 use rand::SeedableRng;
 
@@ -25,6 +26,10 @@ pub struct ImportOptions {
     /// constants are `dt·τ` and are rescaled to seconds first
     /// ([`super::norse_time_constants`]).
     pub norse_export_dt_s: Option<f64>,
+    /// What a spike does to the spiking layers' membranes; `None`: each node's
+    /// `reset_mode` metadata (our exports), else NIR's reset to `v_reset`. NIR cannot say
+    /// "subtract": files from tools trained that way (snnTorch's default) need it given.
+    pub reset: Option<ResetMode>,
 }
 
 /// An imported network and how it was read.
@@ -124,6 +129,7 @@ pub fn import_graph(graph: &NirGraph, opts: &ImportOptions) -> Result<Imported, 
             None => Vec::new(),
         };
         spec.hidden.push(SpikingLayerSpec {
+            reset: reset_mode(&g, &s.name, opts.reset)?,
             input_delay_steps,
             size: s.neurons.size(),
             neuron,
@@ -220,6 +226,22 @@ pub fn import_graph(graph: &NirGraph, opts: &ImportOptions) -> Result<Imported, 
         discretisation_from_file: from_file,
         notes,
     })
+}
+
+/// The reset of population `name`: the one asked for, else the node's metadata, else NIR's
+/// reset to `v_reset`; asked and written must agree.
+fn reset_mode(g: &NirGraph, name: &str, asked: Option<ResetMode>) -> Result<ResetMode, NirError> {
+    match (asked, reset_mode_of(g, name)?) {
+        (Some(a), Some(b)) if a != b => Err(NirError::unsupported(
+            name,
+            format!(
+                "the file says reset_mode {}, but {} was asked for",
+                b.name(),
+                a.name()
+            ),
+        )),
+        (a, b) => Ok(a.or(b).unwrap_or_default()),
+    }
 }
 
 /// The discretisation to use, and whether the file named it; checks the file's `dt`.

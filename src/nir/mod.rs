@@ -151,6 +151,13 @@
 //! `reset_mechanism="zero"` instead also drops the step's input and synaptic current, which
 //! NIR cannot express).
 //!
+//! **Reset by subtraction.** NIR's nodes always reset to `v_reset`, so a file cannot say
+//! that a network was trained resetting by subtraction (snnTorch's default). With
+//! [`ImportOptions::reset`] `= Subtract` every spiking layer subtracts its threshold
+//! (measured from `v_reset`) instead: `u[t] = β (u[t−1] − θ S[t−1]) + …`
+//! ([`crate::neurons::ResetMode`]). Export writes each neuron node's mode as the metadata
+//! `reset_mode` (`"zero"` or `"subtract"`), which import reads when no reset is given.
+//!
 //! **Currents between neuron nodes.** The rules above take a node's input as spikes
 //! (impulses). An input that comes from a non-spiking neuron node (`LI`), directly or through
 //! stateless nodes, is a current, and a node receiving it holds it constant over the step, as
@@ -192,7 +199,7 @@
 //! section give the layer's equations exactly.
 //!
 //! Exported files carry `dt` (seconds), `discretisation`, `reset` and `spike_input` in the
-//! graph's and every neuron node's metadata; import uses them and checks them against the
+//! graph's and every neuron node's metadata (and `reset_mode` in the spiking nodes'); import uses them and checks them against the
 //! time step it is given.
 
 mod affine;

@@ -361,6 +361,7 @@ fn graphs_that_are_not_chains_are_refused_by_name() {
         dt_s: 1e-3,
         discretisation: None,
         norse_export_dt_s: None,
+        reset: None,
     };
     let err = |g: &NirGraph| import_graph(g, &opts).unwrap_err().to_string();
     assert!(import_graph(&two_layers(&[], &[]), &opts).is_ok());
@@ -460,6 +461,7 @@ fn convolutions_without_input_shape_take_it_from_their_input() {
         dt_s: 1e-3,
         discretisation: None,
         norse_export_dt_s: None,
+        reset: None,
     };
     let conv2d = |input_shape| Conv2d {
         weight: Array {

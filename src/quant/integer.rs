@@ -35,9 +35,12 @@
 //!
 //! ```text
 //! I[t] = sat(round_shift(α · I[t−1], 16) + x[t])
-//! U[t] = sat(round_shift(β · U[t−1] · (1 − S[t−1]) + (2¹⁶ − β) · I[t], 16))
-//! S[t] = U[t] > 2¹⁶                       (U > θ; the reset as the float model's)
+//! U[t] = sat(round_shift(β · K[t−1] + (2¹⁶ − β) · I[t], 16))
+//! S[t] = U[t] > 2¹⁶                       (U > θ)
 //! ```
+//!
+//! with `K[t−1]` the membrane after the reset, as the float model's: `U[t−1] · (1 − S[t−1])`
+//! (reset to zero) or `U[t−1] − 2¹⁶ S[t−1]` (by subtraction of `θ`).
 //!
 //! The readout is the same without threshold and reset; its membranes `U[t, c]` are the
 //! output. The class scores are read off them in integers as the loss reads its logits

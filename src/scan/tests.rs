@@ -4,7 +4,9 @@
 
 use super::testing::{check_jacobian, check_model, uniform, Perturb};
 use super::*;
-use crate::neurons::{AdaptiveLif, FixedLif, LeakyReadout, Lif, MembraneInput, ResetGrad};
+use crate::neurons::{
+    AdaptiveLif, FixedLif, LeakyReadout, Lif, MembraneInput, ResetGrad, ResetMode,
+};
 use crate::surrogates::{SpikeFn, Surrogate};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -40,7 +42,13 @@ impl Perturb for AdaptiveLif<f64> {
     }
 }
 
+/// Both reset modes, for the tests that run the LIF under each.
+const RESET_MODES: [ResetMode; 2] = [ResetMode::Zero, ResetMode::Subtract];
+
+/// A LIF of `n` neurons with random decays and threshold, relaxed spikes and a differentiable
+/// reset; every second draw (by the generator's next bit) resets by subtraction.
 fn random_lif(rng: &mut ChaCha8Rng, n: usize) -> Lif<f64> {
+    let reset_mode = RESET_MODES[rng.random_range(0..2)];
     Lif {
         alpha: uniform(rng, n, 0.5, 0.95),
         beta: uniform(rng, n, 0.6, 0.97),
@@ -49,24 +57,29 @@ fn random_lif(rng: &mut ChaCha8Rng, n: usize) -> Lif<f64> {
             beta: rng.random_range(2.0..10.0),
         },
         reset: ResetGrad::Differentiable,
+        reset_mode,
     }
 }
 
 #[test]
 fn lif_backward_matches_finite_differences() {
     let mut rng = ChaCha8Rng::seed_from_u64(1);
-    for trial in 0..6 {
+    for trial in 0..8 {
         let n = rng.random_range(1..6);
-        check_model(&random_lif(&mut rng, n), &mut rng, trial % 2 == 0);
+        let mut lif = random_lif(&mut rng, n);
+        lif.reset_mode = RESET_MODES[trial % 2];
+        check_model(&lif, &mut rng, trial % 4 < 2);
     }
 }
 
 #[test]
 fn fixed_lif_backward_matches_finite_differences() {
     let mut rng = ChaCha8Rng::seed_from_u64(11);
-    for trial in 0..6 {
+    for trial in 0..8 {
         let n = rng.random_range(1..6);
-        check_model(&FixedLif(random_lif(&mut rng, n)), &mut rng, trial % 2 == 0);
+        let mut lif = random_lif(&mut rng, n);
+        lif.reset_mode = RESET_MODES[trial % 2];
+        check_model(&FixedLif(lif), &mut rng, trial % 4 < 2);
     }
 }
 
@@ -81,11 +94,17 @@ fn fixed_lif_equals_lif_from_the_membrane_alone() {
         },
         SpikeFn::Relaxed { beta: 4.0 },
     ];
-    for spike in spikes {
-        for reset in [ResetGrad::Detached, ResetGrad::Differentiable] {
+    let settings = spikes.into_iter().flat_map(|spike| {
+        let resets = [ResetGrad::Detached, ResetGrad::Differentiable];
+        resets
+            .into_iter()
+            .flat_map(move |reset| RESET_MODES.map(|mode| (spike, reset, mode)))
+    });
+    for (spike, reset, mode) in settings {
+        {
             let n = 6;
             let mut lif = random_lif(&mut rng, n);
-            (lif.spike, lif.reset) = (spike, reset);
+            (lif.spike, lif.reset, lif.reset_mode) = (spike, reset, mode);
             let x = Seq::from_vec(10, 3, n, uniform(&mut rng, 10 * 3 * n, -1.0, 6.0)).unwrap();
             let g = Seq::from_vec(10, 3, n, uniform(&mut rng, 10 * 3 * n, -1.0, 1.0)).unwrap();
             let w = Matrix::from_vec(n, n, uniform(&mut rng, n * n, -1.0, 1.0)).unwrap();
@@ -101,8 +120,8 @@ fn fixed_lif_equals_lif_from_the_membrane_alone() {
                 backward(&fixed, &tf, &g, Some(&w)),
                 backward(&lif, &tl, &g, Some(&w)),
             );
-            assert_eq!(gf.input, gl.input, "{spike:?} {reset:?}");
-            assert_eq!(gf.w_rec, gl.w_rec, "{spike:?} {reset:?}");
+            assert_eq!(gf.input, gl.input, "{spike:?} {reset:?} {mode:?}");
+            assert_eq!(gf.w_rec, gl.w_rec, "{spike:?} {reset:?} {mode:?}");
             assert!(gf.params.is_empty());
         }
     }
@@ -169,6 +188,7 @@ fn lif_single_spike_response_matches_closed_form() {
         threshold: 1e9,
         spike: SpikeFn::default(),
         reset: ResetGrad::Detached,
+        reset_mode: ResetMode::Zero,
     };
     let steps = 60;
     let mut x = Seq::zeros(steps, 1, 1);
@@ -192,12 +212,34 @@ fn lif_resets_by_multiplication() {
         threshold: 1.0,
         spike: SpikeFn::default(),
         reset: ResetGrad::Detached,
+        reset_mode: ResetMode::Zero,
     };
     let x = Seq::from_vec(4, 1, 1, vec![4.0, 4.0, 4.0, 0.0]).unwrap();
     let trace = forward(&model, x, None);
     // U0 = 0.5·4 = 2 → spike; U1 = 0.5·2·0 + 2 = 2 → spike; U3 = 0 (reset, no input).
     assert_eq!(trace.out.data, vec![1.0, 1.0, 1.0, 0.0]);
     assert_eq!(trace.saved[3].mem, 0.0);
+}
+
+/// Reset by subtraction: `U[t] = β (U[t−1] − θ S[t−1]) + (1 − β) x[t]` (no synaptic decay),
+/// the overshoot kept and decayed. By hand with β = 0.5, θ = 1: U = 0.5·5.5 = 2.75 → spike;
+/// 0.5·(2.75 − 1) = 0.875 (no input) → none; 0.5·0.875 + 0.5·2 = 1.4375 → spike;
+/// 0.5·0.4375 = 0.21875 (all exact in binary).
+#[test]
+fn lif_resets_by_subtraction() {
+    let model = Lif {
+        alpha: vec![0.0],
+        beta: vec![0.5],
+        threshold: 1.0,
+        spike: SpikeFn::default(),
+        reset: ResetGrad::Detached,
+        reset_mode: ResetMode::Subtract,
+    };
+    let x = Seq::from_vec(4, 1, 1, vec![5.5, 0.0, 2.0, 0.0]).unwrap();
+    let trace = forward(&model, x, None);
+    assert_eq!(trace.out.data, vec![1.0, 0.0, 1.0, 0.0]);
+    let mems: Vec<f64> = trace.saved.iter().map(|s| s.mem).collect();
+    assert_eq!(mems, vec![2.75, 0.875, 1.4375, 0.21875]);
 }
 
 /// A model that forwards to a model's per-neuron `step`/`adjoint` and keeps the trait's
@@ -304,10 +346,13 @@ fn lif_row_kernels_equal_per_neuron_steps() {
         SpikeFn::Relaxed { beta: 4.0 },
     ];
     for spike in spikes {
-        for reset in [ResetGrad::Detached, ResetGrad::Differentiable] {
+        for (reset, mode) in [ResetGrad::Detached, ResetGrad::Differentiable]
+            .into_iter()
+            .flat_map(|reset| RESET_MODES.map(|mode| (reset, mode)))
+        {
             let mut lif = random_lif(&mut rng, 7);
-            (lif.spike, lif.reset) = (spike, reset);
-            let what = format!("{spike:?} {reset:?}");
+            (lif.spike, lif.reset, lif.reset_mode) = (spike, reset, mode);
+            let what = format!("{spike:?} {reset:?} {mode:?}");
             assert_rows_equal_per_neuron(&lif, &mut rng, &what);
             assert_rows_equal_per_neuron(&FixedLif(lif), &mut rng, &what);
         }
@@ -364,8 +409,11 @@ fn jacobians_match_finite_differences_and_adjoints_are_their_transpose() {
         let mut lif = random_lif(&mut rng, 4);
         lif.reset = reset;
         let exact = reset == ResetGrad::Differentiable;
-        check_jacobian(&lif, &mut rng, exact);
-        check_jacobian(&FixedLif(lif.clone()), &mut rng, exact);
+        for mode in RESET_MODES {
+            lif.reset_mode = mode;
+            check_jacobian(&lif, &mut rng, exact);
+            check_jacobian(&FixedLif(lif.clone()), &mut rng, exact);
+        }
         let adaptive = AdaptiveLif {
             alpha: lif.alpha.clone(),
             beta: lif.beta.clone(),

@@ -4,7 +4,7 @@ use super::{Spread, SubstrateConfig, SubstrateError};
 use crate::data::rng;
 use crate::layers::{ReadoutKind, SpikingLayer};
 use crate::network::Network;
-use crate::neurons::NeuronKind;
+use crate::neurons::{NeuronKind, ResetMode};
 use crate::real::Real;
 use crate::tensor::Matrix;
 use rand_chacha::ChaCha8Rng;
@@ -261,6 +261,14 @@ fn check_supported<F: Real>(net: &Network<F>) -> Result<(), SubstrateError> {
                     "hidden layer {k}: {:?} neurons (only LIF neurons, whose threshold \
                      variation it emulates exactly)",
                     layer.spec.neuron
+                ),
+            });
+        }
+        if layer.spec.reset != ResetMode::Zero {
+            return Err(SubstrateError::Unsupported {
+                what: format!(
+                    "hidden layer {k}: reset = \"{}\" (the chip's neurons reset to zero)",
+                    layer.spec.reset.name()
                 ),
             });
         }

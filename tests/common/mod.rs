@@ -82,8 +82,13 @@ pub fn randman_files(dir: &std::path::Path) -> (std::path::PathBuf, std::path::P
 
 /// Hidden layer `k`'s stored spikes of a `spikegrad run` output: shape and values.
 pub fn stored_spikes(path: &std::path::Path, k: usize) -> (Vec<u64>, Vec<i64>) {
+    stored_spikes_in(path, "", k)
+}
+
+/// [`stored_spikes`] under `group` (`"/snntorch"`: `/snntorch/hidden/{k}/spikes`).
+pub fn stored_spikes_in(path: &std::path::Path, group: &str, k: usize) -> (Vec<u64>, Vec<i64>) {
     let r = spikegrad::io::hdf5::Hdf5Reader::open(path).unwrap();
-    let ds = r.dataset(&format!("/hidden/{k}/spikes")).unwrap();
+    let ds = r.dataset(&format!("{group}/hidden/{k}/spikes")).unwrap();
     let raw = r.read_all_raw(&ds).unwrap();
     let mut out = Vec::new();
     ds.dtype.decode_ints(&raw, &mut out).unwrap();

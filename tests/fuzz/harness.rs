@@ -122,6 +122,7 @@ pub fn nir(path: &Path) -> bool {
         dt_s: 1e-3,
         discretisation: None,
         norse_export_dt_s: None,
+        reset: None,
     };
     read_nir(path).is_ok_and(|graph| import_graph(&graph, &opts).is_ok())
 }

@@ -3,7 +3,9 @@
 
 use crate::layers::conv::MapShape;
 use crate::layers::{DaleSpec, Input, SpikingLayer, SpikingLayerSpec};
-use crate::neurons::{ExcInh, ExcInhFamily, ExcInhState, NeuronSettings, ParamValues, ResetGrad};
+use crate::neurons::{
+    ExcInh, ExcInhFamily, ExcInhState, NeuronSettings, ParamValues, ResetGrad, ResetMode,
+};
 use crate::surrogates::SpikeFn;
 use crate::tensor::Seq;
 use rand::{Rng, SeedableRng};
@@ -182,6 +184,7 @@ fn presynaptic_rows_choose_the_current() {
         threshold: 1.0,
         spike: SpikeFn::default(),
         reset: ResetGrad::Detached,
+        reset_mode: ResetMode::Zero,
         learn_tau: true,
     };
     let model = ExcInh::new(ParamValues::new::<ExcInhFamily>(&values), &settings);

@@ -19,6 +19,7 @@ fn reference_lif(layer: &SpikingLayer<f64>) -> Lif<f64> {
         threshold: layer.spec.threshold,
         spike: layer.spike,
         reset: layer.spec.reset_grad,
+        reset_mode: layer.spec.reset,
     }
 }
 

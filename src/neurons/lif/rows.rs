@@ -113,13 +113,13 @@ impl<F: Real> WithSpikeKernel<F> for StepRow<'_, F> {
 /// time (the state's interleaved fields vectorise poorly with baseline SSE).
 #[multiversion::multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma", "x86_64+avx2+fma"))]
 fn step_rows<'a, F: Real, K: SpikeKernel<F>>(row: StepRow<'a, F>, kernel: K) {
-    let theta = row.lif.threshold;
+    let (theta, reset) = (row.lif.threshold, row.lif.reset_terms());
     let params = row.lif.alpha.iter().zip(&row.lif.beta);
     let inputs = row.prev.iter().zip(row.prev_outs).zip(row.input);
     let outputs = row.states.iter_mut().zip(row.outs.iter_mut());
     let rows = params.zip(inputs).zip(outputs).enumerate();
     for (j, (((&a, &b), ((p, &po), &x)), (s, o))) in rows {
-        *s = Lif::update(a, b, p, po, x);
+        *s = Lif::update((a, b), reset, p, po, x);
         *o = kernel.fire(s.mem - theta, || row.ctx.uniform(j));
     }
 }

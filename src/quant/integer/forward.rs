@@ -3,7 +3,7 @@
 
 use super::fixed::STATE_ONE;
 use super::layer::{IntegerLayer, IntegerReadout, IntegerWeights};
-use super::neuron::step;
+use super::neuron::{reset, step};
 use super::{IntegerError, IntegerNetwork};
 use crate::events::SpikeEvents;
 use crate::tensor::Seq;
@@ -155,7 +155,8 @@ fn run_layer(layer: &IntegerLayer, active: &[Vec<u32>]) -> Vec<u8> {
             if let Some(w_rec) = &layer.w_rec {
                 x += w_rec.requant.apply(acc_rec[j]);
             }
-            (syn[j], mem[j]) = step(alpha[j], beta[j], syn[j], mem[j], fired[j], x);
+            let kept = reset(layer.reset, mem[j], fired[j]);
+            (syn[j], mem[j]) = step(alpha[j], beta[j], syn[j], kept, x);
             fired[j] = mem[j] > STATE_ONE;
             if fired[j] {
                 row[j] = 1;
@@ -176,7 +177,7 @@ fn run_readout(readout: &IntegerReadout, active: &[Vec<u32>]) -> Vec<i32> {
         accumulate(&readout.w, ids, &mut acc);
         for j in 0..n {
             let x = readout.w.requant.apply(acc[j]);
-            (syn[j], mem[j]) = step(alpha[j], beta[j], syn[j], mem[j], false, x);
+            (syn[j], mem[j]) = step(alpha[j], beta[j], syn[j], mem[j], x);
             row[j] = mem[j];
         }
     }

@@ -3,7 +3,7 @@
 use super::fixed::{decay_multiplier, Requant, FRAC_BITS};
 use super::IntegerError;
 use crate::layers::{NeuronKind, Readout, SpikingLayer};
-use crate::neurons::decay;
+use crate::neurons::{decay, ResetMode};
 use crate::quant::{QuantizedNetwork, QuantizedTensor};
 
 /// An int8 weight matrix `[rows, cols]` (row `i`: the weights from input `i`) and the
@@ -97,6 +97,8 @@ pub struct IntegerLayer {
     pub decays: IntegerDecays,
     /// The float threshold `θ`: the unit of the states.
     pub threshold: f32,
+    /// What a spike does to the membrane.
+    pub reset: ResetMode,
 }
 
 impl IntegerLayer {
@@ -136,6 +138,7 @@ impl IntegerLayer {
             w_rec,
             decays: IntegerDecays::new(layer.dt_s, tau_syn, tau_mem),
             threshold,
+            reset: layer.spec.reset,
         })
     }
 

@@ -4,6 +4,7 @@
 
 use super::layer::IntegerWeights;
 use super::IntegerNetwork;
+use crate::neurons::ResetMode;
 
 /// `round(v / 2ⁿ)`, ties toward `+∞`, as `⌊(v + 2ⁿ⁻¹) / 2ⁿ⌋`.
 fn round_div(v: i64, n: u32) -> i64 {
@@ -24,10 +25,20 @@ fn drive(w: &IntegerWeights, x: &[i64], j: usize) -> i64 {
     round_div(acc * w.requant.multiplier as i64, w.requant.shift)
 }
 
-/// One decay step: `(syn', mem')` from the previous state, the reset flag and the input.
-fn update(alpha: i64, beta: i64, syn: i64, mem: i64, reset: bool, x: i64) -> (i64, i64) {
+/// One decay step: `(syn', mem')` from the previous state, the previous spike, the reset
+/// mode (`None`: a readout, never reset) and the input.
+fn update(
+    (alpha, beta): (i64, i64),
+    (syn, mem): (i64, i64),
+    (fired, mode): (bool, Option<ResetMode>),
+    x: i64,
+) -> (i64, i64) {
     let syn = clamp_state(round_div(alpha * syn, 16) + x);
-    let prev = if reset { 0 } else { mem };
+    let prev = match (fired, mode) {
+        (true, Some(ResetMode::Zero)) => 0,
+        (true, Some(ResetMode::Subtract)) => mem - 65536,
+        _ => mem,
+    };
     let mem = clamp_state(round_div(beta * prev + (65536 - beta) * syn, 16));
     (syn, mem)
 }
@@ -59,9 +70,9 @@ pub(super) fn run(net: &IntegerNetwork, x: &[Vec<Vec<u8>>]) -> (Vec<Vec<u8>>, Ve
                     if let Some(w_rec) = &layer.w_rec {
                         input += drive(w_rec, &prev, j);
                     }
-                    let alpha = layer.decays.alpha[j] as i64;
-                    let beta = layer.decays.beta[j] as i64;
-                    (syn[j], mem[j]) = update(alpha, beta, syn[j], mem[j], prev[j] == 1, input);
+                    let decays = (layer.decays.alpha[j] as i64, layer.decays.beta[j] as i64);
+                    let reset = (prev[j] == 1, Some(layer.reset));
+                    (syn[j], mem[j]) = update(decays, (syn[j], mem[j]), reset, input);
                 }
                 for j in 0..n {
                     prev[j] = i64::from(mem[j] > 65536);
@@ -95,9 +106,12 @@ pub(super) fn run(net: &IntegerNetwork, x: &[Vec<Vec<u8>>]) -> (Vec<Vec<u8>>, Ve
                 for t in 0..steps {
                     for j in 0..n {
                         let input = drive(&readout.w, &signal[t][b], j);
-                        let alpha = readout.decays.alpha[j] as i64;
-                        let beta = readout.decays.beta[j] as i64;
-                        (syn[j], mem[j]) = update(alpha, beta, syn[j], mem[j], false, input);
+                        let decays = (
+                            readout.decays.alpha[j] as i64,
+                            readout.decays.beta[j] as i64,
+                        );
+                        let state = (syn[j], mem[j]);
+                        (syn[j], mem[j]) = update(decays, state, (false, None), input);
                         out[t][b][j] = mem[j] as i32;
                     }
                 }

@@ -7,6 +7,7 @@ use crate::events::SpikeEvents;
 use crate::layers::{EncoderSpec, Input, NeuronKind, ReadoutKind, ReadoutSpec, SpikingLayerSpec};
 use crate::losses::{self, LossKind, Targets};
 use crate::network::NetworkSpec;
+use crate::neurons::ResetMode;
 use crate::surrogates::EscapeNoise;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -78,10 +79,13 @@ fn dense(events: &SpikeEvents) -> Vec<Vec<Vec<u8>>> {
 }
 
 /// The networks both comparisons run on: feed-forward, recurrent, two heterogeneous layers,
-/// spiking output, and one whose states saturate (a tiny threshold).
+/// spiking output, one whose states saturate (a tiny threshold), and a recurrent layer reset by
+/// subtraction.
 fn networks(seed: u64) -> Vec<(&'static str, Network<f32>)> {
     let ff = spec(20, vec![layer(24, false, 0.0)], 5);
     let rec = spec(20, vec![layer(24, true, 0.0)], 5);
+    let mut subtract = rec.clone();
+    subtract.hidden[0].reset = ResetMode::Subtract;
     let deep = spec(20, vec![layer(24, true, 0.4), layer(16, false, 0.4)], 5);
     let mut spiking = spec(20, vec![layer(24, false, 0.2), layer(5, true, 0.0)], 5);
     spiking.readout.kind = ReadoutKind::Spikes;
@@ -101,6 +105,7 @@ fn networks(seed: u64) -> Vec<(&'static str, Network<f32>)> {
         ("two layers", random_net(&deep, seed, 6.0, 3.0)),
         ("spiking output", random_net(&spiking, seed, 6.0, 3.0)),
         ("saturating", saturating),
+        ("subtract reset", random_net(&subtract, seed, 6.0, 3.0)),
     ]
 }
 
@@ -149,6 +154,7 @@ fn integer_spikes_and_predictions_agree_with_the_float_model() {
         ("feed-forward", 0.99, 0.9),
         ("recurrent", 0.97, 0.85),
         ("two layers", 0.97, 0.85),
+        ("subtract reset", 0.97, 0.85),
     ] {
         let (mut agree, mut total, mut same, mut samples) = (0u64, 0u64, 0usize, 0usize);
         for seed in 0..4 {

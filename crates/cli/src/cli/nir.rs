@@ -5,6 +5,7 @@ use clap::{Args, Subcommand, ValueEnum};
 use spikegrad::config::{DataSource, ExperimentConfig};
 use spikegrad::data::shd::SHD_MAX_TIME_S;
 use spikegrad::experiment::RunDir;
+use spikegrad::neurons::ResetMode;
 use spikegrad::nir::{self, Discretisation, ImportOptions};
 use spikegrad::quant::integer::IntegerNetwork;
 use spikegrad::quant::{Quantization, QuantizedNetwork};
@@ -48,6 +49,12 @@ enum NirCommand {
         /// time constants as dt·τ; they are rescaled to seconds).
         #[arg(long)]
         norse_export_dt: Option<f64>,
+        /// What a spike does to the spiking layers' membranes (default: the nodes'
+        /// `reset_mode` metadata, else NIR's reset to v_reset, "zero"). NIR cannot express
+        /// a reset by subtraction: give "subtract" for files trained that way (snnTorch's
+        /// default reset mechanism).
+        #[arg(long, value_enum)]
+        reset: Option<ResetArg>,
         /// SHD-layout HDF5 file that `spikegrad eval` evaluates on (train and test split).
         #[arg(long)]
         data: Option<PathBuf>,
@@ -58,6 +65,12 @@ enum NirCommand {
         #[arg(long)]
         force: bool,
     },
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum ResetArg {
+    Zero,
+    Subtract,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -75,6 +88,7 @@ pub fn run(args: NirArgs) -> anyhow::Result<()> {
             out,
             discretisation,
             norse_export_dt,
+            reset,
             data,
             max_time_s,
             force,
@@ -87,6 +101,10 @@ pub fn run(args: NirArgs) -> anyhow::Result<()> {
                 dt_s: dt,
                 discretisation,
                 norse_export_dt_s: norse_export_dt,
+                reset: reset.map(|r| match r {
+                    ResetArg::Zero => ResetMode::Zero,
+                    ResetArg::Subtract => ResetMode::Subtract,
+                }),
             };
             import(file, out, opts, data, max_time_s, force)
         }
@@ -106,12 +124,24 @@ pub fn export(run: PathBuf, out: PathBuf, integer: bool) -> anyhow::Result<serde
         nir::mark_integer(&mut graph, &IntegerNetwork::from_network(&net)?)?;
     }
     nir::write_nir(&out, &graph)?;
+    let subtracting: Vec<usize> = (net.hidden.iter().enumerate())
+        .filter(|(_, l)| l.spec.reset == ResetMode::Subtract)
+        .map(|(k, _)| k)
+        .collect();
+    if !subtracting.is_empty() {
+        eprintln!(
+            "note: hidden layers {subtracting:?} reset by subtraction, which NIR's nodes cannot \
+             express: their nodes say so in their metadata (reset_mode), which other readers \
+             ignore (they reset to v_reset)"
+        );
+    }
     let summary = serde_json::json!({
         "run": run.display().to_string(),
         "out": out.display().to_string(),
         "dt_s": net.spec.dt_ms * 1e-3,
         "weights": stored,
         "integer": integer,
+        "reset_by_subtraction": subtracting,
         "nodes": graph.nodes.len(),
         "edges": graph.edges.len(),
     });
