@@ -147,12 +147,13 @@ fn integrate_and_fire_networks_round_trip_bit_exactly() {
 /// reset asked for on import that contradicts the file is an error naming the node.
 #[test]
 fn subtract_reset_networks_round_trip_bit_exactly() {
-    for first in [NeuronKind::Lif, NeuronKind::IntegrateFire] {
+    let kinds = [NeuronKind::Lif, NeuronKind::IntegrateFire];
+    let modes = [ResetMode::Subtract, ResetMode::SubtractAfterLeak];
+    let cases = kinds.into_iter().flat_map(|k| modes.map(|m| (k, m)));
+    for (first, mode) in cases {
         let zero = random_network_with(6, ReadoutKind::Leaky, Bias::With, first);
         let mut spec = zero.spec.clone();
-        spec.hidden
-            .iter_mut()
-            .for_each(|l| l.reset = ResetMode::Subtract);
+        spec.hidden.iter_mut().for_each(|l| l.reset = mode);
         let mut net = Network::<f32>::new(&spec, &mut ChaCha8Rng::seed_from_u64(0)).unwrap();
         for (dst, src) in net.tensors_mut().into_iter().zip(zero.tensors()) {
             dst.copy_from_slice(src.data);
@@ -166,8 +167,8 @@ fn subtract_reset_networks_round_trip_bit_exactly() {
             "the reset must matter"
         );
         let g = nir::export_network(&net).unwrap();
-        let mode = &g.nodes["lif0"].metadata["reset_mode"];
-        assert_eq!(*mode, nir::MetaValue::Text("subtract".into()));
+        let written_mode = &g.nodes["lif0"].metadata["reset_mode"];
+        assert_eq!(*written_mode, nir::MetaValue::Text(mode.name().into()));
         assert_round_trip_is_bit_exact(&net);
         let dir = tempfile::tempdir().unwrap();
         let opts = ImportOptions {
@@ -178,10 +179,8 @@ fn subtract_reset_networks_round_trip_bit_exactly() {
         };
         let read = nir::read_nir(&written(&g, &dir.path().join("net.nir"))).unwrap();
         let e = nir::import_graph(&read, &opts).unwrap_err().to_string();
-        assert!(
-            e.contains("lif0") && e.contains("reset_mode subtract"),
-            "{e}"
-        );
+        let says = format!("reset_mode {}", mode.name());
+        assert!(e.contains("lif0") && e.contains(&says), "{e}");
     }
 }
 
@@ -514,7 +513,8 @@ fn snntorch_export_with_biases_reproduces_snntorch_spikes() {
 
 /// snnTorch's default modules without synapses (`RLeaky` with its recurrent Linear's bias,
 /// `Leaky`, `nn.Linear` biases), exported as `LIF` nodes, reproduce the forward snnTorch's
-/// importer builds (Leaky, reset "zero", no reset delay); the biases change the spikes.
+/// importer builds (Leaky, reset "zero", no reset delay); the biases change the spikes; and
+/// imported with `subtract_after_leak`, the `RLeaky` module's own default forward.
 #[test]
 fn snntorch_leaky_export_with_biases_reproduces_snntorch_spikes() {
     let net = import_snntorch("snntorch_leaky.nir");
@@ -534,6 +534,38 @@ fn snntorch_leaky_export_with_biases_reproduces_snntorch_spikes() {
     );
     assert!(m.spikes[0] > 300 && m.spikes[1] > 100, "{:?}", m.spikes);
     assert!(rate <= 1e-2, "mismatch rate {rate}");
+    // snnTorch's default reset (by subtraction, reset_delay=True) is ours subtracting after
+    // the leak: imported so, the first layer reproduces RLeaky's own forward.
+    let graph = nir::read_nir(&fixture("snntorch_leaky.nir")).unwrap();
+    let opts = ImportOptions {
+        dt_s: 1e-4,
+        discretisation: Some(Discretisation::ForwardEuler),
+        norse_export_dt_s: None,
+        reset: Some(ResetMode::SubtractAfterLeak),
+    };
+    let after_leak = nir::import_graph(&graph, &opts).unwrap().network;
+    let opts = ShdReadOptions {
+        channels: 12,
+        ..ShdReadOptions::default()
+    };
+    let data = read_shd(&fixture("snntorch_input.h5"), &opts).unwrap().data;
+    let rec = infer(&after_leak, &data, 60, 8).unwrap();
+    let expected = fixture("snntorch_leaky_expected.h5");
+    let (_, native) = common::stored_spikes_in(&expected, "/native", 0);
+    let got = &rec.hidden[0].1;
+    let differ = (got.iter().zip(&native))
+        .filter(|(a, b)| i64::from(**a) != **b)
+        .count();
+    let native_spikes: i64 = native.iter().sum();
+    println!(
+        "imported with reset subtract_after_leak: {differ} of {} entries of RLeaky's own \
+         forward differ ({native_spikes} spikes)",
+        native.len()
+    );
+    assert!(
+        native_spikes > 100 && differ <= native.len() / 1000,
+        "{differ}"
+    );
     let mut unbiased = net.clone();
     unbiased.hidden.iter_mut().for_each(|l| l.b_in = None);
     let without = match_snntorch_spikes(&unbiased, "snntorch_leaky_expected.h5");

@@ -137,13 +137,14 @@ impl CubaLif {
         let n = self.alpha.len();
         for (k, &x) in x.iter().enumerate() {
             let j = k % n;
-            let kept = match (self.reset, self.spikes[k] > 0.0) {
-                (_, false) => self.mem[k],
-                (ResetMode::Zero, true) => 0.0,
-                (ResetMode::Subtract, true) => self.mem[k] - self.threshold[j],
+            let (kept, after_leak) = match (self.reset, self.spikes[k] > 0.0) {
+                (_, false) => (self.mem[k], 0.0),
+                (ResetMode::Zero, true) => (0.0, 0.0),
+                (ResetMode::Subtract, true) => (self.mem[k] - self.threshold[j], 0.0),
+                (ResetMode::SubtractAfterLeak, true) => (self.mem[k], self.threshold[j]),
             };
             self.syn[k] = self.alpha[j] * self.syn[k] + self.gain_syn[j] * x;
-            self.mem[k] = self.beta[j] * kept + self.gain_mem[j] * self.syn[k];
+            self.mem[k] = self.beta[j] * kept - after_leak + self.gain_mem[j] * self.syn[k];
             self.spikes[k] = f64::from(u8::from(self.mem[k] > self.threshold[j]));
         }
     }
@@ -249,7 +250,7 @@ fn nir_paper_braille_graphs_match_a_float64_simulation() {
         let differ = count(&ours);
         let other = match graph.reset {
             ResetMode::Zero => ResetMode::Subtract,
-            ResetMode::Subtract => ResetMode::Zero,
+            _ => ResetMode::Zero,
         };
         let with_other: usize = count(&run(other)).iter().sum();
         let total = ours[0].data.len() + ours[1].data.len();

@@ -299,8 +299,9 @@ def nir_import(
     """``spikegrad nir import``: a NIR graph as a run directory (trainable further);
     returns a summary. ``norse_export_dt``: the file comes from Norse's exporter run with
     this dt (seconds), whose time constants are dt * tau and are rescaled. ``reset``:
-    ``"zero"`` or ``"subtract"`` (NIR cannot express a reset by subtraction; default: the
-    nodes' ``reset_mode`` metadata, else ``"zero"``)."""
+    ``"zero"``, ``"subtract"`` or ``"subtract_after_leak"`` (snnTorch's default neurons;
+    NIR cannot express a reset by subtraction; default: the nodes' ``reset_mode`` metadata,
+    else ``"zero"``)."""
     return json.loads(
         _native.nir_import(
             os.fspath(path),

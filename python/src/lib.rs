@@ -125,13 +125,11 @@ fn nir_import(
 ) -> PyResult<String> {
     let reset = match reset {
         None => None,
-        Some("zero") => Some(ResetMode::Zero),
-        Some("subtract") => Some(ResetMode::Subtract),
-        Some(other) => {
-            return Err(SpikegradError::new_err(format!(
-                "reset {other:?}: expected \"zero\" or \"subtract\""
-            )))
-        }
+        Some(name) => Some(ResetMode::from_name(name).ok_or_else(|| {
+            SpikegradError::new_err(format!(
+                "reset {name:?}: expected \"zero\", \"subtract\" or \"subtract_after_leak\""
+            ))
+        })?),
     };
     let discretisation = match discretisation {
         None => None,

@@ -163,26 +163,28 @@ mod tests {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("configs")
     }
 
-    /// `reset = "subtract"` is read on LIF and IF layers and refused, naming the field, on
-    /// models without that mode.
+    /// `reset = "subtract"` and `"subtract_after_leak"` are read on LIF and IF layers and
+    /// refused, naming the field, on models without those modes.
     #[test]
     fn reset_by_subtraction_is_a_mode_of_lif_and_if_layers() {
         use crate::neurons::ResetMode;
-        let set = |neuron: &str| {
-            let overrides = [
-                r#"network.hidden.0.reset="subtract""#.to_string(),
-                format!(r#"network.hidden.0.neuron={{kind="{neuron}"}}"#),
-            ];
-            load(None, &overrides)
-        };
-        for neuron in ["lif", "integrate_fire"] {
-            let c = set(neuron).unwrap();
-            let layer = &c.network.spiking().unwrap().hidden[0];
-            assert_eq!(layer.reset, ResetMode::Subtract, "{neuron}");
-        }
-        for neuron in ["adaptive_lif", "prospective"] {
-            let e = set(neuron).unwrap_err().to_string();
-            assert!(e.contains("network.hidden[0].reset"), "{e}");
+        for mode in [ResetMode::Subtract, ResetMode::SubtractAfterLeak] {
+            let set = |neuron: &str| {
+                let overrides = [
+                    format!(r#"network.hidden.0.reset="{}""#, mode.name()),
+                    format!(r#"network.hidden.0.neuron={{kind="{neuron}"}}"#),
+                ];
+                load(None, &overrides)
+            };
+            for neuron in ["lif", "integrate_fire"] {
+                let c = set(neuron).unwrap();
+                let layer = &c.network.spiking().unwrap().hidden[0];
+                assert_eq!(layer.reset, mode, "{neuron}");
+            }
+            for neuron in ["adaptive_lif", "prospective"] {
+                let e = set(neuron).unwrap_err().to_string();
+                assert!(e.contains("network.hidden[0].reset"), "{e}");
+            }
         }
     }
 

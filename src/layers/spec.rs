@@ -31,7 +31,8 @@ pub struct SpikingLayerSpec {
     pub density_rec: f64,
     /// Firing threshold.
     pub threshold: f64,
-    /// What a spike does to the membrane: `"zero"` or `"subtract"` (LIF and IF neurons).
+    /// What a spike does to the membrane: `"zero"`, or `"subtract"` or
+    /// `"subtract_after_leak"` (LIF and IF neurons).
     pub reset: ResetMode,
     /// Whether the reset is differentiated.
     pub reset_grad: ResetGrad,
@@ -251,8 +252,9 @@ impl SpikingLayerSpec {
         Err(ConfigError::new(
             format!("{at}.reset"),
             format!(
-                "reset = \"subtract\" is a mode of the LIF and IF neurons, not of {neurons} \
-                 neurons: leave reset out (\"zero\")"
+                "reset = \"{}\" is a mode of the LIF and IF neurons, not of {neurons} \
+                 neurons: leave reset out (\"zero\")",
+                self.reset.name()
             ),
         ))
     }

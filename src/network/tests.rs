@@ -20,11 +20,10 @@ fn spec(inputs: usize) -> NetworkSpec {
         reset_grad: ResetGrad::Differentiable,
         ..SpikingLayerSpec::default()
     };
-    // The third layer resets by subtraction, the others to zero.
-    let subtract = |l: SpikingLayerSpec| SpikingLayerSpec {
-        reset: ResetMode::Subtract,
-        ..l
-    };
+    // The first layer subtracts its threshold after the leak, the third before it, the
+    // others reset to zero.
+    let reset = |reset, l: SpikingLayerSpec| SpikingLayerSpec { reset, ..l };
+    let subtract = |l| reset(ResetMode::Subtract, l);
     NetworkSpec {
         inputs,
         dt_ms: 1.0,
@@ -32,7 +31,10 @@ fn spec(inputs: usize) -> NetworkSpec {
         input_shape: None,
         encoder: None,
         hidden: vec![
-            layer(4, NeuronKind::Lif, true),
+            reset(
+                ResetMode::SubtractAfterLeak,
+                layer(4, NeuronKind::Lif, true),
+            ),
             layer(
                 3,
                 NeuronKind::AdaptiveLif {

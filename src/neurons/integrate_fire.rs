@@ -11,8 +11,9 @@
 //! S[t] = H(U[t] − θ)            (backward: the surrogate derivative)
 //! ```
 //!
-//! `K[t−1] = U[t−1] − S[t−1](a U[t−1] + b)` is the membrane after the previous step's reset:
-//! `(a, b) = (1, 0)` resets to zero, `(0, θ)` subtracts the threshold ([`ResetTerms`]).
+//! `K[t−1]` is the membrane after the previous step's reset ([`ResetTerms`] with `β = 1`):
+//! `U[t−1](1 − S[t−1])` (to zero) or `U[t−1] − θ S[t−1]` (both subtracting modes, which
+//! coincide without a leak).
 //!
 //! The input is scaled by `r`, not by `1 − β` as in the LIF (which is 0 without a leak): a
 //! weight times `r` is the membrane's jump per input spike. `r` is a constant (1 unless an
@@ -22,12 +23,11 @@
 //!
 //! ```text
 //! λU* = λU + g σ'(U[t] − θ)
-//! ∂L/∂U[t−1] = (1 − a S[t−1]) λU*   ∂L/∂x[t] = r λU*
-//! ∂L/∂S[t−1] = −(a U[t−1] + b) λU*  (differentiable reset only)
+//! ∂L/∂U[t−1] = (1 − S[t−1]) λU* (to zero) or λU* (subtracting)    ∂L/∂x[t] = r λU*
+//! ∂L/∂S[t−1] = −U[t−1] λU* (to zero) or −θ λU* (subtracting)   (differentiable reset only)
 //! ```
 //!
-//! Jacobians (state `U`): `∂U/∂U' = 1 − a S'`, `∂U/∂S' = −(a U' + b)` (differentiable reset
-//! only),
+//! Jacobians (state `U`): `∂U/∂U'` and `∂U/∂S'` (differentiable reset only) as above,
 //! `∂U/∂x = r`, `∂S/∂U = σ'(U − θ)`.
 
 use super::{
@@ -120,7 +120,7 @@ impl<F: Real> NeuronModel<F> for IntegrateFire<F> {
         input: F,
         ctx: &StepContext,
     ) -> (Self::State, F) {
-        let mem = self.reset_terms().kept(prev.mem, prev_out) + self.r[j] * input;
+        let mem = self.reset_terms().leaked(F::one(), prev.mem, prev_out) + self.r[j] * input;
         (IntegrateFireState { mem }, self.output(j, &mem, ctx))
     }
 
@@ -149,7 +149,7 @@ impl<F: Real> NeuronModel<F> for IntegrateFire<F> {
         let reset = self.reset_terms();
         let reset_grad = match self.reset {
             ResetGrad::Detached => F::zero(),
-            ResetGrad::Differentiable => reset.d_spike(*prev) * lam,
+            ResetGrad::Differentiable => reset.d_spike(F::one(), *prev) * lam,
         };
         StepAdjoint {
             prev_state: IntegrateFireState {
@@ -171,7 +171,7 @@ impl<F: Real> NeuronModel<F> for IntegrateFire<F> {
         let reset = self.reset_terms();
         jac.set_prev(0, 0, reset.d_mem(prev_out));
         if self.reset == ResetGrad::Differentiable {
-            jac.prev_out[0] = reset.d_spike(prev.mem);
+            jac.prev_out[0] = reset.d_spike(F::one(), prev.mem);
         }
         jac.input[0] = self.r[j];
         jac.out[0] = self.spike.derivative(state.mem - self.threshold);
@@ -181,7 +181,9 @@ impl<F: Real> NeuronModel<F> for IntegrateFire<F> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scan::testing::{check_jacobian, check_model, uniform, Perturb};
+    use crate::scan::testing::{
+        check_jacobian, check_model, check_model_with_inputs, uniform, Perturb,
+    };
     use rand::{Rng, SeedableRng};
     use rand_chacha::ChaCha8Rng;
 
@@ -208,17 +210,27 @@ mod tests {
         }
     }
 
-    const MODES: [ResetMode; 2] = [ResetMode::Zero, ResetMode::Subtract];
+    const MODES: [ResetMode; 3] = [
+        ResetMode::Zero,
+        ResetMode::Subtract,
+        ResetMode::SubtractAfterLeak,
+    ];
 
     #[test]
     fn backward_matches_finite_differences() {
         let mut rng = ChaCha8Rng::seed_from_u64(61);
         // Finite differences see the reset's path: it must be differentiated.
-        for trial in 0..8 {
+        for trial in 0..9 {
             let n = rng.random_range(1..5);
-            let mode = MODES[trial % 2];
+            let mode = MODES[trial % 3];
             let model = random(&mut rng, n, ResetGrad::Differentiable, mode);
-            check_model(&model, &mut rng, trial % 4 < 2);
+            let recurrent = trial % 2 == 0;
+            match mode {
+                ResetMode::Zero => check_model(&model, &mut rng, recurrent),
+                // Without a leak, a reset by subtraction leaves the membrane growing with a
+                // positive mean input: smaller inputs keep the differences well conditioned.
+                _ => check_model_with_inputs(&model, &mut rng, recurrent, (-1.0, 3.0)),
+            }
         }
     }
 

@@ -6,28 +6,28 @@
 //!
 //! ```text
 //! I[t] = α I[t−1] + x[t]
-//! U[t] = β K[t−1] + (1 − β) I[t]
+//! U[t] = β K[t−1] − c S[t−1] + (1 − β) I[t]
 //! S[t] = H(U[t] − θ)            (backward: the surrogate derivative)
 //! ```
 //!
-//! where `K[t−1]` is the membrane after the previous step's reset ([`ResetMode`]):
-//! `U[t−1](1 − S[t−1])` (reset to zero, stork's and SpyTorch's multiplication) or
-//! `U[t−1] − θ S[t−1]` (by subtraction: the overshoot is kept, and it decays like the rest of
-//! the membrane, as NIR's instantaneous reset followed by the leak, SpikingJelly's soft reset
-//! and snnTorch's `reset_delay=False`). With `K = U' − S'(a U' + b)`, `(a, b) = (1, 0)` or
-//! `(0, θ)` ([`ResetTerms`]):
+//! where the previous step's reset ([`ResetMode`], [`ResetTerms`]) sets `K = U' − S'(a U' + b)`
+//! and `c`: `(a, b, c) = (1, 0, 0)` resets to zero (`U'(1 − S')`, stork's and SpyTorch's
+//! multiplication); `(0, θ, 0)` subtracts `θ` before the leak (the overshoot is kept and
+//! decays with the membrane: NIR's instantaneous reset followed by the leak, SpikingJelly's
+//! soft reset, snnTorch's `reset_delay=False`); `(0, 0, θ)` subtracts it after the leak
+//! (snnTorch's default `reset_delay=True`):
 //!
 //! Adjoint (with `λ` the state adjoints carried from step `t+1` and `g = ∂L/∂S[t]`):
 //!
 //! ```text
 //! λU* = λU + g σ'(U[t] − θ)         λI* = λI + (1 − β) λU*
 //! ∂L/∂I[t−1] = α λI*                ∂L/∂U[t−1] = β (1 − a S[t−1]) λU*
-//! ∂L/∂x[t]   = λI*                  ∂L/∂S[t−1] = −β (a U[t−1] + b) λU*   (differentiable reset only)
+//! ∂L/∂x[t]   = λI*                  ∂L/∂S[t−1] = −(β (a U[t−1] + b) + c) λU*   (differentiable reset only)
 //! ∂L/∂α += λI* I[t−1]               ∂L/∂β += λU* (K[t−1] − I[t])
 //! ```
 //!
 //! Jacobians (state order `(I, U)`, slots `(β, α)`): `∂I/∂I' = α`, `∂U/∂I' = (1 − β) α`,
-//! `∂U/∂U' = β (1 − a S')`, `∂U/∂S' = −β (a U' + b)` (differentiable reset only),
+//! `∂U/∂U' = β (1 − a S')`, `∂U/∂S' = −β (a U' + b) − c` (differentiable reset only),
 //! `∂I/∂x = 1`, `∂U/∂x = 1 − β`, `∂U/∂β = K' − I`, `∂I/∂α = I'`, `∂U/∂α = (1 − β) I'`,
 //! `∂S/∂U = σ'(U − θ)` (primes: step `t−1`).
 //!
@@ -143,7 +143,7 @@ impl<F: Real> Lif<F> {
         input: F,
     ) -> LifState<F> {
         let syn = alpha * prev.syn + input;
-        let mem = beta * reset.kept(prev.mem, prev_out) + (F::one() - beta) * syn;
+        let mem = reset.leaked(beta, prev.mem, prev_out) + (F::one() - beta) * syn;
         LifState { syn, mem }
     }
 
@@ -170,7 +170,7 @@ impl<F: Real> Lif<F> {
         let reset = self.reset_terms();
         let prev_out_grad = match self.reset {
             ResetGrad::Detached => F::zero(),
-            ResetGrad::Differentiable => beta * reset.d_spike(prev_mem) * lam.mem,
+            ResetGrad::Differentiable => reset.d_spike(beta, prev_mem) * lam.mem,
         };
         StepAdjoint {
             prev_state: LifState {
@@ -199,7 +199,7 @@ impl<F: Real> Lif<F> {
         jac.set_prev(mem, syn, (one - beta) * alpha);
         jac.set_prev(mem, mem, beta * reset.d_mem(prev_out));
         if self.reset == ResetGrad::Differentiable {
-            jac.prev_out[mem] = beta * reset.d_spike(prev.mem);
+            jac.prev_out[mem] = reset.d_spike(beta, prev.mem);
         }
         jac.input[syn] = one;
         jac.input[mem] = one - beta;

@@ -51,69 +51,92 @@ pub enum ResetGrad {
     Differentiable,
 }
 
-/// What a spike does to the membrane (`reset = "zero"` or `"subtract"` on a layer).
+/// What a spike does to the membrane (`reset = "zero"`, `"subtract"` or
+/// `"subtract_after_leak"` on a layer).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ResetMode {
     /// `U ← 0` after a spike, as `U·(1 − S)` (stork, SpyTorch; NIR's `v_reset = 0`).
     #[default]
     Zero,
-    /// `U ← U − θ` after a spike, keeping the overshoot (snnTorch's default,
-    /// SpikingJelly's soft reset, the e-prop LIF).
+    /// `U ← U − θ` right after a spike, keeping the overshoot, which then leaks with the
+    /// membrane: `U[t] = β (U[t−1] − θ S[t−1]) + …` (NIR's instantaneous reset followed by
+    /// the leak, SpikingJelly's soft reset, snnTorch's `reset_delay=False`).
     Subtract,
+    /// `θ` subtracted in the next step, after the leak: `U[t] = β U[t−1] − θ S[t−1] + …`
+    /// (snnTorch's default, `reset_mechanism="subtract"` with `reset_delay=True`; the e-prop
+    /// LIF). The same as [`ResetMode::Subtract`] without a leak.
+    SubtractAfterLeak,
 }
 
 impl ResetMode {
-    /// The config's name of the mode (`"zero"`, `"subtract"`).
+    /// The config's name of the mode (`"zero"`, `"subtract"`, `"subtract_after_leak"`).
     pub fn name(self) -> &'static str {
         match self {
             ResetMode::Zero => "zero",
             ResetMode::Subtract => "subtract",
+            ResetMode::SubtractAfterLeak => "subtract_after_leak",
         }
+    }
+
+    /// The mode named `name` ([`Self::name`]).
+    pub fn from_name(name: &str) -> Option<Self> {
+        [Self::Zero, Self::Subtract, Self::SubtractAfterLeak]
+            .into_iter()
+            .find(|m| m.name() == name)
     }
 }
 
-/// A reset as a step applies it: the membrane a step starts from after `U'` emitted `S'` is
-/// `U' − S'·(a U' + b)`, with `(a, b) = (1, 0)` for [`ResetMode::Zero`] and `(0, θ)` for
-/// [`ResetMode::Subtract`]: one branch-free form the row kernels vectorise for both modes (and
-/// for binary spikes bit for bit `U'(1 − S')` under the reset to zero).
+/// A reset as a step applies it: after `U'` emitted `S'`, the membrane leaks from
+/// `K = U' − S'(a U' + b)` and loses `c S'` after the leak, `U = β K − c S' + …`, with
+/// `(a, b, c)` = `(1, 0, 0)` for [`ResetMode::Zero`], `(0, θ, 0)` for [`ResetMode::Subtract`]
+/// and `(0, 0, θ)` for [`ResetMode::SubtractAfterLeak`]: one branch-free form the row kernels
+/// vectorise for every mode (and for binary spikes bit for bit `β U'(1 − S')` under the reset
+/// to zero). A model without leak takes `β = 1`.
 #[derive(Clone, Copy, Debug)]
 pub struct ResetTerms<F> {
     per_mem: F,
-    offset: F,
+    before_leak: F,
+    after_leak: F,
 }
 
 impl<F: Real> ResetTerms<F> {
     /// The terms of `mode` for threshold `threshold`.
     pub fn new(mode: ResetMode, threshold: F) -> Self {
-        match mode {
-            ResetMode::Zero => Self {
-                per_mem: F::one(),
-                offset: F::zero(),
-            },
-            ResetMode::Subtract => Self {
-                per_mem: F::zero(),
-                offset: threshold,
-            },
+        let (per_mem, before_leak, after_leak) = match mode {
+            ResetMode::Zero => (F::one(), F::zero(), F::zero()),
+            ResetMode::Subtract => (F::zero(), threshold, F::zero()),
+            ResetMode::SubtractAfterLeak => (F::zero(), F::zero(), threshold),
+        };
+        Self {
+            per_mem,
+            before_leak,
+            after_leak,
         }
     }
 
-    /// The membrane after the reset: `U' − S'·(a U' + b)`.
+    /// The membrane the leak starts from: `K = U' − S'(a U' + b)`.
     #[inline(always)]
     pub fn kept(self, mem: F, spike: F) -> F {
-        mem - spike * (self.per_mem * mem + self.offset)
+        mem - spike * (self.per_mem * mem + self.before_leak)
     }
 
-    /// `∂kept/∂U' = 1 − a S'`.
+    /// The membrane after the leak `β` and the reset: `β K − c S'`.
+    #[inline(always)]
+    pub fn leaked(self, beta: F, mem: F, spike: F) -> F {
+        beta * self.kept(mem, spike) - self.after_leak * spike
+    }
+
+    /// `∂K/∂U' = 1 − a S'`.
     #[inline(always)]
     pub fn d_mem(self, spike: F) -> F {
         F::one() - self.per_mem * spike
     }
 
-    /// `∂kept/∂S' = −(a U' + b)`.
+    /// `∂(β K − c S')/∂S' = −β (a U' + b) − c`.
     #[inline(always)]
-    pub fn d_spike(self, mem: F) -> F {
-        -(self.per_mem * mem + self.offset)
+    pub fn d_spike(self, beta: F, mem: F) -> F {
+        -(beta * (self.per_mem * mem + self.before_leak) + self.after_leak)
     }
 }
 

@@ -16,10 +16,11 @@ pub const META_SPIKE_INPUT: &str = "spike_input";
 /// Metadata key naming the program that wrote the file.
 pub const META_PRODUCER: &str = "producer";
 /// The reset rule this crate simulates, as written to metadata.
-pub const RESET_RULE: &str = "after a spike step: v[t] = beta*(v[t-1] - S[t-1]*K) + input, \
-     K = v[t-1] (reset_mode zero: v_reset) or v_threshold (reset_mode subtract)";
-/// Metadata key of a neuron node's [`ResetMode`] (`"zero"` or `"subtract"`), which NIR's node
-/// types cannot express (they reset to `v_reset`).
+pub const RESET_RULE: &str = "after a spike step: v[t] = beta*(v[t-1] - S[t-1]*K) - S[t-1]*C + \
+     input; K = v[t-1], C = 0 (reset_mode zero: v_reset), K = v_threshold, C = 0 (subtract) \
+     or K = 0, C = v_threshold (subtract_after_leak)";
+/// Metadata key of a neuron node's [`ResetMode`] (`"zero"`, `"subtract"` or
+/// `"subtract_after_leak"`), which NIR's node types cannot express (they reset to `v_reset`).
 pub const META_RESET_MODE: &str = "reset_mode";
 /// How input spikes enter, as written to metadata.
 pub const SPIKE_INPUT: &str = "dirac: I jumps by w_in/tau_syn per unit input at the step start";
@@ -354,13 +355,15 @@ pub fn reset_mode_of(g: &NirGraph, name: &str) -> Result<Option<ResetMode>, NirE
     let meta = g.nodes.get(name).map(|n| &n.metadata);
     match meta.and_then(|m| m.get(META_RESET_MODE)) {
         None => Ok(None),
-        Some(MetaValue::Text(t)) if t == ResetMode::Zero.name() => Ok(Some(ResetMode::Zero)),
-        Some(MetaValue::Text(t)) if t == ResetMode::Subtract.name() => {
-            Ok(Some(ResetMode::Subtract))
+        Some(MetaValue::Text(t)) if ResetMode::from_name(t).is_some() => {
+            Ok(ResetMode::from_name(t))
         }
         Some(other) => Err(NirError::unsupported(
             name,
-            format!("metadata {META_RESET_MODE} = {other:?} (\"zero\" or \"subtract\")"),
+            format!(
+                "metadata {META_RESET_MODE} = {other:?} (\"zero\", \"subtract\" or \
+                 \"subtract_after_leak\")"
+            ),
         )),
     }
 }

@@ -40,7 +40,8 @@
 //! ```
 //!
 //! with `K[t−1]` the membrane after the reset, as the float model's: `U[t−1] · (1 − S[t−1])`
-//! (reset to zero) or `U[t−1] − 2¹⁶ S[t−1]` (by subtraction of `θ`).
+//! (reset to zero) or `U[t−1] − 2¹⁶ S[t−1]` (by subtraction of `θ`); subtracting after the
+//! leak, `K[t−1] = U[t−1]` and `sat(U[t] − 2¹⁶ S[t−1])` replaces `U[t]`.
 //!
 //! The readout is the same without threshold and reset; its membranes `U[t, c]` are the
 //! output. The class scores are read off them in integers as the loss reads its logits

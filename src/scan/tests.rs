@@ -42,13 +42,17 @@ impl Perturb for AdaptiveLif<f64> {
     }
 }
 
-/// Both reset modes, for the tests that run the LIF under each.
-const RESET_MODES: [ResetMode; 2] = [ResetMode::Zero, ResetMode::Subtract];
+/// Every reset mode, for the tests that run the LIF under each.
+const RESET_MODES: [ResetMode; 3] = [
+    ResetMode::Zero,
+    ResetMode::Subtract,
+    ResetMode::SubtractAfterLeak,
+];
 
 /// A LIF of `n` neurons with random decays and threshold, relaxed spikes and a differentiable
-/// reset; every second draw (by the generator's next bit) resets by subtraction.
+/// reset and a reset mode drawn from [`RESET_MODES`].
 fn random_lif(rng: &mut ChaCha8Rng, n: usize) -> Lif<f64> {
-    let reset_mode = RESET_MODES[rng.random_range(0..2)];
+    let reset_mode = RESET_MODES[rng.random_range(0..RESET_MODES.len())];
     Lif {
         alpha: uniform(rng, n, 0.5, 0.95),
         beta: uniform(rng, n, 0.6, 0.97),
@@ -64,22 +68,22 @@ fn random_lif(rng: &mut ChaCha8Rng, n: usize) -> Lif<f64> {
 #[test]
 fn lif_backward_matches_finite_differences() {
     let mut rng = ChaCha8Rng::seed_from_u64(1);
-    for trial in 0..8 {
+    for trial in 0..9 {
         let n = rng.random_range(1..6);
         let mut lif = random_lif(&mut rng, n);
-        lif.reset_mode = RESET_MODES[trial % 2];
-        check_model(&lif, &mut rng, trial % 4 < 2);
+        lif.reset_mode = RESET_MODES[trial % 3];
+        check_model(&lif, &mut rng, trial % 2 == 0);
     }
 }
 
 #[test]
 fn fixed_lif_backward_matches_finite_differences() {
     let mut rng = ChaCha8Rng::seed_from_u64(11);
-    for trial in 0..8 {
+    for trial in 0..9 {
         let n = rng.random_range(1..6);
         let mut lif = random_lif(&mut rng, n);
-        lif.reset_mode = RESET_MODES[trial % 2];
-        check_model(&FixedLif(lif), &mut rng, trial % 4 < 2);
+        lif.reset_mode = RESET_MODES[trial % 3];
+        check_model(&FixedLif(lif), &mut rng, trial % 2 == 0);
     }
 }
 
@@ -240,6 +244,26 @@ fn lif_resets_by_subtraction() {
     assert_eq!(trace.out.data, vec![1.0, 0.0, 1.0, 0.0]);
     let mems: Vec<f64> = trace.saved.iter().map(|s| s.mem).collect();
     assert_eq!(mems, vec![2.75, 0.875, 1.4375, 0.21875]);
+}
+
+/// Subtraction after the leak: `U[t] = β U[t−1] − θ S[t−1] + (1 − β) x[t]`. The same input
+/// as [`lif_resets_by_subtraction`]: 2.75 → spike; 0.5·2.75 − 1 = 0.375 → none;
+/// 0.1875 + 1 = 1.1875 → spike; 0.59375 − 1 = −0.40625 (all exact in binary).
+#[test]
+fn lif_subtracts_after_the_leak() {
+    let model = Lif {
+        alpha: vec![0.0],
+        beta: vec![0.5],
+        threshold: 1.0,
+        spike: SpikeFn::default(),
+        reset: ResetGrad::Detached,
+        reset_mode: ResetMode::SubtractAfterLeak,
+    };
+    let x = Seq::from_vec(4, 1, 1, vec![5.5, 0.0, 2.0, 0.0]).unwrap();
+    let trace = forward(&model, x, None);
+    assert_eq!(trace.out.data, vec![1.0, 0.0, 1.0, 0.0]);
+    let mems: Vec<f64> = trace.saved.iter().map(|s| s.mem).collect();
+    assert_eq!(mems, vec![2.75, 0.375, 1.1875, -0.40625]);
 }
 
 /// A model that forwards to a model's per-neuron `step`/`adjoint` and keeps the trait's

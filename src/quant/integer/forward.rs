@@ -3,7 +3,7 @@
 
 use super::fixed::STATE_ONE;
 use super::layer::{IntegerLayer, IntegerReadout, IntegerWeights};
-use super::neuron::{reset, step};
+use super::neuron::{after_leak, reset, step};
 use super::{IntegerError, IntegerNetwork};
 use crate::events::SpikeEvents;
 use crate::tensor::Seq;
@@ -156,7 +156,8 @@ fn run_layer(layer: &IntegerLayer, active: &[Vec<u32>]) -> Vec<u8> {
                 x += w_rec.requant.apply(acc_rec[j]);
             }
             let kept = reset(layer.reset, mem[j], fired[j]);
-            (syn[j], mem[j]) = step(alpha[j], beta[j], syn[j], kept, x);
+            let (s, m) = step(alpha[j], beta[j], syn[j], kept, x);
+            (syn[j], mem[j]) = (s, after_leak(layer.reset, m, fired[j]));
             fired[j] = mem[j] > STATE_ONE;
             if fired[j] {
                 row[j] = 1;

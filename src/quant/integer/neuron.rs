@@ -4,14 +4,25 @@
 use super::fixed::{round_shift, saturate, DECAY_BITS, DECAY_ONE, STATE_ONE};
 use crate::neurons::ResetMode;
 
-/// The membrane after the previous step's reset: `mem` without a spike; after one, 0 (reset
-/// to zero) or `mem − 2¹⁶` (by subtraction of `θ`, the state unit).
+/// The membrane the leak starts from after the previous step's reset: `mem` without a
+/// spike, or after a subtraction after the leak ([`after_leak`]); else 0 (reset to zero) or
+/// `mem − 2¹⁶` (by subtraction of `θ`, the state unit).
 #[inline(always)]
 pub fn reset(mode: ResetMode, mem: i32, fired: bool) -> i32 {
     match (fired, mode) {
-        (false, _) => mem,
+        (false, _) | (true, ResetMode::SubtractAfterLeak) => mem,
         (true, ResetMode::Zero) => 0,
         (true, ResetMode::Subtract) => mem.saturating_sub(STATE_ONE),
+    }
+}
+
+/// The new membrane `mem` less what the reset takes after the leak: `2¹⁶` when the neuron
+/// fired in the previous step and subtracts after the leak.
+#[inline(always)]
+pub fn after_leak(mode: ResetMode, mem: i32, fired: bool) -> i32 {
+    match (fired, mode) {
+        (true, ResetMode::SubtractAfterLeak) => saturate(i64::from(mem) - i64::from(STATE_ONE)),
+        _ => mem,
     }
 }
 

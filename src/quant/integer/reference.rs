@@ -34,12 +34,13 @@ fn update(
     x: i64,
 ) -> (i64, i64) {
     let syn = clamp_state(round_div(alpha * syn, 16) + x);
-    let prev = match (fired, mode) {
-        (true, Some(ResetMode::Zero)) => 0,
-        (true, Some(ResetMode::Subtract)) => mem - 65536,
-        _ => mem,
+    let (prev, after) = match (fired, mode) {
+        (true, Some(ResetMode::Zero)) => (0, 0),
+        (true, Some(ResetMode::Subtract)) => (mem - 65536, 0),
+        (true, Some(ResetMode::SubtractAfterLeak)) => (mem, 65536),
+        _ => (mem, 0),
     };
-    let mem = clamp_state(round_div(beta * prev + (65536 - beta) * syn, 16));
+    let mem = clamp_state(clamp_state(round_div(beta * prev + (65536 - beta) * syn, 16)) - after);
     (syn, mem)
 }
 

@@ -80,12 +80,14 @@ fn dense(events: &SpikeEvents) -> Vec<Vec<Vec<u8>>> {
 
 /// The networks both comparisons run on: feed-forward, recurrent, two heterogeneous layers,
 /// spiking output, one whose states saturate (a tiny threshold), and a recurrent layer reset by
-/// subtraction.
+/// subtraction (before and after the leak).
 fn networks(seed: u64) -> Vec<(&'static str, Network<f32>)> {
     let ff = spec(20, vec![layer(24, false, 0.0)], 5);
     let rec = spec(20, vec![layer(24, true, 0.0)], 5);
     let mut subtract = rec.clone();
     subtract.hidden[0].reset = ResetMode::Subtract;
+    let mut after_leak = rec.clone();
+    after_leak.hidden[0].reset = ResetMode::SubtractAfterLeak;
     let deep = spec(20, vec![layer(24, true, 0.4), layer(16, false, 0.4)], 5);
     let mut spiking = spec(20, vec![layer(24, false, 0.2), layer(5, true, 0.0)], 5);
     spiking.readout.kind = ReadoutKind::Spikes;
@@ -106,6 +108,10 @@ fn networks(seed: u64) -> Vec<(&'static str, Network<f32>)> {
         ("spiking output", random_net(&spiking, seed, 6.0, 3.0)),
         ("saturating", saturating),
         ("subtract reset", random_net(&subtract, seed, 6.0, 3.0)),
+        (
+            "subtract after leak",
+            random_net(&after_leak, seed, 6.0, 3.0),
+        ),
     ]
 }
 
@@ -155,6 +161,7 @@ fn integer_spikes_and_predictions_agree_with_the_float_model() {
         ("recurrent", 0.97, 0.85),
         ("two layers", 0.97, 0.85),
         ("subtract reset", 0.97, 0.85),
+        ("subtract after leak", 0.97, 0.85),
     ] {
         let (mut agree, mut total, mut same, mut samples) = (0u64, 0u64, 0usize, 0usize);
         for seed in 0..4 {

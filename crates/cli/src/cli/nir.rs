@@ -51,8 +51,9 @@ enum NirCommand {
         norse_export_dt: Option<f64>,
         /// What a spike does to the spiking layers' membranes (default: the nodes'
         /// `reset_mode` metadata, else NIR's reset to v_reset, "zero"). NIR cannot express
-        /// a reset by subtraction: give "subtract" for files trained that way (snnTorch's
-        /// default reset mechanism).
+        /// a reset by subtraction: give "subtract-after-leak" for files of snnTorch's
+        /// default neurons (reset_mechanism "subtract", reset_delay True), "subtract" for
+        /// reset_delay False.
         #[arg(long, value_enum)]
         reset: Option<ResetArg>,
         /// SHD-layout HDF5 file that `spikegrad eval` evaluates on (train and test split).
@@ -71,6 +72,7 @@ enum NirCommand {
 enum ResetArg {
     Zero,
     Subtract,
+    SubtractAfterLeak,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -104,6 +106,7 @@ pub fn run(args: NirArgs) -> anyhow::Result<()> {
                 reset: reset.map(|r| match r {
                     ResetArg::Zero => ResetMode::Zero,
                     ResetArg::Subtract => ResetMode::Subtract,
+                    ResetArg::SubtractAfterLeak => ResetMode::SubtractAfterLeak,
                 }),
             };
             import(file, out, opts, data, max_time_s, force)
@@ -125,7 +128,7 @@ pub fn export(run: PathBuf, out: PathBuf, integer: bool) -> anyhow::Result<serde
     }
     nir::write_nir(&out, &graph)?;
     let subtracting: Vec<usize> = (net.hidden.iter().enumerate())
-        .filter(|(_, l)| l.spec.reset == ResetMode::Subtract)
+        .filter(|(_, l)| l.spec.reset != ResetMode::Zero)
         .map(|(k, _)| k)
         .collect();
     if !subtracting.is_empty() {
