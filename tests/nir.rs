@@ -700,6 +700,19 @@ fn stateless_nodes_and_merging_branches_match_a_forward_euler_simulation() {
     assert_eq!(net.spec.inputs, 4);
     assert!(net.hidden[0].w_rec.is_some() && net.hidden[1].w_rec.is_none());
     check_against_simulation(&net, "hand_maps", 4, 40, 20);
+    // A Threshold node has no membrane: a reset asked for on import leaves it stateless.
+    let graph = nir::read_nir(&fixture("hand_maps.nir")).unwrap();
+    let opts = ImportOptions {
+        dt_s: 1e-3,
+        discretisation: Some(Discretisation::ForwardEuler),
+        norse_export_dt_s: None,
+        reset: Some(ResetMode::SubtractAfterLeak),
+    };
+    let resets: Vec<ResetMode> = (nir::import_graph(&graph, &opts).unwrap().network.hidden)
+        .iter()
+        .map(|l| l.spec.reset)
+        .collect();
+    assert_eq!(resets, [ResetMode::SubtractAfterLeak, ResetMode::Zero]);
 }
 
 /// 2-D maps: a grouped `Conv2d` with padding "same" into a CubaLIF map, `SumPool2d`, a

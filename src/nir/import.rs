@@ -128,8 +128,13 @@ pub fn import_graph(graph: &NirGraph, opts: &ImportOptions) -> Result<Imported, 
                 .collect::<Result<_, _>>()?,
             None => Vec::new(),
         };
+        let reset = match s.neurons {
+            // A Threshold node has no membrane: nothing carries a reset to the next step.
+            Neurons::Threshold(_) => ResetMode::Zero,
+            _ => reset_mode(&g, &s.name, opts.reset)?,
+        };
         spec.hidden.push(SpikingLayerSpec {
-            reset: reset_mode(&g, &s.name, opts.reset)?,
+            reset,
             input_delay_steps,
             size: s.neurons.size(),
             neuron,

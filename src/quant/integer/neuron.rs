@@ -5,7 +5,7 @@ use super::fixed::{round_shift, saturate, DECAY_BITS, DECAY_ONE, STATE_ONE};
 use crate::neurons::ResetMode;
 
 /// The membrane the leak starts from after the previous step's reset: `mem` without a
-/// spike, or after a subtraction after the leak ([`after_leak`]); else 0 (reset to zero) or
+/// spike, or after a subtraction after the leak (see `after_leak`); else 0 (reset to zero) or
 /// `mem − 2¹⁶` (by subtraction of `θ`, the state unit).
 #[inline(always)]
 pub fn reset(mode: ResetMode, mem: i32, fired: bool) -> i32 {
@@ -27,7 +27,7 @@ pub fn after_leak(mode: ResetMode, mem: i32, fired: bool) -> i32 {
 }
 
 /// One step of a current-based LIF neuron (or of a leaky readout unit): from the previous
-/// `syn` and membrane after its reset `kept` ([`reset`]), with input `x` in state units,
+/// `syn` and membrane after its reset `kept` (see `reset`), with input `x` in state units,
 /// returns the new `(syn, mem)`:
 ///
 /// ```text
