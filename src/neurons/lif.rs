@@ -157,17 +157,16 @@ impl<F: Real> Lif<F> {
         }
     }
 
-    /// What one adjoint step hands back, given `U[t−1]`, `S[t−1]` and the step's adjoints.
+    /// What one adjoint step hands back, given the neuron's decays and reset terms (the
+    /// row kernels build the terms once per row), `U[t−1]`, `S[t−1]` and the step's adjoints.
     #[inline(always)]
     fn propagate(
         &self,
-        alpha: F,
-        beta: F,
+        (alpha, beta, reset): (F, F, ResetTerms<F>),
         prev_mem: F,
         prev_out: F,
         lam: &Adjoints<F>,
     ) -> StepAdjoint<F, LifState<F>> {
-        let reset = self.reset_terms();
         let prev_out_grad = match self.reset {
             ResetGrad::Detached => F::zero(),
             ResetGrad::Differentiable => reset.d_spike(beta, prev_mem) * lam.mem,
@@ -216,8 +215,7 @@ impl<F: Real> Lif<F> {
     #[inline(always)]
     fn adjoint_with(
         &self,
-        alpha: F,
-        beta: F,
+        (alpha, beta, reset): (F, F, ResetTerms<F>),
         prev: &LifState<F>,
         prev_out: F,
         state: &LifState<F>,
@@ -227,10 +225,9 @@ impl<F: Real> Lif<F> {
         grads: &mut [F],
     ) -> StepAdjoint<F, LifState<F>> {
         let lam = Self::adjoints(beta, carry, g_out, surrogate);
-        let kept = self.reset_terms().kept(prev.mem, prev_out);
-        grads[0] += lam.mem * (kept - state.syn);
+        grads[0] += lam.mem * (reset.kept(prev.mem, prev_out) - state.syn);
         grads[1] += lam.syn * prev.syn;
-        self.propagate(alpha, beta, prev.mem, prev_out, &lam)
+        self.propagate((alpha, beta, reset), prev.mem, prev_out, &lam)
     }
 }
 

@@ -2,7 +2,7 @@
 //! saved-record forms ([`Lif`] keeps `I` and `U`, [`FixedLif`](super::FixedLif) keeps `U`).
 
 use super::{Lif, LifState};
-use crate::neurons::{SavedState, StepAdjoint, StepContext};
+use crate::neurons::{ResetTerms, SavedState, StepAdjoint, StepContext};
 use crate::real::Real;
 use crate::surrogates::{SpikeKernel, WithSpikeKernel};
 
@@ -36,9 +36,9 @@ impl<F: Real> Lif<F> {
         grads: &mut [F],
     ) -> StepAdjoint<F, LifState<F>> {
         let surrogate = self.spike.derivative(saved.membrane() - self.threshold);
-        let ab = (self.alpha[j], self.beta[j]);
+        let consts = (self.alpha[j], self.beta[j], self.reset_terms());
         S::adjoint(
-            self, ab, prev, prev_out, saved, carry, g_out, surrogate, grads,
+            self, consts, prev, prev_out, saved, carry, g_out, surrogate, grads,
         )
     }
 
@@ -130,11 +130,12 @@ pub(super) trait LifRecord<F: Real>: SavedState<F> {
     /// Parameter gradients per neuron.
     const GRADS: usize;
 
-    /// One neuron's adjoint step given `S[t−1]` and `σ'(U[t] − θ)`.
+    /// One neuron's adjoint step given its decays and reset terms, `S[t−1]` and
+    /// `σ'(U[t] − θ)`.
     #[allow(clippy::too_many_arguments)]
     fn adjoint(
         lif: &Lif<F>,
-        alpha_beta: (F, F),
+        consts: (F, F, ResetTerms<F>),
         prev: &Self,
         prev_out: F,
         saved: &Self,
@@ -151,7 +152,7 @@ impl<F: Real> LifRecord<F> for LifState<F> {
     #[inline(always)]
     fn adjoint(
         lif: &Lif<F>,
-        (alpha, beta): (F, F),
+        consts: (F, F, ResetTerms<F>),
         prev: &Self,
         prev_out: F,
         saved: &Self,
@@ -161,7 +162,7 @@ impl<F: Real> LifRecord<F> for LifState<F> {
         grads: &mut [F],
     ) -> StepAdjoint<F, LifState<F>> {
         lif.adjoint_with(
-            alpha, beta, prev, prev_out, saved, carry, g_out, surrogate, grads,
+            consts, prev, prev_out, saved, carry, g_out, surrogate, grads,
         )
     }
 }
@@ -172,7 +173,7 @@ impl<F: Real> LifRecord<F> for F {
     #[inline(always)]
     fn adjoint(
         lif: &Lif<F>,
-        (alpha, beta): (F, F),
+        consts: (F, F, ResetTerms<F>),
         prev: &Self,
         prev_out: F,
         _saved: &Self,
@@ -181,8 +182,8 @@ impl<F: Real> LifRecord<F> for F {
         surrogate: F,
         _grads: &mut [F],
     ) -> StepAdjoint<F, LifState<F>> {
-        let lam = Lif::adjoints(beta, carry, g_out, surrogate);
-        lif.propagate(alpha, beta, *prev, prev_out, &lam)
+        let lam = Lif::adjoints(consts.1, carry, g_out, surrogate);
+        lif.propagate(consts, *prev, prev_out, &lam)
     }
 }
 
@@ -214,7 +215,8 @@ fn adjoint_rows<'a, F: Real, S: LifRecord<F>, K: SpikeKernel<F>>(
     kernel: K,
 ) {
     let lif = row.lif;
-    let theta = lif.threshold;
+    // Row constants, read once: the loop's writes could alias them for the compiler.
+    let (theta, reset) = (lif.threshold, lif.reset_terms());
     let params = lif.alpha.iter().zip(&lif.beta);
     let forward = row.prev.iter().zip(row.saved).zip(row.g_ext);
     let adjoints = row
@@ -234,8 +236,8 @@ fn adjoint_rows<'a, F: Real, S: LifRecord<F>, K: SpikeKernel<F>>(
             0 => &mut [],
             _ => grads.next().expect("GRADS_PER_NEURON gradients per neuron"),
         };
-        let ab = (*ab.0, *ab.1);
-        let adj = S::adjoint(lif, ab, p, po, s, lam, ge + *gpo, surrogate, g);
+        let consts = (*ab.0, *ab.1, reset);
+        let adj = S::adjoint(lif, consts, p, po, s, lam, ge + *gpo, surrogate, g);
         *lam = adj.prev_state;
         *gx = adj.input;
         *gpo = adj.prev_out;
