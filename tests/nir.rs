@@ -90,13 +90,17 @@ fn events(seed: u64, steps: usize, batch: usize, width: usize) -> SpikeEvents {
 
 fn import(path: &Path, dt_s: f64, d: Option<Discretisation>) -> Result<nir::Imported, String> {
     let graph = nir::read_nir(path).map_err(|e| e.to_string())?;
-    let opts = ImportOptions {
+    nir::import_graph(&graph, &options(dt_s, d, None)).map_err(|e| e.to_string())
+}
+
+/// Import options without Norse's time-constant rescaling.
+fn options(dt_s: f64, d: Option<Discretisation>, reset: Option<ResetMode>) -> ImportOptions {
+    ImportOptions {
         dt_s,
         discretisation: d,
         norse_export_dt_s: None,
-        reset: None,
-    };
-    nir::import_graph(&graph, &opts).map_err(|e| e.to_string())
+        reset,
+    }
 }
 
 #[test]
@@ -171,12 +175,7 @@ fn subtract_reset_networks_round_trip_bit_exactly() {
         assert_eq!(*written_mode, nir::MetaValue::Text(mode.name().into()));
         assert_round_trip_is_bit_exact(&net);
         let dir = tempfile::tempdir().unwrap();
-        let opts = ImportOptions {
-            dt_s: 0.5e-3,
-            discretisation: None,
-            norse_export_dt_s: None,
-            reset: Some(ResetMode::Zero),
-        };
+        let opts = options(0.5e-3, None, Some(ResetMode::Zero));
         let read = nir::read_nir(&written(&g, &dir.path().join("net.nir"))).unwrap();
         let e = nir::import_graph(&read, &opts).unwrap_err().to_string();
         let says = format!("reset_mode {}", mode.name());
@@ -444,12 +443,7 @@ fn snntorch_rsynaptic_export_reproduces_snntorch_spikes() {
 #[test]
 fn snntorch_subtract_reset_export_reproduces_snntorch_spikes() {
     let graph = nir::read_nir(&fixture("snntorch_subtract.nir")).unwrap();
-    let opts = |reset| ImportOptions {
-        dt_s: 1e-4,
-        discretisation: Some(Discretisation::ForwardEuler),
-        norse_export_dt_s: None,
-        reset,
-    };
+    let opts = |reset| options(1e-4, Some(Discretisation::ForwardEuler), reset);
     let net = nir::import_graph(&graph, &opts(Some(ResetMode::Subtract)))
         .unwrap()
         .network;
@@ -537,12 +531,8 @@ fn snntorch_leaky_export_with_biases_reproduces_snntorch_spikes() {
     // snnTorch's default reset (by subtraction, reset_delay=True) is ours subtracting after
     // the leak: imported so, the first layer reproduces RLeaky's own forward.
     let graph = nir::read_nir(&fixture("snntorch_leaky.nir")).unwrap();
-    let opts = ImportOptions {
-        dt_s: 1e-4,
-        discretisation: Some(Discretisation::ForwardEuler),
-        norse_export_dt_s: None,
-        reset: Some(ResetMode::SubtractAfterLeak),
-    };
+    let euler = Some(Discretisation::ForwardEuler);
+    let opts = options(1e-4, euler, Some(ResetMode::SubtractAfterLeak));
     let after_leak = nir::import_graph(&graph, &opts).unwrap().network;
     let opts = ShdReadOptions {
         channels: 12,
@@ -614,12 +604,7 @@ fn snntorch_biases_change_the_spikes() {
         panic!("the recurrent weight lif1.w_rec is not an Affine node")
     };
     bias.data.iter_mut().for_each(|b| *b = 0.0);
-    let opts = ImportOptions {
-        dt_s: 1e-4,
-        discretisation: Some(Discretisation::ForwardEuler),
-        norse_export_dt_s: None,
-        reset: None,
-    };
+    let opts = options(1e-4, Some(Discretisation::ForwardEuler), None);
     let net = nir::import_graph(&graph, &opts).unwrap().network;
     let no_rec_bias = match_snntorch_spikes(&net, "snntorch_bias_expected.h5").rate();
     let mut net = import_snntorch("snntorch_bias.nir");
@@ -702,12 +687,8 @@ fn stateless_nodes_and_merging_branches_match_a_forward_euler_simulation() {
     check_against_simulation(&net, "hand_maps", 4, 40, 20);
     // A Threshold node has no membrane: a reset asked for on import leaves it stateless.
     let graph = nir::read_nir(&fixture("hand_maps.nir")).unwrap();
-    let opts = ImportOptions {
-        dt_s: 1e-3,
-        discretisation: Some(Discretisation::ForwardEuler),
-        norse_export_dt_s: None,
-        reset: Some(ResetMode::SubtractAfterLeak),
-    };
+    let euler = Some(Discretisation::ForwardEuler);
+    let opts = options(1e-3, euler, Some(ResetMode::SubtractAfterLeak));
     let resets: Vec<ResetMode> = (nir::import_graph(&graph, &opts).unwrap().network.hidden)
         .iter()
         .map(|l| l.spec.reset)

@@ -247,26 +247,32 @@ mod tests {
         }
     }
 
-    /// Without input the membrane holds its value; a spike resets it to zero.
-    #[test]
-    fn the_membrane_integrates_without_leak_and_resets_after_a_spike() {
+    /// `(U, S)` of one IF neuron with resistance `r`, threshold 1 and Heaviside spikes,
+    /// resetting by `mode`, at each input of `xs`.
+    fn hand_trace(r: f64, mode: ResetMode, xs: &[f64]) -> Vec<(f64, f64)> {
         let model = IntegrateFire::<f64> {
-            r: vec![0.5],
+            r: vec![r],
             threshold: 1.0,
             spike: SpikeFn::Heaviside {
                 surrogate: Default::default(),
             },
             reset: ResetGrad::Detached,
-            reset_mode: ResetMode::Zero,
+            reset_mode: mode,
         };
         let ctx = StepContext::default();
-        let mut state = model.initial_state(0);
-        let mut out = 0.0;
+        let (mut state, mut out) = (model.initial_state(0), 0.0);
         let mut trace = Vec::new();
-        for x in [0.8, 0.0, 0.0, 1.4, 0.0, 0.6] {
+        for &x in xs {
             (state, out) = model.step(0, &state, out, x, &ctx);
             trace.push((state.mem, out));
         }
+        trace
+    }
+
+    /// Without input the membrane holds its value; a spike resets it to zero.
+    #[test]
+    fn the_membrane_integrates_without_leak_and_resets_after_a_spike() {
+        let trace = hand_trace(0.5, ResetMode::Zero, &[0.8, 0.0, 0.0, 1.4, 0.0, 0.6]);
         let want = [
             (0.4, 0.0),
             (0.4, 0.0),
@@ -284,22 +290,7 @@ mod tests {
     /// fires at 2.6, again at 1.6 without input, and keeps 0.6 (`U − θ` after each spike).
     #[test]
     fn reset_by_subtraction_keeps_the_overshoot() {
-        let model = IntegrateFire::<f64> {
-            r: vec![1.0],
-            threshold: 1.0,
-            spike: SpikeFn::Heaviside {
-                surrogate: Default::default(),
-            },
-            reset: ResetGrad::Detached,
-            reset_mode: ResetMode::Subtract,
-        };
-        let ctx = StepContext::default();
-        let (mut state, mut out) = (model.initial_state(0), 0.0);
-        let mut trace = Vec::new();
-        for x in [2.6, 0.0, 0.0, 0.0, 0.2] {
-            (state, out) = model.step(0, &state, out, x, &ctx);
-            trace.push((state.mem, out));
-        }
+        let trace = hand_trace(1.0, ResetMode::Subtract, &[2.6, 0.0, 0.0, 0.0, 0.2]);
         let want = [(2.6, 1.0), (1.6, 1.0), (0.6, 0.0), (0.6, 0.0), (0.8, 0.0)];
         for ((m, s), (wm, ws)) in trace.iter().zip(want) {
             assert!((m - wm).abs() < 1e-12 && *s == ws, "{trace:?}");

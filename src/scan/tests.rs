@@ -207,22 +207,29 @@ fn lif_single_spike_response_matches_closed_form() {
     }
 }
 
-/// A neuron driven above threshold spikes, is reset to exactly zero, and integrates again.
-#[test]
-fn lif_resets_by_multiplication() {
+/// One LIF neuron without synaptic decay (`α = 0`), `β = 0.5`, `θ = 1`, resetting by `mode`,
+/// run on the inputs `xs`: its spikes and membranes.
+fn hand_trace(mode: ResetMode, xs: &[f64]) -> (Vec<f64>, Vec<f64>) {
     let model = Lif {
         alpha: vec![0.0],
         beta: vec![0.5],
         threshold: 1.0,
         spike: SpikeFn::default(),
         reset: ResetGrad::Detached,
-        reset_mode: ResetMode::Zero,
+        reset_mode: mode,
     };
-    let x = Seq::from_vec(4, 1, 1, vec![4.0, 4.0, 4.0, 0.0]).unwrap();
+    let x = Seq::from_vec(xs.len(), 1, 1, xs.to_vec()).unwrap();
     let trace = forward(&model, x, None);
+    (trace.out.data, trace.saved.iter().map(|s| s.mem).collect())
+}
+
+/// A neuron driven above threshold spikes, is reset to exactly zero, and integrates again.
+#[test]
+fn lif_resets_by_multiplication() {
+    let (spikes, mems) = hand_trace(ResetMode::Zero, &[4.0, 4.0, 4.0, 0.0]);
     // U0 = 0.5·4 = 2 → spike; U1 = 0.5·2·0 + 2 = 2 → spike; U3 = 0 (reset, no input).
-    assert_eq!(trace.out.data, vec![1.0, 1.0, 1.0, 0.0]);
-    assert_eq!(trace.saved[3].mem, 0.0);
+    assert_eq!(spikes, vec![1.0, 1.0, 1.0, 0.0]);
+    assert_eq!(mems[3], 0.0);
 }
 
 /// Reset by subtraction: `U[t] = β (U[t−1] − θ S[t−1]) + (1 − β) x[t]` (no synaptic decay),
@@ -231,18 +238,8 @@ fn lif_resets_by_multiplication() {
 /// 0.5·0.4375 = 0.21875 (all exact in binary).
 #[test]
 fn lif_resets_by_subtraction() {
-    let model = Lif {
-        alpha: vec![0.0],
-        beta: vec![0.5],
-        threshold: 1.0,
-        spike: SpikeFn::default(),
-        reset: ResetGrad::Detached,
-        reset_mode: ResetMode::Subtract,
-    };
-    let x = Seq::from_vec(4, 1, 1, vec![5.5, 0.0, 2.0, 0.0]).unwrap();
-    let trace = forward(&model, x, None);
-    assert_eq!(trace.out.data, vec![1.0, 0.0, 1.0, 0.0]);
-    let mems: Vec<f64> = trace.saved.iter().map(|s| s.mem).collect();
+    let (spikes, mems) = hand_trace(ResetMode::Subtract, &[5.5, 0.0, 2.0, 0.0]);
+    assert_eq!(spikes, vec![1.0, 0.0, 1.0, 0.0]);
     assert_eq!(mems, vec![2.75, 0.875, 1.4375, 0.21875]);
 }
 
@@ -251,18 +248,8 @@ fn lif_resets_by_subtraction() {
 /// 0.1875 + 1 = 1.1875 → spike; 0.59375 − 1 = −0.40625 (all exact in binary).
 #[test]
 fn lif_subtracts_after_the_leak() {
-    let model = Lif {
-        alpha: vec![0.0],
-        beta: vec![0.5],
-        threshold: 1.0,
-        spike: SpikeFn::default(),
-        reset: ResetGrad::Detached,
-        reset_mode: ResetMode::SubtractAfterLeak,
-    };
-    let x = Seq::from_vec(4, 1, 1, vec![5.5, 0.0, 2.0, 0.0]).unwrap();
-    let trace = forward(&model, x, None);
-    assert_eq!(trace.out.data, vec![1.0, 0.0, 1.0, 0.0]);
-    let mems: Vec<f64> = trace.saved.iter().map(|s| s.mem).collect();
+    let (spikes, mems) = hand_trace(ResetMode::SubtractAfterLeak, &[5.5, 0.0, 2.0, 0.0]);
+    assert_eq!(spikes, vec![1.0, 0.0, 1.0, 0.0]);
     assert_eq!(mems, vec![2.75, 0.375, 1.1875, -0.40625]);
 }
 
