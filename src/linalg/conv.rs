@@ -411,16 +411,20 @@ pub fn conv2d_backward<F: Real>(
     ConvGrads { dx, dw, db }
 }
 
-/// Max pooling with square windows `size × size` and stride `size` (the last rows and
-/// columns that do not fill a window are dropped, as PyTorch's `MaxPool2d(size)`); returns the
+/// Max pooling with windows `[size_h, size_w]` and stride the window (the last rows and
+/// columns that do not fill a window are dropped, as PyTorch's `MaxPool2d`); returns the
 /// pooled maps, their shape and, for the backward pass, the index within the sample of every
-/// output's maximum (the first one on ties).
-pub fn max_pool2d<F: Real>(x: &[F], input: MapShape, size: usize) -> (Vec<F>, MapShape, Vec<u32>) {
-    assert!(size >= 1, "max_pool2d: size 0");
+/// output's maximum (the first one in row-major order on ties).
+pub fn max_pool2d<F: Real>(
+    x: &[F],
+    input: MapShape,
+    [size_h, size_w]: [usize; 2],
+) -> (Vec<F>, MapShape, Vec<u32>) {
+    assert!(size_h >= 1 && size_w >= 1, "max_pool2d: size 0");
     let shape = MapShape {
         channels: input.channels,
-        height: input.height / size,
-        width: input.width / size,
+        height: input.height / size_h,
+        width: input.width / size_w,
     };
     let batch = x.len() / input.len().max(1);
     let mut y = vec![F::zero(); batch * shape.len()];
@@ -430,11 +434,11 @@ pub fn max_pool2d<F: Real>(x: &[F], input: MapShape, size: usize) -> (Vec<F>, Ma
         for c in 0..input.channels {
             for oy in 0..shape.height {
                 for ox in 0..shape.width {
-                    let mut best = c * input.plane() + oy * size * input.width + ox * size;
-                    for dy in 0..size {
-                        for dx in 0..size {
-                            let i =
-                                c * input.plane() + (oy * size + dy) * input.width + ox * size + dx;
+                    let corner = c * input.plane() + oy * size_h * input.width + ox * size_w;
+                    let mut best = corner;
+                    for dy in 0..size_h {
+                        for dx in 0..size_w {
+                            let i = corner + dy * input.width + dx;
                             if xs[i] > xs[best] {
                                 best = i;
                             }

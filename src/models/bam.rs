@@ -467,7 +467,7 @@ impl<F: Real> Bam<F> {
             let (mut next, pool_arg) = if layer.max_pool && self.spec.pool_pre_activations {
                 // φ is non-decreasing, so max φ(z) = φ(max z): the same maps, with the
                 // gradient routed to the largest pre-activation.
-                let (_, pooled_shape, arg) = max_pool2d(&pre, layer.output, 2);
+                let (_, pooled_shape, arg) = max_pool2d(&pre, layer.output, [2, 2]);
                 let (per_in, per_out) = (layer.output.len(), pooled_shape.len());
                 let pooled = arg
                     .iter()
@@ -476,7 +476,7 @@ impl<F: Real> Bam<F> {
                     .collect();
                 (pooled, arg)
             } else if layer.max_pool {
-                let (pooled, _, arg) = max_pool2d(&maps, layer.output, 2);
+                let (pooled, _, arg) = max_pool2d(&maps, layer.output, [2, 2]);
                 (pooled, arg)
             } else {
                 (maps.clone(), Vec::new())

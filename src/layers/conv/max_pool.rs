@@ -2,10 +2,13 @@
 //! `Conv2d → MaxPool2d → Leaky`): per step and sample, each `P_h × P_w` window of the
 //! `[filters, H_c, W_c]` map (stride = window, no padding; rows and columns no full window
 //! covers are dropped) passes its largest value. The adjoint sends a window's gradient to that
-//! position, the first one in row-major order on ties (PyTorch's choice). The backward pass
-//! recomputes the positions from the currents instead of storing them.
+//! position, the first one in row-major order on ties (PyTorch's choice). Both are the
+//! binary activation maps' pooling ([`max_pool2d`], [`max_pool2d_backward`]) over the
+//! `T · B` rows; the backward pass recomputes the positions from the currents instead of
+//! storing them.
 
 use super::MapShape;
+use crate::linalg::conv::{max_pool2d, max_pool2d_backward};
 use crate::real::Real;
 use crate::tensor::Seq;
 
@@ -23,30 +26,6 @@ impl MaxPool {
     pub fn outputs(&self) -> usize {
         self.map.channels * (self.map.height / self.size[0]) * (self.map.width / self.size[1])
     }
-
-    /// Calls `window(output, argmax)` for every output of one row `z` of the map, with the
-    /// index in `z` of the window's largest value.
-    fn for_each_window<F: Real>(&self, z: &[F], mut window: impl FnMut(usize, usize)) {
-        let m = &self.map;
-        let [ph, pw] = self.size;
-        let (oh, ow) = (m.height / ph, m.width / pw);
-        for c in 0..m.channels {
-            for oy in 0..oh {
-                for ox in 0..ow {
-                    let mut best = (c * m.height + oy * ph) * m.width + ox * pw;
-                    for dy in 0..ph {
-                        let row = (c * m.height + oy * ph + dy) * m.width + ox * pw;
-                        for i in row..row + pw {
-                            if z[i] > z[best] {
-                                best = i;
-                            }
-                        }
-                    }
-                    window((c * oh + oy) * ow + ox, best);
-                }
-            }
-        }
-    }
 }
 
 /// The pooled currents `[T, B, outputs]` of `z` `[T, B, H_c · W_c · filters]`.
@@ -55,15 +34,8 @@ impl MaxPool {
 /// If `z`'s rows are not the map's size.
 pub fn max_pool<F: Real>(pool: &MaxPool, z: &Seq<F>) -> Seq<F> {
     assert_eq!(z.width, pool.map.units(), "max_pool: map size");
-    let mut out = Seq::zeros(z.steps, z.batch, pool.outputs());
-    for (row, pooled) in z
-        .data
-        .chunks_exact(z.width)
-        .zip(out.data.chunks_exact_mut(out.width))
-    {
-        pool.for_each_window(row, |o, i| pooled[o] = row[i]);
-    }
-    out
+    let (pooled, _, _) = max_pool2d(&z.data, pool.map, pool.size);
+    Seq::from_vec(z.steps, z.batch, pool.outputs(), pooled).expect("the pooled shape")
 }
 
 /// The gradient of the unpooled currents `z` from the pooled ones' `g` `[T, B, outputs]`.
@@ -77,21 +49,14 @@ pub fn max_pool_grad<F: Real>(pool: &MaxPool, z: &Seq<F>, g: &Seq<F>) -> Seq<F> 
         (z.steps, z.batch, pool.outputs()),
         "max_pool_grad: gradient"
     );
-    let mut dz = Seq::zeros(z.steps, z.batch, z.width);
-    let rows = z
-        .data
-        .chunks_exact(z.width)
-        .zip(g.data.chunks_exact(g.width));
-    for ((row, g), dz) in rows.zip(dz.data.chunks_exact_mut(z.width)) {
-        pool.for_each_window(row, |o, i| dz[i] += g[o]);
-    }
-    dz
+    let (_, _, positions) = max_pool2d(&z.data, pool.map, pool.size);
+    let dz = max_pool2d_backward(&g.data, &positions, pool.map, z.steps * z.batch);
+    Seq::from_vec(z.steps, z.batch, z.width, dz).expect("the map's shape")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::linalg::conv::max_pool2d;
     use rand::{Rng, SeedableRng};
     use rand_chacha::ChaCha8Rng;
 
@@ -119,7 +84,7 @@ mod tests {
             size: [2, 2],
         };
         let z = random_seq(4, 2, 3 * 7 * 6, &mut rng);
-        let (expected, shape, _) = max_pool2d(&z.data, pool.map, 2);
+        let (expected, shape, _) = max_pool2d(&z.data, pool.map, [2, 2]);
         assert_eq!(shape.units(), pool.outputs());
         assert_eq!(max_pool(&pool, &z).data, expected);
     }

@@ -164,7 +164,7 @@ fn pooling_adjoints_match_finite_differences() {
     };
     let batch = 2;
     let x = values(batch * input.len(), 8);
-    let (y, shape, arg) = max_pool2d(&x, input, 2);
+    let (y, shape, arg) = max_pool2d(&x, input, [2, 2]);
     assert_eq!((shape.height, shape.width), (2, 2));
     // Sample 1, channel 1, window (1, 0): rows 2–3, columns 0–1.
     let at = |y: usize, x0: usize| x[input.len() + input.plane() + y * 4 + x0];
@@ -200,7 +200,7 @@ fn pooling_adjoints_match_finite_differences() {
         let f = |e: f64| {
             let mut xp = x.clone();
             xp[i] += e;
-            max_pool2d(&xp, input, 2)
+            max_pool2d(&xp, input, [2, 2])
                 .0
                 .iter()
                 .zip(&gy)
