@@ -287,9 +287,9 @@ fn on_lif(
         let trace = scan::forward(&model, current, None);
         let grads = scan::backward(&model, &trace, &g_out, None);
         let mut dw = Matrix::zeros(n, n);
-        linalg::dense_grad_weight(&x, &grads.input, &mut dw);
+        linalg::dense_grad_weight(&x, grads.kept_input(), &mut dw);
         let mut db = vec![0.0f32; n];
-        for row in grads.input.data.chunks(n) {
+        for row in grads.kept_input().data.chunks(n) {
             db.iter_mut().zip(row).for_each(|(d, g)| *d += g);
         }
         std::hint::black_box((dw, db));

@@ -197,6 +197,10 @@ impl<F: Real> NetworkTrace<F> {
     }
 }
 
+/// A change made to hidden layer `k`'s feed-forward current `[T, B, N]` before its neurons
+/// run, with the layer's noise stream ([`Network::forward_perturbed`]).
+pub type CurrentPerturbation<'a, F> = dyn FnMut(usize, &mut Seq<F>, NoiseStream) + 'a;
+
 impl<F: Real> Network<F> {
     /// A network with zero weights (see [`crate::initializers`]) and time constants drawn as
     /// the spec says.
@@ -239,10 +243,10 @@ impl<F: Real> Network<F> {
         dropout_rng: Option<&mut R>,
         noise: NoiseStream,
     ) -> NetworkTrace<F> {
-        self.forward_perturbed(input, dropout_rng, noise, &mut |_, _, _| {})
+        self.forward_perturbed(input, dropout_rng, noise, None)
     }
 
-    /// [`Self::forward_in`] with `perturb(k, current, noise)` applied to hidden layer `k`'s
+    /// [`Self::forward_in`] with `perturb(k, current, noise)`, if given, applied to hidden layer `k`'s
     /// feed-forward current `[T, B, N]` before its neurons run (`noise`: the layer's stream;
     /// an emulated device's offsets and current noise).
     pub fn forward_perturbed<R: Rng>(
@@ -250,7 +254,7 @@ impl<F: Real> Network<F> {
         input: Input<F>,
         mut dropout_rng: Option<&mut R>,
         noise: NoiseStream,
-        perturb: &mut dyn FnMut(usize, &mut Seq<F>, NoiseStream),
+        mut perturb: Option<&mut CurrentPerturbation<'_, F>>,
     ) -> NetworkTrace<F> {
         let encoder = self.encoder.as_ref().map(|e| {
             let ctx = ScanContext {
@@ -262,14 +266,21 @@ impl<F: Real> Network<F> {
         let first = self.first_input(input, encoder.as_ref());
         let mut traces: Vec<LayerTrace<F>> = Vec::with_capacity(self.hidden.len());
         for (k, layer) in self.hidden.iter().enumerate() {
-            let mut current = layer.project(self.layer_input(first, &traces));
+            let input = self.layer_input(first, &traces);
             let stream = noise.child(k as u64 + 1);
-            perturb(k, &mut current, stream);
             let ctx = ScanContext {
                 noise: stream,
                 ..ScanContext::default()
             };
-            let mut trace = layer.forward_current(current, dropout_rng.as_deref_mut(), &ctx);
+            let dropout_rng = dropout_rng.as_deref_mut();
+            let mut trace = match perturb.as_deref_mut() {
+                Some(perturb) => {
+                    let mut current = layer.project(input);
+                    perturb(k, &mut current, stream);
+                    layer.forward_current(current, dropout_rng, &ctx)
+                }
+                None => layer.forward_in(input, dropout_rng, &ctx),
+            };
             if self.products == Products::Dense {
                 trace.drop_events();
             }

@@ -99,7 +99,7 @@ fn both(s: &Setup) -> (Vec<f64>, Vec<f64>, f64) {
         for b in 0..batch {
             for j in 0..n_in {
                 for i in 0..n_out {
-                    bptt[j * n_out + i] += s.input.at(t, b, j) * grads.input.at(t, b, i);
+                    bptt[j * n_out + i] += s.input.at(t, b, j) * grads.kept_input().at(t, b, i);
                 }
             }
         }

@@ -35,7 +35,7 @@ use crate::neurons::{
     StepContext,
 };
 use crate::real::Real;
-use crate::scan::{ScanContext, ScanGrads};
+use crate::scan::{Current, InputGrad, ScanContext, ScanGrads};
 use crate::tensor::{Matrix, Seq};
 use rand::Rng;
 use rayon::prelude::*;
@@ -84,12 +84,18 @@ impl<F: Real> Population<F> for DalePopulation<F> {
 
     fn forward(
         &self,
-        current: Seq<F>,
+        current: Current<'_, F>,
         w_rec: Option<&Matrix<F>>,
         ctx: &ScanContext,
     ) -> Box<dyn ModelRun<F>> {
         let w = w_rec.expect("a Dale's-law layer always has W_rec (its inhibitory synapses)");
-        Box::new(forward(self.model(), self.exc, &current, w, ctx))
+        Box::new(forward(
+            self.model(),
+            self.exc,
+            &current.into_dense(),
+            w,
+            ctx,
+        ))
     }
 
     fn forward_states(
@@ -237,7 +243,13 @@ impl<F: Real> ModelRun<F> for DaleRun<F> {
 
     /// BPTT through the population; `g_out` is `∂L/∂S` of the excitatory neurons. The
     /// recurrent path is always followed (`w_rec` must be the layer's `W_rec`).
-    fn backward(&self, g_out: &Seq<F>, w_rec: Option<&Matrix<F>>) -> ScanGrads<F> {
+    fn backward(
+        &self,
+        g_out: &Seq<F>,
+        w_rec: Option<&Matrix<F>>,
+        _input: Option<&SpikeEvents>,
+        _input_grad: InputGrad,
+    ) -> ScanGrads<F> {
         assert!(
             w_rec.is_some(),
             "a Dale's-law layer's backward pass follows the recurrent path"
@@ -328,7 +340,8 @@ impl<F: Real> ModelRun<F> for DaleRun<F> {
             dw.data.iter_mut().zip(d).for_each(|(a, &g)| *a += g);
         }
         ScanGrads {
-            input,
+            w_in: None,
+            input: Some(input),
             w_rec: Some(dw),
             params,
         }

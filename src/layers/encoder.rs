@@ -224,7 +224,7 @@ impl<F: Real> LifEncoder<F> {
     /// Backpropagates `g_spikes = ∂L/∂S` to `[∂L/∂gain, ∂L/∂bias]`.
     pub fn backward(&self, x: &Seq<F>, trace: &EncoderTrace<F>, g_spikes: &Seq<F>) -> Vec<Vec<F>> {
         let grads = scan::backward_with(&trace.model, &trace.scan, g_spikes, None, &trace.ctx);
-        let (g_gain, g_bias) = self.param_grads(x, &grads.input, self.spec.current);
+        let (g_gain, g_bias) = self.param_grads(x, grads.kept_input(), self.spec.current);
         vec![g_gain, g_bias]
     }
 

@@ -9,7 +9,7 @@ use crate::neurons::{
     ParamValues, PopulationSpec, SavedState, StateVector, StepJacobian,
 };
 use crate::real::Real;
-use crate::scan::{self, ScanContext, ScanGrads, ScanStart, ScanTrace};
+use crate::scan::{self, Current, InputGrad, ScanContext, ScanGrads, ScanStart, ScanTrace};
 use crate::tensor::{Matrix, Seq};
 use rand::Rng;
 use rand_distr::{Distribution, StandardNormal};
@@ -26,7 +26,7 @@ pub trait Population<F: Real>: Debug + Send + Sync {
     /// Runs the neurons on input currents `[T, B, N]` (with `w_rec`: recurrent).
     fn forward(
         &self,
-        current: Seq<F>,
+        current: Current<'_, F>,
         w_rec: Option<&Matrix<F>>,
         ctx: &ScanContext,
     ) -> Box<dyn ModelRun<F>>;
@@ -154,7 +154,7 @@ impl<F: Real, K: NeuronFamily> Population<F> for Neurons<F, K> {
 
     fn forward(
         &self,
-        current: Seq<F>,
+        current: Current<'_, F>,
         w_rec: Option<&Matrix<F>>,
         ctx: &ScanContext,
     ) -> Box<dyn ModelRun<F>> {
@@ -404,7 +404,7 @@ impl<F: Real> ModelVisitor<F> for RunStates<'_, F> {
 
 /// Runs the scan with whichever model the family built.
 struct RunScan<'a, F> {
-    current: Seq<F>,
+    current: Current<'a, F>,
     w_rec: Option<&'a Matrix<F>>,
     ctx: &'a ScanContext,
     binary: bool,
@@ -421,7 +421,7 @@ impl<F: Real> ModelVisitor<F> for RunScan<'_, F> {
         let trace = if self.binary {
             scan::forward_events::<F, M, scan::KeepSaved>(&model, current, w_rec, ctx)
         } else {
-            scan::forward_with::<F, M, scan::KeepSaved>(&model, current, w_rec, ctx)
+            scan::forward_with::<F, M, scan::KeepSaved>(&model, current.into_dense(), w_rec, ctx)
         };
         Box::new(Scanned {
             model,
@@ -443,8 +443,17 @@ pub trait ModelRun<F: Real>: Debug + Send + Sync {
     fn membranes(&self) -> Vec<F>;
     /// Whether every kept state value is finite.
     fn is_finite(&self) -> bool;
-    /// Backpropagates `∂L/∂o` through the scan.
-    fn backward(&self, g_out: &Seq<F>, w_rec: Option<&Matrix<F>>) -> ScanGrads<F>;
+    /// Backpropagates `∂L/∂o` through the scan; with `input`, the spike input of the layer's
+    /// feed-forward product, also `∂L/∂W_in` ([`ScanGrads::w_in`]) where the run can sum it
+    /// step by step (`None` there otherwise: the caller computes it from `∂L/∂x`, which is
+    /// then always kept). `input_grad` says whether `∂L/∂x` is wanted besides.
+    fn backward(
+        &self,
+        g_out: &Seq<F>,
+        w_rec: Option<&Matrix<F>>,
+        input: Option<&SpikeEvents>,
+        input_grad: InputGrad,
+    ) -> ScanGrads<F>;
     /// A boxed copy.
     fn box_clone(&self) -> Box<dyn ModelRun<F>>;
 }
@@ -486,8 +495,22 @@ impl<F: Real, M: NeuronModel<F> + Clone + Debug + Send + 'static> ModelRun<F> fo
         self.trace.saved.iter().all(|s| s.is_finite())
     }
 
-    fn backward(&self, g_out: &Seq<F>, w_rec: Option<&Matrix<F>>) -> ScanGrads<F> {
-        scan::backward_with(&self.model, &self.trace, g_out, w_rec, &self.ctx)
+    fn backward(
+        &self,
+        g_out: &Seq<F>,
+        w_rec: Option<&Matrix<F>>,
+        input: Option<&SpikeEvents>,
+        input_grad: InputGrad,
+    ) -> ScanGrads<F> {
+        scan::backward_gathering(
+            &self.model,
+            &self.trace,
+            g_out,
+            w_rec,
+            &self.ctx,
+            input,
+            input_grad,
+        )
     }
 
     fn box_clone(&self) -> Box<dyn ModelRun<F>> {

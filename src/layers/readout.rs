@@ -199,7 +199,7 @@ impl<F: Real> Readout<F> {
         };
         let grads = scan::backward(model, scan, g, None);
         let n = self.units();
-        let mut g_w = input.grad_weight(&grads.input, self.w.rows).data;
+        let mut g_w = input.grad_weight(grads.kept_input(), self.w.rows).data;
         super::apply_mask(&mut g_w, self.mask.as_deref());
         let mut out = vec![g_w];
         if self.spec.learn_tau {
@@ -207,9 +207,9 @@ impl<F: Real> Readout<F> {
             out.push(tau_grad(&grads.params[..n], &self.tau_syn_s, self.dt_s));
         }
         if self.b.is_some() {
-            out.push(bias_grad(&grads.input));
+            out.push(bias_grad(grads.kept_input()));
         }
-        (out, crate::linalg::grad_input(&grads.input, &self.w))
+        (out, crate::linalg::grad_input(grads.kept_input(), &self.w))
     }
 
     /// Every parameter tensor in a fixed order (none for spikes).

@@ -8,7 +8,7 @@ use super::{add_bias, apply_mask, bias_grad, Input, OwnedInput, Param, SpikingLa
 use crate::events::SpikeEvents;
 use crate::neurons::{ExcInhFamily, NeuronSettings, PopulationSpec};
 use crate::real::Real;
-use crate::scan::ScanContext;
+use crate::scan::{Current, InputGrad, ProjectedEvents, ScanContext};
 use crate::surrogates::SpikeFn;
 use crate::tensor::{Matrix, Seq};
 use rand::Rng;
@@ -250,7 +250,20 @@ impl<F: Real> SpikingLayer<F> {
         dropout_rng: Option<&mut R>,
         ctx: &ScanContext,
     ) -> LayerTrace<F> {
-        self.forward_current(self.project(input), dropout_rng, ctx)
+        match input {
+            // Spikes straight into the neurons: each row's current is summed as the scan
+            // reaches it, with the same sums as `project`.
+            Input::Events(events) if !self.delays() && self.max_pool().is_none() => {
+                let bias = self.neuron_bias();
+                let current = ProjectedEvents {
+                    events,
+                    w: &self.w_in,
+                    bias: bias.as_deref(),
+                };
+                self.run_neurons(current.into(), dropout_rng, ctx)
+            }
+            _ => self.forward_current(self.project(input), dropout_rng, ctx),
+        }
     }
 
     /// The feed-forward current `x = input · W_in (+ b_in)` (the input delayed, a max-pooled
@@ -264,6 +277,11 @@ impl<F: Real> SpikingLayer<F> {
         }
         add_bias(&mut current, self.neuron_bias().as_deref());
         current
+    }
+
+    /// Whether the layer delays its input.
+    fn delays(&self) -> bool {
+        !self.spec.input_delay_steps.is_empty()
     }
 
     /// The input through the layer's delay lines, if it has any.
@@ -292,6 +310,16 @@ impl<F: Real> SpikingLayer<F> {
     pub fn forward_current<R: Rng>(
         &self,
         current: Seq<F>,
+        dropout_rng: Option<&mut R>,
+        ctx: &ScanContext,
+    ) -> LayerTrace<F> {
+        self.run_neurons(current.into(), dropout_rng, ctx)
+    }
+
+    /// Runs the neurons on `current`, then drops out spikes (with `dropout_rng`).
+    fn run_neurons<R: Rng>(
+        &self,
+        current: Current<'_, F>,
         dropout_rng: Option<&mut R>,
         ctx: &ScanContext,
     ) -> LayerTrace<F> {
@@ -381,19 +409,33 @@ impl<F: Real> SpikingLayer<F> {
             .w_rec
             .as_ref()
             .filter(|_| path == RecurrentPath::Followed);
-        let grads = trace.run.backward(&g, followed);
         let delayed = self.delayed(input);
         let input = delayed.as_ref().map_or(input, OwnedInput::as_input);
-        // Through a max pooling to the convolution's currents, recomputed from the input.
-        let g_conv = match self.max_pool() {
-            Some(pool) => Cow::Owned(max_pool_grad(
-                &pool,
-                &input.project(&self.w_in),
-                &grads.input,
-            )),
-            None => Cow::Borrowed(&grads.input),
+        // Spike inputs straight into the neurons: the scan sums ∂L/∂W_in as it goes, and
+        // ∂L/∂x is written out only when something below reads it.
+        let gathered = match (input, self.max_pool()) {
+            (Input::Events(events), None) => Some(events),
+            _ => None,
         };
-        let mut g_w_in = input.grad_weight(&g_conv, self.w_in.rows);
+        let stopped_recurrent = self.w_rec.is_some() && path == RecurrentPath::Stopped;
+        let keep = gathered.is_none() || input_grad || self.b_in.is_some() || stopped_recurrent;
+        let keep = if keep {
+            InputGrad::Keep
+        } else {
+            InputGrad::Discard
+        };
+        let mut grads = trace.run.backward(&g, followed, gathered, keep);
+        let g_x = grads.input.as_ref();
+        let kept = "∂L/∂x is kept when read";
+        // Through a max pooling to the convolution's currents, recomputed from the input.
+        let g_conv = g_x.map(|g_x| match self.max_pool() {
+            Some(pool) => Cow::Owned(max_pool_grad(&pool, &input.project(&self.w_in), g_x)),
+            None => Cow::Borrowed(g_x),
+        });
+        let mut g_w_in = match grads.w_in.take() {
+            Some(dw) => dw,
+            None => input.grad_weight(g_conv.as_deref().expect(kept), self.w_in.rows),
+        };
         apply_mask(&mut g_w_in.data, self.mask_in.as_deref());
         let mut out = vec![match &self.conv {
             Some(conv) => conv.input.conv.kernel_grad(&g_w_in),
@@ -406,10 +448,13 @@ impl<F: Real> SpikingLayer<F> {
                 Some(events) => {
                     let mut dw = Matrix::zeros(w.rows, w.cols);
                     let batch = events.batch;
-                    crate::linalg::events_grad_weight_shifted(events, &grads.input, batch, &mut dw);
+                    let g_x = g_x.expect(kept);
+                    crate::linalg::events_grad_weight_shifted(events, g_x, batch, &mut dw);
                     dw
                 }
-                None => crate::scan::recurrent_weight_grad(trace.spikes(), &grads.input, w.rows),
+                None => {
+                    crate::scan::recurrent_weight_grad(trace.spikes(), g_x.expect(kept), w.rows)
+                }
             }),
         };
         if let Some(mut g_w_rec) = g_w_rec {
@@ -422,14 +467,14 @@ impl<F: Real> SpikingLayer<F> {
         }
         out.extend(self.neurons.param_grads(&grads.params));
         if self.b_in.is_some() {
-            let g_b = bias_grad(&grads.input);
+            let g_b = bias_grad(g_x.expect(kept));
             out.push(match &self.conv {
                 Some(conv) => conv.reduce_bias(&g_b),
                 None => g_b,
             });
         }
         let g_input = input_grad.then(|| {
-            let g = crate::linalg::grad_input(&g_conv, &self.w_in);
+            let g = crate::linalg::grad_input(g_conv.as_deref().expect(kept), &self.w_in);
             match delayed {
                 Some(_) => advance_grad(&g, &self.spec.input_delay_steps),
                 None => g,

@@ -28,7 +28,7 @@ impl<F: Real> Device<F> {
             self.perturb(k, current, stream.child(CURRENT_NOISE));
         };
         self.net
-            .forward_perturbed(input, dropout_rng, noise, &mut perturb)
+            .forward_perturbed(input, dropout_rng, noise, Some(&mut perturb))
     }
 
     /// Adds layer `k`'s offsets and (where its deviation is not zero) fresh noise to every

@@ -100,7 +100,9 @@ fn a_wrong_chain_rule_term_is_detected() {
     let x = random_seq(&mut rng, 9, 2, 3);
     let d = random_seq(&mut rng, 9, 2, enc.width());
     let trace = enc.forward(&x);
-    let g_current = scan::backward(&trace.model, &trace.scan, &d, None).input;
+    let g_current = scan::backward(&trace.model, &trace.scan, &d, None)
+        .kept_input()
+        .clone();
     let loss = |e: &LifEncoder<f64>| encoder_loss(e, &x, &d);
     let (g, b) = enc.param_grads(&x, &g_current, EncoderCurrent::Shifted);
     assert!(worst_error(&enc, &[g, b], loss) < 1e-6);
