@@ -342,13 +342,20 @@ impl<F: Real, M: NeuronModel<F>> Run<'_, F, M> {
                             (Some(x), None) => x,
                             (_, recurrent) => {
                                 input.write_row(row, &mut x_rec);
-                                // x += o[t−1] · W_rec, gathering the rows of active outputs only.
-                                if let Some(w) = recurrent {
-                                    crate::linalg::add_active_rows(
+                                // x += o[t−1] · W_rec, gathering the rows of active outputs
+                                // only: the ids the sink kept of binary outputs (the same
+                                // sums), or found in the outputs.
+                                match (recurrent, t > 0) {
+                                    (Some(w), true) if sink.last_active(r).is_some() => {
+                                        let ids = sink.last_active(r).expect("kept");
+                                        crate::linalg::add_rows(&w.data, w.cols, ids, &mut x_rec);
+                                    }
+                                    (Some(w), _) => crate::linalg::add_active_rows(
                                         w,
                                         &prev_o[cols.clone()],
                                         &mut x_rec,
-                                    );
+                                    ),
+                                    (None, _) => {}
                                 }
                                 &x_rec[..]
                             }

@@ -8,6 +8,11 @@ use crate::real::Real;
 pub(super) trait OutputSink<F>: Send {
     /// Takes the outputs of step `t` of the task's block (rows of `n`, in step order).
     fn emit(&mut self, outs: &[F]);
+    /// The active ids of row `r` of the last step emitted, when the sink keeps ids (binary
+    /// outputs: the recurrent product then gathers them without scanning the outputs again).
+    fn last_active(&self, _r: usize) -> Option<&[u32]> {
+        None
+    }
 }
 
 /// A task's blocks of the dense output sequence: `blocks[t]` is its block of step `t`.
@@ -31,6 +36,8 @@ pub(super) struct EventRows {
     ids: Vec<u32>,
     /// One row's candidate ids (`width` slots).
     row_ids: Vec<u32>,
+    /// Where each row of the last step emitted starts in `ids` (and where the last ends).
+    last_step: Vec<usize>,
 }
 
 impl EventRows {
@@ -40,17 +47,25 @@ impl EventRows {
             counts: Vec::new(),
             ids: Vec::new(),
             row_ids: vec![0; width],
+            last_step: Vec::new(),
         }
     }
 }
 
 impl<F: Real> OutputSink<F> for EventRows {
     fn emit(&mut self, outs: &[F]) {
+        self.last_step.clear();
+        self.last_step.push(self.ids.len());
         for row in outs.chunks(self.row_ids.len().max(1)) {
             let count = nonzero_ids(row, &mut self.row_ids);
             self.ids.extend_from_slice(&self.row_ids[..count]);
             self.counts.push(count as u32);
+            self.last_step.push(self.ids.len());
         }
+    }
+
+    fn last_active(&self, r: usize) -> Option<&[u32]> {
+        Some(&self.ids[self.last_step[r]..self.last_step[r + 1]])
     }
 }
 
