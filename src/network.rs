@@ -8,7 +8,7 @@ use crate::layers::{
 };
 use crate::neurons::NoiseStream;
 use crate::real::Real;
-use crate::scan::ScanContext;
+use crate::scan::{OutputGrad, ScanContext};
 use crate::surrogates::SpikeFn;
 use crate::tensor::Seq;
 use rand::Rng;
@@ -321,23 +321,33 @@ impl<F: Real> Network<F> {
         let depth = self.hidden.len();
         let first = self.first_input(input, trace.encoder.as_ref());
         let readout_input = self.layer_input(first, &trace.hidden);
-        let (readout_grads, mut g) =
+        let (readout_grads, g_readout_input) =
             self.readout
                 .backward(readout_input, &trace.readout, g_readout);
+        // ∂L/∂(each layer's output): the readout's, then each layer's ∂L/∂input.
+        let mut g_below: Option<Seq<F>> = None;
         let mut per_layer: Vec<Vec<Vec<F>>> = Vec::with_capacity(depth + 1);
         for k in (0..depth).rev() {
             let x = self.layer_input(first, &trace.hidden[..k]);
             let extra = g_counts.get(k).and_then(Option::as_deref);
             let input_grad = k > 0 || self.encoder.is_some();
             let layer = &self.hidden[k];
+            let g = match &g_below {
+                Some(g) => OutputGrad::Given(g),
+                None => g_readout_input.to_input(&self.readout),
+            };
             let (grads, g_in) =
-                layer.backward_through(x, &trace.hidden[k], &g, extra, input_grad, path);
+                layer.backward_through(x, &trace.hidden[k], g, extra, input_grad, path);
             per_layer.push(grads);
             if let Some(g_in) = g_in {
-                g = g_in;
+                g_below = Some(g_in);
             }
         }
         if let (Some(encoder), Some(enc_trace)) = (&self.encoder, &trace.encoder) {
+            let g = match &g_below {
+                Some(g) => std::borrow::Cow::Borrowed(g),
+                None => g_readout_input.to_input(&self.readout).to_dense(),
+            };
             per_layer.push(encoder.backward(&input.to_dense(), enc_trace, &g));
         }
         per_layer.reverse();

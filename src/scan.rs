@@ -15,6 +15,8 @@ use crate::neurons::{NeuronModel, NoiseStream, StepContext};
 use crate::real::Real;
 use crate::tensor::{Matrix, Seq};
 pub use current::{Current, ProjectedEvents};
+use output_grad::BlockGrad;
+pub use output_grad::OutputGrad;
 use outputs::{DenseBlocks, EventRows, OutputSink};
 use partials::{WeightEvents, WeightPartials};
 use rayon::prelude::*;
@@ -431,16 +433,17 @@ pub enum InputGrad {
 /// ∂L/∂x[r]`, in [`ScanGrads::w_in`]. Each block of samples adds its rows' `∂L/∂x` into its
 /// own partial sums while they are in cache (the recurrent weight gradient too, when the
 /// outputs are events), instead of reading them back from the whole `[T, B, N]` gradient.
-pub fn backward_gathering<F: Real, M: NeuronModel<F>>(
+pub fn backward_gathering<'a, F: Real, M: NeuronModel<F>>(
     model: &M,
     trace: &ScanTrace<F, M::Saved>,
-    g_out: &Seq<F>,
+    g_out: impl Into<OutputGrad<'a, F>>,
     w_rec: Option<&Matrix<F>>,
     ctx: &ScanContext,
     input: Option<&SpikeEvents>,
     input_grad: InputGrad,
 ) -> ScanGrads<F> {
-    let (steps, batch, n) = (g_out.steps, g_out.batch, g_out.width);
+    let g_out = g_out.into();
+    let (steps, batch, n) = g_out.shape();
     assert_eq!(
         model.width(),
         n,
@@ -479,7 +482,8 @@ pub fn backward_gathering<F: Real, M: NeuronModel<F>>(
     };
     let blocks = AdjointBlocks {
         trace,
-        g_out,
+        g_out: BlockGrad::new(g_out),
+        batch,
         initial: &initial,
         block,
         ctx,
@@ -516,7 +520,8 @@ pub fn backward_gathering<F: Real, M: NeuronModel<F>>(
 /// What every block of the backward scan reads.
 struct AdjointBlocks<'a, F, S> {
     trace: &'a ScanTrace<F, S>,
-    g_out: &'a Seq<F>,
+    g_out: BlockGrad<'a, F>,
+    batch: usize,
     /// Saved records of the initial state (the "step −1" of every sample).
     initial: &'a [S],
     /// Elements per block of samples.
@@ -539,16 +544,16 @@ impl<F: Real, S: Sync> AdjointBlocks<'_, F, S> {
         model: &M,
         t: usize,
         start: usize,
+        g_ext: &[F],
         gx_blk: &mut [F],
         lam_blk: &mut [M::State],
         gpo_blk: &mut [F],
         pg_blk: &mut [F],
     ) {
         let n = model.width();
-        let slab = self.g_out.batch * n;
+        let slab = self.batch * n;
         let s_t = &self.trace.saved[t * slab..(t + 1) * slab];
         let prev_s = (t > 0).then(|| &self.trace.saved[(t - 1) * slab..t * slab]);
-        let g_ext = self.g_out.step(t);
         let p = M::GRADS_PER_NEURON;
         for r in 0..gx_blk.len() / n {
             let cols = r * n..(r + 1) * n;
@@ -556,8 +561,8 @@ impl<F: Real, S: Sync> AdjointBlocks<'_, F, S> {
             model.adjoint_row(
                 prev_s.map_or(self.initial, |s| &s[abs.clone()]),
                 t == 0,
-                &s_t[abs.clone()],
-                &g_ext[abs],
+                &s_t[abs],
+                &g_ext[cols.clone()],
                 &mut lam_blk[cols.clone()],
                 &mut gpo_blk[cols.clone()],
                 &mut gx_blk[cols],
@@ -601,16 +606,21 @@ impl<F: Real, S: Sync> AdjointBlocks<'_, F, S> {
             .map(|(c, (((mut kept, lam_blk), gpo_blk), pg_blk))| {
                 let mut partials = WeightPartials::new(gathered, n);
                 let first_sample = c * self.block / n;
-                let mut scratch = match kept {
-                    Some(_) => Vec::new(),
-                    None => vec![F::zero(); lam_blk.len()],
-                };
-                for t in (0..self.g_out.steps).rev() {
+                let len = lam_blk.len();
+                let scratch = |used: bool| vec![F::zero(); if used { len } else { 0 }];
+                let mut gx_scratch = scratch(kept.is_none());
+                let mut g_ext_buf = scratch(self.g_out.computed());
+                let steps = self.trace.saved.len() / slab.max(1);
+                for t in (0..steps).rev() {
                     let gx_blk: &mut [F] = match &mut kept {
                         Some(blocks) => blocks[t],
-                        None => &mut scratch,
+                        None => &mut gx_scratch,
                     };
-                    self.step(model, t, c * self.block, gx_blk, lam_blk, gpo_blk, pg_blk);
+                    let g_ext = self
+                        .g_out
+                        .rows(t, (first_sample, len / n), n, &mut g_ext_buf);
+                    let start = c * self.block;
+                    self.step(model, t, start, g_ext, gx_blk, lam_blk, gpo_blk, pg_blk);
                     partials.add_step(gathered, t, first_sample, gx_blk);
                     if let (Some(w_t), true) = (w_t, t > 0) {
                         let rows = gx_blk.len() / n;
@@ -649,6 +659,7 @@ fn reduce_param_grads<F: Real>(per_sample: &[F], batch: usize, n: usize, p: usiz
 }
 
 mod current;
+mod output_grad;
 mod outputs;
 mod partials;
 #[cfg(test)]

@@ -35,7 +35,7 @@ use crate::neurons::{
     StepContext,
 };
 use crate::real::Real;
-use crate::scan::{Current, InputGrad, ScanContext, ScanGrads};
+use crate::scan::{Current, InputGrad, OutputGrad, ScanContext, ScanGrads};
 use crate::tensor::{Matrix, Seq};
 use rand::Rng;
 use rayon::prelude::*;
@@ -245,11 +245,12 @@ impl<F: Real> ModelRun<F> for DaleRun<F> {
     /// recurrent path is always followed (`w_rec` must be the layer's `W_rec`).
     fn backward(
         &self,
-        g_out: &Seq<F>,
+        g_out: OutputGrad<'_, F>,
         w_rec: Option<&Matrix<F>>,
         _input: Option<&SpikeEvents>,
         _input_grad: InputGrad,
     ) -> ScanGrads<F> {
+        let g_out = &*g_out.to_dense();
         assert!(
             w_rec.is_some(),
             "a Dale's-law layer's backward pass follows the recurrent path"

@@ -17,7 +17,7 @@ mod spiking;
 pub use crate::neurons::NeuronKind;
 pub use encoder::{EncoderCurrent, EncoderSpec, EncoderTrace, LifEncoder};
 pub use population::{population, Carry, ModelRun, Neurons, Population, SlotChain, StateRun};
-pub use readout::{Readout, ReadoutTrace};
+pub use readout::{Readout, ReadoutGrad, ReadoutTrace};
 pub use spec::{DaleSpec, ReadoutHead, ReadoutKind, ReadoutSpec, SpikingLayerSpec, Structure};
 pub use spiking::{LayerTrace, RecurrentPath, SpikingLayer};
 

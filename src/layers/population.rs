@@ -9,7 +9,9 @@ use crate::neurons::{
     ParamValues, PopulationSpec, SavedState, StateVector, StepJacobian,
 };
 use crate::real::Real;
-use crate::scan::{self, Current, InputGrad, ScanContext, ScanGrads, ScanStart, ScanTrace};
+use crate::scan::{
+    self, Current, InputGrad, OutputGrad, ScanContext, ScanGrads, ScanStart, ScanTrace,
+};
 use crate::tensor::{Matrix, Seq};
 use rand::Rng;
 use rand_distr::{Distribution, StandardNormal};
@@ -449,7 +451,7 @@ pub trait ModelRun<F: Real>: Debug + Send + Sync {
     /// then always kept). `input_grad` says whether `∂L/∂x` is wanted besides.
     fn backward(
         &self,
-        g_out: &Seq<F>,
+        g_out: OutputGrad<'_, F>,
         w_rec: Option<&Matrix<F>>,
         input: Option<&SpikeEvents>,
         input_grad: InputGrad,
@@ -497,7 +499,7 @@ impl<F: Real, M: NeuronModel<F> + Clone + Debug + Send + 'static> ModelRun<F> fo
 
     fn backward(
         &self,
-        g_out: &Seq<F>,
+        g_out: OutputGrad<'_, F>,
         w_rec: Option<&Matrix<F>>,
         input: Option<&SpikeEvents>,
         input_grad: InputGrad,

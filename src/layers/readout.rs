@@ -11,7 +11,7 @@ use super::spec::{ReadoutHead, ReadoutKind};
 use super::{add_bias, bias_grad, decays, Carry, Input, Param, ReadoutSpec, SlotChain, StateRun};
 use crate::neurons::{LeakyReadout, MembraneInput, ReadoutState};
 use crate::real::Real;
-use crate::scan::{self, ScanContext, ScanTrace};
+use crate::scan::{self, OutputGrad, ScanContext, ScanTrace};
 use crate::tensor::{Matrix, Seq};
 use rand::Rng;
 
@@ -179,15 +179,15 @@ impl<F: Real> Readout<F> {
     }
 
     /// Backpropagates `g = ∂L/∂U`; returns learnable-parameter gradients in [`Self::params`]
-    /// order and `∂L/∂input`.
+    /// order and what leads to `∂L/∂input` ([`ReadoutGrad::to_input`]).
     pub fn backward(
         &self,
         input: Input<F>,
         trace: &ReadoutTrace<F>,
         g: &Seq<F>,
-    ) -> (Vec<Vec<F>>, Seq<F>) {
+    ) -> (Vec<Vec<F>>, ReadoutGrad<F>) {
         let Traced::Leaky { model, scan, mean } = &trace.0 else {
-            return (Vec::new(), g.clone());
+            return (Vec::new(), ReadoutGrad::Input(g.clone()));
         };
         let spread;
         let g = match mean {
@@ -209,7 +209,8 @@ impl<F: Real> Readout<F> {
         if self.b.is_some() {
             out.push(bias_grad(grads.kept_input()));
         }
-        (out, crate::linalg::grad_input(grads.kept_input(), &self.w))
+        let g_current = grads.input.expect("kept by scan::backward");
+        (out, ReadoutGrad::Current(g_current))
     }
 
     /// Every parameter tensor in a fixed order (none for spikes).
@@ -281,6 +282,26 @@ fn head_mean<F: Real>(out: &Seq<F>, heads: usize) -> Seq<F> {
 }
 
 /// The gradient on every head's traces of a gradient `g` on their mean: `g / heads` each.
+/// The gradient a readout's backward pass hands to the layer below.
+#[derive(Clone, Debug)]
+pub enum ReadoutGrad<F> {
+    /// `∂L/∂input` itself (a readout of the spikes themselves).
+    Input(Seq<F>),
+    /// `∂L/∂(input · W)`, the gradient of the readout's current: `∂L/∂input` is it times
+    /// `Wᵀ`, which the layer below computes block by block ([`OutputGrad::Through`]).
+    Current(Seq<F>),
+}
+
+impl<F: Real> ReadoutGrad<F> {
+    /// `∂L/∂input` of `readout` (the readout whose backward pass gave it).
+    pub fn to_input<'a>(&'a self, readout: &'a Readout<F>) -> OutputGrad<'a, F> {
+        match self {
+            ReadoutGrad::Input(g) => OutputGrad::Given(g),
+            ReadoutGrad::Current(g) => OutputGrad::Through { g, w: &readout.w },
+        }
+    }
+}
+
 fn spread_over_heads<F: Real>(g: &Seq<F>, heads: usize) -> Seq<F> {
     let scale = F::from_f64(1.0 / heads as f64);
     let width = g.width * heads;

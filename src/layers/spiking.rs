@@ -8,7 +8,7 @@ use super::{add_bias, apply_mask, bias_grad, Input, OwnedInput, Param, SpikingLa
 use crate::events::SpikeEvents;
 use crate::neurons::{ExcInhFamily, NeuronSettings, PopulationSpec};
 use crate::real::Real;
-use crate::scan::{Current, InputGrad, ProjectedEvents, ScanContext};
+use crate::scan::{Current, InputGrad, OutputGrad, ProjectedEvents, ScanContext};
 use crate::surrogates::SpikeFn;
 use crate::tensor::{Matrix, Seq};
 use rand::Rng;
@@ -382,7 +382,7 @@ impl<F: Real> SpikingLayer<F> {
         input_grad: bool,
     ) -> (Vec<Vec<F>>, Option<Seq<F>>) {
         let path = RecurrentPath::Followed;
-        self.backward_through(input, trace, g_output, g_counts, input_grad, path)
+        self.backward_through(input, trace, g_output.into(), g_counts, input_grad, path)
     }
 
     /// [`Self::backward`], following the recurrent weights back in time or not.
@@ -390,21 +390,25 @@ impl<F: Real> SpikingLayer<F> {
         &self,
         input: Input<F>,
         trace: &LayerTrace<F>,
-        g_output: &Seq<F>,
+        g_output: OutputGrad<'_, F>,
         g_counts: Option<&[F]>,
         input_grad: bool,
         path: RecurrentPath,
     ) -> (Vec<Vec<F>>, Option<Seq<F>>) {
-        // ∂L/∂S: through dropout, plus the regularizers' ∂L/∂cnt at every step (no copy when
-        // neither applies).
-        let mut g = Cow::Borrowed(g_output);
-        if let Some(mask) = &trace.dropout {
-            let g = g.to_mut();
-            g.data.iter_mut().zip(mask).for_each(|(g, &m)| *g *= m);
-        }
-        if let Some(extra) = g_counts {
-            g.to_mut().add_to_every_step(extra);
-        }
+        // ∂L/∂S: through dropout, plus the regularizers' ∂L/∂cnt at every step (written out
+        // only when either applies; otherwise the scan computes each block of rows itself).
+        let changed = trace.dropout.is_some() || g_counts.is_some();
+        let dense = changed.then(|| {
+            let mut g = g_output.to_dense().into_owned();
+            if let Some(mask) = &trace.dropout {
+                g.data.iter_mut().zip(mask).for_each(|(g, &m)| *g *= m);
+            }
+            if let Some(extra) = g_counts {
+                g.add_to_every_step(extra);
+            }
+            g
+        });
+        let g = dense.as_ref().map_or(g_output, OutputGrad::Given);
         let followed = self
             .w_rec
             .as_ref()
@@ -424,7 +428,7 @@ impl<F: Real> SpikingLayer<F> {
         } else {
             InputGrad::Discard
         };
-        let mut grads = trace.run.backward(&g, followed, gathered, keep);
+        let mut grads = trace.run.backward(g, followed, gathered, keep);
         let g_x = grads.input.as_ref();
         let kept = "∂L/∂x is kept when read";
         // Through a max pooling to the convolution's currents, recomputed from the input.

@@ -618,3 +618,41 @@ fn projected_spike_currents_equal_the_projection_given_whole() {
         assert_eq!(Current::from(projected).into_dense(), whole);
     }
 }
+
+#[test]
+fn output_gradients_through_weights_equal_the_product_given_whole() {
+    // ∂L/∂o = g · Wᵀ computed block by block inside the scan, against the whole product.
+    let mut rng = ChaCha8Rng::seed_from_u64(53);
+    let (steps, batch, n, m) = (15, 11, 8, 3);
+    let lif = random_lif(&mut rng, n);
+    let x = Seq::from_vec(
+        steps,
+        batch,
+        n,
+        uniform(&mut rng, steps * batch * n, -1.0, 3.0),
+    )
+    .unwrap();
+    let w_rec = Matrix::from_vec(n, n, uniform(&mut rng, n * n, -1.0, 1.0)).unwrap();
+    let w_out = Matrix::from_vec(n, m, uniform(&mut rng, n * m, -1.0, 1.0)).unwrap();
+    let g = Seq::from_vec(
+        steps,
+        batch,
+        m,
+        uniform(&mut rng, steps * batch * m, -1.0, 1.0),
+    )
+    .unwrap();
+    let ctx = ScanContext::default();
+    let trace = forward_with::<_, _, KeepSaved>(&lif, x, Some(&w_rec), &ctx);
+    let through = OutputGrad::Through { g: &g, w: &w_out };
+    let whole = through.to_dense();
+    let expected: f64 = (0..m).map(|k| g.at(3, 4, k) * w_out.at(5, k)).sum();
+    assert!((whole.at(3, 4, 5) - expected).abs() < 1e-12);
+    let keep = InputGrad::Keep;
+    let a = backward_gathering(&lif, &trace, through, Some(&w_rec), &ctx, None, keep);
+    let b = backward_gathering(&lif, &trace, &*whole, Some(&w_rec), &ctx, None, keep);
+    let close = |u: &[f64], v: &[f64]| u.iter().zip(v).all(|(p, q)| (p - q).abs() < 1e-12);
+    assert!(close(&a.kept_input().data, &b.kept_input().data));
+    assert!(close(&a.w_rec.unwrap().data, &b.w_rec.unwrap().data));
+    assert!(close(&a.params, &b.params));
+    assert!(a.params.iter().any(|&v| v != 0.0));
+}
