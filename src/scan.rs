@@ -4,7 +4,12 @@
 //! The scan owns what is common to every model: the optional recurrent product
 //! `x[t] += o[t−1] · W_rec` (a row gather over the non-zero outputs), the bookkeeping of state
 //! adjoints between steps, the reduction of per-neuron parameter gradients over the batch, and
-//! the [`StepContext`] of every row (step, sample, noise stream).
+//! the [`StepContext`] of every row (step, sample, noise stream). For spiking layers it also
+//! runs the products with spike operands around the neurons, one block of rows at a time as it
+//! reaches them: the feed-forward current of input events ([`Current`]), `∂L/∂o` through a
+//! readout's weights ([`OutputGrad`]) and the weight gradients of input and recurrent spikes
+//! ([`backward_gathering`]), so that no `[T, B, N]` current or gradient is written, cleared and
+//! read back (memory traffic, not arithmetic, bounds a spiking step).
 //!
 //! What the forward scan keeps of each step is its sink's choice ([`StepSink`]): the records
 //! the backward pass needs ([`KeepSaved`]), whole states ([`KeepStates`], for rules that
@@ -125,15 +130,22 @@ pub struct ScanGrads<F> {
 }
 
 /// Blocks of samples a batch is split into, whatever the number of threads: each block's
-/// weight-gradient partial sums are added in block order, so a fixed split keeps results
-/// independent of the thread count. Eight blocks balance two threads well (paired `shd-rsnn`
-/// runs at B = 128 against two blocks per thread: 0.95× the time) and keep up to eight busy.
+/// weight-gradient partial sums are added in block order, so a split that depends on the
+/// batch alone keeps results independent of the thread count. Eight blocks balance two
+/// threads well (paired `shd-rsnn` runs at B = 128 against two blocks per thread: 0.95× the
+/// time) and keep up to eight busy.
 const SCAN_BLOCKS: usize = 8;
 
+/// Fewest samples per block: below this the per-block partial sums cost more than the work
+/// they split (paired `shd-rsnn` runs at B = 32, one thread: 0.93× the time of 4-sample
+/// blocks).
+const MIN_BLOCK_SAMPLES: usize = 8;
+
 /// Samples per parallel task: a block of samples (so that per-step products run on blocks,
-/// not single rows), [`SCAN_BLOCKS`] blocks per batch.
+/// not single rows), [`SCAN_BLOCKS`] blocks per batch unless they would be smaller than
+/// [`MIN_BLOCK_SAMPLES`].
 fn samples_per_task(batch: usize) -> usize {
-    batch.div_ceil(SCAN_BLOCKS).max(1)
+    batch.div_ceil(SCAN_BLOCKS).max(MIN_BLOCK_SAMPLES)
 }
 
 /// Runs `model` over the input currents `input` `[T, B, N]`, keeping what the backward pass

@@ -522,7 +522,7 @@ fn spikes_kept_as_events_are_the_dense_spikes_non_zero_entries() {
 
 #[test]
 fn gathered_weight_gradients_equal_the_sums_over_the_input_gradient() {
-    // 19 samples: blocks of unequal size (and an empty one); binary spikes kept as events.
+    // 19 samples: blocks of unequal size; binary spikes kept as events.
     let mut rng = ChaCha8Rng::seed_from_u64(43);
     let (steps, batch, n, n_in) = (25, 19, 11, 13);
     let mut lif = random_lif(&mut rng, n);
