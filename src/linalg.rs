@@ -148,8 +148,8 @@ pub fn events_grad_weight_shifted<F: Real>(
     let usable = x.rows().min(g.rows().saturating_sub(shift));
     if dw.cols < ACC_LANES {
         // Narrow rows (a readout's few units): adding each row where its events point, in
-        // row order, is the same sum as gathering by input, without the transposed index
-        // (which cost more than the additions).
+        // row order, is the same sum as gathering by input, without building the transposed
+        // index (paired shd-rsnn steps: 0.99×, even).
         let w = g.width;
         for r in 0..usable {
             let g_row = &g.data[(r + shift) * w..(r + shift + 1) * w];

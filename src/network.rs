@@ -246,9 +246,10 @@ impl<F: Real> Network<F> {
         self.forward_perturbed(input, dropout_rng, noise, None)
     }
 
-    /// [`Self::forward_in`] with `perturb(k, current, noise)`, if given, applied to hidden layer `k`'s
-    /// feed-forward current `[T, B, N]` before its neurons run (`noise`: the layer's stream;
-    /// an emulated device's offsets and current noise).
+    /// [`Self::forward_in`] with `perturb(k, current, noise)`, if given, applied to hidden
+    /// layer `k`'s feed-forward current `[T, B, N]` before its neurons run (`noise`: the
+    /// layer's stream; an emulated device's offsets and current noise). Without it, a layer
+    /// fed by spikes sums its current inside the scan and never writes it whole.
     pub fn forward_perturbed<R: Rng>(
         &self,
         input: Input<F>,
