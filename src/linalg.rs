@@ -146,23 +146,6 @@ pub fn events_grad_weight_shifted<F: Real>(
     assert_eq!(g.width, dw.cols, "events_grad_weight: width != weight cols");
     // Rows `r` of `x` whose partner `r + shift` exists in `g`.
     let usable = x.rows().min(g.rows().saturating_sub(shift));
-    if dw.cols < ACC_LANES {
-        // Narrow rows (a readout's few units): adding each row where its events point, in
-        // row order, is the same sum as gathering by input, without building the transposed
-        // index (paired shd-rsnn steps: 0.99×, even).
-        let w = g.width;
-        for r in 0..usable {
-            let g_row = &g.data[(r + shift) * w..(r + shift + 1) * w];
-            for &i in x.row(r) {
-                axpy(
-                    F::one(),
-                    g_row,
-                    &mut dw.data[i as usize * w..(i as usize + 1) * w],
-                );
-            }
-        }
-        return;
-    }
     // For every input channel, the rows where it spiked: each `dW` row is owned by one task
     // and summed in registers (no partial copies to clear and reduce; measured against
     // scattering each row into per-chunk partials, paired single-thread `shd-rsnn` steps at
@@ -283,7 +266,7 @@ mod tests {
 
     #[test]
     fn the_event_weight_gradient_equals_the_dense_sum() {
-        // Narrow rows (added where the events point) and wide ones (gathered by input).
+        // Rows narrower than a register block of the gather and wider ones.
         for n_out in [5, 130] {
             event_weight_gradient_equals_the_dense_sum(n_out);
         }

@@ -359,17 +359,14 @@ impl<F: Real, M: NeuronModel<F>> Run<'_, F, M> {
                                 // x += o[t−1] · W_rec, gathering the rows of active outputs
                                 // only: the ids the sink kept of binary outputs (the same
                                 // sums), or found in the outputs.
-                                match (recurrent, t > 0) {
-                                    (Some(w), true) if sink.last_active(r).is_some() => {
-                                        let ids = sink.last_active(r).expect("kept");
-                                        crate::linalg::add_rows(&w.data, w.cols, ids, &mut x_rec);
+                                if let Some(w) = recurrent {
+                                    let o = &prev_o[cols.clone()];
+                                    match sink.last_active(r) {
+                                        Some(ids) => crate::linalg::add_rows(
+                                            &w.data, w.cols, ids, &mut x_rec,
+                                        ),
+                                        None => crate::linalg::add_active_rows(w, o, &mut x_rec),
                                     }
-                                    (Some(w), _) => crate::linalg::add_active_rows(
-                                        w,
-                                        &prev_o[cols.clone()],
-                                        &mut x_rec,
-                                    ),
-                                    (None, _) => {}
                                 }
                                 &x_rec[..]
                             }
@@ -617,7 +614,8 @@ impl<F: Real, S: Sync> AdjointBlocks<'_, F, S> {
             .enumerate()
             .map(|(c, (((mut kept, lam_blk), gpo_blk), pg_blk))| {
                 let mut partials = WeightPartials::new(gathered, n);
-                let first_sample = c * self.block / n;
+                let start = c * self.block;
+                let first_sample = start / n;
                 let len = lam_blk.len();
                 let scratch = |used: bool| vec![F::zero(); if used { len } else { 0 }];
                 let mut gx_scratch = scratch(kept.is_none());
@@ -631,7 +629,6 @@ impl<F: Real, S: Sync> AdjointBlocks<'_, F, S> {
                     let g_ext = self
                         .g_out
                         .rows(t, (first_sample, len / n), n, &mut g_ext_buf);
-                    let start = c * self.block;
                     self.step(model, t, start, g_ext, gx_blk, lam_blk, gpo_blk, pg_blk);
                     partials.add_step(gathered, t, first_sample, gx_blk);
                     if let (Some(w_t), true) = (w_t, t > 0) {

@@ -5,6 +5,7 @@
 use crate::events::SpikeEvents;
 use crate::real::Real;
 use crate::tensor::{Matrix, Seq};
+use rayon::prelude::*;
 
 /// The input current `x[t, b, :]` of a forward scan.
 #[derive(Debug)]
@@ -52,15 +53,13 @@ impl<F: Real> Current<'_, F> {
     pub fn into_dense(self) -> Seq<F> {
         match self {
             Current::Dense(x) => x,
-            Current::Projected(p) => {
-                let (steps, batch, width) = (p.events.steps, p.events.batch, p.w.cols);
+            Current::Projected(_) => {
+                let (steps, batch, width) = self.shape();
                 let mut x = Seq::zeros(steps, batch, width);
-                crate::linalg::events_forward(p.events, p.w, &mut x);
-                if let Some(bias) = p.bias {
-                    for row in x.data.chunks_exact_mut(width.max(1)) {
-                        row.iter_mut().zip(bias).for_each(|(v, &b)| *v += b);
-                    }
-                }
+                x.data
+                    .par_chunks_mut(width.max(1))
+                    .enumerate()
+                    .for_each(|(r, row)| self.write_row(r, row));
                 x
             }
         }

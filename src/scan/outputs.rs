@@ -9,7 +9,8 @@ pub(super) trait OutputSink<F>: Send {
     /// Takes the outputs of step `t` of the task's block (rows of `n`, in step order).
     fn emit(&mut self, outs: &[F]);
     /// The active ids of row `r` of the last step emitted, when the sink keeps ids (binary
-    /// outputs: the recurrent product then gathers them without scanning the outputs again).
+    /// outputs: the recurrent product then gathers them without scanning the outputs again)
+    /// and has emitted a step.
     fn last_active(&self, _r: usize) -> Option<&[u32]> {
         None
     }
@@ -65,7 +66,8 @@ impl<F: Real> OutputSink<F> for EventRows {
     }
 
     fn last_active(&self, r: usize) -> Option<&[u32]> {
-        Some(&self.ids[self.last_step[r]..self.last_step[r + 1]])
+        let (start, end) = (*self.last_step.get(r)?, *self.last_step.get(r + 1)?);
+        Some(&self.ids[start..end])
     }
 }
 
