@@ -225,14 +225,29 @@ impl SpikeEvents {
 }
 
 /// Writes the indices of `row`'s non-zero entries, in order, to the front of `slots` (at
-/// least as long as `row`) and returns their number. Every index is written and the end moves
-/// on by whether its entry is non-zero: at the rates of trained layers (5–30%) a branch per
-/// entry mispredicts often.
+/// least as long as `row`) and returns their number. Each block of 16 entries becomes a bit
+/// mask first (one vector compare), and only its set bits are visited: a branch per entry
+/// mispredicts often at the rates of trained layers, and scanning every entry costs as much
+/// as the rest of a step's output handling at the sparse rates of hidden layers (≈ 5%).
 #[inline]
 pub(crate) fn nonzero_ids<F: Real>(row: &[F], slots: &mut [u32]) -> usize {
+    const LANES: usize = 16;
     let mut count = 0;
-    for (i, &v) in row.iter().enumerate() {
-        slots[count] = i as u32;
+    let mut blocks = row.chunks_exact(LANES);
+    for (b, block) in (&mut blocks).enumerate() {
+        let mut mask = block
+            .iter()
+            .enumerate()
+            .fold(0u32, |m, (k, &v)| m | (u32::from(v != F::zero()) << k));
+        while mask != 0 {
+            slots[count] = (b * LANES) as u32 + mask.trailing_zeros();
+            count += 1;
+            mask &= mask - 1;
+        }
+    }
+    let done = row.len() - blocks.remainder().len();
+    for (i, &v) in blocks.remainder().iter().enumerate() {
+        slots[count] = (done + i) as u32;
         count += usize::from(v != F::zero());
     }
     count
@@ -311,6 +326,30 @@ mod tests {
         assert_eq!(tr.row(0), &[0, 1]);
         assert_eq!(tr.row(1), &[3]);
         assert_eq!(tr.row(2), &[0]);
+    }
+
+    #[test]
+    fn nonzero_ids_finds_every_non_zero_entry_in_order() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(9);
+        // Widths around the 16-entry blocks, densities from empty to full, NaN counted.
+        for width in [0, 1, 15, 16, 17, 31, 33, 256, 700] {
+            for density in [0.0, 0.05, 0.5, 1.0] {
+                let row: Vec<f64> = (0..width)
+                    .map(|i| match rng.random_bool(density) {
+                        true if i % 7 == 3 => f64::NAN,
+                        true => -1.5,
+                        false => 0.0,
+                    })
+                    .collect();
+                let expected: Vec<u32> = (0..width as u32)
+                    .filter(|&i| row[i as usize] != 0.0)
+                    .collect();
+                let mut slots = vec![u32::MAX; width];
+                let count = nonzero_ids(&row, &mut slots);
+                assert_eq!(&slots[..count], &expected[..], "width {width}, {density}");
+            }
+        }
     }
 
     #[test]
