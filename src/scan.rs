@@ -26,6 +26,7 @@ use outputs::{DenseBlocks, EventRows, OutputSink};
 use partials::{WeightEvents, WeightPartials};
 use rayon::prelude::*;
 use std::fmt::Debug;
+use std::mem::MaybeUninit;
 
 /// What the forward scan keeps of every neuron and step.
 pub trait StepSink<F: Real, M: NeuronModel<F>> {
@@ -148,16 +149,18 @@ fn samples_per_task(batch: usize) -> usize {
     batch.div_ceil(SCAN_BLOCKS).max(MIN_BLOCK_SAMPLES)
 }
 
-/// Runs `model` over the input currents `input` `[T, B, N]`, keeping what the backward pass
-/// needs, with the default noise stream.
+/// Runs `model` over the input currents `input` `[T, B, N]` (given whole, or spike events
+/// through a weight matrix, [`Current`]), keeping what the backward pass needs, with the
+/// default noise stream.
 ///
 /// With `w_rec` (`[N, N]`), the previous step's outputs feed back: `x[t] += o[t−1] · W_rec`.
-pub fn forward<F: Real, M: NeuronModel<F>>(
+pub fn forward<'a, F: Real, M: NeuronModel<F>>(
     model: &M,
-    input: Seq<F>,
+    input: impl Into<Current<'a, F>>,
     w_rec: Option<&Matrix<F>>,
 ) -> ScanTrace<F, M::Saved> {
-    forward_with::<F, M, KeepSaved>(model, input, w_rec, &ScanContext::default())
+    let ctx = ScanContext::default();
+    forward_kept::<F, M, KeepSaved>(model, input.into(), w_rec, &ctx, None, Outputs::Dense).0
 }
 
 /// [`forward`] in context `ctx`, keeping what the sink `K` records of every step.
@@ -227,10 +230,9 @@ fn forward_kept<F: Real, M: NeuronModel<F>, K: StepSink<F, M>>(
         );
     }
     let block = samples_per_task(batch) * n;
-    // Filled by all threads: one thread clearing a step's records (13 MB at B = 128) costs a
-    // serial millisecond.
-    let mut saved = Vec::with_capacity(steps * slab);
-    saved.par_extend(rayon::iter::repeat_n(K::Record::default(), steps * slab));
+    // Left uninitialised: the tasks write every record exactly once, and clearing them first
+    // (26 MB at B = 128) would cost as much memory traffic as writing them.
+    let mut saved = uninit_records::<K::Record>(steps * slab);
     let mut finals: Vec<M::State> = match &start {
         Some(s) => s.states.to_vec(),
         None => (0..slab).map(|i| model.initial_state(i % n)).collect(),
@@ -265,8 +267,31 @@ fn forward_kept<F: Real, M: NeuronModel<F>, K: StepSink<F, M>>(
             (Seq::zeros(0, 0, 0), Some(events))
         }
     };
+    // SAFETY: `Run::blocks` wrote every record: each task writes all rows of its block at
+    // every step, and the tasks' blocks cover every step's slab.
+    let saved = unsafe { assume_written(saved) };
     let trace = ScanTrace { saved, out, events };
     (trace, finals)
+}
+
+/// `len` records to be written before they are read.
+fn uninit_records<R>(len: usize) -> Vec<MaybeUninit<R>> {
+    let mut records = Vec::with_capacity(len);
+    // SAFETY: the capacity is there, and an uninitialised `MaybeUninit` is a valid value.
+    unsafe { records.set_len(len) };
+    records
+}
+
+/// The records, all written.
+///
+/// # Safety
+/// Every element of `records` must have been written.
+unsafe fn assume_written<R>(records: Vec<MaybeUninit<R>>) -> Vec<R> {
+    let mut records = std::mem::ManuallyDrop::new(records);
+    let (ptr, len, cap) = (records.as_mut_ptr(), records.len(), records.capacity());
+    // SAFETY: `MaybeUninit<R>` has the layout of `R`, the allocation is handed over whole,
+    // and the caller guarantees every element is initialised.
+    unsafe { Vec::from_raw_parts(ptr.cast::<R>(), len, cap) }
 }
 
 /// A forward scan's model, context and block size.
@@ -291,12 +316,12 @@ impl<F: Real, M: NeuronModel<F>> Run<'_, F, M> {
         x: &[F],
         states: &mut [M::State],
         outs: &mut [F],
-        records: &mut [K::Record],
+        records: &mut [MaybeUninit<K::Record>],
     ) {
         let ctx = self.ctx.at(t, sample);
         self.model.step_row(prev, prev_outs, x, states, outs, &ctx);
         for (r, s) in records.iter_mut().zip(states.iter()) {
-            *r = K::record(self.model, s);
+            r.write(K::record(self.model, s));
         }
     }
 }
@@ -327,7 +352,7 @@ impl<F: Real, M: NeuronModel<F>> Run<'_, F, M> {
         &self,
         input: &Current<'_, F>,
         w_rec: Option<&Matrix<F>>,
-        saved: &mut [K::Record],
+        saved: &mut [MaybeUninit<K::Record>],
         sinks: Vec<O>,
         finals: &mut [M::State],
         first_outs: &[F],

@@ -11,7 +11,7 @@ use super::spec::{ReadoutHead, ReadoutKind};
 use super::{add_bias, bias_grad, decays, Carry, Input, Param, ReadoutSpec, SlotChain, StateRun};
 use crate::neurons::{LeakyReadout, MembraneInput, ReadoutState};
 use crate::real::Real;
-use crate::scan::{self, OutputGrad, ScanContext, ScanTrace};
+use crate::scan::{self, InputGrad, OutputGrad, ProjectedEvents, ScanContext, ScanTrace};
 use crate::tensor::{Matrix, Seq};
 use rand::Rng;
 
@@ -123,7 +123,18 @@ impl<F: Real> Readout<F> {
             return ReadoutTrace(Traced::Spikes(input.to_dense().into_owned()));
         }
         let model = self.model();
-        let scan = scan::forward(&model, self.project(input), None);
+        let scan = match input {
+            // Each row's current summed as the scan reaches it (the same sums as `project`).
+            Input::Events(events) => {
+                let current = ProjectedEvents {
+                    events,
+                    w: &self.w,
+                    bias: self.b.as_deref(),
+                };
+                scan::forward(&model, current, None)
+            }
+            _ => scan::forward(&model, self.project(input), None),
+        };
         let heads = self.spec.head_count();
         let mean = (heads > 1).then(|| head_mean(&scan.out, heads));
         ReadoutTrace(Traced::Leaky { model, scan, mean })
@@ -197,9 +208,30 @@ impl<F: Real> Readout<F> {
             }
             None => g,
         };
-        let grads = scan::backward(model, scan, g, None);
         let n = self.units();
-        let mut g_w = input.grad_weight(grads.kept_input(), self.w.rows).data;
+        let (grads, g_w) = match input {
+            // The weight gradient summed per block of samples inside the backward scan.
+            Input::Events(events) => {
+                let ctx = ScanContext::default();
+                let mut grads = scan::backward_gathering(
+                    model,
+                    scan,
+                    g,
+                    None,
+                    &ctx,
+                    Some(events),
+                    InputGrad::Keep,
+                );
+                let g_w = grads.w_in.take().expect("gathered for the given events");
+                (grads, g_w)
+            }
+            _ => {
+                let grads = scan::backward(model, scan, g, None);
+                let g_w = input.grad_weight(grads.kept_input(), self.w.rows);
+                (grads, g_w)
+            }
+        };
+        let mut g_w = g_w.data;
         super::apply_mask(&mut g_w, self.mask.as_deref());
         let mut out = vec![g_w];
         if self.spec.learn_tau {
