@@ -146,9 +146,6 @@ pub fn events_grad_weight_shifted<F: Real>(
     assert_eq!(g.width, dw.cols, "events_grad_weight: width != weight cols");
     // Rows `r` of `x` whose partner `r + shift` exists in `g`.
     let usable = x.rows().min(g.rows().saturating_sub(shift));
-    if dw.cols <= NARROW_GRAD_COLS {
-        return narrow_events_grad_weight(x, g, shift, usable, dw);
-    }
     // For every input channel, the rows where it spiked: each `dW` row is owned by one task
     // and summed in registers (no partial copies to clear and reduce; measured against
     // scattering each row into per-chunk partials, paired single-thread `shd-rsnn` steps at
@@ -163,46 +160,6 @@ pub fn events_grad_weight_shifted<F: Real>(
             let usable_rows = &rows[..rows.partition_point(|&r| (r as usize) < usable)];
             add_rows(&g.data[shift * w..], w, usable_rows, dwi);
         });
-}
-
-/// Weight gradients at most this wide (a readout's) are summed per block of rows instead of
-/// gathered by input: their rows are too short for the gather to pay for the serial
-/// transpose of the events it needs.
-const NARROW_GRAD_COLS: usize = 32;
-
-/// Blocks of rows a narrow weight gradient is split into: fixed, so the partial sums and the
-/// order they are added in do not depend on the thread count.
-const NARROW_GRAD_BLOCKS: usize = 16;
-
-/// [`events_grad_weight_shifted`] for narrow `dW`: each block of rows adds its `g` rows into
-/// its own partial `dW` (small enough to stay in cache), and the partials are added to `dW`
-/// in block order.
-fn narrow_events_grad_weight<F: Real>(
-    x: &SpikeEvents,
-    g: &Seq<F>,
-    shift: usize,
-    usable: usize,
-    dw: &mut Matrix<F>,
-) {
-    let w = g.width;
-    let rows_per_block = usable.div_ceil(NARROW_GRAD_BLOCKS).max(1);
-    let partials: Vec<Vec<F>> = (0..usable.div_ceil(rows_per_block))
-        .into_par_iter()
-        .map(|b| {
-            let mut part = vec![F::zero(); dw.data.len()];
-            for r in b * rows_per_block..((b + 1) * rows_per_block).min(usable) {
-                let g_row = &g.data[(r + shift) * w..(r + shift + 1) * w];
-                for &i in x.row(r) {
-                    let i = i as usize;
-                    axpy(F::one(), g_row, &mut part[i * w..(i + 1) * w]);
-                }
-            }
-            part
-        })
-        .collect();
-    for part in &partials {
-        axpy(F::one(), part, &mut dw.data);
-    }
 }
 
 /// `dx = g · Wᵀ`, the gradient reaching the input of a product.
@@ -343,7 +300,7 @@ mod tests {
     }
 
     #[test]
-    fn a_narrow_event_weight_gradient_is_the_same_on_any_thread_count() {
+    fn the_event_weight_gradient_is_the_same_on_any_thread_count() {
         let (t, b, n_in, n_out) = (40, 5, 30, 20);
         let ids = |r: usize| (0..n_in as u32).filter(move |i| (r * 31 + *i as usize * 7) % 9 == 0);
         let pairs: Vec<(u32, u32)> = (0..t * b)
