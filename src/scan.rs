@@ -4,8 +4,8 @@
 //! The scan owns what is common to every model: the optional recurrent product
 //! `x[t] += o[t−1] · W_rec` (a row gather over the non-zero outputs), the bookkeeping of state
 //! adjoints between steps, the reduction of per-neuron parameter gradients over the batch, and
-//! the [`StepContext`] of every row (step, sample, noise stream). For spiking layers it also
-//! runs the products with spike operands around the neurons, one block of rows at a time as it
+//! the [`StepContext`] of every row (step, sample, noise stream). For spiking layers (and
+//! readouts fed spikes) it also runs the products with spike operands around the neurons, one block of rows at a time as it
 //! reaches them: the feed-forward current of input events ([`Current`]), `∂L/∂o` through a
 //! readout's weights ([`OutputGrad`]) and the weight gradients of input and recurrent spikes
 //! ([`backward_gathering`]), so that no `[T, B, N]` current or gradient is written, cleared and
