@@ -2,6 +2,7 @@
 
 use crate::real::Real;
 use crate::tensor::Seq;
+use multiversion::multiversion;
 use rayon::prelude::*;
 use std::ops::Range;
 
@@ -229,7 +230,7 @@ impl SpikeEvents {
 /// mask first (one vector compare), and only its set bits are visited: a branch per entry
 /// mispredicts often at the rates of trained layers, and scanning every entry costs as much
 /// as the rest of a step's output handling at the sparse rates of hidden layers (≈ 5%).
-#[inline]
+#[multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma", "x86_64+avx2+fma", "x86_64+avx"))]
 pub(crate) fn nonzero_ids<F: Real>(row: &[F], slots: &mut [u32]) -> usize {
     const LANES: usize = 16;
     let mut count = 0;
