@@ -19,6 +19,7 @@
 
 use super::{state_vector, NeuronModel, SavedState, StepAdjoint, StepContext, StepJacobian};
 use crate::real::Real;
+use multiversion::multiversion;
 
 /// Per-neuron state of [`LeakyReadout`].
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
@@ -61,6 +62,74 @@ pub struct LeakyReadout<F> {
     pub input: MembraneInput,
 }
 
+impl MembraneInput {
+    /// `γ` and `∂γ/∂β`.
+    #[inline(always)]
+    fn gain<F: Real>(self, beta: F) -> (F, F) {
+        match self {
+            MembraneInput::Normalized => (F::one() - beta, -F::one()),
+            MembraneInput::Unit => (F::one(), F::zero()),
+        }
+    }
+}
+
+/// [`LeakyReadout::step`] over a row of units, as one loop the compiler vectorises (a
+/// readout's rows are narrow, so a call per unit costs more than the unit's arithmetic).
+#[multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma", "x86_64+avx2+fma", "x86_64+avx"))]
+fn step_rows<F: Real>(
+    (alpha, beta): (&[F], &[F]),
+    membrane_input: MembraneInput,
+    prev: &[ReadoutState<F>],
+    input: &[F],
+    states: &mut [ReadoutState<F>],
+    outs: &mut [F],
+) {
+    let units = alpha.iter().zip(beta).zip(prev).zip(input);
+    for ((((&a, &b), p), &x), (s, o)) in units.zip(states.iter_mut().zip(outs.iter_mut())) {
+        let syn = a * p.syn + x;
+        let mem = b * p.mem + membrane_input.gain(b).0 * syn;
+        *s = ReadoutState { syn, mem };
+        *o = mem;
+    }
+}
+
+/// [`LeakyReadout::adjoint`] over a row of units, with the row's bookkeeping of
+/// [`NeuronModel::adjoint_row`] (`adjoints` = state adjoints, `∂L/∂o[t−1]`, `∂L/∂x[t]`).
+#[multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma", "x86_64+avx2+fma", "x86_64+avx"))]
+fn adjoint_rows<F: Real>(
+    (alpha, beta): (&[F], &[F]),
+    membrane_input: MembraneInput,
+    prev: &[ReadoutState<F>],
+    saved: &[ReadoutState<F>],
+    g_ext: &[F],
+    (lam, g_prev_out, g_input): (&mut [ReadoutState<F>], &mut [F], &mut [F]),
+    grads: &mut [F],
+) {
+    let units = alpha
+        .iter()
+        .zip(beta)
+        .zip(prev.iter().zip(saved))
+        .zip(g_ext);
+    let adjoints = lam
+        .iter_mut()
+        .zip(g_prev_out.iter_mut())
+        .zip(g_input.iter_mut());
+    let rows = units.zip(adjoints).zip(grads.chunks_exact_mut(2));
+    for (((((&a, &b), (p, s)), &g), ((l, gpo), gi)), gr) in rows {
+        let (gain, d_gain) = membrane_input.gain(b);
+        let lam_mem = l.mem + (g + *gpo);
+        let lam_syn = l.syn + gain * lam_mem;
+        gr[0] += lam_syn * p.syn;
+        gr[1] += lam_mem * (p.mem + d_gain * s.syn);
+        *l = ReadoutState {
+            syn: a * lam_syn,
+            mem: b * lam_mem,
+        };
+        *gi = lam_syn;
+        *gpo = F::zero();
+    }
+}
+
 impl<F: Real> LeakyReadout<F> {
     /// `n` integrators: `α = 0`, `β = 1`, `γ = 1`.
     pub fn integrators(n: usize) -> Self {
@@ -74,10 +143,7 @@ impl<F: Real> LeakyReadout<F> {
     /// `γ` and `∂γ/∂β`.
     #[inline(always)]
     fn gain(&self, beta: F) -> (F, F) {
-        match self.input {
-            MembraneInput::Normalized => (F::one() - beta, -F::one()),
-            MembraneInput::Unit => (F::one(), F::zero()),
-        }
+        self.input.gain(beta)
     }
 }
 
@@ -145,6 +211,36 @@ impl<F: Real> NeuronModel<F> for LeakyReadout<F> {
             input: lam_syn,
             prev_out: F::zero(),
         }
+    }
+
+    fn step_row(
+        &self,
+        prev: &[Self::State],
+        _prev_outs: &[F],
+        input: &[F],
+        states: &mut [Self::State],
+        outs: &mut [F],
+        _ctx: &StepContext,
+    ) {
+        let decays = (&self.alpha[..], &self.beta[..]);
+        step_rows(decays, self.input, prev, input, states, outs);
+    }
+
+    fn adjoint_row(
+        &self,
+        prev: &[Self::Saved],
+        _first: bool,
+        saved: &[Self::Saved],
+        g_ext: &[F],
+        lam: &mut [Self::State],
+        g_prev_out: &mut [F],
+        g_input: &mut [F],
+        grads: &mut [F],
+        _ctx: &StepContext,
+    ) {
+        let decays = (&self.alpha[..], &self.beta[..]);
+        let adjoints = (lam, g_prev_out, g_input);
+        adjoint_rows(decays, self.input, prev, saved, g_ext, adjoints, grads);
     }
 
     fn jacobian(

@@ -370,6 +370,21 @@ fn lif_row_kernels_equal_per_neuron_steps() {
     }
 }
 
+/// The readout's row kernels compute exactly what its per-unit functions compute, for leaky
+/// units and for integrators.
+#[test]
+fn readout_row_kernels_equal_per_unit_steps() {
+    let mut rng = ChaCha8Rng::seed_from_u64(11);
+    for input in [MembraneInput::Normalized, MembraneInput::Unit] {
+        let readout = LeakyReadout {
+            alpha: uniform(&mut rng, 21, 0.0, 0.95),
+            beta: uniform(&mut rng, 21, 0.5, 0.99),
+            input,
+        };
+        assert_rows_equal_per_neuron(&readout, &mut rng, &format!("{input:?}"));
+    }
+}
+
 #[test]
 fn independent_scan_equals_step_by_step_scan() {
     // Without recurrence each task runs its samples through all steps; with a zero W_rec the
