@@ -5,11 +5,12 @@
 //! `x[t] += o[t−1] · W_rec` (a row gather over the non-zero outputs), the bookkeeping of state
 //! adjoints between steps, the reduction of per-neuron parameter gradients over the batch, and
 //! the [`StepContext`] of every row (step, sample, noise stream). For spiking layers (and
-//! readouts fed spikes) it also runs the products with spike operands around the neurons, one block of rows at a time as it
-//! reaches them: the feed-forward current of input events ([`Current`]), `∂L/∂o` through a
-//! readout's weights ([`OutputGrad`]) and the weight gradients of input and recurrent spikes
-//! ([`backward_gathering`]), so that no `[T, B, N]` current or gradient is written, cleared and
-//! read back (memory traffic, not arithmetic, bounds a spiking step).
+//! readouts fed spikes) it also runs the products with spike operands around the neurons, one
+//! block of rows at a time as it reaches them: the feed-forward current of input events
+//! ([`Current`]), `∂L/∂o` through a readout's weights ([`OutputGrad`]) and the weight
+//! gradients of input and recurrent spikes ([`backward_gathering`]), so that no `[T, B, N]`
+//! current or gradient is written, cleared and read back (memory traffic, not arithmetic,
+//! bounds a spiking step).
 //!
 //! What the forward scan keeps of each step is its sink's choice ([`StepSink`]): the records
 //! the backward pass needs ([`KeepSaved`]), whole states ([`KeepStates`], for rules that
@@ -231,7 +232,7 @@ fn forward_kept<F: Real, M: NeuronModel<F>, K: StepSink<F, M>>(
     }
     let block = samples_per_task(batch) * n;
     // Left uninitialised: the tasks write every record exactly once, and clearing them first
-    // (26 MB at B = 128) would cost as much memory traffic as writing them.
+    // (13–26 MB at B = 128) would cost as much memory traffic as writing them.
     let mut saved = uninit_records::<K::Record>(steps * slab);
     let mut finals: Vec<M::State> = match &start {
         Some(s) => s.states.to_vec(),
