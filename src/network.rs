@@ -3,8 +3,8 @@
 
 use crate::error::{check_count, check_positive, ConfigError};
 use crate::layers::{
-    EncoderSpec, EncoderTrace, Input, LayerTrace, LifEncoder, Readout, ReadoutKind, ReadoutSpec,
-    ReadoutTrace, RecurrentPath, SpikingLayer, SpikingLayerSpec, Structure,
+    EncoderSpec, EncoderTrace, Input, LayerTrace, LifEncoder, Readout, ReadoutGrad, ReadoutKind,
+    ReadoutSpec, ReadoutTrace, RecurrentPath, SpikingLayer, SpikingLayerSpec, Structure,
 };
 use crate::neurons::NoiseStream;
 use crate::real::Real;
@@ -326,29 +326,23 @@ impl<F: Real> Network<F> {
             self.readout
                 .backward(readout_input, &trace.readout, g_readout);
         // ∂L/∂(each layer's output): the readout's, then each layer's ∂L/∂input.
-        let mut g_below: Option<Seq<F>> = None;
+        let mut g_from_above: Option<Seq<F>> = None;
         let mut per_layer: Vec<Vec<Vec<F>>> = Vec::with_capacity(depth + 1);
         for k in (0..depth).rev() {
             let x = self.layer_input(first, &trace.hidden[..k]);
             let extra = g_counts.get(k).and_then(Option::as_deref);
             let input_grad = k > 0 || self.encoder.is_some();
             let layer = &self.hidden[k];
-            let g = match &g_below {
-                Some(g) => OutputGrad::Given(g),
-                None => g_readout_input.to_input(&self.readout),
-            };
+            let g = output_grad(g_from_above.as_ref(), &g_readout_input, &self.readout);
             let (grads, g_in) =
                 layer.backward_through(x, &trace.hidden[k], g, extra, input_grad, path);
             per_layer.push(grads);
             if let Some(g_in) = g_in {
-                g_below = Some(g_in);
+                g_from_above = Some(g_in);
             }
         }
         if let (Some(encoder), Some(enc_trace)) = (&self.encoder, &trace.encoder) {
-            let g = match &g_below {
-                Some(g) => std::borrow::Cow::Borrowed(g),
-                None => g_readout_input.to_input(&self.readout).to_dense(),
-            };
+            let g = output_grad(g_from_above.as_ref(), &g_readout_input, &self.readout).to_dense();
             per_layer.push(encoder.backward(&input.to_dense(), enc_trace, &g));
         }
         per_layer.reverse();
@@ -510,6 +504,16 @@ impl<F: Real> Network<F> {
         }
         self.readout.mask = cast(&src.readout.mask);
     }
+}
+
+/// `∂L/∂(a layer's output)`: the `∂L/∂input` of the layer above it (`from_above`), or, for
+/// the top hidden layer, what the readout's backward pass gave.
+fn output_grad<'a, F: Real>(
+    from_above: Option<&'a Seq<F>>,
+    readout_grad: &'a ReadoutGrad<F>,
+    readout: &'a Readout<F>,
+) -> OutputGrad<'a, F> {
+    from_above.map_or_else(|| readout_grad.to_input(readout), OutputGrad::Given)
 }
 
 /// The input as a dense sequence (events become 0/1 values).

@@ -11,7 +11,7 @@ use super::spec::{ReadoutHead, ReadoutKind};
 use super::{add_bias, bias_grad, decays, Carry, Input, Param, ReadoutSpec, SlotChain, StateRun};
 use crate::neurons::{LeakyReadout, MembraneInput, ReadoutState};
 use crate::real::Real;
-use crate::scan::{self, InputGrad, OutputGrad, ProjectedEvents, ScanContext, ScanTrace};
+use crate::scan::{self, Current, InputGrad, OutputGrad, ProjectedEvents, ScanContext, ScanTrace};
 use crate::tensor::{Matrix, Seq};
 use rand::Rng;
 
@@ -123,18 +123,17 @@ impl<F: Real> Readout<F> {
             return ReadoutTrace(Traced::Spikes(input.to_dense().into_owned()));
         }
         let model = self.model();
-        let scan = match input {
+        let current: Current<'_, F> = match input {
             // Each row's current summed as the scan reaches it (the same sums as `project`).
-            Input::Events(events) => {
-                let current = ProjectedEvents {
-                    events,
-                    w: &self.w,
-                    bias: self.b.as_deref(),
-                };
-                scan::forward(&model, current, None)
+            Input::Events(events) => ProjectedEvents {
+                events,
+                w: &self.w,
+                bias: self.b.as_deref(),
             }
-            _ => scan::forward(&model, self.project(input), None),
+            .into(),
+            _ => self.project(input).into(),
         };
+        let scan = scan::forward(&model, current, None);
         let heads = self.spec.head_count();
         let mean = (heads > 1).then(|| head_mean(&scan.out, heads));
         ReadoutTrace(Traced::Leaky { model, scan, mean })
@@ -209,29 +208,18 @@ impl<F: Real> Readout<F> {
             None => g,
         };
         let n = self.units();
-        let (grads, g_w) = match input {
-            // The weight gradient summed per block of samples inside the backward scan.
-            Input::Events(events) => {
-                let ctx = ScanContext::default();
-                let mut grads = scan::backward_gathering(
-                    model,
-                    scan,
-                    g,
-                    None,
-                    &ctx,
-                    Some(events),
-                    InputGrad::Keep,
-                );
-                let g_w = grads.w_in.take().expect("gathered for the given events");
-                (grads, g_w)
-            }
-            _ => {
-                let grads = scan::backward(model, scan, g, None);
-                let g_w = input.grad_weight(grads.kept_input(), self.w.rows);
-                (grads, g_w)
-            }
+        // Spike events: the weight gradient summed per block of samples inside the scan.
+        let events = match input {
+            Input::Events(events) => Some(events),
+            Input::Dense { .. } => None,
         };
-        let mut g_w = g_w.data;
+        let ctx = ScanContext::default();
+        let keep = InputGrad::Keep;
+        let mut grads = scan::backward_gathering(model, scan, g, None, &ctx, events, keep);
+        let mut g_w = match grads.w_in.take() {
+            Some(g_w) => g_w.data,
+            None => input.grad_weight(grads.kept_input(), self.w.rows).data,
+        };
         super::apply_mask(&mut g_w, self.mask.as_deref());
         let mut out = vec![g_w];
         if self.spec.learn_tau {
@@ -241,7 +229,7 @@ impl<F: Real> Readout<F> {
         if self.b.is_some() {
             out.push(bias_grad(grads.kept_input()));
         }
-        let g_current = grads.input.expect("kept by scan::backward");
+        let g_current = grads.input.expect("kept: InputGrad::Keep");
         (out, ReadoutGrad::Current(g_current))
     }
 
@@ -313,7 +301,6 @@ fn head_mean<F: Real>(out: &Seq<F>, heads: usize) -> Seq<F> {
     mean
 }
 
-/// The gradient on every head's traces of a gradient `g` on their mean: `g / heads` each.
 /// The gradient a readout's backward pass hands to the layer below.
 #[derive(Clone, Debug)]
 pub enum ReadoutGrad<F> {
@@ -334,6 +321,7 @@ impl<F: Real> ReadoutGrad<F> {
     }
 }
 
+/// The gradient on every head's traces of a gradient `g` on their mean: `g / heads` each.
 fn spread_over_heads<F: Real>(g: &Seq<F>, heads: usize) -> Seq<F> {
     let scale = F::from_f64(1.0 / heads as f64);
     let width = g.width * heads;

@@ -139,12 +139,6 @@ impl<F: Real> LeakyReadout<F> {
             input: MembraneInput::Unit,
         }
     }
-
-    /// `γ` and `∂γ/∂β`.
-    #[inline(always)]
-    fn gain(&self, beta: F) -> (F, F) {
-        self.input.gain(beta)
-    }
 }
 
 impl<F: Real> NeuronModel<F> for LeakyReadout<F> {
@@ -172,7 +166,7 @@ impl<F: Real> NeuronModel<F> for LeakyReadout<F> {
     ) -> (Self::State, F) {
         let (alpha, beta) = (self.alpha[j], self.beta[j]);
         let syn = alpha * prev.syn + input;
-        let mem = beta * prev.mem + self.gain(beta).0 * syn;
+        let mem = beta * prev.mem + self.input.gain(beta).0 * syn;
         (ReadoutState { syn, mem }, mem)
     }
 
@@ -198,7 +192,7 @@ impl<F: Real> NeuronModel<F> for LeakyReadout<F> {
         grads: &mut [F],
     ) -> StepAdjoint<F, Self::State> {
         let (alpha, beta) = (self.alpha[j], self.beta[j]);
-        let (gain, d_gain) = self.gain(beta);
+        let (gain, d_gain) = self.input.gain(beta);
         let lam_mem = carry.mem + g_out;
         let lam_syn = carry.syn + gain * lam_mem;
         grads[0] += lam_syn * prev.syn;
@@ -252,7 +246,7 @@ impl<F: Real> NeuronModel<F> for LeakyReadout<F> {
         jac: &mut StepJacobian<F>,
     ) {
         let (one, alpha, beta) = (F::one(), self.alpha[j], self.beta[j]);
-        let (gain, d_gain) = self.gain(beta);
+        let (gain, d_gain) = self.input.gain(beta);
         let (syn, mem) = (0, 1);
         jac.set_prev(syn, syn, alpha);
         jac.set_prev(mem, syn, gain * alpha);

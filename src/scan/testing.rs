@@ -18,6 +18,17 @@ pub(crate) fn uniform(rng: &mut ChaCha8Rng, len: usize, lo: f64, hi: f64) -> Vec
     (0..len).map(|_| rng.random_range(lo..hi)).collect()
 }
 
+/// A `[steps, batch, width]` sequence of uniform numbers in `[lo, hi)`.
+pub(crate) fn uniform_seq(
+    rng: &mut ChaCha8Rng,
+    (steps, batch, width): (usize, usize, usize),
+    lo: f64,
+    hi: f64,
+) -> Seq<f64> {
+    let data = uniform(rng, steps * batch * width, lo, hi);
+    Seq::from_vec(steps, batch, width, data).expect("a whole sequence")
+}
+
 /// `L = Σ c · o`: a random linear read-out of every output, so `∂L/∂o = c`.
 fn loss<M: NeuronModel<f64>>(
     model: &M,

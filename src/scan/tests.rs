@@ -2,7 +2,7 @@
 //! in f64 with the smooth spike relaxation and a differentiable reset (so the network is an
 //! ordinary differentiable function of its inputs and parameters).
 
-use super::testing::{check_jacobian, check_model, uniform, Perturb};
+use super::testing::{check_jacobian, check_model, uniform, uniform_seq, Perturb};
 use super::*;
 use crate::neurons::{
     AdaptiveLif, FixedLif, LeakyReadout, Lif, MembraneInput, ResetGrad, ResetMode,
@@ -392,20 +392,8 @@ fn independent_scan_equals_step_by_step_scan() {
     let mut rng = ChaCha8Rng::seed_from_u64(5);
     let (steps, batch, n) = (11, 7, 4);
     let model = random_lif(&mut rng, n);
-    let x = Seq::from_vec(
-        steps,
-        batch,
-        n,
-        uniform(&mut rng, steps * batch * n, -1.0, 6.0),
-    )
-    .unwrap();
-    let g = Seq::from_vec(
-        steps,
-        batch,
-        n,
-        uniform(&mut rng, steps * batch * n, -1.0, 1.0),
-    )
-    .unwrap();
+    let x = uniform_seq(&mut rng, (steps, batch, n), -1.0, 6.0);
+    let g = uniform_seq(&mut rng, (steps, batch, n), -1.0, 1.0);
     let zero = Matrix::zeros(n, n);
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(3)
@@ -544,21 +532,9 @@ fn gathered_weight_gradients_equal_the_sums_over_the_input_gradient() {
     lif.spike = SpikeFn::Heaviside {
         surrogate: Surrogate::SuperSpike { beta: 10.0 },
     };
-    let x = Seq::from_vec(
-        steps,
-        batch,
-        n,
-        uniform(&mut rng, steps * batch * n, -1.0, 3.0),
-    )
-    .unwrap();
+    let x = uniform_seq(&mut rng, (steps, batch, n), -1.0, 3.0);
     let w = Matrix::from_vec(n, n, uniform(&mut rng, n * n, -1.0, 1.0)).unwrap();
-    let g = Seq::from_vec(
-        steps,
-        batch,
-        n,
-        uniform(&mut rng, steps * batch * n, -1.0, 1.0),
-    )
-    .unwrap();
+    let g = uniform_seq(&mut rng, (steps, batch, n), -1.0, 1.0);
     let input = SpikeEvents::bernoulli(steps, batch, n_in, 0.3, &mut rng);
     let ctx = ScanContext::default();
     let trace = forward_events::<_, _, KeepSaved>(&lif, x, Some(&w), &ctx);
@@ -640,22 +616,10 @@ fn output_gradients_through_weights_equal_the_product_given_whole() {
     let mut rng = ChaCha8Rng::seed_from_u64(53);
     let (steps, batch, n, m) = (15, 11, 8, 3);
     let lif = random_lif(&mut rng, n);
-    let x = Seq::from_vec(
-        steps,
-        batch,
-        n,
-        uniform(&mut rng, steps * batch * n, -1.0, 3.0),
-    )
-    .unwrap();
+    let x = uniform_seq(&mut rng, (steps, batch, n), -1.0, 3.0);
     let w_rec = Matrix::from_vec(n, n, uniform(&mut rng, n * n, -1.0, 1.0)).unwrap();
     let w_out = Matrix::from_vec(n, m, uniform(&mut rng, n * m, -1.0, 1.0)).unwrap();
-    let g = Seq::from_vec(
-        steps,
-        batch,
-        m,
-        uniform(&mut rng, steps * batch * m, -1.0, 1.0),
-    )
-    .unwrap();
+    let g = uniform_seq(&mut rng, (steps, batch, m), -1.0, 1.0);
     let ctx = ScanContext::default();
     let trace = forward_with::<_, _, KeepSaved>(&lif, x, Some(&w_rec), &ctx);
     let through = OutputGrad::Through { g: &g, w: &w_out };
