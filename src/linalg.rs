@@ -302,7 +302,9 @@ mod tests {
     #[test]
     fn the_event_weight_gradient_is_the_same_on_any_thread_count() {
         let (t, b, n_in, n_out) = (40, 5, 30, 20);
-        let ids = |r: usize| (0..n_in as u32).filter(move |i| (r * 31 + *i as usize * 7) % 9 == 0);
+        let ids = |r: usize| {
+            (0..n_in as u32).filter(move |i| (r * 31 + *i as usize * 7).is_multiple_of(9))
+        };
         let pairs: Vec<(u32, u32)> = (0..t * b)
             .flat_map(|r| ids(r).map(move |i| (r as u32, i)))
             .collect();

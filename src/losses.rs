@@ -457,7 +457,11 @@ fn root_if_rmse<F: Real>(kind: LossKind, loss: f64, grad: &mut Seq<F>) -> f64 {
 /// A constant target (`SST_d = 0`) scores 1 when predicted exactly and 0 otherwise (scikit-learn's
 /// `force_finite` convention) rather than ±∞ or NaN.
 pub fn r2_per_output(pred: &[f64], target: &[f64], dims: usize) -> Result<Vec<f64>, LossError> {
-    if dims == 0 || pred.is_empty() || pred.len() != target.len() || pred.len() % dims != 0 {
+    if dims == 0
+        || pred.is_empty()
+        || pred.len() != target.len()
+        || !pred.len().is_multiple_of(dims)
+    {
         return Err(LossError::R2Shape {
             pred: pred.len(),
             target: target.len(),

@@ -246,7 +246,7 @@ pub fn activity_count_penalties<F: Real>(
     if counts.is_empty() {
         return Ok(0.0);
     }
-    if neurons == 0 || counts.len() % neurons != 0 {
+    if neurons == 0 || !counts.len().is_multiple_of(neurons) {
         return Err(RegularizerError::CountShape {
             counts: counts.len(),
             neurons,

@@ -400,7 +400,10 @@ impl EventDataset {
 
     fn check_series(&self, index: usize, series: &TargetSeries) -> Result<(), DataError> {
         let expected = self.value_dims().unwrap_or(0);
-        if series.dims != expected || series.dims == 0 || series.values.len() % series.dims != 0 {
+        if series.dims != expected
+            || series.dims == 0
+            || !series.values.len().is_multiple_of(series.dims)
+        {
             return Err(DataError::ValueDims {
                 sample: index,
                 found: series.dims,

@@ -128,7 +128,7 @@ impl EvidenceConfig {
         if let Some((field, _)) = counts.iter().find(|(_, count)| *count == 0) {
             return invalid(field, "must be at least 1".into());
         }
-        if self.n_cues % 2 == 0 {
+        if self.n_cues.is_multiple_of(2) {
             let reason = format!(
                 "must be odd so that every sample has a majority side, got {}",
                 self.n_cues

@@ -154,7 +154,9 @@ impl ConvSpec {
         if let Some(name) = zero {
             return Err(format!("{name} must be at least 1"));
         }
-        if self.input.channels % self.groups != 0 || self.filters % self.groups != 0 {
+        if !self.input.channels.is_multiple_of(self.groups)
+            || !self.filters.is_multiple_of(self.groups)
+        {
             return Err(format!(
                 "groups = {} must divide in_channels = {} and filters = {}",
                 self.groups, self.input.channels, self.filters

@@ -71,7 +71,7 @@ impl Conv2d {
             positive("stride", stride[i])?;
             positive("dilation", dilation[i])?;
         }
-        if in_channels % groups != 0 || out_channels % groups != 0 {
+        if !in_channels.is_multiple_of(groups) || !out_channels.is_multiple_of(groups) {
             return Err(ConfigError::new(
                 format!("{field}.groups"),
                 format!(

@@ -54,7 +54,7 @@ pub(crate) fn rows_of(
     values_len: usize,
     width: usize,
 ) -> Result<usize, NttError> {
-    if width == 0 || values_len == 0 || values_len % width != 0 {
+    if width == 0 || values_len == 0 || !values_len.is_multiple_of(width) {
         return Err(NttError::Shape {
             what,
             width,

@@ -58,7 +58,7 @@ impl TransferConfig {
         check_positive("ntt.learning_rate", self.learning_rate)?;
         check_count("ntt.epochs", self.epochs)?;
         check_count("ntt.mask_update_every", self.mask_update_every)?;
-        if self.batch < 2 || self.batch % 2 != 0 {
+        if self.batch < 2 || !self.batch.is_multiple_of(2) {
             return Err(ConfigError::new(
                 "ntt.batch",
                 format!(

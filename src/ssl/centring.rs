@@ -39,7 +39,7 @@ pub struct Normalised {
 
 /// Normalises `z` `[B, dim]` over the batch.
 pub fn normalise(norm: ProjectionNorm, z: &[f32], dim: usize) -> Result<Normalised, SslError> {
-    if dim == 0 || z.is_empty() || z.len() % dim != 0 {
+    if dim == 0 || z.is_empty() || !z.len().is_multiple_of(dim) {
         return Err(SslError::shape("projections", dim, z.len()));
     }
     let batch = (z.len() / dim) as f64;

@@ -112,7 +112,7 @@ pub fn batch_gradient(
     if d == 0 || d * d != wp.len() {
         return Err(SslError::shape("predictor (square)", d * d, wp.len()));
     }
-    if z.len() != zt.len() || z.is_empty() || z.len() % d != 0 {
+    if z.len() != zt.len() || z.is_empty() || !z.len().is_multiple_of(d) {
         return Err(SslError::shape(
             "projections and targets",
             z.len(),

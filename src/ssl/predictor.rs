@@ -101,7 +101,7 @@ impl ClosedFormPredictor {
     /// `C ← τC + (1 − τ) zᵀz / B` for projections `z` `[B, dim]`, then `W_P` anew.
     pub fn update(&mut self, z: &[f32]) -> Result<(), SslError> {
         let d = self.dim;
-        if z.is_empty() || z.len() % d != 0 {
+        if z.is_empty() || !z.len().is_multiple_of(d) {
             return Err(SslError::shape("projections", d, z.len()));
         }
         let batch = (z.len() / d) as f64;

@@ -160,7 +160,7 @@ impl Siamese {
     /// each epoch.
     pub fn train(&mut self, pixels: &[f32]) -> Result<Vec<f64>, SslError> {
         let n = self.config.inputs;
-        if pixels.is_empty() || pixels.len() % n != 0 {
+        if pixels.is_empty() || !pixels.len().is_multiple_of(n) {
             return Err(SslError::shape("images", n, pixels.len()));
         }
         let mut order: Vec<usize> = (0..pixels.len() / n).collect();
@@ -182,7 +182,7 @@ impl Siamese {
     /// The representations (the last encoder layer) of `pixels` `[N, inputs]`, `[N, width]`.
     pub fn features(&self, pixels: &[f32]) -> Result<Vec<f32>, SslError> {
         let n = self.config.inputs;
-        if pixels.len() % n != 0 {
+        if !pixels.len().is_multiple_of(n) {
             return Err(SslError::shape("images", n, pixels.len()));
         }
         let layer = self.config.encoder_widths.len() - 1;

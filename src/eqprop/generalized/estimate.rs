@@ -96,7 +96,7 @@ fn phase_error(
     }
     let n = count as f64;
     let mut e = real_phase(beta).map(|a| a / (beta * n));
-    if count % 2 == 0 {
+    if count.is_multiple_of(2) {
         e = e.zip_map(&real_phase(-beta), |e, a| e - a / (beta * n));
     }
     for k in 1..count.div_ceil(2) {
