@@ -538,8 +538,9 @@ pub fn backward_gathering<'a, F: Real, M: NeuronModel<F>>(
         &mut g_prev_out,
         &mut param_grads,
     );
+    let width_in = input.map_or(0, |x| x.width);
     let w_rec_grad = w_rec.map(|w| match gathered.recurrent {
-        Some(_) => WeightPartials::sum(&partials, n, n, |p| &p.w_rec),
+        Some(_) => WeightPartials::sum_recurrent(&partials, width_in, n),
         None => recurrent_weight_grad(
             &trace.out,
             g_in.as_ref()
@@ -550,7 +551,7 @@ pub fn backward_gathering<'a, F: Real, M: NeuronModel<F>>(
     ScanGrads {
         input: g_in,
         w_rec: w_rec_grad,
-        w_in: input.map(|x| WeightPartials::sum(&partials, x.width, n, |p| &p.w_in)),
+        w_in: input.map(|x| WeightPartials::sum_input(&partials, x.width, n)),
         params: reduce_param_grads(&param_grads, batch, n, p),
     }
 }
@@ -642,16 +643,20 @@ impl<F: Real, S: Sync> AdjointBlocks<'_, F, S> {
             .zip(param_grads.par_chunks_mut(self.block * p_alloc))
             .enumerate()
             .map(|(c, (((mut kept, lam_blk), gpo_blk), pg_blk))| {
-                let mut partials = WeightPartials::new(gathered, n);
                 let start = c * self.block;
                 let first_sample = start / n;
                 let len = lam_blk.len();
-                let scratch = |used: bool| vec![F::zero(); if used { len } else { 0 }];
-                let mut gx_scratch = scratch(kept.is_none());
-                let mut g_ext_buf = scratch(self.g_out.computed());
                 let steps = self.trace.saved.len() / slab.max(1);
+                let mut partials = WeightPartials::new(gathered, n, len / n, steps);
+                let scratch = |used: bool| vec![F::zero(); if used { len } else { 0 }];
+                let gathers = partials.gathers();
+                let mut gx_scratch = scratch(kept.is_none() && !gathers);
+                let mut g_ext_buf = scratch(self.g_out.computed());
                 for t in (0..steps).rev() {
+                    // Gathered rows go to the partials' window (and are copied out when
+                    // kept); otherwise straight to the kept block or the scratch.
                     let gx_blk: &mut [F] = match &mut kept {
+                        _ if gathers => partials.slot(t),
                         Some(blocks) => blocks[t],
                         None => &mut gx_scratch,
                     };
@@ -659,13 +664,16 @@ impl<F: Real, S: Sync> AdjointBlocks<'_, F, S> {
                         .g_out
                         .rows(t, (first_sample, len / n), n, &mut g_ext_buf);
                     self.step(model, t, start, g_ext, gx_blk, lam_blk, gpo_blk, pg_blk);
-                    partials.add_step(gathered, t, first_sample, gx_blk);
                     if let (Some(w_t), true) = (w_t, t > 0) {
                         let rows = gx_blk.len() / n;
                         crate::linalg::gemm_serial(
                             rows, n, n, gx_blk, false, &w_t.data, false, gpo_blk, true,
                         );
                     }
+                    if let (Some(blocks), true) = (&mut kept, gathers) {
+                        blocks[t].copy_from_slice(partials.slot(t));
+                    }
+                    partials.after_step(gathered, t, first_sample);
                 }
                 partials
             })
