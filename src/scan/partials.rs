@@ -10,13 +10,14 @@ use crate::tensor::Matrix;
 use multiversion::multiversion;
 use rayon::prelude::*;
 
-/// Steps of gradient rows a block keeps before summing them by id. Sixteen steps of a
-/// 16-sample, 256-neuron block are 256 KiB, which stays in cache beside the partials.
-const WINDOW_STEPS: usize = 16;
+/// Steps of gradient rows a block keeps before summing them by id: 32 steps of a 16-sample,
+/// 256-neuron block are 512 KiB, in the second-level cache beside the partials (paired
+/// one-thread `shd-rsnn` runs: 0.97–0.985× the time of 16 steps).
+pub(super) const WINDOW_STEPS: usize = 32;
 
 /// Layers narrower than this add each step's rows straight into their partials: those stay
-/// in the first-level cache, and grouping by id costs more than it saves (measured on the
-/// 20-unit readout of `shd-rsnn`: ≈ 1 ms of a 37 ms step, one thread, against ≈ 0.3 ms).
+/// in the first-level cache, and grouping by id costs more than it saves (the 20-unit readout
+/// of `shd-rsnn`, one thread: 1.3 ms of a step grouped, 0.6 ms added spike by spike).
 const MIN_GROUPED_WIDTH: usize = 64;
 
 /// Narrow layers' partial rows are padded to a multiple of this many entries (one AVX-512
@@ -76,8 +77,8 @@ pub(super) struct WeightPartials<F> {
     row_of: Vec<u32>,
     /// The partial sums' rows, `stride` entries each.
     sums: Vec<F>,
-    /// `∂L/∂x` of the window's steps, `[WINDOW_STEPS, rows, n]`: step `t` in slot
-    /// `t % WINDOW_STEPS`.
+    /// `∂L/∂x` of the window's steps, `[window_steps, rows, n]`: step `t` in slot
+    /// `t % window_steps`.
     window: Vec<F>,
     /// Where each id's entries start (input ids, then output ids), and one past the last.
     starts: Vec<u32>,

@@ -526,7 +526,7 @@ fn spikes_kept_as_events_are_the_dense_spikes_non_zero_entries() {
 #[test]
 fn gathered_weight_gradients_equal_the_sums_over_the_input_gradient() {
     // Narrow layers (rows added spike by spike, padded) and wide ones (rows grouped by id over
-    // windows of steps; 25 steps end in a partial window).
+    // windows of steps: one whole window, then a partial one).
     for n in [11, 20, 70] {
         gathered_weight_gradients_equal_the_sums_at_width(n);
     }
@@ -535,7 +535,7 @@ fn gathered_weight_gradients_equal_the_sums_over_the_input_gradient() {
 fn gathered_weight_gradients_equal_the_sums_at_width(n: usize) {
     // 19 samples: blocks of unequal size; binary spikes kept as events.
     let mut rng = ChaCha8Rng::seed_from_u64(43);
-    let (steps, batch, n_in) = (25, 19, 13);
+    let (steps, batch, n_in) = (partials::WINDOW_STEPS + 9, 19, 13);
     let mut lif = random_lif(&mut rng, n);
     lif.spike = SpikeFn::Heaviside {
         surrogate: Surrogate::SuperSpike { beta: 10.0 },
