@@ -269,6 +269,10 @@ fn add_row<F: Real>(dst: &mut [F], src: &[F]) {
 /// on loop control at such widths: 6.1% of a one-thread `shd-rsnn` profile for the 20-unit
 /// readout).
 fn add_to_rows<F: Real>(dst: &mut [F], stride: usize, ids: &[u32], g: &[F]) {
+    assert!(
+        g.len() <= stride,
+        "a gradient row wider than the partial's rows"
+    );
     #[cfg(target_arch = "x86_64")]
     if (stride == 16 || stride == 32)
         && std::any::TypeId::of::<F>() == std::any::TypeId::of::<f32>()
@@ -281,7 +285,7 @@ fn add_to_rows<F: Real>(dst: &mut [F], stride: usize, ids: &[u32], g: &[F]) {
                 std::slice::from_raw_parts(g.as_ptr().cast::<f32>(), g.len()),
             )
         };
-        // SAFETY: AVX-512F is available and the stride is 16 or 32.
+        // SAFETY: AVX-512F is available, the stride is 16 or 32 and `g` no wider.
         unsafe { add_to_narrow_rows_avx512(dst, stride, ids, g) };
         return;
     }
