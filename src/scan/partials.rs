@@ -63,8 +63,11 @@ pub(super) struct WeightPartials<F> {
     stride: usize,
     /// Samples in the block.
     rows: usize,
-    /// Steps of the scan.
-    steps: usize,
+    /// Whether any weight gradient is gathered.
+    gathers: bool,
+    /// One past the last step of the window being filled (the scan runs backward: windows
+    /// end at `steps`, `steps − window_steps`, …, and the earliest is the partial one).
+    window_end: usize,
     /// Steps the window holds: [`WINDOW_STEPS`] when rows are grouped by id, 1 when each
     /// step's rows are added as they come (narrow layers).
     window_steps: usize,
@@ -78,7 +81,8 @@ pub(super) struct WeightPartials<F> {
     /// The partial sums' rows, `stride` entries each.
     sums: Vec<F>,
     /// `∂L/∂x` of the window's steps, `[window_steps, rows, n]`: step `t` in slot
-    /// `t % window_steps`.
+    /// `window_end − 1 − t`, so slots fill in order and each is cleared just before its
+    /// first use (in cache) instead of all up front.
     window: Vec<F>,
     /// Where each id's entries start (input ids, then output ids), and one past the last.
     starts: Vec<u32>,
@@ -99,7 +103,6 @@ impl<F: Real> WeightPartials<F> {
         };
         let width_in = events.input.map_or(0, |x| x.width);
         let window_steps = if narrow { 1 } else { WINDOW_STEPS };
-        let window = if events.any() { window_steps } else { 0 };
         let ids = if events.any() { width_in + n } else { 0 };
         let (row_of, sums) = match narrow {
             true => ((0..ids as u32).collect(), vec![F::zero(); ids * stride]),
@@ -110,12 +113,17 @@ impl<F: Real> WeightPartials<F> {
             n,
             stride,
             rows,
-            steps,
+            gathers: events.any(),
+            window_end: steps,
             window_steps,
             width_in,
             row_of,
             sums,
-            window: vec![F::zero(); window * rows * n],
+            window: Vec::with_capacity(if events.any() {
+                window_steps * rows * n
+            } else {
+                0
+            }),
             starts: Vec::new(),
             cursor: Vec::new(),
             entries: Vec::new(),
@@ -124,13 +132,16 @@ impl<F: Real> WeightPartials<F> {
 
     /// Whether any weight gradient is gathered (else there is no window).
     pub(super) fn gathers(&self) -> bool {
-        !self.window.is_empty()
+        self.gathers
     }
 
     /// The window slot where step `t`'s gradient rows `[rows, n]` are to be written.
     pub(super) fn slot(&mut self, t: usize) -> &mut [F] {
         let len = self.rows * self.n;
-        let s = t % self.window_steps;
+        let s = self.window_end - 1 - t;
+        if self.window.len() < (s + 1) * len {
+            self.window.resize((s + 1) * len, F::zero());
+        }
         &mut self.window[s * len..(s + 1) * len]
     }
 
@@ -138,16 +149,16 @@ impl<F: Real> WeightPartials<F> {
     /// scan (running backward) has filled a window, adds its rows to the rows of every input
     /// that spiked at their step and every output that spiked the step before.
     pub(super) fn after_step(&mut self, events: &WeightEvents<'_>, t: usize, first_sample: usize) {
-        if !self.gathers() || !t.is_multiple_of(self.window_steps) {
+        if !self.gathers || (t > 0 && self.window_end - t < self.window_steps) {
             return;
         }
         if self.window_steps == 1 {
             self.add_rows_of(events, t, first_sample);
         } else {
-            let steps = t..(t + self.window_steps).min(self.steps);
-            self.group(events, steps, first_sample);
+            self.group(events, t..self.window_end, first_sample);
             self.add_groups();
         }
+        self.window_end = t;
     }
 
     /// Adds step `t`'s rows (slot 0) to the rows of its spikes, one spike at a time (narrow
@@ -166,6 +177,7 @@ impl<F: Real> WeightPartials<F> {
     /// and sample order). Ids are numbered inputs first, then outputs.
     fn group(&mut self, events: &WeightEvents<'_>, steps: std::ops::Range<usize>, first: usize) {
         let (w_in, rows) = (self.width_in, self.rows);
+        let last = steps.end - 1;
         let spikes = |t: usize, r: usize| {
             let sample = first + r;
             [
@@ -190,7 +202,7 @@ impl<F: Real> WeightPartials<F> {
         self.cursor.clone_from(&self.starts);
         for t in steps {
             for r in 0..rows {
-                let row = ((t % self.window_steps) * rows + r) as u32;
+                let row = ((last - t) * rows + r) as u32;
                 for (base, ids) in spikes(t, r) {
                     for &i in ids {
                         let next = &mut self.cursor[base + i as usize];
