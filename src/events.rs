@@ -232,12 +232,11 @@ impl SpikeEvents {
 pub(crate) fn nonzero_ids<F: Real>(row: &[F], slots: &mut [u32]) -> usize {
     assert!(slots.len() >= row.len(), "nonzero_ids: too few slots");
     #[cfg(target_arch = "x86_64")]
-    if std::any::TypeId::of::<F>() == std::any::TypeId::of::<f32>()
-        && std::arch::is_x86_feature_detected!("avx512f")
-    {
-        // SAFETY: `F` is `f32` (same type id), so the slice is reinterpreted as itself.
-        let row = unsafe { std::slice::from_raw_parts(row.as_ptr().cast::<f32>(), row.len()) };
-        // SAFETY: AVX-512F is available (checked above).
+    if let (Some(row), true) = (
+        crate::real::as_f32(row),
+        std::arch::is_x86_feature_detected!("avx512f"),
+    ) {
+        // SAFETY: AVX-512F is available; `slots` is long enough (asserted).
         return unsafe { nonzero_ids_avx512(row, slots) };
     }
     nonzero_ids_portable(row, slots)

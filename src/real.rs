@@ -48,3 +48,20 @@ impl Real for f64 {
         self
     }
 }
+
+/// `x` itself as `f32`s when `F` is `f32`, for kernels written for `f32` alone (vector
+/// intrinsics); `None` for any other element type.
+pub(crate) fn as_f32<F: Real>(x: &[F]) -> Option<&[f32]> {
+    (std::any::TypeId::of::<F>() == std::any::TypeId::of::<f32>()).then(|| {
+        // SAFETY: `F` is `f32` (same type id), so the slice is reinterpreted as itself.
+        unsafe { std::slice::from_raw_parts(x.as_ptr().cast::<f32>(), x.len()) }
+    })
+}
+
+/// [`as_f32`] of a mutable slice.
+pub(crate) fn as_f32_mut<F: Real>(x: &mut [F]) -> Option<&mut [f32]> {
+    (std::any::TypeId::of::<F>() == std::any::TypeId::of::<f32>()).then(|| {
+        // SAFETY: `F` is `f32` (same type id), so the slice is reinterpreted as itself.
+        unsafe { std::slice::from_raw_parts_mut(x.as_mut_ptr().cast::<f32>(), x.len()) }
+    })
+}

@@ -637,6 +637,7 @@ impl<F: Real, S: Sync> AdjointBlocks<'_, F, S> {
                 .collect(),
             None => (0..slab.div_ceil(self.block)).map(|_| None).collect(),
         };
+        let steps = self.trace.saved.len() / slab.max(1);
         kept.into_par_iter()
             .zip(carry.par_chunks_mut(self.block))
             .zip(g_prev_out.par_chunks_mut(self.block))
@@ -646,7 +647,6 @@ impl<F: Real, S: Sync> AdjointBlocks<'_, F, S> {
                 let start = c * self.block;
                 let first_sample = start / n;
                 let len = lam_blk.len();
-                let steps = self.trace.saved.len() / slab.max(1);
                 let mut partials = WeightPartials::new(gathered, n, len / n, steps);
                 let scratch = |used: bool| vec![F::zero(); if used { len } else { 0 }];
                 let gathers = partials.gathers();

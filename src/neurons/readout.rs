@@ -73,6 +73,47 @@ impl MembraneInput {
     }
 }
 
+/// One unit's step (`α`, `β` its decays): `I[t] = α I[t−1] + x[t]`,
+/// `V[t] = β V[t−1] + γ I[t]`; the output is `V[t]`.
+#[inline(always)]
+fn step_unit<F: Real>(
+    (alpha, beta): (F, F),
+    membrane_input: MembraneInput,
+    prev: &ReadoutState<F>,
+    input: F,
+) -> ReadoutState<F> {
+    let syn = alpha * prev.syn + input;
+    let mem = beta * prev.mem + membrane_input.gain(beta).0 * syn;
+    ReadoutState { syn, mem }
+}
+
+/// One unit's adjoint through a step from `prev` to `state`, given the state adjoints
+/// carried from the step after (`carry`) and `∂L/∂V[t]` (`g_out`); adds `∂L/∂α`, `∂L/∂β` to
+/// `grads`.
+#[inline(always)]
+fn adjoint_unit<F: Real>(
+    (alpha, beta): (F, F),
+    membrane_input: MembraneInput,
+    (prev, state): (&ReadoutState<F>, &ReadoutState<F>),
+    carry: &ReadoutState<F>,
+    g_out: F,
+    grads: &mut [F],
+) -> StepAdjoint<F, ReadoutState<F>> {
+    let (gain, d_gain) = membrane_input.gain(beta);
+    let lam_mem = carry.mem + g_out;
+    let lam_syn = carry.syn + gain * lam_mem;
+    grads[0] += lam_syn * prev.syn;
+    grads[1] += lam_mem * (prev.mem + d_gain * state.syn);
+    StepAdjoint {
+        prev_state: ReadoutState {
+            syn: alpha * lam_syn,
+            mem: beta * lam_mem,
+        },
+        input: lam_syn,
+        prev_out: F::zero(),
+    }
+}
+
 /// [`LeakyReadout::step`] over a row of units, as one loop the compiler vectorises (a
 /// readout's rows are narrow, so a call per unit costs more than the unit's arithmetic).
 #[multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma", "x86_64+avx2+fma", "x86_64+avx"))]
@@ -86,10 +127,8 @@ fn step_rows<F: Real>(
 ) {
     let units = alpha.iter().zip(beta).zip(prev).zip(input);
     for ((((&a, &b), p), &x), (s, o)) in units.zip(states.iter_mut().zip(outs.iter_mut())) {
-        let syn = a * p.syn + x;
-        let mem = b * p.mem + membrane_input.gain(b).0 * syn;
-        *s = ReadoutState { syn, mem };
-        *o = mem;
+        *s = step_unit((a, b), membrane_input, p, x);
+        *o = s.mem;
     }
 }
 
@@ -116,17 +155,10 @@ fn adjoint_rows<F: Real>(
         .zip(g_input.iter_mut());
     let rows = units.zip(adjoints).zip(grads.chunks_exact_mut(2));
     for (((((&a, &b), (p, s)), &g), ((l, gpo), gi)), gr) in rows {
-        let (gain, d_gain) = membrane_input.gain(b);
-        let lam_mem = l.mem + (g + *gpo);
-        let lam_syn = l.syn + gain * lam_mem;
-        gr[0] += lam_syn * p.syn;
-        gr[1] += lam_mem * (p.mem + d_gain * s.syn);
-        *l = ReadoutState {
-            syn: a * lam_syn,
-            mem: b * lam_mem,
-        };
-        *gi = lam_syn;
-        *gpo = F::zero();
+        let adj = adjoint_unit((a, b), membrane_input, (p, s), l, g + *gpo, gr);
+        *l = adj.prev_state;
+        *gi = adj.input;
+        *gpo = adj.prev_out;
     }
 }
 
@@ -164,10 +196,8 @@ impl<F: Real> NeuronModel<F> for LeakyReadout<F> {
         input: F,
         _ctx: &StepContext,
     ) -> (Self::State, F) {
-        let (alpha, beta) = (self.alpha[j], self.beta[j]);
-        let syn = alpha * prev.syn + input;
-        let mem = beta * prev.mem + self.input.gain(beta).0 * syn;
-        (ReadoutState { syn, mem }, mem)
+        let state = step_unit((self.alpha[j], self.beta[j]), self.input, prev, input);
+        (state, state.mem)
     }
 
     #[inline(always)]
@@ -191,20 +221,8 @@ impl<F: Real> NeuronModel<F> for LeakyReadout<F> {
         g_out: F,
         grads: &mut [F],
     ) -> StepAdjoint<F, Self::State> {
-        let (alpha, beta) = (self.alpha[j], self.beta[j]);
-        let (gain, d_gain) = self.input.gain(beta);
-        let lam_mem = carry.mem + g_out;
-        let lam_syn = carry.syn + gain * lam_mem;
-        grads[0] += lam_syn * prev.syn;
-        grads[1] += lam_mem * (prev.mem + d_gain * state.syn);
-        StepAdjoint {
-            prev_state: ReadoutState {
-                syn: alpha * lam_syn,
-                mem: beta * lam_mem,
-            },
-            input: lam_syn,
-            prev_out: F::zero(),
-        }
+        let decays = (self.alpha[j], self.beta[j]);
+        adjoint_unit(decays, self.input, (prev, state), carry, g_out, grads)
     }
 
     fn step_row(

@@ -103,7 +103,8 @@ impl<F: Real> WeightPartials<F> {
         };
         let width_in = events.input.map_or(0, |x| x.width);
         let window_steps = if narrow { 1 } else { WINDOW_STEPS };
-        let ids = if events.any() { width_in + n } else { 0 };
+        let gathers = events.any();
+        let ids = if gathers { width_in + n } else { 0 };
         let (row_of, sums) = match narrow {
             true => ((0..ids as u32).collect(), vec![F::zero(); ids * stride]),
             // Room for every row, reserved but not written.
@@ -113,17 +114,13 @@ impl<F: Real> WeightPartials<F> {
             n,
             stride,
             rows,
-            gathers: events.any(),
+            gathers,
             window_end: steps,
             window_steps,
             width_in,
             row_of,
             sums,
-            window: Vec::with_capacity(if events.any() {
-                window_steps * rows * n
-            } else {
-                0
-            }),
+            window: Vec::with_capacity(if gathers { window_steps * rows * n } else { 0 }),
             starts: Vec::new(),
             cursor: Vec::new(),
             entries: Vec::new(),
@@ -286,20 +283,12 @@ fn add_to_rows<F: Real>(dst: &mut [F], stride: usize, ids: &[u32], g: &[F]) {
         "a gradient row wider than the partial's rows"
     );
     #[cfg(target_arch = "x86_64")]
-    if (stride == 16 || stride == 32)
-        && std::any::TypeId::of::<F>() == std::any::TypeId::of::<f32>()
-        && std::arch::is_x86_feature_detected!("avx512f")
-    {
-        // SAFETY: `F` is `f32` (same type id): both slices are reinterpreted as themselves.
-        let (dst, g) = unsafe {
-            (
-                std::slice::from_raw_parts_mut(dst.as_mut_ptr().cast::<f32>(), dst.len()),
-                std::slice::from_raw_parts(g.as_ptr().cast::<f32>(), g.len()),
-            )
-        };
-        // SAFETY: AVX-512F is available, the stride is 16 or 32 and `g` no wider.
-        unsafe { add_to_narrow_rows_avx512(dst, stride, ids, g) };
-        return;
+    if (stride == 16 || stride == 32) && std::arch::is_x86_feature_detected!("avx512f") {
+        if let (Some(dst), Some(g)) = (crate::real::as_f32_mut(dst), crate::real::as_f32(g)) {
+            // SAFETY: AVX-512F is available, the stride is 16 or 32 and `g` no wider.
+            unsafe { add_to_narrow_rows_avx512(dst, stride, ids, g) };
+            return;
+        }
     }
     add_to_rows_portable(dst, stride, ids, g);
 }
